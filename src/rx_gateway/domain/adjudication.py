@@ -1,0 +1,671 @@
+"""Adjudication: a claim, the reference snapshot and the member's state in; a decision out.
+
+Pure and deterministic. Checks run in the groups of :data:`rejects.CHECK_GROUPS`; the first group
+that fails decides the answer and reports every reject it found. A paid decision carries
+everything the ledger must write: the response, the journal entry, purse and accumulator moves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from rx_gateway.domain import claim as claim_rules
+from rx_gateway.domain.claim import (
+    ClaimRequest,
+    EligibilityRequest,
+    ReversalRequest,
+    format_ccyymmdd,
+    parse_ccyymmdd,
+)
+from rx_gateway.domain.cost_share import ShareBreakdown, member_share, remaining
+from rx_gateway.domain.errors import InvariantViolation
+from rx_gateway.domain.ledger import AccumulatorMove, JournalEntry, PurseMove, claim_entry
+from rx_gateway.domain.member import (
+    AccumulatorKind,
+    AccumulatorLevel,
+    Accumulators,
+    Coverage,
+    CoverageEndReason,
+    MemberState,
+)
+from rx_gateway.domain.money import format_cents, round_half_up
+from rx_gateway.domain.outcome import (
+    AccumulatorView,
+    ClaimResponse,
+    PurseLine,
+    ResponsePricing,
+    ResponseStatus,
+    rejected,
+)
+from rx_gateway.domain.pricing import Price, contract_ingredient, price_claim
+from rx_gateway.domain.reference import (
+    Drug,
+    FormularyEntry,
+    FormularyStatus,
+    PharmacyNetwork,
+    Plan,
+    ReferenceSnapshot,
+)
+from rx_gateway.domain.rejects import Reject, RejectCode, ordered
+
+
+@dataclass(frozen=True, slots=True)
+class Paid:
+    response: ClaimResponse
+    entry: JournalEntry
+    purse_moves: tuple[PurseMove, ...]
+    accumulator_moves: tuple[AccumulatorMove, ...]
+    member_id: str
+    family_id: str
+    molecule: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    response: ClaimResponse
+    member_id: str | None = None
+
+
+Decision = Paid | Rejected
+
+
+class _Stop(Exception):
+    """A check group failed: carries its rejects out of the nested helpers."""
+
+    def __init__(self, group: str, rejects: list[Reject]) -> None:
+        super().__init__(group)
+        self.group = group
+        self.rejects = rejects
+
+
+def _fail_if(group: str, rejects: list[Reject]) -> None:
+    if rejects:
+        raise _Stop(group, rejects)
+
+
+def resolve_coverage(
+    bin_number: str,
+    pcn: str,
+    group_id: str,
+    date_of_service: dt.date,
+    snapshot: ReferenceSnapshot,
+    state: MemberState | None,
+) -> tuple[Plan, Coverage]:
+    """Plan (BIN/PCN) and eligibility groups: which coverage adjudicates this date of service."""
+    plans = snapshot.plans_by_bin_pcn.get((bin_number, pcn))
+    if not plans:
+        code = RejectCode.MI_PCN if snapshot.known_bin(bin_number) else RejectCode.MI_BIN
+        _fail_if("plan", [Reject(code, "BIN/PCN is not processed by this gateway")])
+    assert plans is not None  # noqa: S101 - narrowed by _fail_if for the type checker
+    if state is None:
+        _fail_if(
+            "eligibility",
+            [Reject(RejectCode.NON_MATCHED_CARDHOLDER, "Cardholder ID and person code not found")],
+        )
+    assert state is not None  # noqa: S101
+    if not group_id:
+        _fail_if("eligibility", [Reject(RejectCode.MI_GROUP_ID, "Group ID (301-C1) is required")])
+    plan_ids = {p.plan_id for p in plans}
+    spans = [c for c in state.coverages if c.plan_id in plan_ids]
+    if not spans:
+        _fail_if(
+            "eligibility",
+            [Reject(RejectCode.PATIENT_NOT_COVERED, "No coverage under this BIN/PCN")],
+        )
+    active = [c for c in spans if c.covers(date_of_service)]
+    if not active:
+        ended = [c for c in spans if c.end is not None and c.end < date_of_service]
+        if not ended:
+            first = min(c.start for c in spans)
+            reject = Reject(
+                RejectCode.BEFORE_COVERAGE_EFFECTIVE,
+                f"Coverage starts {first.isoformat()}",
+            )
+        else:
+            last = max(ended, key=lambda c: c.end or dt.date.min)
+            code = (
+                RejectCode.AFTER_COVERAGE_TERMINATED
+                if last.end_reason is CoverageEndReason.TERMINATED
+                else RejectCode.AFTER_COVERAGE_EXPIRED
+            )
+            reject = Reject(code, f"Coverage ended {last.end}")
+        _fail_if("eligibility", [reject])
+    coverage = active[0]
+    if coverage.group_id != group_id:
+        _fail_if(
+            "eligibility",
+            [Reject(RejectCode.NON_MATCHED_GROUP, "Group ID does not match the member's coverage")],
+        )
+    return snapshot.plans[coverage.plan_id], coverage
+
+
+def _product(
+    request: ClaimRequest, plan: Plan, snapshot: ReferenceSnapshot, state: MemberState
+) -> tuple[Drug, FormularyEntry]:
+    drug = snapshot.drugs.get(request.product_id)
+    if drug is None:
+        _fail_if("product", [Reject(RejectCode.NON_MATCHED_PRODUCT, "NDC not in the drug file")])
+    assert drug is not None  # noqa: S101
+    entry = snapshot.formulary.get((plan.plan_id, drug.ndc))
+    if entry is None or entry.status is FormularyStatus.NON_FORMULARY:
+        _fail_if(
+            "product",
+            [Reject(RejectCode.NOT_ON_FORMULARY, f"{drug.name} is not on the plan's formulary")],
+        )
+    assert entry is not None  # noqa: S101
+    if entry.status is FormularyStatus.EXCLUDED:
+        _fail_if(
+            "product",
+            [Reject(RejectCode.PRODUCT_NOT_COVERED, f"{drug.name} is excluded from the benefit")],
+        )
+    if entry.prior_authorization_required and not any(
+        pa.covers(drug.ndc, drug.drug_group, request.service_date)
+        for pa in state.prior_authorizations
+    ):
+        _fail_if(
+            "product",
+            [
+                Reject(
+                    RejectCode.PRIOR_AUTHORIZATION_REQUIRED,
+                    "Prior authorization required: prescriber must request it from the plan",
+                )
+            ],
+        )
+    return drug, entry
+
+
+def _limits(request: ClaimRequest, plan: Plan, entry: FormularyEntry) -> None:
+    rejects = []
+    limit = entry.quantity_limit_thousandths
+    if limit is not None and request.quantity_dispensed_thousandths > limit:
+        rejects.append(
+            Reject(
+                RejectCode.PLAN_LIMITATIONS_EXCEEDED,
+                f"Quantity limit {limit / 1000:g} per fill; "
+                f"submitted {request.quantity_dispensed_thousandths / 1000:g}",
+            )
+        )
+    days_max = min(entry.days_supply_max or plan.days_supply_max, plan.days_supply_max)
+    rule = plan.tiers[entry.tier]
+    if request.days_supply > days_max or rule.band_multiplier_bp(request.days_supply) is None:
+        rejects.append(
+            Reject(
+                RejectCode.DAYS_SUPPLY_EXCEEDS_LIMIT,
+                f"Days supply limit {days_max}; submitted {request.days_supply}",
+            )
+        )
+    _fail_if("limits", rejects)
+
+
+def _refill(request: ClaimRequest, plan: Plan, drug: Drug, state: MemberState) -> None:
+    service_date = request.service_date
+    earliest = None
+    for fill in state.fills:
+        if fill.molecule != drug.molecule or fill.date_of_service > service_date:
+            continue
+        wait_days = round_half_up(fill.days_supply * plan.refill_too_soon_threshold_bp, 10_000)
+        allowed_from = fill.date_of_service + dt.timedelta(days=wait_days)
+        if service_date < allowed_from and (earliest is None or allowed_from > earliest):
+            earliest = allowed_from
+    if earliest is not None:
+        _fail_if(
+            "refill",
+            [
+                Reject(
+                    RejectCode.REFILL_TOO_SOON,
+                    f"Refill too soon: next fill on or after {earliest.isoformat()}",
+                )
+            ],
+        )
+
+
+def accumulator_view(plan: Plan, plan_year_start: dt.date, acc: Accumulators) -> AccumulatorView:
+    def left(limit: int | None, met: int) -> int:
+        return remaining(limit, met) or 0
+
+    return AccumulatorView(
+        plan_year=format_ccyymmdd(plan_year_start),
+        deductible_individual_met_cents=acc.deductible_individual_cents,
+        deductible_individual_remaining_cents=left(
+            plan.deductible_individual_cents, acc.deductible_individual_cents
+        ),
+        deductible_family_met_cents=acc.deductible_family_cents,
+        deductible_family_remaining_cents=left(
+            plan.deductible_family_cents, acc.deductible_family_cents
+        ),
+        out_of_pocket_individual_met_cents=acc.out_of_pocket_individual_cents,
+        out_of_pocket_individual_remaining_cents=left(
+            plan.out_of_pocket_individual_cents, acc.out_of_pocket_individual_cents
+        ),
+        out_of_pocket_family_met_cents=acc.out_of_pocket_family_cents,
+        out_of_pocket_family_remaining_cents=left(
+            plan.out_of_pocket_family_cents, acc.out_of_pocket_family_cents
+        ),
+    )
+
+
+def _accumulator_moves(
+    plan: Plan, plan_year_start: dt.date, state: MemberState, share: ShareBreakdown
+) -> tuple[AccumulatorMove, ...]:
+    member, family = state.member.member_id, state.member.family_id
+    moves = []
+    for kind, amount in (
+        (AccumulatorKind.DEDUCTIBLE, share.deductible_cents),
+        (AccumulatorKind.OUT_OF_POCKET, share.counted_toward_out_of_pocket_cents),
+    ):
+        if amount:
+            for level, subject in (
+                (AccumulatorLevel.INDIVIDUAL, member),
+                (AccumulatorLevel.FAMILY, family),
+            ):
+                moves.append(
+                    AccumulatorMove(level, subject, plan.plan_id, plan_year_start, kind, amount)
+                )
+    return tuple(moves)
+
+
+def apply_moves(acc: Accumulators, moves: tuple[AccumulatorMove, ...]) -> Accumulators:
+    values = {
+        (AccumulatorLevel.INDIVIDUAL, AccumulatorKind.DEDUCTIBLE): acc.deductible_individual_cents,
+        (AccumulatorLevel.FAMILY, AccumulatorKind.DEDUCTIBLE): acc.deductible_family_cents,
+        (AccumulatorLevel.INDIVIDUAL, AccumulatorKind.OUT_OF_POCKET): (
+            acc.out_of_pocket_individual_cents
+        ),
+        (AccumulatorLevel.FAMILY, AccumulatorKind.OUT_OF_POCKET): acc.out_of_pocket_family_cents,
+    }
+    for move in moves:
+        values[(move.level, move.kind)] += move.amount_cents
+    return Accumulators(
+        deductible_individual_cents=values[
+            (AccumulatorLevel.INDIVIDUAL, AccumulatorKind.DEDUCTIBLE)
+        ],
+        deductible_family_cents=values[(AccumulatorLevel.FAMILY, AccumulatorKind.DEDUCTIBLE)],
+        out_of_pocket_individual_cents=values[
+            (AccumulatorLevel.INDIVIDUAL, AccumulatorKind.OUT_OF_POCKET)
+        ],
+        out_of_pocket_family_cents=values[(AccumulatorLevel.FAMILY, AccumulatorKind.OUT_OF_POCKET)],
+    )
+
+
+def _route_purses(
+    plan: Plan, tier: int, drug: Drug, state: MemberState, responsibility_cents: int
+) -> tuple[list[PurseLine], list[str]]:
+    """Spend the member's purses in the plan's order (the benefit stack) on their share."""
+    lines: list[PurseLine] = []
+    trace: list[str] = []
+    left = responsibility_cents
+    spent: dict[str, int] = {}
+    for rule in plan.purse_order:
+        if left == 0:
+            break
+        if not rule.allows(tier, drug.drug_group):
+            trace.append(f"purse {rule.kind}: not allowed for tier {tier}/{drug.drug_group}")
+            continue
+        for purse in state.purses:
+            if purse.kind != rule.kind or left == 0:
+                continue
+            balance = purse.balance_cents - spent.get(purse.purse_id, 0)
+            pay = min(left, balance)
+            if rule.per_fill_max_cents is not None:
+                pay = min(pay, rule.per_fill_max_cents)
+            if pay <= 0:
+                continue
+            spent[purse.purse_id] = spent.get(purse.purse_id, 0) + pay
+            left -= pay
+            lines.append(PurseLine(purse.purse_id, purse.kind, pay, balance - pay))
+            trace.append(f"purse {purse.kind} {purse.purse_id}: paid {format_cents(pay)}")
+    return lines, trace
+
+
+def adjudicate(
+    request: ClaimRequest,
+    snapshot: ReferenceSnapshot,
+    state: MemberState | None,
+    *,
+    authorization_number: str,
+    internal_control_number: str,
+) -> Decision:
+    """Decide one B1 claim. Never raises for a business reason: rejects are values."""
+    trace: list[str] = []
+    plan_id = ""
+    try:
+        _fail_if("syntax", claim_rules.validate_claim(request))
+        service_date = request.service_date
+        plan, coverage = resolve_coverage(
+            request.bin,
+            request.processor_control_number,
+            request.group_id,
+            service_date,
+            snapshot,
+            state,
+        )
+        assert state is not None  # noqa: S101 - resolve_coverage rejects a missing member
+        plan_id = plan.plan_id
+        trace.append(f"eligibility: {coverage.line_of_business} coverage under {plan.plan_id}")
+        pharmacy = snapshot.pharmacies.get(request.service_provider_id)
+        if pharmacy is None:
+            _fail_if("network", [Reject(RejectCode.NON_MATCHED_PHARMACY, "Pharmacy not found")])
+        assert pharmacy is not None  # noqa: S101
+        contract = plan.networks.get(pharmacy.network)
+        if contract is None:
+            _fail_if(
+                "network",
+                [Reject(RejectCode.NOT_CONTRACTED, "Pharmacy is not in the plan's network")],
+            )
+        assert contract is not None  # noqa: S101
+        trace.append(f"network: {pharmacy.network.value} pharmacy")
+        drug, entry = _product(request, plan, snapshot, state)
+        trace.append(f"formulary: {drug.name} tier {entry.tier}")
+        _limits(request, plan, entry)
+        _refill(request, plan, drug, state)
+    except _Stop as stop:
+        trace.append(f"rejected in {stop.group}: " + ",".join(r.code.value for r in stop.rejects))
+        return Rejected(
+            rejected(
+                ordered(stop.rejects),
+                prescription_reference_number=request.prescription_reference_number,
+                reference_data_version=snapshot.version,
+                plan_id=plan_id,
+                rule_trace=tuple(trace),
+            ),
+            member_id=state.member.member_id if state else None,
+        )
+    price = price_claim(
+        drug,
+        request.quantity_dispensed_thousandths,
+        contract,
+        usual_and_customary_cents=request.usual_and_customary_charge_cents,
+        gross_amount_due_cents=request.gross_amount_due_cents,
+        ingredient_cost_submitted_cents=request.ingredient_cost_submitted_cents,
+        dispensing_fee_submitted_cents=request.dispensing_fee_submitted_cents,
+    )
+    trace.append(f"pricing: allowed {format_cents(price.allowed_cents)} (522-FM {price.basis})")
+    return _pay(
+        request,
+        snapshot,
+        state,
+        plan,
+        drug,
+        entry,
+        price,
+        pharmacy.network,
+        trace,
+        authorization_number=authorization_number,
+        internal_control_number=internal_control_number,
+    )
+
+
+def _brand_penalty(
+    request: ClaimRequest,
+    plan: Plan,
+    drug: Drug,
+    snapshot: ReferenceSnapshot,
+    price: Price,
+    network: PharmacyNetwork,
+) -> tuple[int, int | None]:
+    """DAW 1/2 on a multi-source brand: (generic cost, generic tier), or (allowed, None)."""
+    generic = snapshot.drugs.get(drug.generic_ndc) if drug.generic_ndc else None
+    if (
+        not drug.is_brand
+        or generic is None
+        or request.dispense_as_written not in (plan.daw_penalty_codes)
+    ):
+        return price.allowed_cents, None
+    contract = plan.networks[network]
+    ingredient, _ = contract_ingredient(generic, request.quantity_dispensed_thousandths, contract)
+    generic_cost = min(ingredient + contract.dispensing_fee_cents, price.allowed_cents)
+    generic_entry = snapshot.formulary.get((plan.plan_id, generic.ndc))
+    return generic_cost, (generic_entry.tier if generic_entry else 1)
+
+
+def _pay(
+    request: ClaimRequest,
+    snapshot: ReferenceSnapshot,
+    state: MemberState,
+    plan: Plan,
+    drug: Drug,
+    entry: FormularyEntry,
+    price: Price,
+    network: PharmacyNetwork,
+    trace: list[str],
+    *,
+    authorization_number: str,
+    internal_control_number: str,
+) -> Paid:
+    plan_year_start = plan.plan_year_start(request.service_date)
+    before = state.accumulators_for(plan.plan_id, plan_year_start)
+    cost, generic_tier = _brand_penalty(request, plan, drug, snapshot, price, network)
+    tier = generic_tier if generic_tier is not None else entry.tier
+    program = plan.program_for(drug.drug_group)
+    share = member_share(
+        plan,
+        plan.tiers[tier],
+        cost_cents=cost,
+        brand_penalty_cents=price.allowed_cents - cost,
+        days_supply=request.days_supply,
+        standard_network=network is PharmacyNetwork.STANDARD,
+        accumulators=before,
+        program=program,
+    )
+    if share.brand_penalty_cents:
+        trace.append(f"DAW {request.dispense_as_written}: brand penalty (134-UK)")
+    if program is not None:
+        trace.append(f"program {program.program_id}: member cost capped")
+    responsibility = share.member_responsibility_cents
+    lines, purse_trace = _route_purses(plan, entry.tier, drug, state, responsibility)
+    trace += purse_trace
+    purse_paid = sum(line.paid_cents for line in lines)
+    patient_pay = responsibility - purse_paid
+    plan_paid = price.allowed_cents - responsibility
+    moves = _accumulator_moves(plan, plan_year_start, state, share)
+    after = apply_moves(before, moves)
+    view = accumulator_view(plan, plan_year_start, after)
+    pricing = ResponsePricing(
+        patient_pay_amount_cents=patient_pay,
+        ingredient_cost_paid_cents=price.ingredient_cost_paid_cents,
+        dispensing_fee_paid_cents=price.dispensing_fee_paid_cents,
+        total_amount_paid_cents=price.allowed_cents - patient_pay,
+        basis_of_reimbursement_determination=price.basis,
+        amount_applied_to_periodic_deductible_cents=share.deductible_cents,
+        amount_of_copay_cents=share.copay_cents,
+        amount_of_coinsurance_cents=share.coinsurance_cents,
+        amount_exceeding_periodic_benefit_maximum_cents=0,
+        accumulated_deductible_amount_cents=after.deductible_individual_cents,
+        remaining_deductible_amount_cents=min(
+            view.deductible_individual_remaining_cents,
+            view.deductible_family_remaining_cents
+            if plan.deductible_family_cents is not None
+            else view.deductible_individual_remaining_cents,
+        ),
+        remaining_benefit_amount_cents=0,
+        amount_attributed_to_provider_network_selection_cents=share.network_cents,
+        amount_attributed_to_product_selection_brand_cents=share.brand_penalty_cents,
+        spending_account_amount_remaining_cents=lines[-1].balance_remaining_cents if lines else 0,
+        health_plan_funded_assistance_amount_cents=-purse_paid,
+        allowed_amount_cents=price.allowed_cents,
+        plan_paid_cents=plan_paid,
+    )
+    check_identities(pricing, lines)
+    messages = []
+    if program is not None and share.program_reduction_cents:
+        messages.append(f"{program.program_id}: member cost capped")
+    if share.brand_penalty_cents:
+        messages.append(f"Brand penalty {format_cents(share.brand_penalty_cents)}: DAW brand")
+    response = ClaimResponse(
+        status=ResponseStatus.PAID,
+        authorization_number=authorization_number,
+        message=f"Paid. Collect {format_cents(patient_pay)} from the patient",
+        additional_messages=tuple(messages),
+        pricing=pricing,
+        purses=tuple(lines),
+        accumulators=view,
+        internal_control_number=internal_control_number,
+        plan_id=plan.plan_id,
+        reference_data_version=snapshot.version,
+        rule_trace=tuple(trace),
+        prescription_reference_number=request.prescription_reference_number,
+    )
+    entry_out = claim_entry(
+        plan_id=plan.plan_id,
+        pharmacy_npi=request.service_provider_id,
+        member_id=state.member.member_id,
+        plan_paid_cents=plan_paid,
+        purse_paid_cents={line.purse_id: line.paid_cents for line in lines},
+        patient_pay_cents=patient_pay,
+    )
+    return Paid(
+        response=response,
+        entry=entry_out,
+        purse_moves=tuple(PurseMove(line.purse_id, -line.paid_cents) for line in lines),
+        accumulator_moves=moves,
+        member_id=state.member.member_id,
+        family_id=state.member.family_id,
+        molecule=drug.molecule,
+    )
+
+
+def check_identities(
+    pricing: ResponsePricing, lines: list[PurseLine] | tuple[PurseLine, ...]
+) -> None:
+    """The NCPDP identities every paid response must satisfy (raises on a bug)."""
+    p = pricing
+    components = (
+        p.amount_applied_to_periodic_deductible_cents
+        + p.amount_of_copay_cents
+        + p.amount_of_coinsurance_cents
+        + p.amount_exceeding_periodic_benefit_maximum_cents
+        + p.amount_attributed_to_provider_network_selection_cents
+        + p.amount_attributed_to_product_selection_brand_cents
+        + p.health_plan_funded_assistance_amount_cents
+    )
+    purse_total = sum(line.paid_cents for line in lines)
+    checks = (
+        p.total_amount_paid_cents
+        == p.ingredient_cost_paid_cents + p.dispensing_fee_paid_cents - p.patient_pay_amount_cents,
+        p.patient_pay_amount_cents == components,
+        p.plan_paid_cents + purse_total + p.patient_pay_amount_cents == p.allowed_amount_cents,
+        p.health_plan_funded_assistance_amount_cents == -purse_total,
+        0 <= p.patient_pay_amount_cents <= p.allowed_amount_cents,
+        p.plan_paid_cents >= 0,
+    )
+    if not all(checks):
+        msg = f"NCPDP pricing identities do not hold: {pricing}"
+        raise InvariantViolation(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class Eligibility:
+    response_status: ResponseStatus
+    rejects: tuple[Reject, ...]
+    plan: Plan | None = None
+    coverage: Coverage | None = None
+    accumulators: AccumulatorView | None = None
+
+
+def check_eligibility(
+    request: EligibilityRequest, snapshot: ReferenceSnapshot, state: MemberState | None
+) -> Eligibility:
+    """E1: the plan and eligibility groups only; approved (A) or rejected (R)."""
+    try:
+        _fail_if("syntax", claim_rules.validate_eligibility(request))
+        service_date = parse_ccyymmdd(request.date_of_service)
+        assert service_date is not None  # noqa: S101 - validated above
+        plan, coverage = resolve_coverage(
+            request.bin,
+            request.processor_control_number,
+            request.group_id,
+            service_date,
+            snapshot,
+            state,
+        )
+    except _Stop as stop:
+        return Eligibility(ResponseStatus.REJECTED, ordered(stop.rejects))
+    assert state is not None  # noqa: S101
+    year = plan.plan_year_start(service_date)
+    view = accumulator_view(plan, year, state.accumulators_for(plan.plan_id, year))
+    return Eligibility(ResponseStatus.APPROVED, (), plan, coverage, view)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredClaim:
+    """A paid claim as the ledger holds it, for reversal."""
+
+    claim_id: int
+    response: ClaimResponse
+    entry: JournalEntry
+    purse_moves: tuple[PurseMove, ...]
+    accumulator_moves: tuple[AccumulatorMove, ...]
+    product_id: str
+    member_id: str
+    family_id: str
+    reversal_response: ClaimResponse | None
+    accumulators_now: Accumulators
+
+
+@dataclass(frozen=True, slots=True)
+class Reversal:
+    response: ClaimResponse
+    entry: JournalEntry
+    purse_moves: tuple[PurseMove, ...]
+    accumulator_moves: tuple[AccumulatorMove, ...]
+
+
+def reverse(
+    request: ReversalRequest,
+    stored: StoredClaim | None,
+    plan: Plan | None,
+    *,
+    authorization_number: str,
+) -> Reversal | ClaimResponse:
+    """B2: a mirror of the paid claim, or an answer (reject, or S for a repeated reversal)."""
+    syntax = claim_rules.validate_reversal(request)
+    if syntax:
+        return rejected(
+            ordered(syntax), prescription_reference_number=request.prescription_reference_number
+        )
+    if stored is None or (request.product_id and request.product_id != stored.product_id):
+        return rejected(
+            (Reject(RejectCode.CLAIM_NOT_PAID, "No paid claim matches this reversal"),),
+            prescription_reference_number=request.prescription_reference_number,
+        )
+    if stored.reversal_response is not None:
+        return stored.reversal_response.as_status(ResponseStatus.DUPLICATE_OF_APPROVED)
+    original = stored.response
+    if original.pricing is None or plan is None:
+        msg = "a paid claim must carry pricing and a known plan"
+        raise InvariantViolation(msg)
+    accumulator_moves = tuple(m.negated() for m in stored.accumulator_moves)
+    after = apply_moves(stored.accumulators_now, accumulator_moves)
+    year = parse_ccyymmdd(original.accumulators.plan_year) if original.accumulators else None
+    if year is None:
+        msg = "a paid claim must carry its plan year"
+        raise InvariantViolation(msg)
+    restored = tuple(
+        PurseLine(
+            line.purse_id,
+            line.kind,
+            -line.paid_cents,
+            line.balance_remaining_cents + line.paid_cents,
+        )
+        for line in original.purses
+    )
+    response = ClaimResponse(
+        status=ResponseStatus.APPROVED,
+        authorization_number=authorization_number,
+        message="Reversal accepted",
+        pricing=original.pricing.negated(),
+        purses=restored,
+        accumulators=accumulator_view(plan, year, after),
+        internal_control_number=original.internal_control_number,
+        plan_id=original.plan_id,
+        reference_data_version=original.reference_data_version,
+        rule_trace=("reversal: mirror of the original entry",),
+        prescription_reference_number=original.prescription_reference_number,
+    )
+    return Reversal(
+        response=response,
+        entry=stored.entry.mirror(),
+        purse_moves=tuple(PurseMove(m.purse_id, -m.amount_cents) for m in stored.purse_moves),
+        accumulator_moves=accumulator_moves,
+    )

@@ -1,0 +1,47 @@
+"""The exception tree. Exceptions are for bugs and infrastructure; business rejects are values.
+
+RxGatewayError
+├── InvalidRequest          a malformed call (→ INVALID_ARGUMENT), names the field
+├── InvariantViolation      a bug: money would not balance (→ INTERNAL)
+├── ConcurrencyConflict     another claim for the family won the race; retried (→ ABORTED)
+├── StorageUnavailable      the database cannot be reached in time (→ UNAVAILABLE)
+└── ReferenceDataError      a data file or row is invalid; names file, line and field
+"""
+
+from __future__ import annotations
+
+
+class RxGatewayError(Exception):
+    """Base of every error the gateway raises on purpose."""
+
+
+class InvalidRequest(RxGatewayError):
+    """The request cannot be read as a claim at all. ``field`` names the offending field."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class InvariantViolation(RxGatewayError):
+    """An invariant that must always hold did not: a bug, never a reject."""
+
+
+class ConcurrencyConflict(RxGatewayError):
+    """The member's state changed between read and write; the whole adjudication is retried."""
+
+
+class StorageUnavailable(RxGatewayError):
+    """The database could not be reached or did not answer within the budget."""
+
+
+class ReferenceDataError(RxGatewayError):
+    """A reference data file is invalid. The message names the file, line and field."""
+
+    def __init__(self, file: str, line: int, field: str, problem: str) -> None:
+        super().__init__(f"{file}:{line}: field {field!r}: {problem}")
+        self.file = file
+        self.line = line
+        self.field = field
+        self.problem = problem

@@ -1,0 +1,103 @@
+"""Member state: what changes in real time and is read once per claim."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class CoverageEndReason(StrEnum):
+    EXPIRED = "expired"  # → 68
+    TERMINATED = "terminated"  # → 69
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A person. Name and date of birth are PHI: never logged."""
+
+    member_id: str
+    cardholder_id: str
+    person_code: str
+    family_id: str
+    employer_id: str
+    class_code: str
+    date_of_birth: dt.date
+    gender_code: int
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    plan_id: str
+    group_id: str
+    start: dt.date
+    end: dt.date | None
+    end_reason: CoverageEndReason | None
+    line_of_business: str
+
+    def covers(self, date_of_service: dt.date) -> bool:
+        return self.start <= date_of_service and (self.end is None or date_of_service <= self.end)
+
+
+class AccumulatorKind(StrEnum):
+    DEDUCTIBLE = "deductible"
+    OUT_OF_POCKET = "out_of_pocket"
+
+
+class AccumulatorLevel(StrEnum):
+    INDIVIDUAL = "individual"
+    FAMILY = "family"
+
+
+@dataclass(frozen=True, slots=True)
+class Accumulators:
+    """Amounts met in one plan year, for the member and for the family."""
+
+    deductible_individual_cents: int = 0
+    deductible_family_cents: int = 0
+    out_of_pocket_individual_cents: int = 0
+    out_of_pocket_family_cents: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PurseState:
+    purse_id: str
+    kind: str
+    balance_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """A paid, unreversed prior fill, for refill-too-soon."""
+
+    molecule: str
+    date_of_service: dt.date
+    days_supply: int
+
+
+@dataclass(frozen=True, slots=True)
+class PriorAuthorization:
+    ndc: str | None
+    drug_group: str | None
+    start: dt.date
+    end: dt.date
+    number: str
+
+    def covers(self, ndc: str, drug_group: str, date_of_service: dt.date) -> bool:
+        matches = self.ndc == ndc or (self.drug_group is not None and self.drug_group == drug_group)
+        return matches and self.start <= date_of_service <= self.end
+
+
+@dataclass(frozen=True, slots=True)
+class MemberState:
+    member: Member
+    family_version: int
+    coverages: tuple[Coverage, ...] = ()
+    # keyed by (plan_id, plan year start)
+    accumulators: dict[tuple[str, dt.date], Accumulators] = field(default_factory=dict)
+    purses: tuple[PurseState, ...] = ()
+    fills: tuple[Fill, ...] = ()
+    prior_authorizations: tuple[PriorAuthorization, ...] = ()
+
+    def accumulators_for(self, plan_id: str, plan_year_start: dt.date) -> Accumulators:
+        return self.accumulators.get((plan_id, plan_year_start), Accumulators())

@@ -1,0 +1,44 @@
+"""Money is integer cents; rates are integer basis points; unit prices are integer millicents.
+
+There is exactly one rounding helper, :func:`round_half_up`. Every fraction in the domain goes
+through it, so a cent is never lost or invented by an accidental float or floor division.
+"""
+
+from __future__ import annotations
+
+BASIS_POINTS_PER_UNIT = 10_000
+MILLICENTS_PER_CENT = 1_000
+THOUSANDTHS_PER_UNIT = 1_000
+
+
+def round_half_up(numerator: int, denominator: int) -> int:
+    """Divide two integers and round half away from zero (half-cents round up for payments)."""
+    if type(numerator) is not int or type(denominator) is not int:
+        msg = "round_half_up takes ints only"
+        raise TypeError(msg)
+    if denominator <= 0:
+        msg = f"denominator must be positive, got {denominator}"
+        raise ValueError(msg)
+    quotient, remainder = divmod(abs(numerator), denominator)
+    if remainder * 2 >= denominator:
+        quotient += 1
+    return quotient if numerator >= 0 else -quotient
+
+
+def apply_basis_points(amount_cents: int, rate_bp: int) -> int:
+    """``amount × rate`` where the rate is in basis points (2500 = 25%)."""
+    return round_half_up(amount_cents * rate_bp, BASIS_POINTS_PER_UNIT)
+
+
+def extended_cost_cents(quantity_thousandths: int, unit_price_millicents: int) -> int:
+    """Cost of a quantity (thousandths of a unit) at a unit price (thousandths of a cent)."""
+    return round_half_up(
+        quantity_thousandths * unit_price_millicents, THOUSANDTHS_PER_UNIT * MILLICENTS_PER_CENT
+    )
+
+
+def format_cents(amount_cents: int) -> str:
+    """Render cents as dollars for people (never parsed back)."""
+    sign = "-" if amount_cents < 0 else ""
+    whole, cents = divmod(abs(amount_cents), 100)
+    return f"{sign}${whole:,}.{cents:02d}"

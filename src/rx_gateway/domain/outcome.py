@@ -1,0 +1,149 @@
+"""What the gateway answers: the domain's view of an NCPDP response, and its stored form.
+
+The stored form (:func:`response_to_record` / :func:`response_from_record`) is what a duplicate
+replays, so a retransmission gets exactly the original authorization number and amounts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from rx_gateway.domain.rejects import Reject, RejectCode
+
+
+class ResponseStatus(StrEnum):
+    """112-AN Transaction Response Status."""
+
+    PAID = "P"
+    DUPLICATE_OF_PAID = "D"
+    REJECTED = "R"
+    APPROVED = "A"
+    DUPLICATE_OF_APPROVED = "S"
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsePricing:
+    """The AM23 pricing fields, in cents. See proto PricingResponse for the identities."""
+
+    patient_pay_amount_cents: int  # 505-F5
+    ingredient_cost_paid_cents: int  # 506-F6
+    dispensing_fee_paid_cents: int  # 507-F7
+    total_amount_paid_cents: int  # 509-F9
+    basis_of_reimbursement_determination: str  # 522-FM
+    amount_applied_to_periodic_deductible_cents: int  # 517-FH
+    amount_of_copay_cents: int  # 518-FI
+    amount_of_coinsurance_cents: int  # 572-4U
+    amount_exceeding_periodic_benefit_maximum_cents: int  # 520-FK
+    accumulated_deductible_amount_cents: int  # 512-FC
+    remaining_deductible_amount_cents: int  # 513-FD
+    remaining_benefit_amount_cents: int  # 514-FE
+    amount_attributed_to_provider_network_selection_cents: int  # 133-UJ
+    amount_attributed_to_product_selection_brand_cents: int  # 134-UK
+    spending_account_amount_remaining_cents: int  # 128-UC
+    health_plan_funded_assistance_amount_cents: int  # 129-UD (<= 0)
+    allowed_amount_cents: int
+    plan_paid_cents: int
+
+    def negated(self) -> ResponsePricing:
+        """The pricing of a reversal: every amount with its sign flipped, accumulators kept."""
+        kept = {
+            "basis_of_reimbursement_determination",
+            "accumulated_deductible_amount_cents",
+            "remaining_deductible_amount_cents",
+            "remaining_benefit_amount_cents",
+            "spending_account_amount_remaining_cents",
+        }
+        values = {k: (v if k in kept else -v) for k, v in asdict(self).items()}
+        return ResponsePricing(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class PurseLine:
+    purse_id: str
+    kind: str
+    paid_cents: int
+    balance_remaining_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccumulatorView:
+    plan_year: str  # CCYYMMDD
+    deductible_individual_met_cents: int
+    deductible_individual_remaining_cents: int
+    deductible_family_met_cents: int
+    deductible_family_remaining_cents: int
+    out_of_pocket_individual_met_cents: int
+    out_of_pocket_individual_remaining_cents: int
+    out_of_pocket_family_met_cents: int
+    out_of_pocket_family_remaining_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResponse:
+    status: ResponseStatus
+    authorization_number: str = ""
+    rejects: tuple[Reject, ...] = ()
+    message: str = ""
+    additional_messages: tuple[str, ...] = ()
+    pricing: ResponsePricing | None = None
+    purses: tuple[PurseLine, ...] = ()
+    accumulators: AccumulatorView | None = None
+    internal_control_number: str = ""
+    plan_id: str = ""
+    reference_data_version: str = ""
+    rule_trace: tuple[str, ...] = ()
+    prescription_reference_number: str = ""
+
+    def as_status(self, status: ResponseStatus) -> ClaimResponse:
+        return replace(self, status=status)
+
+
+def rejected(
+    rejects: tuple[Reject, ...],
+    *,
+    prescription_reference_number: str = "",
+    reference_data_version: str = "",
+    plan_id: str = "",
+    rule_trace: tuple[str, ...] = (),
+) -> ClaimResponse:
+    """An R response whose messages (526-FQ) are the actionable text of each reject."""
+    messages = tuple(r.message for r in rejects if r.message)
+    return ClaimResponse(
+        status=ResponseStatus.REJECTED,
+        rejects=rejects,
+        message=messages[0] if messages else (rejects[0].text if rejects else ""),
+        additional_messages=messages,
+        plan_id=plan_id,
+        reference_data_version=reference_data_version,
+        rule_trace=rule_trace,
+        prescription_reference_number=prescription_reference_number,
+    )
+
+
+def response_to_record(response: ClaimResponse) -> dict[str, Any]:
+    """A JSON-ready dict of the response (stored with the claim for replay)."""
+    record = asdict(response)
+    record["rejects"] = [{"code": r.code.value, "message": r.message} for r in response.rejects]
+    return record
+
+
+def response_from_record(record: dict[str, Any]) -> ClaimResponse:
+    pricing = record.get("pricing")
+    accumulators = record.get("accumulators")
+    return ClaimResponse(
+        status=ResponseStatus(record["status"]),
+        authorization_number=record["authorization_number"],
+        rejects=tuple(Reject(RejectCode(r["code"]), r["message"]) for r in record["rejects"]),
+        message=record["message"],
+        additional_messages=tuple(record["additional_messages"]),
+        pricing=ResponsePricing(**pricing) if pricing else None,
+        purses=tuple(PurseLine(**p) for p in record["purses"]),
+        accumulators=AccumulatorView(**accumulators) if accumulators else None,
+        internal_control_number=record["internal_control_number"],
+        plan_id=record["plan_id"],
+        reference_data_version=record["reference_data_version"],
+        rule_trace=tuple(record["rule_trace"]),
+        prescription_reference_number=record["prescription_reference_number"],
+    )

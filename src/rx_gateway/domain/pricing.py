@@ -1,0 +1,99 @@
+"""What the drug costs: the allowed amount and how it was determined (522-FM).
+
+allowed = lesser of (U&C 426-DQ, gross amount due 430-DU, contract price), where the contract
+price is the network's lowest applicable ingredient basis plus its dispensing fee:
+AWP − x%, WAC + y%, NADAC + z%, and MAC for generics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rx_gateway.domain.money import BASIS_POINTS_PER_UNIT, apply_basis_points, extended_cost_cents
+from rx_gateway.domain.reference import Drug, NetworkPricing
+
+# 522-FM Basis of Reimbursement Determination values the gateway emits.
+BASIS_SUBMITTED = "01"  # ingredient cost paid as submitted (gross amount due was lowest)
+BASIS_AWP_LESS = "03"  # ingredient cost reduced to AWP less X%
+BASIS_USUAL_AND_CUSTOMARY = "04"  # usual & customary paid as submitted
+BASIS_MAC = "07"  # MAC pricing, ingredient cost reduced to MAC
+BASIS_WAC = "13"
+BASIS_NADAC = "20"
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    allowed_cents: int
+    ingredient_cost_paid_cents: int  # 506-F6
+    dispensing_fee_paid_cents: int  # 507-F7
+    basis: str  # 522-FM
+    contract_price_cents: int
+
+    def __post_init__(self) -> None:
+        if self.ingredient_cost_paid_cents + self.dispensing_fee_paid_cents != self.allowed_cents:
+            msg = "F6 + F7 must equal the allowed amount"
+            raise ValueError(msg)
+
+
+def contract_ingredient(
+    drug: Drug, quantity_thousandths: int, contract: NetworkPricing
+) -> tuple[int, str]:
+    """The lowest applicable ingredient basis and its 522-FM code. Ties favour the earlier arm."""
+    arms: list[tuple[int, str]] = []
+    if contract.use_mac and not drug.is_brand and drug.mac_unit_price_millicents is not None:
+        arms.append(
+            (extended_cost_cents(quantity_thousandths, drug.mac_unit_price_millicents), BASIS_MAC)
+        )
+    if contract.nadac_markup_bp is not None and drug.nadac_unit_price_millicents is not None:
+        base = extended_cost_cents(quantity_thousandths, drug.nadac_unit_price_millicents)
+        arms.append(
+            (
+                apply_basis_points(base, BASIS_POINTS_PER_UNIT + contract.nadac_markup_bp),
+                BASIS_NADAC,
+            )
+        )
+    if contract.wac_markup_bp is not None and drug.wac_unit_price_millicents is not None:
+        base = extended_cost_cents(quantity_thousandths, drug.wac_unit_price_millicents)
+        arms.append(
+            (apply_basis_points(base, BASIS_POINTS_PER_UNIT + contract.wac_markup_bp), BASIS_WAC)
+        )
+    awp = extended_cost_cents(quantity_thousandths, drug.awp_unit_price_millicents)
+    arms.append(
+        (apply_basis_points(awp, BASIS_POINTS_PER_UNIT - contract.awp_discount_bp), BASIS_AWP_LESS)
+    )
+    return min(arms, key=lambda arm: arm[0])
+
+
+def price_claim(
+    drug: Drug,
+    quantity_thousandths: int,
+    contract: NetworkPricing,
+    *,
+    usual_and_customary_cents: int,
+    gross_amount_due_cents: int,
+    ingredient_cost_submitted_cents: int,
+    dispensing_fee_submitted_cents: int,
+) -> Price:
+    """Lesser-of pricing. The contract wins ties; then U&C; then the gross amount due."""
+    ingredient, basis = contract_ingredient(drug, quantity_thousandths, contract)
+    contract_price = ingredient + contract.dispensing_fee_cents
+    if contract_price <= usual_and_customary_cents and contract_price <= gross_amount_due_cents:
+        return Price(
+            contract_price, ingredient, contract.dispensing_fee_cents, basis, contract_price
+        )
+    if usual_and_customary_cents <= gross_amount_due_cents:
+        # U&C is what the pharmacy charges cash customers, fee included: pay it as the ingredient.
+        return Price(
+            usual_and_customary_cents,
+            usual_and_customary_cents,
+            0,
+            BASIS_USUAL_AND_CUSTOMARY,
+            contract_price,
+        )
+    return Price(
+        gross_amount_due_cents,
+        ingredient_cost_submitted_cents,
+        dispensing_fee_submitted_cents,
+        BASIS_SUBMITTED,
+        contract_price,
+    )

@@ -1,0 +1,197 @@
+"""Reference data: plans, drugs and prices, formulary, pharmacies. Immutable and versioned.
+
+A :class:`ReferenceSnapshot` is built once from the database and swapped whole when the data
+changes; every claim records the snapshot version it was priced under.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class CostShareKind(StrEnum):
+    COPAY = "copay"
+    COINSURANCE = "coinsurance"
+
+
+class FormularyStatus(StrEnum):
+    COVERED = "covered"
+    EXCLUDED = "excluded"  # → 70
+    NON_FORMULARY = "non_formulary"  # → MR
+
+
+class PharmacyNetwork(StrEnum):
+    PREFERRED = "preferred"
+    STANDARD = "standard"
+    OUT_OF_NETWORK = "out_of_network"
+
+
+@dataclass(frozen=True, slots=True)
+class DaysSupplyBand:
+    """Fills of up to ``days_supply_max`` days pay ``multiplier_bp`` times the 30-day copay."""
+
+    days_supply_max: int
+    multiplier_bp: int
+
+
+@dataclass(frozen=True, slots=True)
+class CostShareRule:
+    """Member cost share for one tier."""
+
+    kind: CostShareKind
+    copay_cents: int = 0
+    coinsurance_bp: int = 0
+    coinsurance_min_cents: int = 0
+    coinsurance_max_cents: int | None = None
+    deductible_applies: bool = True
+    # 133-UJ: extra member cost per 30 days at a standard (not preferred) pharmacy
+    standard_network_extra_cents: int = 0
+    days_supply_bands: tuple[DaysSupplyBand, ...] = (DaysSupplyBand(34, 10_000),)
+
+    def band_multiplier_bp(self, days_supply: int) -> int | None:
+        """The copay multiplier for a days supply; None when no band allows it."""
+        for band in self.days_supply_bands:
+            if days_supply <= band.days_supply_max:
+                return band.multiplier_bp
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkPricing:
+    """The contract for one pharmacy network: ingredient basis arms plus a dispensing fee."""
+
+    awp_discount_bp: int
+    wac_markup_bp: int | None = None
+    nadac_markup_bp: int | None = None
+    use_mac: bool = True
+    dispensing_fee_cents: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PurseRule:
+    """Where a purse sits in the benefit stack and what it may pay for."""
+
+    kind: str  # the purse kind it draws from, e.g. HRA
+    allowed_tiers: frozenset[int] = frozenset()
+    allowed_drug_groups: frozenset[str] = frozenset()  # empty: every group
+    per_fill_max_cents: int | None = None
+
+    def allows(self, tier: int, drug_group: str) -> bool:
+        tier_ok = not self.allowed_tiers or tier in self.allowed_tiers
+        group_ok = not self.allowed_drug_groups or drug_group in self.allowed_drug_groups
+        return tier_ok and group_ok
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """A subsidy that caps what the member pays for a drug group, per 30 days supplied."""
+
+    program_id: str
+    drug_group: str
+    member_cap_per_30_days_cents: int
+    deductible_applies: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    plan_id: str
+    name: str
+    bin: str
+    pcn: str
+    line_of_business: str
+    plan_year_start_month: int
+    deductible_individual_cents: int
+    deductible_family_cents: int | None
+    out_of_pocket_individual_cents: int
+    out_of_pocket_family_cents: int | None
+    tiers: Mapping[int, CostShareRule]
+    networks: Mapping[PharmacyNetwork, NetworkPricing]
+    days_supply_max: int
+    refill_too_soon_threshold_bp: int
+    daw_penalty_codes: frozenset[int] = frozenset({1, 2})
+    purse_order: tuple[PurseRule, ...] = ()
+    programs: tuple[Program, ...] = ()
+
+    def plan_year_start(self, date_of_service: dt.date) -> dt.date:
+        start = dt.date(date_of_service.year, self.plan_year_start_month, 1)
+        if date_of_service < start:
+            start = dt.date(date_of_service.year - 1, self.plan_year_start_month, 1)
+        return start
+
+    def program_for(self, drug_group: str) -> Program | None:
+        return next((p for p in self.programs if p.drug_group == drug_group), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Drug:
+    """A product and its price benchmarks (unit prices in millicents, i.e. 1/1000 cent)."""
+
+    ndc: str
+    name: str
+    molecule: str
+    drug_group: str
+    is_brand: bool
+    generic_ndc: str | None  # a brand's generic equivalent: it is multi-source when set
+    is_specialty: bool
+    awp_unit_price_millicents: int
+    wac_unit_price_millicents: int | None = None
+    nadac_unit_price_millicents: int | None = None
+    mac_unit_price_millicents: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FormularyEntry:
+    plan_id: str
+    ndc: str
+    status: FormularyStatus
+    tier: int
+    prior_authorization_required: bool = False
+    quantity_limit_thousandths: int | None = None
+    days_supply_max: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pharmacy:
+    npi: str
+    name: str
+    network: PharmacyNetwork
+    kind: str  # retail, mail, specialty
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceSnapshot:
+    """Everything a claim needs that is not member state, indexed for the hot path."""
+
+    version: str
+    plans: Mapping[str, Plan]
+    drugs: Mapping[str, Drug]
+    formulary: Mapping[tuple[str, str], FormularyEntry]
+    pharmacies: Mapping[str, Pharmacy]
+    plans_by_bin_pcn: Mapping[tuple[str, str], tuple[Plan, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        version: str,
+        plans: list[Plan],
+        drugs: list[Drug],
+        formulary: list[FormularyEntry],
+        pharmacies: list[Pharmacy],
+    ) -> ReferenceSnapshot:
+        by_bin_pcn: dict[tuple[str, str], list[Plan]] = {}
+        for plan in plans:
+            by_bin_pcn.setdefault((plan.bin, plan.pcn), []).append(plan)
+        return cls(
+            version=version,
+            plans={p.plan_id: p for p in plans},
+            drugs={d.ndc: d for d in drugs},
+            formulary={(f.plan_id, f.ndc): f for f in formulary},
+            pharmacies={p.npi: p for p in pharmacies},
+            plans_by_bin_pcn={k: tuple(v) for k, v in by_bin_pcn.items()},
+        )
+
+    def known_bin(self, bin_number: str) -> bool:
+        return any(b == bin_number for b, _ in self.plans_by_bin_pcn)

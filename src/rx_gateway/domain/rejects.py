@@ -1,0 +1,132 @@
+"""NCPDP 511-FB reject codes the gateway emits, their text, and their precedence.
+
+Checks run in groups (:data:`CHECK_GROUPS`); adjudication stops at the first group that fails and
+returns every reject of that group, sorted by :data:`REJECT_PRECEDENCE`. Descriptions paraphrase
+the public NCPDP reject lists (see shared/reference/ncpdp-d0.md section 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class RejectCode(StrEnum):
+    MI_BIN = "01"
+    MI_VERSION = "02"
+    MI_PCN = "04"
+    MI_SERVICE_PROVIDER_ID = "05"
+    MI_GROUP_ID = "06"
+    MI_CARDHOLDER_ID = "07"
+    MI_PERSON_CODE = "08"
+    MI_DATE_OF_SERVICE = "15"
+    MI_PRESCRIPTION_NUMBER = "16"
+    MI_FILL_NUMBER = "17"
+    MI_DAYS_SUPPLY = "19"
+    MI_PRODUCT_ID = "21"
+    MI_DAW = "22"
+    MI_DATE_WRITTEN = "28"
+    NOT_CONTRACTED = "40"
+    NON_MATCHED_PHARMACY = "50"
+    NON_MATCHED_GROUP = "51"
+    NON_MATCHED_CARDHOLDER = "52"
+    NON_MATCHED_PRODUCT = "54"
+    PATIENT_NOT_COVERED = "65"
+    BEFORE_COVERAGE_EFFECTIVE = "67"
+    AFTER_COVERAGE_EXPIRED = "68"
+    AFTER_COVERAGE_TERMINATED = "69"
+    PRODUCT_NOT_COVERED = "70"
+    PRIOR_AUTHORIZATION_REQUIRED = "75"
+    PLAN_LIMITATIONS_EXCEEDED = "76"
+    REFILL_TOO_SOON = "79"
+    DUPLICATE_PAID_CLAIM = "83"
+    CLAIM_NOT_PAID = "84"
+    HOST_PROCESSING_ERROR = "99"
+    DAYS_SUPPLY_EXCEEDS_LIMIT = "7X"
+    UC_MUST_BE_POSITIVE = "8T"
+    GAD_MUST_BE_POSITIVE = "8U"
+    MI_PRODUCT_ID_QUALIFIER = "E1"
+    MI_QUANTITY_DISPENSED = "E7"
+    NOT_ON_FORMULARY = "MR"
+    GAD_FORMULA = "R9"
+
+
+REJECT_TEXT: dict[RejectCode, str] = {
+    RejectCode.MI_BIN: "M/I BIN Number",
+    RejectCode.MI_VERSION: "M/I Version/Release Number",
+    RejectCode.MI_PCN: "M/I Processor Control Number",
+    RejectCode.MI_SERVICE_PROVIDER_ID: "M/I Service Provider Number",
+    RejectCode.MI_GROUP_ID: "M/I Group ID",
+    RejectCode.MI_CARDHOLDER_ID: "M/I Cardholder ID",
+    RejectCode.MI_PERSON_CODE: "M/I Person Code",
+    RejectCode.MI_DATE_OF_SERVICE: "M/I Date of Service",
+    RejectCode.MI_PRESCRIPTION_NUMBER: "M/I Prescription/Service Reference Number",
+    RejectCode.MI_FILL_NUMBER: "M/I Fill Number",
+    RejectCode.MI_DAYS_SUPPLY: "M/I Days Supply",
+    RejectCode.MI_PRODUCT_ID: "M/I Product/Service ID",
+    RejectCode.MI_DAW: "M/I DAW/Product Selection Code",
+    RejectCode.MI_DATE_WRITTEN: "M/I Date Prescription Written",
+    RejectCode.NOT_CONTRACTED: "Pharmacy Not Contracted With Plan On Date Of Service",
+    RejectCode.NON_MATCHED_PHARMACY: "Non-Matched Pharmacy Number",
+    RejectCode.NON_MATCHED_GROUP: "Non-Matched Group ID",
+    RejectCode.NON_MATCHED_CARDHOLDER: "Non-Matched Cardholder ID",
+    RejectCode.NON_MATCHED_PRODUCT: "Non-Matched Product/Service ID Number",
+    RejectCode.PATIENT_NOT_COVERED: "Patient Is Not Covered",
+    RejectCode.BEFORE_COVERAGE_EFFECTIVE: "Filled Before Coverage Effective",
+    RejectCode.AFTER_COVERAGE_EXPIRED: "Filled After Coverage Expired",
+    RejectCode.AFTER_COVERAGE_TERMINATED: "Filled After Coverage Terminated",
+    RejectCode.PRODUCT_NOT_COVERED: "Product/Service Not Covered",
+    RejectCode.PRIOR_AUTHORIZATION_REQUIRED: "Prior Authorization Required",
+    RejectCode.PLAN_LIMITATIONS_EXCEEDED: "Plan Limitations Exceeded",
+    RejectCode.REFILL_TOO_SOON: "Refill Too Soon",
+    RejectCode.DUPLICATE_PAID_CLAIM: "Duplicate Paid/Captured Claim",
+    RejectCode.CLAIM_NOT_PAID: "Claim Has Not Been Paid/Captured",
+    RejectCode.HOST_PROCESSING_ERROR: "Host Processing Error",
+    RejectCode.DAYS_SUPPLY_EXCEEDS_LIMIT: "Days Supply Exceeds Plan Limitation",
+    RejectCode.UC_MUST_BE_POSITIVE: "U&C Must Be Greater Than Zero",
+    RejectCode.GAD_MUST_BE_POSITIVE: "Gross Amount Due Must Be Greater Than Zero",
+    RejectCode.MI_PRODUCT_ID_QUALIFIER: "M/I Product/Service ID Qualifier",
+    RejectCode.MI_QUANTITY_DISPENSED: "M/I Quantity Dispensed",
+    RejectCode.NOT_ON_FORMULARY: "Product Not On Formulary",
+    RejectCode.GAD_FORMULA: "Value In Gross Amount Due Does Not Follow Pricing Formulae",
+}
+
+# Within one failing group, rejects are reported in this order: header identity first, then the
+# patient, the pharmacy, the product, the amounts.
+REJECT_PRECEDENCE: tuple[RejectCode, ...] = tuple(RejectCode)
+
+# The groups, in the order they run. The first failing group decides the answer.
+CHECK_GROUPS: tuple[str, ...] = (
+    "syntax",
+    "plan",
+    "eligibility",
+    "network",
+    "product",
+    "limits",
+    "refill",
+)
+
+REJECTS_PER_RESPONSE_MAX = 5  # 510-FA allows at most five 511-FB occurrences
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """One 511-FB reject with the message a pharmacist can act on (504-F4/526-FQ)."""
+
+    code: RejectCode
+    message: str = ""
+
+    @property
+    def text(self) -> str:
+        return REJECT_TEXT[self.code]
+
+
+def ordered(rejects: list[Reject]) -> tuple[Reject, ...]:
+    """Sort rejects by precedence, drop repeated codes and cap the count at the NCPDP limit."""
+    seen: set[RejectCode] = set()
+    unique = []
+    for reject in sorted(rejects, key=lambda r: REJECT_PRECEDENCE.index(r.code)):
+        if reject.code not in seen:
+            seen.add(reject.code)
+            unique.append(reject)
+    return tuple(unique[:REJECTS_PER_RESPONSE_MAX])

@@ -1,0 +1,1 @@
+"""PostgreSQL adapter: pool, embedded server, migrations, the claim store and data loading."""

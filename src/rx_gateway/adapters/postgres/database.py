@@ -1,0 +1,145 @@
+"""Connecting: the pool (every limit explicit), the embedded server, and migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+
+log = logging.getLogger(__name__)
+
+MIGRATION_LOCK_KEY = 0x52584757  # "RXGW": one migrator at a time across processes
+
+
+@dataclass(frozen=True, slots=True)
+class PoolLimits:
+    size_min: int = 2
+    size_max: int = 10
+    acquire_timeout_s: float = 2.0
+    command_timeout_s: float = 5.0
+    statement_timeout_ms: int = 5_000
+
+
+def _encode_jsonb(value: Any) -> bytes:
+    return b"\x01" + orjson.dumps(value)
+
+
+def _decode_jsonb(data: bytes) -> Any:
+    return orjson.loads(data[1:])
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """jsonb in binary form through orjson: no text round trip, no json module."""
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=_encode_jsonb,
+        decoder=_decode_jsonb,
+        schema="pg_catalog",
+        format="binary",
+    )
+
+
+async def create_pool(dsn: str, limits: PoolLimits) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=limits.size_min,
+        max_size=limits.size_max,
+        command_timeout=limits.command_timeout_s,
+        max_inactive_connection_lifetime=300.0,
+        max_queries=50_000,
+        init=init_connection,
+        server_settings={
+            "statement_timeout": str(limits.statement_timeout_ms),
+            "application_name": "rx-gateway",
+        },
+    )
+    assert pool is not None  # noqa: S101 - create_pool returns a pool once awaited
+    return pool
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server of our own under a data directory (the ``pgserver`` package).
+
+    Used when no database URL is configured, so that one command runs the gateway anywhere.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._server: Any = None
+
+    def start(self) -> str:
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(self.data_dir.parent))
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pgserver  # noqa: PLC0415 - heavy import, only when the embedded server is used
+
+            self._server = pgserver.get_server(  # type: ignore[attr-defined]
+                self.data_dir, cleanup_mode="stop"
+            )
+        uri: str = self._server.get_uri()
+        log.info("embedded PostgreSQL running", extra={"data_dir": str(self.data_dir)})
+        return uri
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    folder = resources.files("rx_gateway.adapters.postgres") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.name, entry.read_text()))
+    return sorted(found)
+
+
+async def migrate(conn: asyncpg.Connection) -> list[str]:
+    """Apply pending migrations, each in its own transaction. Safe to run concurrently."""
+    applied_now = []
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+    try:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migration ("
+            " version int PRIMARY KEY, name text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migration")}
+        for version, name, sql in _migrations():
+            if version in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(sql)
+                await conn.execute(
+                    "INSERT INTO schema_migration (version, name) VALUES ($1, $2)", version, name
+                )
+            applied_now.append(name)
+            log.info("migration applied", extra={"migration": name})
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+    return applied_now
+
+
+async def wait_for_database(dsn: str, timeout_s: float) -> None:
+    """Retry connecting until the server answers (a freshly started server takes a moment)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        try:
+            conn = await asyncpg.connect(dsn, timeout=2.0)
+        except (OSError, asyncpg.CannotConnectNowError):
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+        else:
+            await conn.close()
+            return

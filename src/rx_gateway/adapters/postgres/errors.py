@@ -1,0 +1,41 @@
+"""The one place where asyncpg and socket errors become gateway errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import asyncpg
+
+from rx_gateway.domain.errors import ConcurrencyConflict, InvariantViolation, StorageUnavailable
+
+# SQLSTATE classes that mean "another writer won; adjudicate again".
+CONFLICT_ERRORS: tuple[type[Exception], ...] = (
+    asyncpg.SerializationError,  # 40001: raised by rx_post_claim when the family changed
+    asyncpg.DeadlockDetectedError,  # 40P01
+    asyncpg.UniqueViolationError,  # 23505: the same claim key or control number raced in
+)
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.InterfaceError,
+    asyncpg.QueryCanceledError,
+    asyncpg.AdminShutdownError,
+)
+
+
+@contextmanager
+def mapped_errors() -> Iterator[None]:
+    """Translate driver errors raised inside the block into the gateway's exception tree."""
+    try:
+        yield
+    except CONFLICT_ERRORS as error:
+        raise ConcurrencyConflict(str(error)) from error
+    except asyncpg.CheckViolationError as error:
+        raise InvariantViolation(str(error)) from error
+    except UNAVAILABLE_ERRORS as error:
+        raise StorageUnavailable(type(error).__name__) from error

@@ -1,0 +1,146 @@
+"""Write a validated dataset in ONE transaction: all of it, or (on any error) none of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import orjson
+
+from rx_gateway.adapters.files.loader import TABLES, Dataset
+from rx_gateway.domain import ledger
+
+REFERENCE_CHANNEL = "rx_reference"  # NOTIFY payload: the new reference version
+
+
+async def known_keys(conn: asyncpg.Connection) -> dict[str, set[Any]]:
+    """Keys already stored, so a partial load may refer to them."""
+    return {
+        "plans": {r[0] for r in await conn.fetch("SELECT plan_id FROM plan")},
+        "drugs": {r[0] for r in await conn.fetch("SELECT ndc FROM drug")},
+        "members": {r[0] for r in await conn.fetch("SELECT member_id FROM member")},
+        "families": {r[0] for r in await conn.fetch("SELECT family_id FROM family")},
+        "purses": {r[0] for r in await conn.fetch("SELECT purse_id FROM purse")},
+    }
+
+
+async def _upsert(
+    conn: asyncpg.Connection,
+    table: str,
+    name: str,
+    rows: list[tuple[Any, ...]],
+    key: tuple[str, ...],
+) -> None:
+    """Copy rows into a temporary table, then upsert them (fast for 10,000s of rows)."""
+    if not rows:
+        return
+    columns = list(TABLES[name])
+    staging = f"staging_{table}"
+    await conn.execute(
+        f"CREATE TEMPORARY TABLE {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
+    )
+    await conn.copy_records_to_table(staging, records=rows, columns=columns)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in key)
+    conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+    await conn.execute(
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM {staging}"  # noqa: S608 - table names are constants
+        f" ON CONFLICT ({', '.join(key)}) {conflict}"
+    )
+
+
+async def write_dataset(
+    conn: asyncpg.Connection, dataset: Dataset, *, actor: str, source: str
+) -> dict[str, int]:
+    """Apply the dataset atomically, record a new reference version and notify gateways."""
+    async with conn.transaction():
+        for plan, document in dataset.plans:
+            await conn.execute(
+                "INSERT INTO plan (plan_id, document) VALUES ($1, $2)"
+                " ON CONFLICT (plan_id) DO UPDATE SET document = EXCLUDED.document",
+                plan.plan_id,
+                document,
+            )
+        await _upsert(conn, "drug", "drugs.csv", dataset.rows("drugs.csv"), ("ndc",))
+        formulary = dataset.rows("formulary.csv")
+        if formulary:
+            await conn.execute(
+                "DELETE FROM formulary WHERE plan_id = ANY($1::text[])",
+                sorted({r[0] for r in formulary}),
+            )
+            await _upsert(conn, "formulary", "formulary.csv", formulary, ("plan_id", "ndc"))
+        await _upsert(conn, "pharmacy", "pharmacies.csv", dataset.rows("pharmacies.csv"), ("npi",))
+        members = dataset.rows("members.csv")
+        families = sorted({(r[3], r[4]) for r in members})
+        await conn.executemany(
+            "INSERT INTO family (family_id, employer_id) VALUES ($1, $2)"
+            " ON CONFLICT (family_id) DO NOTHING",
+            families,
+        )
+        await _upsert(conn, "member", "members.csv", members, ("member_id",))
+        coverages = dataset.rows("coverages.csv")
+        if coverages:
+            await conn.execute(
+                "DELETE FROM coverage WHERE member_id = ANY($1::text[])",
+                sorted({r[0] for r in coverages}),
+            )
+            await _upsert(
+                conn, "coverage", "coverages.csv", coverages, ("member_id", "plan_id", "start_date")
+            )
+        purses = dataset.rows("purses.csv")
+        await conn.executemany(
+            "INSERT INTO purse (purse_id, family_id, kind, employer_id) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (purse_id) DO NOTHING",
+            purses,
+        )
+        await _upsert(
+            conn,
+            "prior_authorization",
+            "prior_authorizations.csv",
+            dataset.rows("prior_authorizations.csv"),
+            ("pa_number",),
+        )
+        await _ensure_accounts(conn, dataset)
+        funded = 0
+        for funding_id, purse_id, amount, memo in dataset.rows("funding.csv"):
+            entry = await conn.fetchval(
+                "SELECT rx_fund_purse($1, $2, $3, $4, $5)",
+                funding_id,
+                purse_id,
+                amount,
+                actor,
+                memo or "",
+            )
+            funded += entry is not None
+        version = await conn.fetchval(
+            "INSERT INTO reference_version (source) VALUES ($1) RETURNING version", source
+        )
+        counts = dataset.counts() | {"funding_applied": funded}
+        await conn.execute(
+            "INSERT INTO audit_log (actor, action, outcome, detail) VALUES ($1, 'load', 'ok', $2)",
+            actor,
+            {"source": source, "reference_version": version, "counts": counts},
+        )
+        await conn.execute("SELECT pg_notify($1, $2)", REFERENCE_CHANNEL, str(version))
+    return counts
+
+
+async def _ensure_accounts(conn: asyncpg.Connection, dataset: Dataset) -> None:
+    accounts: list[tuple[str, str]] = []
+    accounts += [(ledger.plan_account(p.plan_id), "plan") for p, _ in dataset.plans]
+    for npi, *_ in dataset.rows("pharmacies.csv"):
+        accounts.append((ledger.pharmacy_payable_account(npi), "pharmacy_payable"))
+        accounts.append((ledger.pharmacy_collected_account(npi), "pharmacy_collected"))
+    accounts += [
+        (ledger.member_paid_account(r[0]), "member_paid") for r in dataset.rows("members.csv")
+    ]
+    for purse_id, _family, _kind, employer in dataset.rows("purses.csv"):
+        accounts.append((ledger.purse_account(purse_id), "purse"))
+        accounts.append((ledger.employer_funding_account(employer), "employer_funding"))
+    await conn.executemany(
+        "INSERT INTO account (account_key, kind) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        sorted(set(accounts)),
+    )
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()

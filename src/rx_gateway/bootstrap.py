@@ -1,0 +1,126 @@
+"""Wiring: the only module that imports every layer. Used by the CLI, the demo and the tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+
+from rx_gateway.adapters.files.loader import read_dataset
+from rx_gateway.adapters.postgres.database import (
+    EmbeddedPostgres,
+    create_pool,
+    init_connection,
+    migrate,
+    wait_for_database,
+)
+from rx_gateway.adapters.postgres.loading import REFERENCE_CHANNEL, known_keys, write_dataset
+from rx_gateway.adapters.postgres.store import PostgresClaimStore
+from rx_gateway.config import Settings
+from rx_gateway.grpc_api.server import GatewayServer
+from rx_gateway.service_layer.claims import ClaimProcessor
+from rx_gateway.service_layer.reference import ReferenceHolder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Database:
+    """A reachable PostgreSQL: the configured one, or an embedded one we started."""
+
+    dsn: str
+    embedded: EmbeddedPostgres | None = None
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Database:
+        if settings.database_url:
+            await wait_for_database(settings.database_url, settings.database_start_timeout_s)
+            return cls(settings.database_url)
+        embedded = EmbeddedPostgres(settings.data_dir.resolve() / "pg")
+        dsn = await asyncio.to_thread(embedded.start)
+        await wait_for_database(dsn, settings.database_start_timeout_s)
+        return cls(dsn, embedded)
+
+    async def migrate(self) -> list[str]:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            return await migrate(conn)
+        finally:
+            await conn.close()
+
+    async def load(self, directory: Path, *, actor: str = "loader") -> dict[str, int]:
+        """Validate every file first, then write all of it in one transaction."""
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            await init_connection(conn)
+            dataset = read_dataset(directory, known=await known_keys(conn))
+            return await write_dataset(conn, dataset, actor=actor, source=str(directory))
+        finally:
+            await conn.close()
+
+    def close(self) -> None:
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+@dataclass
+class App:
+    settings: Settings
+    pool: asyncpg.Pool
+    store: PostgresClaimStore
+    reference: ReferenceHolder
+    processor: ClaimProcessor
+    server: GatewayServer
+    _listener: asyncpg.Connection | None = None
+    _reloads: set[asyncio.Task[object]] = field(default_factory=set)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def _on_reference_change(self, *_: object) -> None:
+        task = asyncio.get_running_loop().create_task(self.reference.reload(self.store))
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    async def listen_for_changes(self, dsn: str) -> None:
+        """Swap in a new reference snapshot whenever a load commits (LISTEN/NOTIFY)."""
+        self._listener = await asyncpg.connect(dsn)
+        await self._listener.add_listener(REFERENCE_CHANNEL, self._on_reference_change)
+
+    async def stop(self) -> None:
+        await self.server.stop(self.settings.shutdown_grace_s)
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+        for task in list(self._reloads):
+            task.cancel()
+        await self.pool.close()
+
+
+async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
+    """Migrate, open the pool, load the reference snapshot, and (optionally) start serving."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    pool = await create_pool(dsn, settings.pool)
+    store = PostgresClaimStore(pool)
+    reference = ReferenceHolder(await store.load_snapshot())
+    processor = ClaimProcessor(store, reference)
+    server = GatewayServer(
+        processor,
+        listen_address=settings.listen_address,
+        concurrent_rpcs_max=settings.grpc_concurrent_rpcs_max,
+        message_bytes_max=settings.grpc_message_bytes_max,
+    )
+    app = App(settings, pool, store, reference, processor, server)
+    await app.listen_for_changes(dsn)
+    if start:
+        await server.start()
+    return app

@@ -1,0 +1,74 @@
+"""A small typed client for internal callers, the demo, the benchmark and the tests.
+
+    async with GatewayClient("127.0.0.1:50051") as client:
+        response = await client.submit(request)          # rx_gateway.v1.claims_pb2.ClaimRequest
+        if response.transaction_response_status == "P": ...
+
+Rejections are ordinary responses (status "R" with reject codes); gRPC errors raise
+``grpc.aio.AioRpcError`` with the status code (INVALID_ARGUMENT, UNAVAILABLE, ...).
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from grpc import aio
+
+from rx_gateway.v1 import claims_pb2 as pb
+from rx_gateway.v1 import claims_pb2_grpc as pb_grpc
+
+DEFAULT_TIMEOUT_S = 5.0
+
+
+class GatewayClient:
+    def __init__(self, target: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self._channel = aio.insecure_channel(target)
+        self._stub = pb_grpc.ClaimServiceStub(self._channel)
+        self.timeout_s = timeout_s
+
+    async def submit(
+        self, request: pb.ClaimRequest, *, timeout_s: float | None = None
+    ) -> pb.ClaimResponse:
+        """B1 billing."""
+        return await self._stub.Submit(request, timeout=timeout_s or self.timeout_s)
+
+    async def reverse(
+        self, request: pb.ReversalRequest, *, timeout_s: float | None = None
+    ) -> pb.ClaimResponse:
+        """B2 reversal."""
+        return await self._stub.Reverse(request, timeout=timeout_s or self.timeout_s)
+
+    async def check_eligibility(
+        self, request: pb.EligibilityRequest, *, timeout_s: float | None = None
+    ) -> pb.EligibilityResponse:
+        """E1 eligibility verification."""
+        return await self._stub.CheckEligibility(request, timeout=timeout_s or self.timeout_s)
+
+    async def close(self) -> None:
+        await self._channel.close(None)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def reversal_for(claim: pb.ClaimRequest) -> pb.ReversalRequest:
+    """The B2 that reverses a B1: same header and prescription fill."""
+    return pb.ReversalRequest(
+        header=claim.header,
+        insurance=claim.insurance,
+        claim=pb.ReversalClaim(
+            prescription_reference_number=claim.claim.prescription_reference_number,
+            fill_number=claim.claim.fill_number,
+            product_id_qualifier=claim.claim.product_id_qualifier,
+            product_id=claim.claim.product_id,
+        ),
+    )

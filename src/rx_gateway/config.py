@@ -1,0 +1,74 @@
+"""Settings: one frozen value read once from the environment; limits are named with their unit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from rx_gateway.adapters.postgres.database import PoolLimits
+from rx_gateway.domain.errors import InvalidRequest
+
+DEFAULT_LISTEN = "127.0.0.1:50051"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str | None = None  # None: start the embedded PostgreSQL under data_dir
+    data_dir: Path = Path(".rx-gateway")
+    listen_address: str = DEFAULT_LISTEN
+    pool: PoolLimits = field(default_factory=PoolLimits)
+    grpc_concurrent_rpcs_max: int = 2_000
+    grpc_message_bytes_max: int = 64 * 1024
+    shutdown_grace_s: float = 5.0
+    database_start_timeout_s: float = 30.0
+    use_uvloop: bool = False
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Read RX_GATEWAY_* variables; fail fast naming the variable on a bad value."""
+
+        def number(name: str, default: float, kind: type[int] | type[float] = int) -> float:
+            raw = environ.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise InvalidRequest(name, f"must be a number, got {raw!r}") from None
+            if value <= 0:
+                raise InvalidRequest(name, "must be positive")
+            return value
+
+        defaults = cls()
+        pool = PoolLimits(
+            size_min=int(number("RX_GATEWAY_DB_POOL_SIZE_MIN", defaults.pool.size_min)),
+            size_max=int(number("RX_GATEWAY_DB_POOL_SIZE_MAX", defaults.pool.size_max)),
+            acquire_timeout_s=number(
+                "RX_GATEWAY_DB_ACQUIRE_TIMEOUT_S", defaults.pool.acquire_timeout_s, float
+            ),
+            command_timeout_s=number(
+                "RX_GATEWAY_DB_COMMAND_TIMEOUT_S", defaults.pool.command_timeout_s, float
+            ),
+            statement_timeout_ms=int(
+                number("RX_GATEWAY_DB_STATEMENT_TIMEOUT_MS", defaults.pool.statement_timeout_ms)
+            ),
+        )
+        if pool.size_min > pool.size_max:
+            raise InvalidRequest("RX_GATEWAY_DB_POOL_SIZE_MIN", "must not exceed the maximum")
+        return replace(
+            defaults,
+            database_url=environ.get("RX_GATEWAY_DATABASE_URL") or None,
+            data_dir=Path(environ.get("RX_GATEWAY_DATA_DIR") or defaults.data_dir),
+            listen_address=environ.get("RX_GATEWAY_LISTEN") or defaults.listen_address,
+            pool=pool,
+            grpc_concurrent_rpcs_max=int(
+                number("RX_GATEWAY_GRPC_CONCURRENT_RPCS_MAX", defaults.grpc_concurrent_rpcs_max)
+            ),
+            shutdown_grace_s=number(
+                "RX_GATEWAY_SHUTDOWN_GRACE_S", defaults.shutdown_grace_s, float
+            ),
+            use_uvloop=environ.get("RX_GATEWAY_UVLOOP", "0") in {"1", "true", "yes"},
+            log_level=environ.get("RX_GATEWAY_LOG_LEVEL", defaults.log_level).upper(),
+        )

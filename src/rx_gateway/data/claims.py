@@ -1,0 +1,64 @@
+"""Building claim requests over the synthetic data (demo, tests, benchmark)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rx_gateway.domain.money import apply_basis_points, extended_cost_cents
+from rx_gateway.v1 import claims_pb2 as pb
+
+SUBMITTED_FEE_CENTS = 200
+
+
+def claim_request(
+    fixtures: dict[str, Any],
+    member: dict[str, Any],
+    drug: dict[str, Any],
+    *,
+    pharmacy: str,
+    rx_number: int,
+    date_of_service: str,
+    quantity_thousandths: int = 30_000,
+    days_supply: int = 30,
+    fill_number: int = 0,
+    dispense_as_written: int = 0,
+    usual_and_customary_cents: int | None = None,
+) -> pb.ClaimRequest:
+    """A B1 as a pharmacy would send it: AWP-based submitted cost, a fee, a U&C above both."""
+    plan = fixtures["plans"][member["plan_id"]]
+    ingredient = extended_cost_cents(quantity_thousandths, drug["awp_unit_price_millicents"])
+    gross = ingredient + SUBMITTED_FEE_CENTS
+    uc = usual_and_customary_cents or apply_basis_points(gross, 12_000)
+    return pb.ClaimRequest(
+        header=pb.Header(
+            bin=plan["bin"],
+            processor_control_number=plan["pcn"],
+            service_provider_id=pharmacy,
+            service_provider_id_qualifier="01",
+            date_of_service=date_of_service,
+        ),
+        insurance=pb.Insurance(
+            cardholder_id=member["cardholder_id"],
+            group_id=member["group_id"],
+            person_code=member["person_code"],
+            patient_relationship_code=1 if member["person_code"] == "001" else 3,
+        ),
+        patient=pb.Patient(),
+        claim=pb.Claim(
+            prescription_reference_number=f"{rx_number:012d}",
+            fill_number=fill_number,
+            product_id_qualifier="03",
+            product_id=drug["ndc"],
+            quantity_dispensed_thousandths=quantity_thousandths,
+            days_supply=days_supply,
+            dispense_as_written=dispense_as_written,
+        ),
+        prescriber=pb.Prescriber(prescriber_id_qualifier="01", prescriber_id="1999999999"),
+        pricing=pb.Pricing(
+            ingredient_cost_submitted_cents=ingredient,
+            dispensing_fee_submitted_cents=SUBMITTED_FEE_CENTS,
+            usual_and_customary_charge_cents=uc,
+            gross_amount_due_cents=gross,
+            basis_of_cost_determination="01",
+        ),
+    )

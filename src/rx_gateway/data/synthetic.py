@@ -1,0 +1,865 @@
+"""A generator of realistic synthetic data, so demos, tests and benchmarks run anywhere.
+
+Deterministic for a seed. It writes the directory layout `rx-gateway load` reads, plus
+``fixtures.json``, which names well-known members, drugs and pharmacies (a generic, a
+multi-source brand, an insulin, a specialty drug, an excluded drug, a family on the
+high-deductible plan, a Part D member...) for the demo, the tests and the benchmark.
+
+Shapes and prices follow shared/reference/plan-designs.md: generics cost $2-$40 a month,
+brands $200-$1,500, specialty $2,000-$20,000; AWP is several times acquisition cost for
+generics; WAC is about AWP / 1.2.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BIN_COMMERCIAL = "610999"
+BIN_PART_D = "610888"
+
+MOLECULE_STEMS = (
+    "ator",
+    "simva",
+    "rosu",
+    "prava",
+    "lisino",
+    "enala",
+    "losar",
+    "valsa",
+    "amlo",
+    "metop",
+    "carve",
+    "hydro",
+    "furo",
+    "spirono",
+    "metfor",
+    "glipi",
+    "pioglit",
+    "sitag",
+    "empag",
+    "dapag",
+    "sertra",
+    "fluox",
+    "escital",
+    "citalo",
+    "bupro",
+    "venla",
+    "dulox",
+    "trazo",
+    "mirta",
+    "parox",
+    "levothy",
+    "predni",
+    "montel",
+    "albut",
+    "flutic",
+    "budes",
+    "omepr",
+    "pantop",
+    "esomep",
+    "famot",
+    "gabap",
+    "pregab",
+    "topir",
+    "lamotr",
+    "levetir",
+    "zolp",
+    "clonaz",
+    "lorazep",
+    "alpraz",
+    "quetia",
+    "olanz",
+    "arip",
+    "rispe",
+    "lithi",
+    "donep",
+    "meman",
+    "tamsul",
+    "finast",
+    "sildena",
+    "tadala",
+    "warfa",
+    "apixa",
+    "rivarox",
+    "clopid",
+    "cefal",
+    "amoxi",
+    "azithr",
+    "doxy",
+    "cipro",
+    "nitrof",
+)
+MOLECULE_ENDINGS = ("statin", "pril", "sartan", "olol", "ide", "mine", "zole", "pam", "tine", "one")
+DRUG_GROUPS = (
+    "cardiovascular",
+    "diabetes",
+    "mental_health",
+    "respiratory",
+    "gastro",
+    "neuro",
+    "infection",
+    "urology",
+    "anticoagulant",
+    "thyroid",
+)
+STATIN_GROUP = "statin"
+FIRST_NAMES = (
+    "Ava",
+    "Ben",
+    "Cara",
+    "Dev",
+    "Eli",
+    "Fay",
+    "Gus",
+    "Hana",
+    "Ivo",
+    "June",
+    "Kai",
+    "Lena",
+    "Milo",
+    "Nora",
+    "Omar",
+    "Pia",
+    "Quin",
+    "Rosa",
+    "Sami",
+    "Tess",
+)
+LAST_NAMES = (
+    "Abbot",
+    "Brook",
+    "Castro",
+    "Dunn",
+    "Ellis",
+    "Frost",
+    "Grant",
+    "Hale",
+    "Irwin",
+    "Jonas",
+    "Kerr",
+    "Lowe",
+    "Marsh",
+    "Nash",
+    "Orr",
+    "Pratt",
+    "Quill",
+    "Reyes",
+    "Stone",
+)
+
+
+@dataclass
+class _Drug:
+    ndc: str
+    name: str
+    molecule: str
+    drug_group: str
+    is_brand: bool
+    generic_ndc: str | None
+    is_specialty: bool
+    awp: int
+    wac: int | None
+    nadac: int | None
+    mac: int | None
+
+    def row(self) -> list[Any]:
+        return [
+            self.ndc,
+            self.name,
+            self.molecule,
+            self.drug_group,
+            self.is_brand,
+            self.generic_ndc or "",
+            self.is_specialty,
+            self.awp,
+            self.wac or "",
+            self.nadac or "",
+            self.mac or "",
+        ]
+
+
+@dataclass
+class _Builder:
+    rng: random.Random
+    ndcs: set[str] = field(default_factory=set)
+    labelers: list[str] = field(default_factory=list)
+
+    def ndc(self, labeler: str) -> str:
+        while True:
+            candidate = (
+                labeler + f"{self.rng.randrange(10_000):04d}" + f"{self.rng.randrange(100):02d}"
+            )
+            if candidate not in self.ndcs:
+                self.ndcs.add(candidate)
+                return candidate
+
+    def labeler(self) -> str:
+        if len(self.labelers) < 60 or self.rng.random() < 0.1:
+            self.labelers.append(f"{self.rng.randrange(10_000, 99_999):05d}")
+        return self.rng.choice(self.labelers)
+
+
+def _plans() -> list[dict[str, Any]]:
+    copay_bands_generic = [[34, 10_000], [90, 20_000]]
+    copay_bands_brand = [[34, 10_000], [90, 25_000]]
+    commercial = {
+        "plan_id": "COMM-HRA-2026",
+        "name": "Commercial copay plan with employer HRA",
+        "bin": BIN_COMMERCIAL,
+        "pcn": "RXGCOMM",
+        "line_of_business": "COMMERCIAL",
+        "plan_year_start_month": 1,
+        "deductible": {"individual_cents": 25_000, "family_cents": 50_000},
+        "out_of_pocket": {"individual_cents": 400_000, "family_cents": 800_000},
+        "days_supply_max": 90,
+        "refill_too_soon_threshold_bp": 8_000,
+        "daw_penalty_codes": [1, 2],
+        "networks": {
+            "preferred": {
+                "awp_discount_bp": 1_800,
+                "wac_markup_bp": 300,
+                "nadac_markup_bp": 1_000,
+                "use_mac": True,
+                "dispensing_fee_cents": 100,
+            },
+            "standard": {
+                "awp_discount_bp": 1_500,
+                "wac_markup_bp": 500,
+                "nadac_markup_bp": 1_500,
+                "use_mac": True,
+                "dispensing_fee_cents": 75,
+            },
+        },
+        "tiers": {
+            "1": {
+                "kind": "copay",
+                "copay_cents": 1_000,
+                "deductible_applies": False,
+                "standard_network_extra_cents": 500,
+                "days_supply_bands": copay_bands_generic,
+            },
+            "2": {
+                "kind": "copay",
+                "copay_cents": 4_000,
+                "deductible_applies": True,
+                "standard_network_extra_cents": 1_500,
+                "days_supply_bands": copay_bands_brand,
+            },
+            "3": {
+                "kind": "copay",
+                "copay_cents": 8_000,
+                "deductible_applies": True,
+                "standard_network_extra_cents": 1_500,
+                "days_supply_bands": copay_bands_brand,
+            },
+            "4": {
+                "kind": "coinsurance",
+                "coinsurance_bp": 2_500,
+                "coinsurance_min_cents": 10_000,
+                "coinsurance_max_cents": 25_000,
+                "deductible_applies": True,
+                "days_supply_bands": [[34, 10_000]],
+            },
+        },
+        "purse_order": [{"kind": "HRA", "allowed_tiers": [1, 2, 3]}],
+        "programs": [
+            {
+                "program_id": "INSULIN25",
+                "drug_group": "insulin",
+                "member_cap_per_30_days_cents": 2_500,
+                "deductible_applies": False,
+            }
+        ],
+    }
+    coinsurance_bands = [[34, 10_000], [90, 10_000]]
+    high_deductible = {
+        "plan_id": "HDHP-2026",
+        "name": "High-deductible plan (HSA-qualified)",
+        "bin": BIN_COMMERCIAL,
+        "pcn": "RXGHDHP",
+        "line_of_business": "COMMERCIAL",
+        "plan_year_start_month": 1,
+        "deductible": {"individual_cents": 170_000, "family_cents": 340_000},
+        "out_of_pocket": {"individual_cents": 850_000, "family_cents": 1_700_000},
+        "days_supply_max": 90,
+        "refill_too_soon_threshold_bp": 8_000,
+        "daw_penalty_codes": [1, 2],
+        "networks": {
+            "preferred": {"awp_discount_bp": 1_700, "use_mac": True, "dispensing_fee_cents": 100},
+            "standard": {"awp_discount_bp": 1_500, "use_mac": True, "dispensing_fee_cents": 75},
+        },
+        "tiers": {
+            "1": {
+                "kind": "coinsurance",
+                "coinsurance_bp": 2_000,
+                "days_supply_bands": coinsurance_bands,
+            },
+            "2": {
+                "kind": "coinsurance",
+                "coinsurance_bp": 2_000,
+                "days_supply_bands": coinsurance_bands,
+            },
+            "3": {
+                "kind": "coinsurance",
+                "coinsurance_bp": 4_000,
+                "days_supply_bands": coinsurance_bands,
+            },
+            "4": {
+                "kind": "coinsurance",
+                "coinsurance_bp": 3_000,
+                "days_supply_bands": [[34, 10_000]],
+            },
+        },
+    }
+    part_d_tier = {
+        "kind": "coinsurance",
+        "coinsurance_bp": 2_500,
+        "deductible_applies": True,
+        "days_supply_bands": coinsurance_bands,
+    }
+    part_d = {
+        "plan_id": "PARTD-STD-2026",
+        "name": "Medicare Part D defined standard benefit 2026",
+        "bin": BIN_PART_D,
+        "pcn": "RXGPARTD",
+        "line_of_business": "MEDICARE_PART_D",
+        "plan_year_start_month": 1,
+        "deductible": {"individual_cents": 61_500},
+        "out_of_pocket": {"individual_cents": 210_000},
+        "days_supply_max": 90,
+        "refill_too_soon_threshold_bp": 8_000,
+        "daw_penalty_codes": [],
+        "networks": {
+            "preferred": {"awp_discount_bp": 1_900, "use_mac": True, "dispensing_fee_cents": 50},
+            "standard": {"awp_discount_bp": 1_700, "use_mac": True, "dispensing_fee_cents": 50},
+        },
+        "tiers": {str(t): dict(part_d_tier) for t in (1, 2, 3, 4)},
+        "programs": [
+            {
+                "program_id": "PARTD-INSULIN35",
+                "drug_group": "insulin",
+                "member_cap_per_30_days_cents": 3_500,
+                "deductible_applies": False,
+            }
+        ],
+    }
+    return [commercial, high_deductible, part_d]
+
+
+def _drugs(builder: _Builder, count_min: int) -> list[_Drug]:
+    rng = builder.rng
+    drugs: list[_Drug] = []
+    index = 0
+    while len(drugs) < count_min - 150:
+        stem = MOLECULE_STEMS[index % len(MOLECULE_STEMS)]
+        ending = MOLECULE_ENDINGS[(index // len(MOLECULE_STEMS)) % len(MOLECULE_ENDINGS)]
+        molecule = f"{stem}{ending}"
+        strength = rng.choice((5, 10, 20, 25, 40, 50, 100, 250, 500))
+        group = STATIN_GROUP if ending == "statin" else DRUG_GROUPS[index % len(DRUG_GROUPS)]
+        index += 1
+        brand_awp = rng.randrange(700_000, 5_000_000)  # $7-$50 a unit
+        if rng.random() < 0.75:  # multi-source: one brand and 1-3 generics
+            generics = []
+            for _ in range(rng.randrange(1, 4)):
+                nadac = rng.randrange(1_000, 130_000)  # $0.01-$1.30 a unit
+                generic = _Drug(
+                    builder.ndc(builder.labeler()),
+                    f"{molecule} {strength} mg tablet",
+                    molecule,
+                    group,
+                    False,
+                    None,
+                    False,
+                    nadac * rng.randrange(5, 20),
+                    None,
+                    nadac,
+                    nadac * rng.randrange(100, 115) // 100,
+                )
+                generics.append(generic)
+            brand = _Drug(
+                builder.ndc(builder.labeler()),
+                f"{molecule.capitalize()}-BR {strength} mg tablet",
+                molecule,
+                group,
+                True,
+                generics[0].ndc,
+                False,
+                brand_awp,
+                brand_awp * 10 // 12,
+                None,
+                None,
+            )
+            drugs += [brand, *generics]
+        else:  # single-source brand
+            drugs.append(
+                _Drug(
+                    builder.ndc(builder.labeler()),
+                    f"{molecule.capitalize()}-SS {strength} mg tablet",
+                    molecule,
+                    group,
+                    True,
+                    None,
+                    False,
+                    brand_awp,
+                    brand_awp * 10 // 12,
+                    brand_awp * 10 // 13,
+                    None,
+                )
+            )
+    for number in range(100):  # specialty: $2,000-$20,000 a fill
+        awp = rng.randrange(20_000_000, 200_000_000)
+        molecule = f"spec{number:03d}mab"
+        drugs.append(
+            _Drug(
+                builder.ndc(builder.labeler()),
+                f"{molecule.capitalize()} injection",
+                molecule,
+                "specialty",
+                True,
+                None,
+                True,
+                awp,
+                awp * 10 // 12,
+                None,
+                None,
+            )
+        )
+    for number in range(50):  # insulins, $30-$50 per mL list
+        awp = rng.randrange(3_000_000, 5_000_000)
+        molecule = f"insulin-{('lispro', 'aspart', 'glargine', 'detemir', 'degludec')[number % 5]}"
+        drugs.append(
+            _Drug(
+                builder.ndc(builder.labeler()),
+                f"{molecule} 100 u/mL vial #{number}",
+                molecule,
+                "insulin",
+                True,
+                None,
+                False,
+                awp,
+                awp * 10 // 12,
+                None,
+                None,
+            )
+        )
+    return drugs
+
+
+def _formulary(
+    plans: list[dict[str, Any]], drugs: list[_Drug], rng: random.Random
+) -> list[list[Any]]:
+    rows = []
+    for plan in plans:
+        for drug in drugs:
+            status, tier, pa = "covered", 1, False
+            qty_limit: int | str = ""
+            if drug.is_specialty:
+                tier, pa = 4, True
+            elif drug.drug_group == "insulin":
+                tier = 2
+            elif drug.is_brand:
+                tier = 3 if drug.generic_ndc else rng.choice((2, 2, 3))
+                roll = rng.random()
+                if roll < 0.03:
+                    status = "excluded"
+                elif roll < 0.06:
+                    status = "non_formulary"
+                elif roll < 0.10:
+                    pa = True
+            if not drug.is_specialty and rng.random() < 0.1:
+                qty_limit = 90_000  # 90 units per fill
+            rows.append([plan["plan_id"], drug.ndc, status, tier, pa, qty_limit, ""])
+    return rows
+
+
+def _pharmacies(rng: random.Random) -> list[list[Any]]:
+    rows = []
+    layout = (
+        [("preferred", "retail")] * 120
+        + [("standard", "retail")] * 60
+        + [("preferred", "mail")] * 10
+        + [("preferred", "specialty")] * 5
+        + [("out_of_network", "retail")] * 5
+    )
+    for number, (network, kind) in enumerate(layout):
+        npi = f"1{rng.randrange(10**8, 10**9):09d}"[:10]
+        npi = f"{npi[:-4]}{number:04d}"  # unique
+        rows.append([npi, f"Pharmacy {number:03d} ({kind})", network, kind])
+    return rows
+
+
+@dataclass(frozen=True)
+class _Employer:
+    employer_id: str
+    plan_by_class: dict[str, str]
+    share: float
+
+
+EMPLOYERS = (
+    # EMP1 is large: the benchmark's hot-employer case draws most of its claims from it.
+    _Employer("EMP1", {"FT": "COMM-HRA-2026", "PT": "HDHP-2026", "RET": "PARTD-STD-2026"}, 0.6),
+    _Employer(
+        "EMP2", {"FT": "COMM-HRA-2026", "PT": "COMM-HRA-2026", "RET": "PARTD-STD-2026"}, 0.25
+    ),
+    _Employer("EMP3", {"FT": "HDHP-2026", "PT": "HDHP-2026", "RET": "PARTD-STD-2026"}, 0.15),
+)
+PLAN_LOB = {
+    "COMM-HRA-2026": "COMMERCIAL",
+    "HDHP-2026": "COMMERCIAL",
+    "PARTD-STD-2026": "MEDICARE_PART_D",
+}
+COVERAGE_START = dt.date(2025, 1, 1)
+
+
+def _members(
+    rng: random.Random, count: int
+) -> tuple[list[list[Any]], list[list[Any]], list[list[Any]], list[list[Any]]]:
+    members: list[list[Any]] = []
+    coverages: list[list[Any]] = []
+    purses: list[list[Any]] = []
+    funding: list[list[Any]] = []
+    family_number = 0
+    while len(members) < count:
+        family_number += 1
+        employer = rng.choices(EMPLOYERS, weights=[e.share for e in EMPLOYERS])[0]
+        class_code = rng.choices(("FT", "PT", "RET"), weights=(0.7, 0.15, 0.15))[0]
+        plan_id = employer.plan_by_class[class_code]
+        family_id = f"F{family_number:06d}"
+        cardholder = f"RXG{rng.randrange(10**8, 10**9):09d}"
+        retiree = class_code == "RET"
+        size = 1 if retiree else rng.choices((1, 2, 3, 4, 5), weights=(35, 25, 18, 15, 7))[0]
+        size = min(size, count - len(members))
+        last = rng.choice(LAST_NAMES)
+        for person in range(1, size + 1):
+            member_id = f"M{len(members) + 1:06d}"
+            if person == 1:
+                age = rng.randrange(65, 88) if retiree else rng.randrange(25, 64)
+            elif person == 2:
+                age = rng.randrange(25, 64)
+            else:
+                age = rng.randrange(0, 26)
+            born = dt.date(2026 - age, rng.randrange(1, 13), rng.randrange(1, 29))
+            members.append(
+                [
+                    member_id,
+                    cardholder,
+                    f"{person:03d}",
+                    family_id,
+                    employer.employer_id,
+                    class_code,
+                    rng.choice(FIRST_NAMES),
+                    last,
+                    born.isoformat(),
+                    rng.choice((1, 2)),
+                ]
+            )
+            group = f"{employer.employer_id}-{class_code}"
+            end, reason = "", ""
+            roll = rng.random()
+            if roll < 0.02:
+                end, reason = "2026-06-30", "terminated"
+            coverages.append(
+                [
+                    member_id,
+                    plan_id,
+                    group,
+                    COVERAGE_START.isoformat(),
+                    end,
+                    reason,
+                    PLAN_LOB[plan_id],
+                ]
+            )
+        if plan_id == "COMM-HRA-2026":
+            purse_id = f"HRA-{family_id}"
+            purses.append([purse_id, family_id, "HRA", employer.employer_id])
+            funding.append(
+                [
+                    f"FUND-{purse_id}-2026",
+                    purse_id,
+                    50_000 if size == 1 else 100_000,
+                    "2026 HRA allotment",
+                ]
+            )
+    return members, coverages, purses, funding
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(["true" if v is True else "false" if v is False else v for v in row])
+
+
+def _pick_fixtures(
+    drugs: list[_Drug],
+    formulary: list[list[Any]],
+    pharmacies: list[list[Any]],
+    members: list[list[Any]],
+    coverages: list[list[Any]],
+) -> dict[str, Any]:
+    comm = "COMM-HRA-2026"
+    entries = {(r[0], r[1]): r for r in formulary}
+
+    def covered(drug: _Drug, plan: str = comm) -> bool:
+        row = entries[(plan, drug.ndc)]
+        return row[2] == "covered" and not row[4] and row[5] == ""
+
+    by_ndc = {d.ndc: d for d in drugs}
+    generic = next(
+        d for d in drugs if not d.is_brand and covered(d) and all(covered(d, p) for p in PLAN_LOB)
+    )
+    brand = next(
+        d
+        for d in drugs
+        if d.is_brand
+        and d.generic_ndc
+        and all(covered(d, p) and covered(by_ndc[d.generic_ndc], p) for p in PLAN_LOB)
+    )
+    preferred_brand = next(
+        d
+        for d in drugs
+        if d.is_brand
+        and not d.generic_ndc
+        and not d.is_specialty
+        and d.drug_group != "insulin"
+        and entries[(comm, d.ndc)][3] == 2
+        and all(covered(d, p) for p in PLAN_LOB)
+    )
+    insulin = next(
+        d for d in drugs if d.drug_group == "insulin" and all(covered(d, p) for p in PLAN_LOB)
+    )
+    specialty = next(d for d in drugs if d.is_specialty)
+    excluded = next(d for d in drugs if entries[(comm, d.ndc)][2] == "excluded")
+    non_formulary = next(d for d in drugs if entries[(comm, d.ndc)][2] == "non_formulary")
+    pa_brand = next(
+        d
+        for d in drugs
+        if d.is_brand
+        and not d.is_specialty
+        and entries[(comm, d.ndc)][4]
+        and entries[(comm, d.ndc)][2] == "covered"
+    )
+    limited = next(
+        d
+        for d in drugs
+        if entries[(comm, d.ndc)][5] != ""
+        and entries[(comm, d.ndc)][2] == "covered"
+        and not entries[(comm, d.ndc)][4]
+    )
+    coverage_by_member = {c[0]: c for c in coverages}
+    family_sizes: dict[str, int] = {}
+    for m in members:
+        family_sizes[m[3]] = family_sizes.get(m[3], 0) + 1
+
+    def member_ref(m: list[Any]) -> dict[str, Any]:
+        c = coverage_by_member[m[0]]
+        return {
+            "member_id": m[0],
+            "cardholder_id": m[1],
+            "person_code": m[2],
+            "family_id": m[3],
+            "group_id": c[2],
+            "plan_id": c[1],
+        }
+
+    def find(
+        plan: str,
+        *,
+        family: int | None = None,
+        terminated: bool = False,
+        skip: set[str] | None = None,
+    ) -> list[Any]:
+        for m in members:
+            c = coverage_by_member[m[0]]
+            if c[1] != plan or (c[5] == "terminated") != terminated or m[0] in (skip or set()):
+                continue
+            size = family_sizes[m[3]]
+            if (family is None and size == 1) or (
+                family is not None and size >= family and m[2] == "001"
+            ):
+                return m
+        raise LookupError(plan)
+
+    comm_single = find(comm)
+    comm_family = find(comm, family=3)
+    hdhp_family_head = find("HDHP-2026", family=3)
+    hdhp_family = [member_ref(m) for m in members if m[3] == hdhp_family_head[3]]
+    part_d = find("PARTD-STD-2026")
+    part_d_other = find("PARTD-STD-2026", skip={part_d[0]})
+    terminated = next(m for m in members if coverage_by_member[m[0]][5] == "terminated")
+    pharmacy = {
+        kind: next(p[0] for p in pharmacies if (p[2], p[3]) == kind)
+        for kind in (
+            ("preferred", "retail"),
+            ("standard", "retail"),
+            ("preferred", "mail"),
+            ("preferred", "specialty"),
+            ("out_of_network", "retail"),
+        )
+    }
+
+    def drug_ref(d: _Drug) -> dict[str, Any]:
+        return {
+            "ndc": d.ndc,
+            "name": d.name,
+            "molecule": d.molecule,
+            "drug_group": d.drug_group,
+            "awp_unit_price_millicents": d.awp,
+        }
+
+    return {
+        "plans": {
+            p: {
+                "bin": BIN_PART_D if p.startswith("PARTD") else BIN_COMMERCIAL,
+                "pcn": {
+                    "COMM-HRA-2026": "RXGCOMM",
+                    "HDHP-2026": "RXGHDHP",
+                    "PARTD-STD-2026": "RXGPARTD",
+                }[p],
+            }
+            for p in PLAN_LOB
+        },
+        "members": {
+            "commercial_single": member_ref(comm_single),
+            "commercial_family_head": member_ref(comm_family),
+            "hdhp_family": hdhp_family,
+            "part_d": member_ref(part_d),
+            "part_d_other": member_ref(part_d_other),
+            "terminated": member_ref(terminated),
+        },
+        "drugs": {
+            "generic": drug_ref(generic),
+            "multi_source_brand": drug_ref(brand) | {"generic_ndc": brand.generic_ndc},
+            "preferred_brand": drug_ref(preferred_brand),
+            "insulin": drug_ref(insulin),
+            "specialty": drug_ref(specialty),
+            "excluded": drug_ref(excluded),
+            "non_formulary": drug_ref(non_formulary),
+            "prior_authorization": drug_ref(pa_brand),
+            "quantity_limited": drug_ref(limited) | {"quantity_limit_thousandths": 90_000},
+        },
+        "pharmacies": {
+            "preferred": pharmacy[("preferred", "retail")],
+            "standard": pharmacy[("standard", "retail")],
+            "mail": pharmacy[("preferred", "mail")],
+            "specialty": pharmacy[("preferred", "specialty")],
+            "out_of_network": pharmacy[("out_of_network", "retail")],
+        },
+    }
+
+
+def generate(
+    directory: Path, *, seed: int = 2026, members: int = 10_000, drugs: int = 2_000
+) -> dict[str, Any]:
+    """Write a full dataset into ``directory`` and return its fixtures."""
+    rng = random.Random(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "plans").mkdir(exist_ok=True)
+    plans = _plans()
+    for plan in plans:
+        (directory / "plans" / f"{plan['plan_id']}.json").write_text(
+            json.dumps(plan, indent=2) + "\n"
+        )
+    builder = _Builder(rng)
+    drug_list = _drugs(builder, drugs)
+    formulary = _formulary(plans, drug_list, rng)
+    pharmacies = _pharmacies(rng)
+    member_rows, coverages, purses, funding = _members(rng, members)
+    _write_csv(
+        directory / "drugs.csv",
+        [
+            "ndc",
+            "name",
+            "molecule",
+            "drug_group",
+            "is_brand",
+            "generic_ndc",
+            "is_specialty",
+            "awp_unit_price_millicents",
+            "wac_unit_price_millicents",
+            "nadac_unit_price_millicents",
+            "mac_unit_price_millicents",
+        ],
+        [d.row() for d in drug_list],
+    )
+    _write_csv(
+        directory / "formulary.csv",
+        [
+            "plan_id",
+            "ndc",
+            "status",
+            "tier",
+            "prior_authorization_required",
+            "quantity_limit_thousandths",
+            "days_supply_max",
+        ],
+        formulary,
+    )
+    _write_csv(directory / "pharmacies.csv", ["npi", "name", "network", "kind"], pharmacies)
+    _write_csv(
+        directory / "members.csv",
+        [
+            "member_id",
+            "cardholder_id",
+            "person_code",
+            "family_id",
+            "employer_id",
+            "class_code",
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "gender_code",
+        ],
+        member_rows,
+    )
+    _write_csv(
+        directory / "coverages.csv",
+        [
+            "member_id",
+            "plan_id",
+            "group_id",
+            "start_date",
+            "end_date",
+            "end_reason",
+            "line_of_business",
+        ],
+        coverages,
+    )
+    _write_csv(directory / "purses.csv", ["purse_id", "family_id", "kind", "employer_id"], purses)
+    _write_csv(
+        directory / "funding.csv", ["funding_id", "purse_id", "amount_cents", "memo"], funding
+    )
+    fixtures = _pick_fixtures(drug_list, formulary, pharmacies, member_rows, coverages)
+    pa_member = fixtures["members"]["commercial_family_head"]
+    _write_csv(
+        directory / "prior_authorizations.csv",
+        ["pa_number", "member_id", "ndc", "drug_group", "start_date", "end_date"],
+        [
+            [
+                "PA-0001",
+                pa_member["member_id"],
+                fixtures["drugs"]["specialty"]["ndc"],
+                "",
+                "2026-01-01",
+                "2026-12-31",
+            ],
+            # Part D member: a drug-group authorization, for the demo's OOP crossing
+            [
+                "PA-0002",
+                fixtures["members"]["part_d"]["member_id"],
+                "",
+                "specialty",
+                "2026-01-01",
+                "2026-12-31",
+            ],
+        ],
+    )
+    (directory / "fixtures.json").write_text(json.dumps(fixtures, indent=2) + "\n")
+    return fixtures

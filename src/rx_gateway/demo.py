@@ -1,0 +1,311 @@
+"""`rx-gateway demo`: a scripted day at the counter, over real gRPC, on an embedded database.
+
+Each step sends one claim (or reversal, or eligibility check) and states what the answer must
+be. The demo prints a table and exits 0 only if every step got the answer the script expects.
+The end-to-end tests run the same script.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from rx_gateway.bootstrap import Database, build_app
+from rx_gateway.client import GatewayClient, reversal_for
+from rx_gateway.config import Settings
+from rx_gateway.data.claims import claim_request
+from rx_gateway.data.synthetic import generate
+from rx_gateway.domain.money import format_cents
+from rx_gateway.v1 import claims_pb2 as pb
+
+Check = Callable[[pb.ClaimResponse], bool]
+
+
+@dataclass(frozen=True)
+class Step:
+    label: str
+    request: pb.ClaimRequest | pb.ReversalRequest | pb.EligibilityRequest
+    status: str
+    rejects: tuple[str, ...] = ()
+    check: Check | None = None
+    check_text: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    step: Step
+    status: str
+    rejects: tuple[str, ...]
+    patient_pay_cents: int
+    plan_paid_cents: int
+    purse_paid_cents: int
+    detail: str
+    passed: bool
+
+
+def script(fx: dict[str, Any]) -> list[Step]:
+    """The scripted claims. Rx numbers are unique per step so steps do not collide."""
+    members, drugs, pharmacies = fx["members"], fx["drugs"], fx["pharmacies"]
+    single, family_head, part_d = (
+        members["commercial_single"],
+        members["commercial_family_head"],
+        members["part_d"],
+    )
+    hdhp = members["hdhp_family"][0]
+    preferred, standard = pharmacies["preferred"], pharmacies["standard"]
+
+    def claim(
+        member: dict[str, Any], drug: str, rx: int, dos: str = "20261102", **kw: Any
+    ) -> pb.ClaimRequest:
+        return claim_request(
+            fx,
+            member,
+            drugs[drug],
+            pharmacy=kw.pop("pharmacy", preferred),
+            rx_number=rx,
+            date_of_service=dos,
+            **kw,
+        )
+
+    generic = claim(single, "generic", 1)
+    changed = pb.ClaimRequest()
+    changed.CopyFrom(generic)
+    changed.claim.quantity_dispensed_thousandths = 60_000
+    unknown = claim(single, "generic", 9)
+    unknown.insurance.cardholder_id = "RXG000000000"
+    bad_date = claim(single, "generic", 10)
+    bad_date.header.date_of_service = "20261345"
+    orphan = reversal_for(claim(single, "generic", 999))
+    eligibility = pb.EligibilityRequest(header=generic.header, insurance=generic.insurance)
+    pricing = lambda r: r.pricing  # noqa: E731
+    return [
+        Step("E1 eligibility, commercial member", eligibility, "A"),
+        Step(
+            "generic at a preferred pharmacy",
+            generic,
+            "P",
+            check=lambda r: (
+                pricing(r).amount_of_copay_cents == 1_000 or pricing(r).allowed_amount_cents < 1_000
+            ),
+            check_text="$10 copay (or the cost, if lower)",
+        ),
+        Step("identical retransmission", generic, "D"),
+        Step("same Rx/fill/date, different quantity", changed, "R", ("83",)),
+        Step("B2 reversal of the generic", reversal_for(generic), "A"),
+        Step("B2 repeated", reversal_for(generic), "S"),
+        Step("B2 with nothing to reverse", orphan, "R", ("84",)),
+        Step("B1 again after the reversal", generic, "P"),
+        Step(
+            "refill 10 days later",
+            claim(single, "generic", 1, "20261112", fill_number=1),
+            "R",
+            ("79",),
+        ),
+        Step("unknown cardholder", unknown, "R", ("52",)),
+        Step("date of service 20261345", bad_date, "R", ("15",)),
+        Step(
+            "coverage terminated 2026-06-30",
+            claim(members["terminated"], "generic", 11),
+            "R",
+            ("69",),
+        ),
+        Step(
+            "out-of-network pharmacy",
+            claim(single, "generic", 12, pharmacy=pharmacies["out_of_network"]),
+            "R",
+            ("40",),
+        ),
+        Step("excluded drug", claim(single, "excluded", 13), "R", ("70",)),
+        Step("drug not on formulary", claim(single, "non_formulary", 14), "R", ("MR",)),
+        Step(
+            "prior authorization required", claim(single, "prior_authorization", 15), "R", ("75",)
+        ),
+        Step(
+            "quantity over the plan limit",
+            claim(single, "quantity_limited", 16, quantity_thousandths=120_000),
+            "R",
+            ("76",),
+        ),
+        Step(
+            "120 days supply",
+            claim(single, "preferred_brand", 17, days_supply=120, quantity_thousandths=120_000),
+            "R",
+            ("7X",),
+        ),
+        Step(
+            "generic at a standard pharmacy",
+            claim(family_head, "generic", 18, pharmacy=standard),
+            "P",
+            check=lambda r: pricing(r).amount_attributed_to_provider_network_selection_cents > 0,
+            check_text="network differential in 133-UJ",
+        ),
+        Step(
+            "brand: deductible, copay, HRA pays",
+            claim(family_head, "preferred_brand", 19),
+            "P",
+            check=lambda r: (
+                pricing(r).amount_applied_to_periodic_deductible_cents > 0
+                and pricing(r).health_plan_funded_assistance_amount_cents < 0
+            ),
+            check_text="517-FH > 0 and HRA in 129-UD",
+        ),
+        Step(
+            "DAW 1 on a multi-source brand (HDHP)",
+            claim(members["hdhp_family"][1], "multi_source_brand", 20, dispense_as_written=1),
+            "P",
+            check=lambda r: pricing(r).amount_attributed_to_product_selection_brand_cents > 0,
+            check_text="brand penalty in 134-UK",
+        ),
+        Step(
+            "specialty with PA on file",
+            claim(family_head, "specialty", 21, quantity_thousandths=10_000),
+            "P",
+        ),
+        Step(
+            "insulin, commercial $25 cap",
+            claim(single, "insulin", 22, quantity_thousandths=10_000),
+            "P",
+            check=lambda r: (
+                r.pricing.patient_pay_amount_cents
+                + -r.pricing.health_plan_funded_assistance_amount_cents
+                <= 2_500
+            ),
+            check_text="member share <= $25",
+        ),
+        Step(
+            "HDHP: inside the deductible",
+            claim(hdhp, "preferred_brand", 23),
+            "P",
+            check=lambda r: pricing(r).amount_applied_to_periodic_deductible_cents > 0,
+            check_text="member pays toward the $1,700 deductible",
+        ),
+        Step(
+            "Part D insulin, $35 a month",
+            claim(part_d, "insulin", 24, quantity_thousandths=10_000),
+            "P",
+            check=lambda r: (
+                0 < pricing(r).patient_pay_amount_cents <= 3_500
+                and pricing(r).amount_applied_to_periodic_deductible_cents == 0
+            ),
+            check_text="<= $35, no deductible",
+        ),
+        Step(
+            "Part D specialty crosses $2,100 OOP",
+            claim(part_d, "specialty", 25, quantity_thousandths=10_000),
+            "P",
+            check=lambda r: (
+                r.accumulators.out_of_pocket_individual_remaining_cents == 0
+                and pricing(r).amount_applied_to_periodic_deductible_cents == 61_500
+            ),
+            check_text="$615 deductible, then OOP met",
+        ),
+        Step(
+            "Part D after the OOP threshold",
+            claim(part_d, "preferred_brand", 26),
+            "P",
+            check=lambda r: pricing(r).patient_pay_amount_cents == 0,
+            check_text="member pays $0",
+        ),
+    ]
+
+
+async def run_script(client: GatewayClient, steps: list[Step]) -> list[Outcome]:
+    outcomes = []
+    first_auth: dict[bytes, str] = {}
+    for step in steps:
+        request = step.request
+        if isinstance(request, pb.EligibilityRequest):
+            e1 = await client.check_eligibility(request)
+            outcomes.append(
+                Outcome(
+                    step,
+                    e1.transaction_response_status,
+                    tuple(r.code for r in e1.rejects),
+                    0,
+                    0,
+                    0,
+                    f"plan {e1.plan_id}",
+                    e1.transaction_response_status == step.status,
+                )
+            )
+            continue
+        if isinstance(request, pb.ReversalRequest):
+            response = await client.reverse(request)
+        else:
+            response = await client.submit(request)
+        key = request.SerializeToString()
+        codes = tuple(r.code for r in response.rejects)
+        passed = (
+            response.transaction_response_status == step.status
+            and codes[: len(step.rejects)] == step.rejects
+        )
+        if step.check is not None and passed:
+            passed = step.check(response)
+        if step.status == "D":
+            passed = passed and response.authorization_number == first_auth.get(key)
+        elif response.transaction_response_status == "P" and key not in first_auth:
+            first_auth[key] = response.authorization_number
+        purse = sum(p.paid_cents for p in response.purses)
+        detail = step.check_text or (
+            response.additional_messages[0] if response.additional_messages else response.message
+        )
+        outcomes.append(
+            Outcome(
+                step,
+                response.transaction_response_status,
+                codes,
+                response.pricing.patient_pay_amount_cents,
+                response.pricing.plan_paid_cents,
+                purse,
+                detail,
+                passed,
+            )
+        )
+    return outcomes
+
+
+def render(outcomes: list[Outcome]) -> str:
+    header = f"{'#':>2}  {'scenario':<40} {'want':<6} {'got':<6} {'F5 member':>10} {'plan':>10} {'purse':>9}  ok  detail"
+    lines = [header, "-" * len(header)]
+    for number, o in enumerate(outcomes, 1):
+        want = o.step.status + ("/" + ",".join(o.step.rejects) if o.step.rejects else "")
+        got = o.status + ("/" + ",".join(o.rejects) if o.rejects else "")
+        lines.append(
+            f"{number:>2}  {o.step.label[:40]:<40} {want:<6} {got:<6} {format_cents(o.patient_pay_cents):>10} "
+            f"{format_cents(o.plan_paid_cents):>10} {format_cents(o.purse_paid_cents):>9}  {'yes' if o.passed else 'NO '} "
+            f"{o.detail[:60]}"
+        )
+    passed = sum(o.passed for o in outcomes)
+    lines.append(f"{passed} of {len(outcomes)} scripted claims answered as expected")
+    return "\n".join(lines)
+
+
+async def run_demo(settings: Settings, *, keep: bool = False) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="rxgw-demo-"))
+    demo_settings = replace(
+        settings, database_url=None, data_dir=workdir, listen_address="127.0.0.1:0"
+    )
+    database = await Database.open(demo_settings)
+    try:
+        fixtures = generate(workdir / "data")
+        await database.migrate()
+        counts = await database.load(workdir / "data")
+        print("loaded synthetic data: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))  # noqa: T201
+        app = await build_app(demo_settings, database.dsn)
+        try:
+            async with GatewayClient(f"127.0.0.1:{app.port}") as client:
+                outcomes = await run_script(client, script(fixtures))
+        finally:
+            await app.stop()
+    finally:
+        database.close()
+        if keep:
+            print(f"demo database kept in {workdir}")  # noqa: T201
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(render(outcomes))  # noqa: T201
+    return 0 if all(o.passed for o in outcomes) else 1

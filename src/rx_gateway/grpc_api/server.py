@@ -1,0 +1,61 @@
+"""The gRPC server: claim service, health checking, reflection, limits, graceful shutdown."""
+
+from __future__ import annotations
+
+import logging
+
+from grpc import aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from rx_gateway.grpc_api.servicer import ClaimServicer
+from rx_gateway.grpc_api.status import ErrorToStatusInterceptor
+from rx_gateway.service_layer.claims import ClaimProcessor
+from rx_gateway.v1 import claims_pb2, claims_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = claims_pb2.DESCRIPTOR.services_by_name["ClaimService"].full_name
+
+
+class GatewayServer:
+    def __init__(
+        self,
+        processor: ClaimProcessor,
+        *,
+        listen_address: str,
+        concurrent_rpcs_max: int,
+        message_bytes_max: int,
+        reuse_port: bool = False,
+    ) -> None:
+        self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
+        self.server = aio.server(
+            interceptors=[ErrorToStatusInterceptor()],
+            maximum_concurrent_rpcs=concurrent_rpcs_max,
+            options=[
+                ("grpc.max_receive_message_length", message_bytes_max),
+                ("grpc.max_send_message_length", message_bytes_max),
+                ("grpc.so_reuseport", 1 if reuse_port else 0),
+            ],
+        )
+        claims_pb2_grpc.add_ClaimServiceServicer_to_server(ClaimServicer(processor), self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+        )
+        self.port = self.server.add_insecure_port(listen_address)
+        if self.port == 0:
+            msg = f"cannot listen on {listen_address}"
+            raise OSError(msg)
+
+    async def start(self) -> None:
+        await self.server.start()
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("gateway serving", extra={"port": self.port})
+
+    async def stop(self, grace_s: float) -> None:
+        """NOT_SERVING first (load balancers stop sending), then drain in-flight calls."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace_s)
+        log.info("gateway stopped")

@@ -1,0 +1,35 @@
+"""The ClaimService: thin methods that translate, call one use case, translate back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grpc import aio
+
+from rx_gateway.grpc_api import translate
+from rx_gateway.service_layer.claims import ClaimProcessor
+from rx_gateway.v1 import claims_pb2 as pb
+from rx_gateway.v1 import claims_pb2_grpc as pb_grpc
+
+Context = aio.ServicerContext[Any, Any]
+
+
+class ClaimServicer(pb_grpc.ClaimServiceServicer):
+    def __init__(self, processor: ClaimProcessor) -> None:
+        self._processor = processor
+
+    async def Submit(self, request: pb.ClaimRequest, context: Context) -> pb.ClaimResponse:
+        response = await self._processor.submit(translate.claim_request_from_pb(request))
+        return translate.claim_response_to_pb(response)
+
+    async def Reverse(self, request: pb.ReversalRequest, context: Context) -> pb.ClaimResponse:
+        response = await self._processor.reverse(translate.reversal_request_from_pb(request))
+        return translate.claim_response_to_pb(response)
+
+    async def CheckEligibility(
+        self, request: pb.EligibilityRequest, context: Context
+    ) -> pb.EligibilityResponse:
+        answer = await self._processor.check_eligibility(
+            translate.eligibility_request_from_pb(request)
+        )
+        return translate.eligibility_to_pb(answer.eligibility, answer.purses)

@@ -1,0 +1,81 @@
+"""Exceptions to gRPC status codes, in exactly one place.
+
+Business rejects never reach here: they are successful responses with status R. What does:
+malformed calls, infrastructure failures and bugs. Unknown exceptions become INTERNAL with a
+generic message; the detail goes to the log (never PHI: the log carries the method name only).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from rx_gateway.domain.errors import (
+    ConcurrencyConflict,
+    InvalidRequest,
+    InvariantViolation,
+    ReferenceDataError,
+    RxGatewayError,
+    StorageUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: dict[type[RxGatewayError], grpc.StatusCode] = {
+    RxGatewayError: grpc.StatusCode.INTERNAL,
+    InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
+    ConcurrencyConflict: grpc.StatusCode.ABORTED,
+    StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
+    InvariantViolation: grpc.StatusCode.INTERNAL,
+    ReferenceDataError: grpc.StatusCode.FAILED_PRECONDITION,
+}
+
+
+def status_for(error: BaseException) -> tuple[grpc.StatusCode, str]:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            code = STATUS_BY_ERROR[cls]
+            detail = str(error) if code is not grpc.StatusCode.INTERNAL else "internal error"
+            if isinstance(error, StorageUnavailable):
+                detail = "claims database unavailable, retry the transmission"
+            return code, detail
+    return grpc.StatusCode.INTERNAL, "internal error"
+
+
+class ErrorToStatusInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        inner = handler.unary_unary
+        method = handler_call_details.method
+
+        async def guarded(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+            try:
+                return await inner(request, context)  # type: ignore[arg-type]
+            except RxGatewayError as error:
+                code, detail = status_for(error)
+                if code is grpc.StatusCode.INTERNAL:
+                    log.exception("internal error", extra={"method": method})
+                else:
+                    log.warning("call failed", extra={"method": method, "status": code.name})
+                await context.abort(code, detail)
+            except Exception:
+                log.exception("unexpected error", extra={"method": method})
+                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+
+        return grpc.unary_unary_rpc_method_handler(
+            guarded,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )

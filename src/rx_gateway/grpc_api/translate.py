@@ -1,0 +1,184 @@
+"""Protobuf ↔ domain, pure functions. The only module that knows both shapes."""
+
+from __future__ import annotations
+
+from rx_gateway.domain.adjudication import Eligibility
+from rx_gateway.domain.claim import (
+    ClaimRequest,
+    EligibilityRequest,
+    ReversalRequest,
+    format_ccyymmdd,
+)
+from rx_gateway.domain.errors import InvalidRequest
+from rx_gateway.domain.member import PurseState
+from rx_gateway.domain.outcome import AccumulatorView, ClaimResponse
+from rx_gateway.v1 import claims_pb2 as pb
+
+REQUEST_STRING_LENGTH_MAX = 200  # no NCPDP field is longer; anything past this is not a claim
+
+
+def _require(message: object, field: str) -> None:
+    if not message.HasField(field):  # type: ignore[attr-defined]
+        raise InvalidRequest(field, "segment is required")
+
+
+def _check_lengths(message: pb.ClaimRequest | pb.ReversalRequest | pb.EligibilityRequest) -> None:
+    for descriptor, value in message.ListFields():
+        if descriptor.message_type is not None:
+            for inner, inner_value in value.ListFields():
+                if isinstance(inner_value, str) and len(inner_value) > REQUEST_STRING_LENGTH_MAX:
+                    raise InvalidRequest(
+                        f"{descriptor.name}.{inner.name}",
+                        f"longer than {REQUEST_STRING_LENGTH_MAX} characters",
+                    )
+
+
+def claim_request_from_pb(message: pb.ClaimRequest) -> ClaimRequest:
+    for field in ("header", "insurance", "claim", "pricing"):
+        _require(message, field)
+    _check_lengths(message)
+    h, i, p, c, rx, pr = (
+        message.header,
+        message.insurance,
+        message.patient,
+        message.claim,
+        message.prescriber,
+        message.pricing,
+    )
+    return ClaimRequest(
+        bin=h.bin,
+        processor_control_number=h.processor_control_number,
+        service_provider_id=h.service_provider_id,
+        service_provider_id_qualifier=h.service_provider_id_qualifier,
+        date_of_service=h.date_of_service,
+        software_vendor_id=h.software_vendor_id,
+        cardholder_id=i.cardholder_id,
+        group_id=i.group_id,
+        person_code=i.person_code,
+        patient_relationship_code=i.patient_relationship_code,
+        date_of_birth=p.date_of_birth,
+        gender_code=p.gender_code,
+        prescription_reference_number=c.prescription_reference_number,
+        fill_number=c.fill_number,
+        product_id_qualifier=c.product_id_qualifier,
+        product_id=c.product_id,
+        quantity_dispensed_thousandths=c.quantity_dispensed_thousandths,
+        days_supply=c.days_supply,
+        dispense_as_written=c.dispense_as_written,
+        date_prescription_written=c.date_prescription_written,
+        number_of_refills_authorized=c.number_of_refills_authorized,
+        prior_authorization_number=c.prior_authorization_number,
+        prescriber_id=rx.prescriber_id,
+        ingredient_cost_submitted_cents=pr.ingredient_cost_submitted_cents,
+        dispensing_fee_submitted_cents=pr.dispensing_fee_submitted_cents,
+        usual_and_customary_charge_cents=pr.usual_and_customary_charge_cents,
+        gross_amount_due_cents=pr.gross_amount_due_cents,
+        basis_of_cost_determination=pr.basis_of_cost_determination,
+    )
+
+
+def reversal_request_from_pb(message: pb.ReversalRequest) -> ReversalRequest:
+    for field in ("header", "claim"):
+        _require(message, field)
+    _check_lengths(message)
+    h, c = message.header, message.claim
+    return ReversalRequest(
+        bin=h.bin,
+        processor_control_number=h.processor_control_number,
+        service_provider_id=h.service_provider_id,
+        service_provider_id_qualifier=h.service_provider_id_qualifier,
+        date_of_service=h.date_of_service,
+        prescription_reference_number=c.prescription_reference_number,
+        fill_number=c.fill_number,
+        product_id_qualifier=c.product_id_qualifier,
+        product_id=c.product_id,
+        cardholder_id=message.insurance.cardholder_id,
+        person_code=message.insurance.person_code,
+    )
+
+
+def eligibility_request_from_pb(message: pb.EligibilityRequest) -> EligibilityRequest:
+    for field in ("header", "insurance"):
+        _require(message, field)
+    _check_lengths(message)
+    h, i = message.header, message.insurance
+    return EligibilityRequest(
+        bin=h.bin,
+        processor_control_number=h.processor_control_number,
+        service_provider_id=h.service_provider_id,
+        date_of_service=h.date_of_service,
+        cardholder_id=i.cardholder_id,
+        group_id=i.group_id,
+        person_code=i.person_code,
+        date_of_birth=message.patient.date_of_birth,
+    )
+
+
+def _accumulators_to_pb(view: AccumulatorView) -> pb.Accumulators:
+    return pb.Accumulators(
+        plan_year=view.plan_year,
+        deductible_individual_met_cents=view.deductible_individual_met_cents,
+        deductible_individual_remaining_cents=view.deductible_individual_remaining_cents,
+        deductible_family_met_cents=view.deductible_family_met_cents,
+        deductible_family_remaining_cents=view.deductible_family_remaining_cents,
+        out_of_pocket_individual_met_cents=view.out_of_pocket_individual_met_cents,
+        out_of_pocket_individual_remaining_cents=view.out_of_pocket_individual_remaining_cents,
+        out_of_pocket_family_met_cents=view.out_of_pocket_family_met_cents,
+        out_of_pocket_family_remaining_cents=view.out_of_pocket_family_remaining_cents,
+    )
+
+
+def claim_response_to_pb(response: ClaimResponse) -> pb.ClaimResponse:
+    message = pb.ClaimResponse(
+        transaction_response_status=response.status.value,
+        authorization_number=response.authorization_number,
+        rejects=[pb.Reject(code=r.code.value, text=r.text) for r in response.rejects],
+        message=response.message,
+        additional_messages=list(response.additional_messages),
+        purses=[
+            pb.PurseLine(
+                purse_id=line.purse_id,
+                kind=line.kind,
+                paid_cents=line.paid_cents,
+                balance_remaining_cents=line.balance_remaining_cents,
+            )
+            for line in response.purses
+        ],
+        internal_control_number=response.internal_control_number,
+        plan_id=response.plan_id,
+        reference_data_version=response.reference_data_version,
+        rule_trace=list(response.rule_trace),
+        prescription_reference_number=response.prescription_reference_number,
+    )
+    if response.pricing is not None:
+        message.pricing.CopyFrom(pb.PricingResponse(**_fields(response.pricing)))  # type: ignore[arg-type]
+    if response.accumulators is not None:
+        message.accumulators.CopyFrom(_accumulators_to_pb(response.accumulators))
+    return message
+
+
+def _fields(value: object) -> dict[str, object]:
+    return {name: getattr(value, name) for name in value.__slots__}  # type: ignore[attr-defined]
+
+
+def eligibility_to_pb(
+    result: Eligibility, purses: tuple[PurseState, ...]
+) -> pb.EligibilityResponse:
+    message = pb.EligibilityResponse(
+        transaction_response_status=result.response_status.value,
+        rejects=[pb.Reject(code=r.code.value, text=r.text) for r in result.rejects],
+        message=(result.rejects[0].message if result.rejects else "Member is covered"),
+        purses=[
+            pb.PurseBalance(purse_id=p.purse_id, kind=p.kind, balance_cents=p.balance_cents)
+            for p in purses
+        ],
+    )
+    if result.plan is not None and result.coverage is not None:
+        message.plan_id = result.plan.plan_id
+        message.group_id = result.coverage.group_id
+        message.coverage_start = format_ccyymmdd(result.coverage.start)
+        message.coverage_end = format_ccyymmdd(result.coverage.end) if result.coverage.end else ""
+        message.line_of_business = result.coverage.line_of_business
+    if result.accumulators is not None:
+        message.accumulators.CopyFrom(_accumulators_to_pb(result.accumulators))
+    return message

@@ -1,0 +1,1 @@
+"""Use cases: adjudicate, reverse, check eligibility. Talks to storage through ports only."""

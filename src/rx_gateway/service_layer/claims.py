@@ -1,0 +1,202 @@
+"""The claim use cases: B1 submit, B2 reverse, E1 eligibility.
+
+Each B1 is: one read of member state, the pure adjudication, one atomic write. When the write
+finds that the member's family changed since the read (another claim, a reversal, funding), the
+whole adjudication runs again on fresh state, a small bounded number of times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from rx_gateway.domain import adjudication
+from rx_gateway.domain.adjudication import Eligibility, Paid, Reversal
+from rx_gateway.domain.claim import (
+    ClaimRequest,
+    EligibilityRequest,
+    ReversalRequest,
+    parse_ccyymmdd,
+    validate_claim,
+    validate_reversal,
+)
+from rx_gateway.domain.errors import ConcurrencyConflict
+from rx_gateway.domain.member import MemberState, PurseState
+from rx_gateway.domain.outcome import ClaimResponse, ResponseStatus, rejected
+from rx_gateway.domain.rejects import Reject, RejectCode, ordered
+from rx_gateway.service_layer.ports import ClaimStore, ExistingClaim, ReferenceSource
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def new_authorization_number() -> str:
+    """503-F3: twelve random digits."""
+    return f"{secrets.randbelow(10**12):012d}"
+
+
+def new_internal_control_number() -> str:
+    """993-A7: the gateway's claim reference (also what logs and audit rows carry)."""
+    return secrets.token_hex(8).upper()
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts_max: int = 6
+    wait_initial_s: float = 0.001
+    wait_max_s: float = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class EligibilityAnswer:
+    eligibility: Eligibility
+    purses: tuple[PurseState, ...]
+
+
+def _duplicate_answer(request: ClaimRequest, existing: ExistingClaim) -> ClaimResponse:
+    if existing.request_hash == request.content_hash():
+        return existing.response.as_status(ResponseStatus.DUPLICATE_OF_PAID)
+    return rejected(
+        (
+            Reject(
+                RejectCode.DUPLICATE_PAID_CLAIM,
+                "A different claim was already paid under this Rx, fill and date: reverse it first",
+            ),
+        ),
+        prescription_reference_number=request.prescription_reference_number,
+    )
+
+
+class ClaimProcessor:
+    def __init__(
+        self,
+        store: ClaimStore,
+        reference: ReferenceSource,
+        *,
+        retry: RetryPolicy = RetryPolicy(),
+        authorization_numbers: Callable[[], str] = new_authorization_number,
+        control_numbers: Callable[[], str] = new_internal_control_number,
+    ) -> None:
+        self._store = store
+        self._reference = reference
+        self._retry = retry
+        self._authorization_numbers = authorization_numbers
+        self._control_numbers = control_numbers
+
+    async def _with_retry(self, operation: Callable[[], Awaitable[T]]) -> T:
+        wait = self._retry.wait_initial_s
+        for attempt in range(1, self._retry.attempts_max + 1):
+            try:
+                return await operation()
+            except ConcurrencyConflict:
+                if attempt == self._retry.attempts_max:
+                    raise
+                log.debug("conflict, retrying", extra={"attempt": attempt})
+                await asyncio.sleep(wait * (1 + random.random()))
+                wait = min(wait * 2, self._retry.wait_max_s)
+        raise AssertionError  # pragma: no cover - the loop returns or raises
+
+    async def submit(self, request: ClaimRequest) -> ClaimResponse:
+        """B1: adjudicate and, when paid, post in one atomic write."""
+        syntax = validate_claim(request)
+        if syntax:
+            response = rejected(
+                ordered(syntax),
+                prescription_reference_number=request.prescription_reference_number,
+                reference_data_version=self._reference.snapshot.version,
+            )
+            await self._store.record_outcome("B1", response, {"rejects": _codes(response)})
+            return response
+        return await self._with_retry(lambda: self._submit_once(request))
+
+    async def _submit_once(self, request: ClaimRequest) -> ClaimResponse:
+        snapshot = self._reference.snapshot
+        key = request.key.as_text()
+        lookup = await self._store.member_state(
+            request.cardholder_id, request.person_code, request.service_date, key
+        )
+        if lookup.existing is not None and not lookup.existing.reversed:
+            response = _duplicate_answer(request, lookup.existing)
+            await self._store.record_outcome(
+                "B1", response, {"duplicate_of": lookup.existing.response.internal_control_number}
+            )
+            return response
+        decision = adjudication.adjudicate(
+            request,
+            snapshot,
+            lookup.state,
+            authorization_number=self._authorization_numbers(),
+            internal_control_number=self._control_numbers(),
+        )
+        if not isinstance(decision, Paid):
+            await self._store.record_outcome(
+                "B1",
+                decision.response,
+                {
+                    "rejects": _codes(decision.response),
+                    "member_id": decision.member_id,
+                    "plan_id": decision.response.plan_id,
+                    "rule_trace": list(decision.response.rule_trace),
+                    "reference_version": snapshot.version,
+                },
+            )
+            return decision.response
+        assert lookup.state is not None  # noqa: S101 - a paid claim has a member
+        existing = await self._store.post_claim(
+            request, decision, family_version=lookup.state.family_version
+        )
+        if existing is not None:
+            return _duplicate_answer(request, existing)
+        log.info(
+            "claim paid",
+            extra={
+                "claim_reference": decision.response.internal_control_number,
+                "plan_id": decision.response.plan_id,
+            },
+        )
+        return decision.response
+
+    async def reverse(self, request: ReversalRequest) -> ClaimResponse:
+        """B2: mirror the paid claim, restore accumulators and purses."""
+        return await self._with_retry(lambda: self._reverse_once(request))
+
+    async def _reverse_once(self, request: ReversalRequest) -> ClaimResponse:
+        snapshot = self._reference.snapshot
+        stored = None
+        if not validate_reversal(request):
+            stored = await self._store.claim_for_reversal(request.key.as_text())
+        plan = snapshot.plans.get(stored.response.plan_id) if stored else None
+        outcome = adjudication.reverse(
+            request, stored, plan, authorization_number=self._authorization_numbers()
+        )
+        if not isinstance(outcome, Reversal):
+            await self._store.record_outcome("B2", outcome, {"rejects": _codes(outcome)})
+            return outcome
+        assert stored is not None  # noqa: S101 - a reversal needs its original
+        repeated = await self._store.post_reversal(stored, outcome)
+        if repeated is not None:
+            return repeated.as_status(ResponseStatus.DUPLICATE_OF_APPROVED)
+        return outcome.response
+
+    async def check_eligibility(self, request: EligibilityRequest) -> EligibilityAnswer:
+        """E1: coverage, plan, accumulators and purse balances on the date of service."""
+        snapshot = self._reference.snapshot
+        state: MemberState | None = None
+        service_date = parse_ccyymmdd(request.date_of_service)
+        if service_date is not None and request.cardholder_id:
+            lookup = await self._store.member_state(
+                request.cardholder_id, request.person_code, service_date, ""
+            )
+            state = lookup.state
+        result = adjudication.check_eligibility(request, snapshot, state)
+        purses = state.purses if state and result.response_status is ResponseStatus.APPROVED else ()
+        return EligibilityAnswer(result, purses)
+
+
+def _codes(response: ClaimResponse) -> list[str]:
+    return [r.code.value for r in response.rejects]

@@ -47,6 +47,10 @@ class Outcome:
     passed: bool
 
 
+def pricing(response: pb.ClaimResponse) -> pb.PricingResponse:
+    return response.pricing
+
+
 def script(fx: dict[str, Any]) -> list[Step]:
     """The scripted claims. Rx numbers are unique per step so steps do not collide."""
     members, drugs, pharmacies = fx["members"], fx["drugs"], fx["pharmacies"]
@@ -81,7 +85,6 @@ def script(fx: dict[str, Any]) -> list[Step]:
     bad_date.header.date_of_service = "20261345"
     orphan = reversal_for(claim(single, "generic", 999))
     eligibility = pb.EligibilityRequest(header=generic.header, insurance=generic.insurance)
-    pricing = lambda r: r.pricing  # noqa: E731
     return [
         Step("E1 eligibility, commercial member", eligibility, "A"),
         Step(
@@ -269,16 +272,35 @@ async def run_script(client: GatewayClient, steps: list[Step]) -> list[Outcome]:
 
 
 def render(outcomes: list[Outcome]) -> str:
-    header = f"{'#':>2}  {'scenario':<40} {'want':<6} {'got':<6} {'F5 member':>10} {'plan':>10} {'purse':>9}  ok  detail"
-    lines = [header, "-" * len(header)]
+    columns = ("#", "scenario", "want", "got", "F5 member", "plan", "purse", "ok", "detail")
+    widths = (2, 40, 6, 6, 10, 10, 9, 3, 0)
+    rows = []
     for number, o in enumerate(outcomes, 1):
         want = o.step.status + ("/" + ",".join(o.step.rejects) if o.step.rejects else "")
         got = o.status + ("/" + ",".join(o.rejects) if o.rejects else "")
-        lines.append(
-            f"{number:>2}  {o.step.label[:40]:<40} {want:<6} {got:<6} {format_cents(o.patient_pay_cents):>10} "
-            f"{format_cents(o.plan_paid_cents):>10} {format_cents(o.purse_paid_cents):>9}  {'yes' if o.passed else 'NO '} "
-            f"{o.detail[:60]}"
+        rows.append(
+            (
+                str(number),
+                o.step.label[:40],
+                want,
+                got,
+                format_cents(o.patient_pay_cents),
+                format_cents(o.plan_paid_cents),
+                format_cents(o.purse_paid_cents),
+                "yes" if o.passed else "NO",
+                o.detail[:60],
+            )
         )
+
+    def line(cells: tuple[str, ...]) -> str:
+        padded = [
+            cell.rjust(width) if index in (0, 4, 5, 6) else cell.ljust(width)
+            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(padded).rstrip()
+
+    header = line(columns)
+    lines = [header, "-" * len(header), *(line(row) for row in rows)]
     passed = sum(o.passed for o in outcomes)
     lines.append(f"{passed} of {len(outcomes)} scripted claims answered as expected")
     return "\n".join(lines)
@@ -294,7 +316,7 @@ async def run_demo(settings: Settings, *, keep: bool = False) -> int:
         fixtures = generate(workdir / "data")
         await database.migrate()
         counts = await database.load(workdir / "data")
-        print("loaded synthetic data: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))  # noqa: T201
+        print("loaded synthetic data: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
         app = await build_app(demo_settings, database.dsn)
         try:
             async with GatewayClient(f"127.0.0.1:{app.port}") as client:
@@ -304,8 +326,8 @@ async def run_demo(settings: Settings, *, keep: bool = False) -> int:
     finally:
         database.close()
         if keep:
-            print(f"demo database kept in {workdir}")  # noqa: T201
+            print(f"demo database kept in {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(render(outcomes))  # noqa: T201
+    print(render(outcomes))
     return 0 if all(o.passed for o in outcomes) else 1

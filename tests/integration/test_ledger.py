@@ -1,0 +1,226 @@
+"""The ledger on real PostgreSQL: atomic posting, idempotency, reversal, concurrency, invariants."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import pytest
+
+from rx_gateway.bootstrap import App
+from rx_gateway.client import GatewayClient, reversal_for
+from rx_gateway.data.claims import claim_request
+
+
+def _claim(fixtures: dict[str, Any], member: dict[str, Any], drug: str, rx: int, **kw: Any) -> Any:
+    return claim_request(
+        fixtures,
+        member,
+        fixtures["drugs"][drug],
+        pharmacy=kw.pop("pharmacy", fixtures["pharmacies"]["preferred"]),
+        rx_number=rx,
+        date_of_service=kw.pop("dos", "20261103"),
+        **kw,
+    )
+
+
+async def _balance(conn: asyncpg.Connection, account: str) -> int:
+    return await conn.fetchval(
+        "SELECT coalesce(sum(amount_cents), 0) FROM posting WHERE account_key = $1", account
+    )
+
+
+async def test_paid_claim_is_one_balanced_entry_matching_its_response(
+    client: GatewayClient, conn: asyncpg.Connection, fixtures: dict[str, Any], rx_number: Any
+) -> None:
+    """Claim row, entry, postings, accumulators and audit land together and agree."""
+    member = fixtures["members"]["commercial_family_head"]
+    response = await client.submit(_claim(fixtures, member, "preferred_brand", rx_number()))
+    assert response.transaction_response_status == "P"
+    row = await conn.fetchrow(
+        "SELECT claim_id, entry_id FROM claim WHERE internal_control_number = $1",
+        response.internal_control_number,
+    )
+    postings = dict(
+        await conn.fetch(
+            "SELECT account_key, amount_cents FROM posting WHERE entry_id = $1", row["entry_id"]
+        )
+    )
+    assert sum(postings.values()) == 0
+    p = response.pricing
+    assert postings.get(f"plan:{response.plan_id}", 0) == -p.plan_paid_cents
+    npi = fixtures["pharmacies"]["preferred"]
+    assert postings[f"pharmacy_payable:{npi}"] == p.total_amount_paid_cents
+    assert postings.get(f"member_paid:{member['member_id']}", 0) == -p.patient_pay_amount_cents
+    assert p.total_amount_paid_cents == (
+        p.ingredient_cost_paid_cents + p.dispensing_fee_paid_cents - p.patient_pay_amount_cents
+    )
+    audit = await conn.fetchval(
+        "SELECT count(*) FROM audit_log WHERE claim_reference = $1 AND action = 'B1'",
+        response.internal_control_number,
+    )
+    assert audit == 1
+
+
+async def test_duplicate_replays_and_changed_content_is_83(
+    client: GatewayClient, conn: asyncpg.Connection, fixtures: dict[str, Any], rx_number: Any
+) -> None:
+    """Identical retransmission: D with the same authorization; different content: 83; no new entry."""
+    request = _claim(fixtures, fixtures["members"]["commercial_single"], "generic", rx_number())
+    first = await client.submit(request)
+    entries_before = await conn.fetchval("SELECT count(*) FROM journal_entry")
+    again = await client.submit(request)
+    assert again.transaction_response_status == "D"
+    assert again.authorization_number == first.authorization_number
+    assert again.pricing == first.pricing
+    request.claim.days_supply = 20
+    changed = await client.submit(request)
+    assert [r.code for r in changed.rejects] == ["83"]
+    assert await conn.fetchval("SELECT count(*) FROM journal_entry") == entries_before
+
+
+async def test_reversal_restores_purse_and_accumulators(
+    client: GatewayClient, conn: asyncpg.Connection, fixtures: dict[str, Any], rx_number: Any
+) -> None:
+    """B2 writes a mirror entry; the purse and accumulators return to where they were; rebill pays anew."""
+    member = fixtures["members"]["commercial_single"]
+    purse = f"purse:HRA-{member['family_id']}"
+    balance_before = await conn.fetchval(
+        "SELECT balance_cents FROM purse WHERE purse_id = $1", purse.removeprefix("purse:")
+    )
+    acc_before = await conn.fetch(
+        "SELECT * FROM accumulator WHERE subject_id = $1 ORDER BY kind", member["member_id"]
+    )
+    request = _claim(fixtures, member, "preferred_brand", rx_number(), dos="20261104")
+    paid = await client.submit(request)
+    assert paid.transaction_response_status == "P"
+    reversal = await client.reverse(reversal_for(request))
+    assert reversal.transaction_response_status == "A"
+    assert (
+        await conn.fetchval(
+            "SELECT balance_cents FROM purse WHERE purse_id = $1", purse.removeprefix("purse:")
+        )
+        == balance_before
+    )
+    assert await _balance(conn, purse) == balance_before
+    acc_after = await conn.fetch(
+        "SELECT * FROM accumulator WHERE subject_id = $1 ORDER BY kind", member["member_id"]
+    )
+
+    def by_key(rows: list[Any]) -> dict[tuple[str, str], int]:
+        return {
+            (r["kind"], str(r["plan_year_start"])): r["amount_cents"]
+            for r in rows
+            if r["amount_cents"]
+        }
+
+    assert by_key(acc_after) == by_key(acc_before)
+    mirrored = await conn.fetchval(
+        "SELECT count(*) FROM journal_entry e JOIN claim c ON e.reverses_entry_id = c.entry_id"
+        " WHERE c.internal_control_number = $1",
+        paid.internal_control_number,
+    )
+    assert mirrored == 1
+    assert (await client.reverse(reversal_for(request))).transaction_response_status == "S"
+    rebill = await client.submit(request)
+    assert rebill.transaction_response_status == "P"
+    assert rebill.authorization_number != paid.authorization_number
+
+
+async def test_concurrent_claims_never_overdraw_the_purse(
+    client: GatewayClient, conn: asyncpg.Connection, fixtures: dict[str, Any], rx_number: Any
+) -> None:
+    """Every family member sends three same-day fills at once: exactly one each is paid (the
+    others see it and get 79), the shared HRA pays at most its balance, deductibles move once."""
+    head = fixtures["members"]["commercial_family_head"]
+    purse_id = f"HRA-{head['family_id']}"
+    balance = await conn.fetchval("SELECT balance_cents FROM purse WHERE purse_id = $1", purse_id)
+    family = [
+        head
+        | {
+            "cardholder_id": r["cardholder_id"],
+            "person_code": r["person_code"],
+            "member_id": r["member_id"],
+        }
+        for r in await conn.fetch("SELECT * FROM member WHERE family_id = $1", head["family_id"])
+    ]
+    assert len(family) >= 3
+    requests = [
+        _claim(fixtures, member, "multi_source_brand", rx_number(), dos="20261120")
+        for member in family
+        for _ in range(3)
+    ]
+    responses = await asyncio.gather(*(client.submit(r) for r in requests))
+    by_member: dict[str, list[str]] = {}
+    for request, response in zip(requests, responses, strict=True):
+        by_member.setdefault(request.insurance.person_code, []).append(
+            response.transaction_response_status
+        )
+        if response.transaction_response_status == "R":
+            assert [r.code for r in response.rejects] == ["79"]
+    assert all(sorted(statuses) == ["P", "R", "R"] for statuses in by_member.values())
+    paid = [r for r in responses if r.transaction_response_status == "P"]
+    hra = sum(-r.pricing.health_plan_funded_assistance_amount_cents for r in paid)
+    assert hra <= balance
+    remaining = await conn.fetchval("SELECT balance_cents FROM purse WHERE purse_id = $1", purse_id)
+    assert remaining == balance - hra >= 0
+    assert remaining == await _balance(conn, f"purse:{purse_id}")
+    family_deductible = await conn.fetchval(
+        "SELECT amount_cents FROM accumulator WHERE subject_id = $1 AND level = 'family'"
+        " AND kind = 'deductible'",
+        head["family_id"],
+    )
+    assert family_deductible <= 50_000
+    moved = await conn.fetchval(
+        "SELECT sum(amount_cents) FROM accumulator_move WHERE subject_id = $1 AND level = 'family'"
+        " AND kind = 'deductible'",
+        head["family_id"],
+    )
+    assert moved == family_deductible
+
+
+async def test_database_refuses_unbalanced_entries_and_history_edits(
+    conn: asyncpg.Connection,
+) -> None:
+    """The second balance check, and append-only history, enforced by PostgreSQL itself."""
+    async with conn.transaction():
+        entry = await conn.fetchval(
+            "INSERT INTO journal_entry (kind) VALUES ('funding') RETURNING entry_id"
+        )
+        with pytest.raises(asyncpg.CheckViolationError, match="does not balance"):
+            await conn.execute(
+                "INSERT INTO posting (entry_id, account_key, amount_cents) VALUES ($1, 'a', 5), ($1, 'b', -4)",
+                entry,
+            )
+        raise_rollback = True
+    assert raise_rollback
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+        await conn.execute("UPDATE posting SET amount_cents = amount_cents WHERE posting_id = 1")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+        await conn.execute("DELETE FROM audit_log")
+    assert (
+        await conn.fetchval(
+            "SELECT count(*) FROM (SELECT entry_id FROM posting GROUP BY entry_id HAVING sum(amount_cents) <> 0) x"
+        )
+        == 0
+    )
+
+
+async def test_reference_change_reaches_a_running_gateway(
+    app: App, loaded_dsn: str, tmp_path: Any
+) -> None:
+    """A load commits, NOTIFY fires, and the running server swaps in the new snapshot."""
+    from rx_gateway.bootstrap import Database
+
+    before = app.reference.snapshot.version
+    (tmp_path / "pharmacies.csv").write_text(
+        "npi,name,network,kind\n1999999999,New Pharmacy,preferred,retail\n"
+    )
+    await Database(loaded_dsn).load(tmp_path)
+    for _ in range(100):
+        if app.reference.snapshot.version != before:
+            break
+        await asyncio.sleep(0.05)
+    assert app.reference.snapshot.version != before
+    assert "1999999999" in app.reference.snapshot.pharmacies

@@ -1,4 +1,4 @@
-"""The `rx-gateway` command: serve, migrate, load, generate, demo."""
+"""The `rx-gateway` command: serve, migrate, load, generate, demo, verify."""
 
 from __future__ import annotations
 
@@ -64,6 +64,29 @@ async def _load(settings: Settings, directory: Path) -> int:
     return 0
 
 
+async def _verify(settings: Settings) -> int:
+    import asyncpg  # noqa: PLC0415
+
+    from rx_gateway.adapters.postgres.database import init_connection  # noqa: PLC0415
+    from rx_gateway.adapters.postgres.verify import verify_ledger  # noqa: PLC0415
+
+    database = await Database.open(settings)
+    try:
+        conn = await asyncpg.connect(database.dsn)
+        try:
+            await init_connection(conn)
+            results = await verify_ledger(conn)
+        finally:
+            await conn.close()
+    finally:
+        database.close()
+    for result in results:
+        print(f"{'ok  ' if result.passed else 'FAIL'} {result.name}")
+        for problem in result.problems:
+            print(f"       {problem}")
+    return 0 if all(r.passed for r in results) else 1
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rx-gateway", description=__doc__)
     parser.add_argument(
@@ -73,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the gRPC gateway")
     serve.add_argument("--listen", help="host:port (default 127.0.0.1:50051)")
     commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser("verify", help="check every ledger invariant; non-zero exit names failures")
     load = commands.add_parser("load", help="load plans, formulary, prices, members, funding")
     load.add_argument("directory", type=Path)
     generate = commands.add_parser("generate", help="write a synthetic dataset")
@@ -103,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(_serve(settings), settings)
         if args.command == "migrate":
             return _run(_migrate(settings), settings)
+        if args.command == "verify":
+            return _run(_verify(settings), settings)
         if args.command == "load":
             return _run(_load(settings, args.directory), settings)
         if args.command == "generate":

@@ -1,0 +1,115 @@
+"""Ledger verification: every invariant the gateway promises, checked in the database.
+
+Each check is one SQL query returning the offending rows (empty means it holds), so a failure
+names exactly what is wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+CHECKS: tuple[tuple[str, str], ...] = (
+    (
+        "every journal entry sums to zero",
+        "SELECT 'entry ' || entry_id || ' sums to ' || sum(amount_cents)"
+        " FROM posting GROUP BY entry_id HAVING sum(amount_cents) <> 0",
+    ),
+    (
+        "the whole ledger sums to zero",
+        "SELECT 'ledger sums to ' || sum(amount_cents) FROM posting HAVING sum(amount_cents) <> 0",
+    ),
+    (
+        "every posting names a known account",
+        "SELECT DISTINCT 'unknown account ' || p.account_key FROM posting p"
+        " LEFT JOIN account a USING (account_key) WHERE a.account_key IS NULL",
+    ),
+    (
+        "every purse balance equals the sum of its postings",
+        "SELECT 'purse ' || pu.purse_id || ' balance ' || pu.balance_cents || ' but postings '"
+        " || coalesce(s.total, 0) FROM purse pu LEFT JOIN (SELECT account_key, sum(amount_cents) total"
+        " FROM posting WHERE account_key LIKE 'purse:%' GROUP BY account_key) s"
+        " ON s.account_key = 'purse:' || pu.purse_id WHERE pu.balance_cents <> coalesce(s.total, 0)",
+    ),
+    (
+        "each claim's postings equal the amounts in its stored response",
+        """
+        SELECT 'claim ' || c.internal_control_number || ': ' || x.what
+        FROM claim c
+        CROSS JOIN LATERAL (
+            SELECT 'plan posting ' || coalesce(sum(p.amount_cents) FILTER (
+                       WHERE p.account_key = 'plan:' || c.plan_id), 0)
+                   || ' vs plan paid ' || (c.response->'pricing'->>'plan_paid_cents') AS what,
+                   coalesce(sum(p.amount_cents) FILTER (WHERE p.account_key = 'plan:' || c.plan_id), 0)
+                       <> -(c.response->'pricing'->>'plan_paid_cents')::bigint
+                   OR coalesce(sum(p.amount_cents) FILTER (
+                       WHERE p.account_key = 'pharmacy_payable:' || c.pharmacy_npi), 0)
+                       <> (c.response->'pricing'->>'total_amount_paid_cents')::bigint
+                   OR coalesce(sum(p.amount_cents) FILTER (
+                       WHERE p.account_key = 'member_paid:' || c.member_id), 0)
+                       <> -(c.response->'pricing'->>'patient_pay_amount_cents')::bigint
+                   OR coalesce(sum(p.amount_cents) FILTER (WHERE p.account_key LIKE 'purse:%'), 0)
+                       <> (c.response->'pricing'->>'health_plan_funded_assistance_amount_cents')::bigint
+                   AS wrong
+            FROM posting p WHERE p.entry_id = c.entry_id
+        ) x
+        WHERE x.wrong
+        """,
+    ),
+    (
+        "every accumulator equals the sum of its moves",
+        "SELECT a.level || ' ' || a.subject_id || ' ' || a.kind || ' ' || a.plan_year_start"
+        " || ': ' || a.amount_cents || ' but moves ' || coalesce(m.total, 0)"
+        " FROM accumulator a LEFT JOIN (SELECT level, subject_id, plan_id, plan_year_start, kind,"
+        " sum(amount_cents) total FROM accumulator_move GROUP BY 1, 2, 3, 4, 5) m"
+        " USING (level, subject_id, plan_id, plan_year_start, kind)"
+        " WHERE a.amount_cents <> coalesce(m.total, 0)",
+    ),
+    (
+        "no claim key has two live payments",
+        "SELECT 'claim key ' || claim_key || ' has ' || count(*) || ' live payments' FROM claim c"
+        " WHERE NOT EXISTS (SELECT 1 FROM claim_reversal r WHERE r.claim_id = c.claim_id)"
+        " GROUP BY claim_key HAVING count(*) > 1",
+    ),
+    (
+        "every reversal mirrors its original",
+        """
+        SELECT 'reversal entry ' || e.entry_id || ' does not mirror entry ' || e.reverses_entry_id
+        FROM journal_entry e
+        WHERE e.kind = 'reversal' AND EXISTS (
+            SELECT account_key, sum(amount_cents) FROM (
+                SELECT account_key, amount_cents FROM posting WHERE entry_id = e.entry_id
+                UNION ALL
+                SELECT account_key, amount_cents FROM posting WHERE entry_id = e.reverses_entry_id
+            ) both_sides GROUP BY account_key HAVING sum(amount_cents) <> 0)
+        """,
+    ),
+)
+
+PROBLEMS_PER_CHECK_MAX = 20
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    name: str
+    problems: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+async def run_checks(conn: asyncpg.Connection) -> list[CheckResult]:
+    """Run every check on the connection as it is (inside whatever transaction it holds)."""
+    results = []
+    for name, query in CHECKS:
+        rows = await conn.fetch(f"{query} LIMIT {PROBLEMS_PER_CHECK_MAX}")
+        results.append(CheckResult(name, tuple(str(r[0]) for r in rows)))
+    return results
+
+
+async def verify_ledger(conn: asyncpg.Connection) -> list[CheckResult]:
+    """Run every check in one repeatable-read snapshot, so they all see the same ledger."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        return await run_checks(conn)

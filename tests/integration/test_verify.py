@@ -1,0 +1,54 @@
+"""`verify`: the ledger of a busy database passes; a tampered one fails, naming the problem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from rx_gateway.adapters.postgres.verify import run_checks, verify_ledger
+from rx_gateway.client import GatewayClient, reversal_for
+from rx_gateway.data.claims import claim_request
+
+
+async def test_ledger_verifies_after_claims_and_reversals(
+    client: GatewayClient, conn: asyncpg.Connection, fixtures: dict[str, Any], rx_number: Any
+) -> None:
+    """Paid claims, an HRA split and a reversal: every invariant holds."""
+    member = fixtures["members"]["commercial_single"]
+    request = claim_request(
+        fixtures,
+        member,
+        fixtures["drugs"]["insulin"],
+        pharmacy=fixtures["pharmacies"]["standard"],
+        rx_number=rx_number(),
+        date_of_service="20261010",
+        quantity_thousandths=10_000,
+    )
+    assert (await client.submit(request)).transaction_response_status == "P"
+    assert (await client.reverse(reversal_for(request))).transaction_response_status == "A"
+    results = await verify_ledger(conn)
+    assert [r.name for r in results if not r.passed] == []
+    assert len(results) == 8
+
+
+async def test_tampering_is_named(conn: asyncpg.Connection, fixtures: dict[str, Any]) -> None:
+    """A purse balance and an accumulator changed behind the ledger's back are both reported."""
+    purse_id = f"HRA-{fixtures['members']['commercial_single']['family_id']}"
+    tx = conn.transaction()
+    await tx.start()
+    try:
+        await conn.execute(
+            "UPDATE purse SET balance_cents = balance_cents + 1 WHERE purse_id = $1", purse_id
+        )
+        await conn.execute(
+            "UPDATE accumulator SET amount_cents = amount_cents + 7 WHERE ctid = (SELECT ctid FROM accumulator LIMIT 1)"
+        )
+        failed = {}
+        for result in await run_checks(conn):
+            if not result.passed:
+                failed[result.name] = result.problems
+    finally:
+        await tx.rollback()
+    assert any(purse_id in p for p in failed["every purse balance equals the sum of its postings"])
+    assert failed["every accumulator equals the sum of its moves"]

@@ -69,6 +69,7 @@ async def test_duplicate_replays_and_changed_content_is_83(
     """Identical retransmission: D with the same authorization; different content: 83; no new entry."""
     request = _claim(fixtures, fixtures["members"]["commercial_single"], "generic", rx_number())
     first = await client.submit(request)
+    assert first.transaction_response_status == "P"
     entries_before = await conn.fetchval("SELECT count(*) FROM journal_entry")
     again = await client.submit(request)
     assert again.transaction_response_status == "D"

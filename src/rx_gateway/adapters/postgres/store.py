@@ -285,32 +285,10 @@ class PostgresClaimStore:
         return ReferenceSnapshot.build(
             version=str(version),
             plans=[plan_from_document(r["document"], f"plan {r['plan_id']}") for r in plans],
-            drugs=[
-                Drug(
-                    ndc=r["ndc"],
-                    name=r["name"],
-                    molecule=r["molecule"],
-                    drug_group=r["drug_group"],
-                    is_brand=r["is_brand"],
-                    generic_ndc=r["generic_ndc"],
-                    is_specialty=r["is_specialty"],
-                    awp_unit_price_millicents=r["awp_unit_price_millicents"],
-                    wac_unit_price_millicents=r["wac_unit_price_millicents"],
-                    nadac_unit_price_millicents=r["nadac_unit_price_millicents"],
-                    mac_unit_price_millicents=r["mac_unit_price_millicents"],
-                )
-                for r in drugs
-            ],
+            # The drug and formulary columns are named exactly as the dataclass fields.
+            drugs=[Drug(**dict(r)) for r in drugs],
             formulary=[
-                FormularyEntry(
-                    plan_id=r["plan_id"],
-                    ndc=r["ndc"],
-                    status=FormularyStatus(r["status"]),
-                    tier=r["tier"],
-                    prior_authorization_required=r["prior_authorization_required"],
-                    quantity_limit_thousandths=r["quantity_limit_thousandths"],
-                    days_supply_max=r["days_supply_max"],
-                )
+                FormularyEntry(**(dict(r) | {"status": FormularyStatus(r["status"])}))
                 for r in formulary
             ],
             pharmacies=[

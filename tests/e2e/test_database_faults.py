@@ -1,0 +1,83 @@
+"""The database goes away and comes back: quick honest answers while down, recovery by itself."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import grpc
+
+from rx_gateway.adapters.postgres.database import EmbeddedPostgres, PoolLimits
+from rx_gateway.adapters.postgres.verify import verify_ledger
+from rx_gateway.bootstrap import Database, build_app
+from rx_gateway.client import GatewayClient
+from rx_gateway.config import Settings
+from rx_gateway.data.claims import claim_request
+
+
+async def test_database_down_answers_unavailable_then_recovers(
+    dataset: tuple[Path, dict[str, Any]],
+) -> None:
+    """Stop PostgreSQL under a running gateway: claims get UNAVAILABLE well inside their
+    deadline (never a hang); restart it: claims are paid again without restarting the gateway."""
+    workdir = Path(tempfile.mkdtemp(prefix="rxgw-fault-"))
+    embedded = EmbeddedPostgres(workdir / "pg")
+    dsn = await asyncio.to_thread(embedded.start)
+    fixtures = dataset[1]
+    member = fixtures["members"]["commercial_single"]
+
+    def claim(rx: int) -> Any:
+        return claim_request(
+            fixtures,
+            member,
+            fixtures["drugs"]["generic"],
+            pharmacy=fixtures["pharmacies"]["preferred"],
+            rx_number=rx,
+            date_of_service=f"2026{rx % 12 + 1:02d}01",
+        )
+
+    try:
+        database = Database(dsn)
+        await database.migrate()
+        await database.load(dataset[0])
+        limits = PoolLimits(size_min=1, size_max=4, acquire_timeout_s=0.5, command_timeout_s=1.0)
+        app = await build_app(replace(Settings(), listen_address="127.0.0.1:0", pool=limits), dsn)
+        try:
+            async with GatewayClient(f"127.0.0.1:{app.port}") as client:
+                assert (await client.submit(claim(1))).transaction_response_status == "P"
+                await asyncio.to_thread(embedded.stop)
+                for rx in (2, 3, 4):
+                    began = time.perf_counter()
+                    try:
+                        await client.submit(claim(rx), timeout_s=5)
+                        raise AssertionError("a claim cannot be paid with the database down")
+                    except grpc.aio.AioRpcError as error:
+                        assert error.code() is grpc.StatusCode.UNAVAILABLE, error
+                    assert time.perf_counter() - began < 3.0
+                await asyncio.to_thread(embedded.start)
+                recovered = None
+                for attempt in range(40):
+                    try:
+                        recovered = await client.submit(claim(100 + attempt), timeout_s=5)
+                        break
+                    except grpc.aio.AioRpcError as error:
+                        assert error.code() is grpc.StatusCode.UNAVAILABLE
+                        await asyncio.sleep(0.25)
+                assert recovered is not None and recovered.transaction_response_status == "P"
+        finally:
+            await app.stop()
+        conn = await asyncpg.connect(dsn)
+        try:
+            assert all(r.passed for r in await verify_ledger(conn))
+            assert await conn.fetchval("SELECT count(*) FROM claim") == 2
+        finally:
+            await conn.close()
+    finally:
+        embedded.stop()
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -123,7 +123,46 @@ def script(fx: dict[str, Any]) -> list[Step]:
             ("40",),
         ),
         Step("excluded drug", claim(single, "excluded", 13), "R", ("70",)),
-        Step("drug not on formulary", claim(single, "non_formulary", 14), "R", ("MR",)),
+        Step(
+            "drug not on formulary",
+            claim(single, "non_formulary", 14),
+            "R",
+            ("MR",),
+            check=lambda r: "covered alternative" in r.message,
+            check_text="message names the covered alternative",
+        ),
+        Step(
+            "specialty at a retail pharmacy",
+            claim(family_head, "specialty", 30, quantity_thousandths=10_000),
+            "R",
+            ("G6",),
+        ),
+        Step(
+            "90-day supply at retail",
+            claim(single, "preferred_brand", 31, days_supply=90, quantity_thousandths=90_000),
+            "R",
+            ("G9",),
+        ),
+        Step(
+            "HDHP: DAW 0 on a multi-source brand",
+            claim(members["hdhp_family"][1], "multi_source_brand", 32),
+            "R",
+            ("AJ",),
+            check=lambda r: fx["drugs"]["multi_source_brand"]["generic_ndc"] in r.message,
+            check_text="message names the generic to dispense",
+        ),
+        Step(
+            "adults-only drug for a child",
+            claim(members["commercial_child"], "adults_only", 33),
+            "R",
+            ("60",),
+        ),
+        Step(
+            "men-only drug for a woman",
+            claim(members["commercial_woman"], "men_only", 34),
+            "R",
+            ("61",),
+        ),
         Step(
             "prior authorization required", claim(single, "prior_authorization", 15), "R", ("75",)
         ),
@@ -134,8 +173,15 @@ def script(fx: dict[str, Any]) -> list[Step]:
             ("76",),
         ),
         Step(
-            "120 days supply",
-            claim(single, "preferred_brand", 17, days_supply=120, quantity_thousandths=120_000),
+            "120 days supply by mail",
+            claim(
+                single,
+                "preferred_brand",
+                17,
+                days_supply=120,
+                quantity_thousandths=120_000,
+                pharmacy=pharmacies["mail"],
+            ),
             "R",
             ("7X",),
         ),
@@ -164,8 +210,14 @@ def script(fx: dict[str, Any]) -> list[Step]:
             check_text="brand penalty in 134-UK",
         ),
         Step(
-            "specialty with PA on file",
-            claim(family_head, "specialty", 21, quantity_thousandths=10_000),
+            "specialty with PA, specialty pharmacy",
+            claim(
+                family_head,
+                "specialty",
+                21,
+                quantity_thousandths=10_000,
+                pharmacy=pharmacies["specialty"],
+            ),
             "P",
         ),
         Step(

@@ -81,3 +81,17 @@ async def test_repeated_load_funds_once(
     second = await database.load(dataset[0])
     assert first["funding_applied"] > 0
     assert second["funding_applied"] == 0
+
+
+def test_formulary_without_the_optional_edit_columns_still_loads(
+    tmp_path: Path, dataset: tuple[Path, dict[str, Any]]
+) -> None:
+    """Files written before the 60/61 edit columns existed load unchanged (no edits)."""
+    (tmp_path / "formulary.csv").write_text(
+        "plan_id,ndc,status,tier,prior_authorization_required,quantity_limit_thousandths,days_supply_max\n"
+        f"HDHP-2026,{dataset[1]['drugs']['generic']['ndc']},covered,1,false,,\n"
+    )
+    loaded = read_dataset(
+        tmp_path, known={"plans": {"HDHP-2026"}, "drugs": {dataset[1]["drugs"]["generic"]["ndc"]}}
+    )
+    assert loaded.rows("formulary.csv")[0][-3:] == (None, None, None)

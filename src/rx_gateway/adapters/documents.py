@@ -271,6 +271,11 @@ def plan_from_document(doc: Any, source: str, text: str = "") -> Plan:
         daw_penalty_codes=frozenset(get(doc, ("daw_penalty_codes",), list, default=[1, 2])),
         purse_order=tuple(purses),
         programs=tuple(programs),
+        specialty_pharmacy_required=get(doc, ("specialty_pharmacy_required",), bool, default=False),
+        extended_supply_days_min=get(doc, ("extended_supply_days_min",), int, default=None),
+        generic_required_daw_codes=frozenset(
+            get(doc, ("generic_required_daw_codes",), list, default=[])
+        ),
     )
     if not tiers:
         raise reader.fail(("tiers",), "at least one tier is required")

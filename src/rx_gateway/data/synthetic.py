@@ -268,6 +268,8 @@ def _plans() -> list[dict[str, Any]]:
             },
         },
         "purse_order": [{"kind": "HRA", "allowed_tiers": [1, 2, 3]}],
+        "specialty_pharmacy_required": True,
+        "extended_supply_days_min": 84,
         "programs": [
             {
                 "program_id": "INSULIN25",
@@ -294,6 +296,7 @@ def _plans() -> list[dict[str, Any]]:
             "preferred": {"awp_discount_bp": 1_700, "use_mac": True, "dispensing_fee_cents": 100},
             "standard": {"awp_discount_bp": 1_500, "use_mac": True, "dispensing_fee_cents": 75},
         },
+        "generic_required_daw_codes": [0],
         "tiers": {
             "1": {
                 "kind": "coinsurance",
@@ -474,7 +477,12 @@ def _formulary(
                     pa = True
             if not drug.is_specialty and rng.random() < 0.1:
                 qty_limit = 90_000  # 90 units per fill
-            rows.append([plan["plan_id"], drug.ndc, status, tier, pa, qty_limit, ""])
+            # patient edits: urology products for men only (61), neuro brands for adults (60)
+            gender = 1 if drug.drug_group == "urology" else ""
+            age_min = 18 if drug.drug_group == "neuro" and drug.is_brand else ""
+            rows.append(
+                [plan["plan_id"], drug.ndc, status, tier, pa, qty_limit, "", age_min, "", gender]
+            )
     return rows
 
 
@@ -654,6 +662,8 @@ def _pick_fixtures(
         and not entries[(comm, d.ndc)][4]
     )
     coverage_by_member = {c[0]: c for c in coverages}
+    men_only = next(d for d in drugs if entries[(comm, d.ndc)][9] == 1 and covered(d))
+    adults_only = next(d for d in drugs if entries[(comm, d.ndc)][7] == 18 and covered(d))
     family_sizes: dict[str, int] = {}
     for m in members:
         family_sizes[m[3]] = family_sizes.get(m[3], 0) + 1
@@ -688,6 +698,18 @@ def _pick_fixtures(
         raise LookupError(plan)
 
     comm_single = find(comm)
+    woman = next(
+        m
+        for m in members
+        if coverage_by_member[m[0]][1] == comm and m[9] == 2 and not coverage_by_member[m[0]][5]
+    )
+    child = next(
+        m
+        for m in members
+        if coverage_by_member[m[0]][1] == comm
+        and m[8] > "2010-01-01"
+        and not coverage_by_member[m[0]][5]
+    )
     comm_family = find(comm, family=3)
     hdhp_family_head = find("HDHP-2026", family=3)
     hdhp_family = [member_ref(m) for m in members if m[3] == hdhp_family_head[3]]
@@ -733,6 +755,8 @@ def _pick_fixtures(
             "part_d": member_ref(part_d),
             "part_d_other": member_ref(part_d_other),
             "terminated": member_ref(terminated),
+            "commercial_woman": member_ref(woman),
+            "commercial_child": member_ref(child),
         },
         "drugs": {
             "generic": drug_ref(generic),
@@ -744,6 +768,8 @@ def _pick_fixtures(
             "non_formulary": drug_ref(non_formulary),
             "prior_authorization": drug_ref(pa_brand),
             "quantity_limited": drug_ref(limited) | {"quantity_limit_thousandths": 90_000},
+            "men_only": drug_ref(men_only),
+            "adults_only": drug_ref(adults_only),
         },
         "pharmacies": {
             "preferred": pharmacy[("preferred", "retail")],
@@ -799,6 +825,9 @@ def generate(
             "prior_authorization_required",
             "quantity_limit_thousandths",
             "days_supply_max",
+            "age_min",
+            "age_max",
+            "gender_code",
         ],
         formulary,
     )

@@ -43,6 +43,7 @@ from rx_gateway.domain.reference import (
     Drug,
     FormularyEntry,
     FormularyStatus,
+    Pharmacy,
     PharmacyNetwork,
     Plan,
     ReferenceSnapshot,
@@ -151,13 +152,31 @@ def _product(
     if entry is None or entry.status is FormularyStatus.NON_FORMULARY:
         _fail_if(
             "product",
-            [Reject(RejectCode.NOT_ON_FORMULARY, f"{drug.name} is not on the plan's formulary")],
+            [
+                Reject(
+                    RejectCode.NOT_ON_FORMULARY,
+                    f"{drug.name} is not on the plan's formulary"
+                    + _alternative(snapshot, plan, drug),
+                )
+            ],
         )
     assert entry is not None  # noqa: S101
     if entry.status is FormularyStatus.EXCLUDED:
         _fail_if(
             "product",
             [Reject(RejectCode.PRODUCT_NOT_COVERED, f"{drug.name} is excluded from the benefit")],
+        )
+    _patient_edits(entry, drug, state, request.service_date)
+    generic = snapshot.drugs.get(drug.generic_ndc) if drug.generic_ndc else None
+    if generic is not None and request.dispense_as_written in plan.generic_required_daw_codes:
+        _fail_if(
+            "product",
+            [
+                Reject(
+                    RejectCode.GENERIC_REQUIRED,
+                    f"Generic required: dispense {generic.name} (NDC {generic.ndc})",
+                )
+            ],
         )
     if entry.prior_authorization_required and not any(
         pa.covers(drug.ndc, drug.drug_group, request.service_date)
@@ -173,6 +192,70 @@ def _product(
             ],
         )
     return drug, entry
+
+
+def _alternative(snapshot: ReferenceSnapshot, plan: Plan, drug: Drug) -> str:
+    """The preferred covered alternative in the same drug group, as message text."""
+    other = snapshot.preferred_alternatives.get((plan.plan_id, drug.drug_group))
+    if other is None or other.ndc == drug.ndc:
+        return ""
+    return f"; covered alternative: {other.name} (NDC {other.ndc})"
+
+
+def age_on(date_of_birth: dt.date, day: dt.date) -> int:
+    """Whole years of age on a day."""
+    before_birthday = (day.month, day.day) < (date_of_birth.month, date_of_birth.day)
+    return day.year - date_of_birth.year - before_birthday
+
+
+def _patient_edits(
+    entry: FormularyEntry, drug: Drug, state: MemberState, date_of_service: dt.date
+) -> None:
+    """Age (60) and gender (61) edits of the formulary entry, reported together."""
+    rejects = []
+    age = age_on(state.member.date_of_birth, date_of_service)
+    if (entry.age_min is not None and age < entry.age_min) or (
+        entry.age_max is not None and age > entry.age_max
+    ):
+        rejects.append(
+            Reject(
+                RejectCode.NOT_COVERED_FOR_AGE,
+                f"{drug.name} is covered for ages {entry.age_min or 0}-{entry.age_max or 'up'}",
+            )
+        )
+    if entry.gender_code is not None and state.member.gender_code != entry.gender_code:
+        rejects.append(
+            Reject(
+                RejectCode.NOT_COVERED_FOR_GENDER, f"{drug.name} is not covered for this patient"
+            )
+        )
+    _fail_if("product", rejects)
+
+
+def _network_rules(
+    request: ClaimRequest, plan: Plan, pharmacy: Pharmacy, snapshot: ReferenceSnapshot
+) -> None:
+    """Specialty drugs at specialty pharmacies (G6); extended supplies at mail pharmacies (G9)."""
+    rejects = []
+    drug = snapshot.drugs.get(request.product_id)
+    specialty = drug is not None and drug.is_specialty
+    if plan.specialty_pharmacy_required and specialty and pharmacy.kind != "specialty":
+        rejects.append(
+            Reject(
+                RejectCode.NOT_IN_SPECIALTY_NETWORK,
+                "Specialty drug: fill at a specialty pharmacy in the plan's network",
+            )
+        )
+    extended = plan.extended_supply_days_min
+    if extended is not None and request.days_supply >= extended and pharmacy.kind != "mail":
+        rejects.append(
+            Reject(
+                RejectCode.NOT_IN_90_DAY_NETWORK,
+                f"{request.days_supply}-day supply only by mail; this pharmacy may fill"
+                f" up to {extended - 1} days",
+            )
+        )
+    _fail_if("network", rejects)
 
 
 def _limits(request: ClaimRequest, plan: Plan, entry: FormularyEntry) -> None:
@@ -354,7 +437,8 @@ def adjudicate(
                 [Reject(RejectCode.NOT_CONTRACTED, "Pharmacy is not in the plan's network")],
             )
         assert contract is not None  # noqa: S101
-        trace.append(f"network: {pharmacy.network.value} pharmacy")
+        _network_rules(request, plan, pharmacy, snapshot)
+        trace.append(f"network: {pharmacy.network.value} {pharmacy.kind} pharmacy")
         drug, entry = _product(request, plan, snapshot, state)
         trace.append(f"formulary: {drug.name} tier {entry.tier}")
         _limits(request, plan, entry)

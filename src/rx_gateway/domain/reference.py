@@ -114,6 +114,12 @@ class Plan:
     daw_penalty_codes: frozenset[int] = frozenset({1, 2})
     purse_order: tuple[PurseRule, ...] = ()
     programs: tuple[Program, ...] = ()
+    # Network rules: specialty drugs only at specialty pharmacies (G6); fills of at least
+    # extended_supply_days_min days only at mail pharmacies (G9).
+    specialty_pharmacy_required: bool = False
+    extended_supply_days_min: int | None = None
+    # DAW codes that reject a multi-source brand with AJ (generic required).
+    generic_required_daw_codes: frozenset[int] = frozenset()
 
     def plan_year_start(self, date_of_service: dt.date) -> dt.date:
         start = dt.date(date_of_service.year, self.plan_year_start_month, 1)
@@ -151,6 +157,9 @@ class FormularyEntry:
     prior_authorization_required: bool = False
     quantity_limit_thousandths: int | None = None
     days_supply_max: int | None = None
+    age_min: int | None = None  # → 60 below it
+    age_max: int | None = None  # → 60 above it
+    gender_code: int | None = None  # 1 male, 2 female: → 61 for anyone else
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +180,8 @@ class ReferenceSnapshot:
     formulary: Mapping[tuple[str, str], FormularyEntry]
     pharmacies: Mapping[str, Pharmacy]
     plans_by_bin_pcn: Mapping[tuple[str, str], tuple[Plan, ...]] = field(default_factory=dict)
+    # (plan, drug group) → the covered drug a pharmacist should offer instead (MR, AJ messages)
+    preferred_alternatives: Mapping[tuple[str, str], Drug] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -184,8 +195,21 @@ class ReferenceSnapshot:
         by_bin_pcn: dict[tuple[str, str], list[Plan]] = {}
         for plan in plans:
             by_bin_pcn.setdefault((plan.bin, plan.pcn), []).append(plan)
+        drugs_by_ndc = {d.ndc: d for d in drugs}
+        alternatives: dict[tuple[str, str], tuple[tuple[int, bool, str], Drug]] = {}
+        for entry in formulary:
+            drug = drugs_by_ndc.get(entry.ndc)
+            if drug is None or entry.status is not FormularyStatus.COVERED:
+                continue
+            if entry.prior_authorization_required:
+                continue
+            rank = (entry.tier, drug.is_brand, drug.ndc)  # lowest tier, generics first
+            key = (entry.plan_id, drug.drug_group)
+            if key not in alternatives or rank < alternatives[key][0]:
+                alternatives[key] = (rank, drug)
         return cls(
             version=version,
+            preferred_alternatives={k: v[1] for k, v in alternatives.items()},
             plans={p.plan_id: p for p in plans},
             drugs={d.ndc: d for d in drugs},
             formulary={(f.plan_id, f.ndc): f for f in formulary},

@@ -31,6 +31,8 @@ class RejectCode(StrEnum):
     NON_MATCHED_GROUP = "51"
     NON_MATCHED_CARDHOLDER = "52"
     NON_MATCHED_PRODUCT = "54"
+    NOT_COVERED_FOR_AGE = "60"
+    NOT_COVERED_FOR_GENDER = "61"
     PATIENT_NOT_COVERED = "65"
     BEFORE_COVERAGE_EFFECTIVE = "67"
     AFTER_COVERAGE_EXPIRED = "68"
@@ -48,6 +50,9 @@ class RejectCode(StrEnum):
     MI_PRODUCT_ID_QUALIFIER = "E1"
     MI_QUANTITY_DISPENSED = "E7"
     NOT_ON_FORMULARY = "MR"
+    GENERIC_REQUIRED = "AJ"
+    NOT_IN_SPECIALTY_NETWORK = "G6"
+    NOT_IN_90_DAY_NETWORK = "G9"
     GAD_FORMULA = "R9"
 
 
@@ -71,6 +76,8 @@ REJECT_TEXT: dict[RejectCode, str] = {
     RejectCode.NON_MATCHED_GROUP: "Non-Matched Group ID",
     RejectCode.NON_MATCHED_CARDHOLDER: "Non-Matched Cardholder ID",
     RejectCode.NON_MATCHED_PRODUCT: "Non-Matched Product/Service ID Number",
+    RejectCode.NOT_COVERED_FOR_AGE: "Product/Service Not Covered For Patient Age",
+    RejectCode.NOT_COVERED_FOR_GENDER: "Product/Service Not Covered For Patient Gender",
     RejectCode.PATIENT_NOT_COVERED: "Patient Is Not Covered",
     RejectCode.BEFORE_COVERAGE_EFFECTIVE: "Filled Before Coverage Effective",
     RejectCode.AFTER_COVERAGE_EXPIRED: "Filled After Coverage Expired",
@@ -88,6 +95,9 @@ REJECT_TEXT: dict[RejectCode, str] = {
     RejectCode.MI_PRODUCT_ID_QUALIFIER: "M/I Product/Service ID Qualifier",
     RejectCode.MI_QUANTITY_DISPENSED: "M/I Quantity Dispensed",
     RejectCode.NOT_ON_FORMULARY: "Product Not On Formulary",
+    RejectCode.GENERIC_REQUIRED: "Generic Drug Required",
+    RejectCode.NOT_IN_SPECIALTY_NETWORK: "Pharmacy Not Contracted in Specialty Network",
+    RejectCode.NOT_IN_90_DAY_NETWORK: "Pharmacy Not Contracted in 90-Day Retail Network",
     RejectCode.GAD_FORMULA: "Value In Gross Amount Due Does Not Follow Pricing Formulae",
 }
 

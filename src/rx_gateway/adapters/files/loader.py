@@ -10,6 +10,7 @@ not loaded, so a directory may hold only what changed (for example a new funding
                                  nadac_unit_price_millicents,mac_unit_price_millicents
     formulary.csv                plan_id,ndc,status,tier,prior_authorization_required,
                                  quantity_limit_thousandths,days_supply_max
+                                 [,age_min,age_max,gender_code]  (optional: 60/61 edits)
     pharmacies.csv               npi,name,network,kind
     members.csv                  member_id,cardholder_id,person_code,family_id,employer_id,
                                  class_code,first_name,last_name,date_of_birth,gender_code
@@ -34,6 +35,9 @@ from rx_gateway.domain.errors import ReferenceDataError
 from rx_gateway.domain.reference import Plan
 
 Parser = Callable[[str], Any]
+
+# Columns a file may leave out (added after the first release of its layout).
+OPTIONAL_COLUMNS: dict[str, set[str]] = {"formulary.csv": {"age_min", "age_max", "gender_code"}}
 
 
 def _text(value: str) -> str:
@@ -125,6 +129,9 @@ TABLES: dict[str, dict[str, Parser]] = {
         "prior_authorization_required": _bool,
         "quantity_limit_thousandths": _optional_positive_int,
         "days_supply_max": _optional_positive_int,
+        "age_min": _optional_positive_int,
+        "age_max": _optional_positive_int,
+        "gender_code": lambda v: int(_one_of("1", "2")(v)) if v.strip() else None,
     },
     "pharmacies.csv": {
         "npi": _text,
@@ -194,14 +201,15 @@ def read_table(path: Path) -> tuple[list[tuple[Any, ...]], list[int]]:
     lines: list[int] = []
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        optional = OPTIONAL_COLUMNS.get(path.name, set())
+        missing = [c for c in columns if c not in (reader.fieldnames or []) and c not in optional]
         if missing:
             raise ReferenceDataError(str(path), 1, missing[0], "column is missing from the header")
         for record in reader:
             line = reader.line_num
             values = []
             for column, parse in columns.items():
-                raw = record.get(column)
+                raw = record.get(column, "" if column in optional else None)
                 if raw is None:
                     raise ReferenceDataError(str(path), line, column, "row has too few fields")
                 try:

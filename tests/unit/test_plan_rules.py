@@ -1,0 +1,105 @@
+"""Plan-design rules from issue 3: network restrictions, generic required, patient edits,
+and messages that name what to do next."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pytest
+
+from rx_gateway.domain.adjudication import Paid, Rejected, adjudicate, age_on
+from rx_gateway.domain.member import PriorAuthorization
+from rx_gateway.domain.reference import FormularyEntry, FormularyStatus, ReferenceSnapshot
+from tests.unit.domain_fixtures import BRAND, GENERIC, PLAN, SNAPSHOT, SPECIALTY, claim, state
+
+SPECIALTY_PA = PriorAuthorization(
+    SPECIALTY.ndc, None, dt.date(2026, 1, 1), dt.date(2026, 12, 31), "PA1"
+)
+RETAIL, MAIL_OR_SPECIALTY = "1000000001", "1000000004"
+
+
+def snapshot_with(
+    plan_changes: dict, pharmacy_kind: str = "mail", entries: list | None = None
+) -> ReferenceSnapshot:
+    from rx_gateway.domain.reference import Pharmacy, PharmacyNetwork
+
+    pharmacies = [
+        *SNAPSHOT.pharmacies.values(),
+        Pharmacy(MAIL_OR_SPECIALTY, "other", PharmacyNetwork.PREFERRED, pharmacy_kind),
+    ]
+    return ReferenceSnapshot.build(
+        "8",
+        [replace(PLAN, **plan_changes)],
+        list(SNAPSHOT.drugs.values()),
+        entries or list(SNAPSHOT.formulary.values()),
+        pharmacies,
+    )
+
+
+def codes(decision) -> list[str]:  # type: ignore[no-untyped-def]
+    assert isinstance(decision, Rejected), decision
+    return [r.code.value for r in decision.response.rejects]
+
+
+def decide(snapshot: ReferenceSnapshot, request, member=None):  # type: ignore[no-untyped-def]
+    return adjudicate(
+        request, snapshot, member or state(), authorization_number="A", internal_control_number="I"
+    )
+
+
+def test_specialty_drug_only_at_a_specialty_pharmacy() -> None:
+    """G6 at retail; paid at a specialty pharmacy; no rule when the plan does not ask for it."""
+    member = state(prior_authorizations=(SPECIALTY_PA,))
+    rule = snapshot_with({"specialty_pharmacy_required": True}, pharmacy_kind="specialty")
+    request = claim(SPECIALTY, quantity_dispensed_thousandths=1_000)
+    assert codes(decide(rule, request, member)) == ["G6"]
+    assert isinstance(
+        decide(rule, replace(request, service_provider_id=MAIL_OR_SPECIALTY), member), Paid
+    )
+    assert isinstance(decide(SNAPSHOT, request, member), Paid)
+
+
+def test_extended_supply_only_by_mail() -> None:
+    """A 90-day fill is G9 at retail and paid by mail, with the copay band for 90 days."""
+    rule = snapshot_with({"extended_supply_days_min": 84})
+    request = claim(GENERIC, days_supply=90, quantity_dispensed_thousandths=90_000)
+    rejected = decide(rule, request)
+    assert codes(rejected) == ["G9"]
+    assert "83 days" in rejected.response.message
+    assert isinstance(decide(rule, replace(request, service_provider_id=MAIL_OR_SPECIALTY)), Paid)
+
+
+@pytest.mark.parametrize(("daw", "expected"), [(0, "AJ"), (1, None), (2, None)])
+def test_generic_required_names_the_generic(daw: int, expected: str | None) -> None:
+    """DAW codes the plan lists reject a multi-source brand with AJ naming the generic."""
+    rule = snapshot_with({"generic_required_daw_codes": frozenset({0})})
+    decision = decide(rule, claim(BRAND, dispense_as_written=daw))
+    if expected is None:
+        assert isinstance(decision, Paid)
+    else:
+        assert codes(decision) == ["AJ"]
+        assert GENERIC.ndc in decision.response.message
+
+
+def test_age_and_gender_edits_report_together() -> None:
+    """A 46-year-old man on an entry for women aged 0-17: 60 and 61 at once."""
+    entry = FormularyEntry("P1", GENERIC.ndc, FormularyStatus.COVERED, 1, age_max=17, gender_code=2)
+    entries = [e for e in SNAPSHOT.formulary.values() if e.ndc != GENERIC.ndc] + [entry]
+    decision = decide(snapshot_with({}, entries=entries), claim())
+    assert codes(decision) == ["60", "61"]
+
+
+def test_age_is_whole_years_on_the_date_of_service() -> None:
+    """The day before an 18th birthday is 17."""
+    assert age_on(dt.date(2008, 11, 3), dt.date(2026, 11, 2)) == 17
+    assert age_on(dt.date(2008, 11, 2), dt.date(2026, 11, 2)) == 18
+
+
+def test_not_on_formulary_names_the_covered_alternative() -> None:
+    """MR tells the pharmacist the lowest-tier covered drug of the same group."""
+    entry = FormularyEntry("P1", BRAND.ndc, FormularyStatus.NON_FORMULARY, 2)
+    entries = [e for e in SNAPSHOT.formulary.values() if e.ndc != BRAND.ndc] + [entry]
+    decision = decide(snapshot_with({}, entries=entries), claim(BRAND))
+    assert codes(decision) == ["MR"]
+    assert f"covered alternative: {GENERIC.name} (NDC {GENERIC.ndc})" in decision.response.message

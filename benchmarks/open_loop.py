@@ -104,7 +104,7 @@ async def _run_rate(
             rng.choice(drugs),
             pharmacy=rng.choice(pharmacies),
             rx_number=rx_start + index,
-            date_of_service=f"2026{rng.randrange(1, 12):02d}{rng.randrange(1, 29):02d}",
+            date_of_service=f"2026{rng.randrange(1, 11):02d}{rng.randrange(1, 29):02d}",
         )
         delay = intended - time.perf_counter()
         if delay > 0:
@@ -141,7 +141,10 @@ async def _run_rate(
 async def main(rates: list[int], seconds: float) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="rxgw-bench-"))
     env = dict(
-        os.environ, RX_GATEWAY_DATA_DIR=str(workdir / "state"), RX_GATEWAY_LOG_LEVEL="WARNING"
+        os.environ,
+        RX_GATEWAY_DATA_DIR=str(workdir / "state"),
+        RX_GATEWAY_LOG_LEVEL="WARNING",
+        RX_GATEWAY_BUSINESS_DATE="2026-11-23",  # the synthetic claims are dated in 2026
     )
     port = _free_port()
     server = None

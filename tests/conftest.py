@@ -23,8 +23,8 @@ import pytest
 from rx_gateway.adapters.postgres.database import EmbeddedPostgres
 from rx_gateway.bootstrap import App, Database, build_app
 from rx_gateway.client import GatewayClient
-from rx_gateway.config import Settings
 from rx_gateway.data.synthetic import generate
+from tests.support import TEST_SETTINGS
 
 
 def _with_database(url: str, name: str) -> str:
@@ -95,7 +95,7 @@ async def loaded_dsn(fresh_database: Any, dataset: tuple[Path, dict[str, Any]]) 
 
 @pytest.fixture(scope="session")
 async def app(loaded_dsn: str) -> AsyncIterator[App]:
-    settings = replace(Settings(), listen_address="127.0.0.1:0")
+    settings = replace(TEST_SETTINGS)
     application = await build_app(settings, loaded_dsn)
     yield application
     await application.stop()

@@ -112,7 +112,12 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
     pool = await create_pool(dsn, settings.pool)
     store = PostgresClaimStore(pool)
     reference = ReferenceHolder(await store.load_snapshot())
-    processor = ClaimProcessor(store, reference)
+    pinned = settings.business_date
+    processor = (
+        ClaimProcessor(store, reference, business_date=lambda: pinned)
+        if pinned is not None
+        else ClaimProcessor(store, reference)
+    )
     server = GatewayServer(
         processor,
         listen_address=settings.listen_address,

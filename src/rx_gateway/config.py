@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,6 +24,8 @@ class Settings:
     shutdown_grace_s: float = 5.0
     database_start_timeout_s: float = 30.0
     use_uvloop: bool = False
+    # Pin the business date (82/81 checks) for demos and tests; None: today in UTC.
+    business_date: dt.date | None = None
     log_level: str = "INFO"
 
     @classmethod
@@ -70,5 +73,16 @@ class Settings:
                 "RX_GATEWAY_SHUTDOWN_GRACE_S", defaults.shutdown_grace_s, float
             ),
             use_uvloop=environ.get("RX_GATEWAY_UVLOOP", "0") in {"1", "true", "yes"},
+            business_date=_date_or_none(environ, "RX_GATEWAY_BUSINESS_DATE"),
             log_level=environ.get("RX_GATEWAY_LOG_LEVEL", defaults.log_level).upper(),
         )
+
+
+def _date_or_none(environ: Mapping[str, str], name: str) -> dt.date | None:
+    raw = environ.get(name)
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidRequest(name, f"must be a date YYYY-MM-DD, got {raw!r}") from None

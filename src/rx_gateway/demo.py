@@ -7,6 +7,7 @@ The end-to-end tests run the same script.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from rx_gateway.domain.money import format_cents
 from rx_gateway.v1 import claims_pb2 as pb
 
 Check = Callable[[pb.ClaimResponse], bool]
+# The demo's day at the counter: the scripted claims are dated around it.
+DEMO_BUSINESS_DATE = dt.date(2026, 11, 23)
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,15 @@ def script(fx: dict[str, Any]) -> list[Step]:
             claim(members["terminated"], "generic", 11),
             "R",
             ("69",),
+        ),
+        Step(
+            "dated next month (post-dated)", claim(single, "generic", 35, "20261201"), "R", ("82",)
+        ),
+        Step(
+            "dated a year ago (timely filing)",
+            claim(single, "generic", 36, "20251101"),
+            "R",
+            ("81",),
         ),
         Step(
             "out-of-network pharmacy",
@@ -361,7 +373,11 @@ def render(outcomes: list[Outcome]) -> str:
 async def run_demo(settings: Settings, *, keep: bool = False) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="rxgw-demo-"))
     demo_settings = replace(
-        settings, database_url=None, data_dir=workdir, listen_address="127.0.0.1:0"
+        settings,
+        database_url=None,
+        data_dir=workdir,
+        listen_address="127.0.0.1:0",
+        business_date=DEMO_BUSINESS_DATE,
     )
     database = await Database.open(demo_settings)
     try:

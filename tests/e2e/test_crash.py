@@ -20,6 +20,7 @@ from rx_gateway.adapters.postgres.verify import verify_ledger
 from rx_gateway.bootstrap import Database
 from rx_gateway.client import GatewayClient
 from rx_gateway.data.claims import claim_request
+from tests.support import BUSINESS_DATE
 
 CLAIMS = 240
 RATE_PER_S = 120.0
@@ -32,7 +33,12 @@ def _free_port() -> int:
 
 
 def _start_server(dsn: str, port: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, RX_GATEWAY_DATABASE_URL=dsn, RX_GATEWAY_LOG_LEVEL="WARNING")
+    env = dict(
+        os.environ,
+        RX_GATEWAY_DATABASE_URL=dsn,
+        RX_GATEWAY_LOG_LEVEL="WARNING",
+        RX_GATEWAY_BUSINESS_DATE=BUSINESS_DATE.isoformat(),
+    )
     server = subprocess.Popen(
         [sys.executable, "-m", "rx_gateway", "serve", "--listen", f"127.0.0.1:{port}"],
         env=env,

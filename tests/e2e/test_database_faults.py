@@ -17,8 +17,8 @@ from rx_gateway.adapters.postgres.database import EmbeddedPostgres, PoolLimits
 from rx_gateway.adapters.postgres.verify import verify_ledger
 from rx_gateway.bootstrap import Database, build_app
 from rx_gateway.client import GatewayClient
-from rx_gateway.config import Settings
 from rx_gateway.data.claims import claim_request
+from tests.support import TEST_SETTINGS
 
 
 async def test_database_down_answers_unavailable_then_recovers(
@@ -39,7 +39,7 @@ async def test_database_down_answers_unavailable_then_recovers(
             fixtures["drugs"]["generic"],
             pharmacy=fixtures["pharmacies"]["preferred"],
             rx_number=rx,
-            date_of_service=f"2026{rx % 12 + 1:02d}01",
+            date_of_service=f"2026{rx % 10 + 1:02d}01",
         )
 
     try:
@@ -47,7 +47,7 @@ async def test_database_down_answers_unavailable_then_recovers(
         await database.migrate()
         await database.load(dataset[0])
         limits = PoolLimits(size_min=1, size_max=4, acquire_timeout_s=0.5, command_timeout_s=1.0)
-        app = await build_app(replace(Settings(), listen_address="127.0.0.1:0", pool=limits), dsn)
+        app = await build_app(replace(TEST_SETTINGS, pool=limits), dsn)
         try:
             async with GatewayClient(f"127.0.0.1:{app.port}") as client:
                 assert (await client.submit(claim(1))).transaction_response_status == "P"

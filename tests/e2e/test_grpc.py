@@ -13,9 +13,9 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from rx_gateway.bootstrap import App, Database, build_app
 from rx_gateway.client import GatewayClient
-from rx_gateway.config import Settings
 from rx_gateway.demo import render, run_script, script
 from rx_gateway.v1 import claims_pb2 as pb
+from tests.support import TEST_SETTINGS
 
 
 async def test_demo_script_answers_as_expected(
@@ -26,7 +26,7 @@ async def test_demo_script_answers_as_expected(
     database = Database(dsn)
     await database.migrate()
     await database.load(dataset[0])
-    app = await build_app(replace(Settings(), listen_address="127.0.0.1:0"), dsn)
+    app = await build_app(replace(TEST_SETTINGS), dsn)
     try:
         async with GatewayClient(f"127.0.0.1:{app.port}") as client:
             outcomes = await run_script(client, script(dataset[1]))
@@ -112,7 +112,7 @@ async def test_eligibility_reports_accumulators_and_purses(
 
 async def test_graceful_shutdown_reports_not_serving(loaded_dsn: str) -> None:
     """On stop the health service flips to NOT_SERVING before the listener closes."""
-    app = await build_app(replace(Settings(), listen_address="127.0.0.1:0"), loaded_dsn)
+    app = await build_app(replace(TEST_SETTINGS), loaded_dsn)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
         health = health_pb2_grpc.HealthStub(channel)
         assert (

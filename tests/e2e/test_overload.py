@@ -11,14 +11,14 @@ import grpc
 
 from rx_gateway.bootstrap import build_app
 from rx_gateway.client import GatewayClient
-from rx_gateway.config import Settings
 from rx_gateway.data.claims import claim_request
+from tests.support import TEST_SETTINGS
 
 
 async def test_excess_calls_are_shed_not_queued(loaded_dsn: str, fixtures: dict[str, Any]) -> None:
     """With room for 4 calls in flight, a burst of 60: every call is answered or shed, none
     fails any other way, and shed calls come back fast instead of waiting in a queue."""
-    settings = replace(Settings(), listen_address="127.0.0.1:0", grpc_concurrent_rpcs_max=4)
+    settings = replace(TEST_SETTINGS, grpc_concurrent_rpcs_max=4)
     app = await build_app(settings, loaded_dsn)
     member = fixtures["members"]["part_d_other"]
     requests = [

@@ -113,7 +113,7 @@ async def test_expired_deadline_commits_fully_or_not_at_all(
             fixtures["drugs"]["generic"],
             pharmacy=fixtures["pharmacies"]["preferred"],
             rx_number=rx_number(),
-            date_of_service=f"2026{int(deadline_ms * 10) % 12 + 1:02d}01",
+            date_of_service=f"2026{int(deadline_ms * 10) % 10 + 1:02d}01",
         )
         first: str
         try:

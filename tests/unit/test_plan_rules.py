@@ -103,3 +103,37 @@ def test_not_on_formulary_names_the_covered_alternative() -> None:
     decision = decide(snapshot_with({}, entries=entries), claim(BRAND))
     assert codes(decision) == ["MR"]
     assert f"covered alternative: {GENERIC.name} (NDC {GENERIC.ndc})" in decision.response.message
+
+
+@pytest.mark.parametrize(
+    ("date_of_service", "expected"),
+    [("20261124", "82"), ("20261123", None), ("20260826", None), ("20260825", "81")],
+)
+def test_timely_filing_and_post_dated(date_of_service: str, expected: str | None) -> None:
+    """Business date 2026-11-23 and a 89-day window: tomorrow is 82, 90 days ago is 81."""
+    rule = snapshot_with({"timely_filing_days": 89})
+    decision = adjudicate(
+        claim(date_of_service=date_of_service),
+        rule,
+        state(),
+        authorization_number="A",
+        internal_control_number="I",
+        business_date=dt.date(2026, 11, 23),
+    )
+    if expected is None:
+        assert isinstance(decision, Paid)
+    else:
+        assert codes(decision) == [expected]
+
+
+def test_business_date_setting() -> None:
+    """RX_GATEWAY_BUSINESS_DATE pins the processor's today; a bad value names the variable."""
+    from rx_gateway.config import Settings
+    from rx_gateway.domain.errors import InvalidRequest
+
+    assert Settings.from_env({"RX_GATEWAY_BUSINESS_DATE": "2026-11-23"}).business_date == dt.date(
+        2026, 11, 23
+    )
+    assert Settings.from_env({}).business_date is None
+    with pytest.raises(InvalidRequest, match="RX_GATEWAY_BUSINESS_DATE"):
+        Settings.from_env({"RX_GATEWAY_BUSINESS_DATE": "tomorrow"})

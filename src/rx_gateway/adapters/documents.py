@@ -273,6 +273,7 @@ def plan_from_document(doc: Any, source: str, text: str = "") -> Plan:
         programs=tuple(programs),
         specialty_pharmacy_required=get(doc, ("specialty_pharmacy_required",), bool, default=False),
         extended_supply_days_min=get(doc, ("extended_supply_days_min",), int, default=None),
+        timely_filing_days=get(doc, ("timely_filing_days",), int, default=None),
         generic_required_daw_codes=frozenset(
             get(doc, ("generic_required_daw_codes",), list, default=[])
         ),

@@ -219,6 +219,7 @@ def _plans() -> list[dict[str, Any]]:
         "out_of_pocket": {"individual_cents": 400_000, "family_cents": 800_000},
         "days_supply_max": 90,
         "refill_too_soon_threshold_bp": 8_000,
+        "timely_filing_days": 365,
         "daw_penalty_codes": [1, 2],
         "networks": {
             "preferred": {
@@ -291,6 +292,7 @@ def _plans() -> list[dict[str, Any]]:
         "out_of_pocket": {"individual_cents": 850_000, "family_cents": 1_700_000},
         "days_supply_max": 90,
         "refill_too_soon_threshold_bp": 8_000,
+        "timely_filing_days": 365,
         "daw_penalty_codes": [1, 2],
         "networks": {
             "preferred": {"awp_discount_bp": 1_700, "use_mac": True, "dispensing_fee_cents": 100},
@@ -337,6 +339,7 @@ def _plans() -> list[dict[str, Any]]:
         "out_of_pocket": {"individual_cents": 210_000},
         "days_supply_max": 90,
         "refill_too_soon_threshold_bp": 8_000,
+        "timely_filing_days": 365,
         "daw_penalty_codes": [],
         "networks": {
             "preferred": {"awp_discount_bp": 1_900, "use_mac": True, "dispensing_fee_cents": 50},

@@ -194,6 +194,26 @@ def _product(
     return drug, entry
 
 
+def _filing(date_of_service: dt.date, plan: Plan, business_date: dt.date) -> None:
+    """82 for a date of service in the future; 81 past the plan's timely-filing window."""
+    if date_of_service > business_date:
+        _fail_if(
+            "filing",
+            [Reject(RejectCode.CLAIM_POST_DATED, f"Date of service is after {business_date}")],
+        )
+    window = plan.timely_filing_days
+    if window is not None and (business_date - date_of_service).days > window:
+        _fail_if(
+            "filing",
+            [
+                Reject(
+                    RejectCode.CLAIM_TOO_OLD,
+                    f"Claims must be filed within {window} days of the date of service",
+                )
+            ],
+        )
+
+
 def _alternative(snapshot: ReferenceSnapshot, plan: Plan, drug: Drug) -> str:
     """The preferred covered alternative in the same drug group, as message text."""
     other = snapshot.preferred_alternatives.get((plan.plan_id, drug.drug_group))
@@ -408,8 +428,13 @@ def adjudicate(
     *,
     authorization_number: str,
     internal_control_number: str,
+    business_date: dt.date | None = None,
 ) -> Decision:
-    """Decide one B1 claim. Never raises for a business reason: rejects are values."""
+    """Decide one B1 claim. Never raises for a business reason: rejects are values.
+
+    ``business_date`` is the processor's today (the service layer's clock): claims dated after
+    it are post-dated (82), claims older than the plan's timely-filing window are too old (81).
+    """
     trace: list[str] = []
     plan_id = ""
     try:
@@ -426,6 +451,8 @@ def adjudicate(
         assert state is not None  # noqa: S101 - resolve_coverage rejects a missing member
         plan_id = plan.plan_id
         trace.append(f"eligibility: {coverage.line_of_business} coverage under {plan.plan_id}")
+        if business_date is not None:
+            _filing(service_date, plan, business_date)
         pharmacy = snapshot.pharmacies.get(request.service_provider_id)
         if pharmacy is None:
             _fail_if("network", [Reject(RejectCode.NON_MATCHED_PHARMACY, "Pharmacy not found")])

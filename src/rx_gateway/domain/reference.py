@@ -120,6 +120,8 @@ class Plan:
     extended_supply_days_min: int | None = None
     # DAW codes that reject a multi-source brand with AJ (generic required).
     generic_required_daw_codes: frozenset[int] = frozenset()
+    # Timely filing: a claim more than this many days after its date of service is 81.
+    timely_filing_days: int | None = None
 
     def plan_year_start(self, date_of_service: dt.date) -> dt.date:
         start = dt.date(date_of_service.year, self.plan_year_start_month, 1)

@@ -41,6 +41,8 @@ class RejectCode(StrEnum):
     PRIOR_AUTHORIZATION_REQUIRED = "75"
     PLAN_LIMITATIONS_EXCEEDED = "76"
     REFILL_TOO_SOON = "79"
+    CLAIM_TOO_OLD = "81"
+    CLAIM_POST_DATED = "82"
     DUPLICATE_PAID_CLAIM = "83"
     CLAIM_NOT_PAID = "84"
     HOST_PROCESSING_ERROR = "99"
@@ -86,6 +88,8 @@ REJECT_TEXT: dict[RejectCode, str] = {
     RejectCode.PRIOR_AUTHORIZATION_REQUIRED: "Prior Authorization Required",
     RejectCode.PLAN_LIMITATIONS_EXCEEDED: "Plan Limitations Exceeded",
     RejectCode.REFILL_TOO_SOON: "Refill Too Soon",
+    RejectCode.CLAIM_TOO_OLD: "Claim Too Old",
+    RejectCode.CLAIM_POST_DATED: "Claim Is Post-Dated",
     RejectCode.DUPLICATE_PAID_CLAIM: "Duplicate Paid/Captured Claim",
     RejectCode.CLAIM_NOT_PAID: "Claim Has Not Been Paid/Captured",
     RejectCode.HOST_PROCESSING_ERROR: "Host Processing Error",
@@ -110,6 +114,7 @@ CHECK_GROUPS: tuple[str, ...] = (
     "syntax",
     "plan",
     "eligibility",
+    "filing",
     "network",
     "product",
     "limits",

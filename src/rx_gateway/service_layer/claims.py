@@ -8,6 +8,7 @@ whole adjudication runs again on fresh state, a small bounded number of times.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import random
 import secrets
@@ -33,6 +34,11 @@ from rx_gateway.service_layer.ports import ClaimStore, ExistingClaim, ReferenceS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+def today_utc() -> dt.date:
+    """The processor's business date: today in UTC."""
+    return dt.datetime.now(dt.UTC).date()
 
 
 def new_authorization_number() -> str:
@@ -81,7 +87,9 @@ class ClaimProcessor:
         retry: RetryPolicy = RetryPolicy(),
         authorization_numbers: Callable[[], str] = new_authorization_number,
         control_numbers: Callable[[], str] = new_internal_control_number,
+        business_date: Callable[[], dt.date] = today_utc,
     ) -> None:
+        self._business_date = business_date
         self._store = store
         self._reference = reference
         self._retry = retry
@@ -132,6 +140,7 @@ class ClaimProcessor:
             lookup.state,
             authorization_number=self._authorization_numbers(),
             internal_control_number=self._control_numbers(),
+            business_date=self._business_date(),
         )
         if not isinstance(decision, Paid):
             await self._store.record_outcome(

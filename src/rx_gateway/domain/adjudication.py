@@ -40,6 +40,8 @@ from rx_gateway.domain.outcome import (
 )
 from rx_gateway.domain.pricing import Price, contract_ingredient, price_claim
 from rx_gateway.domain.reference import (
+    CostShareKind,
+    CostShareRule,
     Drug,
     FormularyEntry,
     FormularyStatus,
@@ -596,6 +598,11 @@ def _pay(
         health_plan_funded_assistance_amount_cents=-purse_paid,
         allowed_amount_cents=price.allowed_cents,
         plan_paid_cents=plan_paid,
+        benefit_stages=(
+            benefit_stages(plan, plan.tiers[tier], before, price.allowed_cents, share)
+            if plan.line_of_business == PART_D
+            else ()
+        ),
     )
     check_identities(pricing, lines)
     messages = []
@@ -636,6 +643,47 @@ def _pay(
     )
 
 
+PART_D = "MEDICARE_PART_D"
+
+
+def benefit_stages(
+    plan: Plan,
+    rule: CostShareRule,
+    before: Accumulators,
+    cost_cents: int,
+    share: ShareBreakdown,
+) -> tuple[tuple[str, int], ...]:
+    """How a Part D claim's cost splits across 01 deductible, 02 initial and 04 catastrophic.
+
+    A claim that reaches the out-of-pocket threshold is split where the member's coinsurance
+    meets it: the cost up to that point is initial coverage, the rest catastrophic.
+    """
+    left = [
+        value
+        for value in (
+            remaining(plan.out_of_pocket_individual_cents, before.out_of_pocket_individual_cents),
+            remaining(plan.out_of_pocket_family_cents, before.out_of_pocket_family_cents),
+        )
+        if value is not None
+    ]
+    out_of_pocket_left = min(left) if left else None
+    deductible = share.deductible_cents
+    rest = cost_cents - deductible
+    initial = rest
+    if out_of_pocket_left == 0:
+        initial = 0
+    elif (
+        out_of_pocket_left is not None
+        and share.counted_toward_out_of_pocket_cents >= out_of_pocket_left
+        and rule.kind is CostShareKind.COINSURANCE
+        and rule.coinsurance_bp > 0
+    ):
+        coinsurance_left = out_of_pocket_left - deductible - share.network_cents
+        initial = min(rest, -(-coinsurance_left * 10_000 // rule.coinsurance_bp))
+    stages = (("01", deductible), ("02", initial), ("04", rest - initial))
+    return tuple((qualifier, amount) for qualifier, amount in stages if amount > 0)
+
+
 def check_identities(
     pricing: ResponsePricing, lines: list[PurseLine] | tuple[PurseLine, ...]
 ) -> None:
@@ -659,6 +707,7 @@ def check_identities(
         p.health_plan_funded_assistance_amount_cents == -purse_total,
         0 <= p.patient_pay_amount_cents <= p.allowed_amount_cents,
         p.plan_paid_cents >= 0,
+        not p.benefit_stages or sum(a for _, a in p.benefit_stages) == p.allowed_amount_cents,
     )
     if not all(checks):
         msg = f"NCPDP pricing identities do not hold: {pricing}"

@@ -45,6 +45,8 @@ class ResponsePricing:
     health_plan_funded_assistance_amount_cents: int  # 129-UD (<= 0)
     allowed_amount_cents: int
     plan_paid_cents: int
+    # 393-MV qualifier and 394-MW amount per Part D stage (392-MU is their count)
+    benefit_stages: tuple[tuple[str, int], ...] = ()
 
     def negated(self) -> ResponsePricing:
         """The pricing of a reversal: every amount with its sign flipped, accumulators kept."""
@@ -55,8 +57,11 @@ class ResponsePricing:
             "remaining_benefit_amount_cents",
             "spending_account_amount_remaining_cents",
         }
-        values = {k: (v if k in kept else -v) for k, v in asdict(self).items()}
-        return ResponsePricing(**values)
+        values = {
+            k: (v if k in kept else -v) for k, v in asdict(self).items() if k != "benefit_stages"
+        }
+        stages = tuple((q, -amount) for q, amount in self.benefit_stages)
+        return ResponsePricing(**values, benefit_stages=stages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +143,7 @@ def response_from_record(record: dict[str, Any]) -> ClaimResponse:
         rejects=tuple(Reject(RejectCode(r["code"]), r["message"]) for r in record["rejects"]),
         message=record["message"],
         additional_messages=tuple(record["additional_messages"]),
-        pricing=ResponsePricing(**pricing) if pricing else None,
+        pricing=_pricing_from_record(pricing) if pricing else None,
         purses=tuple(PurseLine(**p) for p in record["purses"]),
         accumulators=AccumulatorView(**accumulators) if accumulators else None,
         internal_control_number=record["internal_control_number"],
@@ -147,3 +152,8 @@ def response_from_record(record: dict[str, Any]) -> ClaimResponse:
         rule_trace=tuple(record["rule_trace"]),
         prescription_reference_number=record["prescription_reference_number"],
     )
+
+
+def _pricing_from_record(record: dict[str, Any]) -> ResponsePricing:
+    stages = tuple((str(q), int(a)) for q, a in record.get("benefit_stages", ()))
+    return ResponsePricing(**(record | {"benefit_stages": stages}))

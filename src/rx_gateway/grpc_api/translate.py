@@ -151,7 +151,13 @@ def claim_response_to_pb(response: ClaimResponse) -> pb.ClaimResponse:
         prescription_reference_number=response.prescription_reference_number,
     )
     if response.pricing is not None:
-        message.pricing.CopyFrom(pb.PricingResponse(**_fields(response.pricing)))  # type: ignore[arg-type]
+        fields = _fields(response.pricing)
+        stages = fields.pop("benefit_stages")
+        message.pricing.CopyFrom(pb.PricingResponse(**fields))  # type: ignore[arg-type]
+        message.pricing.benefit_stages.extend(
+            pb.BenefitStage(qualifier=q, amount_cents=a)
+            for q, a in stages  # type: ignore[attr-defined]
+        )
     if response.accumulators is not None:
         message.accumulators.CopyFrom(_accumulators_to_pb(response.accumulators))
     return message

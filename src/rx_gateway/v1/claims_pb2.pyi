@@ -447,6 +447,7 @@ class PricingResponse(_message.Message):
     HEALTH_PLAN_FUNDED_ASSISTANCE_AMOUNT_CENTS_FIELD_NUMBER: _builtins.int
     ALLOWED_AMOUNT_CENTS_FIELD_NUMBER: _builtins.int
     PLAN_PAID_CENTS_FIELD_NUMBER: _builtins.int
+    BENEFIT_STAGES_FIELD_NUMBER: _builtins.int
     patient_pay_amount_cents: _builtins.int
     """505-F5 Patient Pay Amount"""
     ingredient_cost_paid_cents: _builtins.int
@@ -483,6 +484,10 @@ class PricingResponse(_message.Message):
     """not an NCPDP field: lesser of U&C, gross amount due and contract price"""
     plan_paid_cents: _builtins.int
     """not an NCPDP field: what the plan itself pays"""
+    @_builtins.property
+    def benefit_stages(self) -> _containers.RepeatedCompositeFieldContainer[Global___BenefitStage]:
+        """392-MU Benefit Stage Count, then the stages (Part D)"""
+
     def __init__(
         self,
         *,
@@ -504,14 +509,41 @@ class PricingResponse(_message.Message):
         health_plan_funded_assistance_amount_cents: _builtins.int = ...,
         allowed_amount_cents: _builtins.int = ...,
         plan_paid_cents: _builtins.int = ...,
+        benefit_stages: _abc.Iterable[Global___BenefitStage] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accumulated_deductible_amount_cents", b"accumulated_deductible_amount_cents", "allowed_amount_cents", b"allowed_amount_cents", "amount_applied_to_periodic_deductible_cents", b"amount_applied_to_periodic_deductible_cents", "amount_attributed_to_product_selection_brand_cents", b"amount_attributed_to_product_selection_brand_cents", "amount_attributed_to_provider_network_selection_cents", b"amount_attributed_to_provider_network_selection_cents", "amount_exceeding_periodic_benefit_maximum_cents", b"amount_exceeding_periodic_benefit_maximum_cents", "amount_of_coinsurance_cents", b"amount_of_coinsurance_cents", "amount_of_copay_cents", b"amount_of_copay_cents", "basis_of_reimbursement_determination", b"basis_of_reimbursement_determination", "dispensing_fee_paid_cents", b"dispensing_fee_paid_cents", "health_plan_funded_assistance_amount_cents", b"health_plan_funded_assistance_amount_cents", "ingredient_cost_paid_cents", b"ingredient_cost_paid_cents", "patient_pay_amount_cents", b"patient_pay_amount_cents", "plan_paid_cents", b"plan_paid_cents", "remaining_benefit_amount_cents", b"remaining_benefit_amount_cents", "remaining_deductible_amount_cents", b"remaining_deductible_amount_cents", "spending_account_amount_remaining_cents", b"spending_account_amount_remaining_cents", "total_amount_paid_cents", b"total_amount_paid_cents"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accumulated_deductible_amount_cents", b"accumulated_deductible_amount_cents", "allowed_amount_cents", b"allowed_amount_cents", "amount_applied_to_periodic_deductible_cents", b"amount_applied_to_periodic_deductible_cents", "amount_attributed_to_product_selection_brand_cents", b"amount_attributed_to_product_selection_brand_cents", "amount_attributed_to_provider_network_selection_cents", b"amount_attributed_to_provider_network_selection_cents", "amount_exceeding_periodic_benefit_maximum_cents", b"amount_exceeding_periodic_benefit_maximum_cents", "amount_of_coinsurance_cents", b"amount_of_coinsurance_cents", "amount_of_copay_cents", b"amount_of_copay_cents", "basis_of_reimbursement_determination", b"basis_of_reimbursement_determination", "benefit_stages", b"benefit_stages", "dispensing_fee_paid_cents", b"dispensing_fee_paid_cents", "health_plan_funded_assistance_amount_cents", b"health_plan_funded_assistance_amount_cents", "ingredient_cost_paid_cents", b"ingredient_cost_paid_cents", "patient_pay_amount_cents", b"patient_pay_amount_cents", "plan_paid_cents", b"plan_paid_cents", "remaining_benefit_amount_cents", b"remaining_benefit_amount_cents", "remaining_deductible_amount_cents", b"remaining_deductible_amount_cents", "spending_account_amount_remaining_cents", b"spending_account_amount_remaining_cents", "total_amount_paid_cents", b"total_amount_paid_cents"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PricingResponse: _TypeAlias = PricingResponse  # noqa: Y015
+
+@_typing.final
+class BenefitStage(_message.Message):
+    """One Medicare Part D benefit stage this claim's cost fell into."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUALIFIER_FIELD_NUMBER: _builtins.int
+    AMOUNT_CENTS_FIELD_NUMBER: _builtins.int
+    qualifier: _builtins.str
+    """393-MV Benefit Stage Qualifier: 01 deductible, 02 initial benefit, 04 catastrophic"""
+    amount_cents: _builtins.int
+    """394-MW Benefit Stage Amount"""
+    def __init__(
+        self,
+        *,
+        qualifier: _builtins.str = ...,
+        amount_cents: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_cents", b"amount_cents", "qualifier", b"qualifier"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BenefitStage: _TypeAlias = BenefitStage  # noqa: Y015
 
 @_typing.final
 class PurseLine(_message.Message):

@@ -170,6 +170,24 @@ def script(fx: dict[str, Any]) -> list[Step]:
             ("60",),
         ),
         Step(
+            "step therapy: brand before the generic",
+            claim(members["commercial_woman"], "step_therapy", 37),
+            "R",
+            ("608",),
+            check=lambda r: fx["drugs"]["step_therapy_first"]["molecule"] in r.message,
+            check_text="message names the drug to try first",
+        ),
+        Step(
+            "step therapy: the first-line generic",
+            claim(members["commercial_woman"], "step_therapy_first", 38, "20261101"),
+            "P",
+        ),
+        Step(
+            "step therapy: then the brand",
+            claim(members["commercial_woman"], "step_therapy", 39),
+            "P",
+        ),
+        Step(
             "men-only drug for a woman",
             claim(members["commercial_woman"], "men_only", 34),
             "R",

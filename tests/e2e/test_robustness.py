@@ -28,7 +28,7 @@ def _texts(*valid: str) -> st.SearchStrategy[str]:
 
 
 def _requests(fixtures: dict[str, Any]) -> st.SearchStrategy[pb.ClaimRequest]:
-    member = fixtures["members"]["hdhp_family"][-1]  # no other test bills for this member
+    member = fixtures["members"]["commercial_child"]  # no other test bills for this family
     plan = fixtures["plans"][member["plan_id"]]
     drug = fixtures["drugs"]["generic"]
     return st.builds(

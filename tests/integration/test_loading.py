@@ -94,4 +94,4 @@ def test_formulary_without_the_optional_edit_columns_still_loads(
     loaded = read_dataset(
         tmp_path, known={"plans": {"HDHP-2026"}, "drugs": {dataset[1]["drugs"]["generic"]["ndc"]}}
     )
-    assert loaded.rows("formulary.csv")[0][-3:] == (None, None, None)
+    assert loaded.rows("formulary.csv")[0][-4:] == (None, None, None, None)

@@ -137,3 +137,25 @@ def test_business_date_setting() -> None:
     assert Settings.from_env({}).business_date is None
     with pytest.raises(InvalidRequest, match="RX_GATEWAY_BUSINESS_DATE"):
         Settings.from_env({"RX_GATEWAY_BUSINESS_DATE": "tomorrow"})
+
+
+def test_step_therapy_requires_the_first_line_drug_within_a_year() -> None:
+    """608 naming the first-line product until it was filled in the last 365 days; a PA overrides."""
+    from rx_gateway.domain.member import Fill
+
+    entry = FormularyEntry(
+        "P1", BRAND.ndc, FormularyStatus.COVERED, 2, step_therapy_molecule="mol-a"
+    )
+    entries = [e for e in SNAPSHOT.formulary.values() if e.ndc != BRAND.ndc] + [entry]
+    rule = snapshot_with({}, entries=entries)
+    request = claim(BRAND, quantity_dispensed_thousandths=30_000)
+    rejected = decide(rule, request)
+    assert codes(rejected) == ["608"]
+    assert GENERIC.ndc in rejected.response.message
+    old_fill = state(fills=(Fill("mol-a", dt.date(2025, 10, 1), 30),))
+    assert codes(decide(rule, request, old_fill)) == ["608"]
+    # the generic shares the brand's molecule here, so a recent fill also makes the brand a refill
+    recent = state(fills=(Fill("mol-a", dt.date(2026, 3, 1), 30),))
+    assert isinstance(decide(rule, request, recent), Paid)
+    pa = PriorAuthorization(BRAND.ndc, None, dt.date(2026, 1, 1), dt.date(2026, 12, 31), "PA9")
+    assert isinstance(decide(rule, request, state(prior_authorizations=(pa,))), Paid)

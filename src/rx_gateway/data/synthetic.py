@@ -461,6 +461,12 @@ def _formulary(
     plans: list[dict[str, Any]], drugs: list[_Drug], rng: random.Random
 ) -> list[list[Any]]:
     rows = []
+    # step therapy: some single-source brands require a generic of their group first (608);
+    # chosen from the NDC, not the random stream, so the rest of the data does not shift
+    first_generic: dict[str, str] = {}
+    for drug in drugs:
+        if not drug.is_brand:
+            first_generic.setdefault(drug.drug_group, drug.molecule)
     for plan in plans:
         for drug in drugs:
             status, tier, pa = "covered", 1, False
@@ -483,8 +489,24 @@ def _formulary(
             # patient edits: urology products for men only (61), neuro brands for adults (60)
             gender = 1 if drug.drug_group == "urology" else ""
             age_min = 18 if drug.drug_group == "neuro" and drug.is_brand else ""
+            step = ""
+            single_source = drug.is_brand and not drug.generic_ndc and not drug.is_specialty
+            if single_source and int(drug.ndc) % 11 == 0:
+                step = first_generic.get(drug.drug_group, "")
             rows.append(
-                [plan["plan_id"], drug.ndc, status, tier, pa, qty_limit, "", age_min, "", gender]
+                [
+                    plan["plan_id"],
+                    drug.ndc,
+                    status,
+                    tier,
+                    pa,
+                    qty_limit,
+                    "",
+                    age_min,
+                    "",
+                    gender,
+                    step,
+                ]
             )
     return rows
 
@@ -619,19 +641,29 @@ def _pick_fixtures(
     entries = {(r[0], r[1]): r for r in formulary}
 
     def covered(drug: _Drug, plan: str = comm) -> bool:
+        """Covered with no PA, quantity limit or step therapy."""
         row = entries[(plan, drug.ndc)]
-        return row[2] == "covered" and not row[4] and row[5] == ""
+        return row[2] == "covered" and not row[4] and row[5] == "" and row[10] == ""
+
+    def covered_but_step(drug: _Drug) -> bool:
+        row = entries[(comm, drug.ndc)]
+        return row[2] == "covered" and not row[4] and row[5] == "" and row[7] == "" and row[9] == ""
+
+    def plain(drug: _Drug, plan: str = comm) -> bool:
+        """Covered for everyone: no age or gender edit either."""
+        row = entries[(plan, drug.ndc)]
+        return covered(drug, plan) and row[7] == "" and row[9] == ""
 
     by_ndc = {d.ndc: d for d in drugs}
     generic = next(
-        d for d in drugs if not d.is_brand and covered(d) and all(covered(d, p) for p in PLAN_LOB)
+        d for d in drugs if not d.is_brand and plain(d) and all(plain(d, p) for p in PLAN_LOB)
     )
     brand = next(
         d
         for d in drugs
         if d.is_brand
         and d.generic_ndc
-        and all(covered(d, p) and covered(by_ndc[d.generic_ndc], p) for p in PLAN_LOB)
+        and all(plain(d, p) and plain(by_ndc[d.generic_ndc], p) for p in PLAN_LOB)
     )
     preferred_brand = next(
         d
@@ -641,10 +673,10 @@ def _pick_fixtures(
         and not d.is_specialty
         and d.drug_group != "insulin"
         and entries[(comm, d.ndc)][3] == 2
-        and all(covered(d, p) for p in PLAN_LOB)
+        and all(plain(d, p) for p in PLAN_LOB)
     )
     insulin = next(
-        d for d in drugs if d.drug_group == "insulin" and all(covered(d, p) for p in PLAN_LOB)
+        d for d in drugs if d.drug_group == "insulin" and all(plain(d, p) for p in PLAN_LOB)
     )
     specialty = next(d for d in drugs if d.is_specialty)
     excluded = next(d for d in drugs if entries[(comm, d.ndc)][2] == "excluded")
@@ -666,6 +698,12 @@ def _pick_fixtures(
     )
     coverage_by_member = {c[0]: c for c in coverages}
     men_only = next(d for d in drugs if entries[(comm, d.ndc)][9] == 1 and covered(d))
+    step_drug = next(d for d in drugs if entries[(comm, d.ndc)][10] and covered_but_step(d))
+    step_first = next(
+        d
+        for d in drugs
+        if not d.is_brand and d.molecule == entries[(comm, step_drug.ndc)][10] and plain(d)
+    )
     adults_only = next(d for d in drugs if entries[(comm, d.ndc)][7] == 18 and covered(d))
     family_sizes: dict[str, int] = {}
     for m in members:
@@ -773,6 +811,8 @@ def _pick_fixtures(
             "quantity_limited": drug_ref(limited) | {"quantity_limit_thousandths": 90_000},
             "men_only": drug_ref(men_only),
             "adults_only": drug_ref(adults_only),
+            "step_therapy": drug_ref(step_drug),
+            "step_therapy_first": drug_ref(step_first),
         },
         "pharmacies": {
             "preferred": pharmacy[("preferred", "retail")],
@@ -831,6 +871,7 @@ def generate(
             "age_min",
             "age_max",
             "gender_code",
+            "step_therapy_molecule",
         ],
         formulary,
     )

@@ -180,10 +180,30 @@ def _product(
                 )
             ],
         )
-    if entry.prior_authorization_required and not any(
+    authorized = any(
         pa.covers(drug.ndc, drug.drug_group, request.service_date)
         for pa in state.prior_authorizations
-    ):
+    )
+    required = entry.step_therapy_molecule
+    if required is not None and not authorized:
+        since = request.service_date - dt.timedelta(days=STEP_THERAPY_LOOKBACK_DAYS)
+        if not any(
+            f.molecule == required and since <= f.date_of_service <= request.service_date
+            for f in state.fills
+        ):
+            first = snapshot.first_line.get((plan.plan_id, required))
+            offer = f" ({first.name}, NDC {first.ndc})" if first else ""
+            _fail_if(
+                "product",
+                [
+                    Reject(
+                        RejectCode.STEP_THERAPY_REQUIRED,
+                        f"Step therapy: {required}{offer} must be tried first,"
+                        " or the prescriber requests an exception",
+                    )
+                ],
+            )
+    if entry.prior_authorization_required and not authorized:
         _fail_if(
             "product",
             [
@@ -214,6 +234,9 @@ def _filing(date_of_service: dt.date, plan: Plan, business_date: dt.date) -> Non
                 )
             ],
         )
+
+
+STEP_THERAPY_LOOKBACK_DAYS = 365
 
 
 def _alternative(snapshot: ReferenceSnapshot, plan: Plan, drug: Drug) -> str:

@@ -162,6 +162,7 @@ class FormularyEntry:
     age_min: int | None = None  # → 60 below it
     age_max: int | None = None  # → 60 above it
     gender_code: int | None = None  # 1 male, 2 female: → 61 for anyone else
+    step_therapy_molecule: str | None = None  # a fill of it in the last year is required: → 608
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +185,8 @@ class ReferenceSnapshot:
     plans_by_bin_pcn: Mapping[tuple[str, str], tuple[Plan, ...]] = field(default_factory=dict)
     # (plan, drug group) → the covered drug a pharmacist should offer instead (MR, AJ messages)
     preferred_alternatives: Mapping[tuple[str, str], Drug] = field(default_factory=dict)
+    # (plan, molecule) → a covered product of that molecule to try first (step therapy)
+    first_line: Mapping[tuple[str, str], Drug] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -199,6 +202,7 @@ class ReferenceSnapshot:
             by_bin_pcn.setdefault((plan.bin, plan.pcn), []).append(plan)
         drugs_by_ndc = {d.ndc: d for d in drugs}
         alternatives: dict[tuple[str, str], tuple[tuple[int, bool, str], Drug]] = {}
+        first_line: dict[tuple[str, str], tuple[tuple[int, bool, str], Drug]] = {}
         for entry in formulary:
             drug = drugs_by_ndc.get(entry.ndc)
             if drug is None or entry.status is not FormularyStatus.COVERED:
@@ -209,9 +213,13 @@ class ReferenceSnapshot:
             key = (entry.plan_id, drug.drug_group)
             if key not in alternatives or rank < alternatives[key][0]:
                 alternatives[key] = (rank, drug)
+            by_molecule = (entry.plan_id, drug.molecule)
+            if by_molecule not in first_line or rank < first_line[by_molecule][0]:
+                first_line[by_molecule] = (rank, drug)
         return cls(
             version=version,
             preferred_alternatives={k: v[1] for k, v in alternatives.items()},
+            first_line={k: v[1] for k, v in first_line.items()},
             plans={p.plan_id: p for p in plans},
             drugs={d.ndc: d for d in drugs},
             formulary={(f.plan_id, f.ndc): f for f in formulary},

@@ -55,6 +55,7 @@ class RejectCode(StrEnum):
     GENERIC_REQUIRED = "AJ"
     NOT_IN_SPECIALTY_NETWORK = "G6"
     NOT_IN_90_DAY_NETWORK = "G9"
+    STEP_THERAPY_REQUIRED = "608"
     GAD_FORMULA = "R9"
 
 
@@ -102,6 +103,9 @@ REJECT_TEXT: dict[RejectCode, str] = {
     RejectCode.GENERIC_REQUIRED: "Generic Drug Required",
     RejectCode.NOT_IN_SPECIALTY_NETWORK: "Pharmacy Not Contracted in Specialty Network",
     RejectCode.NOT_IN_90_DAY_NETWORK: "Pharmacy Not Contracted in 90-Day Retail Network",
+    RejectCode.STEP_THERAPY_REQUIRED: (
+        "Step Therapy, Alternate Drug Therapy Required Prior To Use Of Submitted Product Service ID"
+    ),
     RejectCode.GAD_FORMULA: "Value In Gross Amount Due Does Not Follow Pricing Formulae",
 }
 

@@ -11,6 +11,7 @@ not loaded, so a directory may hold only what changed (for example a new funding
     formulary.csv                plan_id,ndc,status,tier,prior_authorization_required,
                                  quantity_limit_thousandths,days_supply_max
                                  [,age_min,age_max,gender_code]  (optional: 60/61 edits)
+                                 [,step_therapy_molecule]        (optional: 608)
     pharmacies.csv               npi,name,network,kind
     members.csv                  member_id,cardholder_id,person_code,family_id,employer_id,
                                  class_code,first_name,last_name,date_of_birth,gender_code
@@ -37,7 +38,9 @@ from rx_gateway.domain.reference import Plan
 Parser = Callable[[str], Any]
 
 # Columns a file may leave out (added after the first release of its layout).
-OPTIONAL_COLUMNS: dict[str, set[str]] = {"formulary.csv": {"age_min", "age_max", "gender_code"}}
+OPTIONAL_COLUMNS: dict[str, set[str]] = {
+    "formulary.csv": {"age_min", "age_max", "gender_code", "step_therapy_molecule"}
+}
 
 
 def _text(value: str) -> str:
@@ -132,6 +135,7 @@ TABLES: dict[str, dict[str, Parser]] = {
         "age_min": _optional_positive_int,
         "age_max": _optional_positive_int,
         "gender_code": lambda v: int(_one_of("1", "2")(v)) if v.strip() else None,
+        "step_therapy_molecule": _optional_text,
     },
     "pharmacies.csv": {
         "npi": _text,

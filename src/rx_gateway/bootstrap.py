@@ -22,6 +22,7 @@ from rx_gateway.adapters.postgres.loading import REFERENCE_CHANNEL, known_keys, 
 from rx_gateway.adapters.postgres.store import PostgresClaimStore
 from rx_gateway.config import Settings
 from rx_gateway.grpc_api.server import GatewayServer
+from rx_gateway.grpc_api.servicer import BenefitServicer
 from rx_gateway.service_layer.claims import ClaimProcessor
 from rx_gateway.service_layer.reference import ReferenceHolder
 
@@ -123,6 +124,7 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
         listen_address=settings.listen_address,
         concurrent_rpcs_max=settings.grpc_concurrent_rpcs_max,
         message_bytes_max=settings.grpc_message_bytes_max,
+        benefits=BenefitServicer(store, reference),
     )
     app = App(settings, pool, store, reference, processor, server)
     await app.listen_for_changes(dsn)

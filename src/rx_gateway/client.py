@@ -25,6 +25,7 @@ class GatewayClient:
     def __init__(self, target: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self._channel = aio.insecure_channel(target)
         self._stub = pb_grpc.ClaimServiceStub(self._channel)
+        self._benefits = pb_grpc.BenefitServiceStub(self._channel)
         self.timeout_s = timeout_s
 
     async def submit(
@@ -44,6 +45,12 @@ class GatewayClient:
     ) -> pb.EligibilityResponse:
         """E1 eligibility verification."""
         return await self._stub.CheckEligibility(request, timeout=timeout_s or self.timeout_s)
+
+    async def get_benefits(
+        self, request: pb.BenefitRequest, *, timeout_s: float | None = None
+    ) -> pb.BenefitResponse:
+        """Coverage, plan, purses and accumulators of a member on a date."""
+        return await self._benefits.GetBenefits(request, timeout=timeout_s or self.timeout_s)
 
     async def close(self) -> None:
         await self._channel.close(None)

@@ -5,6 +5,7 @@ RxGatewayError
 ├── InvariantViolation      a bug: money would not balance (→ INTERNAL)
 ├── ConcurrencyConflict     another claim for the family won the race; retried (→ ABORTED)
 ├── StorageUnavailable      the database cannot be reached in time (→ UNAVAILABLE)
+├── MemberNotFound          a benefit inquiry for nobody (→ NOT_FOUND); claims answer 52
 └── ReferenceDataError      a data file or row is invalid; names file, line and field
 """
 
@@ -45,3 +46,7 @@ class ReferenceDataError(RxGatewayError):
         self.line = line
         self.field = field
         self.problem = problem
+
+
+class MemberNotFound(RxGatewayError):
+    """A benefit inquiry named no known member (claims answer reject 52 instead)."""

@@ -8,7 +8,7 @@ from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from rx_gateway.grpc_api.servicer import ClaimServicer
+from rx_gateway.grpc_api.servicer import BenefitServicer, ClaimServicer
 from rx_gateway.grpc_api.status import ErrorToStatusInterceptor
 from rx_gateway.service_layer.claims import ClaimProcessor
 from rx_gateway.v1 import claims_pb2, claims_pb2_grpc
@@ -16,6 +16,7 @@ from rx_gateway.v1 import claims_pb2, claims_pb2_grpc
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = claims_pb2.DESCRIPTOR.services_by_name["ClaimService"].full_name
+BENEFIT_SERVICE_NAME = claims_pb2.DESCRIPTOR.services_by_name["BenefitService"].full_name
 
 
 class GatewayServer:
@@ -27,6 +28,7 @@ class GatewayServer:
         concurrent_rpcs_max: int,
         message_bytes_max: int,
         reuse_port: bool = False,
+        benefits: BenefitServicer | None = None,
     ) -> None:
         self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         self.server = aio.server(
@@ -39,9 +41,12 @@ class GatewayServer:
             ],
         )
         claims_pb2_grpc.add_ClaimServiceServicer_to_server(ClaimServicer(processor), self.server)
+        if benefits is not None:
+            claims_pb2_grpc.add_BenefitServiceServicer_to_server(benefits, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+            (SERVICE_NAME, BENEFIT_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME),
+            self.server,
         )
         self.port = self.server.add_insecure_port(listen_address)
         if self.port == 0:

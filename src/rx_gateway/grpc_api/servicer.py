@@ -7,7 +7,8 @@ from typing import Any
 from grpc import aio
 
 from rx_gateway.grpc_api import translate
-from rx_gateway.service_layer.claims import ClaimProcessor
+from rx_gateway.service_layer.claims import ClaimProcessor, member_benefits
+from rx_gateway.service_layer.ports import ClaimStore, ReferenceSource
 from rx_gateway.v1 import claims_pb2 as pb
 from rx_gateway.v1 import claims_pb2_grpc as pb_grpc
 
@@ -33,3 +34,19 @@ class ClaimServicer(pb_grpc.ClaimServiceServicer):
             translate.eligibility_request_from_pb(request)
         )
         return translate.eligibility_to_pb(answer.eligibility, answer.purses)
+
+
+class BenefitServicer(pb_grpc.BenefitServiceServicer):
+    def __init__(self, store: ClaimStore, reference: ReferenceSource) -> None:
+        self._store = store
+        self._reference = reference
+
+    async def GetBenefits(self, request: pb.BenefitRequest, context: Context) -> pb.BenefitResponse:
+        view, purses = await member_benefits(
+            self._store,
+            self._reference,
+            request.cardholder_id,
+            request.person_code,
+            request.as_of_date,
+        )
+        return translate.benefits_to_pb(view, purses)

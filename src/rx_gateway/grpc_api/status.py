@@ -18,6 +18,7 @@ from rx_gateway.domain.errors import (
     ConcurrencyConflict,
     InvalidRequest,
     InvariantViolation,
+    MemberNotFound,
     ReferenceDataError,
     RxGatewayError,
     StorageUnavailable,
@@ -32,6 +33,7 @@ STATUS_BY_ERROR: dict[type[RxGatewayError], grpc.StatusCode] = {
     StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
     InvariantViolation: grpc.StatusCode.INTERNAL,
     ReferenceDataError: grpc.StatusCode.FAILED_PRECONDITION,
+    MemberNotFound: grpc.StatusCode.NOT_FOUND,
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rx_gateway.domain.adjudication import Eligibility
+from rx_gateway.domain.adjudication import BenefitView, Eligibility
 from rx_gateway.domain.claim import (
     ClaimRequest,
     EligibilityRequest,
@@ -187,4 +187,46 @@ def eligibility_to_pb(
         message.line_of_business = result.coverage.line_of_business
     if result.accumulators is not None:
         message.accumulators.CopyFrom(_accumulators_to_pb(result.accumulators))
+    return message
+
+
+def benefits_to_pb(view: BenefitView, purses: tuple[PurseState, ...]) -> pb.BenefitResponse:
+    message = pb.BenefitResponse(
+        coverages=[
+            pb.CoverageSpan(
+                plan_id=c.plan_id,
+                group_id=c.group_id,
+                start=format_ccyymmdd(c.start),
+                end=format_ccyymmdd(c.end) if c.end else "",
+                line_of_business=c.line_of_business,
+                in_force=in_force,
+            )
+            for c, in_force in view.coverages
+        ],
+        purses=[
+            pb.PurseAccount(
+                purse_id=p.purse_id,
+                kind=p.kind,
+                posted_cents=p.balance_cents,
+                pending_cents=0,
+                available_cents=p.balance_cents,
+            )
+            for p in purses
+        ],
+        accumulators=[
+            pb.AccumulatorLine(
+                kind=a.kind,
+                level=a.level,
+                has_limit=a.limit_cents is not None,
+                limit_cents=a.limit_cents or 0,
+                met_cents=a.met_cents,
+                remaining_cents=a.remaining_cents,
+            )
+            for a in view.accumulators
+        ],
+    )
+    if view.plan is not None and view.plan_year_start is not None:
+        message.plan_id = view.plan.plan_id
+        message.line_of_business = view.plan.line_of_business
+        message.plan_year = format_ccyymmdd(view.plan_year_start)
     return message

@@ -26,7 +26,7 @@ from rx_gateway.domain.claim import (
     validate_claim,
     validate_reversal,
 )
-from rx_gateway.domain.errors import ConcurrencyConflict
+from rx_gateway.domain.errors import ConcurrencyConflict, InvalidRequest, MemberNotFound
 from rx_gateway.domain.member import MemberState, PurseState
 from rx_gateway.domain.outcome import ClaimResponse, ResponseStatus, rejected
 from rx_gateway.domain.rejects import Reject, RejectCode, ordered
@@ -205,6 +205,21 @@ class ClaimProcessor:
         result = adjudication.check_eligibility(request, snapshot, state)
         purses = state.purses if state and result.response_status is ResponseStatus.APPROVED else ()
         return EligibilityAnswer(result, purses)
+
+
+async def member_benefits(
+    store: ClaimStore, reference: ReferenceSource, cardholder_id: str, person_code: str, as_of: str
+) -> tuple[adjudication.BenefitView, tuple[PurseState, ...]]:
+    """The benefit inquiry: one read of member state, then the pure view."""
+    as_of_date = parse_ccyymmdd(as_of)
+    if as_of_date is None:
+        raise InvalidRequest("as_of_date", "must be CCYYMMDD")
+    lookup = await store.member_state(cardholder_id, person_code, as_of_date, "")
+    if lookup.state is None:
+        msg = "no member with this cardholder ID and person code"
+        raise MemberNotFound(msg)
+    view = adjudication.benefit_view(lookup.state, reference.snapshot, as_of_date)
+    return view, lookup.state.purses
 
 
 def _codes(response: ClaimResponse) -> list[str]:

@@ -784,3 +784,180 @@ class EligibilityResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EligibilityResponse: _TypeAlias = EligibilityResponse  # noqa: Y015
+
+@_typing.final
+class BenefitRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CARDHOLDER_ID_FIELD_NUMBER: _builtins.int
+    PERSON_CODE_FIELD_NUMBER: _builtins.int
+    AS_OF_DATE_FIELD_NUMBER: _builtins.int
+    cardholder_id: _builtins.str
+    """302-C2 Cardholder ID"""
+    person_code: _builtins.str
+    """303-C3 Person Code"""
+    as_of_date: _builtins.str
+    """CCYYMMDD"""
+    def __init__(
+        self,
+        *,
+        cardholder_id: _builtins.str = ...,
+        person_code: _builtins.str = ...,
+        as_of_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of_date", b"as_of_date", "cardholder_id", b"cardholder_id", "person_code", b"person_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BenefitRequest: _TypeAlias = BenefitRequest  # noqa: Y015
+
+@_typing.final
+class CoverageSpan(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    GROUP_ID_FIELD_NUMBER: _builtins.int
+    START_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    LINE_OF_BUSINESS_FIELD_NUMBER: _builtins.int
+    IN_FORCE_FIELD_NUMBER: _builtins.int
+    plan_id: _builtins.str
+    group_id: _builtins.str
+    """301-C1"""
+    start: _builtins.str
+    """CCYYMMDD"""
+    end: _builtins.str
+    """CCYYMMDD, empty when open-ended"""
+    line_of_business: _builtins.str
+    """COMMERCIAL, MEDICARE_PART_D, ..."""
+    in_force: _builtins.bool
+    """covers as_of_date"""
+    def __init__(
+        self,
+        *,
+        plan_id: _builtins.str = ...,
+        group_id: _builtins.str = ...,
+        start: _builtins.str = ...,
+        end: _builtins.str = ...,
+        line_of_business: _builtins.str = ...,
+        in_force: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "group_id", b"group_id", "in_force", b"in_force", "line_of_business", b"line_of_business", "plan_id", b"plan_id", "start", b"start"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CoverageSpan: _TypeAlias = CoverageSpan  # noqa: Y015
+
+@_typing.final
+class PurseAccount(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PURSE_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    POSTED_CENTS_FIELD_NUMBER: _builtins.int
+    PENDING_CENTS_FIELD_NUMBER: _builtins.int
+    AVAILABLE_CENTS_FIELD_NUMBER: _builtins.int
+    purse_id: _builtins.str
+    kind: _builtins.str
+    posted_cents: _builtins.int
+    """funded minus spent"""
+    pending_cents: _builtins.int
+    """held by unfinished claims (always 0: claims post in one step)"""
+    available_cents: _builtins.int
+    """posted - pending"""
+    def __init__(
+        self,
+        *,
+        purse_id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        posted_cents: _builtins.int = ...,
+        pending_cents: _builtins.int = ...,
+        available_cents: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_cents", b"available_cents", "kind", b"kind", "pending_cents", b"pending_cents", "posted_cents", b"posted_cents", "purse_id", b"purse_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PurseAccount: _TypeAlias = PurseAccount  # noqa: Y015
+
+@_typing.final
+class AccumulatorLine(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    LEVEL_FIELD_NUMBER: _builtins.int
+    HAS_LIMIT_FIELD_NUMBER: _builtins.int
+    LIMIT_CENTS_FIELD_NUMBER: _builtins.int
+    MET_CENTS_FIELD_NUMBER: _builtins.int
+    REMAINING_CENTS_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """deductible, out_of_pocket"""
+    level: _builtins.str
+    """individual, family"""
+    has_limit: _builtins.bool
+    """false: the plan sets no limit at this level"""
+    limit_cents: _builtins.int
+    met_cents: _builtins.int
+    remaining_cents: _builtins.int
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        level: _builtins.str = ...,
+        has_limit: _builtins.bool = ...,
+        limit_cents: _builtins.int = ...,
+        met_cents: _builtins.int = ...,
+        remaining_cents: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["has_limit", b"has_limit", "kind", b"kind", "level", b"level", "limit_cents", b"limit_cents", "met_cents", b"met_cents", "remaining_cents", b"remaining_cents"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccumulatorLine: _TypeAlias = AccumulatorLine  # noqa: Y015
+
+@_typing.final
+class BenefitResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    LINE_OF_BUSINESS_FIELD_NUMBER: _builtins.int
+    PLAN_YEAR_FIELD_NUMBER: _builtins.int
+    COVERAGES_FIELD_NUMBER: _builtins.int
+    PURSES_FIELD_NUMBER: _builtins.int
+    ACCUMULATORS_FIELD_NUMBER: _builtins.int
+    plan_id: _builtins.str
+    """plan in force on as_of_date; empty when none"""
+    line_of_business: _builtins.str
+    plan_year: _builtins.str
+    """plan year start, CCYYMMDD"""
+    @_builtins.property
+    def coverages(self) -> _containers.RepeatedCompositeFieldContainer[Global___CoverageSpan]: ...
+    @_builtins.property
+    def purses(self) -> _containers.RepeatedCompositeFieldContainer[Global___PurseAccount]: ...
+    @_builtins.property
+    def accumulators(self) -> _containers.RepeatedCompositeFieldContainer[Global___AccumulatorLine]: ...
+    def __init__(
+        self,
+        *,
+        plan_id: _builtins.str = ...,
+        line_of_business: _builtins.str = ...,
+        plan_year: _builtins.str = ...,
+        coverages: _abc.Iterable[Global___CoverageSpan] | None = ...,
+        purses: _abc.Iterable[Global___PurseAccount] | None = ...,
+        accumulators: _abc.Iterable[Global___AccumulatorLine] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accumulators", b"accumulators", "coverages", b"coverages", "line_of_business", b"line_of_business", "plan_id", b"plan_id", "plan_year", b"plan_year", "purses", b"purses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BenefitResponse: _TypeAlias = BenefitResponse  # noqa: Y015

@@ -184,3 +184,80 @@ class ClaimService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class BenefitServiceStub:
+    """Member visibility: what a member has, on a date, as the claim path sees it.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetBenefits = channel.unary_unary(
+                '/rx_gateway.v1.BenefitService/GetBenefits',
+                request_serializer=rx__gateway_dot_v1_dot_claims__pb2.BenefitRequest.SerializeToString,
+                response_deserializer=rx__gateway_dot_v1_dot_claims__pb2.BenefitResponse.FromString,
+                _registered_method=True)
+
+
+class BenefitServiceServicer:
+    """Member visibility: what a member has, on a date, as the claim path sees it.
+    """
+
+    def GetBenefits(self, request, context):
+        """Coverage spans, the plan in force, each purse's balance and every accumulator with its
+        limit and what remains. NOT_FOUND when no member has the cardholder ID and person code.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_BenefitServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetBenefits': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBenefits,
+                    request_deserializer=rx__gateway_dot_v1_dot_claims__pb2.BenefitRequest.FromString,
+                    response_serializer=rx__gateway_dot_v1_dot_claims__pb2.BenefitResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'rx_gateway.v1.BenefitService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('rx_gateway.v1.BenefitService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class BenefitService:
+    """Member visibility: what a member has, on a date, as the claim path sees it.
+    """
+
+    @staticmethod
+    def GetBenefits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rx_gateway.v1.BenefitService/GetBenefits',
+            rx__gateway_dot_v1_dot_claims__pb2.BenefitRequest.SerializeToString,
+            rx__gateway_dot_v1_dot_claims__pb2.BenefitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

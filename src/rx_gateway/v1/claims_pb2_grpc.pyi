@@ -83,3 +83,40 @@ class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
         """E1 Eligibility Verification: is the member covered on the date of service."""
 
 def add_ClaimServiceServicer_to_server(servicer: ClaimServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class BenefitServiceStub:
+    """Member visibility: what a member has, on a date, as the claim path sees it."""
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> BenefitServiceAsyncStub: ...
+    GetBenefits: _grpc.UnaryUnaryMultiCallable[_claims_pb2.BenefitRequest, _claims_pb2.BenefitResponse]
+    """Coverage spans, the plan in force, each purse's balance and every accumulator with its
+    limit and what remains. NOT_FOUND when no member has the cardholder ID and person code.
+    """
+
+@_typing.type_check_only
+class BenefitServiceAsyncStub(BenefitServiceStub):
+    """Member visibility: what a member has, on a date, as the claim path sees it."""
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    GetBenefits: _aio.UnaryUnaryMultiCallable[_claims_pb2.BenefitRequest, _claims_pb2.BenefitResponse]  # type: ignore[assignment]
+    """Coverage spans, the plan in force, each purse's balance and every accumulator with its
+    limit and what remains. NOT_FOUND when no member has the cardholder ID and person code.
+    """
+
+class BenefitServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Member visibility: what a member has, on a date, as the claim path sees it."""
+
+    @_abc_1.abstractmethod
+    def GetBenefits(
+        self,
+        request: _claims_pb2.BenefitRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_claims_pb2.BenefitResponse, _abc.Awaitable[_claims_pb2.BenefitResponse]]:
+        """Coverage spans, the plan in force, each purse's balance and every accumulator with its
+        limit and what remains. NOT_FOUND when no member has the cardholder ID and person code.
+        """
+
+def add_BenefitServiceServicer_to_server(servicer: BenefitServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

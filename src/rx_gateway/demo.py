@@ -91,13 +91,11 @@ def script(fx: dict[str, Any]) -> list[Step]:
     return [
         Step("E1 eligibility, commercial member", eligibility, "A"),
         Step(
-            "generic at a preferred pharmacy",
+            "generic statin at a preferred pharmacy",
             generic,
             "P",
-            check=lambda r: (
-                pricing(r).amount_of_copay_cents == 1_000 or pricing(r).allowed_amount_cents < 1_000
-            ),
-            check_text="$10 copay (or the cost, if lower)",
+            check=lambda r: pricing(r).patient_pay_amount_cents == 0 and not r.purses,
+            check_text="$0 statin program: member and HRA pay nothing",
         ),
         Step("identical retransmission", generic, "D"),
         Step("same Rx/fill/date, different quantity", changed, "R", ("83",)),
@@ -216,7 +214,7 @@ def script(fx: dict[str, Any]) -> list[Step]:
             ("7X",),
         ),
         Step(
-            "generic at a standard pharmacy",
+            "generic statin at a standard pharmacy",
             claim(family_head, "generic", 18, pharmacy=standard),
             "P",
             check=lambda r: pricing(r).amount_attributed_to_provider_network_selection_cents > 0,

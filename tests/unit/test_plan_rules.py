@@ -159,3 +159,21 @@ def test_step_therapy_requires_the_first_line_drug_within_a_year() -> None:
     assert isinstance(decide(rule, request, recent), Paid)
     pa = PriorAuthorization(BRAND.ndc, None, dt.date(2026, 1, 1), dt.date(2026, 12, 31), "PA9")
     assert isinstance(decide(rule, request, state(prior_authorizations=(pa,))), Paid)
+
+
+def test_program_at_preferred_pharmacies_for_generics_only() -> None:
+    """A $0 generic program applies at preferred pharmacies to generics; elsewhere the copay."""
+    from rx_gateway.domain.reference import Program
+
+    program = Program("G0", "cardio", 0, preferred_pharmacies_only=True, generics_only=True)
+    rule = snapshot_with({"programs": (program,)})
+    preferred = decide(rule, claim(GENERIC))
+    standard = decide(rule, claim(GENERIC, service_provider_id="1000000002"))
+    brand = decide(rule, claim(BRAND))
+    assert isinstance(preferred, Paid) and isinstance(standard, Paid) and isinstance(brand, Paid)
+    assert preferred.response.pricing is not None and standard.response.pricing is not None
+    assert preferred.response.pricing.amount_of_copay_cents == 0
+    assert preferred.response.purses == ()
+    assert standard.response.pricing.amount_of_copay_cents > 0
+    assert brand.response.pricing is not None
+    assert brand.response.pricing.amount_applied_to_periodic_deductible_cents > 0

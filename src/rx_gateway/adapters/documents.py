@@ -210,6 +210,10 @@ def plan_from_document(doc: Any, source: str, text: str = "") -> Plan:
                 deductible_applies=get(
                     program_doc, (*path, "deductible_applies"), bool, default=False
                 ),
+                preferred_pharmacies_only=get(
+                    program_doc, (*path, "preferred_pharmacies_only"), bool, default=False
+                ),
+                generics_only=get(program_doc, (*path, "generics_only"), bool, default=False),
             )
         )
     plan = Plan(

@@ -273,11 +273,18 @@ def _plans() -> list[dict[str, Any]]:
         "extended_supply_days_min": 84,
         "programs": [
             {
+                "program_id": "STATIN0-PREFERRED",
+                "drug_group": "statin",
+                "member_cap_per_30_days_cents": 0,
+                "preferred_pharmacies_only": True,
+                "generics_only": True,
+            },
+            {
                 "program_id": "INSULIN25",
                 "drug_group": "insulin",
                 "member_cap_per_30_days_cents": 2_500,
                 "deductible_applies": False,
-            }
+            },
         ],
     }
     coinsurance_bands = [[34, 10_000], [90, 10_000]]

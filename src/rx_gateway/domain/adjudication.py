@@ -573,7 +573,7 @@ def _pay(
     before = state.accumulators_for(plan.plan_id, plan_year_start)
     cost, generic_tier = _brand_penalty(request, plan, drug, snapshot, price, network)
     tier = generic_tier if generic_tier is not None else entry.tier
-    program = plan.program_for(drug.drug_group)
+    program = plan.program_for(drug.drug_group, network, is_brand=drug.is_brand)
     share = member_share(
         plan,
         plan.tiers[tier],

@@ -93,6 +93,8 @@ class Program:
     drug_group: str
     member_cap_per_30_days_cents: int
     deductible_applies: bool = False
+    preferred_pharmacies_only: bool = False  # e.g. $0 generic statins at preferred pharmacies
+    generics_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +131,20 @@ class Plan:
             start = dt.date(date_of_service.year - 1, self.plan_year_start_month, 1)
         return start
 
-    def program_for(self, drug_group: str) -> Program | None:
-        return next((p for p in self.programs if p.drug_group == drug_group), None)
+    def program_for(
+        self, drug_group: str, network: PharmacyNetwork, *, is_brand: bool = False
+    ) -> Program | None:
+        """The program for a drug group at a pharmacy of this network, if any."""
+        return next(
+            (
+                p
+                for p in self.programs
+                if p.drug_group == drug_group
+                and (not p.preferred_pharmacies_only or network is PharmacyNetwork.PREFERRED)
+                and not (p.generics_only and is_brand)
+            ),
+            None,
+        )
 
 
 @dataclass(frozen=True, slots=True)

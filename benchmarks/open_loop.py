@@ -31,7 +31,7 @@ from typing import Any
 
 from rx_gateway.client import GatewayClient
 from rx_gateway.data.claims import claim_request
-from rx_gateway.data.synthetic import generate
+from rx_gateway.data.synthetic import active_members, generate
 
 
 def _free_port() -> int:
@@ -41,17 +41,7 @@ def _free_port() -> int:
 
 
 def _population(data: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
-    coverage = {r["member_id"]: r for r in csv.DictReader((data / "coverages.csv").open())}
-    members = [
-        {
-            "cardholder_id": m["cardholder_id"],
-            "person_code": m["person_code"],
-            "group_id": coverage[m["member_id"]]["group_id"],
-            "plan_id": coverage[m["member_id"]]["plan_id"],
-        }
-        for m in csv.DictReader((data / "members.csv").open())
-        if not coverage[m["member_id"]]["end_reason"]
-    ]
+    members = active_members(data)
     open_entries = {
         r["ndc"]
         for r in csv.DictReader((data / "formulary.csv").open())

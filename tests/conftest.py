@@ -85,11 +85,23 @@ def fixtures(dataset: tuple[Path, dict[str, Any]]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-async def loaded_dsn(fresh_database: Any, dataset: tuple[Path, dict[str, Any]]) -> str:
-    dsn: str = await fresh_database()
-    database = Database(dsn)
-    await database.migrate()
-    await database.load(dataset[0])
+def fresh_loaded_database(fresh_database: Any, dataset: tuple[Path, dict[str, Any]]) -> Any:
+    """A factory of new databases, migrated and loaded with the synthetic data."""
+
+    async def make() -> str:
+        dsn: str = await fresh_database()
+        database = Database(dsn)
+        await database.migrate()
+        await database.load(dataset[0])
+        return dsn
+
+    return make
+
+
+@pytest.fixture(scope="session")
+async def loaded_dsn(fresh_loaded_database: Any) -> str:
+    """The session's shared loaded database."""
+    dsn: str = await fresh_loaded_database()
     return dsn
 
 

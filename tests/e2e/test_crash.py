@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import os
 import signal
 import socket
@@ -17,9 +16,9 @@ import asyncpg
 import grpc
 
 from rx_gateway.adapters.postgres.verify import verify_ledger
-from rx_gateway.bootstrap import Database
 from rx_gateway.client import GatewayClient
 from rx_gateway.data.claims import claim_request
+from rx_gateway.data.synthetic import active_members
 from tests.support import BUSINESS_DATE
 
 CLAIMS = 240
@@ -50,29 +49,12 @@ def _start_server(dsn: str, port: int) -> subprocess.Popen[bytes]:
     return server
 
 
-def _members(directory: Path) -> list[dict[str, str]]:
-    coverage = {r["member_id"]: r for r in csv.DictReader((directory / "coverages.csv").open())}
-    return [
-        {
-            "cardholder_id": m["cardholder_id"],
-            "person_code": m["person_code"],
-            "group_id": coverage[m["member_id"]]["group_id"],
-            "plan_id": coverage[m["member_id"]]["plan_id"],
-        }
-        for m in csv.DictReader((directory / "members.csv").open())
-        if not coverage[m["member_id"]]["end_reason"]
-    ]
-
-
 async def test_kill_dash_nine_loses_nothing_and_doubles_nothing(
-    fresh_database: Any, dataset: tuple[Path, dict[str, Any]]
+    fresh_loaded_database: Any, dataset: tuple[Path, dict[str, Any]]
 ) -> None:
-    dsn = await fresh_database()
-    database = Database(dsn)
-    await database.migrate()
-    await database.load(dataset[0])
+    dsn = await fresh_loaded_database()
     fixtures = dataset[1]
-    members = _members(dataset[0])[200 : 200 + CLAIMS]  # members no other test bills for
+    members = active_members(dataset[0])[200 : 200 + CLAIMS]  # members no other test bills for
     requests = [
         claim_request(
             fixtures,

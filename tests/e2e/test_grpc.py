@@ -11,7 +11,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from rx_gateway.bootstrap import App, Database, build_app
+from rx_gateway.bootstrap import App, build_app
 from rx_gateway.client import GatewayClient
 from rx_gateway.demo import render, run_script, script
 from rx_gateway.v1 import claims_pb2 as pb
@@ -19,13 +19,10 @@ from tests.support import TEST_SETTINGS
 
 
 async def test_demo_script_answers_as_expected(
-    fresh_database: Any, dataset: tuple[Path, dict[str, Any]]
+    fresh_loaded_database: Any, dataset: tuple[Path, dict[str, Any]]
 ) -> None:
     """Every scripted claim (paid, rejects, duplicate, reversal, HRA, deductible, OOP, insulin)."""
-    dsn = await fresh_database()
-    database = Database(dsn)
-    await database.migrate()
-    await database.load(dataset[0])
+    dsn = await fresh_loaded_database()
     app = await build_app(replace(TEST_SETTINGS), dsn)
     try:
         async with GatewayClient(f"127.0.0.1:{app.port}") as client:

@@ -943,3 +943,21 @@ def generate(
     )
     (directory / "fixtures.json").write_text(json.dumps(fixtures, indent=2) + "\n")
     return fixtures
+
+
+def active_members(directory: Path) -> list[dict[str, str]]:
+    """Members of a dataset whose coverage was not terminated, as claim builders take them."""
+    with (directory / "coverages.csv").open(newline="") as handle:
+        coverage = {r["member_id"]: r for r in csv.DictReader(handle)}
+    with (directory / "members.csv").open(newline="") as handle:
+        return [
+            {
+                "member_id": m["member_id"],
+                "cardholder_id": m["cardholder_id"],
+                "person_code": m["person_code"],
+                "group_id": coverage[m["member_id"]]["group_id"],
+                "plan_id": coverage[m["member_id"]]["plan_id"],
+            }
+            for m in csv.DictReader(handle)
+            if not coverage[m["member_id"]]["end_reason"]
+        ]

@@ -10,4 +10,10 @@ from dataclasses import replace
 from rx_gateway.config import Settings
 
 BUSINESS_DATE = dt.date(2026, 11, 23)
-TEST_SETTINGS = replace(Settings(), listen_address="127.0.0.1:0", business_date=BUSINESS_DATE)
+# Test gateways run as the application role, so a missing grant fails the suite.
+TEST_SETTINGS = replace(
+    Settings(),
+    listen_address="127.0.0.1:0",
+    business_date=BUSINESS_DATE,
+    pool=replace(Settings().pool, role="rx_gateway_app"),
+)

@@ -57,6 +57,7 @@ class Settings:
             statement_timeout_ms=int(
                 number("RX_GATEWAY_DB_STATEMENT_TIMEOUT_MS", defaults.pool.statement_timeout_ms)
             ),
+            role=environ.get("RX_GATEWAY_DB_ROLE") or None,
         )
         if pool.size_min > pool.size_max:
             raise InvalidRequest("RX_GATEWAY_DB_POOL_SIZE_MIN", "must not exceed the maximum")

@@ -26,6 +26,7 @@ class PoolLimits:
     acquire_timeout_s: float = 2.0
     command_timeout_s: float = 5.0
     statement_timeout_ms: int = 5_000
+    role: str | None = None  # SET ROLE on every pooled connection (e.g. rx_gateway_app)
 
 
 def _encode_jsonb(value: Any) -> bytes:
@@ -59,7 +60,8 @@ async def create_pool(dsn: str, limits: PoolLimits) -> asyncpg.Pool:
         server_settings={
             "statement_timeout": str(limits.statement_timeout_ms),
             "application_name": "rx-gateway",
-        },
+        }
+        | ({"role": limits.role} if limits.role else {}),
     )
     assert pool is not None  # noqa: S101 - create_pool returns a pool once awaited
     return pool

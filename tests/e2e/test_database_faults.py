@@ -81,3 +81,40 @@ async def test_database_down_answers_unavailable_then_recovers(
     finally:
         embedded.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def test_exhausted_pool_answers_unavailable_quickly(
+    loaded_dsn: str, fixtures: dict[str, Any]
+) -> None:
+    """With every pooled connection busy in a slow query, a claim gets UNAVAILABLE after the
+    acquire timeout, not at the caller's deadline; once the pool frees up, claims are paid."""
+    limits = PoolLimits(size_min=1, size_max=1, acquire_timeout_s=0.3, command_timeout_s=5.0)
+    app = await build_app(replace(TEST_SETTINGS, pool=limits), loaded_dsn)
+    member = fixtures["members"]["part_d"]
+
+    def claim(rx: int) -> Any:
+        return claim_request(
+            fixtures,
+            member,
+            fixtures["drugs"]["generic"],
+            pharmacy=fixtures["pharmacies"]["preferred"],
+            rx_number=rx,
+            date_of_service=f"2026{rx % 10 + 1:02d}10",
+        )
+
+    try:
+        async with GatewayClient(f"127.0.0.1:{app.port}") as client:
+            async with app.pool.acquire() as busy:
+                slow = asyncio.ensure_future(busy.execute("SELECT pg_sleep(2)"))
+                began = time.perf_counter()
+                try:
+                    await client.submit(claim(810_001), timeout_s=5)
+                    raise AssertionError("the only connection is busy")
+                except grpc.aio.AioRpcError as error:
+                    assert error.code() is grpc.StatusCode.UNAVAILABLE
+                assert time.perf_counter() - began < 1.5
+                await slow
+            paid = await client.submit(claim(810_002), timeout_s=5)
+            assert paid.transaction_response_status == "P", (paid.rejects, paid.message)
+    finally:
+        await app.stop()

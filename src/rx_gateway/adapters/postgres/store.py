@@ -126,15 +126,24 @@ def _purse_payload(moves: tuple[PurseMove, ...]) -> list[dict[str, Any]]:
 
 
 class PostgresClaimStore:
-    def __init__(self, pool: asyncpg.Pool, *, actor: str = "gateway") -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, *, actor: str = "gateway", acquire_timeout_s: float = 2.0
+    ) -> None:
         self._pool = pool
         self._actor = actor
+        self._acquire_timeout_s = acquire_timeout_s
+
+    async def _fetchval(self, query: str, *args: Any) -> Any:
+        """One statement on a pooled connection, waiting at most acquire_timeout_s for one:
+        an exhausted pool answers UNAVAILABLE quickly instead of queueing until the deadline."""
+        async with self._pool.acquire(timeout=self._acquire_timeout_s) as conn:
+            return await conn.fetchval(query, *args)
 
     async def member_state(
         self, cardholder_id: str, person_code: str, date_of_service: dt.date, claim_key: str
     ) -> MemberLookup:
         with mapped_errors():
-            record = await self._pool.fetchval(
+            record = await self._fetchval(
                 "SELECT rx_member_state($1, $2, $3, $4)",
                 cardholder_id,
                 person_code,
@@ -188,7 +197,7 @@ class PostgresClaimStore:
             },
         }
         with mapped_errors():
-            result = await self._pool.fetchval("SELECT rx_post_claim($1)", payload)
+            result = await self._fetchval("SELECT rx_post_claim($1)", payload)
         if result["outcome"] == "posted":
             return None
         return ExistingClaim(
@@ -202,7 +211,7 @@ class PostgresClaimStore:
         self, action: str, response: ClaimResponse, detail: dict[str, object]
     ) -> None:
         with mapped_errors():
-            await self._pool.execute(
+            await self._fetchval(
                 "INSERT INTO audit_log (actor, action, claim_reference, outcome, detail)"
                 " VALUES ($1, $2, $3, $4, $5)",
                 self._actor,
@@ -214,7 +223,7 @@ class PostgresClaimStore:
 
     async def claim_for_reversal(self, claim_key: str) -> StoredClaim | None:
         with mapped_errors():
-            record = await self._pool.fetchval("SELECT rx_claim_for_reversal($1)", claim_key)
+            record = await self._fetchval("SELECT rx_claim_for_reversal($1)", claim_key)
         if record is None:
             return None
         member_id = record["member_id"]
@@ -263,7 +272,7 @@ class PostgresClaimStore:
             "audit": {"member_id": stored.member_id, "plan_id": stored.response.plan_id},
         }
         with mapped_errors():
-            result = await self._pool.fetchval("SELECT rx_post_reversal($1)", payload)
+            result = await self._fetchval("SELECT rx_post_reversal($1)", payload)
         if result["outcome"] == "posted":
             return None
         return response_from_record(result["response"])
@@ -272,7 +281,7 @@ class PostgresClaimStore:
         """Read all reference data in one repeatable-read transaction."""
         with mapped_errors():
             async with (
-                self._pool.acquire() as conn,
+                self._pool.acquire(timeout=self._acquire_timeout_s) as conn,
                 conn.transaction(isolation="repeatable_read", readonly=True),
             ):
                 version = await conn.fetchval(

@@ -21,6 +21,18 @@ from rx_gateway.data.claims import claim_request
 from tests.support import TEST_SETTINGS
 
 
+def _generic_claim(fixtures: dict[str, Any], member: str, rx: int, *, day: int) -> Any:
+    """A generic fill for a fixture member; the Rx number picks the month, so fills never collide."""
+    return claim_request(
+        fixtures,
+        fixtures["members"][member],
+        fixtures["drugs"]["generic"],
+        pharmacy=fixtures["pharmacies"]["preferred"],
+        rx_number=rx,
+        date_of_service=f"2026{rx % 10 + 1:02d}{day:02d}",
+    )
+
+
 async def test_database_down_answers_unavailable_then_recovers(
     dataset: tuple[Path, dict[str, Any]],
 ) -> None:
@@ -30,17 +42,9 @@ async def test_database_down_answers_unavailable_then_recovers(
     embedded = EmbeddedPostgres(workdir / "pg")
     dsn = await asyncio.to_thread(embedded.start)
     fixtures = dataset[1]
-    member = fixtures["members"]["commercial_single"]
 
     def claim(rx: int) -> Any:
-        return claim_request(
-            fixtures,
-            member,
-            fixtures["drugs"]["generic"],
-            pharmacy=fixtures["pharmacies"]["preferred"],
-            rx_number=rx,
-            date_of_service=f"2026{rx % 10 + 1:02d}01",
-        )
+        return _generic_claim(fixtures, "commercial_single", rx, day=1)
 
     try:
         database = Database(dsn)
@@ -90,17 +94,9 @@ async def test_exhausted_pool_answers_unavailable_quickly(
     acquire timeout, not at the caller's deadline; once the pool frees up, claims are paid."""
     limits = PoolLimits(size_min=1, size_max=1, acquire_timeout_s=0.3, command_timeout_s=5.0)
     app = await build_app(replace(TEST_SETTINGS, pool=limits), loaded_dsn)
-    member = fixtures["members"]["part_d"]
 
     def claim(rx: int) -> Any:
-        return claim_request(
-            fixtures,
-            member,
-            fixtures["drugs"]["generic"],
-            pharmacy=fixtures["pharmacies"]["preferred"],
-            rx_number=rx,
-            date_of_service=f"2026{rx % 10 + 1:02d}10",
-        )
+        return _generic_claim(fixtures, "part_d", rx, day=10)
 
     try:
         async with GatewayClient(f"127.0.0.1:{app.port}") as client:

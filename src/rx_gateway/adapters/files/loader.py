@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -263,8 +264,6 @@ def read_dataset(directory: Path, *, known: dict[str, set[Any]] | None = None) -
         for path in sorted(plans_dir.glob("*.json")):
             text = path.read_text(encoding="utf-8")
             plan = parse_plan_text(text, str(path))
-            import json  # noqa: PLC0415 - only for the stored document
-
             dataset.plans.append((plan, json.loads(text)))
     for name in TABLES:
         path = directory / name

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-import orjson
 
 from rx_gateway.adapters.files.loader import TABLES, Dataset
 from rx_gateway.domain import ledger
@@ -140,7 +139,3 @@ async def _ensure_accounts(conn: asyncpg.Connection, dataset: Dataset) -> None:
         "INSERT INTO account (account_key, kind) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         sorted(set(accounts)),
     )
-
-
-def dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()

@@ -6,8 +6,11 @@ checks deterministic whenever the suite runs.
 
 import datetime as dt
 from dataclasses import replace
+from typing import Any
 
 from rx_gateway.config import Settings
+from rx_gateway.data.claims import claim_request
+from rx_gateway.v1 import claims_pb2 as pb
 
 BUSINESS_DATE = dt.date(2026, 11, 23)
 # Test gateways run as the application role, so a missing grant fails the suite.
@@ -17,3 +20,17 @@ TEST_SETTINGS = replace(
     business_date=BUSINESS_DATE,
     pool=replace(Settings().pool, role="rx_gateway_app"),
 )
+
+
+def generic_fill(
+    fixtures: dict[str, Any], member: dict[str, Any], rx_number: int, date_of_service: str
+) -> pb.ClaimRequest:
+    """The tests' plain claim: the fixture generic at the preferred pharmacy, 30 days."""
+    return claim_request(
+        fixtures,
+        member,
+        fixtures["drugs"]["generic"],
+        pharmacy=fixtures["pharmacies"]["preferred"],
+        rx_number=rx_number,
+        date_of_service=date_of_service,
+    )

@@ -17,9 +17,8 @@ import grpc
 
 from rx_gateway.adapters.postgres.verify import verify_ledger
 from rx_gateway.client import GatewayClient
-from rx_gateway.data.claims import claim_request
 from rx_gateway.data.synthetic import active_members
-from tests.support import BUSINESS_DATE
+from tests.support import BUSINESS_DATE, generic_fill
 
 CLAIMS = 240
 RATE_PER_S = 120.0
@@ -56,15 +55,7 @@ async def test_kill_dash_nine_loses_nothing_and_doubles_nothing(
     fixtures = dataset[1]
     members = active_members(dataset[0])[200 : 200 + CLAIMS]  # members no other test bills for
     requests = [
-        claim_request(
-            fixtures,
-            member,
-            fixtures["drugs"]["generic"],
-            pharmacy=fixtures["pharmacies"]["preferred"],
-            rx_number=700_000 + n,
-            date_of_service="20260610",
-        )
-        for n, member in enumerate(members)
+        generic_fill(fixtures, member, 700_000 + n, "20260610") for n, member in enumerate(members)
     ]
     port = _free_port()
     server = _start_server(dsn, port)

@@ -17,19 +17,13 @@ from rx_gateway.adapters.postgres.database import EmbeddedPostgres, PoolLimits
 from rx_gateway.adapters.postgres.verify import verify_ledger
 from rx_gateway.bootstrap import Database, build_app
 from rx_gateway.client import GatewayClient
-from rx_gateway.data.claims import claim_request
-from tests.support import TEST_SETTINGS
+from tests.support import TEST_SETTINGS, generic_fill
 
 
 def _generic_claim(fixtures: dict[str, Any], member: str, rx: int, *, day: int) -> Any:
     """A generic fill for a fixture member; the Rx number picks the month, so fills never collide."""
-    return claim_request(
-        fixtures,
-        fixtures["members"][member],
-        fixtures["drugs"]["generic"],
-        pharmacy=fixtures["pharmacies"]["preferred"],
-        rx_number=rx,
-        date_of_service=f"2026{rx % 10 + 1:02d}{day:02d}",
+    return generic_fill(
+        fixtures, fixtures["members"][member], rx, f"2026{rx % 10 + 1:02d}{day:02d}"
     )
 
 

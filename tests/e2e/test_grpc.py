@@ -15,7 +15,7 @@ from rx_gateway.bootstrap import App, build_app
 from rx_gateway.client import GatewayClient
 from rx_gateway.demo import render, run_script, script
 from rx_gateway.v1 import claims_pb2 as pb
-from tests.support import TEST_SETTINGS
+from tests.support import TEST_SETTINGS, generic_fill
 
 
 async def test_demo_script_answers_as_expected(
@@ -63,16 +63,8 @@ async def test_oversized_field_is_invalid_argument(
     client: GatewayClient, fixtures: dict[str, Any]
 ) -> None:
     """A 10 kB cardholder ID is refused with the field's name, never an internal error."""
-    from rx_gateway.data.claims import claim_request
 
-    request = claim_request(
-        fixtures,
-        fixtures["members"]["commercial_single"],
-        fixtures["drugs"]["generic"],
-        pharmacy=fixtures["pharmacies"]["preferred"],
-        rx_number=77,
-        date_of_service="20261101",
-    )
+    request = generic_fill(fixtures, fixtures["members"]["commercial_single"], 77, "20261101")
     request.insurance.cardholder_id = "X" * 10_000
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await client.submit(request)

@@ -11,8 +11,7 @@ import grpc
 
 from rx_gateway.bootstrap import build_app
 from rx_gateway.client import GatewayClient
-from rx_gateway.data.claims import claim_request
-from tests.support import TEST_SETTINGS
+from tests.support import TEST_SETTINGS, generic_fill
 
 
 async def test_excess_calls_are_shed_not_queued(loaded_dsn: str, fixtures: dict[str, Any]) -> None:
@@ -21,17 +20,7 @@ async def test_excess_calls_are_shed_not_queued(loaded_dsn: str, fixtures: dict[
     settings = replace(TEST_SETTINGS, grpc_concurrent_rpcs_max=4)
     app = await build_app(settings, loaded_dsn)
     member = fixtures["members"]["part_d_other"]
-    requests = [
-        claim_request(
-            fixtures,
-            member,
-            fixtures["drugs"]["generic"],
-            pharmacy=fixtures["pharmacies"]["preferred"],
-            rx_number=900_000 + n,
-            date_of_service="20260315",
-        )
-        for n in range(60)
-    ]
+    requests = [generic_fill(fixtures, member, 900_000 + n, "20260315") for n in range(60)]
     shed_latencies: list[float] = []
 
     async def send(client: GatewayClient, request: Any) -> str:

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from rx_gateway.adapters.postgres.verify import verify_ledger
 from rx_gateway.bootstrap import App
 from rx_gateway.client import GatewayClient
-from rx_gateway.data.claims import claim_request
 from rx_gateway.v1 import claims_pb2 as pb
 from rx_gateway.v1 import claims_pb2_grpc as pb_grpc
+from tests.support import generic_fill
 
 INT32 = st.integers(-(2**31), 2**31 - 1)
 INT64 = st.integers(-(2**63), 2**63 - 1)
@@ -107,13 +107,11 @@ async def test_expired_deadline_commits_fully_or_not_at_all(
     each ends with exactly one live payment (P the first time it lands, D if it had committed)."""
     outcomes = []
     for deadline_ms in (0.5, 1, 2, 3, 5, 8, 12, 20, 40):
-        request = claim_request(
+        request = generic_fill(
             fixtures,
             fixtures["members"]["part_d_other"],
-            fixtures["drugs"]["generic"],
-            pharmacy=fixtures["pharmacies"]["preferred"],
-            rx_number=rx_number(),
-            date_of_service=f"2026{int(deadline_ms * 10) % 10 + 1:02d}01",
+            rx_number(),
+            f"2026{int(deadline_ms * 10) % 10 + 1:02d}01",
         )
         first: str
         try:

@@ -20,7 +20,7 @@ from rx_gateway.domain.reference import (
     PharmacyNetwork,
     ReferenceSnapshot,
 )
-from tests.unit.domain_fixtures import claim, state
+from tests.unit.domain_fixtures import INSULIN, claim, state
 
 PLAN = plan_from_document(next(p for p in _plans() if p["plan_id"] == "PARTD-STD-2026"), "part d")
 BRAND = Drug(
@@ -32,16 +32,6 @@ BRAND = Drug(
     None,
     False,
     awp_unit_price_millicents=2_500_000,
-)
-INSULIN = Drug(
-    "00000000011",
-    "insulin",
-    "ins",
-    "insulin",
-    True,
-    None,
-    False,
-    awp_unit_price_millicents=4_000_000,
 )
 SNAPSHOT = ReferenceSnapshot.build(
     "1",

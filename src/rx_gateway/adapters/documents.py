@@ -19,6 +19,7 @@ from rx_gateway.domain.reference import (
     PharmacyNetwork,
     Plan,
     Program,
+    PursePeriod,
     PurseRule,
 )
 
@@ -131,6 +132,14 @@ def _tier(reader: _Reader, doc: Mapping[str, Any], path: tuple[str, ...]) -> Cos
             check=_non_negative,
             rule="must be >= 0",
         ),
+        non_preferred_extra_cents=reader.get(
+            doc,
+            (*path, "non_preferred_extra_cents"),
+            int,
+            default=0,
+            check=_non_negative,
+            rule="must be >= 0",
+        ),
         days_supply_bands=tuple(sorted(bands, key=lambda b: b.days_supply_max)),
     )
 
@@ -152,6 +161,63 @@ def _network(reader: _Reader, doc: Mapping[str, Any], path: tuple[str, ...]) -> 
             rule="must be >= 0",
         ),
     )
+
+
+def _optional_positive(value: int | None) -> bool:
+    return value is None or value > 0
+
+
+def _purse_order(reader: _Reader, docs: list[Any], base: tuple[str, ...]) -> tuple[PurseRule, ...]:
+    """A benefit stack: purse rules in the order they pay."""
+    get = reader.get
+    rules = []
+    for index, purse_doc in enumerate(docs):
+        path = (*base, str(index))
+        if not isinstance(purse_doc, dict):
+            raise reader.fail(path, "each purse rule is an object")
+        networks = get(purse_doc, (*path, "allowed_networks"), list, default=[])
+        if not all(n in set(PharmacyNetwork) for n in networks):
+            raise reader.fail(
+                (*path, "allowed_networks"), "networks are preferred, standard or out_of_network"
+            )
+        rules.append(
+            PurseRule(
+                kind=get(purse_doc, (*path, "kind"), str),
+                allowed_tiers=frozenset(get(purse_doc, (*path, "allowed_tiers"), list, default=[])),
+                allowed_drug_groups=frozenset(
+                    get(purse_doc, (*path, "allowed_drug_groups"), list, default=[])
+                ),
+                allowed_networks=frozenset(PharmacyNetwork(n) for n in networks),
+                per_fill_max_cents=get(purse_doc, (*path, "per_fill_max_cents"), int, default=None),
+                period=PursePeriod(
+                    get(
+                        purse_doc,
+                        (*path, "period"),
+                        str,
+                        default="plan_year",
+                        check=lambda v: v in set(PursePeriod),
+                        rule="must be month, quarter or plan_year",
+                    )
+                ),
+                per_period_max_cents=get(
+                    purse_doc,
+                    (*path, "per_period_max_cents"),
+                    int,
+                    default=None,
+                    check=_optional_positive,
+                    rule="must be > 0",
+                ),
+                fills_per_period_max=get(
+                    purse_doc,
+                    (*path, "fills_per_period_max"),
+                    int,
+                    default=None,
+                    check=_optional_positive,
+                    rule="must be > 0",
+                ),
+            )
+        )
+    return tuple(rules)
 
 
 def plan_from_document(doc: Any, source: str, text: str = "") -> Plan:
@@ -176,21 +242,13 @@ def plan_from_document(doc: Any, source: str, text: str = "") -> Plan:
                 ("networks", key), "networks are preferred, standard or out_of_network"
             )
         networks[PharmacyNetwork(key)] = _network(reader, network_doc, ("networks", key))
-    purses = []
-    for index, purse_doc in enumerate(get(doc, ("purse_order",), list, default=[])):
-        path = ("purse_order", str(index))
-        if not isinstance(purse_doc, dict):
-            raise reader.fail(path, "each purse rule is an object")
-        purses.append(
-            PurseRule(
-                kind=get(purse_doc, (*path, "kind"), str),
-                allowed_tiers=frozenset(get(purse_doc, (*path, "allowed_tiers"), list, default=[])),
-                allowed_drug_groups=frozenset(
-                    get(purse_doc, (*path, "allowed_drug_groups"), list, default=[])
-                ),
-                per_fill_max_cents=get(purse_doc, (*path, "per_fill_max_cents"), int, default=None),
-            )
-        )
+    purses = _purse_order(reader, get(doc, ("purse_order",), list, default=[]), ("purse_order",))
+    by_class = {}
+    for class_code, order in get(doc, ("purse_order_by_class",), dict, default={}).items():
+        path = ("purse_order_by_class", class_code)
+        if not isinstance(order, list):
+            raise reader.fail(path, "each class holds a list of purse rules")
+        by_class[class_code] = _purse_order(reader, order, path)
     programs = []
     for index, program_doc in enumerate(get(doc, ("programs",), list, default=[])):
         path = ("programs", str(index))
@@ -273,7 +331,9 @@ def plan_from_document(doc: Any, source: str, text: str = "") -> Plan:
             rule="must be 0-10000",
         ),
         daw_penalty_codes=frozenset(get(doc, ("daw_penalty_codes",), list, default=[1, 2])),
-        purse_order=tuple(purses),
+        purse_order=purses,
+        purse_order_by_class=by_class,
+        prior_authorization_contact=get(doc, ("prior_authorization_contact",), str, default=""),
         programs=tuple(programs),
         specialty_pharmacy_required=get(doc, ("specialty_pharmacy_required",), bool, default=False),
         extended_supply_days_min=get(doc, ("extended_supply_days_min",), int, default=None),

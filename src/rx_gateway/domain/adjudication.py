@@ -48,6 +48,7 @@ from rx_gateway.domain.reference import (
     Pharmacy,
     PharmacyNetwork,
     Plan,
+    PurseRule,
     ReferenceSnapshot,
 )
 from rx_gateway.domain.rejects import Reject, RejectCode, ordered
@@ -181,7 +182,9 @@ def _product(
             ],
         )
     authorized = any(
-        pa.covers(drug.ndc, drug.drug_group, request.service_date)
+        pa.covers(
+            drug.ndc, drug.drug_group, request.service_date, request.quantity_dispensed_thousandths
+        )
         for pa in state.prior_authorizations
     )
     required = entry.step_therapy_molecule
@@ -209,7 +212,12 @@ def _product(
             [
                 Reject(
                     RejectCode.PRIOR_AUTHORIZATION_REQUIRED,
-                    "Prior authorization required: prescriber must request it from the plan",
+                    f"Prior authorization required for {drug.name}: the prescriber requests it"
+                    + (
+                        f" at {plan.prior_authorization_contact}"
+                        if plan.prior_authorization_contact
+                        else " from the plan"
+                    ),
                 )
             ],
         )
@@ -303,17 +311,63 @@ def _network_rules(
     _fail_if("network", rejects)
 
 
-def _limits(request: ClaimRequest, plan: Plan, entry: FormularyEntry) -> None:
+def _quantity(thousandths: int) -> str:
+    return f"{thousandths / 1000:g}"
+
+
+def _limits(
+    request: ClaimRequest, plan: Plan, drug: Drug, entry: FormularyEntry, state: MemberState
+) -> None:
+    """Per-fill quantity (76) and days supply (7X); rolling-period quantity (9G) and days (AG)."""
     rejects = []
+    quantity = request.quantity_dispensed_thousandths
     limit = entry.quantity_limit_thousandths
-    if limit is not None and request.quantity_dispensed_thousandths > limit:
+    approved = [
+        pa.quantity_thousandths
+        for pa in state.prior_authorizations
+        if pa.quantity_thousandths is not None
+        and pa.covers(drug.ndc, drug.drug_group, request.service_date, quantity)
+    ]
+    if limit is not None and approved:
+        limit = max(limit, *approved)
+    if limit is not None and quantity > limit:
         rejects.append(
             Reject(
                 RejectCode.PLAN_LIMITATIONS_EXCEEDED,
-                f"Quantity limit {limit / 1000:g} per fill; "
-                f"submitted {request.quantity_dispensed_thousandths / 1000:g}",
+                f"Quantity limit {_quantity(limit)} per fill; submitted {_quantity(quantity)}."
+                f" Dispense up to {_quantity(limit)}, or the prescriber requests a"
+                " quantity-limit override",
             )
         )
+    if entry.period_days is not None:
+        since = request.service_date - dt.timedelta(days=entry.period_days - 1)
+        window = [
+            f
+            for f in state.fills
+            if f.molecule == drug.molecule and since <= f.date_of_service <= request.service_date
+        ]
+        period_limit = entry.period_quantity_limit_thousandths
+        filled = sum(f.quantity_thousandths for f in window)
+        if period_limit is not None and filled + quantity > period_limit:
+            rejects.append(
+                Reject(
+                    RejectCode.QUANTITY_EXCEEDS_MAXIMUM,
+                    f"Quantity limit {_quantity(period_limit)} per {entry.period_days} days;"
+                    f" {_quantity(filled)} already filled, submitted {_quantity(quantity)}."
+                    f" Up to {_quantity(max(0, period_limit - filled))} may be dispensed now",
+                )
+            )
+        days_limit = entry.period_days_supply_max
+        supplied = sum(f.days_supply for f in window)
+        if days_limit is not None and supplied + request.days_supply > days_limit:
+            rejects.append(
+                Reject(
+                    RejectCode.DAYS_SUPPLY_LIMITATION,
+                    f"{days_limit} days supply per {entry.period_days} days;"
+                    f" {supplied} already supplied, submitted {request.days_supply}."
+                    f" Up to {max(0, days_limit - supplied)} days may be dispensed now",
+                )
+            )
     days_max = min(entry.days_supply_max or plan.days_supply_max, plan.days_supply_max)
     rule = plan.tiers[entry.tier]
     if request.days_supply > days_max or rule.band_multiplier_bp(request.days_supply) is None:
@@ -416,19 +470,47 @@ def apply_moves(acc: Accumulators, moves: tuple[AccumulatorMove, ...]) -> Accumu
     )
 
 
+def _period_room(
+    rule: PurseRule, plan: Plan, state: MemberState, purse_id: str, day: dt.date
+) -> tuple[int | None, str]:
+    """What a purse may still pay in the period holding ``day`` (None: no cap), or 0 with why."""
+    if not rule.has_period_rules:
+        return None, ""
+    start = plan.period_start(rule.period, day)
+    spends = [
+        s
+        for s in state.purse_spends
+        if s.purse_id == purse_id and plan.period_start(rule.period, s.date_of_service) == start
+    ]
+    if rule.fills_per_period_max is not None and len(spends) >= rule.fills_per_period_max:
+        return 0, f"{rule.fills_per_period_max} fills per {rule.period.value} already paid"
+    if rule.per_period_max_cents is None:
+        return None, ""
+    room = max(0, rule.per_period_max_cents - sum(s.paid_cents for s in spends))
+    cap = format_cents(rule.per_period_max_cents)
+    return room, f"{cap} per {rule.period.value}, {format_cents(room)} left"
+
+
 def _route_purses(
-    plan: Plan, tier: int, drug: Drug, state: MemberState, responsibility_cents: int
+    plan: Plan,
+    tier: int,
+    drug: Drug,
+    state: MemberState,
+    responsibility_cents: int,
+    network: PharmacyNetwork,
+    date_of_service: dt.date,
 ) -> tuple[list[PurseLine], list[str]]:
-    """Spend the member's purses in the plan's order (the benefit stack) on their share."""
+    """Spend the member's purses in the benefit stack of their class on their share."""
     lines: list[PurseLine] = []
     trace: list[str] = []
     left = responsibility_cents
     spent: dict[str, int] = {}
-    for rule in plan.purse_order:
+    for rule in plan.purse_rules_for(state.member.class_code):
         if left == 0:
             break
-        if not rule.allows(tier, drug.drug_group):
-            trace.append(f"purse {rule.kind}: not allowed for tier {tier}/{drug.drug_group}")
+        refusal = rule.allows(tier, drug.drug_group, network)
+        if refusal is not None:
+            trace.append(f"purse {rule.kind}: {refusal}")
             continue
         for purse in state.purses:
             if purse.kind != rule.kind or left == 0:
@@ -437,6 +519,10 @@ def _route_purses(
             pay = min(left, balance)
             if rule.per_fill_max_cents is not None:
                 pay = min(pay, rule.per_fill_max_cents)
+            room, why = _period_room(rule, plan, state, purse.purse_id, date_of_service)
+            if room is not None:
+                pay = min(pay, room)
+                trace.append(f"purse {purse.kind} {purse.purse_id}: {why}")
             if pay <= 0:
                 continue
             spent[purse.purse_id] = spent.get(purse.purse_id, 0) + pay
@@ -493,7 +579,7 @@ def adjudicate(
         trace.append(f"network: {pharmacy.network.value} {pharmacy.kind} pharmacy")
         drug, entry = _product(request, plan, snapshot, state)
         trace.append(f"formulary: {drug.name} tier {entry.tier}")
-        _limits(request, plan, entry)
+        _limits(request, plan, drug, entry, state)
         _refill(request, plan, drug, state)
     except _Stop as stop:
         trace.append(f"rejected in {stop.group}: " + ",".join(r.code.value for r in stop.rejects))
@@ -589,7 +675,9 @@ def _pay(
     if program is not None:
         trace.append(f"program {program.program_id}: member cost capped")
     responsibility = share.member_responsibility_cents
-    lines, purse_trace = _route_purses(plan, entry.tier, drug, state, responsibility)
+    lines, purse_trace = _route_purses(
+        plan, entry.tier, drug, state, responsibility, network, request.service_date
+    )
     trace += purse_trace
     purse_paid = sum(line.paid_cents for line in lines)
     patient_pay = responsibility - purse_paid
@@ -621,6 +709,12 @@ def _pay(
         health_plan_funded_assistance_amount_cents=-purse_paid,
         allowed_amount_cents=price.allowed_cents,
         plan_paid_cents=plan_paid,
+        amount_attributed_to_non_preferred_formulary_cents=(
+            0 if drug.is_brand else share.non_preferred_cents
+        ),
+        amount_attributed_to_brand_non_preferred_formulary_cents=(
+            share.non_preferred_cents if drug.is_brand else 0
+        ),
         benefit_stages=(
             benefit_stages(plan, plan.tiers[tier], before, price.allowed_cents, share)
             if plan.line_of_business == PART_D
@@ -701,7 +795,9 @@ def benefit_stages(
         and rule.kind is CostShareKind.COINSURANCE
         and rule.coinsurance_bp > 0
     ):
-        coinsurance_left = out_of_pocket_left - deductible - share.network_cents
+        coinsurance_left = (
+            out_of_pocket_left - deductible - share.network_cents - share.non_preferred_cents
+        )
         initial = min(rest, -(-coinsurance_left * 10_000 // rule.coinsurance_bp))
     stages = (("01", deductible), ("02", initial), ("04", rest - initial))
     return tuple((qualifier, amount) for qualifier, amount in stages if amount > 0)
@@ -719,6 +815,8 @@ def check_identities(
         + p.amount_exceeding_periodic_benefit_maximum_cents
         + p.amount_attributed_to_provider_network_selection_cents
         + p.amount_attributed_to_product_selection_brand_cents
+        + p.amount_attributed_to_non_preferred_formulary_cents
+        + p.amount_attributed_to_brand_non_preferred_formulary_cents
         + p.health_plan_funded_assistance_amount_cents
     )
     purse_total = sum(line.paid_cents for line in lines)

@@ -5,7 +5,8 @@ Order of operations (shared/reference/ncpdp-d0.md section 5.5):
   1. deductible first (unless the tier or a program bypasses it);
   2. copay × days-supply band, or coinsurance clamped to its min/max, on what is left
      ("lesser of copay or cost": never more than the cost);
-  3. + the standard-network differential (133-UJ);
+  3. + the standard-network differential (133-UJ) and the non-preferred product amount
+     (135-UM/136-UN), each per 30 days like the copay;
   4. a program cap for the drug group (e.g. insulin $35 per 30 days);
   5. the remaining out-of-pocket maximum, individual and family, caps all of the above;
   6. + the DAW 1/2 brand penalty (134-UK), which counts toward neither deductible nor OOP.
@@ -32,11 +33,16 @@ class ShareBreakdown:
     network_cents: int  # 133-UJ
     brand_penalty_cents: int  # 134-UK
     program_reduction_cents: int  # what a program cap took off the member's share
+    non_preferred_cents: int = 0  # 135-UM (generic) or 136-UN (brand)
 
     @property
     def counted_toward_out_of_pocket_cents(self) -> int:
         return (
-            self.deductible_cents + self.copay_cents + self.coinsurance_cents + self.network_cents
+            self.deductible_cents
+            + self.copay_cents
+            + self.coinsurance_cents
+            + self.network_cents
+            + self.non_preferred_cents
         )
 
     @property
@@ -103,8 +109,13 @@ def member_share(
     if standard_network and rest > 0:
         extra = round_half_up(rule.standard_network_extra_cents * multiplier_bp, 10_000)
         network = min(extra, rest - copay - coinsurance)
+    non_preferred = 0
+    if rule.non_preferred_extra_cents and rest > 0:
+        extra = round_half_up(rule.non_preferred_extra_cents * multiplier_bp, 10_000)
+        non_preferred = min(extra, rest - copay - coinsurance - network)
 
-    parts = [deductible, network, copay, coinsurance]
+    # Caps take from the end of this list first: coinsurance and copay before the deductible.
+    parts = [deductible, non_preferred, network, copay, coinsurance]
     program_reduction = 0
     if program is not None:
         cap = program.member_cap_per_30_days_cents * periods_supplied(days_supply)
@@ -117,7 +128,7 @@ def member_share(
     )
     if out_of_pocket_left is not None and sum(parts) > out_of_pocket_left:
         parts = _reduce(parts, sum(parts) - out_of_pocket_left)
-    deductible, network, copay, coinsurance = parts
+    deductible, non_preferred, network, copay, coinsurance = parts
 
     share = ShareBreakdown(
         deductible_cents=deductible,
@@ -126,6 +137,7 @@ def member_share(
         network_cents=network,
         brand_penalty_cents=brand_penalty_cents,
         program_reduction_cents=program_reduction,
+        non_preferred_cents=non_preferred,
     )
     if not 0 <= share.counted_toward_out_of_pocket_cents <= cost_cents:
         msg = "member share outside [0, cost]"

@@ -61,9 +61,24 @@ class Accumulators:
 
 @dataclass(frozen=True, slots=True)
 class PurseState:
+    """A purse as a claim sees it. ``balance_cents`` is what is available on the date of
+    service: the posted balance plus scheduled allotments already due (the claim's write
+    posts those). ``pending_cents`` is scheduled for later dates."""
+
     purse_id: str
     kind: str
     balance_cents: int
+    posted_cents: int = 0
+    pending_cents: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PurseSpend:
+    """What a purse paid for one paid, unreversed claim of the family (period caps)."""
+
+    purse_id: str
+    date_of_service: dt.date
+    paid_cents: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +88,7 @@ class Fill:
     molecule: str
     date_of_service: dt.date
     days_supply: int
+    quantity_thousandths: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +98,18 @@ class PriorAuthorization:
     start: dt.date
     end: dt.date
     number: str
+    # An approved quantity per fill: the PA covers fills up to it, and lifts the formulary's
+    # per-fill quantity limit (76) to it.
+    quantity_thousandths: int | None = None
 
-    def covers(self, ndc: str, drug_group: str, date_of_service: dt.date) -> bool:
+    def covers(
+        self, ndc: str, drug_group: str, date_of_service: dt.date, quantity_thousandths: int = 0
+    ) -> bool:
         matches = self.ndc == ndc or (self.drug_group is not None and self.drug_group == drug_group)
-        return matches and self.start <= date_of_service <= self.end
+        within = (
+            self.quantity_thousandths is None or quantity_thousandths <= self.quantity_thousandths
+        )
+        return matches and within and self.start <= date_of_service <= self.end
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +122,7 @@ class MemberState:
     purses: tuple[PurseState, ...] = ()
     fills: tuple[Fill, ...] = ()
     prior_authorizations: tuple[PriorAuthorization, ...] = ()
+    purse_spends: tuple[PurseSpend, ...] = ()
 
     def accumulators_for(self, plan_id: str, plan_year_start: dt.date) -> Accumulators:
         return self.accumulators.get((plan_id, plan_year_start), Accumulators())

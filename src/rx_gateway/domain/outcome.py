@@ -45,6 +45,8 @@ class ResponsePricing:
     health_plan_funded_assistance_amount_cents: int  # 129-UD (<= 0)
     allowed_amount_cents: int
     plan_paid_cents: int
+    amount_attributed_to_non_preferred_formulary_cents: int = 0  # 135-UM
+    amount_attributed_to_brand_non_preferred_formulary_cents: int = 0  # 136-UN
     # 393-MV qualifier and 394-MW amount per Part D stage (392-MU is their count)
     benefit_stages: tuple[tuple[str, int], ...] = ()
 

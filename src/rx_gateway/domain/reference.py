@@ -49,6 +49,9 @@ class CostShareRule:
     deductible_applies: bool = True
     # 133-UJ: extra member cost per 30 days at a standard (not preferred) pharmacy
     standard_network_extra_cents: int = 0
+    # 135-UM/136-UN: extra member cost per 30 days for choosing a non-preferred formulary product
+    # (135-UM for a generic, 136-UN for a brand); counts toward the out-of-pocket maximum.
+    non_preferred_extra_cents: int = 0
     days_supply_bands: tuple[DaysSupplyBand, ...] = (DaysSupplyBand(34, 10_000),)
 
     def band_multiplier_bp(self, days_supply: int) -> int | None:
@@ -70,6 +73,14 @@ class NetworkPricing:
     dispensing_fee_cents: int = 0
 
 
+class PursePeriod(StrEnum):
+    """The window a purse's per-period cap and fill count are measured over."""
+
+    MONTH = "month"
+    QUARTER = "quarter"
+    PLAN_YEAR = "plan_year"
+
+
 @dataclass(frozen=True, slots=True)
 class PurseRule:
     """Where a purse sits in the benefit stack and what it may pay for."""
@@ -77,12 +88,25 @@ class PurseRule:
     kind: str  # the purse kind it draws from, e.g. HRA
     allowed_tiers: frozenset[int] = frozenset()
     allowed_drug_groups: frozenset[str] = frozenset()  # empty: every group
+    allowed_networks: frozenset[PharmacyNetwork] = frozenset()  # empty: every network
     per_fill_max_cents: int | None = None
+    period: PursePeriod = PursePeriod.PLAN_YEAR
+    per_period_max_cents: int | None = None  # at most this much paid in one period
+    fills_per_period_max: int | None = None  # frequency limit: fills paid in one period
 
-    def allows(self, tier: int, drug_group: str) -> bool:
-        tier_ok = not self.allowed_tiers or tier in self.allowed_tiers
-        group_ok = not self.allowed_drug_groups or drug_group in self.allowed_drug_groups
-        return tier_ok and group_ok
+    def allows(self, tier: int, drug_group: str, network: PharmacyNetwork) -> str | None:
+        """None when the purse may pay for this fill, else why not (for the rule trace)."""
+        if self.allowed_tiers and tier not in self.allowed_tiers:
+            return f"not allowed for tier {tier}"
+        if self.allowed_drug_groups and drug_group not in self.allowed_drug_groups:
+            return f"not allowed for {drug_group}"
+        if self.allowed_networks and network not in self.allowed_networks:
+            return f"not allowed at {network.value} pharmacies"
+        return None
+
+    @property
+    def has_period_rules(self) -> bool:
+        return self.per_period_max_cents is not None or self.fills_per_period_max is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +148,22 @@ class Plan:
     generic_required_daw_codes: frozenset[int] = frozenset()
     # Timely filing: a claim more than this many days after its date of service is 81.
     timely_filing_days: int | None = None
+    # A class (e.g. RET for retirees) may have its own benefit stack instead of purse_order.
+    purse_order_by_class: Mapping[str, tuple[PurseRule, ...]] = field(default_factory=dict)
+    # Where a prescriber requests prior authorization (in the 75 message).
+    prior_authorization_contact: str = ""
+
+    def purse_rules_for(self, class_code: str) -> tuple[PurseRule, ...]:
+        """The benefit stack for a member of this class."""
+        return self.purse_order_by_class.get(class_code, self.purse_order)
+
+    def period_start(self, period: PursePeriod, day: dt.date) -> dt.date:
+        """The first day of the period that holds ``day``."""
+        if period is PursePeriod.MONTH:
+            return day.replace(day=1)
+        if period is PursePeriod.QUARTER:
+            return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+        return self.plan_year_start(day)
 
     def plan_year_start(self, date_of_service: dt.date) -> dt.date:
         start = dt.date(date_of_service.year, self.plan_year_start_month, 1)
@@ -177,6 +217,11 @@ class FormularyEntry:
     age_max: int | None = None  # → 60 above it
     gender_code: int | None = None  # 1 male, 2 female: → 61 for anyone else
     step_therapy_molecule: str | None = None  # a fill of it in the last year is required: → 608
+    # Rolling-period limits over the member's fills of the same molecule, this fill included:
+    # quantity (→ 9G) and days supplied (→ AG) within the last period_days days.
+    period_days: int | None = None
+    period_quantity_limit_thousandths: int | None = None
+    period_days_supply_max: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,8 @@ class RejectCode(StrEnum):
     CLAIM_NOT_PAID = "84"
     HOST_PROCESSING_ERROR = "99"
     DAYS_SUPPLY_EXCEEDS_LIMIT = "7X"
+    QUANTITY_EXCEEDS_MAXIMUM = "9G"
+    DAYS_SUPPLY_LIMITATION = "AG"
     UC_MUST_BE_POSITIVE = "8T"
     GAD_MUST_BE_POSITIVE = "8U"
     MI_PRODUCT_ID_QUALIFIER = "E1"
@@ -95,6 +97,8 @@ REJECT_TEXT: dict[RejectCode, str] = {
     RejectCode.CLAIM_NOT_PAID: "Claim Has Not Been Paid/Captured",
     RejectCode.HOST_PROCESSING_ERROR: "Host Processing Error",
     RejectCode.DAYS_SUPPLY_EXCEEDS_LIMIT: "Days Supply Exceeds Plan Limitation",
+    RejectCode.QUANTITY_EXCEEDS_MAXIMUM: "Quantity Dispensed Exceeds Maximum Allowed",
+    RejectCode.DAYS_SUPPLY_LIMITATION: "Days Supply Limitation For Product/Service",
     RejectCode.UC_MUST_BE_POSITIVE: "U&C Must Be Greater Than Zero",
     RejectCode.GAD_MUST_BE_POSITIVE: "Gross Amount Due Must Be Greater Than Zero",
     RejectCode.MI_PRODUCT_ID_QUALIFIER: "M/I Product/Service ID Qualifier",

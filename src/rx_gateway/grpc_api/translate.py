@@ -207,8 +207,8 @@ def benefits_to_pb(view: BenefitView, purses: tuple[PurseState, ...]) -> pb.Bene
             pb.PurseAccount(
                 purse_id=p.purse_id,
                 kind=p.kind,
-                posted_cents=p.balance_cents,
-                pending_cents=0,
+                posted_cents=p.posted_cents,
+                pending_cents=p.pending_cents,
                 available_cents=p.balance_cents,
             )
             for p in purses

@@ -423,7 +423,7 @@ Global___Reject: _TypeAlias = Reject  # noqa: Y015
 class PricingResponse(_message.Message):
     """Response Pricing segment (AM23). Identities that always hold:
       total_amount_paid = ingredient_cost_paid + dispensing_fee_paid - patient_pay_amount   (509-F9)
-      patient_pay_amount = 517-FH + 518-FI + 572-4U + 133-UJ + 134-UK + 520-FK + 129-UD
+      patient_pay_amount = 517-FH + 518-FI + 572-4U + 133-UJ + 134-UK + 135-UM + 136-UN + 520-FK + 129-UD
       plan_paid + sum(purse amounts) + patient_pay_amount = allowed_amount
     """
 
@@ -448,6 +448,8 @@ class PricingResponse(_message.Message):
     ALLOWED_AMOUNT_CENTS_FIELD_NUMBER: _builtins.int
     PLAN_PAID_CENTS_FIELD_NUMBER: _builtins.int
     BENEFIT_STAGES_FIELD_NUMBER: _builtins.int
+    AMOUNT_ATTRIBUTED_TO_NON_PREFERRED_FORMULARY_CENTS_FIELD_NUMBER: _builtins.int
+    AMOUNT_ATTRIBUTED_TO_BRAND_NON_PREFERRED_FORMULARY_CENTS_FIELD_NUMBER: _builtins.int
     patient_pay_amount_cents: _builtins.int
     """505-F5 Patient Pay Amount"""
     ingredient_cost_paid_cents: _builtins.int
@@ -484,6 +486,10 @@ class PricingResponse(_message.Message):
     """not an NCPDP field: lesser of U&C, gross amount due and contract price"""
     plan_paid_cents: _builtins.int
     """not an NCPDP field: what the plan itself pays"""
+    amount_attributed_to_non_preferred_formulary_cents: _builtins.int
+    """135-UM Amount Attributed to Product Selection/Non-Preferred Formulary Selection"""
+    amount_attributed_to_brand_non_preferred_formulary_cents: _builtins.int
+    """136-UN Amount Attributed to Product Selection/Brand Non-Preferred Formulary Selection"""
     @_builtins.property
     def benefit_stages(self) -> _containers.RepeatedCompositeFieldContainer[Global___BenefitStage]:
         """392-MU Benefit Stage Count, then the stages (Part D)"""
@@ -510,10 +516,12 @@ class PricingResponse(_message.Message):
         allowed_amount_cents: _builtins.int = ...,
         plan_paid_cents: _builtins.int = ...,
         benefit_stages: _abc.Iterable[Global___BenefitStage] | None = ...,
+        amount_attributed_to_non_preferred_formulary_cents: _builtins.int = ...,
+        amount_attributed_to_brand_non_preferred_formulary_cents: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accumulated_deductible_amount_cents", b"accumulated_deductible_amount_cents", "allowed_amount_cents", b"allowed_amount_cents", "amount_applied_to_periodic_deductible_cents", b"amount_applied_to_periodic_deductible_cents", "amount_attributed_to_product_selection_brand_cents", b"amount_attributed_to_product_selection_brand_cents", "amount_attributed_to_provider_network_selection_cents", b"amount_attributed_to_provider_network_selection_cents", "amount_exceeding_periodic_benefit_maximum_cents", b"amount_exceeding_periodic_benefit_maximum_cents", "amount_of_coinsurance_cents", b"amount_of_coinsurance_cents", "amount_of_copay_cents", b"amount_of_copay_cents", "basis_of_reimbursement_determination", b"basis_of_reimbursement_determination", "benefit_stages", b"benefit_stages", "dispensing_fee_paid_cents", b"dispensing_fee_paid_cents", "health_plan_funded_assistance_amount_cents", b"health_plan_funded_assistance_amount_cents", "ingredient_cost_paid_cents", b"ingredient_cost_paid_cents", "patient_pay_amount_cents", b"patient_pay_amount_cents", "plan_paid_cents", b"plan_paid_cents", "remaining_benefit_amount_cents", b"remaining_benefit_amount_cents", "remaining_deductible_amount_cents", b"remaining_deductible_amount_cents", "spending_account_amount_remaining_cents", b"spending_account_amount_remaining_cents", "total_amount_paid_cents", b"total_amount_paid_cents"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accumulated_deductible_amount_cents", b"accumulated_deductible_amount_cents", "allowed_amount_cents", b"allowed_amount_cents", "amount_applied_to_periodic_deductible_cents", b"amount_applied_to_periodic_deductible_cents", "amount_attributed_to_brand_non_preferred_formulary_cents", b"amount_attributed_to_brand_non_preferred_formulary_cents", "amount_attributed_to_non_preferred_formulary_cents", b"amount_attributed_to_non_preferred_formulary_cents", "amount_attributed_to_product_selection_brand_cents", b"amount_attributed_to_product_selection_brand_cents", "amount_attributed_to_provider_network_selection_cents", b"amount_attributed_to_provider_network_selection_cents", "amount_exceeding_periodic_benefit_maximum_cents", b"amount_exceeding_periodic_benefit_maximum_cents", "amount_of_coinsurance_cents", b"amount_of_coinsurance_cents", "amount_of_copay_cents", b"amount_of_copay_cents", "basis_of_reimbursement_determination", b"basis_of_reimbursement_determination", "benefit_stages", b"benefit_stages", "dispensing_fee_paid_cents", b"dispensing_fee_paid_cents", "health_plan_funded_assistance_amount_cents", b"health_plan_funded_assistance_amount_cents", "ingredient_cost_paid_cents", b"ingredient_cost_paid_cents", "patient_pay_amount_cents", b"patient_pay_amount_cents", "plan_paid_cents", b"plan_paid_cents", "remaining_benefit_amount_cents", b"remaining_benefit_amount_cents", "remaining_deductible_amount_cents", b"remaining_deductible_amount_cents", "spending_account_amount_remaining_cents", b"spending_account_amount_remaining_cents", "total_amount_paid_cents", b"total_amount_paid_cents"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -12,6 +12,8 @@ not loaded, so a directory may hold only what changed (for example a new funding
                                  quantity_limit_thousandths,days_supply_max
                                  [,age_min,age_max,gender_code]  (optional: 60/61 edits)
                                  [,step_therapy_molecule]        (optional: 608)
+                                 [,period_days,period_quantity_limit_thousandths,
+                                  period_days_supply_max]        (optional: 9G, AG)
     pharmacies.csv               npi,name,network,kind
     members.csv                  member_id,cardholder_id,person_code,family_id,employer_id,
                                  class_code,first_name,last_name,date_of_birth,gender_code
@@ -19,7 +21,9 @@ not loaded, so a directory may hold only what changed (for example a new funding
                                  line_of_business
     purses.csv                   purse_id,family_id,kind,employer_id
     funding.csv                  funding_id,purse_id,amount_cents,memo
+                                 [,available_on]  (optional: an allotment from that date)
     prior_authorizations.csv     pa_number,member_id,ndc,drug_group,start_date,end_date
+                                 [,quantity_thousandths]  (optional: approved quantity per fill)
 """
 
 from __future__ import annotations
@@ -40,7 +44,17 @@ Parser = Callable[[str], Any]
 
 # Columns a file may leave out (added after the first release of its layout).
 OPTIONAL_COLUMNS: dict[str, set[str]] = {
-    "formulary.csv": {"age_min", "age_max", "gender_code", "step_therapy_molecule"}
+    "formulary.csv": {
+        "age_min",
+        "age_max",
+        "gender_code",
+        "step_therapy_molecule",
+        "period_days",
+        "period_quantity_limit_thousandths",
+        "period_days_supply_max",
+    },
+    "funding.csv": {"available_on"},
+    "prior_authorizations.csv": {"quantity_thousandths"},
 }
 
 
@@ -137,6 +151,9 @@ TABLES: dict[str, dict[str, Parser]] = {
         "age_max": _optional_positive_int,
         "gender_code": lambda v: int(_one_of("1", "2")(v)) if v.strip() else None,
         "step_therapy_molecule": _optional_text,
+        "period_days": _optional_positive_int,
+        "period_quantity_limit_thousandths": _optional_positive_int,
+        "period_days_supply_max": _optional_positive_int,
     },
     "pharmacies.csv": {
         "npi": _text,
@@ -171,6 +188,7 @@ TABLES: dict[str, dict[str, Parser]] = {
         "purse_id": _text,
         "amount_cents": _positive_int,
         "memo": _optional_text,
+        "available_on": _optional_date,
     },
     "prior_authorizations.csv": {
         "pa_number": _text,
@@ -179,6 +197,7 @@ TABLES: dict[str, dict[str, Parser]] = {
         "drug_group": _optional_text,
         "start_date": _date,
         "end_date": _date,
+        "quantity_thousandths": _optional_positive_int,
     },
 }
 

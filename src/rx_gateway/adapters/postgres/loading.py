@@ -99,8 +99,19 @@ async def write_dataset(
             ("pa_number",),
         )
         await _ensure_accounts(conn, dataset)
-        funded = 0
-        for funding_id, purse_id, amount, memo in dataset.rows("funding.csv"):
+        funded = scheduled = 0
+        for funding_id, purse_id, amount, memo, available_on in dataset.rows("funding.csv"):
+            if available_on is not None:
+                scheduled += await conn.fetchval(
+                    "SELECT rx_schedule_allotment($1, $2, $3, $4, $5, $6)",
+                    funding_id,
+                    purse_id,
+                    amount,
+                    available_on,
+                    actor,
+                    memo or "",
+                )
+                continue
             entry = await conn.fetchval(
                 "SELECT rx_fund_purse($1, $2, $3, $4, $5)",
                 funding_id,
@@ -113,7 +124,7 @@ async def write_dataset(
         version = await conn.fetchval(
             "INSERT INTO reference_version (source) VALUES ($1) RETURNING version", source
         )
-        counts = dataset.counts() | {"funding_applied": funded}
+        counts = dataset.counts() | {"funding_applied": funded, "allotments_scheduled": scheduled}
         await conn.execute(
             "INSERT INTO audit_log (actor, action, outcome, detail) VALUES ($1, 'load', 'ok', $2)",
             actor,

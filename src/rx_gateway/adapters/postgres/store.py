@@ -22,6 +22,7 @@ from rx_gateway.domain.member import (
     Member,
     MemberState,
     PriorAuthorization,
+    PurseSpend,
     PurseState,
 )
 from rx_gateway.domain.outcome import ClaimResponse, response_from_record, response_to_record
@@ -84,11 +85,27 @@ def member_state_from_record(record: dict[str, Any]) -> MemberState | None:
         ),
         accumulators=_accumulators(record["accumulators"], member["member_id"]),
         purses=tuple(
-            PurseState(p["purse_id"], p["kind"], p["balance_cents"]) for p in record["purses"]
+            PurseState(
+                p["purse_id"],
+                p["kind"],
+                balance_cents=p["balance_cents"] + p["due_cents"],
+                posted_cents=p["balance_cents"],
+                pending_cents=p["pending_cents"],
+            )
+            for p in record["purses"]
         ),
         fills=tuple(
-            Fill(f["molecule"], dt.date.fromisoformat(f["date_of_service"]), f["days_supply"])
+            Fill(
+                f["molecule"],
+                dt.date.fromisoformat(f["date_of_service"]),
+                f["days_supply"],
+                f["quantity_thousandths"],
+            )
             for f in record["fills"]
+        ),
+        purse_spends=tuple(
+            PurseSpend(s["purse_id"], dt.date.fromisoformat(s["date_of_service"]), s["paid_cents"])
+            for s in record["purse_spends"]
         ),
         prior_authorizations=tuple(
             PriorAuthorization(
@@ -97,6 +114,7 @@ def member_state_from_record(record: dict[str, Any]) -> MemberState | None:
                 start=dt.date.fromisoformat(pa["start_date"]),
                 end=dt.date.fromisoformat(pa["end_date"]),
                 number=pa["pa_number"],
+                quantity_thousandths=pa["quantity_thousandths"],
             )
             for pa in record["prior_authorizations"]
         ),
@@ -181,6 +199,7 @@ class PostgresClaimStore:
             "molecule": paid.molecule,
             "date_of_service": request.service_date,
             "days_supply": request.days_supply,
+            "quantity_thousandths": request.quantity_dispensed_thousandths,
             "reference_version": response.reference_data_version,
             "response": response_to_record(response),
             "postings": _postings_payload(paid.entry),

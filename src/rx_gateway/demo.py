@@ -63,6 +63,8 @@ def script(fx: dict[str, Any]) -> list[Step]:
         members["part_d"],
     )
     hdhp = members["hdhp_family"][0]
+    wellness = members["commercial_wellness"]
+    limited = {"quantity_thousandths": 12_000, "days_supply": 10}
     preferred, standard = pharmacies["preferred"], pharmacies["standard"]
 
     def claim(
@@ -192,13 +194,83 @@ def script(fx: dict[str, Any]) -> list[Step]:
             ("61",),
         ),
         Step(
-            "prior authorization required", claim(single, "prior_authorization", 15), "R", ("75",)
+            "prior authorization required",
+            claim(single, "prior_authorization", 15),
+            "R",
+            ("75",),
+            check=lambda r: "PA line" in r.message,
+            check_text="message says where to request it",
         ),
         Step(
             "quantity over the plan limit",
             claim(single, "quantity_limited", 16, quantity_thousandths=120_000),
             "R",
             ("76",),
+            check=lambda r: "Dispense up to 90" in r.message,
+            check_text="message gives the limit and what was asked",
+        ),
+        Step(
+            "period limit: 12 of 18 units per 30 days",
+            claim(single, "period_limited", 40, "20261101", **limited),
+            "P",
+        ),
+        Step(
+            "period limit: 12 more 9 days later",
+            claim(single, "period_limited", 41, "20261110", **limited),
+            "R",
+            ("9G",),
+            check=lambda r: "Up to 6 may be dispensed now" in r.message,
+            check_text="message says how much may be dispensed now",
+        ),
+        Step(
+            "period limit: 25 more days supply",
+            claim(
+                single, "period_limited", 42, "20261112", quantity_thousandths=3_000, days_supply=25
+            ),
+            "R",
+            ("AG",),
+        ),
+        Step(
+            "wellness purse: allotments released",
+            claim(wellness, "generic_copay", 43, "20261101", days_supply=5),
+            "P",
+            check=lambda r: [p.kind for p in r.purses] == ["WELLNESS"],
+            check_text="the wellness purse pays the copay",
+        ),
+        Step(
+            "wellness purse: 2nd fill this month",
+            claim(wellness, "generic_copay", 44, "20261106", days_supply=5),
+            "P",
+            check=lambda r: [p.kind for p in r.purses] == ["WELLNESS"],
+            check_text="the wellness purse pays again",
+        ),
+        Step(
+            "wellness purse: 3rd fill this month",
+            claim(wellness, "generic_copay", 45, "20261111", days_supply=5),
+            "P",
+            check=lambda r: "WELLNESS" not in [p.kind for p in r.purses],
+            check_text="frequency limit: 2 fills a month",
+        ),
+        Step(
+            "non-preferred brand (tier 3)",
+            claim(wellness, "multi_source_brand", 46, "20261112", quantity_thousandths=300_000),
+            "P",
+            check=lambda r: (
+                pricing(r).amount_attributed_to_brand_non_preferred_formulary_cents == 2_500
+            ),
+            check_text="$25 in 136-UN",
+        ),
+        Step(
+            "part-time class: HRA capped per quarter",
+            claim(
+                members["commercial_part_time"],
+                "preferred_brand",
+                47,
+                quantity_thousandths=300_000,
+            ),
+            "P",
+            check=lambda r: [(p.kind, p.paid_cents) for p in r.purses] == [("HRA", 15_000)],
+            check_text="HRA pays $150, the class's quarterly cap",
         ),
         Step(
             "120 days supply by mail",

@@ -205,6 +205,18 @@ class _Builder:
         return self.rng.choice(self.labelers)
 
 
+WELLNESS_RULE = {
+    "kind": "WELLNESS",
+    "allowed_tiers": [1],
+    "allowed_networks": ["preferred"],
+    "period": "month",
+    "per_period_max_cents": 2_500,
+    "fills_per_period_max": 2,
+}
+# Migraine-style limits on some neuro generics: 18 units and 30 days supplied per 30 days.
+PERIOD_LIMIT = (30, 18_000, 30)
+
+
 def _plans() -> list[dict[str, Any]]:
     copay_bands_generic = [[34, 10_000], [90, 20_000]]
     copay_bands_brand = [[34, 10_000], [90, 25_000]]
@@ -253,8 +265,11 @@ def _plans() -> list[dict[str, Any]]:
                 "days_supply_bands": copay_bands_brand,
             },
             "3": {
+                # non-preferred brand: the tier-2 copay plus $25 reported in 136-UN (135-UM
+                # for a generic on this tier); $80 in all for 30 days
                 "kind": "copay",
-                "copay_cents": 8_000,
+                "copay_cents": 5_500,
+                "non_preferred_extra_cents": 2_500,
                 "deductible_applies": True,
                 "standard_network_extra_cents": 1_500,
                 "days_supply_bands": copay_bands_brand,
@@ -268,7 +283,22 @@ def _plans() -> list[dict[str, Any]]:
                 "days_supply_bands": [[34, 10_000]],
             },
         },
-        "purse_order": [{"kind": "HRA", "allowed_tiers": [1, 2, 3]}],
+        # The benefit stack: a wellness purse pays first for generics at preferred pharmacies
+        # (at most 2 fills and $25 a month), then the HRA. Part-time employees' HRA is capped
+        # at $150 a quarter.
+        "purse_order": [WELLNESS_RULE, {"kind": "HRA", "allowed_tiers": [1, 2, 3]}],
+        "purse_order_by_class": {
+            "PT": [
+                WELLNESS_RULE,
+                {
+                    "kind": "HRA",
+                    "allowed_tiers": [1, 2, 3],
+                    "period": "quarter",
+                    "per_period_max_cents": 15_000,
+                },
+            ]
+        },
+        "prior_authorization_contact": "the plan's PA line 1-800-555-0142 or by ePA",
         "specialty_pharmacy_required": True,
         "extended_supply_days_min": 84,
         "programs": [
@@ -500,6 +530,9 @@ def _formulary(
             single_source = drug.is_brand and not drug.generic_ndc and not drug.is_specialty
             if single_source and int(drug.ndc) % 11 == 0:
                 step = first_generic.get(drug.drug_group, "")
+            # rolling-period limits (9G, AG), chosen from the NDC like step therapy
+            limited = drug.drug_group == "neuro" and not drug.is_brand and int(drug.ndc) % 7 == 0
+            period: tuple[Any, ...] = PERIOD_LIMIT if limited else ("", "", "")
             rows.append(
                 [
                     plan["plan_id"],
@@ -513,6 +546,7 @@ def _formulary(
                     "",
                     gender,
                     step,
+                    *period,
                 ]
             )
     return rows
@@ -624,9 +658,52 @@ def _members(
                     purse_id,
                     50_000 if size == 1 else 100_000,
                     "2026 HRA allotment",
+                    "",
                 ]
             )
+    _showcase(members, coverages, purses, funding)
     return members, coverages, purses, funding
+
+
+# Two families beyond the random ones, built without the random stream (so the rest of the
+# data does not shift): a full-time family with a wellness purse funded by quarterly
+# allotments, and a part-time employee whose HRA has a quarterly cap.
+SHOWCASE = {"wellness": "M900001", "part_time": "M900002"}
+
+
+def _showcase(
+    members: list[list[Any]],
+    coverages: list[list[Any]],
+    purses: list[list[Any]],
+    funding: list[list[Any]],
+) -> None:
+    for member_id, class_code, family_id, born in (
+        (SHOWCASE["wellness"], "FT", "F900001", "1979-04-12"),
+        (SHOWCASE["part_time"], "PT", "F900002", "1991-09-03"),
+    ):
+        members.append(
+            [
+                *(member_id, f"RXG9{member_id[1:]}00", "001", family_id, "EMP2", class_code),
+                *("Wren", "Showcase", born, 2),
+            ]
+        )
+        coverages.append(
+            [
+                *(member_id, "COMM-HRA-2026", f"EMP2-{class_code}"),
+                *(COVERAGE_START.isoformat(), "", "", "COMMERCIAL"),
+            ]
+        )
+        hra = f"HRA-{family_id}"
+        purses.append([hra, family_id, "HRA", "EMP2"])
+        funding.append([f"FUND-{hra}-2026", hra, 50_000, "2026 HRA allotment", ""])
+    wellness = "WELL-F900001"
+    purses.append([wellness, "F900001", "WELLNESS", "EMP2"])
+    # $30 each quarter; the 2027 Q1 allotment is still pending in November 2026
+    for start in ("2026-01-01", "2026-04-01", "2026-07-01", "2026-10-01", "2027-01-01"):
+        quarter = f"{start[:4]}Q{(int(start[5:7]) - 1) // 3 + 1}"
+        funding.append(
+            [f"ALLOT-{wellness}-{quarter}", wellness, 3_000, f"wellness {quarter}", start]
+        )
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
@@ -650,11 +727,20 @@ def _pick_fixtures(
     def covered(drug: _Drug, plan: str = comm) -> bool:
         """Covered with no PA, quantity limit or step therapy."""
         row = entries[(plan, drug.ndc)]
-        return row[2] == "covered" and not row[4] and row[5] == "" and row[10] == ""
+        return (
+            row[2] == "covered" and not row[4] and row[5] == "" and row[10] == "" and row[11] == ""
+        )
 
     def covered_but_step(drug: _Drug) -> bool:
         row = entries[(comm, drug.ndc)]
-        return row[2] == "covered" and not row[4] and row[5] == "" and row[7] == "" and row[9] == ""
+        return (
+            row[2] == "covered"
+            and not row[4]
+            and row[5] == ""
+            and row[7] == ""
+            and row[9] == ""
+            and row[11] == ""
+        )
 
     def plain(drug: _Drug, plan: str = comm) -> bool:
         """Covered for everyone: no age or gender edit either."""
@@ -664,6 +750,12 @@ def _pick_fixtures(
     by_ndc = {d.ndc: d for d in drugs}
     generic = next(
         d for d in drugs if not d.is_brand and plain(d) and all(plain(d, p) for p in PLAN_LOB)
+    )
+    # a generic outside the $0 statin program: the member pays the tier-1 copay
+    generic_copay = next(
+        d
+        for d in drugs
+        if not d.is_brand and d.drug_group != STATIN_GROUP and all(plain(d, p) for p in PLAN_LOB)
     )
     brand = next(
         d
@@ -712,6 +804,14 @@ def _pick_fixtures(
         if not d.is_brand and d.molecule == entries[(comm, step_drug.ndc)][10] and plain(d)
     )
     adults_only = next(d for d in drugs if entries[(comm, d.ndc)][7] == 18 and covered(d))
+    period_limited = next(
+        d
+        for d in drugs
+        if entries[(comm, d.ndc)][11] != ""
+        and entries[(comm, d.ndc)][2] == "covered"
+        and entries[(comm, d.ndc)][5] == ""
+        and entries[(comm, d.ndc)][10] == ""
+    )
     family_sizes: dict[str, int] = {}
     for m in members:
         family_sizes[m[3]] = family_sizes.get(m[3], 0) + 1
@@ -805,9 +905,16 @@ def _pick_fixtures(
             "terminated": member_ref(terminated),
             "commercial_woman": member_ref(woman),
             "commercial_child": member_ref(child),
+            "commercial_wellness": member_ref(
+                next(m for m in members if m[0] == SHOWCASE["wellness"])
+            ),
+            "commercial_part_time": member_ref(
+                next(m for m in members if m[0] == SHOWCASE["part_time"])
+            ),
         },
         "drugs": {
             "generic": drug_ref(generic),
+            "generic_copay": drug_ref(generic_copay),
             "multi_source_brand": drug_ref(brand) | {"generic_ndc": brand.generic_ndc},
             "preferred_brand": drug_ref(preferred_brand),
             "insulin": drug_ref(insulin),
@@ -820,6 +927,8 @@ def _pick_fixtures(
             "adults_only": drug_ref(adults_only),
             "step_therapy": drug_ref(step_drug),
             "step_therapy_first": drug_ref(step_first),
+            "period_limited": drug_ref(period_limited)
+            | {"period_days": 30, "period_quantity_limit_thousandths": 18_000},
         },
         "pharmacies": {
             "preferred": pharmacy[("preferred", "retail")],
@@ -879,6 +988,9 @@ def generate(
             "age_max",
             "gender_code",
             "step_therapy_molecule",
+            "period_days",
+            "period_quantity_limit_thousandths",
+            "period_days_supply_max",
         ],
         formulary,
     )
@@ -914,7 +1026,9 @@ def generate(
     )
     _write_csv(directory / "purses.csv", ["purse_id", "family_id", "kind", "employer_id"], purses)
     _write_csv(
-        directory / "funding.csv", ["funding_id", "purse_id", "amount_cents", "memo"], funding
+        directory / "funding.csv",
+        ["funding_id", "purse_id", "amount_cents", "memo", "available_on"],
+        funding,
     )
     fixtures = _pick_fixtures(drug_list, formulary, pharmacies, member_rows, coverages)
     pa_member = fixtures["members"]["commercial_family_head"]

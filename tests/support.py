@@ -13,12 +13,15 @@ from rx_gateway.data.claims import claim_request
 from rx_gateway.v1 import claims_pb2 as pb
 
 BUSINESS_DATE = dt.date(2026, 11, 23)
+ADMIN_TOKEN, ADMIN_OPERATOR = "test-admin-token-0001", "ops-alice"
 # Test gateways run as the application role, so a missing grant fails the suite.
 TEST_SETTINGS = replace(
     Settings(),
     listen_address="127.0.0.1:0",
     business_date=BUSINESS_DATE,
     pool=replace(Settings().pool, role="rx_gateway_app"),
+    admin_listen_address="127.0.0.1:0",
+    admin_tokens={ADMIN_TOKEN: ADMIN_OPERATOR},
 )
 
 

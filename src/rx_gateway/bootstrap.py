@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import asyncpg
 
 from rx_gateway.adapters.files.loader import read_dataset
+from rx_gateway.adapters.postgres.admin import PostgresAdmin
 from rx_gateway.adapters.postgres.database import (
     EmbeddedPostgres,
     create_pool,
@@ -21,8 +22,10 @@ from rx_gateway.adapters.postgres.database import (
 from rx_gateway.adapters.postgres.loading import REFERENCE_CHANNEL, known_keys, write_dataset
 from rx_gateway.adapters.postgres.store import PostgresClaimStore
 from rx_gateway.config import Settings
+from rx_gateway.grpc_api.admin import AdminServer, AdminServicer
 from rx_gateway.grpc_api.server import GatewayServer
 from rx_gateway.grpc_api.servicer import BenefitServicer
+from rx_gateway.service_layer.admin import AdminCredentials
 from rx_gateway.service_layer.claims import ClaimProcessor
 from rx_gateway.service_layer.reference import ReferenceHolder
 
@@ -76,6 +79,8 @@ class App:
     reference: ReferenceHolder
     processor: ClaimProcessor
     server: GatewayServer
+    admin: AdminServer | None = None
+    admin_pool: asyncpg.Pool | None = None
     _listener: asyncpg.Connection | None = None
     _reloads: set[asyncio.Task[object]] = field(default_factory=set)
 
@@ -93,7 +98,13 @@ class App:
         self._listener = await asyncpg.connect(dsn)
         await self._listener.add_listener(REFERENCE_CHANNEL, self._on_reference_change)
 
+    @property
+    def admin_port(self) -> int | None:
+        return self.admin.port if self.admin is not None else None
+
     async def stop(self) -> None:
+        if self.admin is not None:
+            await self.admin.stop(self.settings.shutdown_grace_s)
         await self.server.stop(self.settings.shutdown_grace_s)
         if self._listener is not None:
             with contextlib.suppress(Exception):
@@ -101,6 +112,8 @@ class App:
         for task in list(self._reloads):
             task.cancel()
         await self.pool.close()
+        if self.admin_pool is not None:
+            await self.admin_pool.close()
 
 
 async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
@@ -127,7 +140,21 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
         benefits=BenefitServicer(store, reference),
     )
     app = App(settings, pool, store, reference, processor, server)
+    if settings.admin_tokens:
+        # its own small pool, as the operator's login: the application role may not change
+        # members, coverage or authorizations
+        admin_limits = replace(settings.pool, role=None, size_min=1, size_max=2)
+        app.admin_pool = await create_pool(dsn, admin_limits)
+        app.admin = AdminServer(
+            AdminServicer(
+                PostgresAdmin(app.admin_pool, acquire_timeout_s=admin_limits.acquire_timeout_s),
+                AdminCredentials(settings.admin_tokens),
+            ),
+            listen_address=settings.admin_listen_address,
+        )
     await app.listen_for_changes(dsn)
     if start:
         await server.start()
+        if app.admin is not None:
+            await app.admin.start()
     return app

@@ -15,6 +15,7 @@ from typing import Self
 
 from grpc import aio
 
+from rx_gateway.v1 import admin_pb2, admin_pb2_grpc
 from rx_gateway.v1 import claims_pb2 as pb
 from rx_gateway.v1 import claims_pb2_grpc as pb_grpc
 
@@ -51,6 +52,49 @@ class GatewayClient:
     ) -> pb.BenefitResponse:
         """Coverage, plan, purses and accumulators of a member on a date."""
         return await self._benefits.GetBenefits(request, timeout=timeout_s or self.timeout_s)
+
+    async def close(self) -> None:
+        await self._channel.close(None)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class AdminClient:
+    """The admin interface: every call carries the operator's bearer token.
+
+    async with AdminClient("127.0.0.1:50052", token=...) as admin:
+        await admin.fund_purse(admin_pb2.FundPurseRequest(...))
+    """
+
+    def __init__(self, target: str, *, token: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self._channel = aio.insecure_channel(target)
+        self._stub = admin_pb2_grpc.AdminServiceStub(self._channel)
+        self._metadata = (("authorization", f"Bearer {token}"),)
+        self.timeout_s = timeout_s
+
+    async def fund_purse(self, request: admin_pb2.FundPurseRequest) -> admin_pb2.AdminReply:
+        return await self._stub.FundPurse(request, timeout=self.timeout_s, metadata=self._metadata)
+
+    async def set_coverage(self, request: admin_pb2.CoverageChange) -> admin_pb2.AdminReply:
+        return await self._stub.SetCoverage(
+            request, timeout=self.timeout_s, metadata=self._metadata
+        )
+
+    async def grant_prior_authorization(
+        self, request: admin_pb2.PriorAuthorizationGrant
+    ) -> admin_pb2.AdminReply:
+        return await self._stub.GrantPriorAuthorization(
+            request, timeout=self.timeout_s, metadata=self._metadata
+        )
 
     async def close(self) -> None:
         await self._channel.close(None)

@@ -11,6 +11,8 @@ from rx_gateway.adapters.postgres.database import PoolLimits
 from rx_gateway.domain.errors import InvalidRequest
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
+DEFAULT_ADMIN_LISTEN = "127.0.0.1:50052"
+ADMIN_TOKEN_LENGTH_MIN = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,9 @@ class Settings:
     # Pin the business date (82/81 checks) for demos and tests; None: today in UTC.
     business_date: dt.date | None = None
     log_level: str = "INFO"
+    # The admin interface listens only when at least one operator token is configured.
+    admin_listen_address: str = DEFAULT_ADMIN_LISTEN
+    admin_tokens: Mapping[str, str] = field(default_factory=dict)  # token → operator name
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -76,7 +81,25 @@ class Settings:
             use_uvloop=environ.get("RX_GATEWAY_UVLOOP", "0") in {"1", "true", "yes"},
             business_date=_date_or_none(environ, "RX_GATEWAY_BUSINESS_DATE"),
             log_level=environ.get("RX_GATEWAY_LOG_LEVEL", defaults.log_level).upper(),
+            admin_listen_address=environ.get("RX_GATEWAY_ADMIN_LISTEN")
+            or defaults.admin_listen_address,
+            admin_tokens=_admin_tokens(environ.get("RX_GATEWAY_ADMIN_TOKENS", "")),
         )
+
+
+def _admin_tokens(raw: str) -> dict[str, str]:
+    """``operator=token,operator2=token2`` → {token: operator}; tokens of 16+ characters."""
+    tokens: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        operator, _, token = item.partition("=")
+        if not operator or len(token) < ADMIN_TOKEN_LENGTH_MIN:
+            raise InvalidRequest(
+                "RX_GATEWAY_ADMIN_TOKENS",
+                "each entry is operator=token, the token at least"
+                f" {ADMIN_TOKEN_LENGTH_MIN} characters",
+            )
+        tokens[token] = operator
+    return tokens
 
 
 def _date_or_none(environ: Mapping[str, str], name: str) -> dt.date | None:

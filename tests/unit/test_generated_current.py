@@ -11,7 +11,13 @@ def test_generated_stubs_are_current(tmp_path: Path) -> None:
     subprocess.run(
         [str(ROOT / "scripts" / "gen_proto"), str(tmp_path)], check=True, capture_output=True
     )
-    for name in ("claims_pb2.py", "claims_pb2.pyi", "claims_pb2_grpc.py", "claims_pb2_grpc.pyi"):
+    names = [
+        f"{proto}_pb2{kind}{ext}"
+        for proto in ("claims", "admin")
+        for kind in ("", "_grpc")
+        for ext in (".py", ".pyi")
+    ]
+    for name in names:
         generated = (tmp_path / "rx_gateway" / "v1" / name).read_text()
         committed = (ROOT / "src" / "rx_gateway" / "v1" / name).read_text()
         assert generated == committed, f"{name} is stale: run scripts/gen_proto"

@@ -6,6 +6,9 @@ RxGatewayError
 ├── ConcurrencyConflict     another claim for the family won the race; retried (→ ABORTED)
 ├── StorageUnavailable      the database cannot be reached in time (→ UNAVAILABLE)
 ├── MemberNotFound          a benefit inquiry for nobody (→ NOT_FOUND); claims answer 52
+├── UnknownReference        an admin change names a member, plan or purse that is not there
+├── Unauthenticated         no valid credential for the interface (→ UNAUTHENTICATED)
+├── PermissionDenied        a credential used beyond what it allows (→ PERMISSION_DENIED)
 └── ReferenceDataError      a data file or row is invalid; names file, line and field
 """
 
@@ -50,3 +53,15 @@ class ReferenceDataError(RxGatewayError):
 
 class MemberNotFound(RxGatewayError):
     """A benefit inquiry named no known member (claims answer reject 52 instead)."""
+
+
+class UnknownReference(RxGatewayError):
+    """An admin change names a member, plan or purse that does not exist (→ NOT_FOUND)."""
+
+
+class Unauthenticated(RxGatewayError):
+    """The call carries no valid credential for this interface (→ UNAUTHENTICATED)."""
+
+
+class PermissionDenied(RxGatewayError):
+    """The caller is known but may not do this (→ PERMISSION_DENIED)."""

@@ -19,9 +19,12 @@ from rx_gateway.domain.errors import (
     InvalidRequest,
     InvariantViolation,
     MemberNotFound,
+    PermissionDenied,
     ReferenceDataError,
     RxGatewayError,
     StorageUnavailable,
+    Unauthenticated,
+    UnknownReference,
 )
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,9 @@ STATUS_BY_ERROR: dict[type[RxGatewayError], grpc.StatusCode] = {
     InvariantViolation: grpc.StatusCode.INTERNAL,
     ReferenceDataError: grpc.StatusCode.FAILED_PRECONDITION,
     MemberNotFound: grpc.StatusCode.NOT_FOUND,
+    UnknownReference: grpc.StatusCode.NOT_FOUND,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
 }
 
 

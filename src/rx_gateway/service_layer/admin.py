@@ -1,0 +1,168 @@
+"""Admin changes: purse funding, coverage spans and prior authorizations.
+
+Each change is validated here (InvalidRequest names the field), then written by the store in
+one transaction with an audit row naming the operator. Member state is read fresh by every
+claim, so a committed change applies to the next claim on every running gateway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from rx_gateway.domain.claim import parse_ccyymmdd
+from rx_gateway.domain.errors import InvalidRequest, Unauthenticated
+from rx_gateway.domain.member import Coverage, CoverageEndReason, PriorAuthorization
+
+ID_LENGTH_MAX = 64
+LINES_OF_BUSINESS = frozenset({"COMMERCIAL", "MARKETPLACE", "MEDICAID", "ICHRA", "MEDICARE_PART_D"})
+FUNDING_CENTS_MAX = 10_000_000_00  # $10M: a typo guard, not a business rule
+
+
+@dataclass(frozen=True, slots=True)
+class PurseFunding:
+    funding_id: str
+    purse_id: str
+    amount_cents: int
+    available_on: dt.date | None  # None: fund now
+    memo: str
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageChange:
+    member_id: str
+    coverage: Coverage
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationGrant:
+    member_id: str
+    authorization: PriorAuthorization
+
+
+class AdminStore(Protocol):
+    async def fund_purse(self, funding: PurseFunding, *, actor: str) -> bool: ...
+    async def set_coverage(self, change: CoverageChange, *, actor: str) -> bool: ...
+    async def grant_prior_authorization(self, grant: AuthorizationGrant, *, actor: str) -> bool: ...
+
+
+def identifier(field: str, value: str) -> str:
+    if not value or len(value) > ID_LENGTH_MAX or not value.isprintable():
+        raise InvalidRequest(field, f"must be 1-{ID_LENGTH_MAX} printable characters")
+    return value
+
+
+def required_date(field: str, value: str) -> dt.date:
+    parsed = parse_ccyymmdd(value)
+    if parsed is None:
+        raise InvalidRequest(field, "must be a date CCYYMMDD")
+    return parsed
+
+
+def optional_date(field: str, value: str) -> dt.date | None:
+    return required_date(field, value) if value else None
+
+
+def purse_funding(
+    funding_id: str, purse_id: str, amount_cents: int, available_on: str, memo: str
+) -> PurseFunding:
+    if not 0 < amount_cents <= FUNDING_CENTS_MAX:
+        raise InvalidRequest("amount_cents", f"must be 1-{FUNDING_CENTS_MAX}")
+    if len(memo) > 200:
+        raise InvalidRequest("memo", "must be at most 200 characters")
+    return PurseFunding(
+        identifier("funding_id", funding_id),
+        identifier("purse_id", purse_id),
+        amount_cents,
+        optional_date("available_on", available_on),
+        memo,
+    )
+
+
+def coverage_change(
+    member_id: str,
+    plan_id: str,
+    group_id: str,
+    start_date: str,
+    end_date: str,
+    end_reason: str,
+    line_of_business: str,
+) -> CoverageChange:
+    start = required_date("start_date", start_date)
+    end = optional_date("end_date", end_date)
+    if end is not None and end < start:
+        raise InvalidRequest("end_date", "must not be before start_date")
+    reason: CoverageEndReason | None = None
+    if end is not None:
+        if end_reason not in set(CoverageEndReason):
+            raise InvalidRequest("end_reason", "must be terminated or expired with an end_date")
+        reason = CoverageEndReason(end_reason)
+    elif end_reason:
+        raise InvalidRequest("end_reason", "only with an end_date")
+    if line_of_business not in LINES_OF_BUSINESS:
+        raise InvalidRequest("line_of_business", f"must be one of {sorted(LINES_OF_BUSINESS)}")
+    return CoverageChange(
+        identifier("member_id", member_id),
+        Coverage(
+            identifier("plan_id", plan_id),
+            identifier("group_id", group_id),
+            start,
+            end,
+            reason,
+            line_of_business,
+        ),
+    )
+
+
+def authorization_grant(
+    pa_number: str,
+    member_id: str,
+    ndc: str,
+    drug_group: str,
+    start_date: str,
+    end_date: str,
+    quantity_thousandths: int,
+) -> AuthorizationGrant:
+    if bool(ndc) == bool(drug_group):
+        raise InvalidRequest("ndc", "give exactly one of ndc or drug_group")
+    if ndc and (len(ndc) != 11 or not ndc.isdigit()):
+        raise InvalidRequest("ndc", "must be 11 digits")
+    if quantity_thousandths < 0:
+        raise InvalidRequest("quantity_thousandths", "must be >= 0 (0: no quantity)")
+    start = required_date("start_date", start_date)
+    end = required_date("end_date", end_date)
+    if end < start:
+        raise InvalidRequest("end_date", "must not be before start_date")
+    return AuthorizationGrant(
+        identifier("member_id", member_id),
+        PriorAuthorization(
+            ndc or None,
+            identifier("drug_group", drug_group) if drug_group else None,
+            start,
+            end,
+            identifier("pa_number", pa_number),
+            quantity_thousandths or None,
+        ),
+    )
+
+
+class AdminCredentials:
+    """Bearer tokens for the admin interface, each naming the operator it belongs to."""
+
+    def __init__(self, tokens: Mapping[str, str]) -> None:
+        self._tokens = dict(tokens)  # token → operator
+
+    def __bool__(self) -> bool:
+        return bool(self._tokens)
+
+    def operator(self, authorization: str | None) -> str:
+        """The operator for an ``authorization`` header value, or Unauthenticated."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() == "bearer" and token:
+            for known, name in self._tokens.items():
+                if hmac.compare_digest(known.encode(), token.encode()):
+                    return name
+        raise Unauthenticated("admin calls need 'authorization: Bearer <token>'")

@@ -1,0 +1,275 @@
+"""The admin interface (issue 3 changes in real time; issue 5 its own credential): separate
+listener, bearer tokens naming the operator, validation naming the field, an audit row for
+every change, and each change seen by the next claim of a running gateway."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import grpc
+import pytest
+
+from rx_gateway.bootstrap import App
+from rx_gateway.client import AdminClient, GatewayClient
+from rx_gateway.data.claims import claim_request
+from rx_gateway.data.synthetic import active_members
+from rx_gateway.v1 import admin_pb2 as admin_pb
+from rx_gateway.v1 import admin_pb2_grpc
+from rx_gateway.v1 import claims_pb2 as pb
+from tests.support import ADMIN_OPERATOR, ADMIN_TOKEN
+
+
+@pytest.fixture
+async def admin(app: App) -> Any:
+    async with AdminClient(f"127.0.0.1:{app.admin_port}", token=ADMIN_TOKEN) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def member(dataset: tuple[Path, dict[str, Any]]) -> dict[str, Any]:
+    """A commercial member no other test bills for."""
+    members = active_members(dataset[0])
+    return next(m for m in members[700:] if m["plan_id"] == "COMM-HRA-2026")
+
+
+async def _purse_id(conn: asyncpg.Connection, member: dict[str, Any]) -> str:
+    purse: str = await conn.fetchval(
+        "SELECT p.purse_id FROM purse p JOIN member m USING (family_id) WHERE m.member_id = $1",
+        member["member_id"],
+    )
+    return purse
+
+
+async def _audit_count(conn: asyncpg.Connection) -> int:
+    count: int = await conn.fetchval("SELECT count(*) FROM audit_log")
+    return count
+
+
+@pytest.mark.parametrize("token", [None, "wrong-token-wrong-token", ""])
+async def test_calls_without_a_valid_token_are_refused_and_change_nothing(
+    app: App, conn: asyncpg.Connection, token: str | None
+) -> None:
+    before = await _audit_count(conn)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.admin_port}") as channel:
+        stub = admin_pb2_grpc.AdminServiceStub(channel)
+        metadata = None if token is None else (("authorization", f"Bearer {token}"),)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.FundPurse(
+                admin_pb.FundPurseRequest(funding_id="X", purse_id="X", amount_cents=1),
+                metadata=metadata,
+                timeout=5,
+            )
+    assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    assert await _audit_count(conn) == before
+
+
+async def test_admin_service_is_not_on_the_claim_port(app: App) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+        stub = admin_pb2_grpc.AdminServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.FundPurse(
+                admin_pb.FundPurseRequest(),
+                metadata=(("authorization", f"Bearer {ADMIN_TOKEN}"),),
+                timeout=5,
+            )
+    assert caught.value.code() is grpc.StatusCode.UNIMPLEMENTED
+
+
+async def test_funding_now_and_later_is_idempotent_and_audited(
+    admin: AdminClient, client: GatewayClient, conn: asyncpg.Connection, member: dict[str, Any]
+) -> None:
+    purse_id = await _purse_id(conn, member)
+    ask = pb.BenefitRequest(
+        cardholder_id=member["cardholder_id"],
+        person_code=member["person_code"],
+        as_of_date="20261115",
+    )
+    before = (await client.get_benefits(ask)).purses[0]
+
+    now = admin_pb.FundPurseRequest(
+        funding_id="ADMIN-FUND-1", purse_id=purse_id, amount_cents=12_345, memo="bonus"
+    )
+    reply = await admin.fund_purse(now)
+    assert (reply.applied, reply.actor) == (True, ADMIN_OPERATOR)
+    assert (await admin.fund_purse(now)).applied is False  # the same funding ID again
+    later = admin_pb.FundPurseRequest(
+        funding_id="ADMIN-ALLOT-1", purse_id=purse_id, amount_cents=5_000, available_on="20261201"
+    )
+    assert (await admin.fund_purse(later)).applied is True
+
+    after = (await client.get_benefits(ask)).purses[0]
+    assert after.posted_cents == before.posted_cents + 12_345
+    assert after.available_cents == before.available_cents + 12_345
+    assert after.pending_cents == before.pending_cents + 5_000
+    rows = await conn.fetch(
+        "SELECT action, actor FROM audit_log WHERE detail->>'purse_id' = $1 ORDER BY audit_id",
+        purse_id,
+    )
+    assert [(r["action"], r["actor"]) for r in rows][-2:] == [
+        ("fund_purse", ADMIN_OPERATOR),
+        ("schedule_allotment", ADMIN_OPERATOR),
+    ]
+
+
+async def test_coverage_and_authorization_changes_apply_to_the_next_claim(
+    admin: AdminClient,
+    client: GatewayClient,
+    conn: asyncpg.Connection,
+    member: dict[str, Any],
+    fixtures: dict[str, Any],
+    rx_number: Any,
+) -> None:
+    """Terminate → 69; reinstate → paid; a PA-required drug goes from 75 to paid once the
+    authorization is granted. No restart in between."""
+
+    def fill(drug: str, day: str) -> pb.ClaimRequest:
+        return claim_request(
+            fixtures,
+            member,
+            fixtures["drugs"][drug],
+            pharmacy=fixtures["pharmacies"]["preferred"],
+            rx_number=rx_number(),
+            date_of_service=day,
+        )
+
+    span = admin_pb.CoverageChange(
+        member_id=member["member_id"],
+        plan_id="COMM-HRA-2026",
+        group_id=member["group_id"],
+        start_date="20250101",
+        end_date="20261109",
+        end_reason="terminated",
+        line_of_business="COMMERCIAL",
+    )
+    await admin.set_coverage(span)
+    assert [r.code for r in (await client.submit(fill("generic", "20261110"))).rejects] == ["69"]
+    span.ClearField("end_date")
+    span.ClearField("end_reason")
+    await admin.set_coverage(span)
+    assert (await client.submit(fill("generic", "20261110"))).transaction_response_status == "P"
+
+    assert [
+        r.code for r in (await client.submit(fill("prior_authorization", "20261111"))).rejects
+    ] == ["75"]
+    grant = admin_pb.PriorAuthorizationGrant(
+        pa_number="PA-ADMIN-1",
+        member_id=member["member_id"],
+        ndc=fixtures["drugs"]["prior_authorization"]["ndc"],
+        start_date="20261101",
+        end_date="20270430",
+        quantity_thousandths=30_000,
+    )
+    assert (await admin.grant_prior_authorization(grant)).applied is True
+    paid = await client.submit(fill("prior_authorization", "20261111"))
+    assert paid.transaction_response_status == "P"
+    actions = await conn.fetch(
+        "SELECT action FROM audit_log WHERE actor = $1 AND detail->>'member_id' = $2",
+        ADMIN_OPERATOR,
+        member["member_id"],
+    )
+    assert [r["action"] for r in actions] == [
+        "set_coverage",
+        "set_coverage",
+        "grant_prior_authorization",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("call", "field", "code"),
+    [
+        (
+            admin_pb.FundPurseRequest(funding_id="F", purse_id="P", amount_cents=0),
+            "amount_cents",
+            "INVALID_ARGUMENT",
+        ),
+        (
+            admin_pb.FundPurseRequest(
+                funding_id="F", purse_id="P", amount_cents=5, available_on="20261345"
+            ),
+            "available_on",
+            "INVALID_ARGUMENT",
+        ),
+        (
+            admin_pb.FundPurseRequest(funding_id="", purse_id="P", amount_cents=5),
+            "funding_id",
+            "INVALID_ARGUMENT",
+        ),
+        (
+            admin_pb.FundPurseRequest(
+                funding_id="F-NOPE", purse_id="NO-SUCH-PURSE", amount_cents=5
+            ),
+            "purse_id",
+            "NOT_FOUND",
+        ),
+        (
+            admin_pb.CoverageChange(
+                member_id="M1",
+                plan_id="P",
+                group_id="G",
+                start_date="20260101",
+                end_date="20251231",
+                end_reason="expired",
+                line_of_business="COMMERCIAL",
+            ),
+            "end_date",
+            "INVALID_ARGUMENT",
+        ),
+        (
+            admin_pb.CoverageChange(
+                member_id="M1",
+                plan_id="P",
+                group_id="G",
+                start_date="20260101",
+                line_of_business="CASH",
+            ),
+            "line_of_business",
+            "INVALID_ARGUMENT",
+        ),
+        (
+            admin_pb.CoverageChange(
+                member_id="NOBODY",
+                plan_id="COMM-HRA-2026",
+                group_id="G",
+                start_date="20260101",
+                line_of_business="COMMERCIAL",
+            ),
+            "member_id",
+            "NOT_FOUND",
+        ),
+        (
+            admin_pb.PriorAuthorizationGrant(
+                pa_number="X", member_id="M1", ndc="1", start_date="20260101", end_date="20260201"
+            ),
+            "ndc",
+            "INVALID_ARGUMENT",
+        ),
+        (
+            admin_pb.PriorAuthorizationGrant(
+                pa_number="X",
+                member_id="M1",
+                ndc="12345678901",
+                drug_group="g",
+                start_date="20260101",
+                end_date="20260201",
+            ),
+            "ndc",
+            "INVALID_ARGUMENT",
+        ),
+    ],
+)
+async def test_bad_changes_name_the_field(
+    admin: AdminClient, conn: asyncpg.Connection, call: Any, field: str, code: str
+) -> None:
+    before = await _audit_count(conn)
+    method = {
+        admin_pb.FundPurseRequest: admin.fund_purse,
+        admin_pb.CoverageChange: admin.set_coverage,
+        admin_pb.PriorAuthorizationGrant: admin.grant_prior_authorization,
+    }[type(call)]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await method(call)
+    assert caught.value.code().name == code
+    assert field in (caught.value.details() or "")
+    assert await _audit_count(conn) == before

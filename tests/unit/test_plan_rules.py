@@ -60,14 +60,17 @@ def test_specialty_drug_only_at_a_specialty_pharmacy() -> None:
     assert isinstance(decide(SNAPSHOT, request, member), Paid)
 
 
-def test_extended_supply_only_by_mail() -> None:
-    """A 90-day fill is G9 at retail and paid by mail, with the copay band for 90 days."""
-    rule = snapshot_with({"extended_supply_days_min": 84})
+@pytest.mark.parametrize(("kind", "paid"), [("mail", True), ("retail90", True), ("retail", False)])
+def test_extended_supply_only_by_mail_or_90_day_retail(kind: str, paid: bool) -> None:
+    """A 90-day fill is G9 at an ordinary retail pharmacy, paid by mail or at a 90-day retail
+    pharmacy, with the copay band for 90 days."""
+    rule = snapshot_with({"extended_supply_days_min": 84}, pharmacy_kind=kind)
     request = claim(GENERIC, days_supply=90, quantity_dispensed_thousandths=90_000)
     rejected = decide(rule, request)
     assert codes(rejected) == ["G9"]
     assert "83 days" in rejected.response.message
-    assert isinstance(decide(rule, replace(request, service_provider_id=MAIL_OR_SPECIALTY)), Paid)
+    other = decide(rule, replace(request, service_provider_id=MAIL_OR_SPECIALTY))
+    assert isinstance(other, Paid) is paid
 
 
 @pytest.mark.parametrize(("daw", "expected"), [(0, "AJ"), (1, None), (2, None)])

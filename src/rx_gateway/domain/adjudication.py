@@ -285,6 +285,10 @@ def _patient_edits(
     _fail_if("product", rejects)
 
 
+# Pharmacies that may fill an extended supply (G9 elsewhere): mail order and 90-day retail.
+EXTENDED_SUPPLY_PHARMACY_KINDS = frozenset({"mail", "retail90"})
+
+
 def _network_rules(
     request: ClaimRequest, plan: Plan, pharmacy: Pharmacy, snapshot: ReferenceSnapshot
 ) -> None:
@@ -300,11 +304,13 @@ def _network_rules(
             )
         )
     extended = plan.extended_supply_days_min
-    if extended is not None and request.days_supply >= extended and pharmacy.kind != "mail":
+    extended_ok = pharmacy.kind in EXTENDED_SUPPLY_PHARMACY_KINDS
+    if extended is not None and request.days_supply >= extended and not extended_ok:
         rejects.append(
             Reject(
                 RejectCode.NOT_IN_90_DAY_NETWORK,
-                f"{request.days_supply}-day supply only by mail; this pharmacy may fill"
+                f"{request.days_supply}-day supply only by mail or at a 90-day retail pharmacy;"
+                " this pharmacy may fill"
                 f" up to {extended - 1} days",
             )
         )

@@ -229,7 +229,7 @@ class Pharmacy:
     npi: str
     name: str
     network: PharmacyNetwork
-    kind: str  # retail, mail, specialty
+    kind: str  # retail, retail90 (90-day retail), mail, specialty
 
 
 @dataclass(frozen=True, slots=True)

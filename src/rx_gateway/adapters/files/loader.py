@@ -159,7 +159,7 @@ TABLES: dict[str, dict[str, Parser]] = {
         "npi": _text,
         "name": _text,
         "network": _one_of("preferred", "standard", "out_of_network"),
-        "kind": _one_of("retail", "mail", "specialty"),
+        "kind": _one_of("retail", "retail90", "mail", "specialty"),
     },
     "members.csv": {
         "member_id": _text,

@@ -13,6 +13,11 @@ ALTER TABLE formulary
     ADD COLUMN period_quantity_limit_thousandths bigint CHECK (period_quantity_limit_thousandths > 0),
     ADD COLUMN period_days_supply_max int CHECK (period_days_supply_max > 0);
 
+-- 90-day retail pharmacies may fill extended supplies like mail order (G9 elsewhere).
+ALTER TABLE pharmacy DROP CONSTRAINT pharmacy_kind_check;
+ALTER TABLE pharmacy ADD CONSTRAINT pharmacy_kind_check
+    CHECK (kind IN ('retail', 'retail90', 'mail', 'specialty'));
+
 ALTER TABLE prior_authorization
     ADD COLUMN quantity_thousandths bigint CHECK (quantity_thousandths > 0);
 

@@ -137,6 +137,7 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
         listen_address=settings.listen_address,
         concurrent_rpcs_max=settings.grpc_concurrent_rpcs_max,
         message_bytes_max=settings.grpc_message_bytes_max,
+        reuse_port=settings.reuse_port,
         benefits=BenefitServicer(store, reference),
     )
     app = App(settings, pool, store, reference, processor, server)

@@ -43,6 +43,75 @@ async def _serve(settings: Settings) -> int:
     return 0
 
 
+async def _serve_workers(settings: Settings, workers: int) -> int:
+    """Several server processes on one port (SO_REUSEPORT): the kernel spreads connections.
+    The parent starts the database (embedded or configured), migrates it, then supervises."""
+    database = await Database.open(settings)
+    children: list[asyncio.subprocess.Process] = []
+    try:
+        await database.migrate()
+        env = dict(
+            os.environ,
+            RX_GATEWAY_DATABASE_URL=database.dsn,
+            RX_GATEWAY_REUSE_PORT="1",
+            RX_GATEWAY_ADMIN_TOKENS="",  # one admin listener is enough: run it separately
+        )
+        for _ in range(workers):
+            child = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "rx_gateway",
+                "serve",
+                "--listen",
+                settings.listen_address,
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+            )
+            assert child.stdout is not None  # noqa: S101 - PIPE above
+            line = (await child.stdout.readline()).decode()
+            if not line.startswith("rx-gateway listening"):
+                msg = f"a worker did not start: {line!r}"
+                raise OSError(msg)
+            children.append(child)
+        print(
+            f"rx-gateway listening on {settings.listen_address} with {workers} workers", flush=True
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        waits = [asyncio.ensure_future(child.wait()) for child in children]
+        await asyncio.wait(
+            [asyncio.ensure_future(stop.wait()), *waits], return_when="FIRST_COMPLETED"
+        )
+    finally:
+        for child in children:
+            if child.returncode is None:
+                child.terminate()
+        for child in children:
+            await child.wait()
+        database.close()
+    return 0
+
+
+async def _bench(args: argparse.Namespace) -> int:
+    import json  # noqa: PLC0415
+
+    from rx_gateway.benchmark import BenchOptions, run_bench  # noqa: PLC0415
+
+    options = BenchOptions(
+        quick=args.quick,
+        rates=tuple(int(r) for r in args.rates.split(",")) if args.rates else (),
+        seconds=min(args.seconds, 60.0),
+        workers=max(1, min(args.workers, 8)),
+        out=args.out,
+        members=args.members,
+    )
+    summary = await run_bench(options)
+    print(json.dumps(summary), flush=True)
+    return 0
+
+
 async def _migrate(settings: Settings) -> int:
     database = await Database.open(settings)
     try:
@@ -95,6 +164,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the gRPC gateway")
     serve.add_argument("--listen", help="host:port (default 127.0.0.1:50051)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port with SO_REUSEPORT (default 1)",
+    )
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("verify", help="check every ledger invariant; non-zero exit names failures")
     load = commands.add_parser("load", help="load plans, formulary, prices, members, funding")
@@ -107,6 +182,15 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="scripted claims over real gRPC on the embedded database"
     )
     demo.add_argument("--keep", action="store_true", help="keep the demo's database afterwards")
+    bench = commands.add_parser(
+        "bench", help="open-loop benchmark against the floor (needs rx-gateway[bench])"
+    )
+    bench.add_argument("--quick", action="store_true", help="the short mode (under 90 s)")
+    bench.add_argument("--rates", help="comma-separated arrival rates (claims/s) to step over")
+    bench.add_argument("--seconds", type=float, default=0.0, help="seconds per rate")
+    bench.add_argument("--workers", type=int, default=1, help="server processes (SO_REUSEPORT)")
+    bench.add_argument("--members", type=int, default=10_000, help="synthetic members")
+    bench.add_argument("--out", type=Path, default=Path("bench-results"), help="report directory")
     return parser
 
 
@@ -124,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             if args.listen:
                 settings = replace(settings, listen_address=args.listen)
+            if args.workers > 1:
+                return _run(_serve_workers(settings, args.workers), settings)
             return _run(_serve(settings), settings)
         if args.command == "migrate":
             return _run(_migrate(settings), settings)
@@ -137,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             generate(args.directory, seed=args.seed, members=args.members)
             print(f"synthetic dataset written to {args.directory}")
             return 0
+        if args.command == "bench":
+            return _run(_bench(args), settings)
         from rx_gateway.demo import run_demo  # noqa: PLC0415
 
         return _run(run_demo(settings, keep=args.keep), settings)

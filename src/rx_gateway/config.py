@@ -26,6 +26,8 @@ class Settings:
     shutdown_grace_s: float = 5.0
     database_start_timeout_s: float = 30.0
     use_uvloop: bool = False
+    # SO_REUSEPORT on the claim listener, so several server processes share one port
+    reuse_port: bool = False
     # Pin the business date (82/81 checks) for demos and tests; None: today in UTC.
     business_date: dt.date | None = None
     log_level: str = "INFO"
@@ -79,6 +81,7 @@ class Settings:
                 "RX_GATEWAY_SHUTDOWN_GRACE_S", defaults.shutdown_grace_s, float
             ),
             use_uvloop=environ.get("RX_GATEWAY_UVLOOP", "0") in {"1", "true", "yes"},
+            reuse_port=environ.get("RX_GATEWAY_REUSE_PORT", "0") in {"1", "true", "yes"},
             business_date=_date_or_none(environ, "RX_GATEWAY_BUSINESS_DATE"),
             log_level=environ.get("RX_GATEWAY_LOG_LEVEL", defaults.log_level).upper(),
             admin_listen_address=environ.get("RX_GATEWAY_ADMIN_LISTEN")

@@ -1,0 +1,15 @@
+"""The benchmark of issue 4, runnable from a checkout: the same as `rx-gateway bench`.
+
+    python benchmarks/bench.py --quick          # under 90 s
+    python benchmarks/bench.py                  # the full step and bisection, under 10 minutes
+    python benchmarks/bench.py --workers 2      # two server processes on one port (SO_REUSEPORT)
+
+See src/rx_gateway/benchmark.py for what it measures and how.
+"""
+
+import sys
+
+from rx_gateway.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["bench", *sys.argv[1:]]))

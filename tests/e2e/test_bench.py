@@ -1,0 +1,68 @@
+"""`rx-gateway bench` runs end to end (a tiny configuration): real server process, real
+database, the floor, the report, the plot and the final JSON line. Speed itself is measured by
+the benchmark, not asserted here."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+
+REQUIRED_KEYS = {
+    "claims_per_s_at_p99_10ms",
+    "p99_ms_at_1000",
+    "floor_echo_rps",
+    "floor_commit_tps",
+    "ratio_to_floor",
+    "errors",
+    "hot_vs_no_hot",
+    "server_peak_memory_mb",
+}
+
+
+async def test_bench_writes_report_plot_and_final_json_line(
+    server_url: str, tmp_path: Path
+) -> None:
+    env = dict(os.environ, RX_GATEWAY_LOG_LEVEL="WARNING")
+    if "RX_GATEWAY_DATABASE_URL" not in env:
+        env["RX_GATEWAY_DATABASE_URL"] = server_url
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rx_gateway",
+            "bench",
+            "--rates",
+            "20",
+            "--seconds",
+            "1",
+            "--members",
+            "300",
+            "--out",
+            str(tmp_path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary.keys() >= REQUIRED_KEYS
+    assert summary["floor_echo_rps"] > 0
+    assert summary["floor_commit_tps"] > 0
+    report = (tmp_path / "bench-report.md").read_text()
+    assert "| hot | 20 |" in report
+    assert (tmp_path / "bench-latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the bench's own database on the configured server is dropped afterwards
+    conn = await asyncpg.connect(env["RX_GATEWAY_DATABASE_URL"])
+    try:
+        left = await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'rxgw_bench%'")
+    finally:
+        await conn.close()
+    assert left == []

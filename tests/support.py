@@ -22,6 +22,7 @@ TEST_SETTINGS = replace(
     pool=replace(Settings().pool, role="rx_gateway_app"),
     admin_listen_address="127.0.0.1:0",
     admin_tokens={ADMIN_TOKEN: ADMIN_OPERATOR},
+    dev_mode=True,  # plaintext on 127.0.0.1; tests/e2e/test_tls.py covers TLS and mTLS
 )
 
 

@@ -381,6 +381,7 @@ def gateway_process(dsn: str, port: int, workers: int, workdir: Path) -> Iterato
         RX_GATEWAY_LOG_LEVEL="WARNING",
         RX_GATEWAY_BUSINESS_DATE=BUSINESS_DATE,  # the synthetic claims are dated in 2026
         RX_GATEWAY_ADMIN_TOKENS="",
+        RX_GATEWAY_DEV_MODE="1",  # plaintext on 127.0.0.1: TLS would be measured separately
     )
     command = [sys.executable, "-m", "rx_gateway", "serve", "--listen", f"127.0.0.1:{port}"]
     if workers > 1:

@@ -22,7 +22,9 @@ from rx_gateway.adapters.postgres.database import (
 from rx_gateway.adapters.postgres.loading import REFERENCE_CHANNEL, known_keys, write_dataset
 from rx_gateway.adapters.postgres.store import PostgresClaimStore
 from rx_gateway.config import Settings
+from rx_gateway.domain.errors import InsecureConfiguration
 from rx_gateway.grpc_api.admin import AdminServer, AdminServicer
+from rx_gateway.grpc_api.security import SwitchTable, TlsFiles
 from rx_gateway.grpc_api.server import GatewayServer
 from rx_gateway.grpc_api.servicer import BenefitServicer
 from rx_gateway.service_layer.admin import AdminCredentials
@@ -117,7 +119,17 @@ class App:
 
 
 async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
-    """Migrate, open the pool, load the reference snapshot, and (optionally) start serving."""
+    """Migrate, open the pool, load the reference snapshot, and (optionally) start serving.
+    Refuses an insecure configuration unless development mode is explicit."""
+    problem = settings.security_problem()
+    if problem is not None:
+        raise InsecureConfiguration(problem)
+    tls = (
+        TlsFiles(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file)
+        if settings.tls_cert_file is not None and settings.tls_key_file is not None
+        else None
+    )
+    switches = SwitchTable.from_file(settings.switches_file) if settings.switches_file else None
     conn = await asyncpg.connect(dsn)
     try:
         await migrate(conn)
@@ -138,7 +150,11 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
         concurrent_rpcs_max=settings.grpc_concurrent_rpcs_max,
         message_bytes_max=settings.grpc_message_bytes_max,
         reuse_port=settings.reuse_port,
-        benefits=BenefitServicer(store, reference),
+        benefits=BenefitServicer(store, reference, switches),
+        credentials=tls.server_credentials(require_client_certificate=switches is not None)
+        if tls
+        else None,
+        switches=switches,
     )
     app = App(settings, pool, store, reference, processor, server)
     if settings.admin_tokens:
@@ -152,6 +168,7 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
                 AdminCredentials(settings.admin_tokens),
             ),
             listen_address=settings.admin_listen_address,
+            credentials=tls.server_credentials(require_client_certificate=False) if tls else None,
         )
     await app.listen_for_changes(dsn)
     if start:

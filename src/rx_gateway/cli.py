@@ -16,7 +16,7 @@ from typing import Any
 from rx_gateway import logs
 from rx_gateway.bootstrap import Database, build_app
 from rx_gateway.config import Settings
-from rx_gateway.domain.errors import RxGatewayError
+from rx_gateway.domain.errors import InsecureConfiguration, RxGatewayError
 
 
 def _run(coroutine: Coroutine[Any, Any, int], settings: Settings) -> int:
@@ -46,6 +46,9 @@ async def _serve(settings: Settings) -> int:
 async def _serve_workers(settings: Settings, workers: int) -> int:
     """Several server processes on one port (SO_REUSEPORT): the kernel spreads connections.
     The parent starts the database (embedded or configured), migrates it, then supervises."""
+    problem = settings.security_problem()
+    if problem is not None:
+        raise InsecureConfiguration(problem)
     database = await Database.open(settings)
     children: list[asyncio.subprocess.Process] = []
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+import grpc
 from grpc import aio
 
 from rx_gateway.v1 import admin_pb2, admin_pb2_grpc
@@ -22,9 +23,22 @@ from rx_gateway.v1 import claims_pb2_grpc as pb_grpc
 DEFAULT_TIMEOUT_S = 5.0
 
 
+def _channel(target: str, credentials: grpc.ChannelCredentials | None) -> aio.Channel:
+    """TLS when credentials are given (see rx_gateway.grpc_api.security.client_credentials)."""
+    if credentials is None:
+        return aio.insecure_channel(target)
+    return aio.secure_channel(target, credentials)
+
+
 class GatewayClient:
-    def __init__(self, target: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-        self._channel = aio.insecure_channel(target)
+    def __init__(
+        self,
+        target: str,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
+        self._channel = _channel(target, credentials)
         self._stub = pb_grpc.ClaimServiceStub(self._channel)
         self._benefits = pb_grpc.BenefitServiceStub(self._channel)
         self.timeout_s = timeout_s
@@ -75,8 +89,15 @@ class AdminClient:
         await admin.fund_purse(admin_pb2.FundPurseRequest(...))
     """
 
-    def __init__(self, target: str, *, token: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-        self._channel = aio.insecure_channel(target)
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: str,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
+        self._channel = _channel(target, credentials)
         self._stub = admin_pb2_grpc.AdminServiceStub(self._channel)
         self._metadata = (("authorization", f"Bearer {token}"),)
         self.timeout_s = timeout_s

@@ -34,6 +34,38 @@ class Settings:
     # The admin interface listens only when at least one operator token is configured.
     admin_listen_address: str = DEFAULT_ADMIN_LISTEN
     admin_tokens: Mapping[str, str] = field(default_factory=dict)  # token → operator name
+    # TLS on every listener (server certificate chain and key, PEM); with a client CA the claim
+    # listener requires switch certificates (mTLS) and the switch table says what each may bill.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
+    switches_file: Path | None = None
+    # Plaintext listeners are refused unless development mode is explicit.
+    dev_mode: bool = False
+
+    def security_problem(self) -> str | None:
+        """Why this configuration is not fit for production, or None."""
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            return "set both RX_GATEWAY_TLS_CERT_FILE and RX_GATEWAY_TLS_KEY_FILE"
+        if (self.tls_client_ca_file is None) != (self.switches_file is None):
+            return (
+                "mutual TLS needs both RX_GATEWAY_TLS_CLIENT_CA_FILE and RX_GATEWAY_SWITCHES_FILE"
+            )
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            return "a client CA needs the server certificate (RX_GATEWAY_TLS_CERT_FILE)"
+        if self.dev_mode:
+            return None
+        if self.tls_cert_file is None:
+            return (
+                "refusing plaintext listeners: set RX_GATEWAY_TLS_CERT_FILE and"
+                " RX_GATEWAY_TLS_KEY_FILE, or RX_GATEWAY_DEV_MODE=1 for development"
+            )
+        if self.tls_client_ca_file is None:
+            return (
+                "refusing a claim listener without client certificates: set"
+                " RX_GATEWAY_TLS_CLIENT_CA_FILE and RX_GATEWAY_SWITCHES_FILE"
+            )
+        return None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -87,7 +119,22 @@ class Settings:
             admin_listen_address=environ.get("RX_GATEWAY_ADMIN_LISTEN")
             or defaults.admin_listen_address,
             admin_tokens=_admin_tokens(environ.get("RX_GATEWAY_ADMIN_TOKENS", "")),
+            tls_cert_file=_path_or_none(environ, "RX_GATEWAY_TLS_CERT_FILE"),
+            tls_key_file=_path_or_none(environ, "RX_GATEWAY_TLS_KEY_FILE"),
+            tls_client_ca_file=_path_or_none(environ, "RX_GATEWAY_TLS_CLIENT_CA_FILE"),
+            switches_file=_path_or_none(environ, "RX_GATEWAY_SWITCHES_FILE"),
+            dev_mode=environ.get("RX_GATEWAY_DEV_MODE", "0") in {"1", "true", "yes"},
         )
+
+
+def _path_or_none(environ: Mapping[str, str], name: str) -> Path | None:
+    raw = environ.get(name)
+    if not raw:
+        return None
+    path = Path(raw)
+    if not path.is_file():
+        raise InvalidRequest(name, f"no such file: {raw}")
+    return path
 
 
 def _admin_tokens(raw: str) -> dict[str, str]:

@@ -466,6 +466,7 @@ async def run_demo(settings: Settings, *, keep: bool = False) -> int:
         data_dir=workdir,
         listen_address="127.0.0.1:0",
         business_date=DEMO_BUSINESS_DATE,
+        dev_mode=True,  # the demo listens in plaintext on 127.0.0.1 only
     )
     database = await Database.open(demo_settings)
     try:

@@ -36,6 +36,7 @@ def _start_server(dsn: str, port: int) -> subprocess.Popen[bytes]:
         RX_GATEWAY_DATABASE_URL=dsn,
         RX_GATEWAY_LOG_LEVEL="WARNING",
         RX_GATEWAY_BUSINESS_DATE=BUSINESS_DATE.isoformat(),
+        RX_GATEWAY_DEV_MODE="1",
     )
     server = subprocess.Popen(
         [sys.executable, "-m", "rx_gateway", "serve", "--listen", f"127.0.0.1:{port}"],

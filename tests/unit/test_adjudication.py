@@ -62,6 +62,28 @@ def rejects_of(decision) -> list[str]:  # type: ignore[no-untyped-def]
         ({"service_provider_id": "1000000003"}, None, ["40"]),
         ({"product_id": "00000000099"}, None, ["54"]),
         ({"days_supply": 120}, None, ["7X"]),
+        # every request field, absurd values: the M/I reject for that field
+        ({"cardholder_id": ""}, None, ["07"]),
+        ({"cardholder_id": "X" * 10_000}, None, ["07"]),
+        ({"person_code": "ABC"}, None, ["08"]),
+        ({"date_of_birth": "19801345"}, None, ["09"]),
+        ({"date_of_birth": "20300101"}, None, ["09"]),
+        ({"gender_code": 7}, None, ["10"]),
+        ({"prescription_reference_number": ""}, None, ["16"]),
+        ({"fill_number": -1}, None, ["17"]),
+        ({"fill_number": 100}, None, ["17"]),
+        ({"days_supply": 9999}, None, ["19"]),
+        ({"product_id_qualifier": "99"}, None, ["E1"]),
+        # the fixture prices from the quantity, so absurd quantities bring absurd amounts too
+        ({"quantity_dispensed_thousandths": -5}, None, ["E7", "R9"]),
+        ({"quantity_dispensed_thousandths": 10**12}, None, ["8T", "8U", "E7"]),
+        ({"prescriber_id": "12AB"}, None, ["25"]),
+        ({"date_prescription_written": "20261203"}, None, ["28"]),
+        ({"basis_of_cost_determination": "ZZ"}, None, ["DN"]),
+        ({"gross_amount_due_cents": -100}, None, ["8U"]),
+        ({"usual_and_customary_charge_cents": -1}, None, ["8T"]),
+        ({"service_provider_id": ""}, None, ["05"]),
+        ({"gender_code": 9, "date_of_birth": "x", "prescriber_id": "1"}, None, ["09", "10", "25"]),
     ],
 )
 def test_reject_table(request_overrides: dict, member_state, expected: list[str]) -> None:  # type: ignore[no-untyped-def]

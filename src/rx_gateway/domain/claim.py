@@ -215,7 +215,37 @@ def validate_claim(request: ClaimRequest) -> list[Reject]:
             rejects.append(
                 Reject(RejectCode.MI_DATE_WRITTEN, "Date written (414-DE) is invalid or after DOS")
             )
+    rejects += _patient_and_prescriber_rejects(request)
     rejects += _pricing_rejects(request)
+    return rejects
+
+
+# 423-DN values (NCPDP ECL): blank, 00-09, 11-15
+BASIS_OF_COST_CODES = frozenset({"", *(f"{n:02d}" for n in (*range(10), *range(11, 16)))})
+
+
+def _patient_and_prescriber_rejects(request: ClaimRequest) -> list[Reject]:
+    """Optional fields: when sent, they must be well formed (09, 10, 25, DN)."""
+    rejects = []
+    if request.date_of_birth:
+        born = parse_ccyymmdd(request.date_of_birth)
+        service = parse_ccyymmdd(request.date_of_service)
+        if born is None or born.year < 1880 or (service is not None and born > service):
+            rejects.append(
+                Reject(RejectCode.MI_DATE_OF_BIRTH, "Date of birth (304-C4) must be CCYYMMDD")
+            )
+    if not 0 <= request.gender_code <= 2:
+        rejects.append(Reject(RejectCode.MI_GENDER, "Gender code (305-C5) must be 0, 1 or 2"))
+    if request.prescriber_id and not (
+        len(request.prescriber_id) == 10 and request.prescriber_id.isdigit()
+    ):
+        rejects.append(
+            Reject(RejectCode.MI_PRESCRIBER_ID, "Prescriber ID (411-DB) must be a 10-digit NPI")
+        )
+    if request.basis_of_cost_determination not in BASIS_OF_COST_CODES:
+        rejects.append(
+            Reject(RejectCode.MI_BASIS_OF_COST, "Basis of cost (423-DN) must be 00-15 or blank")
+        )
     return rejects
 
 

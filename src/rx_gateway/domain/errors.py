@@ -9,6 +9,7 @@ RxGatewayError
 ├── UnknownReference        an admin change names a member, plan or purse that is not there
 ├── Unauthenticated         no valid credential for the interface (→ UNAUTHENTICATED)
 ├── PermissionDenied        a credential used beyond what it allows (→ PERMISSION_DENIED)
+├── InsecureConfiguration   start-up refused: plaintext outside development mode
 └── ReferenceDataError      a data file or row is invalid; names file, line and field
 """
 
@@ -65,3 +66,7 @@ class Unauthenticated(RxGatewayError):
 
 class PermissionDenied(RxGatewayError):
     """The caller is known but may not do this (→ PERMISSION_DENIED)."""
+
+
+class InsecureConfiguration(RxGatewayError):
+    """Start-up refused: the listeners would not be protected (see Settings.security_problem)."""

@@ -19,12 +19,15 @@ class RejectCode(StrEnum):
     MI_GROUP_ID = "06"
     MI_CARDHOLDER_ID = "07"
     MI_PERSON_CODE = "08"
+    MI_DATE_OF_BIRTH = "09"
+    MI_GENDER = "10"
     MI_DATE_OF_SERVICE = "15"
     MI_PRESCRIPTION_NUMBER = "16"
     MI_FILL_NUMBER = "17"
     MI_DAYS_SUPPLY = "19"
     MI_PRODUCT_ID = "21"
     MI_DAW = "22"
+    MI_PRESCRIBER_ID = "25"
     MI_DATE_WRITTEN = "28"
     NOT_CONTRACTED = "40"
     NON_MATCHED_PHARMACY = "50"
@@ -59,6 +62,7 @@ class RejectCode(StrEnum):
     NOT_IN_90_DAY_NETWORK = "G9"
     STEP_THERAPY_REQUIRED = "608"
     GAD_FORMULA = "R9"
+    MI_BASIS_OF_COST = "DN"
 
 
 REJECT_TEXT: dict[RejectCode, str] = {
@@ -69,6 +73,10 @@ REJECT_TEXT: dict[RejectCode, str] = {
     RejectCode.MI_GROUP_ID: "M/I Group ID",
     RejectCode.MI_CARDHOLDER_ID: "M/I Cardholder ID",
     RejectCode.MI_PERSON_CODE: "M/I Person Code",
+    RejectCode.MI_DATE_OF_BIRTH: "M/I Date of Birth",
+    RejectCode.MI_GENDER: "M/I Patient Gender Code",
+    RejectCode.MI_PRESCRIBER_ID: "M/I Prescriber ID",
+    RejectCode.MI_BASIS_OF_COST: "M/I Basis Of Cost Determination",
     RejectCode.MI_DATE_OF_SERVICE: "M/I Date of Service",
     RejectCode.MI_PRESCRIPTION_NUMBER: "M/I Prescription/Service Reference Number",
     RejectCode.MI_FILL_NUMBER: "M/I Fill Number",

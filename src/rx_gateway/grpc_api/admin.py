@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import grpc
 from grpc import aio
 
 from rx_gateway.grpc_api.status import ErrorToStatusInterceptor
@@ -78,10 +79,20 @@ class AdminServer:
     """The admin listener: separate from the claim port, so it can be bound to a private
     interface and firewalled on its own."""
 
-    def __init__(self, servicer: AdminServicer, *, listen_address: str) -> None:
+    def __init__(
+        self,
+        servicer: AdminServicer,
+        *,
+        listen_address: str,
+        credentials: grpc.ServerCredentials | None = None,
+    ) -> None:
         self.server = aio.server(interceptors=[ErrorToStatusInterceptor()])
         pb_grpc.add_AdminServiceServicer_to_server(servicer, self.server)
-        self.port = self.server.add_insecure_port(listen_address)
+        self.port = (
+            self.server.add_secure_port(listen_address, credentials)
+            if credentials is not None
+            else self.server.add_insecure_port(listen_address)
+        )
         if self.port == 0:
             msg = f"cannot listen on {listen_address}"
             raise OSError(msg)

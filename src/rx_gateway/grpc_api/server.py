@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 
+import grpc
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from rx_gateway.grpc_api.security import SwitchTable
 from rx_gateway.grpc_api.servicer import BenefitServicer, ClaimServicer
 from rx_gateway.grpc_api.status import ErrorToStatusInterceptor
 from rx_gateway.service_layer.claims import ClaimProcessor
@@ -29,6 +31,8 @@ class GatewayServer:
         message_bytes_max: int,
         reuse_port: bool = False,
         benefits: BenefitServicer | None = None,
+        credentials: grpc.ServerCredentials | None = None,
+        switches: SwitchTable | None = None,
     ) -> None:
         self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         self.server = aio.server(
@@ -40,7 +44,9 @@ class GatewayServer:
                 ("grpc.so_reuseport", 1 if reuse_port else 0),
             ],
         )
-        claims_pb2_grpc.add_ClaimServiceServicer_to_server(ClaimServicer(processor), self.server)
+        claims_pb2_grpc.add_ClaimServiceServicer_to_server(
+            ClaimServicer(processor, switches), self.server
+        )
         if benefits is not None:
             claims_pb2_grpc.add_BenefitServiceServicer_to_server(benefits, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -48,7 +54,11 @@ class GatewayServer:
             (SERVICE_NAME, BENEFIT_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME),
             self.server,
         )
-        self.port = self.server.add_insecure_port(listen_address)
+        self.port = (
+            self.server.add_secure_port(listen_address, credentials)
+            if credentials is not None
+            else self.server.add_insecure_port(listen_address)
+        )
         if self.port == 0:
             msg = f"cannot listen on {listen_address}"
             raise OSError(msg)

@@ -7,6 +7,7 @@ from typing import Any
 from grpc import aio
 
 from rx_gateway.grpc_api import translate
+from rx_gateway.grpc_api.security import SwitchTable, peer_switch
 from rx_gateway.service_layer.claims import ClaimProcessor, member_benefits
 from rx_gateway.service_layer.ports import ClaimStore, ReferenceSource
 from rx_gateway.v1 import claims_pb2 as pb
@@ -16,20 +17,30 @@ Context = aio.ServicerContext[Any, Any]
 
 
 class ClaimServicer(pb_grpc.ClaimServiceServicer):
-    def __init__(self, processor: ClaimProcessor) -> None:
+    """With a switch table (mutual TLS), each call's BIN/PCN must be one its switch may bill."""
+
+    def __init__(self, processor: ClaimProcessor, switches: SwitchTable | None = None) -> None:
         self._processor = processor
+        self._switches = switches
+
+    def _authorize(self, context: Context, header: pb.Header) -> None:
+        if self._switches is not None:
+            self._switches.check(peer_switch(context), header.bin, header.processor_control_number)
 
     async def Submit(self, request: pb.ClaimRequest, context: Context) -> pb.ClaimResponse:
+        self._authorize(context, request.header)
         response = await self._processor.submit(translate.claim_request_from_pb(request))
         return translate.claim_response_to_pb(response)
 
     async def Reverse(self, request: pb.ReversalRequest, context: Context) -> pb.ClaimResponse:
+        self._authorize(context, request.header)
         response = await self._processor.reverse(translate.reversal_request_from_pb(request))
         return translate.claim_response_to_pb(response)
 
     async def CheckEligibility(
         self, request: pb.EligibilityRequest, context: Context
     ) -> pb.EligibilityResponse:
+        self._authorize(context, request.header)
         answer = await self._processor.check_eligibility(
             translate.eligibility_request_from_pb(request)
         )
@@ -37,11 +48,16 @@ class ClaimServicer(pb_grpc.ClaimServiceServicer):
 
 
 class BenefitServicer(pb_grpc.BenefitServiceServicer):
-    def __init__(self, store: ClaimStore, reference: ReferenceSource) -> None:
+    def __init__(
+        self, store: ClaimStore, reference: ReferenceSource, switches: SwitchTable | None = None
+    ) -> None:
         self._store = store
         self._reference = reference
+        self._switches = switches
 
     async def GetBenefits(self, request: pb.BenefitRequest, context: Context) -> pb.BenefitResponse:
+        if self._switches is not None:
+            self._switches.check_known(peer_switch(context))
         view, purses = await member_benefits(
             self._store,
             self._reference,

@@ -16,6 +16,7 @@ from grpc import aio
 
 from rx_gateway.domain.errors import (
     ConcurrencyConflict,
+    InsecureConfiguration,
     InvalidRequest,
     InvariantViolation,
     MemberNotFound,
@@ -40,6 +41,7 @@ STATUS_BY_ERROR: dict[type[RxGatewayError], grpc.StatusCode] = {
     UnknownReference: grpc.StatusCode.NOT_FOUND,
     Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    InsecureConfiguration: grpc.StatusCode.FAILED_PRECONDITION,
 }
 
 

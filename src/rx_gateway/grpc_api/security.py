@@ -1,0 +1,102 @@
+"""Transport security and who may bill what.
+
+* Every listener speaks TLS when a server certificate is configured. The claim listener then
+  also requires a client certificate signed by the configured switch CA (mutual TLS): the
+  certificate's common name identifies the pharmacy switch.
+* The switch table (a JSON file) says which BIN/PCN pairs each switch may bill. A claim for a
+  pair the switch may not bill is PERMISSION_DENIED; a certificate naming an unknown switch is
+  PERMISSION_DENIED for every call.
+* Plaintext is for development only: start-up refuses it unless development mode is explicit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from rx_gateway.domain.errors import InvalidRequest, PermissionDenied, Unauthenticated
+
+ANY_PCN = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchTable:
+    """Switch name (client certificate common name) → the BIN/PCN pairs it may bill."""
+
+    allowed: Mapping[str, frozenset[tuple[str, str]]]
+
+    @classmethod
+    def from_file(cls, path: Path) -> SwitchTable:
+        """``{"switch-name": ["610999/RXGCOMM", "610888/*"], ...}``; ``*`` allows any PCN."""
+        try:
+            document = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise InvalidRequest("RX_GATEWAY_SWITCHES_FILE", f"cannot read: {error}") from error
+        if not isinstance(document, dict):
+            raise InvalidRequest("RX_GATEWAY_SWITCHES_FILE", "must be a JSON object")
+        allowed = {}
+        for name, pairs in document.items():
+            if not isinstance(pairs, list) or not all(
+                isinstance(p, str) and p.count("/") == 1 for p in pairs
+            ):
+                raise InvalidRequest(
+                    "RX_GATEWAY_SWITCHES_FILE", f"{name}: a list of 'BIN/PCN' strings"
+                )
+            allowed[name] = frozenset((p.split("/")[0], p.split("/")[1]) for p in pairs)
+        return cls(allowed)
+
+    def check(self, switch: str | None, bin_number: str, pcn: str) -> None:
+        """Raise unless this switch may bill this BIN/PCN."""
+        if switch is None:
+            raise Unauthenticated("a client certificate is required")
+        pairs = self.allowed.get(switch)
+        if pairs is None:
+            raise PermissionDenied(f"switch {switch!r} is not configured")
+        if (bin_number, pcn) not in pairs and (bin_number, ANY_PCN) not in pairs:
+            raise PermissionDenied(f"switch {switch!r} may not bill BIN/PCN {bin_number}/{pcn}")
+
+    def check_known(self, switch: str | None) -> None:
+        """For calls that carry no BIN/PCN (benefit inquiry): any configured switch."""
+        if switch is None:
+            raise Unauthenticated("a client certificate is required")
+        if switch not in self.allowed:
+            raise PermissionDenied(f"switch {switch!r} is not configured")
+
+
+def peer_switch(context: aio.ServicerContext[Any, Any]) -> str | None:
+    """The common name of the verified client certificate, if any."""
+    names = list(context.auth_context().get("x509_common_name") or [])
+    return names[0].decode() if names else None
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    cert_file: Path
+    key_file: Path
+    client_ca_file: Path | None = None
+
+    def server_credentials(self, *, require_client_certificate: bool) -> grpc.ServerCredentials:
+        ca = self.client_ca_file.read_bytes() if self.client_ca_file else None
+        return grpc.ssl_server_credentials(
+            [(self.key_file.read_bytes(), self.cert_file.read_bytes())],
+            root_certificates=ca if require_client_certificate else None,
+            require_client_auth=require_client_certificate,
+        )
+
+
+def client_credentials(
+    ca_file: Path, cert_file: Path | None = None, key_file: Path | None = None
+) -> grpc.ChannelCredentials:
+    """TLS for a client: the CA that signed the gateway's certificate, and (for a switch) its
+    own certificate and key."""
+    return grpc.ssl_channel_credentials(
+        root_certificates=ca_file.read_bytes(),
+        private_key=key_file.read_bytes() if key_file else None,
+        certificate_chain=cert_file.read_bytes() if cert_file else None,
+    )

@@ -1,0 +1,265 @@
+"""Access (issue 5): TLS on every listener, mutual TLS for pharmacy switches with a table of
+the BIN/PCN pairs each may bill, the admin interface over TLS with its own credential, and a
+start-up that refuses plaintext outside development mode. The tests issue their own CA."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from rx_gateway.bootstrap import App, build_app
+from rx_gateway.client import AdminClient, GatewayClient
+from rx_gateway.config import Settings
+from rx_gateway.data.claims import claim_request
+from rx_gateway.domain.errors import InsecureConfiguration, InvalidRequest
+from rx_gateway.grpc_api.security import client_credentials
+from rx_gateway.v1 import admin_pb2
+from rx_gateway.v1 import claims_pb2 as pb
+from tests.support import ADMIN_TOKEN, TEST_SETTINGS
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+def _key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _certificate(
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None = None,
+    *,
+    server: bool = False,
+) -> x509.Certificate:
+    issuer_name, issuer_key = issuer or (_name(subject), key)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject))
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - dt.timedelta(minutes=5))
+        .not_valid_after(NOW + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), critical=True)
+    )
+    if server:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _write(directory: Path, name: str, cert: x509.Certificate, key: Any) -> None:
+    (directory / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (directory / f"{name}.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CA; the gateway's server certificate; switches a, b and c (c not in the table);
+    and an intruder whose certificate comes from another CA."""
+    directory = tmp_path_factory.mktemp("pki")
+    ca_key = _key()
+    ca = _certificate("rx-gateway test CA", ca_key)
+    _write(directory, "ca", ca, ca_key)
+    issuer = (ca.subject, ca_key)
+    server_key = _key()
+    _write(
+        directory, "server", _certificate("localhost", server_key, issuer, server=True), server_key
+    )
+    for switch in ("switch-a", "switch-b", "switch-c"):
+        key = _key()
+        _write(directory, switch, _certificate(switch, key, issuer), key)
+    rogue_key = _key()
+    rogue = _certificate("rogue CA", rogue_key)
+    intruder_key = _key()
+    _write(
+        directory,
+        "intruder",
+        _certificate("switch-a", intruder_key, (rogue.subject, rogue_key)),
+        intruder_key,
+    )
+    return directory
+
+
+@pytest.fixture(scope="module")
+async def secure_app(pki: Path, loaded_dsn: str, fixtures: dict[str, Any]) -> AsyncIterator[App]:
+    commercial = fixtures["plans"]["COMM-HRA-2026"]
+    part_d = fixtures["plans"]["PARTD-STD-2026"]
+    switches = pki / "switches.json"
+    switches.write_text(
+        json.dumps(
+            {
+                "switch-a": [f"{commercial['bin']}/{commercial['pcn']}"],
+                "switch-b": [f"{part_d['bin']}/*"],
+            }
+        )
+    )
+    settings = replace(
+        TEST_SETTINGS,
+        dev_mode=False,
+        tls_cert_file=pki / "server.pem",
+        tls_key_file=pki / "server.key",
+        tls_client_ca_file=pki / "ca.pem",
+        switches_file=switches,
+    )
+    app = await build_app(settings, loaded_dsn)
+    yield app
+    await app.stop()
+
+
+def _switch(pki: Path, name: str) -> grpc.ChannelCredentials:
+    return client_credentials(pki / "ca.pem", pki / f"{name}.pem", pki / f"{name}.key")
+
+
+def _unknown_member_claim(fixtures: dict[str, Any], plan_id: str) -> pb.ClaimRequest:
+    """A claim that reaches adjudication and is rejected 52: it proves the call was admitted
+    and writes nothing to the shared ledger."""
+    member = {"cardholder_id": "NOBODY", "person_code": "001", "group_id": "G", "plan_id": plan_id}
+    return claim_request(
+        fixtures,
+        member,
+        fixtures["drugs"]["generic"],
+        pharmacy=fixtures["pharmacies"]["preferred"],
+        rx_number=1,
+        date_of_service="20261101",
+    )
+
+
+async def test_a_switch_bills_only_its_bin_pcn_pairs(
+    secure_app: App, pki: Path, fixtures: dict[str, Any]
+) -> None:
+    target = f"127.0.0.1:{secure_app.port}"
+    commercial = _unknown_member_claim(fixtures, "COMM-HRA-2026")
+    part_d = _unknown_member_claim(fixtures, "PARTD-STD-2026")
+    async with GatewayClient(target, credentials=_switch(pki, "switch-a")) as a:
+        reply = await a.submit(commercial)
+        assert [r.code for r in reply.rejects] == ["52"]
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await a.submit(part_d)
+        assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
+        assert f"{fixtures['plans']['PARTD-STD-2026']['bin']}" in (caught.value.details() or "")
+    async with GatewayClient(target, credentials=_switch(pki, "switch-b")) as b:
+        assert [r.code for r in (await b.submit(part_d)).rejects] == ["52"]  # any PCN: "*"
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await b.submit(commercial)
+        assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    async with GatewayClient(target, credentials=_switch(pki, "switch-c")) as c:
+        for call in (
+            c.submit(commercial),
+            c.get_benefits(
+                pb.BenefitRequest(cardholder_id="X", person_code="001", as_of_date="20261101")
+            ),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await call
+            assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
+            assert "not configured" in (caught.value.details() or "")
+
+
+@pytest.mark.parametrize("who", ["no certificate", "another CA", "plaintext"])
+async def test_unauthenticated_clients_cannot_connect(
+    secure_app: App, pki: Path, fixtures: dict[str, Any], who: str
+) -> None:
+    credentials = {
+        "no certificate": client_credentials(pki / "ca.pem"),
+        "another CA": _switch(pki, "intruder"),
+        "plaintext": None,
+    }[who]
+    async with GatewayClient(
+        f"127.0.0.1:{secure_app.port}", credentials=credentials, timeout_s=3
+    ) as client:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await client.submit(_unknown_member_claim(fixtures, "COMM-HRA-2026"))
+    assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
+
+
+async def test_admin_interface_is_tls_with_its_own_credential(secure_app: App, pki: Path) -> None:
+    target = f"127.0.0.1:{secure_app.admin_port}"
+    bad_purse = admin_pb2.FundPurseRequest(funding_id="TLS-1", purse_id="NO-SUCH", amount_cents=1)
+    tls = client_credentials(
+        pki / "ca.pem"
+    )  # server-authenticated TLS; the token is the credential
+    async with AdminClient(target, token=ADMIN_TOKEN, credentials=tls) as admin:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await admin.fund_purse(bad_purse)
+        assert caught.value.code() is grpc.StatusCode.NOT_FOUND  # authenticated, then validated
+    async with AdminClient(target, token="not-the-token-at-all", credentials=tls) as admin:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await admin.fund_purse(bad_purse)
+        assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    async with AdminClient(target, token=ADMIN_TOKEN, timeout_s=3) as plaintext:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await plaintext.fund_purse(bad_purse)
+        assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
+
+
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [
+        ({"dev_mode": False}, "refusing plaintext"),
+        ({"dev_mode": False, "tls": True}, "without client certificates"),
+        ({"dev_mode": True, "tls_cert_only": True}, "set both"),
+        ({"dev_mode": True, "client_ca_only": True}, "mutual TLS needs both"),
+    ],
+)
+async def test_startup_refuses_an_insecure_configuration(
+    pki: Path, loaded_dsn: str, changes: dict[str, Any], needle: str
+) -> None:
+    settings = replace(TEST_SETTINGS, dev_mode=changes["dev_mode"])
+    if changes.get("tls"):
+        settings = replace(
+            settings, tls_cert_file=pki / "server.pem", tls_key_file=pki / "server.key"
+        )
+    if changes.get("tls_cert_only"):
+        settings = replace(settings, tls_cert_file=pki / "server.pem")
+    if changes.get("client_ca_only"):
+        settings = replace(
+            settings,
+            tls_cert_file=pki / "server.pem",
+            tls_key_file=pki / "server.key",
+            tls_client_ca_file=pki / "ca.pem",
+        )
+    with pytest.raises(InsecureConfiguration, match=needle):
+        await build_app(settings, loaded_dsn)
+
+
+def test_tls_settings_from_the_environment(pki: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "RX_GATEWAY_TLS_CERT_FILE": str(pki / "server.pem"),
+            "RX_GATEWAY_TLS_KEY_FILE": str(pki / "server.key"),
+            "RX_GATEWAY_TLS_CLIENT_CA_FILE": str(pki / "ca.pem"),
+            "RX_GATEWAY_SWITCHES_FILE": str(pki / "ca.pem"),
+        }
+    )
+    assert settings.security_problem() is None
+    assert Settings.from_env({}).security_problem() is not None
+    assert Settings.from_env({"RX_GATEWAY_DEV_MODE": "1"}).security_problem() is None
+    with pytest.raises(InvalidRequest, match="RX_GATEWAY_TLS_CERT_FILE"):
+        Settings.from_env({"RX_GATEWAY_TLS_CERT_FILE": str(pki / "missing.pem")})

@@ -115,6 +115,25 @@ async def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ncpdp(command: str) -> int:
+    """decode: bytes on stdin → JSON; encode: JSON on stdin → bytes. Exit 1 naming the problem."""
+    import json  # noqa: PLC0415
+
+    from rx_gateway.ncpdp.codec import CodecError, decode, encode  # noqa: PLC0415
+    from rx_gateway.ncpdp.fields import from_json, to_json  # noqa: PLC0415
+
+    data = sys.stdin.buffer.read()
+    try:
+        if command == "decode":
+            print(json.dumps(to_json(decode(data.rstrip(b"\r\n"))), indent=2))
+        else:
+            sys.stdout.buffer.write(encode(from_json(json.loads(data))))
+    except (CodecError, ValueError) as error:
+        print(f"rx-gateway ncpdp {command}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 async def _migrate(settings: Settings) -> int:
     database = await Database.open(settings)
     try:
@@ -185,6 +204,12 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="scripted claims over real gRPC on the embedded database"
     )
     demo.add_argument("--keep", action="store_true", help="keep the demo's database afterwards")
+    ncpdp = commands.add_parser("ncpdp", help="NCPDP D.0 transmissions for debugging a switch")
+    ncpdp_commands = ncpdp.add_subparsers(dest="ncpdp_command", required=True)
+    ncpdp_commands.add_parser(
+        "decode", help="a raw request or response on stdin → readable JSON on stdout"
+    )
+    ncpdp_commands.add_parser("encode", help="that JSON on stdin → the raw bytes on stdout")
     bench = commands.add_parser(
         "bench", help="open-loop benchmark against the floor (needs rx-gateway[bench])"
     )
@@ -226,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             generate(args.directory, seed=args.seed, members=args.members)
             print(f"synthetic dataset written to {args.directory}")
             return 0
+        if args.command == "ncpdp":
+            return _ncpdp(args.ncpdp_command)
         if args.command == "bench":
             return _run(_bench(args), settings)
         from rx_gateway.demo import run_demo  # noqa: PLC0415

@@ -61,6 +61,13 @@ class GatewayClient:
         """E1 eligibility verification."""
         return await self._stub.CheckEligibility(request, timeout=timeout_s or self.timeout_s)
 
+    async def transmit(self, data: bytes, *, timeout_s: float | None = None) -> bytes:
+        """A raw NCPDP D.0 transmission in, the raw D.0 response out."""
+        reply = await self._stub.Transmit(
+            pb.RawTransmission(data=data), timeout=timeout_s or self.timeout_s
+        )
+        return reply.data
+
     async def get_benefits(
         self, request: pb.BenefitRequest, *, timeout_s: float | None = None
     ) -> pb.BenefitResponse:

@@ -14,6 +14,7 @@ from enum import StrEnum
 class RejectCode(StrEnum):
     MI_BIN = "01"
     MI_VERSION = "02"
+    MI_TRANSACTION_CODE = "03"
     MI_PCN = "04"
     MI_SERVICE_PROVIDER_ID = "05"
     MI_GROUP_ID = "06"
@@ -63,6 +64,13 @@ class RejectCode(StrEnum):
     STEP_THERAPY_REQUIRED = "608"
     GAD_FORMULA = "R9"
     MI_BASIS_OF_COST = "DN"
+    MI_USUAL_AND_CUSTOMARY = "DQ"
+    MI_GROSS_AMOUNT_DUE = "DU"
+    SYNTAX_ERROR = "R8"
+    VERSION_NOT_SUPPORTED = "1R"
+    TRANSACTION_CODE_NOT_SUPPORTED = "1S"
+    TRANSACTION_COUNT_MISMATCH = "1U"
+    MULTIPLE_TRANSACTIONS_NOT_SUPPORTED = "1V"
 
 
 REJECT_TEXT: dict[RejectCode, str] = {
@@ -77,6 +85,16 @@ REJECT_TEXT: dict[RejectCode, str] = {
     RejectCode.MI_GENDER: "M/I Patient Gender Code",
     RejectCode.MI_PRESCRIBER_ID: "M/I Prescriber ID",
     RejectCode.MI_BASIS_OF_COST: "M/I Basis Of Cost Determination",
+    RejectCode.MI_TRANSACTION_CODE: "M/I Transaction Code",
+    RejectCode.MI_USUAL_AND_CUSTOMARY: "M/I Usual And Customary Charge",
+    RejectCode.MI_GROSS_AMOUNT_DUE: "M/I Gross Amount Due",
+    RejectCode.SYNTAX_ERROR: "Syntax Error",
+    RejectCode.VERSION_NOT_SUPPORTED: "Version/Release Not Supported",
+    RejectCode.TRANSACTION_CODE_NOT_SUPPORTED: "Transaction Code/Type Not Supported",
+    RejectCode.TRANSACTION_COUNT_MISMATCH: (
+        "Transaction Count Does Not Match Number of Transactions"
+    ),
+    RejectCode.MULTIPLE_TRANSACTIONS_NOT_SUPPORTED: "Multiple Transactions Not Supported",
     RejectCode.MI_DATE_OF_SERVICE: "M/I Date of Service",
     RejectCode.MI_PRESCRIPTION_NUMBER: "M/I Prescription/Service Reference Number",
     RejectCode.MI_FILL_NUMBER: "M/I Fill Number",

@@ -8,6 +8,7 @@ from grpc import aio
 
 from rx_gateway.grpc_api import translate
 from rx_gateway.grpc_api.security import SwitchTable, peer_switch
+from rx_gateway.grpc_api.transmit import TransmitHandler
 from rx_gateway.service_layer.claims import ClaimProcessor, member_benefits
 from rx_gateway.service_layer.ports import ClaimStore, ReferenceSource
 from rx_gateway.v1 import claims_pb2 as pb
@@ -19,9 +20,15 @@ Context = aio.ServicerContext[Any, Any]
 class ClaimServicer(pb_grpc.ClaimServiceServicer):
     """With a switch table (mutual TLS), each call's BIN/PCN must be one its switch may bill."""
 
-    def __init__(self, processor: ClaimProcessor, switches: SwitchTable | None = None) -> None:
+    def __init__(
+        self,
+        processor: ClaimProcessor,
+        switches: SwitchTable | None = None,
+        reference: ReferenceSource | None = None,
+    ) -> None:
         self._processor = processor
         self._switches = switches
+        self._transmit = TransmitHandler(processor, reference or processor.reference)
 
     def _authorize(self, context: Context, header: pb.Header) -> None:
         if self._switches is not None:
@@ -36,6 +43,13 @@ class ClaimServicer(pb_grpc.ClaimServiceServicer):
         self._authorize(context, request.header)
         response = await self._processor.reverse(translate.reversal_request_from_pb(request))
         return translate.claim_response_to_pb(response)
+
+    async def Transmit(self, request: pb.RawTransmission, context: Context) -> pb.RawTransmission:
+        def authorize(bin_number: str, pcn: str) -> None:
+            if self._switches is not None:
+                self._switches.check(peer_switch(context), bin_number, pcn)
+
+        return pb.RawTransmission(data=await self._transmit.handle(request.data, authorize))
 
     async def CheckEligibility(
         self, request: pb.EligibilityRequest, context: Context

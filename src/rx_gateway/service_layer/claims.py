@@ -78,6 +78,15 @@ def _duplicate_answer(request: ClaimRequest, existing: ExistingClaim) -> ClaimRe
     )
 
 
+class _Abandoned(Exception):
+    """A B3 leg did not succeed: roll back both and answer with this response."""
+
+    def __init__(self, response: ClaimResponse, leg: str) -> None:
+        super().__init__(leg)
+        self.response = response
+        self.leg = leg
+
+
 class ClaimProcessor:
     def __init__(
         self,
@@ -95,6 +104,10 @@ class ClaimProcessor:
         self._retry = retry
         self._authorization_numbers = authorization_numbers
         self._control_numbers = control_numbers
+
+    @property
+    def reference(self) -> ReferenceSource:
+        return self._reference
 
     async def _with_retry(self, operation: Callable[[], Awaitable[T]]) -> T:
         wait = self._retry.wait_initial_s
@@ -191,6 +204,49 @@ class ClaimProcessor:
         if repeated is not None:
             return repeated.as_status(ResponseStatus.DUPLICATE_OF_APPROVED)
         return outcome.response
+
+    async def rebill(self, reversal: ReversalRequest, claim: ClaimRequest) -> ClaimResponse:
+        """B3: reverse the paid claim and bill the new one in ONE database transaction. The
+        answer is the new billing's; if either leg fails, nothing is written and the original
+        stays paid (the answer then carries the failing leg's rejects)."""
+        syntax = validate_reversal(reversal) + validate_claim(claim)
+        if syntax:
+            response = rejected(
+                ordered(syntax),
+                prescription_reference_number=claim.prescription_reference_number,
+                reference_data_version=self._reference.snapshot.version,
+            )
+            await self._store.record_outcome("B3", response, {"rejects": _codes(response)})
+            return response
+        try:
+            return await self._with_retry(lambda: self._rebill_once(reversal, claim))
+        except _Abandoned as abandoned:
+            response = abandoned.response
+            await self._store.record_outcome(
+                "B3", response, {"rejects": _codes(response), "leg": abandoned.leg}
+            )
+            return response
+
+    async def _rebill_once(self, reversal: ReversalRequest, claim: ClaimRequest) -> ClaimResponse:
+        async with self._store.unit_of_work() as store:
+            legs = ClaimProcessor(
+                store,
+                self._reference,
+                retry=RetryPolicy(attempts_max=1),
+                authorization_numbers=self._authorization_numbers,
+                control_numbers=self._control_numbers,
+                business_date=self._business_date,
+            )
+            reversed_ = await legs._reverse_once(reversal)
+            if reversed_.status not in (
+                ResponseStatus.APPROVED,
+                ResponseStatus.DUPLICATE_OF_APPROVED,
+            ):
+                raise _Abandoned(reversed_, "reversal")
+            billed = await legs._submit_once(claim)
+            if billed.status is not ResponseStatus.PAID:
+                raise _Abandoned(billed, "billing")
+            return billed
 
     async def check_eligibility(self, request: EligibilityRequest) -> EligibilityAnswer:
         """E1: coverage, plan, accumulators and purse balances on the date of service."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -53,6 +54,10 @@ class ClaimStore(Protocol):
         ...
 
     async def load_snapshot(self) -> ReferenceSnapshot: ...
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[ClaimStore]:
+        """A store whose calls share one transaction: all commit, or (on an error) none."""
+        ...
 
 
 class ReferenceSource(Protocol):

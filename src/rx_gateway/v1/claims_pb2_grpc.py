@@ -49,6 +49,11 @@ class ClaimServiceStub:
                 request_serializer=rx__gateway_dot_v1_dot_claims__pb2.EligibilityRequest.SerializeToString,
                 response_deserializer=rx__gateway_dot_v1_dot_claims__pb2.EligibilityResponse.FromString,
                 _registered_method=True)
+        self.Transmit = channel.unary_unary(
+                '/rx_gateway.v1.ClaimService/Transmit',
+                request_serializer=rx__gateway_dot_v1_dot_claims__pb2.RawTransmission.SerializeToString,
+                response_deserializer=rx__gateway_dot_v1_dot_claims__pb2.RawTransmission.FromString,
+                _registered_method=True)
 
 
 class ClaimServiceServicer:
@@ -75,6 +80,15 @@ class ClaimServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Transmit(self, request, context):
+        """A raw NCPDP Telecommunication Standard vD.0 transmission (B1 with up to four transactions,
+        B2, B3 rebill, E1), answered with a raw D.0 response. Same adjudication and ledger as the
+        structured calls. Header problems answer 501-F1 = R (R8, 1R, 1S, 01, 04, 1U, 1V).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClaimServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -92,6 +106,11 @@ def add_ClaimServiceServicer_to_server(servicer, server):
                     servicer.CheckEligibility,
                     request_deserializer=rx__gateway_dot_v1_dot_claims__pb2.EligibilityRequest.FromString,
                     response_serializer=rx__gateway_dot_v1_dot_claims__pb2.EligibilityResponse.SerializeToString,
+            ),
+            'Transmit': grpc.unary_unary_rpc_method_handler(
+                    servicer.Transmit,
+                    request_deserializer=rx__gateway_dot_v1_dot_claims__pb2.RawTransmission.FromString,
+                    response_serializer=rx__gateway_dot_v1_dot_claims__pb2.RawTransmission.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -175,6 +194,33 @@ class ClaimService:
             '/rx_gateway.v1.ClaimService/CheckEligibility',
             rx__gateway_dot_v1_dot_claims__pb2.EligibilityRequest.SerializeToString,
             rx__gateway_dot_v1_dot_claims__pb2.EligibilityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Transmit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rx_gateway.v1.ClaimService/Transmit',
+            rx__gateway_dot_v1_dot_claims__pb2.RawTransmission.SerializeToString,
+            rx__gateway_dot_v1_dot_claims__pb2.RawTransmission.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,6 +46,11 @@ class ClaimServiceStub:
     """B2 Reversal: reverse a paid claim. Answers "A", "S" for a repeat, or "R"."""
     CheckEligibility: _grpc.UnaryUnaryMultiCallable[_claims_pb2.EligibilityRequest, _claims_pb2.EligibilityResponse]
     """E1 Eligibility Verification: is the member covered on the date of service."""
+    Transmit: _grpc.UnaryUnaryMultiCallable[_claims_pb2.RawTransmission, _claims_pb2.RawTransmission]
+    """A raw NCPDP Telecommunication Standard vD.0 transmission (B1 with up to four transactions,
+    B2, B3 rebill, E1), answered with a raw D.0 response. Same adjudication and ledger as the
+    structured calls. Header problems answer 501-F1 = R (R8, 1R, 1S, 01, 04, 1U, 1V).
+    """
 
 @_typing.type_check_only
 class ClaimServiceAsyncStub(ClaimServiceStub):
@@ -56,6 +61,11 @@ class ClaimServiceAsyncStub(ClaimServiceStub):
     """B2 Reversal: reverse a paid claim. Answers "A", "S" for a repeat, or "R"."""
     CheckEligibility: _aio.UnaryUnaryMultiCallable[_claims_pb2.EligibilityRequest, _claims_pb2.EligibilityResponse]  # type: ignore[assignment]
     """E1 Eligibility Verification: is the member covered on the date of service."""
+    Transmit: _aio.UnaryUnaryMultiCallable[_claims_pb2.RawTransmission, _claims_pb2.RawTransmission]  # type: ignore[assignment]
+    """A raw NCPDP Telecommunication Standard vD.0 transmission (B1 with up to four transactions,
+    B2, B3 rebill, E1), answered with a raw D.0 response. Same adjudication and ledger as the
+    structured calls. Header problems answer 501-F1 = R (R8, 1R, 1S, 01, 04, 1U, 1V).
+    """
 
 class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -81,6 +91,17 @@ class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_claims_pb2.EligibilityResponse, _abc.Awaitable[_claims_pb2.EligibilityResponse]]:
         """E1 Eligibility Verification: is the member covered on the date of service."""
+
+    @_abc_1.abstractmethod
+    def Transmit(
+        self,
+        request: _claims_pb2.RawTransmission,
+        context: _ServicerContext,
+    ) -> _typing.Union[_claims_pb2.RawTransmission, _abc.Awaitable[_claims_pb2.RawTransmission]]:
+        """A raw NCPDP Telecommunication Standard vD.0 transmission (B1 with up to four transactions,
+        B2, B3 rebill, E1), answered with a raw D.0 response. Same adjudication and ledger as the
+        structured calls. Header problems answer 501-F1 = R (R8, 1R, 1S, 01, 04, 1U, 1V).
+        """
 
 def add_ClaimServiceServicer_to_server(servicer: ClaimServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

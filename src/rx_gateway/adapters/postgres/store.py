@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -145,17 +147,41 @@ def _purse_payload(moves: tuple[PurseMove, ...]) -> list[dict[str, Any]]:
 
 class PostgresClaimStore:
     def __init__(
-        self, pool: asyncpg.Pool, *, actor: str = "gateway", acquire_timeout_s: float = 2.0
+        self,
+        pool: asyncpg.Pool,
+        *,
+        actor: str = "gateway",
+        acquire_timeout_s: float = 2.0,
+        connection: Any = None,
     ) -> None:
         self._pool = pool
         self._actor = actor
         self._acquire_timeout_s = acquire_timeout_s
+        self._connection = connection  # set inside a unit of work: every call on it
 
     async def _fetchval(self, query: str, *args: Any) -> Any:
         """One statement on a pooled connection, waiting at most acquire_timeout_s for one:
         an exhausted pool answers UNAVAILABLE quickly instead of queueing until the deadline."""
+        if self._connection is not None:
+            return await self._connection.fetchval(query, *args)
         async with self._pool.acquire(timeout=self._acquire_timeout_s) as conn:
             return await conn.fetchval(query, *args)
+
+    @contextlib.asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[PostgresClaimStore]:
+        """One connection and one transaction for several calls (a B3 rebill): everything
+        commits when the block ends, nothing if it raises."""
+        with mapped_errors():
+            async with (
+                self._pool.acquire(timeout=self._acquire_timeout_s) as conn,
+                conn.transaction(),
+            ):
+                yield PostgresClaimStore(
+                    self._pool,
+                    actor=self._actor,
+                    acquire_timeout_s=self._acquire_timeout_s,
+                    connection=conn,
+                )
 
     async def member_state(
         self, cardholder_id: str, person_code: str, date_of_service: dt.date, claim_key: str

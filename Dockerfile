@@ -1,6 +1,10 @@
 # rx-gateway runtime image. Build: docker build -t rx-gateway .
 # Run against a real PostgreSQL: docker run -e RX_GATEWAY_DATABASE_URL=postgresql://... -p 50051:50051 rx-gateway
 # Without RX_GATEWAY_DATABASE_URL the gateway starts its embedded PostgreSQL under /data.
+# serve refuses plaintext: mount certificates and set RX_GATEWAY_TLS_CERT_FILE, _KEY_FILE,
+# _CLIENT_CA_FILE and RX_GATEWAY_SWITCHES_FILE (e.g. -v ./tls:/tls:ro), or, for a local trial
+# only, -e RX_GATEWAY_DEV_MODE=1. The admin interface (port 50052) listens only when
+# RX_GATEWAY_ADMIN_TOKENS is set.
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -13,9 +17,10 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 USER rxgw
 ENV RX_GATEWAY_LISTEN=0.0.0.0:50051 \
+    RX_GATEWAY_ADMIN_LISTEN=0.0.0.0:50052 \
     RX_GATEWAY_DATA_DIR=/data \
     PYTHONUNBUFFERED=1
-EXPOSE 50051
+EXPOSE 50051 50052
 VOLUME ["/data"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["rx-gateway"]

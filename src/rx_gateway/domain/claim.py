@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass, fields
 
 from rx_gateway.domain.rejects import Reject, RejectCode
 
@@ -40,7 +40,7 @@ class ClaimKey:
     date_of_service: str
 
     def as_text(self) -> str:
-        return "|".join(str(part) for part in astuple(self))
+        return "|".join(str(getattr(self, name)) for name in _KEY_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +97,8 @@ class ClaimRequest:
 
     def content_hash(self) -> str:
         """A digest of every field: equal for a true retransmission, different otherwise."""
-        canonical = "\x1f".join(str(part) for part in astuple(self))
+        # the fields are all scalars: a shallow walk, not astuple's recursive deep copy
+        canonical = "\x1f".join(str(getattr(self, name)) for name in _CLAIM_FIELDS)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -296,3 +297,7 @@ def validate_eligibility(request: EligibilityRequest) -> list[Reject]:
     if not (len(request.person_code) <= 3 and request.person_code.isdigit()):
         rejects.append(Reject(RejectCode.MI_PERSON_CODE, "Person code (303-C3) must be digits"))
     return rejects
+
+
+_KEY_FIELDS = tuple(f.name for f in fields(ClaimKey))
+_CLAIM_FIELDS = tuple(f.name for f in fields(ClaimRequest))

@@ -40,20 +40,25 @@ CREATE TRIGGER purse_allotment_no_truncate BEFORE TRUNCATE ON purse_allotment
 -- Allotments of a family's purses that are due on a date and not yet funded.
 CREATE FUNCTION rx_due_allotments(p_family_id text, p_date date)
 RETURNS TABLE (allotment_id text, purse_id text, amount_cents bigint, memo text)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY
     SELECT a.allotment_id, a.purse_id, a.amount_cents, a.memo
-    FROM purse_allotment a JOIN purse p USING (purse_id)
+    FROM purse_allotment a JOIN purse p ON p.purse_id = a.purse_id
     WHERE p.family_id = p_family_id AND a.available_on <= p_date
       AND NOT EXISTS (SELECT 1 FROM purse_funding f WHERE f.funding_id = a.allotment_id)
-    ORDER BY a.available_on, a.allotment_id
-$$;
+    ORDER BY a.available_on, a.allotment_id;
+END $$;
 
 -- The hot-path read, now with purse posted/due/pending amounts, fill quantities and the
--- family's purse spending (for per-period caps and frequency limits).
+-- family's purse spending (for per-period caps and frequency limits). PL/pgSQL, so its plan is
+-- cached per connection (see 0006): as a SQL-language function it cost about 1.9 ms a call to
+-- plan against 0.3 ms to run.
 CREATE OR REPLACE FUNCTION rx_member_state(p_cardholder_id text, p_person_code text,
                                            p_date_of_service date, p_claim_key text)
-RETURNS jsonb LANGUAGE sql STABLE AS $$
-    WITH m AS (
+RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (WITH m AS (
         SELECT member_id, cardholder_id, person_code, family_id, employer_id, class_code,
                date_of_birth, gender_code
         FROM member WHERE cardholder_id = p_cardholder_id AND person_code = p_person_code
@@ -107,8 +112,8 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
                                             WHERE r.claim_id = c.claim_id))
                      FROM claim c WHERE c.claim_key = p_claim_key
                      ORDER BY c.generation DESC LIMIT 1)
-    )
-$$;
+    ));
+END $$;
 
 -- The hot-path write, now storing the quantity and releasing due allotments of the family's
 -- purses before the purse moves (in the same transaction, after the family-version lock).

@@ -23,14 +23,33 @@ from rx_gateway.v1 import claims_pb2_grpc as pb_grpc
 DEFAULT_TIMEOUT_S = 5.0
 
 
-def _channel(target: str, credentials: grpc.ChannelCredentials | None) -> aio.Channel:
-    """TLS when credentials are given (see rx_gateway.grpc_api.security.client_credentials)."""
-    if credentials is None:
-        return aio.insecure_channel(target)
-    return aio.secure_channel(target, credentials)
+class _Channel:
+    """One gRPC channel, TLS when credentials are given (see
+    rx_gateway.grpc_api.security.client_credentials); closed on leaving ``async with``."""
+
+    def __init__(self, target: str, credentials: grpc.ChannelCredentials | None) -> None:
+        self._channel = (
+            aio.insecure_channel(target)
+            if credentials is None
+            else aio.secure_channel(target, credentials)
+        )
+
+    async def close(self) -> None:
+        await self._channel.close(None)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
 
 
-class GatewayClient:
+class GatewayClient(_Channel):
     def __init__(
         self,
         target: str,
@@ -38,7 +57,7 @@ class GatewayClient:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
-        self._channel = _channel(target, credentials)
+        super().__init__(target, credentials)
         self._stub = pb_grpc.ClaimServiceStub(self._channel)
         self._benefits = pb_grpc.BenefitServiceStub(self._channel)
         self.timeout_s = timeout_s
@@ -74,22 +93,8 @@ class GatewayClient:
         """Coverage, plan, purses and accumulators of a member on a date."""
         return await self._benefits.GetBenefits(request, timeout=timeout_s or self.timeout_s)
 
-    async def close(self) -> None:
-        await self._channel.close(None)
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-
-class AdminClient:
+class AdminClient(_Channel):
     """The admin interface: every call carries the operator's bearer token.
 
     async with AdminClient("127.0.0.1:50052", token=...) as admin:
@@ -104,7 +109,7 @@ class AdminClient:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
-        self._channel = _channel(target, credentials)
+        super().__init__(target, credentials)
         self._stub = admin_pb2_grpc.AdminServiceStub(self._channel)
         self._metadata = (("authorization", f"Bearer {token}"),)
         self.timeout_s = timeout_s
@@ -123,20 +128,6 @@ class AdminClient:
         return await self._stub.GrantPriorAuthorization(
             request, timeout=self.timeout_s, metadata=self._metadata
         )
-
-    async def close(self) -> None:
-        await self._channel.close(None)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
 
 
 def reversal_for(claim: pb.ClaimRequest) -> pb.ReversalRequest:

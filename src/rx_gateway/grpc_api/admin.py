@@ -8,6 +8,7 @@ from typing import Any
 import grpc
 from grpc import aio
 
+from rx_gateway.grpc_api.security import listen
 from rx_gateway.grpc_api.status import ErrorToStatusInterceptor
 from rx_gateway.service_layer import admin
 from rx_gateway.v1 import admin_pb2 as pb
@@ -88,14 +89,7 @@ class AdminServer:
     ) -> None:
         self.server = aio.server(interceptors=[ErrorToStatusInterceptor()])
         pb_grpc.add_AdminServiceServicer_to_server(servicer, self.server)
-        self.port = (
-            self.server.add_secure_port(listen_address, credentials)
-            if credentials is not None
-            else self.server.add_insecure_port(listen_address)
-        )
-        if self.port == 0:
-            msg = f"cannot listen on {listen_address}"
-            raise OSError(msg)
+        self.port = listen(self.server, listen_address, credentials)
 
     async def start(self) -> None:
         await self.server.start()

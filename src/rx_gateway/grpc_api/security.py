@@ -100,3 +100,17 @@ def client_credentials(
         private_key=key_file.read_bytes() if key_file else None,
         certificate_chain=cert_file.read_bytes() if cert_file else None,
     )
+
+
+def listen(server: aio.Server, address: str, credentials: grpc.ServerCredentials | None) -> int:
+    """Bind a listener, with TLS when credentials are given; the bound port (an OSError when
+    the address cannot be bound)."""
+    port = (
+        server.add_secure_port(address, credentials)
+        if credentials is not None
+        else server.add_insecure_port(address)
+    )
+    if port == 0:
+        msg = f"cannot listen on {address}"
+        raise OSError(msg)
+    return port

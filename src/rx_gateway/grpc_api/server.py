@@ -9,7 +9,7 @@ from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from rx_gateway.grpc_api.security import SwitchTable
+from rx_gateway.grpc_api.security import SwitchTable, listen
 from rx_gateway.grpc_api.servicer import BenefitServicer, ClaimServicer
 from rx_gateway.grpc_api.status import ErrorToStatusInterceptor
 from rx_gateway.service_layer.claims import ClaimProcessor
@@ -54,14 +54,7 @@ class GatewayServer:
             (SERVICE_NAME, BENEFIT_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME),
             self.server,
         )
-        self.port = (
-            self.server.add_secure_port(listen_address, credentials)
-            if credentials is not None
-            else self.server.add_insecure_port(listen_address)
-        )
-        if self.port == 0:
-            msg = f"cannot listen on {listen_address}"
-            raise OSError(msg)
+        self.port = listen(self.server, listen_address, credentials)
 
     async def start(self) -> None:
         await self.server.start()

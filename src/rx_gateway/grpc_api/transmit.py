@@ -63,36 +63,24 @@ def _get(transmission: Transmission, index: int, segment_id: str) -> Segment:
     return transmission.segment(segment_id, index) or Segment(segment_id)
 
 
-def _int(segment: Segment, field_id: str) -> int:
+def _typed(segment: Segment, field_id: str, decoder: Callable[[str], int]) -> int:
+    """A numeric field (0 when absent); one that cannot be read is the field's M/I reject."""
     raw = segment.get(field_id)
     if raw == "":
         return 0
     try:
-        return decode_number(raw)
+        return decoder(raw)
     except CodecError as error:
         code = FIELD_REJECTS.get(field_id, RejectCode.SYNTAX_ERROR)
         raise _FieldError(code, f"field {field_id}: {error.message}") from error
+
+
+def _int(segment: Segment, field_id: str) -> int:
+    return _typed(segment, field_id, decode_number)
 
 
 def _money(segment: Segment, field_id: str) -> int:
-    raw = segment.get(field_id)
-    if raw == "":
-        return 0
-    try:
-        return decode_money(raw)
-    except CodecError as error:
-        code = FIELD_REJECTS.get(field_id, RejectCode.SYNTAX_ERROR)
-        raise _FieldError(code, f"field {field_id}: {error.message}") from error
-
-
-def _quantity(segment: Segment, field_id: str) -> int:
-    raw = segment.get(field_id)
-    if raw == "":
-        return 0
-    try:
-        return decode_quantity(raw)
-    except CodecError as error:
-        raise _FieldError(RejectCode.MI_QUANTITY_DISPENSED, error.message) from error
+    return _typed(segment, field_id, decode_money)
 
 
 def header_pb(header: RequestHeader) -> pb.Header:
@@ -135,7 +123,7 @@ def claim_pb(transmission: Transmission, index: int) -> pb.ClaimRequest:
             fill_number=_int(claim, "D3"),
             product_id_qualifier=claim.get("E1"),
             product_id=claim.get("D7"),
-            quantity_dispensed_thousandths=_quantity(claim, "E7"),
+            quantity_dispensed_thousandths=_typed(claim, "E7", decode_quantity),
             days_supply=_int(claim, "D5"),
             dispense_as_written=_int(claim, "D8"),
             date_prescription_written=claim.get("DE"),

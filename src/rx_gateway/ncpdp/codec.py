@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 
 FS, GS, RS = "\x1c", "\x1d", "\x1e"
 STX, ETX = "\x02", "\x03"
-REQUEST_HEADER_LENGTH = 56
-RESPONSE_HEADER_LENGTH = 31
 VERSION = "D0"
 TRANSACTIONS_MAX = 4
 
@@ -91,7 +89,7 @@ class Transmission:
 
 # ------------------------------------------------------------------ fixed-width headers
 
-_REQUEST_LAYOUT = (  # (attribute, width)
+_REQUEST_LAYOUT = (  # (attribute, width): 56 bytes
     ("bin", 6),
     ("version", 2),
     ("transaction_code", 2),
@@ -102,7 +100,7 @@ _REQUEST_LAYOUT = (  # (attribute, width)
     ("date_of_service", 8),
     ("software_vendor_id", 10),
 )
-_RESPONSE_LAYOUT = (
+_RESPONSE_LAYOUT = (  # 31 bytes
     ("version", 2),
     ("transaction_code", 2),
     ("transaction_count", 1),
@@ -185,24 +183,28 @@ def _unwrap(data: bytes) -> str:
 # ------------------------------------------------------------------ transmissions
 
 
-def decode_request(data: bytes) -> Transmission:
+def _decode(
+    data: bytes,
+    kind: type[RequestHeader] | type[ResponseHeader],
+    layout: tuple[tuple[str, int], ...],
+) -> Transmission:
     text = _unwrap(data)
-    if len(text) < REQUEST_HEADER_LENGTH:
-        msg = f"a request header is {REQUEST_HEADER_LENGTH} bytes, got {len(text)}"
+    length = sum(width for _, width in layout)
+    if len(text) < length:
+        name = "request" if kind is RequestHeader else "response"
+        msg = f"a {name} header is {length} bytes, got {len(text)}"
         raise CodecError("R8", msg)
-    header = RequestHeader(**_split_fixed(text[:REQUEST_HEADER_LENGTH], _REQUEST_LAYOUT))
-    segments, transactions = _decode_segments(text[REQUEST_HEADER_LENGTH:])
+    header = kind(**_split_fixed(text[:length], layout))
+    segments, transactions = _decode_segments(text[length:])
     return Transmission(header, segments, transactions)
+
+
+def decode_request(data: bytes) -> Transmission:
+    return _decode(data, RequestHeader, _REQUEST_LAYOUT)
 
 
 def decode_response(data: bytes) -> Transmission:
-    text = _unwrap(data)
-    if len(text) < RESPONSE_HEADER_LENGTH:
-        msg = f"a response header is {RESPONSE_HEADER_LENGTH} bytes, got {len(text)}"
-        raise CodecError("R8", msg)
-    header = ResponseHeader(**_split_fixed(text[:RESPONSE_HEADER_LENGTH], _RESPONSE_LAYOUT))
-    segments, transactions = _decode_segments(text[RESPONSE_HEADER_LENGTH:])
-    return Transmission(header, segments, transactions)
+    return _decode(data, ResponseHeader, _RESPONSE_LAYOUT)
 
 
 def decode(data: bytes) -> Transmission:

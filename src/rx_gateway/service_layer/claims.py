@@ -122,17 +122,23 @@ class ClaimProcessor:
                 wait = min(wait * 2, self._retry.wait_max_s)
         raise AssertionError  # pragma: no cover - the loop returns or raises
 
+    async def _syntax_reject(
+        self, action: str, syntax: list[Reject], prescription_reference_number: str
+    ) -> ClaimResponse:
+        """M/I rejects: answered and audited without reading any member state."""
+        response = rejected(
+            ordered(syntax),
+            prescription_reference_number=prescription_reference_number,
+            reference_data_version=self._reference.snapshot.version,
+        )
+        await self._store.record_outcome(action, response, {"rejects": _codes(response)})
+        return response
+
     async def submit(self, request: ClaimRequest) -> ClaimResponse:
         """B1: adjudicate and, when paid, post in one atomic write."""
         syntax = validate_claim(request)
         if syntax:
-            response = rejected(
-                ordered(syntax),
-                prescription_reference_number=request.prescription_reference_number,
-                reference_data_version=self._reference.snapshot.version,
-            )
-            await self._store.record_outcome("B1", response, {"rejects": _codes(response)})
-            return response
+            return await self._syntax_reject("B1", syntax, request.prescription_reference_number)
         return await self._with_retry(lambda: self._submit_once(request))
 
     async def _submit_once(self, request: ClaimRequest) -> ClaimResponse:
@@ -211,13 +217,7 @@ class ClaimProcessor:
         stays paid (the answer then carries the failing leg's rejects)."""
         syntax = validate_reversal(reversal) + validate_claim(claim)
         if syntax:
-            response = rejected(
-                ordered(syntax),
-                prescription_reference_number=claim.prescription_reference_number,
-                reference_data_version=self._reference.snapshot.version,
-            )
-            await self._store.record_outcome("B3", response, {"rejects": _codes(response)})
-            return response
+            return await self._syntax_reject("B3", syntax, claim.prescription_reference_number)
         try:
             return await self._with_retry(lambda: self._rebill_once(reversal, claim))
         except _Abandoned as abandoned:

@@ -59,86 +59,94 @@ class PostgresAdmin:
 
     async def set_coverage(self, change: CoverageChange, *, actor: str) -> bool:
         c = change.coverage
-        with _references("member_id or plan_id"):
-            async with (
-                self._pool.acquire(timeout=self._acquire_timeout_s) as conn,
-                conn.transaction(),
-            ):
-                await conn.execute(
-                    "INSERT INTO coverage (member_id, plan_id, group_id, start_date, end_date,"
-                    " end_reason, line_of_business) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-                    " ON CONFLICT (member_id, plan_id, start_date) DO UPDATE SET"
-                    " group_id = EXCLUDED.group_id, end_date = EXCLUDED.end_date,"
-                    " end_reason = EXCLUDED.end_reason,"
-                    " line_of_business = EXCLUDED.line_of_business",
-                    change.member_id,
-                    c.plan_id,
-                    c.group_id,
-                    c.start,
-                    c.end,
-                    c.end_reason.value if c.end_reason else None,
-                    c.line_of_business,
-                )
-                await _audit(
-                    conn,
-                    actor,
-                    "set_coverage",
-                    {
-                        "member_id": change.member_id,
-                        "plan_id": c.plan_id,
-                        "group_id": c.group_id,
-                        "start_date": c.start.isoformat(),
-                        "end_date": c.end.isoformat() if c.end else None,
-                        "end_reason": c.end_reason.value if c.end_reason else None,
-                        "line_of_business": c.line_of_business,
-                    },
-                )
+        end_reason = c.end_reason.value if c.end_reason else None
+        await self._change(
+            "member_id or plan_id",
+            "INSERT INTO coverage (member_id, plan_id, group_id, start_date, end_date,"
+            " end_reason, line_of_business) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT (member_id, plan_id, start_date) DO UPDATE SET"
+            " group_id = EXCLUDED.group_id, end_date = EXCLUDED.end_date,"
+            " end_reason = EXCLUDED.end_reason,"
+            " line_of_business = EXCLUDED.line_of_business",
+            (
+                change.member_id,
+                c.plan_id,
+                c.group_id,
+                c.start,
+                c.end,
+                end_reason,
+                c.line_of_business,
+            ),
+            actor=actor,
+            action="set_coverage",
+            detail={
+                "member_id": change.member_id,
+                "plan_id": c.plan_id,
+                "group_id": c.group_id,
+                "start_date": c.start.isoformat(),
+                "end_date": c.end.isoformat() if c.end else None,
+                "end_reason": end_reason,
+                "line_of_business": c.line_of_business,
+            },
+        )
         return True
 
     async def grant_prior_authorization(self, grant: AuthorizationGrant, *, actor: str) -> bool:
         pa = grant.authorization
-        with _references("member_id"):
+        await self._change(
+            "member_id",
+            "INSERT INTO prior_authorization (pa_number, member_id, ndc, drug_group,"
+            " start_date, end_date, quantity_thousandths)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT (pa_number) DO UPDATE SET member_id = EXCLUDED.member_id,"
+            " ndc = EXCLUDED.ndc, drug_group = EXCLUDED.drug_group,"
+            " start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date,"
+            " quantity_thousandths = EXCLUDED.quantity_thousandths",
+            (
+                pa.number,
+                grant.member_id,
+                pa.ndc,
+                pa.drug_group,
+                pa.start,
+                pa.end,
+                pa.quantity_thousandths,
+            ),
+            actor=actor,
+            action="grant_prior_authorization",
+            detail={
+                "pa_number": pa.number,
+                "member_id": grant.member_id,
+                "ndc": pa.ndc,
+                "drug_group": pa.drug_group,
+                "start_date": pa.start.isoformat(),
+                "end_date": pa.end.isoformat(),
+                "quantity_thousandths": pa.quantity_thousandths,
+            },
+        )
+        return True
+
+    async def _change(
+        self,
+        references: str,
+        statement: str,
+        arguments: tuple[Any, ...],
+        *,
+        actor: str,
+        action: str,
+        detail: dict[str, Any],
+    ) -> None:
+        """One upsert and its audit row, in one transaction; an unknown reference is
+        UnknownReference naming ``references``."""
+        with _references(references):
             async with (
                 self._pool.acquire(timeout=self._acquire_timeout_s) as conn,
                 conn.transaction(),
             ):
+                await conn.execute(statement, *arguments)
                 await conn.execute(
-                    "INSERT INTO prior_authorization (pa_number, member_id, ndc, drug_group,"
-                    " start_date, end_date, quantity_thousandths)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7)"
-                    " ON CONFLICT (pa_number) DO UPDATE SET member_id = EXCLUDED.member_id,"
-                    " ndc = EXCLUDED.ndc, drug_group = EXCLUDED.drug_group,"
-                    " start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date,"
-                    " quantity_thousandths = EXCLUDED.quantity_thousandths",
-                    pa.number,
-                    grant.member_id,
-                    pa.ndc,
-                    pa.drug_group,
-                    pa.start,
-                    pa.end,
-                    pa.quantity_thousandths,
-                )
-                await _audit(
-                    conn,
+                    "INSERT INTO audit_log (actor, action, outcome, detail)"
+                    " VALUES ($1, $2, 'ok', $3)",
                     actor,
-                    "grant_prior_authorization",
-                    {
-                        "pa_number": pa.number,
-                        "member_id": grant.member_id,
-                        "ndc": pa.ndc,
-                        "drug_group": pa.drug_group,
-                        "start_date": pa.start.isoformat(),
-                        "end_date": pa.end.isoformat(),
-                        "quantity_thousandths": pa.quantity_thousandths,
-                    },
+                    action,
+                    detail,
                 )
-        return True
-
-
-async def _audit(conn: Any, actor: str, action: str, detail: object) -> None:
-    await conn.execute(
-        "INSERT INTO audit_log (actor, action, outcome, detail) VALUES ($1, $2, 'ok', $3)",
-        actor,
-        action,
-        detail,
-    )

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rx_gateway.adapters.files.loader import TABLES
+
 BIN_COMMERCIAL = "610999"
 BIN_PART_D = "610888"
 
@@ -959,82 +961,36 @@ def generate(
     member_rows, coverages, purses, funding = _members(rng, members)
     _write_csv(
         directory / "drugs.csv",
-        [
-            "ndc",
-            "name",
-            "molecule",
-            "drug_group",
-            "is_brand",
-            "generic_ndc",
-            "is_specialty",
-            "awp_unit_price_millicents",
-            "wac_unit_price_millicents",
-            "nadac_unit_price_millicents",
-            "mac_unit_price_millicents",
-        ],
+        list(TABLES["drugs.csv"]),
         [d.row() for d in drug_list],
     )
     _write_csv(
         directory / "formulary.csv",
-        [
-            "plan_id",
-            "ndc",
-            "status",
-            "tier",
-            "prior_authorization_required",
-            "quantity_limit_thousandths",
-            "days_supply_max",
-            "age_min",
-            "age_max",
-            "gender_code",
-            "step_therapy_molecule",
-            "period_days",
-            "period_quantity_limit_thousandths",
-            "period_days_supply_max",
-        ],
+        list(TABLES["formulary.csv"]),
         formulary,
     )
-    _write_csv(directory / "pharmacies.csv", ["npi", "name", "network", "kind"], pharmacies)
+    _write_csv(directory / "pharmacies.csv", list(TABLES["pharmacies.csv"]), pharmacies)
     _write_csv(
         directory / "members.csv",
-        [
-            "member_id",
-            "cardholder_id",
-            "person_code",
-            "family_id",
-            "employer_id",
-            "class_code",
-            "first_name",
-            "last_name",
-            "date_of_birth",
-            "gender_code",
-        ],
+        list(TABLES["members.csv"]),
         member_rows,
     )
     _write_csv(
         directory / "coverages.csv",
-        [
-            "member_id",
-            "plan_id",
-            "group_id",
-            "start_date",
-            "end_date",
-            "end_reason",
-            "line_of_business",
-        ],
+        list(TABLES["coverages.csv"]),
         coverages,
     )
-    _write_csv(directory / "purses.csv", ["purse_id", "family_id", "kind", "employer_id"], purses)
+    _write_csv(directory / "purses.csv", list(TABLES["purses.csv"]), purses)
     _write_csv(
         directory / "funding.csv",
-        ["funding_id", "purse_id", "amount_cents", "memo", "available_on"],
+        list(TABLES["funding.csv"]),
         funding,
     )
     fixtures = _pick_fixtures(drug_list, formulary, pharmacies, member_rows, coverages)
     pa_member = fixtures["members"]["commercial_family_head"]
     _write_csv(
         directory / "prior_authorizations.csv",
-        ["pa_number", "member_id", "ndc", "drug_group", "start_date", "end_date"],
+        list(TABLES["prior_authorizations.csv"]),
         [
             [
                 "PA-0001",
@@ -1043,6 +999,7 @@ def generate(
                 "",
                 "2026-01-01",
                 "2026-12-31",
+                "",
             ],
             # Part D member: a drug-group authorization, for the demo's OOP crossing
             [
@@ -1052,6 +1009,7 @@ def generate(
                 "specialty",
                 "2026-01-01",
                 "2026-12-31",
+                "",
             ],
         ],
     )

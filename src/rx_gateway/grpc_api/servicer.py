@@ -20,15 +20,10 @@ Context = aio.ServicerContext[Any, Any]
 class ClaimServicer(pb_grpc.ClaimServiceServicer):
     """With a switch table (mutual TLS), each call's BIN/PCN must be one its switch may bill."""
 
-    def __init__(
-        self,
-        processor: ClaimProcessor,
-        switches: SwitchTable | None = None,
-        reference: ReferenceSource | None = None,
-    ) -> None:
+    def __init__(self, processor: ClaimProcessor, switches: SwitchTable | None = None) -> None:
         self._processor = processor
         self._switches = switches
-        self._transmit = TransmitHandler(processor, reference or processor.reference)
+        self._transmit = TransmitHandler(processor, processor.reference)
 
     def _authorize(self, context: Context, header: pb.Header) -> None:
         if self._switches is not None:

@@ -137,6 +137,7 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
         await conn.close()
     pool = await create_pool(dsn, settings.pool)
     store = PostgresClaimStore(pool, acquire_timeout_s=settings.pool.acquire_timeout_s)
+    await store.warm(settings.pool.size_min)
     reference = ReferenceHolder(await store.load_snapshot())
     pinned = settings.business_date
     processor = (

@@ -16,6 +16,7 @@ async def test_gateway_runs_as_the_application_role_without_update_or_delete(app
             "UPDATE audit_log SET outcome = outcome",
             "DELETE FROM posting",
             "UPDATE claim SET response = response",
+            "DELETE FROM claim_purse_spend",
             "TRUNCATE journal_entry",
             "UPDATE plan SET document = document",
         ):

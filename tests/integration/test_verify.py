@@ -29,17 +29,38 @@ async def test_ledger_verifies_after_claims_and_reversals(
     assert (await client.reverse(reversal_for(request))).transaction_response_status == "A"
     results = await verify_ledger(conn)
     assert [r.name for r in results if not r.passed] == []
-    assert len(results) == 8
+    assert len(results) == 9
 
 
-async def test_tampering_is_named(conn: asyncpg.Connection, fixtures: dict[str, Any]) -> None:
-    """A purse balance and an accumulator changed behind the ledger's back are both reported."""
-    purse_id = f"HRA-{fixtures['members']['commercial_single']['family_id']}"
+async def test_tampering_is_named(
+    client: GatewayClient, conn: asyncpg.Connection, fixtures: dict[str, Any], rx_number: Any
+) -> None:
+    """A purse balance, an accumulator and a claim's purse spending changed behind the
+    ledger's back are each reported."""
+    member = fixtures["members"]["commercial_single"]
+    purse_id = f"HRA-{member['family_id']}"
+    request = claim_request(
+        fixtures,
+        member,
+        fixtures["drugs"]["insulin"],
+        pharmacy=fixtures["pharmacies"]["standard"],
+        rx_number=rx_number(),
+        date_of_service="20261011",
+        quantity_thousandths=10_000,
+    )
+    paid = await client.submit(request)
+    assert paid.transaction_response_status == "P"
     tx = conn.transaction()
     await tx.start()
     try:
         await conn.execute(
             "UPDATE purse SET balance_cents = balance_cents + 1 WHERE purse_id = $1", purse_id
+        )
+        await conn.execute(
+            "INSERT INTO claim_purse_spend (claim_id, family_id, purse_id, date_of_service,"
+            " paid_cents) SELECT claim_id, family_id, 'WELLNESS-X', date_of_service, 500"
+            " FROM claim WHERE internal_control_number = $1",
+            paid.internal_control_number,
         )
         await conn.execute(
             "UPDATE accumulator SET amount_cents = amount_cents + 7 WHERE ctid = (SELECT ctid FROM accumulator LIMIT 1)"
@@ -52,3 +73,6 @@ async def test_tampering_is_named(conn: asyncpg.Connection, fixtures: dict[str, 
         await tx.rollback()
     assert any(purse_id in p for p in failed["every purse balance equals the sum of its postings"])
     assert failed["every accumulator equals the sum of its moves"]
+    assert failed["each claim's purse spending equals its purse postings"] == (
+        f"claim {paid.internal_control_number} purse WELLNESS-X: spending 500 but postings 0",
+    )

@@ -123,7 +123,11 @@ class ClaimProcessor:
         raise AssertionError  # pragma: no cover - the loop returns or raises
 
     async def _syntax_reject(
-        self, action: str, syntax: list[Reject], prescription_reference_number: str
+        self,
+        store: ClaimStore,
+        action: str,
+        syntax: list[Reject],
+        prescription_reference_number: str,
     ) -> ClaimResponse:
         """M/I rejects: answered and audited without reading any member state."""
         response = rejected(
@@ -131,25 +135,29 @@ class ClaimProcessor:
             prescription_reference_number=prescription_reference_number,
             reference_data_version=self._reference.snapshot.version,
         )
-        await self._store.record_outcome(action, response, {"rejects": _codes(response)})
+        await store.record_outcome(action, response, {"rejects": _codes(response)})
         return response
 
     async def submit(self, request: ClaimRequest) -> ClaimResponse:
-        """B1: adjudicate and, when paid, post in one atomic write."""
+        """B1: adjudicate and, when paid, post in one atomic write. One pooled connection
+        serves the claim's read and its write (or its audit row)."""
         syntax = validate_claim(request)
-        if syntax:
-            return await self._syntax_reject("B1", syntax, request.prescription_reference_number)
-        return await self._with_retry(lambda: self._submit_once(request))
+        async with self._store.session() as store:
+            if syntax:
+                return await self._syntax_reject(
+                    store, "B1", syntax, request.prescription_reference_number
+                )
+            return await self._with_retry(lambda: self._submit_once(store, request))
 
-    async def _submit_once(self, request: ClaimRequest) -> ClaimResponse:
+    async def _submit_once(self, store: ClaimStore, request: ClaimRequest) -> ClaimResponse:
         snapshot = self._reference.snapshot
         key = request.key.as_text()
-        lookup = await self._store.member_state(
+        lookup = await store.member_state(
             request.cardholder_id, request.person_code, request.service_date, key
         )
         if lookup.existing is not None and not lookup.existing.reversed:
             response = _duplicate_answer(request, lookup.existing)
-            await self._store.record_outcome(
+            await store.record_outcome(
                 "B1", response, {"duplicate_of": lookup.existing.response.internal_control_number}
             )
             return response
@@ -162,7 +170,7 @@ class ClaimProcessor:
             business_date=self._business_date(),
         )
         if not isinstance(decision, Paid):
-            await self._store.record_outcome(
+            await store.record_outcome(
                 "B1",
                 decision.response,
                 {
@@ -175,7 +183,7 @@ class ClaimProcessor:
             )
             return decision.response
         assert lookup.state is not None  # noqa: S101 - a paid claim has a member
-        existing = await self._store.post_claim(
+        existing = await store.post_claim(
             request, decision, family_version=lookup.state.family_version
         )
         if existing is not None:
@@ -191,22 +199,23 @@ class ClaimProcessor:
 
     async def reverse(self, request: ReversalRequest) -> ClaimResponse:
         """B2: mirror the paid claim, restore accumulators and purses."""
-        return await self._with_retry(lambda: self._reverse_once(request))
+        async with self._store.session() as store:
+            return await self._with_retry(lambda: self._reverse_once(store, request))
 
-    async def _reverse_once(self, request: ReversalRequest) -> ClaimResponse:
+    async def _reverse_once(self, store: ClaimStore, request: ReversalRequest) -> ClaimResponse:
         snapshot = self._reference.snapshot
         stored = None
         if not validate_reversal(request):
-            stored = await self._store.claim_for_reversal(request.key.as_text())
+            stored = await store.claim_for_reversal(request.key.as_text())
         plan = snapshot.plans.get(stored.response.plan_id) if stored else None
         outcome = adjudication.reverse(
             request, stored, plan, authorization_number=self._authorization_numbers()
         )
         if not isinstance(outcome, Reversal):
-            await self._store.record_outcome("B2", outcome, {"rejects": _codes(outcome)})
+            await store.record_outcome("B2", outcome, {"rejects": _codes(outcome)})
             return outcome
         assert stored is not None  # noqa: S101 - a reversal needs its original
-        repeated = await self._store.post_reversal(stored, outcome)
+        repeated = await store.post_reversal(stored, outcome)
         if repeated is not None:
             return repeated.as_status(ResponseStatus.DUPLICATE_OF_APPROVED)
         return outcome.response
@@ -217,7 +226,10 @@ class ClaimProcessor:
         stays paid (the answer then carries the failing leg's rejects)."""
         syntax = validate_reversal(reversal) + validate_claim(claim)
         if syntax:
-            return await self._syntax_reject("B3", syntax, claim.prescription_reference_number)
+            async with self._store.session() as store:
+                return await self._syntax_reject(
+                    store, "B3", syntax, claim.prescription_reference_number
+                )
         try:
             return await self._with_retry(lambda: self._rebill_once(reversal, claim))
         except _Abandoned as abandoned:
@@ -229,21 +241,13 @@ class ClaimProcessor:
 
     async def _rebill_once(self, reversal: ReversalRequest, claim: ClaimRequest) -> ClaimResponse:
         async with self._store.unit_of_work() as store:
-            legs = ClaimProcessor(
-                store,
-                self._reference,
-                retry=RetryPolicy(attempts_max=1),
-                authorization_numbers=self._authorization_numbers,
-                control_numbers=self._control_numbers,
-                business_date=self._business_date,
-            )
-            reversed_ = await legs._reverse_once(reversal)
+            reversed_ = await self._reverse_once(store, reversal)
             if reversed_.status not in (
                 ResponseStatus.APPROVED,
                 ResponseStatus.DUPLICATE_OF_APPROVED,
             ):
                 raise _Abandoned(reversed_, "reversal")
-            billed = await legs._submit_once(claim)
+            billed = await self._submit_once(store, claim)
             if billed.status is not ResponseStatus.PAID:
                 raise _Abandoned(billed, "billing")
             return billed

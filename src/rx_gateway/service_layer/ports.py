@@ -55,6 +55,11 @@ class ClaimStore(Protocol):
 
     async def load_snapshot(self) -> ReferenceSnapshot: ...
 
+    def session(self) -> AbstractAsyncContextManager[ClaimStore]:
+        """A store on one connection for the calls of one claim; each call still commits on
+        its own (no transaction spans the adjudication between the read and the write)."""
+        ...
+
     def unit_of_work(self) -> AbstractAsyncContextManager[ClaimStore]:
         """A store whose calls share one transaction: all commit, or (on an error) none."""
         ...

@@ -38,6 +38,8 @@ from rx_gateway.domain.reference import (
 )
 from rx_gateway.service_layer.ports import ExistingClaim, MemberLookup
 
+MEMBER_STATE_SQL = "SELECT rx_member_state($1, $2, $3, $4)"
+
 
 def _date(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
@@ -167,6 +169,26 @@ class PostgresClaimStore:
         async with self._pool.acquire(timeout=self._acquire_timeout_s) as conn:
             return await conn.fetchval(query, *args)
 
+    def _bound(self, conn: Any) -> PostgresClaimStore:
+        return PostgresClaimStore(
+            self._pool,
+            actor=self._actor,
+            acquire_timeout_s=self._acquire_timeout_s,
+            connection=conn,
+        )
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[PostgresClaimStore]:
+        """One pooled connection for the calls of one claim (its read, then its write or audit
+        row), each still its own statement and transaction. One acquire and release per claim
+        instead of one per call. Inside a session or unit of work, the same store."""
+        if self._connection is not None:
+            yield self
+            return
+        with mapped_errors():
+            async with self._pool.acquire(timeout=self._acquire_timeout_s) as conn:
+                yield self._bound(conn)
+
     @contextlib.asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[PostgresClaimStore]:
         """One connection and one transaction for several calls (a B3 rebill): everything
@@ -176,23 +198,30 @@ class PostgresClaimStore:
                 self._pool.acquire(timeout=self._acquire_timeout_s) as conn,
                 conn.transaction(),
             ):
-                yield PostgresClaimStore(
-                    self._pool,
-                    actor=self._actor,
-                    acquire_timeout_s=self._acquire_timeout_s,
-                    connection=conn,
-                )
+                yield self._bound(conn)
+
+    async def warm(self, connections: int) -> None:
+        """Open ``connections`` pooled connections and run the hot-path read once on each
+        (for nobody), so that no claim pays for a backend's first call: the connect, the
+        statement's prepare, the function's compile and plans."""
+        with mapped_errors():
+            held = [
+                await self._pool.acquire(timeout=self._acquire_timeout_s)
+                for _ in range(connections)
+            ]
+            try:
+                for conn in held:
+                    await conn.fetchval(MEMBER_STATE_SQL, "", "", dt.date(2000, 1, 1), "")
+            finally:
+                for conn in held:
+                    await self._pool.release(conn)
 
     async def member_state(
         self, cardholder_id: str, person_code: str, date_of_service: dt.date, claim_key: str
     ) -> MemberLookup:
         with mapped_errors():
             record = await self._fetchval(
-                "SELECT rx_member_state($1, $2, $3, $4)",
-                cardholder_id,
-                person_code,
-                date_of_service,
-                claim_key,
+                MEMBER_STATE_SQL, cardholder_id, person_code, date_of_service, claim_key
             )
         existing = record.get("existing")
         return MemberLookup(

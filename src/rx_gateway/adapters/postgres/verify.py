@@ -58,6 +58,24 @@ CHECKS: tuple[tuple[str, str], ...] = (
         """,
     ),
     (
+        "each claim's purse spending equals its purse postings",
+        """
+        SELECT 'claim ' || c.internal_control_number || ' purse ' || x.purse_id
+               || ': spending ' || coalesce(x.paid_cents, 0)
+               || ' but postings ' || coalesce(-x.posted_cents, 0)
+        FROM claim c
+        CROSS JOIN LATERAL (
+            SELECT purse_id, s.paid_cents, p.posted_cents
+            FROM (SELECT purse_id, paid_cents FROM claim_purse_spend
+                  WHERE claim_id = c.claim_id) s
+            FULL JOIN (SELECT substr(account_key, 7) AS purse_id, sum(amount_cents) AS posted_cents
+                       FROM posting WHERE entry_id = c.entry_id AND account_key LIKE 'purse:%'
+                       GROUP BY 1) p USING (purse_id)
+        ) x
+        WHERE coalesce(x.paid_cents, 0) <> coalesce(-x.posted_cents, 0)
+        """,
+    ),
+    (
         "every accumulator equals the sum of its moves",
         "SELECT a.level || ' ' || a.subject_id || ' ' || a.kind || ' ' || a.plan_year_start"
         " || ': ' || a.amount_cents || ' but moves ' || coalesce(m.total, 0)"

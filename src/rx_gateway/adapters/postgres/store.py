@@ -13,7 +13,13 @@ from rx_gateway.adapters.documents import plan_from_document
 from rx_gateway.adapters.postgres.errors import mapped_errors
 from rx_gateway.domain.adjudication import Paid, Reversal, StoredClaim
 from rx_gateway.domain.claim import ClaimRequest
-from rx_gateway.domain.ledger import AccumulatorMove, JournalEntry, Posting, PurseMove
+from rx_gateway.domain.ledger import (
+    AccumulatorMove,
+    JournalEntry,
+    Posting,
+    PurseMove,
+    claim_entry,
+)
 from rx_gateway.domain.member import (
     AccumulatorKind,
     AccumulatorLevel,
@@ -27,7 +33,12 @@ from rx_gateway.domain.member import (
     PurseSpend,
     PurseState,
 )
-from rx_gateway.domain.outcome import ClaimResponse, response_from_record, response_to_record
+from rx_gateway.domain.outcome import (
+    ClaimResponse,
+    ResponseStatus,
+    response_from_record,
+    response_to_record,
+)
 from rx_gateway.domain.reference import (
     Drug,
     FormularyEntry,
@@ -38,90 +49,225 @@ from rx_gateway.domain.reference import (
 )
 from rx_gateway.service_layer.ports import ExistingClaim, MemberLookup
 
-MEMBER_STATE_SQL = "SELECT rx_member_state($1, $2, $3, $4)"
+WARM_UP_ID = "~warm-up"  # a family, purse, member and plan no data file can name (rolled back)
 
 
-def _date(value: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(value) if value else None
+def _warm_up_claim(day: dt.date) -> ClaimRequest:
+    return ClaimRequest(
+        bin="000000",
+        processor_control_number=WARM_UP_ID,
+        service_provider_id=WARM_UP_ID,
+        service_provider_id_qualifier="01",
+        date_of_service=day.strftime("%Y%m%d"),
+        cardholder_id=WARM_UP_ID,
+        group_id="",
+        person_code="",
+        patient_relationship_code=0,
+        date_of_birth="",
+        gender_code=0,
+        prescription_reference_number="1",
+        fill_number=0,
+        product_id_qualifier="03",
+        product_id="00000000000",
+        quantity_dispensed_thousandths=1,
+        days_supply=1,
+        dispense_as_written=0,
+        date_prescription_written="",
+        number_of_refills_authorized=0,
+        prior_authorization_number="",
+        prescriber_id="",
+        ingredient_cost_submitted_cents=1,
+        dispensing_fee_submitted_cents=0,
+        usual_and_customary_charge_cents=1,
+        gross_amount_due_cents=1,
+    )
 
 
-def _accumulators(
-    rows: list[dict[str, Any]], member_id: str
+def _warm_up_payment(day: dt.date) -> Paid:
+    """A balanced three-way split (plan, purse, member) with an accumulator move."""
+    return Paid(
+        response=ClaimResponse(
+            status=ResponseStatus.PAID, internal_control_number=WARM_UP_ID, plan_id=WARM_UP_ID
+        ),
+        entry=claim_entry(
+            plan_id=WARM_UP_ID,
+            pharmacy_npi=WARM_UP_ID,
+            member_id=WARM_UP_ID,
+            plan_paid_cents=1,
+            purse_paid_cents={WARM_UP_ID: 1},
+            patient_pay_cents=1,
+        ),
+        purse_moves=(PurseMove(WARM_UP_ID, -1),),
+        accumulator_moves=(
+            AccumulatorMove(
+                AccumulatorLevel.INDIVIDUAL,
+                WARM_UP_ID,
+                WARM_UP_ID,
+                day,
+                AccumulatorKind.DEDUCTIBLE,
+                1,
+            ),
+        ),
+        member_id=WARM_UP_ID,
+        family_id=WARM_UP_ID,
+        molecule=WARM_UP_ID,
+    )
+
+
+# The hot-path read: everything a claim needs about its member, in one statement, one round trip
+# and one snapshot, as typed rows (asyncpg decodes them natively). Each row's kind says what it
+# is; the columns are generic: t1-t6 text, d1-d2 date, n1-n2 bigint, j jsonb. It replaced a
+# function that built one jsonb document: under load that cost about twice the PostgreSQL CPU,
+# most of it starting the executor for a dozen sub-plans and their JSON expressions.
+MEMBER_STATE_SQL = """
+WITH m AS (
+    SELECT member_id, cardholder_id, person_code, family_id, employer_id, class_code,
+           date_of_birth, gender_code
+    FROM member WHERE cardholder_id = $1 AND person_code = $2
+)
+SELECT 0 AS kind, m.member_id AS t1, m.family_id AS t2, m.employer_id AS t3,
+       m.class_code AS t4, m.cardholder_id AS t5, m.person_code AS t6,
+       m.date_of_birth AS d1, NULL::date AS d2, m.gender_code::bigint AS n1,
+       f.version AS n2, NULL::jsonb AS j
+FROM m JOIN family f USING (family_id)
+UNION ALL
+SELECT 1, c.plan_id, c.group_id, c.end_reason, c.line_of_business, NULL, NULL,
+       c.start_date, c.end_date, NULL, NULL, NULL
+FROM coverage c JOIN m USING (member_id)
+UNION ALL
+SELECT 2, a.level, a.plan_id, a.kind, NULL, NULL, NULL, a.plan_year_start, NULL,
+       a.amount_cents, NULL, NULL
+FROM accumulator a JOIN m ON a.subject_id = m.member_id
+WHERE a.level = 'individual' AND a.plan_year_start BETWEEN $3::date - 366 AND $3::date
+UNION ALL
+SELECT 2, a.level, a.plan_id, a.kind, NULL, NULL, NULL, a.plan_year_start, NULL,
+       a.amount_cents, NULL, NULL
+FROM accumulator a JOIN m ON a.subject_id = m.family_id
+WHERE a.level = 'family' AND a.plan_year_start BETWEEN $3::date - 366 AND $3::date
+UNION ALL
+SELECT 3, pu.purse_id, pu.kind, NULL, NULL, NULL, NULL, NULL, NULL, pu.balance_cents, NULL, NULL
+FROM purse pu JOIN m USING (family_id)
+UNION ALL
+SELECT 4, a.purse_id, NULL, NULL, NULL, NULL, NULL, a.available_on, NULL, a.amount_cents,
+       (f.funding_id IS NOT NULL)::int, NULL
+FROM m JOIN purse pu USING (family_id)
+JOIN purse_allotment a ON a.purse_id = pu.purse_id
+LEFT JOIN purse_funding f ON f.funding_id = a.allotment_id
+UNION ALL
+SELECT 5, c.molecule, NULL, NULL, NULL, NULL, NULL, c.date_of_service, NULL, c.days_supply,
+       c.quantity_thousandths, NULL
+FROM claim c JOIN m USING (member_id)
+WHERE c.date_of_service BETWEEN $3::date - 400 AND $3::date
+  AND NOT EXISTS (SELECT 1 FROM claim_reversal r WHERE r.claim_id = c.claim_id)
+UNION ALL
+SELECT 6, s.purse_id, NULL, NULL, NULL, NULL, NULL, s.date_of_service, NULL, s.paid_cents,
+       NULL, NULL
+FROM claim_purse_spend s JOIN m USING (family_id)
+WHERE s.date_of_service BETWEEN $3::date - 400 AND $3::date + 400
+  AND NOT EXISTS (SELECT 1 FROM claim_reversal r WHERE r.claim_id = s.claim_id)
+UNION ALL
+SELECT 7, pa.pa_number, pa.ndc, pa.drug_group, NULL, NULL, NULL, pa.start_date, pa.end_date,
+       pa.quantity_thousandths, NULL, NULL
+FROM prior_authorization pa JOIN m USING (member_id)
+UNION ALL
+(SELECT 8, c.request_hash, NULL, NULL, NULL, NULL, NULL, NULL, NULL, c.claim_id,
+        EXISTS (SELECT 1 FROM claim_reversal r WHERE r.claim_id = c.claim_id)::int, c.response
+ FROM claim c WHERE c.claim_key = $4
+ ORDER BY c.generation DESC LIMIT 1)
+"""
+_MEMBER, _COVERAGE, _ACCUMULATOR, _PURSE, _ALLOTMENT, _FILL, _SPEND, _PA, _EXISTING = range(9)
+
+
+def _fold_accumulators(
+    rows: list[tuple[str, str, dt.date, str, int]],
 ) -> dict[tuple[str, dt.date], Accumulators]:
-    """Fold accumulator rows into one Accumulators per (plan, plan year)."""
+    """Fold (level, plan, plan year start, kind, amount) rows, the member's individual rows and
+    the family's, into one Accumulators per (plan, plan year)."""
     folded: dict[tuple[str, dt.date], dict[str, int]] = {}
-    for row in rows:
-        key = (row["plan_id"], dt.date.fromisoformat(row["plan_year_start"]))
-        level = AccumulatorLevel(row["level"])
-        if level is AccumulatorLevel.INDIVIDUAL and row["subject_id"] != member_id:
-            continue
-        field = f"{AccumulatorKind(row['kind']).value}_{level.value}_cents"
-        folded.setdefault(key, {})[field] = row["amount_cents"]
+    for level_text, plan_id, year, kind, amount in rows:
+        level = AccumulatorLevel(level_text)
+        field = f"{AccumulatorKind(kind).value}_{level.value}_cents"
+        folded.setdefault((plan_id, year), {})[field] = amount
     return {key: Accumulators(**values) for key, values in folded.items()}
 
 
-def member_state_from_record(record: dict[str, Any]) -> MemberState | None:
-    member = record.get("member")
+def member_lookup_from_rows(rows: list[Any], date_of_service: dt.date) -> MemberLookup:
+    """The read's rows as the member's state and the claim already stored under the key."""
+    member: Member | None = None
+    family_version = 0
+    coverages: list[Coverage] = []
+    accumulators: list[tuple[str, str, dt.date, str, int]] = []
+    purses: list[tuple[str, str, int]] = []
+    due: dict[str, int] = {}
+    pending: dict[str, int] = {}
+    fills: list[Fill] = []
+    spends: list[PurseSpend] = []
+    authorizations: list[PriorAuthorization] = []
+    existing: ExistingClaim | None = None
+    for kind, t1, t2, t3, t4, t5, t6, d1, d2, n1, n2, j in rows:
+        if kind == _MEMBER:
+            member = Member(t1, t5, t6, t2, t3, t4, d1, n1)
+            family_version = n2
+        elif kind == _COVERAGE:
+            end_reason = CoverageEndReason(t3) if t3 else None
+            coverages.append(Coverage(t1, t2, d1, d2, end_reason, t4))
+        elif kind == _ACCUMULATOR:
+            accumulators.append((t1, t2, d1, t3, n1))
+        elif kind == _PURSE:
+            purses.append((t1, t2, n1))
+        elif kind == _ALLOTMENT:
+            if d1 > date_of_service:
+                pending[t1] = pending.get(t1, 0) + n1
+            elif not n2:  # due by the date of service and not yet funded: the write posts it
+                due[t1] = due.get(t1, 0) + n1
+        elif kind == _FILL:
+            fills.append(Fill(t1, d1, n1, n2))
+        elif kind == _SPEND:
+            spends.append(PurseSpend(t1, d1, n1))
+        elif kind == _PA:
+            authorizations.append(PriorAuthorization(t2, t3, d1, d2, t1, n1))
+        else:
+            existing = ExistingClaim(n1, t1, response_from_record(j), bool(n2))
     if member is None:
-        return None
-    return MemberState(
-        member=Member(
-            member_id=member["member_id"],
-            cardholder_id=member["cardholder_id"],
-            person_code=member["person_code"],
-            family_id=member["family_id"],
-            employer_id=member["employer_id"],
-            class_code=member["class_code"],
-            date_of_birth=dt.date.fromisoformat(member["date_of_birth"]),
-            gender_code=member["gender_code"],
-        ),
-        family_version=record["family_version"],
-        coverages=tuple(
-            Coverage(
-                plan_id=c["plan_id"],
-                group_id=c["group_id"],
-                start=dt.date.fromisoformat(c["start_date"]),
-                end=_date(c["end_date"]),
-                end_reason=CoverageEndReason(c["end_reason"]) if c["end_reason"] else None,
-                line_of_business=c["line_of_business"],
-            )
-            for c in sorted(record["coverages"], key=lambda c: c["start_date"])
-        ),
-        accumulators=_accumulators(record["accumulators"], member["member_id"]),
+        return MemberLookup(state=None, existing=existing)
+    state = MemberState(
+        member=member,
+        family_version=family_version,
+        coverages=tuple(sorted(coverages, key=lambda c: c.start)),
+        accumulators=_fold_accumulators(accumulators),
         purses=tuple(
             PurseState(
-                p["purse_id"],
-                p["kind"],
-                balance_cents=p["balance_cents"] + p["due_cents"],
-                posted_cents=p["balance_cents"],
-                pending_cents=p["pending_cents"],
+                purse_id,
+                kind,
+                balance_cents=balance + due.get(purse_id, 0),
+                posted_cents=balance,
+                pending_cents=pending.get(purse_id, 0),
             )
-            for p in record["purses"]
+            for purse_id, kind, balance in sorted(purses)
         ),
-        fills=tuple(
-            Fill(
-                f["molecule"],
-                dt.date.fromisoformat(f["date_of_service"]),
-                f["days_supply"],
-                f["quantity_thousandths"],
+        fills=tuple(fills),
+        purse_spends=tuple(spends),
+        prior_authorizations=tuple(authorizations),
+    )
+    return MemberLookup(state=state, existing=existing)
+
+
+def _stored_accumulators(
+    rows: list[dict[str, Any]], member_id: str
+) -> dict[tuple[str, dt.date], Accumulators]:
+    """Accumulator rows of a stored claim's member and family (JSON) folded like the read's."""
+    return _fold_accumulators(
+        [
+            (
+                r["level"],
+                r["plan_id"],
+                dt.date.fromisoformat(r["plan_year_start"]),
+                r["kind"],
+                r["amount_cents"],
             )
-            for f in record["fills"]
-        ),
-        purse_spends=tuple(
-            PurseSpend(s["purse_id"], dt.date.fromisoformat(s["date_of_service"]), s["paid_cents"])
-            for s in record["purse_spends"]
-        ),
-        prior_authorizations=tuple(
-            PriorAuthorization(
-                ndc=pa["ndc"],
-                drug_group=pa["drug_group"],
-                start=dt.date.fromisoformat(pa["start_date"]),
-                end=dt.date.fromisoformat(pa["end_date"]),
-                number=pa["pa_number"],
-                quantity_thousandths=pa["quantity_thousandths"],
-            )
-            for pa in record["prior_authorizations"]
-        ),
+            for r in rows
+            if r["level"] != AccumulatorLevel.INDIVIDUAL.value or r["subject_id"] == member_id
+        ]
     )
 
 
@@ -161,12 +307,24 @@ class PostgresClaimStore:
         self._acquire_timeout_s = acquire_timeout_s
         self._connection = connection  # set inside a unit of work: every call on it
 
-    async def _fetchval(self, query: str, *args: Any) -> Any:
-        """One statement on a pooled connection, waiting at most acquire_timeout_s for one:
-        an exhausted pool answers UNAVAILABLE quickly instead of queueing until the deadline."""
+    @contextlib.asynccontextmanager
+    async def _conn(self) -> AsyncIterator[Any]:
+        """The session's connection, or a pooled one for this call, waiting at most
+        acquire_timeout_s for it: an exhausted pool answers UNAVAILABLE quickly instead of
+        queueing until the deadline."""
         if self._connection is not None:
-            return await self._connection.fetchval(query, *args)
+            yield self._connection
+            return
         async with self._pool.acquire(timeout=self._acquire_timeout_s) as conn:
+            yield conn
+
+    async def _fetch(self, query: str, *args: Any) -> list[Any]:
+        async with self._conn() as conn:
+            rows: list[Any] = await conn.fetch(query, *args)
+            return rows
+
+    async def _fetchval(self, query: str, *args: Any) -> Any:
+        async with self._conn() as conn:
             return await conn.fetchval(query, *args)
 
     def _bound(self, conn: Any) -> PostgresClaimStore:
@@ -201,9 +359,11 @@ class PostgresClaimStore:
                 yield self._bound(conn)
 
     async def warm(self, connections: int) -> None:
-        """Open ``connections`` pooled connections and run the hot-path read once on each
-        (for nobody), so that no claim pays for a backend's first call: the connect, the
-        statement's prepare, the function's compile and plans."""
+        """Open ``connections`` pooled connections and make every hot-path call once on each,
+        so that no claim pays for a backend's first call: measured under load, a backend's
+        first rx_post_claim took 35-40 ms (the function's compile and the plans of each of its
+        statements), and the pool hands out a connection it has not used yet exactly when a
+        burst arrives."""
         with mapped_errors():
             held = [
                 await self._pool.acquire(timeout=self._acquire_timeout_s)
@@ -211,30 +371,53 @@ class PostgresClaimStore:
             ]
             try:
                 for conn in held:
-                    await conn.fetchval(MEMBER_STATE_SQL, "", "", dt.date(2000, 1, 1), "")
+                    await self._bound(conn)._warm_up()
             finally:
                 for conn in held:
                     await self._pool.release(conn)
+
+    async def _warm_up(self) -> None:
+        """The claim path's calls (read, paid write, reversal read and write, audit row) for a
+        throwaway family, in one transaction that is rolled back. Only sequence numbers are
+        consumed (identifiers may skip a few values)."""
+        conn = self._connection
+        day = dt.date(2000, 1, 1)
+        request = _warm_up_claim(day)
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            await conn.execute(
+                "INSERT INTO family (family_id, employer_id) VALUES ($1, $1)", WARM_UP_ID
+            )
+            await conn.execute(
+                "INSERT INTO purse (purse_id, family_id, kind, employer_id, balance_cents)"
+                " VALUES ($1, $1, 'HRA', $1, 1)",
+                WARM_UP_ID,
+            )
+            await self.member_state(WARM_UP_ID, "", day, request.key.as_text())
+            paid = _warm_up_payment(day)
+            await self.post_claim(request, paid, family_version=0)
+            stored = await self.claim_for_reversal(request.key.as_text())
+            assert stored is not None  # noqa: S101 - posted just above, same transaction
+            reversal = Reversal(
+                response=ClaimResponse(status=ResponseStatus.APPROVED),
+                entry=stored.entry.mirror(),
+                purse_moves=tuple(PurseMove(m.purse_id, -m.amount_cents) for m in paid.purse_moves),
+                accumulator_moves=tuple(m.negated() for m in paid.accumulator_moves),
+            )
+            await self.post_reversal(stored, reversal)
+            await self.record_outcome("warm-up", paid.response, {})
+        finally:
+            await transaction.rollback()
 
     async def member_state(
         self, cardholder_id: str, person_code: str, date_of_service: dt.date, claim_key: str
     ) -> MemberLookup:
         with mapped_errors():
-            record = await self._fetchval(
+            rows = await self._fetch(
                 MEMBER_STATE_SQL, cardholder_id, person_code, date_of_service, claim_key
             )
-        existing = record.get("existing")
-        return MemberLookup(
-            state=member_state_from_record(record),
-            existing=ExistingClaim(
-                claim_id=existing["claim_id"],
-                request_hash=existing["request_hash"],
-                response=response_from_record(existing["response"]),
-                reversed=existing["reversed"],
-            )
-            if existing
-            else None,
-        )
+        return member_lookup_from_rows(rows, date_of_service)
 
     async def post_claim(
         self, request: ClaimRequest, paid: Paid, *, family_version: int
@@ -301,7 +484,7 @@ class PostgresClaimStore:
         if record is None:
             return None
         member_id = record["member_id"]
-        accumulators = _accumulators(record["accumulators"], member_id)
+        accumulators = _stored_accumulators(record["accumulators"], member_id)
         response = response_from_record(record["response"])
         reversal = record["reversal_response"]
         return StoredClaim(

@@ -1,4 +1,5 @@
--- The claim's hot path, profiled under load (issue 4). Three costs, each growing with the data:
+-- The claim's hot path, profiled under load (issue 4). Three costs, the first two growing with the
+-- data:
 --
 -- 1. rx_move_accumulators updated through `UPDATE ... FROM jsonb_to_recordset(...)`. The planner
 --    guesses 100 rows from a set-returning function and chose a hash join over a sequential scan
@@ -7,8 +8,9 @@
 -- 2. The read found the family's purse spending (for per-period purse caps) by expanding the
 --    stored response JSON of every family claim in a two-year window: a detoast and a parse per
 --    claim, every claim. Spending now has its own narrow table, written with the claim.
--- 3. The read called rx_due_allotments (a PL/pgSQL set-returning function) once per purse. Due
---    and pending allotments are now one indexed aggregate per purse inside the same statement.
+-- 3. The read (rx_member_state) built one jsonb document from a dozen sub-plans and called
+--    rx_due_allotments, a PL/pgSQL set-returning function, once per purse. The gateway now
+--    sends one UNION ALL of typed rows instead (see below).
 
 -- ---------------------------------------------------------------- purse spending by date
 -- What each paid claim took from each purse, dated by the claim's date of service. Append-only
@@ -26,6 +28,9 @@ CREATE TRIGGER claim_purse_spend_append_only BEFORE UPDATE OR DELETE ON claim_pu
     FOR EACH ROW EXECUTE FUNCTION rx_refuse_history_change();
 CREATE TRIGGER claim_purse_spend_no_truncate BEFORE TRUNCATE ON claim_purse_spend
     FOR EACH STATEMENT EXECUTE FUNCTION rx_refuse_history_change();
+
+-- Only that expansion read claims by family: one index fewer to maintain per claim.
+DROP INDEX claim_family_date;
 
 -- Claims paid before this migration: their spending, from their stored responses (once).
 INSERT INTO claim_purse_spend (claim_id, family_id, purse_id, date_of_service, paid_cents)
@@ -66,71 +71,11 @@ BEGIN
 END $$;
 
 -- ---------------------------------------------------------------- the hot-path read
-CREATE OR REPLACE FUNCTION rx_member_state(p_cardholder_id text, p_person_code text,
-                                           p_date_of_service date, p_claim_key text)
-RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    RETURN (WITH m AS (
-        SELECT member_id, cardholder_id, person_code, family_id, employer_id, class_code,
-               date_of_birth, gender_code
-        FROM member WHERE cardholder_id = p_cardholder_id AND person_code = p_person_code
-    )
-    SELECT jsonb_build_object(
-        'member', (SELECT to_jsonb(m) FROM m),
-        'family_version', (SELECT f.version FROM family f JOIN m USING (family_id)),
-        'coverages', (SELECT coalesce(jsonb_agg(to_jsonb(c) - 'member_id'), '[]')
-                      FROM coverage c JOIN m USING (member_id)),
-        'accumulators', (SELECT coalesce(jsonb_agg(to_jsonb(a)), '[]') FROM (
-            SELECT a.* FROM accumulator a, m
-            WHERE a.subject_id = m.member_id AND a.level = 'individual'
-              AND a.plan_year_start BETWEEN p_date_of_service - 366 AND p_date_of_service
-            UNION ALL
-            SELECT a.* FROM accumulator a, m
-            WHERE a.subject_id = m.family_id AND a.level = 'family'
-              AND a.plan_year_start BETWEEN p_date_of_service - 366 AND p_date_of_service) a),
-        'purses', (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                        'purse_id', pu.purse_id, 'kind', pu.kind,
-                        'balance_cents', pu.balance_cents,
-                        'due_cents', coalesce(al.due_cents, 0),
-                        'pending_cents', coalesce(al.pending_cents, 0))
-                        ORDER BY pu.purse_id), '[]')
-                   FROM purse pu JOIN m USING (family_id)
-                   LEFT JOIN LATERAL (
-                       -- due: available by the date of service and not yet funded (the write
-                       -- posts them); pending: available later
-                       SELECT sum(a.amount_cents) FILTER (
-                                  WHERE a.available_on <= p_date_of_service
-                                    AND f.funding_id IS NULL) AS due_cents,
-                              sum(a.amount_cents) FILTER (
-                                  WHERE a.available_on > p_date_of_service) AS pending_cents
-                       FROM purse_allotment a
-                       LEFT JOIN purse_funding f ON f.funding_id = a.allotment_id
-                       WHERE a.purse_id = pu.purse_id) al ON true),
-        'fills', (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                        'molecule', c.molecule, 'date_of_service', c.date_of_service,
-                        'days_supply', c.days_supply,
-                        'quantity_thousandths', c.quantity_thousandths)), '[]')
-                  FROM claim c JOIN m USING (member_id)
-                  WHERE c.date_of_service BETWEEN p_date_of_service - 400 AND p_date_of_service
-                    AND NOT EXISTS (SELECT 1 FROM claim_reversal r WHERE r.claim_id = c.claim_id)),
-        'purse_spends', (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                        'purse_id', s.purse_id, 'date_of_service', s.date_of_service,
-                        'paid_cents', s.paid_cents)), '[]')
-                  FROM claim_purse_spend s JOIN m USING (family_id)
-                  WHERE s.date_of_service BETWEEN p_date_of_service - 400
-                                              AND p_date_of_service + 400
-                    AND NOT EXISTS (SELECT 1 FROM claim_reversal r WHERE r.claim_id = s.claim_id)),
-        'prior_authorizations', (SELECT coalesce(jsonb_agg(to_jsonb(pa) - 'member_id'), '[]')
-                                 FROM prior_authorization pa JOIN m USING (member_id)),
-        'existing', (SELECT jsonb_build_object(
-                        'claim_id', c.claim_id, 'request_hash', c.request_hash,
-                        'response', c.response,
-                        'reversed', EXISTS (SELECT 1 FROM claim_reversal r
-                                            WHERE r.claim_id = c.claim_id))
-                     FROM claim c WHERE c.claim_key = p_claim_key
-                     ORDER BY c.generation DESC LIMIT 1)
-    ));
-END $$;
+-- The read is now one UNION ALL of typed rows sent by the gateway (adapters/postgres/store.py,
+-- MEMBER_STATE_SQL): this function built one jsonb document out of a dozen sub-plans, and under
+-- load it cost about twice the PostgreSQL CPU, most of it starting the executor for those
+-- sub-plans and their JSON expressions on every call.
+DROP FUNCTION rx_member_state(text, text, date, text);
 
 -- ---------------------------------------------------------------- the hot-path write
 -- As 0005's, and each purse move also records the claim's spending from that purse.

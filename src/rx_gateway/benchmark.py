@@ -5,15 +5,21 @@
   synthetic data. Traffic goes only to 127.0.0.1.
 * Open loop: claims leave at a constant arrival rate whatever the replies do, and each latency
   is measured from the claim's *intended* send time (no coordinated omission), recorded in an
-  HDR histogram.
+  HDR histogram. One dispatcher sends each claim at its time, over several channels (separate
+  TCP connections, so `--workers` processes sharing the port with SO_REUSEPORT all get work);
+  requests are serialized before the clock starts, so the load generator spends its CPU on
+  sending, not on building messages.
 * The mix: new claims across thousands of members and hundreds of pharmacies (HRA splits on the
   commercial plan, Part D, HDHP), retransmissions (D), reversals, and claims that reject (54).
   In the "hot" mix one employer's members send 70% of the claims.
 * The floor, in the same run on the same stack: a bare gRPC unary call (grpc.health.v1 Check on
-  the gateway's own server) and a bare one-statement commit through asyncpg on the same database.
+  the gateway's own server) and a bare one-statement commit through asyncpg on the same
+  database, each at saturation (closed loop) and open loop at two of the rates the gateway was
+  offered, so the floor's own p99 at those rates is known.
 * A step (and, in full mode, a bisection) over arrival rates finds the highest rate that holds
-  p99 <= 10 ms with no errors. Each rate reports achieved claims/s, p50/p90/p99/p99.9/max, errors,
-  statuses and reject codes, server CPU and peak memory.
+  p99 <= 10 ms with no errors. Each rate reports achieved claims/s, p50/p90/p99/p99.9/max,
+  errors, statuses and reject codes, and the CPU of the gateway, of PostgreSQL and of the load
+  generator (what bounds the number), plus the gateway's peak memory.
 
 Output: a Markdown report and a latency-versus-throughput PNG in --out, and one final JSON line
 with claims_per_s_at_p99_10ms, p99_ms_at_1000, floor_echo_rps, floor_commit_tps,
@@ -29,6 +35,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -36,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,11 +51,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from rx_gateway.adapters.postgres.database import EmbeddedPostgres
 from rx_gateway.bootstrap import Database
-from rx_gateway.client import GatewayClient, reversal_for
+from rx_gateway.client import reversal_for
 from rx_gateway.data.claims import claim_request
 from rx_gateway.data.synthetic import generate
 from rx_gateway.v1 import claims_pb2 as pb
@@ -58,6 +64,11 @@ DEADLINE_S = 2.0
 HOT_EMPLOYER = "EMP2"  # a quarter of the members; the hot mix sends it 70% of the claims
 HOT_SHARE = 0.7
 BUSINESS_DATE = "2026-11-23"
+CHANNELS = 4  # separate TCP connections from the load generator
+SUBMIT = "/rx_gateway.v1.ClaimService/Submit"
+REVERSE = "/rx_gateway.v1.ClaimService/Reverse"
+HEALTH_CHECK = "/grpc.health.v1.Health/Check"
+FLOOR_COMMIT_SQL = "INSERT INTO bench_floor (v) VALUES ($1)"
 
 
 @dataclass(frozen=True)
@@ -86,7 +97,9 @@ class RateResult:
     max_ms: float
     errors: int
     statuses: dict[str, int] = field(default_factory=dict)
-    server_cpu_percent: float = 0.0
+    server_cpu_percent: float = 0.0  # gateway process(es), % of one core
+    postgres_cpu_percent: float = 0.0  # every local PostgreSQL process, % of one core
+    client_cpu_percent: float = 0.0  # the load generator, % of one core
 
     @property
     def holds_target(self) -> bool:
@@ -187,6 +200,15 @@ class Mix:
             self.sent.pop(0)
         return request
 
+    def shots(self, count: int) -> list[tuple[str, bytes]]:
+        """The next ``count`` calls as (method path, serialized request)."""
+        out = []
+        for _ in range(count):
+            message = self.next()
+            method = REVERSE if isinstance(message, pb.ReversalRequest) else SUBMIT
+            out.append((method, message.SerializeToString()))
+        return out
+
 
 # ------------------------------------------------------------------ measurement helpers
 
@@ -197,14 +219,52 @@ def _histogram() -> Any:
     return HdrHistogram(1, 120_000_000, 3)  # microseconds, up to 2 minutes, 3 digits
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    total = 0.0
-    ticks = os.sysconf("SC_CLK_TCK")
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+def _proc_cpu_seconds(pid: int) -> float:
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
+def _postgres_pids() -> list[int]:
+    """Every PostgreSQL process on this machine (the benchmark's server is local)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() in {"postgres", "postmaster"}:
+                    pids.append(int(entry.name))
+    return pids
+
+
+def _own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds of the gateway, PostgreSQL and this process between start and stop."""
+
+    server_pids: list[int]
+    began: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def _now(self) -> tuple[float, float, float]:
+        return (
+            sum(_proc_cpu_seconds(p) for p in self.server_pids),
+            sum(_proc_cpu_seconds(p) for p in _postgres_pids()),
+            _own_cpu_seconds(),
+        )
+
+    def start(self) -> None:
+        self.began = self._now()
+
+    def percent(self, seconds: float) -> tuple[float, float, float]:
+        now = self._now()
+        server, postgres, client = (
+            round(100 * (b - a) / seconds, 1) for a, b in zip(self.began, now, strict=True)
+        )
+        return server, postgres, client
 
 
 def _peak_memory_mb(pids: list[int]) -> float:
@@ -223,114 +283,208 @@ def _server_pids(root: int) -> list[int]:
     with contextlib.suppress(OSError):
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
-                with contextlib.suppress(OSError):
+                with contextlib.suppress(OSError, IndexError):
                     stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
                     if int(stat[1]) == root:
                         pids.append(int(entry.name))
     return pids
 
 
-async def run_rate(
-    client: GatewayClient, mix: Mix, rate: int, seconds: float, pids: list[int], label: str
-) -> RateResult:
-    """Send ``rate * seconds`` claims at a constant arrival rate; latency from intended time."""
+def _percentile_ms(histogram: Any, percentile: float) -> float:
+    return round(float(histogram.get_value_at_percentile(percentile)) / 1000, 2)
+
+
+Call = Callable[[int], Awaitable[str]]  # sends item i; answers its status key (or raises)
+
+
+async def open_loop(call: Call, count: int, rate: int, meter: CpuMeter, *, mix: str) -> RateResult:
+    """Send ``count`` calls at ``rate`` per second, each at its intended time whatever the
+    replies do; latency from the intended time (no coordinated omission)."""
     histogram = _histogram()
     statuses: dict[str, int] = {}
     errors = 0
-    count = max(1, int(rate * seconds))
-    requests = [mix.next() for _ in range(count)]
-    cpu_before = _cpu_seconds(pids)
-    start = time.perf_counter() + 0.05
+    pending: set[asyncio.Task[None]] = set()
+    loop = asyncio.get_running_loop()
 
-    async def one(index: int, request: pb.ClaimRequest | pb.ReversalRequest) -> None:
+    async def one(index: int, intended: float) -> None:
         nonlocal errors
+        try:
+            key = await call(index)
+        except grpc.aio.AioRpcError as error:
+            errors += 1
+            key = f"error/{error.code().name}"
+        except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+            errors += 1
+            key = f"error/{type(error).__name__}"
+        else:
+            histogram.record_value(max(1, int((time.perf_counter() - intended) * 1_000_000)))
+        statuses[key] = statuses.get(key, 0) + 1
+
+    meter.start()
+    start = time.perf_counter() + 0.02
+    for index in range(count):
         intended = start + index / rate
         delay = intended - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        try:
-            if isinstance(request, pb.ReversalRequest):
-                response = await client.reverse(request, timeout_s=DEADLINE_S)
-            else:
-                response = await client.submit(request, timeout_s=DEADLINE_S)
-        except grpc.aio.AioRpcError as error:
-            errors += 1
-            key = f"error/{error.code().name}"
-            statuses[key] = statuses.get(key, 0) + 1
-            return
-        histogram.record_value(max(1, int((time.perf_counter() - intended) * 1_000_000)))
-        key = response.transaction_response_status + "".join(
-            "/" + r.code for r in response.rejects[:1]
-        )
-        statuses[key] = statuses.get(key, 0) + 1
-
-    await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)))
+        task = loop.create_task(one(index, intended))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+    if pending:
+        await asyncio.gather(*pending)
     elapsed = time.perf_counter() - start
-    cpu = _cpu_seconds(pids) - cpu_before
-
-    def ms(percentile: float) -> float:
-        return round(float(histogram.get_value_at_percentile(percentile)) / 1000, 2)
-
+    server, postgres, client = meter.percent(elapsed)
     completed = histogram.get_total_count()
     return RateResult(
-        mix=label,
+        mix=mix,
         offered_per_s=rate,
         seconds=round(elapsed, 2),
         sent=count,
         completed=completed,
         achieved_per_s=round(completed / elapsed, 1),
-        p50_ms=ms(50),
-        p90_ms=ms(90),
-        p99_ms=ms(99),
-        p999_ms=ms(99.9),
+        p50_ms=_percentile_ms(histogram, 50),
+        p90_ms=_percentile_ms(histogram, 90),
+        p99_ms=_percentile_ms(histogram, 99),
+        p999_ms=_percentile_ms(histogram, 99.9),
         max_ms=round(histogram.get_max_value() / 1000, 2) if completed else 0.0,
         errors=errors,
         statuses=dict(sorted(statuses.items(), key=lambda kv: -kv[1])),
-        server_cpu_percent=round(100 * cpu / elapsed, 1),
+        server_cpu_percent=server,
+        postgres_cpu_percent=postgres,
+        client_cpu_percent=client,
     )
 
 
-async def floor_echo_rps(target: str, seconds: float, concurrency: int = 64) -> float:
-    """The gRPC floor: bare unary calls (health Check) on the gateway's own server."""
-    async with grpc.aio.insecure_channel(target) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        request = health_pb2.HealthCheckRequest()
+class Driver:
+    """The load generator's connections to the gateway: several channels (TCP connections),
+    raw-bytes calls, the reply parsed only for its status and first reject code."""
+
+    def __init__(self, target: str, channels: int = CHANNELS) -> None:
+        # a local subchannel pool per channel: otherwise grpc shares one connection among them
+        self._channels = [
+            grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+            for _ in range(channels)
+        ]
+        # no serializers: requests go as bytes, replies come back as bytes
+        self._methods = [
+            {
+                path: channel.unary_unary(path, request_serializer=None, response_deserializer=None)
+                for path in (SUBMIT, REVERSE, HEALTH_CHECK)
+            }
+            for channel in self._channels
+        ]
+
+    async def close(self) -> None:
+        for channel in self._channels:
+            await channel.close(None)
+
+    async def claims(
+        self, mix: Mix, rate: int, seconds: float, meter: CpuMeter, label: str
+    ) -> RateResult:
+        shots = mix.shots(max(1, int(rate * seconds)))
+        methods = self._methods
+
+        async def call(index: int) -> str:
+            path, payload = shots[index]
+            reply = await methods[index % len(methods)][path](payload, timeout=DEADLINE_S)
+            response = pb.ClaimResponse.FromString(reply)
+            status = response.transaction_response_status
+            return status + (f"/{response.rejects[0].code}" if response.rejects else "")
+
+        return await open_loop(call, len(shots), rate, meter, mix=label)
+
+    async def capacity(self, mix: Mix, seconds: float, concurrency: int = 32) -> float:
+        """Saturation throughput of a mix: ``concurrency`` claims always in flight (closed
+        loop, so no call outlives its deadline and none is wasted), completed claims/s."""
+        shots = mix.shots(max(1, int(seconds * 1_500)))
+        methods = self._methods
+        cursor = iter(range(len(shots)))
         done = 0
         deadline = time.perf_counter() + seconds
 
         async def worker() -> None:
             nonlocal done
-            while time.perf_counter() < deadline:
-                await stub.Check(request, timeout=DEADLINE_S)
-                done += 1
+            for index in cursor:
+                if time.perf_counter() >= deadline:
+                    return
+                path, payload = shots[index]
+                with contextlib.suppress(grpc.aio.AioRpcError):  # not completed: not counted
+                    await methods[index % len(methods)][path](payload, timeout=DEADLINE_S)
+                    done += 1
 
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return round(done / (time.perf_counter() - began), 1)
 
+    async def echo(self, rate: int, seconds: float, meter: CpuMeter) -> RateResult:
+        """The gRPC floor, open loop: bare unary calls (health Check) on the gateway's server."""
+        methods = self._methods
 
-async def floor_commit_tps(dsn: str, seconds: float, concurrency: int = 16) -> float:
+        async def call(index: int) -> str:
+            await methods[index % len(methods)][HEALTH_CHECK](b"", timeout=DEADLINE_S)
+            return "ok"
+
+        return await open_loop(call, max(1, int(rate * seconds)), rate, meter, mix="floor: echo")
+
+    async def echo_saturation(self, seconds: float, concurrency: int = 64) -> float:
+        """The gRPC floor at saturation: bare unary calls, ``concurrency`` in flight."""
+        methods = self._methods
+        done = 0
+        deadline = time.perf_counter() + seconds
+
+        async def worker(index: int) -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                await methods[index % len(methods)][HEALTH_CHECK](b"", timeout=DEADLINE_S)
+                done += 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+        return round(done / (time.perf_counter() - began), 1)
+
+
+class CommitFloor:
     """The database floor: one-statement commits (an INSERT) through asyncpg."""
-    pool = await asyncpg.create_pool(dsn, min_size=concurrency, max_size=concurrency)
-    try:
-        await pool.execute(
-            "CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, v bigint NOT NULL)"
-        )
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(cls, dsn: str, connections: int = 16) -> AsyncIterator[CommitFloor]:
+        pool = await asyncpg.create_pool(dsn, min_size=connections, max_size=connections)
+        try:
+            await pool.execute(
+                "CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY,"
+                " v bigint NOT NULL)"
+            )
+            yield cls(pool)
+        finally:
+            await pool.close()
+
+    async def saturation(self, seconds: float) -> float:
         done = 0
         deadline = time.perf_counter() + seconds
 
         async def worker() -> None:
             nonlocal done
-            async with pool.acquire() as conn:
+            async with self._pool.acquire() as conn:
                 while time.perf_counter() < deadline:
-                    await conn.execute("INSERT INTO bench_floor (v) VALUES ($1)", done)
+                    await conn.execute(FLOOR_COMMIT_SQL, done)
                     done += 1
 
         began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker() for _ in range(self._pool.get_max_size())))
         return round(float(done) / (time.perf_counter() - began), 1)
-    finally:
-        await pool.close()
+
+    async def at_rate(self, rate: int, seconds: float, meter: CpuMeter) -> RateResult:
+        pool = self._pool
+
+        async def call(index: int) -> str:
+            await pool.execute(FLOOR_COMMIT_SQL, index, timeout=DEADLINE_S)
+            return "ok"
+
+        return await open_loop(call, max(1, int(rate * seconds)), rate, meter, mix="floor: commit")
 
 
 # ------------------------------------------------------------------ environment
@@ -407,21 +561,70 @@ def gateway_process(dsn: str, port: int, workers: int, workdir: Path) -> Iterato
 # ------------------------------------------------------------------ the run
 
 
-def _plan(options: BenchOptions) -> tuple[tuple[int, ...], float, float]:
+@dataclass(frozen=True)
+class Plan:
     rates: tuple[int, ...]
+    seconds: float  # per rate step
+    floor_seconds: float
+    bisections: int
+    capacity_seconds: float
+
+
+def _plan(options: BenchOptions) -> Plan:
     if options.quick:
-        rates, seconds, floor_s = (50, 100, 150, 200, 300), 5.0, 2.0
+        plan = Plan((100, 200, 300, 400, 600, 800, 1_000), 4.0, 2.0, 0, 3.0)
     else:
-        rates, seconds, floor_s = (50, *range(100, 1_100, 100)), 10.0, 5.0
-    return (
-        options.rates or rates,
-        options.seconds or seconds,
-        options.floor_seconds or floor_s,
+        plan = Plan((50, *range(100, 1_600, 100)), 10.0, 5.0, 3, 5.0)
+    seconds = options.seconds or plan.seconds
+    return Plan(
+        options.rates or plan.rates,
+        seconds,
+        options.floor_seconds or plan.floor_seconds,
+        plan.bisections,
+        min(plan.capacity_seconds, seconds),
     )
 
 
+def _print(result: RateResult) -> None:
+    print(json.dumps(asdict(result)), flush=True)
+
+
+async def _search(
+    step: Callable[[int], Awaitable[RateResult]], rates: tuple[int, ...], bisections: int
+) -> list[RateResult]:
+    """Step up the rates; stop after two misses. Full mode then bisects the last gap."""
+    results: list[RateResult] = []
+    misses = 0
+    for rate in rates:
+        result = await step(rate)
+        results.append(result)
+        _print(result)
+        if not result.holds_target:
+            misses += 1
+            await asyncio.sleep(DEADLINE_S)  # drain before the next step
+            if misses >= 2:
+                break
+    passing = [r.offered_per_s for r in results if r.holds_target]
+    failing = [r.offered_per_s for r in results if not r.holds_target]
+    low = max(passing, default=0)
+    high = min((f for f in failing if f > low), default=0)
+    for _ in range(bisections):
+        if not high or high - low <= 20:
+            break
+        middle = (low + high) // 2
+        result = await step(middle)
+        results.append(result)
+        _print(result)
+        if result.holds_target:
+            low = middle
+        else:
+            high = middle
+            await asyncio.sleep(DEADLINE_S)
+    return results
+
+
 async def run_bench(options: BenchOptions) -> dict[str, Any]:
-    rates, seconds, floor_s = _plan(options)
+    plan = _plan(options)
     workdir = Path(tempfile.mkdtemp(prefix="rxgw-bench-"))
     began = time.perf_counter()
     results: list[RateResult] = []
@@ -435,30 +638,46 @@ async def run_bench(options: BenchOptions) -> dict[str, Any]:
             port = _free_port()
             with gateway_process(dsn, port, options.workers, workdir) as root:
                 pids = _server_pids(root)
-                target = f"127.0.0.1:{port}"
-                echo = await floor_echo_rps(target, floor_s)
-                commit = await floor_commit_tps(dsn, floor_s)
-                async with GatewayClient(target) as client:
-                    warm = Mix(population, hot=True, seed=1, rx_start=90_000_000)
-                    await run_rate(client, warm, 100, 2.0, pids, "warm-up")
-                    mix = Mix(population, hot=True, seed=7, rx_start=10_000_000)
-                    results += await _search(client, mix, rates, seconds, pids, options.quick)
-                    at_1000 = await run_rate(client, mix, 1_000, 2.0, pids, "hot")
-                    results.append(at_1000)
-                    await asyncio.sleep(DEADLINE_S)  # let the backlog drain
-                    saturation = max(r.achieved_per_s for r in results) * 1.5
-                    cold = Mix(population, hot=False, seed=8, rx_start=50_000_000)
-                    hot_cap = await run_rate(
-                        client, mix, int(saturation), seconds / 2, pids, "hot capacity"
-                    )
-                    await asyncio.sleep(DEADLINE_S)
-                    cold_cap = await run_rate(
-                        client, cold, int(saturation), seconds / 2, pids, "no-hot capacity"
-                    )
-                    results += [hot_cap, cold_cap]
+                meter = CpuMeter(pids)
+                driver = Driver(f"127.0.0.1:{port}")
+                try:
+                    async with CommitFloor.open(dsn) as commit_floor:
+                        echo = await driver.echo_saturation(plan.floor_seconds)
+                        commit = await commit_floor.saturation(plan.floor_seconds)
+                        warm = Mix(population, hot=True, seed=1, rx_start=90_000_000)
+                        await driver.claims(warm, 100, 2.0, meter, "warm-up")
+                        mix = Mix(population, hot=True, seed=7, rx_start=10_000_000)
+
+                        async def step(rate: int) -> RateResult:
+                            return await driver.claims(mix, rate, plan.seconds, meter, "hot")
+
+                        results += await _search(step, plan.rates, plan.bisections)
+                        floor_rates = _floor_rates(results)
+                        at_1000 = next((r for r in results if r.offered_per_s == 1_000), None)
+                        if at_1000 is None:
+                            at_1000 = await driver.claims(mix, 1_000, 2.0, meter, "hot")
+                            results.append(at_1000)
+                            await asyncio.sleep(DEADLINE_S)  # let the backlog drain
+                        for rate in floor_rates:
+                            for measure in (driver.echo, commit_floor.at_rate):
+                                floor_result = await measure(rate, plan.floor_seconds, meter)
+                                _print(floor_result)
+                                results.append(floor_result)
+                        # the hot-row check: the same saturation measured for the hot and
+                        # the no-hot mix, alternately, twice each
+                        cold = Mix(population, hot=False, seed=8, rx_start=50_000_000)
+                        capacities: dict[str, list[float]] = {"hot": [], "no-hot": []}
+                        for label, stream in (("hot", mix), ("no-hot", cold)) * 2:
+                            capacities[label].append(
+                                await driver.capacity(stream, plan.capacity_seconds)
+                            )
+                finally:
+                    await driver.close()
                 memory_mb = _peak_memory_mb(_server_pids(root))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    hot_capacity = round(sum(capacities["hot"]) / len(capacities["hot"]), 1)
+    cold_capacity = round(sum(capacities["no-hot"]) / len(capacities["no-hot"]), 1)
     good = [r for r in results if r.mix == "hot" and r.holds_target]
     best = max((r.achieved_per_s for r in good), default=0.0)
     floor = min(echo, commit)
@@ -470,11 +689,15 @@ async def run_bench(options: BenchOptions) -> dict[str, Any]:
         "floor_commit_tps": commit,
         "ratio_to_floor": round(best / floor, 3) if floor else 0.0,
         "errors": sum(r.errors for r in results if r.mix == "hot" and r.offered_per_s <= best),
-        "hot_capacity_per_s": hot_cap.achieved_per_s,
-        "no_hot_capacity_per_s": cold_cap.achieved_per_s,
-        "hot_vs_no_hot": round(hot_cap.achieved_per_s / cold_cap.achieved_per_s, 3)
-        if cold_cap.achieved_per_s
-        else 0.0,
+        "hot_capacity_per_s": hot_capacity,
+        "no_hot_capacity_per_s": cold_capacity,
+        "hot_vs_no_hot": round(hot_capacity / cold_capacity, 3) if cold_capacity else 0.0,
+        "capacity_runs_per_s": capacities,
+        "floor_p99_ms": {
+            f"{r.mix.removeprefix('floor: ')}@{r.offered_per_s}": r.p99_ms
+            for r in results
+            if r.mix.startswith("floor")
+        },
         "server_peak_memory_mb": memory_mb,
         "workers": options.workers,
         "mode": "quick" if options.quick else "full",
@@ -484,43 +707,11 @@ async def run_bench(options: BenchOptions) -> dict[str, Any]:
     return summary
 
 
-async def _search(
-    client: GatewayClient,
-    mix: Mix,
-    rates: tuple[int, ...],
-    seconds: float,
-    pids: list[int],
-    quick: bool,
-) -> list[RateResult]:
-    """Step up the rates; stop after two misses. Full mode then bisects the last gap."""
-    results: list[RateResult] = []
-    misses = 0
-    for rate in rates:
-        result = await run_rate(client, mix, rate, seconds, pids, "hot")
-        results.append(result)
-        print(json.dumps(asdict(result)), flush=True)
-        if not result.holds_target:
-            misses += 1
-            await asyncio.sleep(DEADLINE_S)  # drain before the next step
-            if misses >= 2:
-                break
-    passing = [r.offered_per_s for r in results if r.holds_target]
-    failing = [r.offered_per_s for r in results if not r.holds_target]
-    low = max(passing, default=0)
-    high = min((f for f in failing if f > low), default=0)
-    for _ in range(0 if quick else 3):
-        if not high or high - low <= 20:
-            break
-        middle = (low + high) // 2
-        result = await run_rate(client, mix, middle, seconds, pids, "hot")
-        results.append(result)
-        print(json.dumps(asdict(result)), flush=True)
-        if result.holds_target:
-            low = middle
-        else:
-            high = middle
-            await asyncio.sleep(DEADLINE_S)
-    return results
+def _floor_rates(searched: list[RateResult]) -> list[int]:
+    """Where to measure the floor open loop: the first rate the gateway missed (its highest,
+    if it missed none) and 1,000/s. Does the bare stack itself hold p99 there?"""
+    missed = sorted(r.offered_per_s for r in searched if not r.holds_target)
+    return sorted({missed[0] if missed else max(r.offered_per_s for r in searched), 1_000})
 
 
 def write_report(out: Path, summary: dict[str, Any], results: list[RateResult]) -> None:
@@ -532,17 +723,19 @@ def write_report(out: Path, summary: dict[str, Any], results: list[RateResult]) 
         f" Python {platform.python_version()}; load generator, gateway and PostgreSQL share it.",
         f"Mode: {summary['mode']}, {summary['workers']} server process(es),"
         f" {summary['duration_s']} s in all. Latency from each claim's intended send time.",
+        "CPU columns are % of one core: the gateway process(es), every local PostgreSQL"
+        " process, and the load generator.",
         "",
         "| mix | offered/s | achieved/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms"
-        " | errors | server CPU % | statuses |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        " | errors | gateway CPU % | PostgreSQL CPU % | load generator CPU % | statuses |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(results, key=lambda r: (r.mix, r.offered_per_s)):
         top = ", ".join(f"{k} {v}" for k, v in list(r.statuses.items())[:5])
         lines.append(
             f"| {r.mix} | {r.offered_per_s} | {r.achieved_per_s} | {r.p50_ms} | {r.p90_ms}"
             f" | {r.p99_ms} | {r.p999_ms} | {r.max_ms} | {r.errors} | {r.server_cpu_percent}"
-            f" | {top} |"
+            f" | {r.postgres_cpu_percent} | {r.client_cpu_percent} | {top} |"
         )
     lines += ["", "```json", json.dumps(summary, indent=2), "```", ""]
     (out / "bench-report.md").write_text("\n".join(lines))
@@ -565,14 +758,24 @@ def _plot(path: Path, results: list[RateResult]) -> None:
             [r.achieved_per_s for r in hot],
             [max(0.1, getattr(r, attribute)) for r in hot],
             marker="o",
-            label=label,
+            label=f"claims {label}",
         )
+    for name, marker in (("floor: echo", "x"), ("floor: commit", "+")):
+        floor = sorted((r for r in results if r.mix == name), key=lambda r: r.offered_per_s)
+        if floor:
+            axes.scatter(
+                [r.achieved_per_s for r in floor],
+                [max(0.1, r.p99_ms) for r in floor],
+                marker=marker,
+                color="black",
+                label=f"{name.removeprefix('floor: ')} floor p99",
+            )
     axes.axhline(TARGET_P99_MS, color="grey", linestyle="--", label="10 ms target")
     axes.set_yscale("log")
-    axes.set_xlabel("claims/s achieved (open loop)")
+    axes.set_xlabel("calls/s achieved (open loop)")
     axes.set_ylabel("latency from intended send (ms)")
     axes.set_title("rx-gateway: latency versus throughput")
-    axes.legend()
+    axes.legend(fontsize="small")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

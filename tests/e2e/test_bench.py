@@ -20,6 +20,7 @@ REQUIRED_KEYS = {
     "ratio_to_floor",
     "errors",
     "hot_vs_no_hot",
+    "floor_p99_ms",
     "server_peak_memory_mb",
 }
 
@@ -56,8 +57,13 @@ async def test_bench_writes_report_plot_and_final_json_line(
     assert summary.keys() >= REQUIRED_KEYS
     assert summary["floor_echo_rps"] > 0
     assert summary["floor_commit_tps"] > 0
+    # the floor open loop at the offered rate and at 1,000/s, each for gRPC and the database
+    assert set(summary["floor_p99_ms"]) == {"echo@20", "commit@20", "echo@1000", "commit@1000"}
+    assert summary["hot_capacity_per_s"] > 0
+    assert summary["no_hot_capacity_per_s"] > 0
     report = (tmp_path / "bench-report.md").read_text()
     assert "| hot | 20 |" in report
+    assert "| floor: commit | 1000 |" in report
     assert (tmp_path / "bench-latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the bench's own database on the configured server is dropped afterwards
     conn = await asyncpg.connect(env["RX_GATEWAY_DATABASE_URL"])

@@ -240,3 +240,21 @@ def test_due_allotment_is_spendable_and_pending_is_not() -> None:
     decision = decide(stack(PurseRule("HRA")), FILL, state(purses=(purse,)))
     assert paid_by(decision) == {"HRA-F1": 700}
     assert decision.response.purses[0].balance_remaining_cents == 0
+    # the write must post the due allotment before it spends it
+    assert isinstance(decision, Paid)
+    assert decision.releases_allotments
+
+
+def test_nothing_to_release_when_no_allotment_is_due() -> None:
+    """A purse with only posted money (pending ones included) asks the write for no release,
+    and neither does a claim that spends no purse."""
+    posted = PurseState("HRA-F1", "HRA", balance_cents=700, posted_cents=700, pending_cents=5_000)
+    decision = decide(stack(PurseRule("HRA")), FILL, state(purses=(posted,)))
+    assert isinstance(decision, Paid)
+    assert paid_by(decision) == {"HRA-F1": 700}
+    assert not decision.releases_allotments
+    due = PurseState("HRA-F1", "HRA", balance_cents=700, posted_cents=200)
+    unspent = decide(stack(PurseRule("WELLNESS")), FILL, state(purses=(due,)))
+    assert isinstance(unspent, Paid)
+    assert paid_by(unspent) == {}
+    assert not unspent.releases_allotments

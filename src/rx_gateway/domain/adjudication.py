@@ -63,6 +63,9 @@ class Paid:
     member_id: str
     family_id: str
     molecule: str
+    # The claim spends purses whose available balance counted allotments that are due but not
+    # yet posted: the write must post them first (in the same transaction).
+    releases_allotments: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -763,6 +766,8 @@ def _pay(
         member_id=state.member.member_id,
         family_id=state.member.family_id,
         molecule=drug.molecule,
+        releases_allotments=bool(lines)
+        and any(p.balance_cents != p.posted_cents for p in state.purses),
     )
 
 

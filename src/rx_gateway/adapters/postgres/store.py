@@ -442,6 +442,7 @@ class PostgresClaimStore:
             "response": response_to_record(response),
             "postings": _postings_payload(paid.entry),
             "purse_moves": _purse_payload(paid.purse_moves),
+            "releases_allotments": paid.releases_allotments,
             "accumulator_moves": _moves_payload(paid.accumulator_moves),
             "actor": self._actor,
             "audit": {

@@ -78,7 +78,9 @@ END $$;
 DROP FUNCTION rx_member_state(text, text, date, text);
 
 -- ---------------------------------------------------------------- the hot-path write
--- As 0005's, and each purse move also records the claim's spending from that purse.
+-- As 0005's, and each purse move also records the claim's spending from that purse; due
+-- allotments are released only when the gateway's read saw some (one query and a PL/pgSQL
+-- call fewer for most claims that spend a purse).
 CREATE OR REPLACE FUNCTION rx_post_claim(p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     v_entry_id    bigint;
@@ -105,7 +107,10 @@ BEGIN
     END IF;
     v_generation := coalesce(v_existing.generation, 0) + 1;
 
-    IF jsonb_array_length(p->'purse_moves') > 0 THEN
+    -- Only when the gateway's read counted allotments that are due (a payload without the
+    -- flag, from an older gateway: whenever purses pay, as before).
+    IF jsonb_array_length(p->'purse_moves') > 0
+       AND coalesce((p->>'releases_allotments')::boolean, true) THEN
         PERFORM rx_fund_purse(d.allotment_id, d.purse_id, d.amount_cents, p->>'actor',
                               'allotment released: ' || d.memo)
         FROM rx_due_allotments(p->>'family_id', (p->>'date_of_service')::date) d;

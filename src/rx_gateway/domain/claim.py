@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass, fields
 
@@ -14,8 +15,10 @@ AMOUNT_MAX_CENTS = 99_999_999  # s$$$$$$cc: $999,999.99
 TEXT_FIELD_LENGTH_MAX = 20
 
 
+@functools.lru_cache(maxsize=4_096)
 def parse_ccyymmdd(value: str) -> dt.date | None:
-    """A CCYYMMDD date, or None when the value is not one."""
+    """A CCYYMMDD date, or None when the value is not one. Cached: a claim asks for its dates
+    many times (ClaimRequest.service_date is a property) and dates of service repeat."""
     if len(value) != 8 or not value.isdigit():
         return None
     try:
@@ -25,7 +28,7 @@ def parse_ccyymmdd(value: str) -> dt.date | None:
 
 
 def format_ccyymmdd(value: dt.date) -> str:
-    return value.strftime("%Y%m%d")
+    return f"{value.year:04d}{value.month:02d}{value.day:02d}"
 
 
 @dataclass(frozen=True, slots=True)

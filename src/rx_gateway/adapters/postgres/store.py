@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator
@@ -293,6 +294,33 @@ def _purse_payload(moves: tuple[PurseMove, ...]) -> list[dict[str, Any]]:
     return [{"purse_id": m.purse_id, "amount": m.amount_cents} for m in moves]
 
 
+class _Session:
+    """PostgresClaimStore.session's context: a class rather than a generator, because every
+    claim enters one. The acquire waits at most acquire_timeout_s, under asyncio.timeout:
+    asyncpg's own acquire timeout runs the acquire in a new task (asyncio.wait_for)."""
+
+    __slots__ = ("_connection", "_store")
+
+    def __init__(self, store: PostgresClaimStore) -> None:
+        self._store = store
+        self._connection: Any = None
+
+    async def __aenter__(self) -> PostgresClaimStore:
+        store = self._store
+        if store._connection is not None:
+            return store
+        with mapped_errors():
+            async with asyncio.timeout(store._acquire_timeout_s):
+                self._connection = await store._pool.acquire()
+        return store._bound(self._connection)
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            with mapped_errors():
+                await self._store._pool.release(connection)
+
+
 class PostgresClaimStore:
     def __init__(
         self,
@@ -335,17 +363,11 @@ class PostgresClaimStore:
             connection=conn,
         )
 
-    @contextlib.asynccontextmanager
-    async def session(self) -> AsyncIterator[PostgresClaimStore]:
+    def session(self) -> _Session:
         """One pooled connection for the calls of one claim (its read, then its write or audit
         row), each still its own statement and transaction. One acquire and release per claim
         instead of one per call. Inside a session or unit of work, the same store."""
-        if self._connection is not None:
-            yield self
-            return
-        with mapped_errors():
-            async with self._pool.acquire(timeout=self._acquire_timeout_s) as conn:
-                yield self._bound(conn)
+        return _Session(self)
 
     @contextlib.asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[PostgresClaimStore]:

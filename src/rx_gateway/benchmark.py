@@ -100,10 +100,17 @@ class RateResult:
     server_cpu_percent: float = 0.0  # gateway process(es), % of one core
     postgres_cpu_percent: float = 0.0  # every local PostgreSQL process, % of one core
     client_cpu_percent: float = 0.0  # the load generator, % of one core
+    server_rss_mb: float = 0.0  # the gateway process(es) resident memory after the step
 
     @property
     def holds_target(self) -> bool:
         return self.errors == 0 and self.p99_ms <= TARGET_P99_MS
+
+    @property
+    def holds_p90(self) -> bool:
+        """p90 <= 10 ms without errors: less sensitive than p99 to the machine's own stalls
+        (the floor's p99 at the same rates shows those)."""
+        return self.errors == 0 and self.p90_ms <= TARGET_P99_MS
 
 
 # ------------------------------------------------------------------ the population and the mix
@@ -267,12 +274,13 @@ class CpuMeter:
         return server, postgres, client
 
 
-def _peak_memory_mb(pids: list[int]) -> float:
+def _memory_mb(pids: list[int], field: str = "VmHWM") -> float:
+    """Summed over the processes: VmHWM (peak resident) or VmRSS (resident now)."""
     total = 0
     for pid in pids:
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
+                if line.startswith(f"{field}:"):
                     total += int(line.split()[1])
     return round(total / 1024, 1)
 
@@ -352,6 +360,7 @@ async def open_loop(call: Call, count: int, rate: int, meter: CpuMeter, *, mix: 
         server_cpu_percent=server,
         postgres_cpu_percent=postgres,
         client_cpu_percent=client,
+        server_rss_mb=_memory_mb(meter.server_pids, "VmRSS"),
     )
 
 
@@ -572,7 +581,7 @@ class Plan:
 
 def _plan(options: BenchOptions) -> Plan:
     if options.quick:
-        plan = Plan((100, 200, 300, 400, 600, 800, 1_000), 4.0, 2.0, 0, 3.0)
+        plan = Plan((50, 100, 200, 300, 400, 600, 800, 1_000), 4.0, 2.0, 0, 3.0)
     else:
         plan = Plan((50, *range(100, 1_600, 100)), 10.0, 5.0, 3, 5.0)
     seconds = options.seconds or plan.seconds
@@ -592,7 +601,8 @@ def _print(result: RateResult) -> None:
 async def _search(
     step: Callable[[int], Awaitable[RateResult]], rates: tuple[int, ...], bisections: int
 ) -> list[RateResult]:
-    """Step up the rates; stop after two misses. Full mode then bisects the last gap."""
+    """Step up the rates until two have missed p99 <= 10 ms and the last also missed p90 <= 10
+    ms. Full mode then bisects the last p99 gap."""
     results: list[RateResult] = []
     misses = 0
     for rate in rates:
@@ -602,7 +612,7 @@ async def _search(
         if not result.holds_target:
             misses += 1
             await asyncio.sleep(DEADLINE_S)  # drain before the next step
-            if misses >= 2:
+            if misses >= 2 and not result.holds_p90:
                 break
     passing = [r.offered_per_s for r in results if r.holds_target]
     failing = [r.offered_per_s for r in results if not r.holds_target]
@@ -673,16 +683,19 @@ async def run_bench(options: BenchOptions) -> dict[str, Any]:
                             )
                 finally:
                     await driver.close()
-                memory_mb = _peak_memory_mb(_server_pids(root))
+                memory_mb = _memory_mb(_server_pids(root))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     hot_capacity = round(sum(capacities["hot"]) / len(capacities["hot"]), 1)
     cold_capacity = round(sum(capacities["no-hot"]) / len(capacities["no-hot"]), 1)
     good = [r for r in results if r.mix == "hot" and r.holds_target]
     best = max((r.achieved_per_s for r in good), default=0.0)
+    # less sensitive to the machine's own stalls than p99 (see the floor's p99 at the same rates)
+    p90_good = [r for r in results if r.mix == "hot" and r.holds_p90]
     floor = min(echo, commit)
     summary = {
         "claims_per_s_at_p99_10ms": best,
+        "claims_per_s_at_p90_10ms": max((r.achieved_per_s for r in p90_good), default=0.0),
         "p99_ms_at_1000": at_1000.p99_ms,
         "errors_at_1000": at_1000.errors,
         "floor_echo_rps": echo,
@@ -727,15 +740,16 @@ def write_report(out: Path, summary: dict[str, Any], results: list[RateResult]) 
         " process, and the load generator.",
         "",
         "| mix | offered/s | achieved/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms"
-        " | errors | gateway CPU % | PostgreSQL CPU % | load generator CPU % | statuses |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        " | errors | gateway CPU % | PostgreSQL CPU % | load generator CPU % | gateway RSS MB"
+        " | statuses |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(results, key=lambda r: (r.mix, r.offered_per_s)):
         top = ", ".join(f"{k} {v}" for k, v in list(r.statuses.items())[:5])
         lines.append(
             f"| {r.mix} | {r.offered_per_s} | {r.achieved_per_s} | {r.p50_ms} | {r.p90_ms}"
             f" | {r.p99_ms} | {r.p999_ms} | {r.max_ms} | {r.errors} | {r.server_cpu_percent}"
-            f" | {r.postgres_cpu_percent} | {r.client_cpu_percent} | {top} |"
+            f" | {r.postgres_cpu_percent} | {r.client_cpu_percent} | {r.server_rss_mb} | {top} |"
         )
     lines += ["", "```json", json.dumps(summary, indent=2), "```", ""]
     (out / "bench-report.md").write_text("\n".join(lines))

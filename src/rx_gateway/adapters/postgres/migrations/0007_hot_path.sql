@@ -4,7 +4,8 @@
 -- 1. rx_move_accumulators updated through `UPDATE ... FROM jsonb_to_recordset(...)`. The planner
 --    guesses 100 rows from a set-returning function and chose a hash join over a sequential scan
 --    of every accumulator row: 1.8 ms a claim at 10,000 members, more as members are added.
---    Each move is now one update by primary key.
+--    A claim now adds to them with one upsert by primary key (rx_post_claim); a reversal
+--    updates each by primary key (rx_move_accumulators).
 -- 2. The read found the family's purse spending (for per-period purse caps) by expanding the
 --    stored response JSON of every family claim in a two-year window: a detoast and a parse per
 --    claim, every claim. Spending now has its own narrow table, written with the claim.
@@ -78,9 +79,10 @@ END $$;
 DROP FUNCTION rx_member_state(text, text, date, text);
 
 -- ---------------------------------------------------------------- the hot-path write
--- As 0005's, and each purse move also records the claim's spending from that purse; due
--- allotments are released only when the gateway's read saw some (one query and a PL/pgSQL
--- call fewer for most claims that spend a purse).
+-- As 0005's, with three changes: each purse move also records the claim's spending from that
+-- purse; due allotments are released only when the gateway's read saw some (one query and a
+-- PL/pgSQL call fewer for most claims that spend a purse); the inserts that only append are
+-- one statement, and the accumulators one upsert by key (a claim only adds to them).
 CREATE OR REPLACE FUNCTION rx_post_claim(p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     v_entry_id    bigint;
@@ -116,22 +118,38 @@ BEGIN
         FROM rx_due_allotments(p->>'family_id', (p->>'date_of_service')::date) d;
     END IF;
 
-    INSERT INTO journal_entry (kind) VALUES ('claim') RETURNING entry_id INTO v_entry_id;
-    INSERT INTO posting (entry_id, account_key, amount_cents)
-        SELECT v_entry_id, x.account, x.amount
-        FROM jsonb_to_recordset(p->'postings') AS x(account text, amount bigint);
-
+    -- The entry, its postings, the audit row, the accumulator moves and the claim: one
+    -- statement (foreign keys and the balance trigger are checked at its end).
+    WITH entry AS (
+        INSERT INTO journal_entry (kind) VALUES ('claim') RETURNING entry_id
+    ), postings AS (
+        INSERT INTO posting (entry_id, account_key, amount_cents)
+        SELECT entry.entry_id, x.account, x.amount
+        FROM entry, jsonb_to_recordset(p->'postings') AS x(account text, amount bigint)
+    ), audit AS (
+        INSERT INTO audit_log (actor, action, claim_reference, outcome, detail)
+        VALUES (p->>'actor', 'B1', p->>'internal_control_number', 'P', p->'audit')
+    ), moves AS (
+        INSERT INTO accumulator_move (entry_id, level, subject_id, plan_id, plan_year_start,
+                                      kind, amount_cents)
+        SELECT entry.entry_id, x.level, x.subject_id, x.plan_id, x.plan_year_start, x.kind,
+               x.amount
+        FROM entry, jsonb_to_recordset(p->'accumulator_moves')
+             AS x(level text, subject_id text, plan_id text, plan_year_start date, kind text,
+                  amount bigint)
+    )
     INSERT INTO claim (claim_key, generation, request_hash, internal_control_number,
                        authorization_number, member_id, family_id, plan_id, pharmacy_npi,
                        product_id, molecule, date_of_service, days_supply, quantity_thousandths,
                        entry_id, reference_version, response)
-    VALUES (p->>'claim_key', v_generation, p->>'request_hash', p->>'internal_control_number',
-            p->>'authorization_number', p->>'member_id', p->>'family_id', p->>'plan_id',
-            p->>'pharmacy_npi', p->>'product_id', p->>'molecule',
-            (p->>'date_of_service')::date, (p->>'days_supply')::int,
-            coalesce((p->>'quantity_thousandths')::bigint, 0), v_entry_id,
-            p->>'reference_version', p->'response')
-    RETURNING claim_id INTO v_claim_id;
+    SELECT p->>'claim_key', v_generation, p->>'request_hash', p->>'internal_control_number',
+           p->>'authorization_number', p->>'member_id', p->>'family_id', p->>'plan_id',
+           p->>'pharmacy_npi', p->>'product_id', p->>'molecule',
+           (p->>'date_of_service')::date, (p->>'days_supply')::int,
+           coalesce((p->>'quantity_thousandths')::bigint, 0), entry.entry_id,
+           p->>'reference_version', p->'response'
+    FROM entry
+    RETURNING claim_id, entry_id INTO v_claim_id, v_entry_id;
 
     FOR m IN SELECT * FROM jsonb_to_recordset(p->'purse_moves') AS x(purse_id text, amount bigint)
              ORDER BY x.purse_id
@@ -146,10 +164,17 @@ BEGIN
         VALUES (v_claim_id, p->>'family_id', m.purse_id, (p->>'date_of_service')::date, -m.amount);
     END LOOP;
 
-    PERFORM rx_move_accumulators(v_entry_id, p->'accumulator_moves');
+    -- a claim only adds to accumulators (reversals subtract, through rx_move_accumulators)
+    INSERT INTO accumulator AS a (level, subject_id, plan_id, plan_year_start, kind, amount_cents)
+    SELECT x.level, x.subject_id, x.plan_id, x.plan_year_start, x.kind, sum(x.amount)
+    FROM jsonb_to_recordset(p->'accumulator_moves')
+         AS x(level text, subject_id text, plan_id text, plan_year_start date, kind text,
+              amount bigint)
+    GROUP BY 1, 2, 3, 4, 5
+    ORDER BY 2, 1, 3, 4, 5
+    ON CONFLICT (subject_id, level, plan_id, plan_year_start, kind)
+    DO UPDATE SET amount_cents = a.amount_cents + EXCLUDED.amount_cents;
 
-    INSERT INTO audit_log (actor, action, claim_reference, outcome, detail)
-    VALUES (p->>'actor', 'B1', p->>'internal_control_number', 'P', p->'audit');
     RETURN jsonb_build_object('outcome', 'posted', 'claim_id', v_claim_id);
 END $$;
 

@@ -13,7 +13,7 @@ import asyncpg
 from rx_gateway.adapters.documents import plan_from_document
 from rx_gateway.adapters.postgres.errors import mapped_errors
 from rx_gateway.domain.adjudication import Paid, Reversal, StoredClaim
-from rx_gateway.domain.claim import ClaimRequest
+from rx_gateway.domain.claim import ClaimRequest, format_ccyymmdd
 from rx_gateway.domain.ledger import (
     AccumulatorMove,
     JournalEntry,
@@ -59,7 +59,7 @@ def _warm_up_claim(day: dt.date) -> ClaimRequest:
         processor_control_number=WARM_UP_ID,
         service_provider_id=WARM_UP_ID,
         service_provider_id_qualifier="01",
-        date_of_service=day.strftime("%Y%m%d"),
+        date_of_service=format_ccyymmdd(day),
         cardholder_id=WARM_UP_ID,
         group_id="",
         person_code="",
@@ -295,8 +295,10 @@ def _purse_payload(moves: tuple[PurseMove, ...]) -> list[dict[str, Any]]:
 
 
 class _Session:
-    """PostgresClaimStore.session's context: a class rather than a generator, because every
-    claim enters one. The acquire waits at most acquire_timeout_s, under asyncio.timeout:
+    """A store bound to one connection: the store's own (inside a session or unit of work), or
+    a pooled one until the block ends. A class rather than a generator, because every claim
+    enters one. The acquire waits at most acquire_timeout_s, so an exhausted pool answers
+    UNAVAILABLE quickly instead of queueing until the deadline; under asyncio.timeout, because
     asyncpg's own acquire timeout runs the acquire in a new task (asyncio.wait_for)."""
 
     __slots__ = ("_connection", "_store")
@@ -335,25 +337,15 @@ class PostgresClaimStore:
         self._acquire_timeout_s = acquire_timeout_s
         self._connection = connection  # set inside a unit of work: every call on it
 
-    @contextlib.asynccontextmanager
-    async def _conn(self) -> AsyncIterator[Any]:
-        """The session's connection, or a pooled one for this call, waiting at most
-        acquire_timeout_s for it: an exhausted pool answers UNAVAILABLE quickly instead of
-        queueing until the deadline."""
-        if self._connection is not None:
-            yield self._connection
-            return
-        async with self._pool.acquire(timeout=self._acquire_timeout_s) as conn:
-            yield conn
-
     async def _fetch(self, query: str, *args: Any) -> list[Any]:
-        async with self._conn() as conn:
-            rows: list[Any] = await conn.fetch(query, *args)
+        """One statement on the session's connection, or on a pooled one acquired for it."""
+        async with _Session(self) as store:
+            rows: list[Any] = await store._connection.fetch(query, *args)
             return rows
 
     async def _fetchval(self, query: str, *args: Any) -> Any:
-        async with self._conn() as conn:
-            return await conn.fetchval(query, *args)
+        async with _Session(self) as store:
+            return await store._connection.fetchval(query, *args)
 
     def _bound(self, conn: Any) -> PostgresClaimStore:
         return PostgresClaimStore(

@@ -11,20 +11,24 @@ from rx_gateway.client import GatewayClient, reversal_for
 from rx_gateway.data.claims import claim_request
 
 
+def insulin_claim(fixtures: dict[str, Any], rx: int, date_of_service: str) -> Any:
+    """An insulin fill for the single commercial member: paid with an HRA split."""
+    return claim_request(
+        fixtures,
+        fixtures["members"]["commercial_single"],
+        fixtures["drugs"]["insulin"],
+        pharmacy=fixtures["pharmacies"]["standard"],
+        rx_number=rx,
+        date_of_service=date_of_service,
+        quantity_thousandths=10_000,
+    )
+
+
 async def test_ledger_verifies_after_claims_and_reversals(
     client: GatewayClient, conn: asyncpg.Connection, fixtures: dict[str, Any], rx_number: Any
 ) -> None:
     """Paid claims, an HRA split and a reversal: every invariant holds."""
-    member = fixtures["members"]["commercial_single"]
-    request = claim_request(
-        fixtures,
-        member,
-        fixtures["drugs"]["insulin"],
-        pharmacy=fixtures["pharmacies"]["standard"],
-        rx_number=rx_number(),
-        date_of_service="20261010",
-        quantity_thousandths=10_000,
-    )
+    request = insulin_claim(fixtures, rx_number(), "20261010")
     assert (await client.submit(request)).transaction_response_status == "P"
     assert (await client.reverse(reversal_for(request))).transaction_response_status == "A"
     results = await verify_ledger(conn)
@@ -37,18 +41,8 @@ async def test_tampering_is_named(
 ) -> None:
     """A purse balance, an accumulator and a claim's purse spending changed behind the
     ledger's back are each reported."""
-    member = fixtures["members"]["commercial_single"]
-    purse_id = f"HRA-{member['family_id']}"
-    request = claim_request(
-        fixtures,
-        member,
-        fixtures["drugs"]["insulin"],
-        pharmacy=fixtures["pharmacies"]["standard"],
-        rx_number=rx_number(),
-        date_of_service="20261011",
-        quantity_thousandths=10_000,
-    )
-    paid = await client.submit(request)
+    purse_id = f"HRA-{fixtures['members']['commercial_single']['family_id']}"
+    paid = await client.submit(insulin_claim(fixtures, rx_number(), "20261011"))
     assert paid.transaction_response_status == "P"
     tx = conn.transaction()
     await tx.start()

@@ -101,7 +101,7 @@ class RateResult:
     errors: int
     statuses: dict[str, int] = field(default_factory=dict)
     server_cpu_percent: float = 0.0  # gateway process(es), % of one core
-    postgres_cpu_percent: float = 0.0  # every local PostgreSQL process, % of one core
+    postgres_cpu_percent: float = 0.0  # the benchmark's PostgreSQL cluster, % of one core
     client_cpu_percent: float = 0.0  # the load generator, % of one core
     server_rss_mb: float = 0.0  # the gateway process(es) resident memory after the step
 
@@ -236,15 +236,41 @@ def _proc_cpu_seconds(pid: int) -> float:
     return 0.0
 
 
-def _postgres_pids() -> list[int]:
-    """Every PostgreSQL process on this machine (the benchmark's server is local)."""
-    pids = []
+def _parent_pid(pid: int) -> int | None:
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    return None
+
+
+def _cluster_pids(postmaster: int | None) -> list[int]:
+    """The benchmark's PostgreSQL: its postmaster and every process it started (backends,
+    WAL writer, autovacuum...). Other clusters on the machine are not counted; a server on
+    another machine counts as nothing."""
+    if postmaster is None:
+        return []
+    pids = [postmaster]
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if (entry / "comm").read_text().strip() in {"postgres", "postmaster"}:
-                    pids.append(int(entry.name))
+        if entry.name.isdigit() and _parent_pid(int(entry.name)) == postmaster:
+            pids.append(int(entry.name))
     return pids
+
+
+async def _postmaster_pid(dsn: str) -> int | None:
+    """The postmaster of the server behind ``dsn``, when it runs on this machine."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        backend = await conn.fetchval("SELECT pg_backend_pid()")
+    finally:
+        await conn.close()
+    return _local_postmaster(int(backend))
+
+
+def _local_postmaster(backend: int) -> int | None:
+    """The parent of a PostgreSQL backend, if that backend is a process on this machine."""
+    with contextlib.suppress(OSError):
+        if Path(f"/proc/{backend}/comm").read_text().strip() == "postgres":
+            return _parent_pid(backend)
+    return None
 
 
 def _own_cpu_seconds() -> float:
@@ -254,15 +280,17 @@ def _own_cpu_seconds() -> float:
 
 @dataclass
 class CpuMeter:
-    """CPU seconds of the gateway, PostgreSQL and this process between start and stop."""
+    """CPU seconds of the gateway, the benchmark's PostgreSQL and this process between start
+    and stop."""
 
     server_pids: list[int]
+    postmaster: int | None = None
     began: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def _now(self) -> tuple[float, float, float]:
         return (
             sum(_proc_cpu_seconds(p) for p in self.server_pids),
-            sum(_proc_cpu_seconds(p) for p in _postgres_pids()),
+            sum(_proc_cpu_seconds(p) for p in _cluster_pids(self.postmaster)),
             _own_cpu_seconds(),
         )
 
@@ -651,7 +679,7 @@ async def run_bench(options: BenchOptions) -> dict[str, Any]:
             port = _free_port()
             with gateway_process(dsn, port, options.workers, workdir) as root:
                 pids = _server_pids(root)
-                meter = CpuMeter(pids)
+                meter = CpuMeter(pids, await _postmaster_pid(dsn))
                 driver = Driver(f"127.0.0.1:{port}")
                 try:
                     async with CommitFloor.open(dsn) as commit_floor:
@@ -739,8 +767,8 @@ def write_report(out: Path, summary: dict[str, Any], results: list[RateResult]) 
         f" Python {platform.python_version()}; load generator, gateway and PostgreSQL share it.",
         f"Mode: {summary['mode']}, {summary['workers']} server process(es),"
         f" {summary['duration_s']} s in all. Latency from each claim's intended send time.",
-        "CPU columns are % of one core: the gateway process(es), every local PostgreSQL"
-        " process, and the load generator.",
+        "CPU columns are % of one core: the gateway process(es), the benchmark's PostgreSQL"
+        " (its postmaster and every process it started) and the load generator.",
         "",
         "| mix | offered/s | achieved/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms"
         " | errors | gateway CPU % | PostgreSQL CPU % | load generator CPU % | gateway RSS MB"

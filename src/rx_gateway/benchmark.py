@@ -259,10 +259,10 @@ async def _postmaster_pid(dsn: str) -> int | None:
     """The postmaster of the server behind ``dsn``, when it runs on this machine."""
     conn = await asyncpg.connect(dsn)
     try:
-        backend = await conn.fetchval("SELECT pg_backend_pid()")
+        # read while the backend lives: it exits with the connection
+        return _local_postmaster(int(await conn.fetchval("SELECT pg_backend_pid()")))
     finally:
         await conn.close()
-    return _local_postmaster(int(backend))
 
 
 def _local_postmaster(backend: int) -> int | None:

@@ -258,7 +258,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "ncpdp":
             return _ncpdp(args.ncpdp_command)
         if args.command == "bench":
-            return _run(_bench(args), settings)
+            # the load generator always on uvloop, the most efficient loop here: then
+            # RX_GATEWAY_UVLOOP (passed on to the gateway under test) compares the gateway's
+            # loops alone
+            return _run(_bench(args), replace(settings, use_uvloop=True))
         from rx_gateway.demo import run_demo  # noqa: PLC0415
 
         return _run(run_demo(settings, keep=args.keep), settings)

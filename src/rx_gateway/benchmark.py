@@ -242,15 +242,16 @@ def _parent_pid(pid: int) -> int | None:
     return None
 
 
-def _cluster_pids(postmaster: int | None) -> list[int]:
-    """The benchmark's PostgreSQL: its postmaster and every process it started (backends,
-    WAL writer, autovacuum...). Other clusters on the machine are not counted; a server on
-    another machine counts as nothing."""
-    if postmaster is None:
+def _process_tree(root: int | None) -> list[int]:
+    """A process and the processes it started: the gateway and the workers of `serve
+    --workers`, or the benchmark's PostgreSQL (its postmaster, backends, WAL writer,
+    autovacuum...; other clusters on the machine are not counted). None, for a server on
+    another machine: nothing."""
+    if root is None:
         return []
-    pids = [postmaster]
+    pids = [root]
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and _parent_pid(int(entry.name)) == postmaster:
+        if entry.name.isdigit() and _parent_pid(int(entry.name)) == root:
             pids.append(int(entry.name))
     return pids
 
@@ -290,7 +291,7 @@ class CpuMeter:
     def _now(self) -> tuple[float, float, float]:
         return (
             sum(_proc_cpu_seconds(p) for p in self.server_pids),
-            sum(_proc_cpu_seconds(p) for p in _cluster_pids(self.postmaster)),
+            sum(_proc_cpu_seconds(p) for p in _process_tree(self.postmaster)),
             _own_cpu_seconds(),
         )
 
@@ -314,19 +315,6 @@ def _memory_mb(pids: list[int], field: str = "VmHWM") -> float:
                 if line.startswith(f"{field}:"):
                     total += int(line.split()[1])
     return round(total / 1024, 1)
-
-
-def _server_pids(root: int) -> list[int]:
-    """The server process and its children (the workers of `serve --workers`)."""
-    pids = [root]
-    with contextlib.suppress(OSError):
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                with contextlib.suppress(OSError, IndexError):
-                    stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                    if int(stat[1]) == root:
-                        pids.append(int(entry.name))
-    return pids
 
 
 def _percentile_ms(histogram: Any, percentile: float) -> float:
@@ -678,7 +666,7 @@ async def run_bench(options: BenchOptions) -> dict[str, Any]:
             population = load_population(workdir / "data", fixtures)
             port = _free_port()
             with gateway_process(dsn, port, options.workers, workdir) as root:
-                pids = _server_pids(root)
+                pids = _process_tree(root)
                 meter = CpuMeter(pids, await _postmaster_pid(dsn))
                 driver = Driver(f"127.0.0.1:{port}")
                 try:
@@ -714,7 +702,7 @@ async def run_bench(options: BenchOptions) -> dict[str, Any]:
                             )
                 finally:
                     await driver.close()
-                memory_mb = _memory_mb(_server_pids(root))
+                memory_mb = _memory_mb(_process_tree(root))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     hot_capacity = round(sum(capacities["hot"]) / len(capacities["hot"]), 1)

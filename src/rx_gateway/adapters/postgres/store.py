@@ -365,12 +365,10 @@ class PostgresClaimStore:
     async def unit_of_work(self) -> AsyncIterator[PostgresClaimStore]:
         """One connection and one transaction for several calls (a B3 rebill): everything
         commits when the block ends, nothing if it raises."""
-        with mapped_errors():
-            async with (
-                self._pool.acquire(timeout=self._acquire_timeout_s) as conn,
-                conn.transaction(),
-            ):
-                yield self._bound(conn)
+        async with _Session(self) as store:
+            with mapped_errors():
+                async with store._connection.transaction():
+                    yield store
 
     async def warm(self, connections: int) -> None:
         """Open ``connections`` pooled connections and make every hot-path call once on each,

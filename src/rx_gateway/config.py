@@ -27,7 +27,7 @@ class Settings:
     shutdown_grace_s: float = 5.0
     database_start_timeout_s: float = 30.0
     # uvloop where it installs: measured with `rx-gateway bench`, it cut the gateway's CPU per
-    # claim by about a third against asyncio's own loop (README, Performance)
+    # claim by 12-25% against asyncio's own loop (README, Performance)
     use_uvloop: bool = sys.platform != "win32"
     # SO_REUSEPORT on the claim listener, so several server processes share one port
     reuse_port: bool = False

@@ -38,3 +38,20 @@ def generic_fill(
         rx_number=rx_number,
         date_of_service=date_of_service,
     )
+
+
+def benefit_request(
+    fixtures: dict[str, Any], member: dict[str, Any], as_of: str, **overrides: Any
+) -> pb.BenefitRequest:
+    """GetBenefits for a fixture member, scoped like a claim: the plan's BIN/PCN and the
+    member's date of birth."""
+    plan = fixtures["plans"][member["plan_id"]]
+    fields = {
+        "cardholder_id": member["cardholder_id"],
+        "person_code": member["person_code"],
+        "as_of_date": as_of,
+        "bin": plan["bin"],
+        "processor_control_number": plan["pcn"],
+        "date_of_birth": member["date_of_birth"],
+    } | overrides
+    return pb.BenefitRequest(**fields)

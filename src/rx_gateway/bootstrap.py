@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import asyncpg
@@ -14,6 +14,7 @@ from rx_gateway.adapters.files.loader import read_dataset
 from rx_gateway.adapters.postgres.admin import PostgresAdmin
 from rx_gateway.adapters.postgres.database import (
     EmbeddedPostgres,
+    PoolLimits,
     create_pool,
     init_connection,
     migrate,
@@ -22,7 +23,7 @@ from rx_gateway.adapters.postgres.database import (
 from rx_gateway.adapters.postgres.loading import REFERENCE_CHANNEL, known_keys, write_dataset
 from rx_gateway.adapters.postgres.store import PostgresClaimStore
 from rx_gateway.config import Settings
-from rx_gateway.domain.errors import InsecureConfiguration
+from rx_gateway.domain.errors import InsecureConfiguration, RxGatewayError
 from rx_gateway.grpc_api.admin import AdminServer, AdminServicer
 from rx_gateway.grpc_api.security import SwitchTable, TlsFiles
 from rx_gateway.grpc_api.server import GatewayServer
@@ -73,6 +74,67 @@ class Database:
             self.embedded.stop()
 
 
+class ReferenceWatcher:
+    """Keeps a gateway's reference snapshot current. A load NOTIFYs at once; this also reopens
+    the LISTEN connection when it is lost (a database restart), and polls the stored version
+    every ``poll_s`` seconds as a backstop for a notification missed while it was down."""
+
+    def __init__(
+        self, dsn: str, holder: ReferenceHolder, store: PostgresClaimStore, poll_s: float
+    ) -> None:
+        self._dsn = dsn
+        self._holder = holder
+        self._store = store
+        self._poll_s = poll_s
+        self._listener: asyncpg.Connection | None = None
+        self._reloads: set[asyncio.Task[object]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def _reload(self, *_: object) -> None:
+        task = asyncio.get_running_loop().create_task(self._holder.reload(self._store))
+        self._reloads.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[object]) -> None:
+        self._reloads.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("reference reload failed", extra={"error": type(task.exception()).__name__})
+
+    async def _listen(self) -> None:
+        listener = await asyncpg.connect(self._dsn, timeout=5.0)
+        await listener.add_listener(REFERENCE_CHANNEL, self._reload)
+        self._listener = listener
+
+    async def start(self) -> None:
+        await self._listen()
+        self._task = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll_s)
+            try:
+                if self._listener is None or self._listener.is_closed():
+                    await self._listen()
+                    log.warning("reference listener reconnected")
+                    self._reload()  # anything committed while it was down
+                elif self._holder.is_behind(await self._store.reference_version()):
+                    log.warning("reference change caught up by polling")
+                    self._reload()
+            except (TimeoutError, OSError, asyncpg.PostgresError, RxGatewayError) as error:
+                log.warning("reference watch: database unreachable", extra={"error": str(error)})
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for task in list(self._reloads):
+            task.cancel()
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+
+
 @dataclass
 class App:
     settings: Settings
@@ -83,22 +145,11 @@ class App:
     server: GatewayServer
     admin: AdminServer | None = None
     admin_pool: asyncpg.Pool | None = None
-    _listener: asyncpg.Connection | None = None
-    _reloads: set[asyncio.Task[object]] = field(default_factory=set)
+    watcher: ReferenceWatcher | None = None
 
     @property
     def port(self) -> int:
         return self.server.port
-
-    def _on_reference_change(self, *_: object) -> None:
-        task = asyncio.get_running_loop().create_task(self.reference.reload(self.store))
-        self._reloads.add(task)
-        task.add_done_callback(self._reloads.discard)
-
-    async def listen_for_changes(self, dsn: str) -> None:
-        """Swap in a new reference snapshot whenever a load commits (LISTEN/NOTIFY)."""
-        self._listener = await asyncpg.connect(dsn)
-        await self._listener.add_listener(REFERENCE_CHANNEL, self._on_reference_change)
 
     @property
     def admin_port(self) -> int | None:
@@ -108,14 +159,38 @@ class App:
         if self.admin is not None:
             await self.admin.stop(self.settings.shutdown_grace_s)
         await self.server.stop(self.settings.shutdown_grace_s)
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.close()
-        for task in list(self._reloads):
-            task.cancel()
+        if self.watcher is not None:
+            await self.watcher.stop()
         await self.pool.close()
         if self.admin_pool is not None:
             await self.admin_pool.close()
+
+
+async def _open_pool(dsn: str, limits: PoolLimits, variable: str) -> asyncpg.Pool:
+    """The pool, every connection SET ROLE to the configured role; one clear error when the
+    role is missing or the login may not take it."""
+    try:
+        return await create_pool(dsn, limits)
+    except (asyncpg.InvalidParameterValueError, asyncpg.InsufficientPrivilegeError) as error:
+        msg = (
+            f"cannot use database role {limits.role!r} ({error}): run `rx-gateway migrate` as a"
+            f" login that may CREATEROLE and GRANT it to this login, or set {variable}"
+        )
+        raise InsecureConfiguration(msg) from None
+
+
+async def _refuse_superuser(pool: asyncpg.Pool) -> None:
+    """A gateway serving claims as a superuser could do anything to the ledger."""
+    async with pool.acquire() as conn:
+        role = await conn.fetchrow(
+            "SELECT current_user AS name, rolsuper FROM pg_roles WHERE rolname = current_user"
+        )
+    if role is not None and role["rolsuper"]:
+        msg = (
+            f"refusing to serve claims as superuser {role['name']!r}: set RX_GATEWAY_DB_ROLE to"
+            " the application role (rx_gateway_app, the default), or RX_GATEWAY_DEV_MODE=1"
+        )
+        raise InsecureConfiguration(msg)
 
 
 async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
@@ -135,10 +210,15 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
         await migrate(conn)
     finally:
         await conn.close()
-    pool = await create_pool(dsn, settings.pool)
+    pool = await _open_pool(dsn, settings.pool, "RX_GATEWAY_DB_ROLE")
+    if not settings.dev_mode:
+        await _refuse_superuser(pool)
     store = PostgresClaimStore(pool, acquire_timeout_s=settings.pool.acquire_timeout_s)
     await store.warm(settings.pool.size_min)
     reference = ReferenceHolder(await store.load_snapshot())
+    if not reference.snapshot.plans:
+        # still serves: a later `load` reaches this gateway without a restart (NOTIFY)
+        log.warning("no plans loaded: every claim is rejected 01 until `rx-gateway load DIR`")
     pinned = settings.business_date
     processor = (
         ClaimProcessor(store, reference, business_date=lambda: pinned)
@@ -161,8 +241,8 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
     if settings.admin_tokens:
         # its own small pool, as the operator's login: the application role may not change
         # members, coverage or authorizations
-        admin_limits = replace(settings.pool, role=None, size_min=1, size_max=2)
-        app.admin_pool = await create_pool(dsn, admin_limits)
+        admin_limits = replace(settings.pool, role=settings.admin_db_role, size_min=1, size_max=2)
+        app.admin_pool = await _open_pool(dsn, admin_limits, "RX_GATEWAY_ADMIN_DB_ROLE")
         app.admin = AdminServer(
             AdminServicer(
                 PostgresAdmin(app.admin_pool, acquire_timeout_s=admin_limits.acquire_timeout_s),
@@ -171,7 +251,8 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
             listen_address=settings.admin_listen_address,
             credentials=tls.server_credentials(require_client_certificate=False) if tls else None,
         )
-    await app.listen_for_changes(dsn)
+    app.watcher = ReferenceWatcher(dsn, reference, store, settings.reference_poll_s)
+    await app.watcher.start()
     if start:
         await server.start()
         if app.admin is not None:

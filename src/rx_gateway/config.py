@@ -14,6 +14,18 @@ from rx_gateway.domain.errors import InvalidRequest
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_ADMIN_LISTEN = "127.0.0.1:50052"
 ADMIN_TOKEN_LENGTH_MIN = 16
+# The claim path's least-privileged role (created by the migrations): it may run the claim
+# functions and read, and nothing that creates money. RX_GATEWAY_DB_ROLE=none uses the login.
+APPLICATION_ROLE = "rx_gateway_app"
+# The admin interface's role: funding, coverage and authorizations, no claims.
+ADMIN_ROLE = "rx_gateway_admin"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "[::1]", "localhost"})
+
+
+def is_loopback(address: str) -> bool:
+    """Whether a host:port listen address binds the loopback interface only."""
+    host, _, _ = address.rpartition(":")
+    return host in LOOPBACK_HOSTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +33,8 @@ class Settings:
     database_url: str | None = None  # None: start the embedded PostgreSQL under data_dir
     data_dir: Path = Path(".rx-gateway")
     listen_address: str = DEFAULT_LISTEN
-    pool: PoolLimits = field(default_factory=PoolLimits)
+    pool: PoolLimits = field(default_factory=lambda: PoolLimits(role=APPLICATION_ROLE))
+    admin_db_role: str | None = ADMIN_ROLE
     grpc_concurrent_rpcs_max: int = 2_000
     grpc_message_bytes_max: int = 64 * 1024
     shutdown_grace_s: float = 5.0
@@ -43,8 +56,12 @@ class Settings:
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None
     switches_file: Path | None = None
-    # Plaintext listeners are refused unless development mode is explicit.
+    # Plaintext listeners are refused unless development mode is explicit, and development
+    # mode listens on loopback only.
     dev_mode: bool = False
+    # The reference snapshot follows NOTIFY at once; this poll is the backstop (a lost LISTEN
+    # connection is reopened, a missed notification is caught up).
+    reference_poll_s: float = 5.0
 
     def security_problem(self) -> str | None:
         """Why this configuration is not fit for production, or None."""
@@ -57,6 +74,17 @@ class Settings:
         if self.tls_client_ca_file is not None and self.tls_cert_file is None:
             return "a client CA needs the server certificate (RX_GATEWAY_TLS_CERT_FILE)"
         if self.dev_mode:
+            if self.tls_cert_file is None:
+                for name, address in (
+                    ("RX_GATEWAY_LISTEN", self.listen_address),
+                    ("RX_GATEWAY_ADMIN_LISTEN", self.admin_listen_address),
+                ):
+                    if not is_loopback(address):
+                        return (
+                            f"development mode listens on loopback only: {name}={address} needs"
+                            " TLS (RX_GATEWAY_TLS_CERT_FILE and RX_GATEWAY_TLS_KEY_FILE), or use"
+                            " 127.0.0.1"
+                        )
             return None
         if self.tls_cert_file is None:
             return (
@@ -99,7 +127,7 @@ class Settings:
             statement_timeout_ms=int(
                 number("RX_GATEWAY_DB_STATEMENT_TIMEOUT_MS", defaults.pool.statement_timeout_ms)
             ),
-            role=environ.get("RX_GATEWAY_DB_ROLE") or None,
+            role=_role(environ, "RX_GATEWAY_DB_ROLE", APPLICATION_ROLE),
         )
         if pool.size_min > pool.size_max:
             raise InvalidRequest("RX_GATEWAY_DB_POOL_SIZE_MIN", "must not exceed the maximum")
@@ -128,7 +156,19 @@ class Settings:
             tls_client_ca_file=_path_or_none(environ, "RX_GATEWAY_TLS_CLIENT_CA_FILE"),
             switches_file=_path_or_none(environ, "RX_GATEWAY_SWITCHES_FILE"),
             dev_mode=environ.get("RX_GATEWAY_DEV_MODE", "0") in {"1", "true", "yes"},
+            admin_db_role=_role(environ, "RX_GATEWAY_ADMIN_DB_ROLE", ADMIN_ROLE),
+            reference_poll_s=number(
+                "RX_GATEWAY_REFERENCE_POLL_S", defaults.reference_poll_s, float
+            ),
         )
+
+
+def _role(environ: Mapping[str, str], name: str, default: str) -> str | None:
+    """A role to SET on every pooled connection; ``none`` keeps the login's own."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    return None if raw.lower() == "none" else raw
 
 
 def _path_or_none(environ: Mapping[str, str], name: str) -> Path | None:

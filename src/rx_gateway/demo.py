@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import tempfile
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -423,9 +424,12 @@ async def run_script(client: GatewayClient, steps: list[Step]) -> list[Outcome]:
     return outcomes
 
 
+DETAIL_WIDTH = 60  # a longer detail wraps onto lines of its own, under the detail column
+
+
 def render(outcomes: list[Outcome]) -> str:
+    """The table: every cell whole (a long detail wraps, nothing is cut)."""
     columns = ("#", "scenario", "want", "got", "F5 member", "plan", "purse", "ok", "detail")
-    widths = (2, 40, 6, 6, 10, 10, 9, 3, 0)
     rows = []
     for number, o in enumerate(outcomes, 1):
         want = o.step.status + ("/" + ",".join(o.step.rejects) if o.step.rejects else "")
@@ -433,32 +437,41 @@ def render(outcomes: list[Outcome]) -> str:
         rows.append(
             (
                 str(number),
-                o.step.label[:40],
+                o.step.label,
                 want,
                 got,
                 format_cents(o.patient_pay_cents),
                 format_cents(o.plan_paid_cents),
                 format_cents(o.purse_paid_cents),
                 "yes" if o.passed else "NO",
-                o.detail[:60],
+                o.detail,
             )
         )
+    widths = [max(len(row[i]) for row in (columns, *rows)) for i in range(len(columns) - 1)]
+    indent = sum(widths) + 2 * len(widths)  # where the detail column starts
 
     def line(cells: tuple[str, ...]) -> str:
         padded = [
             cell.rjust(width) if index in (0, 4, 5, 6) else cell.ljust(width)
-            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
+            for index, (cell, width) in enumerate(zip(cells, widths, strict=False))
         ]
-        return "  ".join(padded).rstrip()
+        detail = textwrap.wrap(
+            cells[-1], DETAIL_WIDTH, break_long_words=False, break_on_hyphens=False
+        ) or [""]
+        first = "  ".join([*padded, detail[0]]).rstrip()
+        return "\n".join([first, *(" " * indent + more for more in detail[1:])])
 
-    header = line(columns)
-    lines = [header, "-" * len(header), *(line(row) for row in rows)]
+    body = [line(row) for row in rows]
+    rule = "-" * max((len(text) for block in body for text in block.splitlines()), default=0)
+    lines = [line(columns), rule, *body]
     passed = sum(o.passed for o in outcomes)
     lines.append(f"{passed} of {len(outcomes)} scripted claims answered as expected")
     return "\n".join(lines)
 
 
-async def run_demo(settings: Settings, *, keep: bool = False) -> int:
+async def run_demo(settings: Settings, *, keep: bool = False, verbose: bool = False) -> int:
+    """Prints the table alone (and where the database was kept, with ``keep``); ``verbose``
+    adds what was loaded. The CLI sets the log level."""
     workdir = Path(tempfile.mkdtemp(prefix="rxgw-demo-"))
     demo_settings = replace(
         settings,
@@ -473,7 +486,9 @@ async def run_demo(settings: Settings, *, keep: bool = False) -> int:
         fixtures = generate(workdir / "data")
         await database.migrate()
         counts = await database.load(workdir / "data")
-        print("loaded synthetic data: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+        if verbose:
+            loaded = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+            print(f"loaded synthetic data: {loaded}", flush=True)
         app = await build_app(demo_settings, database.dsn)
         try:
             async with GatewayClient(f"127.0.0.1:{app.port}") as client:

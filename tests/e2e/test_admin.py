@@ -18,7 +18,7 @@ from rx_gateway.data.synthetic import active_members
 from rx_gateway.v1 import admin_pb2 as admin_pb
 from rx_gateway.v1 import admin_pb2_grpc
 from rx_gateway.v1 import claims_pb2 as pb
-from tests.support import ADMIN_OPERATOR, ADMIN_TOKEN
+from tests.support import ADMIN_OPERATOR, ADMIN_TOKEN, benefit_request
 
 
 @pytest.fixture
@@ -78,14 +78,14 @@ async def test_admin_service_is_not_on_the_claim_port(app: App) -> None:
 
 
 async def test_funding_now_and_later_is_idempotent_and_audited(
-    admin: AdminClient, client: GatewayClient, conn: asyncpg.Connection, member: dict[str, Any]
+    admin: AdminClient,
+    client: GatewayClient,
+    conn: asyncpg.Connection,
+    member: dict[str, Any],
+    fixtures: dict[str, Any],
 ) -> None:
     purse_id = await _purse_id(conn, member)
-    ask = pb.BenefitRequest(
-        cardholder_id=member["cardholder_id"],
-        person_code=member["person_code"],
-        as_of_date="20261115",
-    )
+    ask = benefit_request(fixtures, member, "20261115")
     before = (await client.get_benefits(ask)).purses[0]
 
     now = admin_pb.FundPurseRequest(

@@ -12,6 +12,7 @@ from rx_gateway.bootstrap import Database
 from rx_gateway.client import GatewayClient
 from rx_gateway.data.claims import claim_request
 from rx_gateway.v1 import claims_pb2 as pb
+from tests.support import benefit_request
 
 
 def _lines(reply: pb.BenefitResponse) -> dict[tuple[str, str], pb.AccumulatorLine]:
@@ -24,11 +25,7 @@ async def test_benefits_follow_a_paid_claim_and_a_coverage_change(
     """Accumulators and the HRA move by exactly the claim's amounts; a loaded termination
     shows at once and the next claim is rejected 69, with no restart."""
     member = fixtures["members"]["commercial_woman"]
-    ask = pb.BenefitRequest(
-        cardholder_id=member["cardholder_id"],
-        person_code=member["person_code"],
-        as_of_date="20261110",
-    )
+    ask = benefit_request(fixtures, member, "20261110")
     before = await client.get_benefits(ask)
     assert before.plan_id == "COMM-HRA-2026"
     assert before.plan_year == "20260101"
@@ -73,16 +70,58 @@ async def test_benefits_follow_a_paid_claim_and_a_coverage_change(
     assert [r.code for r in rejected.rejects] == ["69"]
 
 
-async def test_unknown_member_and_bad_date(client: GatewayClient) -> None:
-    """NOT_FOUND for nobody; INVALID_ARGUMENT naming as_of_date for a bad date."""
+async def test_unknown_member_and_bad_date(client: GatewayClient, fixtures: dict[str, Any]) -> None:
+    """NOT_FOUND for nobody; INVALID_ARGUMENT naming the field for a bad or missing one."""
+    member = fixtures["members"]["commercial_woman"]
+    nobody = benefit_request(fixtures, member, "20261101", cardholder_id="NOBODY")
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await client.get_benefits(
-            pb.BenefitRequest(cardholder_id="NOBODY", person_code="001", as_of_date="20261101")
-        )
+        await client.get_benefits(nobody)
     assert caught.value.code() is grpc.StatusCode.NOT_FOUND
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await client.get_benefits(
-            pb.BenefitRequest(cardholder_id="NOBODY", person_code="001", as_of_date="2026-11-01")
-        )
-    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-    assert "as_of_date" in (caught.value.details() or "")
+    for field, value in (
+        ("as_of_date", "2026-11-01"),
+        ("bin", ""),
+        ("processor_control_number", ""),
+        ("date_of_birth", ""),
+        ("cardholder_id", "AB\x00CD"),
+        ("person_code", "\u0661"),  # an Arabic-Indic digit is not a digit here
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await client.get_benefits(
+                benefit_request(fixtures, member, "20261101", **{field: value})
+            )
+        assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT, field
+        assert field in (caught.value.details() or ""), field
+
+
+async def test_benefits_are_scoped_to_the_bin_pcn_and_the_date_of_birth(
+    client: GatewayClient, fixtures: dict[str, Any]
+) -> None:
+    """A wrong date of birth, another payer's BIN/PCN, or a plan the member is not covered
+    under: each answers exactly as for a member who does not exist (no oracle)."""
+    member = fixtures["members"]["commercial_single"]
+    assert (await client.get_benefits(benefit_request(fixtures, member, "20261110"))).plan_id
+    part_d = fixtures["plans"]["PARTD-STD-2026"]
+    answers = []
+    for overrides in (
+        {"cardholder_id": "NOBODY"},
+        {"date_of_birth": "19000101"},
+        {"bin": part_d["bin"], "processor_control_number": part_d["pcn"]},
+        {"processor_control_number": "NOSUCHPCN"},
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await client.get_benefits(benefit_request(fixtures, member, "20261110", **overrides))
+        answers.append((caught.value.code(), caught.value.details()))
+    assert len(set(answers)) == 1
+    assert answers[0][0] is grpc.StatusCode.NOT_FOUND
+
+
+async def test_benefits_without_a_person_code_match_on_the_date_of_birth(
+    client: GatewayClient, fixtures: dict[str, Any]
+) -> None:
+    """303-C3 may be left out: the date of birth tells the member apart on the card."""
+    member = fixtures["members"]["commercial_single"]
+    with_code = await client.get_benefits(benefit_request(fixtures, member, "20261110"))
+    without = await client.get_benefits(
+        benefit_request(fixtures, member, "20261110", person_code="")
+    )
+    assert without == with_code

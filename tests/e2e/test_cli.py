@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
 
+from rx_gateway.bootstrap import Database
+from rx_gateway.cli import _parser
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import InvalidRequest
 
@@ -26,11 +32,34 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 
 def test_demo_command_exits_zero_and_prints_the_table() -> None:
-    """`rx-gateway demo`: embedded database, synthetic data, scripted claims, all as expected."""
-    result = _run("demo")
+    """`rx-gateway demo`: embedded database, synthetic data, scripted claims, all as expected.
+
+    By default it prints the table and nothing else: no JSON log line, no grpc fork warning,
+    and every detail whole (a long one wraps onto lines of its own, nothing is cut)."""
+    env = {k: v for k, v in os.environ.items() if k != "RX_GATEWAY_LOG_LEVEL"}
+    result = _run("demo", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "scripted claims answered as expected" in result.stdout
     assert "NO " not in result.stdout
+    output = result.stdout + result.stderr
+    assert not [line for line in output.splitlines() if line.lstrip().startswith("{")]
+    assert "fork_posix" not in output
+    assert result.stderr == ""
+    assert result.stdout.splitlines()[0].split() == [
+        "#",
+        "scenario",
+        "want",
+        "got",
+        "F5",
+        "member",
+        "plan",
+        "purse",
+        "ok",
+        "detail",
+    ]
+    # the 83's detail is 78 characters: it used to be cut at 60
+    joined = " ".join(result.stdout.split())
+    assert "already paid under this Rx, fill and date: reverse it first" in joined
 
 
 def test_logs_carry_no_phi(tmp_path: Path) -> None:
@@ -41,7 +70,9 @@ def test_logs_carry_no_phi(tmp_path: Path) -> None:
     data = tmp_path / "data"
     assert _run("generate", str(data), "--members", "300").returncode == 0
     members = (data / "members.csv").read_text().splitlines()[1:]
-    result = _run("demo")
+    # the demo is quiet by default: ask for its logs, which are what this test reads
+    result = _run("demo", "--verbose", env=dict(os.environ, RX_GATEWAY_LOG_LEVEL="DEBUG"))
+    assert '"level":"INFO"' in result.stderr
     output = result.stdout + result.stderr
     for row in members[:50]:
         _, cardholder, _, _, _, _, first, last, born, _ = row.split(",")
@@ -76,3 +107,161 @@ def test_settings_from_env_validates() -> None:
         Settings.from_env({"RX_GATEWAY_DB_POOL_SIZE_MAX": "many"})
     with pytest.raises(InvalidRequest, match="RX_GATEWAY_DB_POOL_SIZE_MIN"):
         Settings.from_env({"RX_GATEWAY_DB_POOL_SIZE_MIN": "30"})
+
+
+# --- A newcomer never sees a traceback (issue 11) -------------------------------------------
+
+
+def _env(**overrides: str) -> dict[str, str]:
+    """The test's environment without a configured database (the embedded one under
+    --data-dir), plus ``overrides``."""
+    env = {k: v for k, v in os.environ.items() if k != "RX_GATEWAY_DATABASE_URL"}
+    env.update(overrides)
+    return env
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The command failed with exactly one line on stderr, `rx-gateway: ...`, no traceback."""
+    assert result.returncode != 0, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("rx-gateway: "), result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("position", ["before", "after"])
+def test_verify_on_a_fresh_data_dir_says_there_is_no_schema_and_creates_nothing(
+    tmp_path: Path, position: str
+) -> None:
+    """No schema: one line naming the data directory and what to run; nothing is created.
+    --data-dir works before and after the command's name."""
+    data_dir = tmp_path / "fresh"
+    args = ("--data-dir", str(data_dir), "verify")
+    result = _run(*(args if position == "before" else args[2:] + args[:2]), env=_env())
+    line = _one_line_error(result)
+    assert "no rx-gateway schema" in line
+    assert str(data_dir) in line
+    assert "rx-gateway --data-dir" in line and "load DIR" in line and "migrate" in line
+    assert not data_dir.exists()
+
+
+async def test_verify_on_a_database_without_schema_migrates_nothing(fresh_database: Any) -> None:
+    """A reachable database with no rx-gateway tables: the same one line, and verify does not
+    create the schema as a side effect."""
+    dsn = await fresh_database()
+    result = await asyncio.to_thread(_run, "verify", env=_env(RX_GATEWAY_DATABASE_URL=dsn))
+    line = _one_line_error(result)
+    assert "no rx-gateway schema" in line and "rx-gateway migrate" in line
+    conn = await asyncpg.connect(dsn)
+    try:
+        assert await conn.fetchval("SELECT to_regclass('schema_migration')") is None
+        assert await conn.fetchval("SELECT to_regclass('posting')") is None
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate", "verify", "load"])
+def test_data_dir_is_accepted_before_and_after_every_database_command(command: str) -> None:
+    """`rx-gateway --data-dir X CMD` and `rx-gateway CMD --data-dir X` mean the same; a
+    --data-dir before the name is not reset by the command's own (absent) option."""
+    extra = ["somewhere"] if command == "load" else []
+    parser = _parser()
+    after = parser.parse_args([command, "--data-dir", "x", *extra])
+    before = parser.parse_args(["--data-dir", "x", command, *extra])
+    assert after.data_dir == before.data_dir == Path("x")
+    assert parser.parse_args([command, *extra]).data_dir is None
+
+
+def test_generate_options_have_help() -> None:
+    """`generate --help` explains --seed and --members; too few members is one line."""
+    result = _run("generate", "--help")
+    assert result.returncode == 0
+    help_text = " ".join(result.stdout.split())
+    assert "--seed SEED random seed" in help_text
+    assert "--members MEMBERS synthetic members" in help_text
+
+
+def test_generate_with_too_few_members_is_one_line(tmp_path: Path) -> None:
+    line = _one_line_error(_run("generate", str(tmp_path / "data"), "--members", "10"))
+    assert "--members 10 is too few" in line
+
+
+def _latin1_pharmacy(directory: Path) -> None:
+    """pharmacies.csv whose line 3 holds one Latin-1 byte (é) in the name."""
+    directory.mkdir()
+    (directory / "pharmacies.csv").write_bytes(
+        b"npi,name,network,kind\n1000000001,Main St,preferred,retail\n"
+        b"1000000002,Caf\xe9 Pharmacy,preferred,retail\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (_latin1_pharmacy, "pharmacies.csv:3: field 'name': byte 0xe9 that is not UTF-8"),
+        (lambda d: d.mkdir(), "holds no data files: nothing to load"),
+    ],
+    ids=["latin-1 byte", "empty directory"],
+)
+async def test_a_bad_load_is_one_line_and_changes_nothing(
+    fresh_database: Any, tmp_path: Path, make: Any, expected: str
+) -> None:
+    """A Latin-1 byte or a directory with no data files: one line naming file, line and
+    problem, exit 1, and no new reference version."""
+    dsn = await fresh_database()
+    database = Database(dsn)
+    await database.migrate()
+    data = tmp_path / "data"
+    make(data)
+    result = await asyncio.to_thread(_run, "load", str(data), env=_env(RX_GATEWAY_DATABASE_URL=dsn))
+    assert result.returncode == 1
+    assert expected in _one_line_error(result)
+    assert result.stdout == ""  # no "loaded: ..."
+    conn = await asyncpg.connect(dsn)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM reference_version") == 0
+        assert await conn.fetchval("SELECT count(*) FROM pharmacy") == 0
+    finally:
+        await conn.close()
+
+
+def test_a_malformed_listen_address_is_one_line() -> None:
+    """--listen nonsense: one line naming the option and the address, before anything starts."""
+    for address in ("nonsense", "127.0.0.1:99999", ":50051"):
+        line = _one_line_error(
+            _run("serve", "--listen", address, env=_env(RX_GATEWAY_DEV_MODE="1"))
+        )
+        assert "--listen" in line and repr(address) in line
+
+
+@pytest.mark.parametrize("listener", ["claims", "admin"])
+async def test_a_busy_port_is_one_line_naming_the_address(
+    fresh_database: Any, listener: str
+) -> None:
+    """A port already bound (another gateway running): one line naming the address, the
+    setting that chose it and what is wrong; for the claim and the admin listener alike."""
+    dsn = await fresh_database()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        busy = f"127.0.0.1:{holder.getsockname()[1]}"
+        env = _env(RX_GATEWAY_DATABASE_URL=dsn, RX_GATEWAY_DEV_MODE="1")
+        if listener == "claims":
+            args = ("serve", "--listen", busy)
+        else:
+            env |= {
+                "RX_GATEWAY_ADMIN_TOKENS": "ops=a-token-of-sixteen-chars",
+                "RX_GATEWAY_ADMIN_LISTEN": busy,
+            }
+            args = ("serve", "--listen", "127.0.0.1:0")
+        result = await asyncio.to_thread(_run, *args, env=env)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("rx-gateway:")]
+    assert len(errors) == 1, result.stderr
+    assert f"cannot listen on {busy}" in errors[0]
+    assert "already in use" in errors[0]
+    setting = "RX_GATEWAY_LISTEN" if listener == "claims" else "RX_GATEWAY_ADMIN_LISTEN"
+    assert setting in errors[0]
+    assert "rx-gateway listening" not in result.stdout

@@ -11,6 +11,7 @@ import asyncpg
 from rx_gateway.client import GatewayClient, reversal_for
 from rx_gateway.data.claims import claim_request
 from rx_gateway.v1 import claims_pb2 as pb
+from tests.support import benefit_request
 
 
 def _paid_by(reply: pb.ClaimResponse) -> dict[str, int]:
@@ -80,11 +81,7 @@ async def test_wellness_allotments_and_frequency_limit(
     pending. The first claim releases the due ones into the ledger; the purse pays at most
     two fills a month; a brand (tier 3) is not allowed and reports 136-UN."""
     member = fixtures["members"]["commercial_wellness"]
-    ask = pb.BenefitRequest(
-        cardholder_id=member["cardholder_id"],
-        person_code=member["person_code"],
-        as_of_date="20261101",
-    )
+    ask = benefit_request(fixtures, member, "20261101")
     before = {p.kind: p for p in (await client.get_benefits(ask)).purses}
     assert (before["WELLNESS"].posted_cents, before["WELLNESS"].available_cents) == (0, 12_000)
     assert before["WELLNESS"].pending_cents == 3_000

@@ -173,7 +173,14 @@ async def test_a_switch_bills_only_its_bin_pcn_pairs(
         for call in (
             c.submit(commercial),
             c.get_benefits(
-                pb.BenefitRequest(cardholder_id="X", person_code="001", as_of_date="20261101")
+                pb.BenefitRequest(
+                    cardholder_id="X",
+                    person_code="001",
+                    as_of_date="20261101",
+                    bin="610999",
+                    processor_control_number="RXGCOMM",
+                    date_of_birth="19800101",
+                )
             ),
         ):
             with pytest.raises(grpc.aio.AioRpcError) as caught:

@@ -3,30 +3,50 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
 
 from rx_gateway.adapters.postgres.database import _migrations, init_connection, migrate
-from rx_gateway.adapters.postgres.store import WARM_UP_ID
-from rx_gateway.bootstrap import App
+from rx_gateway.bootstrap import build_app
+from tests.support import TEST_SETTINGS
+
+HISTORY = (
+    "journal_entry",
+    "posting",
+    "claim",
+    "claim_reversal",
+    "claim_purse_spend",
+    "accumulator_move",
+    "audit_log",
+    "purse_funding",
+)
 
 
-async def test_warm_up_leaves_nothing_behind(app: App, conn: asyncpg.Connection) -> None:
-    """Every pooled connection made each hot-path call at start-up, and all of it rolled back."""
-    assert app.pool.get_size() == app.settings.pool.size_min
-    for table, column in (
-        ("family", "family_id"),
-        ("purse", "purse_id"),
-        ("claim", "family_id"),
-        ("claim_purse_spend", "family_id"),
-        ("accumulator", "subject_id"),
-        ("posting", "account_key"),
-    ):
-        value = f"purse:{WARM_UP_ID}" if table == "posting" else WARM_UP_ID
-        count = await conn.fetchval(f"SELECT count(*) FROM {table} WHERE {column} = $1", value)
-        assert count == 0, table
+async def _ledger_state(conn: asyncpg.Connection) -> dict[str, Any]:
+    counts = {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in HISTORY}
+    counts["family_versions"] = await conn.fetchval("SELECT sum(version) FROM family")
+    counts["purse_balances"] = await conn.fetchval("SELECT sum(balance_cents) FROM purse")
+    counts["accumulators"] = await conn.fetchval("SELECT sum(amount_cents) FROM accumulator")
+    return counts
+
+
+async def test_warm_up_leaves_nothing_behind(loaded_dsn: str, conn: asyncpg.Connection) -> None:
+    """Every pooled connection makes each hot-path call at start-up (a paid claim and its
+    reversal for a real family, as the least-privileged role), and all of it rolls back."""
+    before = await _ledger_state(conn)
+    application = await build_app(replace(TEST_SETTINGS), loaded_dsn, start=False)
+    try:
+        assert application.pool.get_size() == application.settings.pool.size_min
+        # the warm-up ran the write: the functions were called on those connections
+        async with application.pool.acquire() as pooled:
+            assert await pooled.fetchval("SELECT current_user") == "rx_gateway_app"
+    finally:
+        await application.stop()
+    assert await _ledger_state(conn) == before
     assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'warm-up'") == 0
+    assert await conn.fetchval("SELECT count(*) FROM claim WHERE claim_key LIKE '%~warm-up%'") == 0
 
 
 async def test_0007_backfills_purse_spending_from_stored_responses(fresh_database: Any) -> None:
@@ -64,7 +84,7 @@ async def test_0007_backfills_purse_spending_from_stored_responses(fresh_databas
             entry_id,
             response,
         )
-        assert await migrate(conn) == ["0007_hot_path.sql"]
+        assert (await migrate(conn))[0] == "0007_hot_path.sql"
         rows = await conn.fetch(
             "SELECT claim_id, family_id, purse_id, date_of_service, paid_cents"
             " FROM claim_purse_spend"

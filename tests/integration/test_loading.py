@@ -95,3 +95,178 @@ def test_formulary_without_the_optional_edit_columns_still_loads(
         tmp_path, known={"plans": {"HDHP-2026"}, "drugs": {dataset[1]["drugs"]["generic"]["ndc"]}}
     )
     assert loaded.rows("formulary.csv")[0][-4:] == (None, None, None, None)
+
+
+# --- A newcomer never sees a traceback; errors never echo PHI (issue 11) ---------------------
+
+PHARMACIES_HEADER = "npi,name,network,kind\n"
+MEMBERS_HEADER = (
+    "member_id,cardholder_id,person_code,family_id,employer_id,class_code,first_name,last_name,"
+    "date_of_birth,gender_code\n"
+)
+MEMBER_ROW = "M000001,RXG123456789,001,F000001,EMP1,FT,Ava,Lowe,1976-10-16,1\n"
+
+
+def _error(directory: Path) -> ReferenceDataError:
+    with pytest.raises(ReferenceDataError) as caught:
+        read_dataset(directory)
+    return caught.value
+
+
+def test_a_latin1_byte_names_file_line_and_field(tmp_path: Path) -> None:
+    """One byte that is not UTF-8: file, line and field, not a UnicodeDecodeError."""
+    (tmp_path / "pharmacies.csv").write_bytes(
+        PHARMACIES_HEADER.encode() + b"1000000001,Main St,preferred,retail\n"
+        b"1000000002,Caf\xe9 Pharmacy,preferred,retail\n"
+    )
+    error = _error(tmp_path)
+    assert (error.line, error.field) == (3, "name")
+    assert "pharmacies.csv" in error.file
+    assert "not UTF-8" in str(error) and "0xe9" in str(error)
+
+
+def test_a_latin1_byte_in_a_phi_field_is_not_shown(tmp_path: Path) -> None:
+    (tmp_path / "members.csv").write_bytes(
+        MEMBERS_HEADER.encode() + MEMBER_ROW.replace("Lowe", "L\xf6we").encode("latin-1")
+    )
+    error = _error(tmp_path)
+    assert (error.line, error.field) == (2, "last_name")
+    assert "0xf6" not in str(error) and "not UTF-8" in str(error)
+
+
+def test_a_utf8_bom_is_accepted(tmp_path: Path) -> None:
+    """Spreadsheet tools save "CSV UTF-8" with a BOM: the first column is still found."""
+    (tmp_path / "pharmacies.csv").write_text(
+        "\ufeff" + PHARMACIES_HEADER + "1000000001,Main St,preferred,retail\n", encoding="utf-8"
+    )
+    assert read_dataset(tmp_path).rows("pharmacies.csv") == [
+        ("1000000001", "Main St", "preferred", "retail")
+    ]
+
+
+def test_a_row_with_an_extra_field_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "pharmacies.csv").write_text(
+        PHARMACIES_HEADER
+        + "1000000001,Main St,preferred,retail\n1000000002,Elm St,preferred,retail,oops\n"
+    )
+    error = _error(tmp_path)
+    assert error.line == 3
+    assert "5 fields, the header has 4" in error.problem
+
+
+@pytest.mark.parametrize(
+    ("files", "problem"),
+    [({}, "no data files"), ({"pharmacies.csv": PHARMACIES_HEADER}, "no data rows")],
+    ids=["empty", "headers only"],
+)
+def test_a_directory_with_nothing_to_load_is_refused(
+    tmp_path: Path, files: dict[str, str], problem: str
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    error = _error(tmp_path)
+    assert error.field == "(directory)"
+    assert problem in error.problem and "plans/*.json" in error.problem
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "field", "problem"),
+    [
+        (b'{\n  "plan_id": "CAF\xc9"\n}\n', 2, "(encoding)", "byte 0xc9 is not UTF-8"),
+        (b'{\n  "plan_id": \n', 3, "(json)", "not JSON"),
+    ],
+    ids=["not UTF-8", "not JSON"],
+)
+def test_a_bad_plan_file_is_one_error(
+    tmp_path: Path, content: bytes, line: int, field: str, problem: str
+) -> None:
+    (tmp_path / "plans").mkdir()
+    (tmp_path / "plans" / "BAD.json").write_bytes(content)
+    error = _error(tmp_path)
+    assert (error.line, error.field) == (line, field)
+    assert problem in error.problem and "BAD.json" in error.file
+
+
+@pytest.mark.parametrize(
+    ("column", "bad"),
+    [
+        ("date_of_birth", "1961-13-01"),
+        ("first_name", ""),
+        ("cardholder_id", " "),
+    ],
+)
+def test_errors_never_show_a_phi_value(tmp_path: Path, column: str, bad: str) -> None:
+    """A bad date of birth names file, line and field, not the date (PHI)."""
+    columns = MEMBERS_HEADER.strip().split(",")
+    values = MEMBER_ROW.strip().split(",")
+    values[columns.index(column)] = bad
+    (tmp_path / "members.csv").write_text(MEMBERS_HEADER + MEMBER_ROW + ",".join(values) + "\n")
+    error = _error(tmp_path)
+    assert (error.line, error.field) == (3, column)
+    assert "members.csv:3" in str(error)
+    if bad.strip():
+        assert bad not in str(error)
+        assert "1961" not in str(error) and "13-01" not in str(error)
+
+
+def test_a_duplicate_cardholder_is_refused_without_showing_it(tmp_path: Path) -> None:
+    """A cardholder ID and person code name one member; the ID (PHI) is not shown."""
+    second = MEMBER_ROW.replace("M000001", "M000002")
+    (tmp_path / "members.csv").write_text(MEMBERS_HEADER + MEMBER_ROW + second)
+    error = _error(tmp_path)
+    assert (error.line, error.field) == (3, "cardholder_id")
+    assert "RXG123456789" not in str(error)
+
+
+def test_errors_show_the_value_of_other_fields(tmp_path: Path) -> None:
+    """Values that are not PHI are quoted, so the user sees what to fix."""
+    (tmp_path / "pharmacies.csv").write_text(PHARMACIES_HEADER + "1,Main St,nowhere,retail\n")
+    error = _error(tmp_path)
+    assert error.field == "network" and "'nowhere'" in error.problem
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "field"),
+    [
+        (
+            "coverages.csv",
+            "member_id,plan_id,group_id,start_date,end_date,end_reason,line_of_business\n"
+            "M1,P1,G1,2026-06-01,2026-01-01,expired,commercial\n",
+            "end_date",
+        ),
+        (
+            "prior_authorizations.csv",
+            "pa_number,member_id,ndc,drug_group,start_date,end_date\n"
+            "PA1,M1,,,2026-01-01,2026-12-31\n",
+            "ndc",
+        ),
+        ("members.csv", MEMBERS_HEADER + MEMBER_ROW.replace(",1\n", ",7\n"), "gender_code"),
+        (
+            "formulary.csv",
+            "plan_id,ndc,status,tier,prior_authorization_required,quantity_limit_thousandths,days_supply_max\n"
+            "P1,00000000001,covered,12,false,,\n",
+            "tier",
+        ),
+    ],
+    ids=["coverage ends before it starts", "PA for nothing", "gender code 7", "tier 12"],
+)
+def test_rules_the_database_enforces_are_checked_first(
+    tmp_path: Path, name: str, text: str, field: str
+) -> None:
+    """A row the database would refuse (a constraint) is refused here, naming line and field,
+    instead of failing inside the load's transaction."""
+    (tmp_path / name).write_text(text)
+    error = _error(tmp_path)
+    assert (error.line, error.field) == (2, field)
+
+
+def test_a_duplicate_coverage_key_is_refused_with_its_lines(tmp_path: Path) -> None:
+    """The coverage key is member, plan and start date (the group is not part of it)."""
+    (tmp_path / "coverages.csv").write_text(
+        "member_id,plan_id,group_id,start_date,end_date,end_reason,line_of_business\n"
+        "M1,P1,G1,2026-01-01,,,commercial\n"
+        "M1,P1,G2,2026-01-01,,,commercial\n"
+    )
+    error = _error(tmp_path)
+    assert (error.line, error.field) == (3, "member_id")
+    assert "repeats line 2" in error.problem

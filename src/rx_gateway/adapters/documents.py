@@ -6,14 +6,17 @@ builds its reference snapshot, so a plan that loaded is a plan that runs.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from rx_gateway.domain.errors import ReferenceDataError
 from rx_gateway.domain.reference import (
+    DEFAULT_MONTH_BANDS,
     CostShareKind,
     CostShareRule,
+    CoverageLevel,
     DaysSupplyBand,
     NetworkPricing,
     PharmacyNetwork,
@@ -294,24 +297,19 @@ def plan_from_document(doc: Any, source: str, text: str = "") -> Plan:
             check=lambda v: 1 <= v <= 12,
             rule="must be 1-12",
         ),
-        deductible_individual_cents=get(
-            deductible,
-            ("deductible", "individual_cents"),
-            int,
-            check=_non_negative,
-            rule="must be >= 0",
+        deductible_individual_cents=_limit(reader, deductible, "deductible", "individual_cents"),
+        deductible_family_cents=_limit(reader, deductible, "deductible", "family_cents"),
+        deductible_self_only_cents=_limit(reader, deductible, "deductible", "self_only_cents"),
+        out_of_pocket_individual_cents=_limit(
+            reader, out_of_pocket, "out_of_pocket", "individual_cents"
         ),
-        deductible_family_cents=get(deductible, ("deductible", "family_cents"), int, default=None),
-        out_of_pocket_individual_cents=get(
-            out_of_pocket,
-            ("out_of_pocket", "individual_cents"),
-            int,
-            check=_non_negative,
-            rule="must be >= 0",
+        out_of_pocket_family_cents=_limit(reader, out_of_pocket, "out_of_pocket", "family_cents"),
+        out_of_pocket_self_only_cents=_limit(
+            reader, out_of_pocket, "out_of_pocket", "self_only_cents"
         ),
-        out_of_pocket_family_cents=get(
-            out_of_pocket, ("out_of_pocket", "family_cents"), int, default=None
-        ),
+        hsa_qualified=get(doc, ("hsa_qualified",), bool, default=False),
+        month_bands=_month_bands(reader, doc),
+        person_code_required=get(doc, ("person_code_required",), bool, default=False),
         tiers=tiers,
         networks=networks,
         days_supply_max=get(
@@ -344,7 +342,110 @@ def plan_from_document(doc: Any, source: str, text: str = "") -> Plan:
     )
     if not tiers:
         raise reader.fail(("tiers",), "at least one tier is required")
+    for section in ("deductible", "out_of_pocket"):
+        limits = plan.limits(CoverageLevel.SELF_ONLY)
+        self_only = (
+            limits.deductible_individual_cents
+            if section == "deductible"
+            else limits.out_of_pocket_individual_cents
+        )
+        if (
+            self_only is None
+            and (
+                plan.deductible_family_cents
+                if section == "deductible"
+                else plan.out_of_pocket_family_cents
+            )
+            is not None
+        ):
+            raise reader.fail(
+                (section, "self_only_cents"),
+                "is required when the family amount is aggregate (no individual_cents)",
+            )
+    if plan.hsa_qualified:
+        problem = hsa_problem(plan)
+        if problem is not None:
+            raise reader.fail(problem[0], problem[1])
     return plan
+
+
+# IRS limits for an HSA-qualified high-deductible health plan, 2026 (IRS Rev. Proc. 2025-19;
+# Publication 969): the minimum annual deductible and the out-of-pocket maximum, self-only and
+# family coverage. No member of a family may meet a deductible below the family minimum.
+HSA_DEDUCTIBLE_MIN_SELF_ONLY_CENTS = 170_000
+HSA_DEDUCTIBLE_MIN_FAMILY_CENTS = 340_000
+HSA_OUT_OF_POCKET_MAX_SELF_ONLY_CENTS = 850_000
+HSA_OUT_OF_POCKET_MAX_FAMILY_CENTS = 1_700_000
+
+
+def hsa_problem(plan: Plan) -> tuple[tuple[str, ...], str] | None:
+    """Why a plan is not an HSA-qualified HDHP, as (JSON path, problem), or None."""
+    self_only = plan.limits(CoverageLevel.SELF_ONLY)
+    family = plan.limits(CoverageLevel.FAMILY)
+    checks = (
+        (
+            ("deductible", "self_only_cents"),
+            (self_only.deductible_individual_cents or 0) >= HSA_DEDUCTIBLE_MIN_SELF_ONLY_CENTS,
+            f"an HSA-qualified plan's self-only deductible is at least"
+            f" {HSA_DEDUCTIBLE_MIN_SELF_ONLY_CENTS} cents",
+        ),
+        (
+            ("deductible", "family_cents"),
+            (family.deductible_family_cents or 0) >= HSA_DEDUCTIBLE_MIN_FAMILY_CENTS,
+            f"an HSA-qualified plan's family deductible is at least"
+            f" {HSA_DEDUCTIBLE_MIN_FAMILY_CENTS} cents",
+        ),
+        (
+            ("deductible", "individual_cents"),
+            family.deductible_individual_cents is None
+            or family.deductible_individual_cents >= HSA_DEDUCTIBLE_MIN_FAMILY_CENTS,
+            "an embedded individual deductible in family coverage is at least the family"
+            f" minimum ({HSA_DEDUCTIBLE_MIN_FAMILY_CENTS} cents); leave it out for an aggregate"
+            " family deductible",
+        ),
+        (
+            ("out_of_pocket", "self_only_cents"),
+            self_only.out_of_pocket_individual_cents is not None
+            and self_only.out_of_pocket_individual_cents <= HSA_OUT_OF_POCKET_MAX_SELF_ONLY_CENTS,
+            f"an HSA-qualified plan's self-only out-of-pocket maximum is at most"
+            f" {HSA_OUT_OF_POCKET_MAX_SELF_ONLY_CENTS} cents",
+        ),
+        (
+            ("out_of_pocket", "family_cents"),
+            family.out_of_pocket_family_cents is not None
+            and family.out_of_pocket_family_cents <= HSA_OUT_OF_POCKET_MAX_FAMILY_CENTS,
+            f"an HSA-qualified plan's family out-of-pocket maximum is at most"
+            f" {HSA_OUT_OF_POCKET_MAX_FAMILY_CENTS} cents",
+        ),
+    )
+    return next(((path, problem) for path, ok, problem in checks if not ok), None)
+
+
+def _limit(reader: _Reader, doc: Mapping[str, Any], section: str, key: str) -> int | None:
+    value: int | None = reader.get(
+        doc, (section, key), int, default=None, check=_non_negative, rule="must be >= 0"
+    )
+    return value
+
+
+def _month_bands(reader: _Reader, doc: Mapping[str, Any]) -> tuple[tuple[int, int], ...]:
+    """``[[days_max, months], ...]``: what a month's supply is (default 34/60/90 days)."""
+    raw = reader.get(doc, ("month_bands",), list, default=None)
+    if raw is None:
+        return DEFAULT_MONTH_BANDS
+    bands = []
+    for band in raw:
+        if not (
+            isinstance(band, list)
+            and len(band) == 2
+            and all(type(v) is int and v > 0 for v in band)
+        ):
+            raise reader.fail(("month_bands",), "each band is [days_supply_max, months]")
+        bands.append((band[0], band[1]))
+    bands.sort()
+    if not bands or any(b[1] <= a[1] for a, b in itertools.pairwise(bands)):
+        raise reader.fail(("month_bands",), "bands must count more months as days grow")
+    return tuple(bands)
 
 
 def parse_plan_text(text: str, source: str) -> Plan:

@@ -327,8 +327,16 @@ def _plans() -> list[dict[str, Any]]:
         "pcn": "RXGHDHP",
         "line_of_business": "COMMERCIAL",
         "plan_year_start_month": 1,
-        "deductible": {"individual_cents": 170_000, "family_cents": 340_000},
-        "out_of_pocket": {"individual_cents": 850_000, "family_cents": 1_700_000},
+        # IRS 2026: self-only coverage $1,700; family coverage an aggregate $3,400 (no member
+        # of a family meets a deductible below the family minimum). Out of pocket at most
+        # $8,500 / $17,000, with an embedded individual limit no higher than self-only.
+        "hsa_qualified": True,
+        "deductible": {"self_only_cents": 170_000, "family_cents": 340_000},
+        "out_of_pocket": {
+            "self_only_cents": 850_000,
+            "individual_cents": 850_000,
+            "family_cents": 1_700_000,
+        },
         "days_supply_max": 90,
         "refill_too_soon_threshold_bp": 8_000,
         "timely_filing_days": 365,
@@ -827,6 +835,8 @@ def _pick_fixtures(
             "family_id": m[3],
             "group_id": c[2],
             "plan_id": c[1],
+            "date_of_birth": str(m[8]).replace("-", ""),
+            "gender_code": int(m[9]),
         }
 
     def find(
@@ -863,6 +873,7 @@ def _pick_fixtures(
     comm_family = find(comm, family=3)
     hdhp_family_head = find("HDHP-2026", family=3)
     hdhp_family = [member_ref(m) for m in members if m[3] == hdhp_family_head[3]]
+    hdhp_single = find("HDHP-2026")
     part_d = find("PARTD-STD-2026")
     part_d_other = find("PARTD-STD-2026", skip={part_d[0]})
     terminated = next(m for m in members if coverage_by_member[m[0]][5] == "terminated")
@@ -902,6 +913,7 @@ def _pick_fixtures(
             "commercial_single": member_ref(comm_single),
             "commercial_family_head": member_ref(comm_family),
             "hdhp_family": hdhp_family,
+            "hdhp_single": member_ref(hdhp_single),
             "part_d": member_ref(part_d),
             "part_d_other": member_ref(part_d_other),
             "terminated": member_ref(terminated),
@@ -975,10 +987,18 @@ def generate(
         list(TABLES["members.csv"]),
         member_rows,
     )
+    family_size: dict[str, int] = {}
+    for m in member_rows:
+        family_size[m[3]] = family_size.get(m[3], 0) + 1
+    family_of = {m[0]: m[3] for m in member_rows}
     _write_csv(
         directory / "coverages.csv",
         list(TABLES["coverages.csv"]),
-        coverages,
+        [
+            # 834 HD05 coverage level: a one-person family has self-only coverage
+            [*c, "self_only" if family_size[family_of[c[0]]] == 1 else "family"]
+            for c in coverages
+        ],
     )
     _write_csv(directory / "purses.csv", list(TABLES["purses.csv"]), purses)
     _write_csv(
@@ -1029,6 +1049,8 @@ def active_members(directory: Path) -> list[dict[str, str]]:
                 "person_code": m["person_code"],
                 "group_id": coverage[m["member_id"]]["group_id"],
                 "plan_id": coverage[m["member_id"]]["plan_id"],
+                "date_of_birth": m["date_of_birth"].replace("-", ""),
+                "gender_code": m["gender_code"],
             }
             for m in csv.DictReader(handle)
             if not coverage[m["member_id"]]["end_reason"]

@@ -42,9 +42,11 @@ from rx_gateway.domain.pricing import Price, contract_ingredient, price_claim
 from rx_gateway.domain.reference import (
     CostShareKind,
     CostShareRule,
+    CoverageLevel,
     Drug,
     FormularyEntry,
     FormularyStatus,
+    Limits,
     Pharmacy,
     PharmacyNetwork,
     Plan,
@@ -98,6 +100,7 @@ def resolve_coverage(
     date_of_service: dt.date,
     snapshot: ReferenceSnapshot,
     state: MemberState | None,
+    person_code: str = "",
 ) -> tuple[Plan, Coverage]:
     """Plan (BIN/PCN) and eligibility groups: which coverage adjudicates this date of service."""
     plans = snapshot.plans_by_bin_pcn.get((bin_number, pcn))
@@ -144,7 +147,17 @@ def resolve_coverage(
             "eligibility",
             [Reject(RejectCode.NON_MATCHED_GROUP, "Group ID does not match the member's coverage")],
         )
-    return snapshot.plans[coverage.plan_id], coverage
+    plan = snapshot.plans[coverage.plan_id]
+    if plan.person_code_required and not person_code:
+        _fail_if(
+            "eligibility",
+            [
+                Reject(
+                    RejectCode.MI_PERSON_CODE, "Person code (303-C3) is missing: the plan needs it"
+                )
+            ],
+        )
+    return plan, coverage
 
 
 def _product(
@@ -411,7 +424,9 @@ def _refill(request: ClaimRequest, plan: Plan, drug: Drug, state: MemberState) -
         )
 
 
-def accumulator_view(plan: Plan, plan_year_start: dt.date, acc: Accumulators) -> AccumulatorView:
+def accumulator_view(
+    limits: Limits, level: CoverageLevel, plan_year_start: dt.date, acc: Accumulators
+) -> AccumulatorView:
     def left(limit: int | None, met: int) -> int:
         return remaining(limit, met) or 0
 
@@ -419,21 +434,60 @@ def accumulator_view(plan: Plan, plan_year_start: dt.date, acc: Accumulators) ->
         plan_year=format_ccyymmdd(plan_year_start),
         deductible_individual_met_cents=acc.deductible_individual_cents,
         deductible_individual_remaining_cents=left(
-            plan.deductible_individual_cents, acc.deductible_individual_cents
+            limits.deductible_individual_cents, acc.deductible_individual_cents
         ),
         deductible_family_met_cents=acc.deductible_family_cents,
         deductible_family_remaining_cents=left(
-            plan.deductible_family_cents, acc.deductible_family_cents
+            limits.deductible_family_cents, acc.deductible_family_cents
         ),
         out_of_pocket_individual_met_cents=acc.out_of_pocket_individual_cents,
         out_of_pocket_individual_remaining_cents=left(
-            plan.out_of_pocket_individual_cents, acc.out_of_pocket_individual_cents
+            limits.out_of_pocket_individual_cents, acc.out_of_pocket_individual_cents
         ),
         out_of_pocket_family_met_cents=acc.out_of_pocket_family_cents,
         out_of_pocket_family_remaining_cents=left(
-            plan.out_of_pocket_family_cents, acc.out_of_pocket_family_cents
+            limits.out_of_pocket_family_cents, acc.out_of_pocket_family_cents
         ),
+        coverage_level=level.value,
     )
+
+
+def accumulated_deductible(limits: Limits, acc: Accumulators) -> int | None:
+    """512-FC: what has been applied toward the deductible that applies to this member: the
+    member's own when there is an individual deductible, else the family's (an aggregate
+    family deductible); None when the plan has no deductible for this coverage."""
+    if limits.deductible_individual_cents:
+        return acc.deductible_individual_cents
+    if limits.deductible_family_cents:
+        return acc.deductible_family_cents
+    return None
+
+
+def remaining_deductible(limits: Limits, acc: Accumulators) -> int | None:
+    """513-FD: the least of what is left of the deductibles that apply; None without one."""
+    left = [
+        value
+        for limit, met in (
+            (limits.deductible_individual_cents, acc.deductible_individual_cents),
+            (limits.deductible_family_cents, acc.deductible_family_cents),
+        )
+        if limit
+        for value in (max(0, limit - met),)
+    ]
+    return min(left) if left else None
+
+
+def _spending_account_left(plan: Plan, state: MemberState, lines: list[PurseLine]) -> int | None:
+    """128-UC: what the member's purses in their benefit stack hold after this claim, whether
+    or not one paid; None when the member has no such purse."""
+    kinds = {rule.kind for rule in plan.purse_rules_for(state.member.class_code)}
+    spent = {line.purse_id: line.paid_cents for line in lines}
+    held = [
+        purse.balance_cents - spent.get(purse.purse_id, 0)
+        for purse in state.purses
+        if purse.kind in kinds
+    ]
+    return sum(held) if held else None
 
 
 def _accumulator_moves(
@@ -531,13 +585,13 @@ def _route_purses(
             room, why = _period_room(rule, plan, state, purse.purse_id, date_of_service)
             if room is not None:
                 pay = min(pay, room)
-                trace.append(f"purse {purse.kind} {purse.purse_id}: {why}")
+                trace.append(f"purse {purse.kind}: {why}")
             if pay <= 0:
                 continue
             spent[purse.purse_id] = spent.get(purse.purse_id, 0) + pay
             left -= pay
             lines.append(PurseLine(purse.purse_id, purse.kind, pay, balance - pay))
-            trace.append(f"purse {purse.kind} {purse.purse_id}: paid {format_cents(pay)}")
+            trace.append(f"purse {purse.kind}: paid {format_cents(pay)}")
     return lines, trace
 
 
@@ -567,6 +621,7 @@ def adjudicate(
             service_date,
             snapshot,
             state,
+            request.person_code,
         )
         assert state is not None  # noqa: S101 - resolve_coverage rejects a missing member
         plan_id = plan.plan_id
@@ -621,6 +676,7 @@ def adjudicate(
         entry,
         price,
         pharmacy.network,
+        coverage,
         trace,
         authorization_number=authorization_number,
         internal_control_number=internal_control_number,
@@ -659,6 +715,7 @@ def _pay(
     entry: FormularyEntry,
     price: Price,
     network: PharmacyNetwork,
+    coverage: Coverage,
     trace: list[str],
     *,
     authorization_number: str,
@@ -666,12 +723,14 @@ def _pay(
 ) -> Paid:
     plan_year_start = plan.plan_year_start(request.service_date)
     before = state.accumulators_for(plan.plan_id, plan_year_start)
+    limits = plan.limits(coverage.level)
     cost, generic_tier = _brand_penalty(request, plan, drug, snapshot, price, network)
     tier = generic_tier if generic_tier is not None else entry.tier
     program = plan.program_for(drug.drug_group, network, is_brand=drug.is_brand)
     share = member_share(
-        plan,
+        limits,
         plan.tiers[tier],
+        months_supplied=plan.months_supplied(request.days_supply),
         cost_cents=cost,
         brand_penalty_cents=price.allowed_cents - cost,
         days_supply=request.days_supply,
@@ -693,7 +752,7 @@ def _pay(
     plan_paid = price.allowed_cents - responsibility
     moves = _accumulator_moves(plan, plan_year_start, state, share)
     after = apply_moves(before, moves)
-    view = accumulator_view(plan, plan_year_start, after)
+    view = accumulator_view(limits, coverage.level, plan_year_start, after)
     pricing = ResponsePricing(
         patient_pay_amount_cents=patient_pay,
         ingredient_cost_paid_cents=price.ingredient_cost_paid_cents,
@@ -703,18 +762,14 @@ def _pay(
         amount_applied_to_periodic_deductible_cents=share.deductible_cents,
         amount_of_copay_cents=share.copay_cents,
         amount_of_coinsurance_cents=share.coinsurance_cents,
-        amount_exceeding_periodic_benefit_maximum_cents=0,
-        accumulated_deductible_amount_cents=after.deductible_individual_cents,
-        remaining_deductible_amount_cents=min(
-            view.deductible_individual_remaining_cents,
-            view.deductible_family_remaining_cents
-            if plan.deductible_family_cents is not None
-            else view.deductible_individual_remaining_cents,
-        ),
-        remaining_benefit_amount_cents=0,
+        # the plans have no periodic benefit maximum: 520-FK and 514-FE are left out
+        amount_exceeding_periodic_benefit_maximum_cents=None,
+        accumulated_deductible_amount_cents=accumulated_deductible(limits, after),
+        remaining_deductible_amount_cents=remaining_deductible(limits, after),
+        remaining_benefit_amount_cents=None,
         amount_attributed_to_provider_network_selection_cents=share.network_cents,
         amount_attributed_to_product_selection_brand_cents=share.brand_penalty_cents,
-        spending_account_amount_remaining_cents=lines[-1].balance_remaining_cents if lines else 0,
+        spending_account_amount_remaining_cents=_spending_account_left(plan, state, lines),
         health_plan_funded_assistance_amount_cents=-purse_paid,
         allowed_amount_cents=price.allowed_cents,
         plan_paid_cents=plan_paid,
@@ -725,7 +780,7 @@ def _pay(
             share.non_preferred_cents if drug.is_brand else 0
         ),
         benefit_stages=(
-            benefit_stages(plan, plan.tiers[tier], before, price.allowed_cents, share)
+            benefit_stages(limits, plan.tiers[tier], before, price.allowed_cents, share)
             if plan.line_of_business == PART_D
             else ()
         ),
@@ -775,7 +830,7 @@ PART_D = "MEDICARE_PART_D"
 
 
 def benefit_stages(
-    plan: Plan,
+    limits: Limits,
     rule: CostShareRule,
     before: Accumulators,
     cost_cents: int,
@@ -789,8 +844,8 @@ def benefit_stages(
     left = [
         value
         for value in (
-            remaining(plan.out_of_pocket_individual_cents, before.out_of_pocket_individual_cents),
-            remaining(plan.out_of_pocket_family_cents, before.out_of_pocket_family_cents),
+            remaining(limits.out_of_pocket_individual_cents, before.out_of_pocket_individual_cents),
+            remaining(limits.out_of_pocket_family_cents, before.out_of_pocket_family_cents),
         )
         if value is not None
     ]
@@ -823,7 +878,7 @@ def check_identities(
         p.amount_applied_to_periodic_deductible_cents
         + p.amount_of_copay_cents
         + p.amount_of_coinsurance_cents
-        + p.amount_exceeding_periodic_benefit_maximum_cents
+        + (p.amount_exceeding_periodic_benefit_maximum_cents or 0)
         + p.amount_attributed_to_provider_network_selection_cents
         + p.amount_attributed_to_product_selection_brand_cents
         + p.amount_attributed_to_non_preferred_formulary_cents
@@ -863,6 +918,9 @@ def check_eligibility(
         _fail_if("syntax", claim_rules.validate_eligibility(request))
         service_date = parse_ccyymmdd(request.date_of_service)
         assert service_date is not None  # noqa: S101 - validated above
+        born = parse_ccyymmdd(request.date_of_birth)
+        if state is not None and born is not None and born != state.member.date_of_birth:
+            state = None  # answered exactly as an unknown member: no oracle for birth dates
         plan, coverage = resolve_coverage(
             request.bin,
             request.processor_control_number,
@@ -870,12 +928,18 @@ def check_eligibility(
             service_date,
             snapshot,
             state,
+            request.person_code,
         )
     except _Stop as stop:
         return Eligibility(ResponseStatus.REJECTED, ordered(stop.rejects))
     assert state is not None  # noqa: S101
     year = plan.plan_year_start(service_date)
-    view = accumulator_view(plan, year, state.accumulators_for(plan.plan_id, year))
+    view = accumulator_view(
+        plan.limits(coverage.level),
+        coverage.level,
+        year,
+        state.accumulators_for(plan.plan_id, year),
+    )
     return Eligibility(ResponseStatus.APPROVED, (), plan, coverage, view)
 
 
@@ -893,6 +957,8 @@ class StoredClaim:
     family_id: str
     reversal_response: ClaimResponse | None
     accumulators_now: Accumulators
+    cardholder_id: str = ""
+    person_code: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -901,6 +967,26 @@ class Reversal:
     entry: JournalEntry
     purse_moves: tuple[PurseMove, ...]
     accumulator_moves: tuple[AccumulatorMove, ...]
+
+
+def _reversal_member_mismatch(request: ReversalRequest, stored: StoredClaim) -> list[Reject]:
+    """The B2's optional insurance segment, when sent, must name the claim's patient."""
+    rejects = []
+    if request.cardholder_id and request.cardholder_id != stored.cardholder_id:
+        rejects.append(
+            Reject(
+                RejectCode.NON_MATCHED_CARDHOLDER,
+                "Cardholder ID (302-C2) does not match the paid claim",
+            )
+        )
+    elif request.person_code and request.person_code != stored.person_code:
+        rejects.append(
+            Reject(
+                RejectCode.NON_MATCHED_PERSON_CODE,
+                "Person code (303-C3) does not match the paid claim",
+            )
+        )
+    return rejects
 
 
 def reverse(
@@ -921,6 +1007,11 @@ def reverse(
             (Reject(RejectCode.CLAIM_NOT_PAID, "No paid claim matches this reversal"),),
             prescription_reference_number=request.prescription_reference_number,
         )
+    mismatch = _reversal_member_mismatch(request, stored)
+    if mismatch:
+        return rejected(
+            tuple(mismatch), prescription_reference_number=request.prescription_reference_number
+        )
     if stored.reversal_response is not None:
         return stored.reversal_response.as_status(ResponseStatus.DUPLICATE_OF_APPROVED)
     original = stored.response
@@ -930,9 +1021,10 @@ def reverse(
     accumulator_moves = tuple(m.negated() for m in stored.accumulator_moves)
     after = apply_moves(stored.accumulators_now, accumulator_moves)
     year = parse_ccyymmdd(original.accumulators.plan_year) if original.accumulators else None
-    if year is None:
+    if year is None or original.accumulators is None:
         msg = "a paid claim must carry its plan year"
         raise InvariantViolation(msg)
+    level = CoverageLevel(original.accumulators.coverage_level)
     restored = tuple(
         PurseLine(
             line.purse_id,
@@ -948,7 +1040,7 @@ def reverse(
         message="Reversal accepted",
         pricing=original.pricing.negated(),
         purses=restored,
-        accumulators=accumulator_view(plan, year, after),
+        accumulators=accumulator_view(plan.limits(level), level, year, after),
         internal_control_number=original.internal_control_number,
         plan_id=original.plan_id,
         reference_data_version=original.reference_data_version,
@@ -993,28 +1085,29 @@ def benefit_view(state: MemberState, snapshot: ReferenceSnapshot, as_of: dt.date
     if active is None:
         return BenefitView(spans, None, None, ())
     plan = snapshot.plans[active.plan_id]
+    limits = plan.limits(active.level)
     year = plan.plan_year_start(as_of)
     met = state.accumulators_for(plan.plan_id, year)
     lines = (
         AccumulatorLine(
             "deductible",
             "individual",
-            plan.deductible_individual_cents,
+            limits.deductible_individual_cents,
             met.deductible_individual_cents,
         ),
         AccumulatorLine(
-            "deductible", "family", plan.deductible_family_cents, met.deductible_family_cents
+            "deductible", "family", limits.deductible_family_cents, met.deductible_family_cents
         ),
         AccumulatorLine(
             "out_of_pocket",
             "individual",
-            plan.out_of_pocket_individual_cents,
+            limits.out_of_pocket_individual_cents,
             met.out_of_pocket_individual_cents,
         ),
         AccumulatorLine(
             "out_of_pocket",
             "family",
-            plan.out_of_pocket_family_cents,
+            limits.out_of_pocket_family_cents,
             met.out_of_pocket_family_cents,
         ),
     )

@@ -19,7 +19,7 @@ TEXT_FIELD_LENGTH_MAX = 20
 def parse_ccyymmdd(value: str) -> dt.date | None:
     """A CCYYMMDD date, or None when the value is not one. Cached: a claim asks for its dates
     many times (ClaimRequest.service_date is a property) and dates of service repeat."""
-    if len(value) != 8 or not value.isdigit():
+    if len(value) != 8 or not is_digits(value):
         return None
     try:
         return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
@@ -143,35 +143,93 @@ class EligibilityRequest:
     date_of_birth: str = ""
 
 
+def is_digits(value: str) -> bool:
+    """Digits mean 0-9: ``str.isdigit()`` alone also accepts Arabic-Indic, full-width and
+    superscript digits, which would give one fill a second claim key."""
+    return value.isascii() and value.isdigit()
+
+
+def is_text(value: str) -> bool:
+    """NCPDP alphanumeric: printable ASCII (space to tilde). No NUL, no control character, no
+    framing byte, nothing outside ASCII."""
+    return value.isascii() and value.isprintable()
+
+
 def _text_ok(value: str, length_max: int = TEXT_FIELD_LENGTH_MAX) -> bool:
-    return 0 < len(value) <= length_max and value.isprintable() and value.strip() == value
+    return 0 < len(value) <= length_max and is_text(value) and value.strip() == value
+
+
+def _digits_reject(
+    value: str, code: RejectCode, name: str, lengths: tuple[int, int], *, required: bool = True
+) -> list[Reject]:
+    """A numeric-text field of ``lengths`` (min, max) ASCII digits; a missing one says so."""
+    if not value:
+        return [Reject(code, f"{name} is missing")] if required else []
+    low, high = lengths
+    if low <= len(value) <= high and is_digits(value):
+        return []
+    size = f"{low}" if low == high else f"{low}-{high}"
+    return [Reject(code, f"{name} must be {size} digits 0-9")]
+
+
+def _text_reject(
+    value: str, code: RejectCode, name: str, length_max: int, *, required: bool = True
+) -> list[Reject]:
+    """A text field: printable ASCII, at most ``length_max`` characters; a missing one says so."""
+    if not value:
+        return [Reject(code, f"{name} is missing")] if required else []
+    if not is_text(value):
+        return [Reject(code, f"{name} holds a character outside printable ASCII")]
+    if len(value) > length_max or value.strip() != value:
+        return [Reject(code, f"{name} must be 1-{length_max} characters, no padding")]
+    return []
+
+
+def _date_reject(value: str, code: RejectCode, name: str, *, required: bool = True) -> list[Reject]:
+    if not value:
+        return [Reject(code, f"{name} is missing")] if required else []
+    if parse_ccyymmdd(value) is None:
+        return [Reject(code, f"{name} must be a date CCYYMMDD")]
+    return []
 
 
 def validate_header(
     bin_number: str, pcn: str, service_provider_id: str, date_of_service: str
 ) -> list[Reject]:
-    rejects = []
-    if not (len(bin_number) == 6 and bin_number.isdigit()):
-        rejects.append(Reject(RejectCode.MI_BIN, "BIN (101-A1) must be six digits"))
-    if not _text_ok(pcn, 10):
-        rejects.append(Reject(RejectCode.MI_PCN, "PCN (104-A4) must be 1-10 characters"))
-    if not _text_ok(service_provider_id, 15):
-        rejects.append(
-            Reject(RejectCode.MI_SERVICE_PROVIDER_ID, "Service provider ID (201-B1) is required")
-        )
-    if parse_ccyymmdd(date_of_service) is None:
-        rejects.append(
-            Reject(RejectCode.MI_DATE_OF_SERVICE, "Date of service (401-D1) must be CCYYMMDD")
-        )
-    return rejects
+    return [
+        *_digits_reject(bin_number, RejectCode.MI_BIN, "BIN (101-A1)", (6, 6)),
+        *_text_reject(pcn, RejectCode.MI_PCN, "PCN (104-A4)", 10),
+        *_text_reject(
+            service_provider_id,
+            RejectCode.MI_SERVICE_PROVIDER_ID,
+            "Service provider ID (201-B1)",
+            15,
+        ),
+        *_date_reject(date_of_service, RejectCode.MI_DATE_OF_SERVICE, "Date of service (401-D1)"),
+    ]
+
+
+def _member_rejects(cardholder_id: str, group_id: str, person_code: str) -> list[Reject]:
+    """302-C2 (required), 301-C1 (checked against coverage later), 303-C3 (optional here: a
+    plan may require it)."""
+    return [
+        *_text_reject(
+            cardholder_id,
+            RejectCode.MI_CARDHOLDER_ID,
+            "Cardholder ID (302-C2)",
+            TEXT_FIELD_LENGTH_MAX,
+        ),
+        *_text_reject(group_id, RejectCode.MI_GROUP_ID, "Group ID (301-C1)", 15, required=False),
+        *_digits_reject(
+            person_code, RejectCode.MI_PERSON_CODE, "Person code (303-C3)", (1, 3), required=False
+        ),
+    ]
 
 
 def _prescription_rejects(rx_number: str, fill_number: int) -> list[Reject]:
-    rejects = []
-    if not (0 < len(rx_number) <= 12 and rx_number.isdigit()):
-        rejects.append(
-            Reject(RejectCode.MI_PRESCRIPTION_NUMBER, "Rx number (402-D2) must be 1-12 digits")
-        )
+    rejects = _digits_reject(
+        rx_number, RejectCode.MI_PRESCRIPTION_NUMBER, "Rx number (402-D2)", (1, 12)
+    )
     if not 0 <= fill_number <= 99:
         rejects.append(Reject(RejectCode.MI_FILL_NUMBER, "Fill number (403-D3) must be 0-99"))
     return rejects
@@ -181,27 +239,27 @@ def _product_rejects(qualifier: str, product_id: str) -> list[Reject]:
     rejects = []
     if qualifier != "03":
         rejects.append(
-            Reject(RejectCode.MI_PRODUCT_ID_QUALIFIER, "Product ID qualifier (436-E1) must be 03")
+            Reject(
+                RejectCode.MI_PRODUCT_ID_QUALIFIER,
+                "Product ID qualifier (436-E1) is missing"
+                if not qualifier
+                else "Product ID qualifier (436-E1) must be 03",
+            )
         )
-    if not (len(product_id) == 11 and product_id.isdigit()):
-        rejects.append(Reject(RejectCode.MI_PRODUCT_ID, "NDC (407-D7) must be 11 digits"))
+    rejects += _digits_reject(product_id, RejectCode.MI_PRODUCT_ID, "NDC (407-D7)", (11, 11))
     return rejects
 
 
 def validate_claim(request: ClaimRequest) -> list[Reject]:
-    """Syntax (M/I) checks of a B1: each names the NCPDP field it found wanting."""
+    """Syntax (M/I) checks of a B1: each names the NCPDP field it found wanting. Every text
+    field is checked for its character set here, before anything reads member state."""
     rejects = validate_header(
         request.bin,
         request.processor_control_number,
         request.service_provider_id,
         request.date_of_service,
     )
-    if not _text_ok(request.cardholder_id):
-        rejects.append(Reject(RejectCode.MI_CARDHOLDER_ID, "Cardholder ID (302-C2) is required"))
-    if len(request.group_id) > 15 or not request.group_id.isprintable():
-        rejects.append(Reject(RejectCode.MI_GROUP_ID, "Group ID (301-C1) is invalid"))
-    if not (len(request.person_code) <= 3 and request.person_code.isdigit()):
-        rejects.append(Reject(RejectCode.MI_PERSON_CODE, "Person code (303-C3) must be digits"))
+    rejects += _member_rejects(request.cardholder_id, request.group_id, request.person_code)
     rejects += _prescription_rejects(request.prescription_reference_number, request.fill_number)
     rejects += _product_rejects(request.product_id_qualifier, request.product_id)
     if not 0 < request.quantity_dispensed_thousandths <= QUANTITY_MAX_THOUSANDTHS:
@@ -219,6 +277,27 @@ def validate_claim(request: ClaimRequest) -> list[Reject]:
             rejects.append(
                 Reject(RejectCode.MI_DATE_WRITTEN, "Date written (414-DE) is invalid or after DOS")
             )
+    rejects += _text_reject(
+        request.prior_authorization_number,
+        RejectCode.MI_PRIOR_AUTHORIZATION_NUMBER,
+        "Prior authorization number (462-EV)",
+        11,
+        required=False,
+    )
+    rejects += _digits_reject(
+        request.service_provider_id_qualifier,
+        RejectCode.MI_SERVICE_PROVIDER_ID_QUALIFIER,
+        "Service provider ID qualifier (202-B2)",
+        (2, 2),
+        required=False,
+    )
+    rejects += _text_reject(
+        request.software_vendor_id,
+        RejectCode.MI_SOFTWARE_VENDOR_ID,
+        "Software vendor ID (110-AK)",
+        10,
+        required=False,
+    )
     rejects += _patient_and_prescriber_rejects(request)
     rejects += _pricing_rejects(request)
     return rejects
@@ -226,22 +305,30 @@ def validate_claim(request: ClaimRequest) -> list[Reject]:
 
 # 423-DN values (NCPDP ECL): blank, 00-09, 11-15
 BASIS_OF_COST_CODES = frozenset({"", *(f"{n:02d}" for n in (*range(10), *range(11, 16)))})
+DATE_OF_BIRTH_YEAR_MIN = 1880
+
+
+def _date_of_birth_rejects(date_of_birth: str, date_of_service: str) -> list[Reject]:
+    if not date_of_birth:
+        return []
+    born = parse_ccyymmdd(date_of_birth)
+    service = parse_ccyymmdd(date_of_service)
+    if (
+        born is None
+        or born.year < DATE_OF_BIRTH_YEAR_MIN
+        or (service is not None and born > service)
+    ):
+        return [Reject(RejectCode.MI_DATE_OF_BIRTH, "Date of birth (304-C4) must be CCYYMMDD")]
+    return []
 
 
 def _patient_and_prescriber_rejects(request: ClaimRequest) -> list[Reject]:
     """Optional fields: when sent, they must be well formed (09, 10, 25, DN)."""
-    rejects = []
-    if request.date_of_birth:
-        born = parse_ccyymmdd(request.date_of_birth)
-        service = parse_ccyymmdd(request.date_of_service)
-        if born is None or born.year < 1880 or (service is not None and born > service):
-            rejects.append(
-                Reject(RejectCode.MI_DATE_OF_BIRTH, "Date of birth (304-C4) must be CCYYMMDD")
-            )
+    rejects = _date_of_birth_rejects(request.date_of_birth, request.date_of_service)
     if not 0 <= request.gender_code <= 2:
         rejects.append(Reject(RejectCode.MI_GENDER, "Gender code (305-C5) must be 0, 1 or 2"))
     if request.prescriber_id and not (
-        len(request.prescriber_id) == 10 and request.prescriber_id.isdigit()
+        len(request.prescriber_id) == 10 and is_digits(request.prescriber_id)
     ):
         rejects.append(
             Reject(RejectCode.MI_PRESCRIBER_ID, "Prescriber ID (411-DB) must be a 10-digit NPI")
@@ -283,9 +370,40 @@ def validate_reversal(request: ReversalRequest) -> list[Reject]:
         request.date_of_service,
     )
     rejects += _prescription_rejects(request.prescription_reference_number, request.fill_number)
-    if request.product_id:
+    if request.product_id or request.product_id_qualifier:
         rejects += _product_rejects(request.product_id_qualifier, request.product_id)
+    # the optional cross-checks (302-C2, 303-C3): when sent, well formed
+    rejects += _text_reject(
+        request.cardholder_id,
+        RejectCode.MI_CARDHOLDER_ID,
+        "Cardholder ID (302-C2)",
+        TEXT_FIELD_LENGTH_MAX,
+        required=False,
+    )
+    rejects += _digits_reject(
+        request.person_code,
+        RejectCode.MI_PERSON_CODE,
+        "Person code (303-C3)",
+        (1, 3),
+        required=False,
+    )
     return rejects
+
+
+def validate_inquiry(
+    bin_number: str, pcn: str, cardholder_id: str, person_code: str
+) -> list[tuple[str, Reject]]:
+    """A benefit inquiry's member fields, as (request field, the M/I reject it would get)."""
+    checks = (
+        ("bin", _digits_reject(bin_number, RejectCode.MI_BIN, "BIN (101-A1)", (6, 6))),
+        (
+            "processor_control_number",
+            _text_reject(pcn, RejectCode.MI_PCN, "PCN (104-A4)", 10),
+        ),
+        ("cardholder_id", _member_rejects(cardholder_id, "", "")),
+        ("person_code", _member_rejects("X", "", person_code)),
+    )
+    return [(field, reject) for field, rejects in checks for reject in rejects]
 
 
 def validate_eligibility(request: EligibilityRequest) -> list[Reject]:
@@ -295,10 +413,8 @@ def validate_eligibility(request: EligibilityRequest) -> list[Reject]:
         request.service_provider_id,
         request.date_of_service,
     )
-    if not _text_ok(request.cardholder_id):
-        rejects.append(Reject(RejectCode.MI_CARDHOLDER_ID, "Cardholder ID (302-C2) is required"))
-    if not (len(request.person_code) <= 3 and request.person_code.isdigit()):
-        rejects.append(Reject(RejectCode.MI_PERSON_CODE, "Person code (303-C3) must be digits"))
+    rejects += _member_rejects(request.cardholder_id, request.group_id, request.person_code)
+    rejects += _date_of_birth_rejects(request.date_of_birth, request.date_of_service)
     return rejects
 
 

@@ -7,7 +7,8 @@ Order of operations (shared/reference/ncpdp-d0.md section 5.5):
      ("lesser of copay or cost": never more than the cost);
   3. + the standard-network differential (133-UJ) and the non-preferred product amount
      (135-UM/136-UN), each per 30 days like the copay;
-  4. a program cap for the drug group (e.g. insulin $35 per 30 days);
+  4. a program cap for the drug group (e.g. insulin $35 per month's supply, the plan's
+     definition of a month: a 31-day fill is one month);
   5. the remaining out-of-pocket maximum, individual and family, caps all of the above;
   6. + the DAW 1/2 brand penalty (134-UK), which counts toward neither deductible nor OOP.
 The member never pays more than the allowed amount.
@@ -20,9 +21,7 @@ from dataclasses import dataclass
 from rx_gateway.domain.errors import InvariantViolation
 from rx_gateway.domain.member import Accumulators
 from rx_gateway.domain.money import apply_basis_points, round_half_up
-from rx_gateway.domain.reference import CostShareKind, CostShareRule, Plan, Program
-
-DAYS_PER_PERIOD = 30
+from rx_gateway.domain.reference import CostShareKind, CostShareRule, Limits, Program
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +59,6 @@ def _lowest(*values: int | None) -> int | None:
     return min(present) if present else None
 
 
-def periods_supplied(days_supply: int) -> int:
-    """Number of 30-day periods a fill covers (rounded up): a 90-day fill is three."""
-    return max(1, -(-days_supply // DAYS_PER_PERIOD))
-
-
 def _reduce(amounts: list[int], excess: int) -> list[int]:
     """Take ``excess`` off the amounts, last one first (coinsurance before deductible)."""
     result = list(amounts)
@@ -76,9 +70,10 @@ def _reduce(amounts: list[int], excess: int) -> list[int]:
 
 
 def member_share(
-    plan: Plan,
+    limits: Limits,
     rule: CostShareRule,
     *,
+    months_supplied: int,
     cost_cents: int,
     brand_penalty_cents: int,
     days_supply: int,
@@ -88,8 +83,8 @@ def member_share(
 ) -> ShareBreakdown:
     """The member's share of ``cost_cents`` (the allowed amount, or the generic's under DAW)."""
     deductible_left = _lowest(
-        remaining(plan.deductible_individual_cents, accumulators.deductible_individual_cents),
-        remaining(plan.deductible_family_cents, accumulators.deductible_family_cents),
+        remaining(limits.deductible_individual_cents, accumulators.deductible_individual_cents),
+        remaining(limits.deductible_family_cents, accumulators.deductible_family_cents),
     )
     deductible_applies = rule.deductible_applies and (program is None or program.deductible_applies)
     deductible = min(cost_cents, deductible_left or 0) if deductible_applies else 0
@@ -118,13 +113,15 @@ def member_share(
     parts = [deductible, non_preferred, network, copay, coinsurance]
     program_reduction = 0
     if program is not None:
-        cap = program.member_cap_per_30_days_cents * periods_supplied(days_supply)
+        cap = program.member_cap_per_30_days_cents * months_supplied
         program_reduction = max(0, sum(parts) - cap)
         parts = _reduce(parts, program_reduction)
 
     out_of_pocket_left = _lowest(
-        remaining(plan.out_of_pocket_individual_cents, accumulators.out_of_pocket_individual_cents),
-        remaining(plan.out_of_pocket_family_cents, accumulators.out_of_pocket_family_cents),
+        remaining(
+            limits.out_of_pocket_individual_cents, accumulators.out_of_pocket_individual_cents
+        ),
+        remaining(limits.out_of_pocket_family_cents, accumulators.out_of_pocket_family_cents),
     )
     if out_of_pocket_left is not None and sum(parts) > out_of_pocket_left:
         parts = _reduce(parts, sum(parts) - out_of_pocket_left)

@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from rx_gateway.domain.reference import CoverageLevel
+
 
 class CoverageEndReason(StrEnum):
     EXPIRED = "expired"  # → 68
@@ -34,6 +36,7 @@ class Coverage:
     end: dt.date | None
     end_reason: CoverageEndReason | None
     line_of_business: str
+    level: CoverageLevel = CoverageLevel.FAMILY
 
     def covers(self, date_of_service: dt.date) -> bool:
         return self.start <= date_of_service and (self.end is None or date_of_service <= self.end)
@@ -110,6 +113,35 @@ class PriorAuthorization:
             self.quantity_thousandths is None or quantity_thousandths <= self.quantity_thousandths
         )
         return matches and within and self.start <= date_of_service <= self.end
+
+
+@dataclass(frozen=True, slots=True)
+class CardMember:
+    """One person under a cardholder ID, as patient matching sees them (no name: PHI stays
+    where it is)."""
+
+    person_code: str
+    date_of_birth: dt.date
+    gender_code: int
+
+
+def match_person_code(
+    people: tuple[CardMember, ...] | list[CardMember],
+    date_of_birth: dt.date | None,
+    gender_code: int,
+) -> str | None:
+    """The person code of the one person on the card with this date of birth (and gender,
+    when the claim sends one: 1 or 2). With no date of birth: the card's only person. None
+    when nobody, or more than one person, matches: the claim must then send 303-C3."""
+    if date_of_birth is None:
+        candidates = list(people)
+    else:
+        candidates = [
+            p
+            for p in people
+            if p.date_of_birth == date_of_birth and gender_code in (0, p.gender_code)
+        ]
+    return candidates[0].person_code if len(candidates) == 1 else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,13 +35,14 @@ class ResponsePricing:
     amount_applied_to_periodic_deductible_cents: int  # 517-FH
     amount_of_copay_cents: int  # 518-FI
     amount_of_coinsurance_cents: int  # 572-4U
-    amount_exceeding_periodic_benefit_maximum_cents: int  # 520-FK
-    accumulated_deductible_amount_cents: int  # 512-FC
-    remaining_deductible_amount_cents: int  # 513-FD
-    remaining_benefit_amount_cents: int  # 514-FE
+    # None: the plan has no such figure, and the field is left out of the answer
+    amount_exceeding_periodic_benefit_maximum_cents: int | None  # 520-FK
+    accumulated_deductible_amount_cents: int | None  # 512-FC
+    remaining_deductible_amount_cents: int | None  # 513-FD
+    remaining_benefit_amount_cents: int | None  # 514-FE
     amount_attributed_to_provider_network_selection_cents: int  # 133-UJ
     amount_attributed_to_product_selection_brand_cents: int  # 134-UK
-    spending_account_amount_remaining_cents: int  # 128-UC
+    spending_account_amount_remaining_cents: int | None  # 128-UC
     health_plan_funded_assistance_amount_cents: int  # 129-UD (<= 0)
     allowed_amount_cents: int
     plan_paid_cents: int
@@ -60,7 +61,9 @@ class ResponsePricing:
             "spending_account_amount_remaining_cents",
         }
         values = {
-            k: (v if k in kept else -v) for k, v in asdict(self).items() if k != "benefit_stages"
+            k: (v if k in kept or v is None else -v)
+            for k, v in asdict(self).items()
+            if k != "benefit_stages"
         }
         stages = tuple((q, -amount) for q, amount in self.benefit_stages)
         return ResponsePricing(**values, benefit_stages=stages)
@@ -85,6 +88,8 @@ class AccumulatorView:
     out_of_pocket_individual_remaining_cents: int
     out_of_pocket_family_met_cents: int
     out_of_pocket_family_remaining_cents: int
+    # which limits applied (self_only or family): stored so a reversal reports the same view
+    coverage_level: str = "family"
 
 
 @dataclass(frozen=True, slots=True)

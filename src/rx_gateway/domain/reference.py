@@ -29,6 +29,37 @@ class PharmacyNetwork(StrEnum):
     OUT_OF_NETWORK = "out_of_network"
 
 
+class CoverageLevel(StrEnum):
+    """Whom a coverage covers, as enrollment says (X12 834 HD05): the member alone, or the
+    member within a family. It chooses which deductible and out-of-pocket figures apply."""
+
+    SELF_ONLY = "self_only"
+    FAMILY = "family"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The deductible and out-of-pocket limits that apply to one member's coverage. Individual
+    None: no individual limit (an aggregate family deductible: the whole family meets one
+    amount). Family None: no family limit (self-only coverage, or a plan without one)."""
+
+    deductible_individual_cents: int | None = None
+    deductible_family_cents: int | None = None
+    out_of_pocket_individual_cents: int | None = None
+    out_of_pocket_family_cents: int | None = None
+
+    @property
+    def has_deductible(self) -> bool:
+        return bool(self.deductible_individual_cents) or bool(self.deductible_family_cents)
+
+
+# A month's supply, one definition for the plan: fills of up to 34 days are one month, up to 60
+# two, up to 90 three (the same boundaries as the copay bands); past the last band, one more
+# month per 30 days.
+DEFAULT_MONTH_BANDS: tuple[tuple[int, int], ...] = ((34, 1), (60, 2), (90, 3))
+DAYS_PER_MONTH_PAST_BANDS = 30
+
+
 @dataclass(frozen=True, slots=True)
 class DaysSupplyBand:
     """Fills of up to ``days_supply_max`` days pay ``multiplier_bp`` times the 30-day copay."""
@@ -111,7 +142,8 @@ class PurseRule:
 
 @dataclass(frozen=True, slots=True)
 class Program:
-    """A subsidy that caps what the member pays for a drug group, per 30 days supplied."""
+    """A subsidy that caps what the member pays for a drug group, per month's supply (the
+    plan's months_supplied: a 31-day fill is one month, not two)."""
 
     program_id: str
     drug_group: str
@@ -129,9 +161,11 @@ class Plan:
     pcn: str
     line_of_business: str
     plan_year_start_month: int
-    deductible_individual_cents: int
+    # Family coverage: the embedded individual limit (None: aggregate, the family meets one
+    # amount) and the family limit (None: none).
+    deductible_individual_cents: int | None
     deductible_family_cents: int | None
-    out_of_pocket_individual_cents: int
+    out_of_pocket_individual_cents: int | None
     out_of_pocket_family_cents: int | None
     tiers: Mapping[int, CostShareRule]
     networks: Mapping[PharmacyNetwork, NetworkPricing]
@@ -152,6 +186,43 @@ class Plan:
     purse_order_by_class: Mapping[str, tuple[PurseRule, ...]] = field(default_factory=dict)
     # Where a prescriber requests prior authorization (in the 75 message).
     prior_authorization_contact: str = ""
+    # Self-only coverage: its own figures (None: the individual figure).
+    deductible_self_only_cents: int | None = None
+    out_of_pocket_self_only_cents: int | None = None
+    # Checked at load against the IRS limits for an HSA-qualified high-deductible plan.
+    hsa_qualified: bool = False
+    # (days supply up to, months) bands: what "a month's supply" means everywhere in the plan.
+    month_bands: tuple[tuple[int, int], ...] = DEFAULT_MONTH_BANDS
+    # 303-C3 person code required on claims (else the patient is matched on cardholder ID,
+    # date of birth and gender).
+    person_code_required: bool = False
+
+    def limits(self, level: CoverageLevel) -> Limits:
+        """The deductible and out-of-pocket limits for a coverage of this level."""
+        if level is CoverageLevel.SELF_ONLY:
+            return Limits(
+                deductible_individual_cents=_first(
+                    self.deductible_self_only_cents, self.deductible_individual_cents
+                ),
+                out_of_pocket_individual_cents=_first(
+                    self.out_of_pocket_self_only_cents, self.out_of_pocket_individual_cents
+                ),
+            )
+        return Limits(
+            self.deductible_individual_cents,
+            self.deductible_family_cents,
+            self.out_of_pocket_individual_cents,
+            self.out_of_pocket_family_cents,
+        )
+
+    def months_supplied(self, days_supply: int) -> int:
+        """How many months' supply a fill is (program caps and every per-month amount)."""
+        for days_max, months in self.month_bands:
+            if days_supply <= days_max:
+                return months
+        last_days, last_months = self.month_bands[-1]
+        extra = days_supply - last_days
+        return last_months + -(-extra // DAYS_PER_MONTH_PAST_BANDS)
 
     def purse_rules_for(self, class_code: str) -> tuple[PurseRule, ...]:
         """The benefit stack for a member of this class."""
@@ -185,6 +256,10 @@ class Plan:
             ),
             None,
         )
+
+
+def _first(*values: int | None) -> int | None:
+    return next((v for v in values if v is not None), None)
 
 
 @dataclass(frozen=True, slots=True)

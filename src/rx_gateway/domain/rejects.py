@@ -16,7 +16,9 @@ class RejectCode(StrEnum):
     MI_VERSION = "02"
     MI_TRANSACTION_CODE = "03"
     MI_PCN = "04"
+    MI_SOFTWARE_VENDOR_ID = "AK"
     MI_SERVICE_PROVIDER_ID = "05"
+    MI_SERVICE_PROVIDER_ID_QUALIFIER = "B2"
     MI_GROUP_ID = "06"
     MI_CARDHOLDER_ID = "07"
     MI_PERSON_CODE = "08"
@@ -30,10 +32,12 @@ class RejectCode(StrEnum):
     MI_DAW = "22"
     MI_PRESCRIBER_ID = "25"
     MI_DATE_WRITTEN = "28"
+    MI_PRIOR_AUTHORIZATION_NUMBER = "EV"
     NOT_CONTRACTED = "40"
     NON_MATCHED_PHARMACY = "50"
     NON_MATCHED_GROUP = "51"
     NON_MATCHED_CARDHOLDER = "52"
+    NON_MATCHED_PERSON_CODE = "53"
     NON_MATCHED_PRODUCT = "54"
     NOT_COVERED_FOR_AGE = "60"
     NOT_COVERED_FOR_GENDER = "61"
@@ -78,6 +82,10 @@ REJECT_TEXT: dict[RejectCode, str] = {
     RejectCode.MI_VERSION: "M/I Version/Release Number",
     RejectCode.MI_PCN: "M/I Processor Control Number",
     RejectCode.MI_SERVICE_PROVIDER_ID: "M/I Service Provider Number",
+    RejectCode.MI_SOFTWARE_VENDOR_ID: "M/I Software Vendor/Certification ID",
+    RejectCode.MI_SERVICE_PROVIDER_ID_QUALIFIER: "M/I Service Provider ID Qualifier",
+    RejectCode.MI_PRIOR_AUTHORIZATION_NUMBER: "M/I Prior Authorization Number Submitted",
+    RejectCode.NON_MATCHED_PERSON_CODE: "Non-Matched Person Code",
     RejectCode.MI_GROUP_ID: "M/I Group ID",
     RejectCode.MI_CARDHOLDER_ID: "M/I Cardholder ID",
     RejectCode.MI_PERSON_CODE: "M/I Person Code",

@@ -103,14 +103,59 @@ def client_credentials(
 
 
 def listen(server: aio.Server, address: str, credentials: grpc.ServerCredentials | None) -> int:
-    """Bind a listener, with TLS when credentials are given; the bound port (an OSError when
-    the address cannot be bound)."""
-    port = (
-        server.add_secure_port(address, credentials)
-        if credentials is not None
-        else server.add_insecure_port(address)
-    )
+    """Bind a listener, with TLS when credentials are given; the bound port.
+
+    An address that cannot be bound raises InvalidRequest(address, why): a malformed one, a
+    host that does not resolve, a port in use. The address is tried with a plain socket first
+    (as grpc binds: SO_REUSEADDR, and SO_REUSEPORT so that workers sharing a port pass), which
+    names the reason; grpc itself only says "Failed to bind", and logs it on stderr."""
+    import errno  # noqa: PLC0415 - only for this check
+    import socket  # noqa: PLC0415
+
+    def bind_problem(host: str, port: int) -> str | None:
+        try:
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        except (socket.gaierror, UnicodeError) as error:
+            return f"host {host!r} does not resolve ({error})"
+        problems = []
+        for family, kind, proto, _, sockaddr in found:
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if hasattr(socket, "SO_REUSEPORT"):
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                try:
+                    probe.bind(sockaddr)
+                except OSError as error:
+                    problems.append(error)
+                else:
+                    return None  # grpc binds what it can of the resolved addresses
+        first = problems[0]
+        if first.errno == errno.EADDRINUSE:
+            return f"port {port} is already in use (another rx-gateway running?)"
+        if first.errno == errno.EADDRNOTAVAIL:
+            return f"{host} is not an address of this machine"
+        if first.errno == errno.EACCES:
+            return f"permission denied for port {port} (ports below 1024 need privileges)"
+        return first.strerror or str(first)
+
+    if not address.startswith(("unix:", "unix-abstract:")):
+        host, colon, port_text = address.rpartition(":")
+        if not colon or not port_text.isdigit() or int(port_text) > 65_535:
+            raise InvalidRequest(address, "not HOST:PORT with a port of 0-65535")
+        host = host.removeprefix("[").removesuffix("]")
+        if not host:
+            raise InvalidRequest(address, "names no host (127.0.0.1: this machine only)")
+        problem = bind_problem(host, int(port_text))
+        if problem is not None:
+            raise InvalidRequest(address, problem)
+    try:
+        port = (
+            server.add_secure_port(address, credentials)
+            if credentials is not None
+            else server.add_insecure_port(address)
+        )
+    except RuntimeError:  # grpc: "Failed to bind to address ..."
+        port = 0
     if port == 0:
-        msg = f"cannot listen on {address}"
-        raise OSError(msg)
+        raise InvalidRequest(address, "cannot be bound (GRPC_VERBOSITY=debug shows grpc's reason)")
     return port

@@ -40,9 +40,14 @@ class ClaimServicer(pb_grpc.ClaimServiceServicer):
         return translate.claim_response_to_pb(response)
 
     async def Transmit(self, request: pb.RawTransmission, context: Context) -> pb.RawTransmission:
-        def authorize(bin_number: str, pcn: str) -> None:
-            if self._switches is not None:
-                self._switches.check(peer_switch(context), bin_number, pcn)
+        def authorize(bin_number: str | None, pcn: str | None) -> None:
+            if self._switches is None:
+                return
+            switch = peer_switch(context)
+            if bin_number is None or pcn is None:
+                self._switches.check_known(switch)
+            else:
+                self._switches.check(switch, bin_number, pcn)
 
         return pb.RawTransmission(data=await self._transmit.handle(request.data, authorize))
 
@@ -66,12 +71,10 @@ class BenefitServicer(pb_grpc.BenefitServiceServicer):
 
     async def GetBenefits(self, request: pb.BenefitRequest, context: Context) -> pb.BenefitResponse:
         if self._switches is not None:
-            self._switches.check_known(peer_switch(context))
+            self._switches.check(
+                peer_switch(context), request.bin, request.processor_control_number
+            )
         view, purses = await member_benefits(
-            self._store,
-            self._reference,
-            request.cardholder_id,
-            request.person_code,
-            request.as_of_date,
+            self._store, self._reference, translate.benefit_inquiry_from_pb(request)
         )
         return translate.benefits_to_pb(view, purses)

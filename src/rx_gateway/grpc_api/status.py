@@ -50,10 +50,38 @@ def status_for(error: BaseException) -> tuple[grpc.StatusCode, str]:
         if cls in STATUS_BY_ERROR:
             code = STATUS_BY_ERROR[cls]
             detail = str(error) if code is not grpc.StatusCode.INTERNAL else "internal error"
+            # Answers carry no internal detail (database messages name claim keys and purses):
+            # the cause goes to the log.
             if isinstance(error, StorageUnavailable):
                 detail = "claims database unavailable, retry the transmission"
+            elif isinstance(error, ConcurrencyConflict):
+                detail = "the member's state kept changing concurrently, retry the transmission"
             return code, detail
     return grpc.StatusCode.INTERNAL, "internal error"
+
+
+class _Unreadable:
+    """A request whose bytes are not the method's protobuf message (parsed by our wrapper of
+    the method's deserializer, so the handler can answer INVALID_ARGUMENT instead of grpc's
+    UNKNOWN with the parser's text and a traceback in the log)."""
+
+    __slots__ = ("problem",)
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as error:  # any parser failure means the caller sent bad bytes
+            return _Unreadable(type(error).__name__)
+
+    return deserialize
 
 
 class ErrorToStatusInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
@@ -71,6 +99,14 @@ class ErrorToStatusInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
         method = handler_call_details.method
 
         async def guarded(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+            if isinstance(request, _Unreadable):
+                log.warning(
+                    "unreadable request", extra={"method": method, "problem": request.problem}
+                )
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    "the request bytes are not a valid protobuf message for this method",
+                )
             try:
                 return await inner(request, context)  # type: ignore[arg-type]
             except RxGatewayError as error:
@@ -86,6 +122,6 @@ class ErrorToStatusInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
 
         return grpc.unary_unary_rpc_method_handler(
             guarded,
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=_tolerant(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )

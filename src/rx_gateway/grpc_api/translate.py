@@ -12,6 +12,7 @@ from rx_gateway.domain.claim import (
 from rx_gateway.domain.errors import InvalidRequest
 from rx_gateway.domain.member import PurseState
 from rx_gateway.domain.outcome import AccumulatorView, ClaimResponse
+from rx_gateway.service_layer.claims import BenefitInquiry
 from rx_gateway.v1 import claims_pb2 as pb
 
 REQUEST_STRING_LENGTH_MAX = 200  # no NCPDP field is longer; anything past this is not a claim
@@ -22,8 +23,14 @@ def _require(message: object, field: str) -> None:
         raise InvalidRequest(field, "segment is required")
 
 
-def _check_lengths(message: pb.ClaimRequest | pb.ReversalRequest | pb.EligibilityRequest) -> None:
+def _check_lengths(
+    message: pb.ClaimRequest | pb.ReversalRequest | pb.EligibilityRequest | pb.BenefitRequest,
+) -> None:
     for descriptor, value in message.ListFields():
+        if isinstance(value, str) and len(value) > REQUEST_STRING_LENGTH_MAX:
+            raise InvalidRequest(
+                descriptor.name, f"longer than {REQUEST_STRING_LENGTH_MAX} characters"
+            )
         if descriptor.message_type is not None:
             for inner, inner_value in value.ListFields():
                 if isinstance(inner_value, str) and len(inner_value) > REQUEST_STRING_LENGTH_MAX:
@@ -114,6 +121,18 @@ def eligibility_request_from_pb(message: pb.EligibilityRequest) -> EligibilityRe
     )
 
 
+def benefit_inquiry_from_pb(message: pb.BenefitRequest) -> BenefitInquiry:
+    _check_lengths(message)
+    return BenefitInquiry(
+        bin=message.bin,
+        processor_control_number=message.processor_control_number,
+        cardholder_id=message.cardholder_id,
+        person_code=message.person_code,
+        date_of_birth=message.date_of_birth,
+        as_of_date=message.as_of_date,
+    )
+
+
 def _accumulators_to_pb(view: AccumulatorView) -> pb.Accumulators:
     return pb.Accumulators(
         plan_year=view.plan_year,
@@ -135,9 +154,9 @@ def claim_response_to_pb(response: ClaimResponse) -> pb.ClaimResponse:
         rejects=[pb.Reject(code=r.code.value, text=r.text) for r in response.rejects],
         message=response.message,
         additional_messages=list(response.additional_messages),
+        # internal identifiers (purse IDs) stay in the stored response and the audit row
         purses=[
             pb.PurseLine(
-                purse_id=line.purse_id,
                 kind=line.kind,
                 paid_cents=line.paid_cents,
                 balance_remaining_cents=line.balance_remaining_cents,

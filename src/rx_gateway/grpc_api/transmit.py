@@ -10,9 +10,10 @@ not match the transactions sent (or is outside 1-4), 1V for more than one E1.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
-from rx_gateway.domain.errors import InvalidRequest
+from rx_gateway.domain.errors import ConcurrencyConflict, InvalidRequest, StorageUnavailable
 from rx_gateway.domain.rejects import REJECT_TEXT, RejectCode
 from rx_gateway.grpc_api import translate
 from rx_gateway.ncpdp.codec import (
@@ -49,7 +50,15 @@ FIELD_REJECTS = {
     "DC": RejectCode.GAD_FORMULA,
 }
 
-Authorize = Callable[[str, str], None]
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+# Fields that are int32 in the structured request; every other number is int64.
+INT32_FIELDS = frozenset({"C6", "C5", "D3", "D5", "D8", "DF"})
+
+# Called with (None, None) before the transmission is read (is the caller a known switch?),
+# then with the header's BIN and PCN (may it bill them?). Raises to refuse.
+Authorize = Callable[[str | None, str | None], None]
+log = logging.getLogger(__name__)
 
 
 class _FieldError(Exception):
@@ -64,15 +73,31 @@ def _get(transmission: Transmission, index: int, segment_id: str) -> Segment:
 
 
 def _typed(segment: Segment, field_id: str, decoder: Callable[[str], int]) -> int:
-    """A numeric field (0 when absent); one that cannot be read is the field's M/I reject."""
-    raw = segment.get(field_id)
+    """A numeric field (0 when absent); one that cannot be read, or that no request field can
+    hold (403-D3 = 99999999999, 430-DU = 2^63), is the field's M/I reject."""
+    raw = segment.get(field_id).strip(" ")
     if raw == "":
         return 0
+    code = FIELD_REJECTS.get(field_id, RejectCode.SYNTAX_ERROR)
     try:
-        return decoder(raw)
+        value = decoder(raw)
     except CodecError as error:
-        code = FIELD_REJECTS.get(field_id, RejectCode.SYNTAX_ERROR)
         raise _FieldError(code, f"field {field_id}: {error.message}") from error
+    limit = INT32_MAX if field_id in INT32_FIELDS else INT64_MAX
+    if not -limit <= value <= limit:
+        raise _FieldError(code, f"field {field_id}: {len(raw)} digits is out of range")
+    return value
+
+
+def _text(segment: Segment, field_id: str) -> str:
+    """A text field without the space padding D.0 allows (fields may be sent at full width)."""
+    return segment.get(field_id).strip(" ")
+
+
+def printable(text: str) -> str:
+    """What may be echoed in a response field: printable ASCII only (a framing byte or a
+    control character in a request value must not reach the response encoder)."""
+    return "".join(c if " " <= c <= "~" else "?" for c in text)
 
 
 def _int(segment: Segment, field_id: str) -> int:
@@ -85,26 +110,26 @@ def _money(segment: Segment, field_id: str) -> int:
 
 def header_pb(header: RequestHeader) -> pb.Header:
     return pb.Header(
-        bin=header.bin,
-        processor_control_number=header.processor_control_number,
-        service_provider_id=header.service_provider_id,
-        service_provider_id_qualifier=header.service_provider_id_qualifier,
-        date_of_service=header.date_of_service,
-        software_vendor_id=header.software_vendor_id,
+        bin=header.bin.strip(" "),
+        processor_control_number=header.processor_control_number.strip(" "),
+        service_provider_id=header.service_provider_id.strip(" "),
+        service_provider_id_qualifier=header.service_provider_id_qualifier.strip(" "),
+        date_of_service=header.date_of_service.strip(" "),
+        software_vendor_id=header.software_vendor_id.strip(" "),
     )
 
 
 def _insurance_pb(insurance: Segment) -> pb.Insurance:
     return pb.Insurance(
-        cardholder_id=insurance.get("C2"),
-        group_id=insurance.get("C1"),
-        person_code=insurance.get("C3"),
+        cardholder_id=_text(insurance, "C2"),
+        group_id=_text(insurance, "C1"),
+        person_code=_text(insurance, "C3"),
         patient_relationship_code=_int(insurance, "C6"),
     )
 
 
 def _patient_pb(patient: Segment) -> pb.Patient:
-    return pb.Patient(date_of_birth=patient.get("C4"), gender_code=_int(patient, "C5"))
+    return pb.Patient(date_of_birth=_text(patient, "C4"), gender_code=_int(patient, "C5"))
 
 
 def claim_pb(transmission: Transmission, index: int) -> pb.ClaimRequest:
@@ -119,27 +144,28 @@ def claim_pb(transmission: Transmission, index: int) -> pb.ClaimRequest:
         insurance=_insurance_pb(_get(transmission, index, "04")),
         patient=_patient_pb(_get(transmission, index, "01")),
         claim=pb.Claim(
-            prescription_reference_number=claim.get("D2"),
+            prescription_reference_number=_text(claim, "D2"),
             fill_number=_int(claim, "D3"),
-            product_id_qualifier=claim.get("E1"),
-            product_id=claim.get("D7"),
+            product_id_qualifier=_text(claim, "E1"),
+            product_id=_text(claim, "D7"),
             quantity_dispensed_thousandths=_typed(claim, "E7", decode_quantity),
             days_supply=_int(claim, "D5"),
             dispense_as_written=_int(claim, "D8"),
-            date_prescription_written=claim.get("DE"),
+            date_prescription_written=_text(claim, "DE"),
             number_of_refills_authorized=_int(claim, "DF"),
-            prior_authorization_type_code=claim.get("EU"),
-            prior_authorization_number=claim.get("EV"),
+            prior_authorization_type_code=_text(claim, "EU"),
+            prior_authorization_number=_text(claim, "EV"),
         ),
         prescriber=pb.Prescriber(
-            prescriber_id_qualifier=prescriber.get("EZ"), prescriber_id=prescriber.get("DB")
+            prescriber_id_qualifier=_text(prescriber, "EZ"),
+            prescriber_id=_text(prescriber, "DB"),
         ),
         pricing=pb.Pricing(
             ingredient_cost_submitted_cents=_money(pricing, "D9"),
             dispensing_fee_submitted_cents=_money(pricing, "DC"),
             usual_and_customary_charge_cents=_money(pricing, "DQ"),
             gross_amount_due_cents=_money(pricing, "DU"),
-            basis_of_cost_determination=pricing.get("DN"),
+            basis_of_cost_determination=_text(pricing, "DN"),
         ),
     )
 
@@ -152,10 +178,10 @@ def reversal_pb(transmission: Transmission, index: int) -> pb.ReversalRequest:
         header=header_pb(header),
         insurance=_insurance_pb(_get(transmission, index, "04")),
         claim=pb.ReversalClaim(
-            prescription_reference_number=claim.get("D2"),
+            prescription_reference_number=_text(claim, "D2"),
             fill_number=_int(claim, "D3"),
-            product_id_qualifier=claim.get("E1"),
-            product_id=claim.get("D7"),
+            product_id_qualifier=_text(claim, "E1"),
+            product_id=_text(claim, "D7"),
         ),
     )
 
@@ -177,7 +203,7 @@ def _messages(texts: list[str]) -> list[tuple[str, str]]:
     """130-UF count, then per 40-character occurrence 132-UH, 526-FQ and (when the text goes
     on in the next occurrence) 131-UG '+'."""
     chunks: list[tuple[str, bool]] = []
-    for text in texts:
+    for text in map(printable, texts):
         pieces = [text[i : i + MESSAGE_CHUNK] for i in range(0, len(text), MESSAGE_CHUNK)] or [""]
         chunks += [(piece, n < len(pieces) - 1) for n, piece in enumerate(pieces)]
     chunks = chunks[:25]
@@ -227,8 +253,17 @@ PRICING_FIELDS = (
 )
 
 
+# Left out of the answer when the plan has no such figure (proto3 optional).
+OPTIONAL_PRICING_FIELDS = frozenset({"FK", "FC", "FD", "FE", "UC"})
+
+
 def pricing_segment(pricing: pb.PricingResponse) -> Segment:
-    fields = [(fid, encode_money(getattr(pricing, name))) for fid, name in PRICING_FIELDS]
+    present = {descriptor.name for descriptor, _ in pricing.ListFields()}
+    fields = [
+        (fid, encode_money(getattr(pricing, name)))
+        for fid, name in PRICING_FIELDS
+        if fid not in OPTIONAL_PRICING_FIELDS or name in present
+    ]
     fields.insert(4, ("FM", pricing.basis_of_reimbursement_determination))
     if pricing.benefit_stages:
         fields.append(("MU", str(len(pricing.benefit_stages))))
@@ -246,7 +281,7 @@ def claim_response_segments(response: pb.ClaimResponse, rx_number: str) -> tuple
             list(response.additional_messages) or ([response.message] if response.message else []),
             response.internal_control_number,
         ),
-        Segment("22", (("EM", "1"), ("D2", rx_number))),
+        Segment("22", (("EM", "1"), ("D2", printable(rx_number)))),
     ]
     if response.HasField("pricing"):
         segments.append(pricing_segment(response.pricing))
@@ -256,25 +291,27 @@ def claim_response_segments(response: pb.ClaimResponse, rx_number: str) -> tuple
 def _rejected_transaction(code: RejectCode, message: str, rx_number: str) -> tuple[Segment, ...]:
     return (
         status_segment("R", "", [code.value], [message], ""),
-        Segment("22", (("EM", "1"), ("D2", rx_number))),
+        Segment("22", (("EM", "1"), ("D2", printable(rx_number)))),
     )
 
 
 def _response_header(request: RequestHeader | None, status: str, count: int) -> ResponseHeader:
     return ResponseHeader(
         version=VERSION,
-        transaction_code=request.transaction_code[:2] if request else "",
+        transaction_code=printable(request.transaction_code[:2]) if request else "",
         transaction_count=str(count),
         header_response_status=status,
-        service_provider_id_qualifier=request.service_provider_id_qualifier if request else "",
-        service_provider_id=request.service_provider_id if request else "",
-        date_of_service=request.date_of_service if request else "",
+        service_provider_id_qualifier=(
+            printable(request.service_provider_id_qualifier) if request else ""
+        ),
+        service_provider_id=printable(request.service_provider_id) if request else "",
+        date_of_service=printable(request.date_of_service) if request else "",
     )
 
 
 def header_reject(request: RequestHeader | None, code: RejectCode, message: str) -> bytes:
     """501-F1 = R: the whole transmission is refused with one reject."""
-    text = f"{REJECT_TEXT[code]}: {message}"[:200]
+    text = printable(f"{REJECT_TEXT[code]}: {message}")[:200]
     return encode(
         Transmission(
             _response_header(request, "R", 1),
@@ -285,6 +322,13 @@ def header_reject(request: RequestHeader | None, code: RejectCode, message: str)
 
 
 # ------------------------------------------------------------------ the handler
+
+
+def _transactions_sent(transmission: Transmission, code: str) -> int:
+    """Transactions in the transmission. An E1 may come without a group separator (its
+    segments all at transmission level), as common libraries build one: that is one."""
+    sent = len(transmission.transactions)
+    return 1 if code == "E1" and sent == 0 else sent
 
 
 class TransmitHandler:
@@ -308,38 +352,48 @@ class TransmitHandler:
                 return RejectCode.MI_PCN, f"PCN {header.processor_control_number!r} not processed"
             return RejectCode.MI_BIN, f"BIN {header.bin!r} not processed here"
         count = header.transaction_count
-        sent = len(transmission.transactions)
-        if not count.isdigit() or int(count) != sent or not 1 <= sent <= TRANSACTIONS_MAX:
+        sent = _transactions_sent(transmission, header.transaction_code)
+        if not count.isascii() or not count.isdigit() or int(count) != sent:
             return (
                 RejectCode.TRANSACTION_COUNT_MISMATCH,
                 f"109-A9 says {count!r}; {sent} transactions sent (1-{TRANSACTIONS_MAX})",
+            )
+        if not 1 <= sent <= TRANSACTIONS_MAX:
+            return (
+                RejectCode.TRANSACTION_COUNT_MISMATCH,
+                f"{sent} transactions sent; 1-{TRANSACTIONS_MAX} are allowed",
             )
         if header.transaction_code == "E1" and sent > 1:
             return RejectCode.MULTIPLE_TRANSACTIONS_NOT_SUPPORTED, "E1 carries one transaction"
         return None
 
     async def handle(self, data: bytes, authorize: Authorize | None = None) -> bytes:
+        """Authorize first (a caller that may not bill learns nothing about which BIN/PCNs
+        exist), then read the header, then answer each transaction on its own: a field that
+        cannot be read rejects its own transaction, never its neighbours."""
+        if authorize is not None:
+            authorize(None, None)
         try:
             transmission = decode_request(data)
         except CodecError as error:
             return header_reject(None, RejectCode.SYNTAX_ERROR, error.message)
         header = transmission.header
         assert isinstance(header, RequestHeader)  # noqa: S101
+        if authorize is not None:
+            authorize(header.bin, header.processor_control_number)
         problem = self._header_problem(transmission)
         if problem is not None:
             return header_reject(header, *problem)
-        if authorize is not None:
-            authorize(header.bin, header.processor_control_number)
         message = ""
         groups: list[tuple[Segment, ...]] = []
         transmission_segments: list[Segment] = []
-        for index in range(len(transmission.transactions)):
+        for index in range(_transactions_sent(transmission, header.transaction_code)):
             segments, text, extra = await self._one(transmission, index)
             groups.append(segments)
             message = message or text
             transmission_segments += [s for s in extra if s not in transmission_segments]
         if message:
-            transmission_segments.insert(0, Segment("20", (("F4", message[:200]),)))
+            transmission_segments.insert(0, Segment("20", (("F4", printable(message)[:200]),)))
         return encode(
             Transmission(
                 _response_header(header, "A", len(groups)),
@@ -351,9 +405,13 @@ class TransmitHandler:
     async def _one(
         self, transmission: Transmission, index: int
     ) -> tuple[tuple[Segment, ...], str, tuple[Segment, ...]]:
+        """One transaction's answer. Infrastructure failures (database unavailable, conflicts
+        past their retries) still fail the call, so the switch retransmits the whole
+        transmission and transactions already committed answer D; anything else that goes
+        wrong with one transaction answers that transaction alone."""
         header = transmission.header
         assert isinstance(header, RequestHeader)  # noqa: S101
-        rx_number = _get(transmission, index, "07").get("D2")
+        rx_number = _text(_get(transmission, index, "07"), "D2")
         code = header.transaction_code
         try:
             if code == "E1":
@@ -377,6 +435,16 @@ class TransmitHandler:
             return (
                 _rejected_transaction(RejectCode.SYNTAX_ERROR, str(error), rx_number),
                 str(error),
+                (),
+            )
+        except (StorageUnavailable, ConcurrencyConflict):
+            raise
+        except Exception:
+            log.exception("transaction failed", extra={"transaction": index + 1})
+            text = "Host processing error: retransmit this transaction"
+            return (
+                _rejected_transaction(RejectCode.HOST_PROCESSING_ERROR, text, rx_number),
+                text,
                 (),
             )
         message = translate.claim_response_to_pb(response)

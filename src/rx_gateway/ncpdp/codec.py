@@ -79,7 +79,11 @@ class Transmission:
 
     def segment(self, segment_id: str, transaction: int | None = None) -> Segment | None:
         """A segment of a transaction, falling back to the transmission level."""
-        groups = [self.transactions[transaction]] if transaction is not None else []
+        groups = (
+            [self.transactions[transaction]]
+            if transaction is not None and 0 <= transaction < len(self.transactions)
+            else []
+        )
         for group in (*groups, self.segments):
             for segment in group:
                 if segment.segment_id == segment_id:
@@ -227,8 +231,14 @@ def encode(transmission: Transmission) -> bytes:
 
 # ------------------------------------------------------------------ typed values
 
+_DIGITS = "0123456789"
 _POSITIVE = "{ABCDEFGHI"
 _NEGATIVE = "}JKLMNOPQR"
+
+
+def _is_digits(text: str) -> bool:
+    """0-9 only (``str.isdigit`` also takes other scripts' digits, which ``int`` would read)."""
+    return text.isascii() and text.isdigit()
 
 
 def decode_money(raw: str) -> int:
@@ -243,12 +253,12 @@ def decode_money(raw: str) -> int:
         digits, sign, final = text[:-1], 1, _POSITIVE.index(last)
     elif last in _NEGATIVE:
         digits, sign, final = text[:-1], -1, _NEGATIVE.index(last)
-    elif last.isdigit():
+    elif last in _DIGITS:
         digits, sign, final = text[:-1], 1, int(last)
     else:
         msg = f"not an overpunched amount: {raw!r}"
         raise CodecError("R8", msg)
-    if digits and not digits.isdigit():
+    if digits and not _is_digits(digits):
         msg = f"not an overpunched amount: {raw!r}"
         raise CodecError("R8", msg)
     return sign * (int(digits or "0") * 10 + final)
@@ -264,7 +274,7 @@ def encode_money(cents: int) -> str:
 def decode_quantity(raw: str) -> int:
     """Three implied decimals to thousandths: '30000' → 30000 (30.000 units)."""
     text = raw.strip()
-    if not text.isdigit():
+    if not _is_digits(text):
         msg = f"not a quantity: {raw!r}"
         raise CodecError("R8", msg)
     return int(text)
@@ -279,7 +289,7 @@ def encode_quantity(thousandths: int) -> str:
 
 def decode_number(raw: str) -> int:
     text = raw.strip()
-    if not (text.isdigit() or (text.startswith("-") and text[1:].isdigit())):
+    if not (_is_digits(text) or (text.startswith("-") and _is_digits(text[1:]))):
         msg = f"not a number: {raw!r}"
         raise CodecError("R8", msg)
     return int(text)

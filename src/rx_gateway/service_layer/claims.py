@@ -13,7 +13,7 @@ import logging
 import random
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from rx_gateway.domain import adjudication
@@ -24,10 +24,12 @@ from rx_gateway.domain.claim import (
     ReversalRequest,
     parse_ccyymmdd,
     validate_claim,
+    validate_eligibility,
+    validate_inquiry,
     validate_reversal,
 )
 from rx_gateway.domain.errors import ConcurrencyConflict, InvalidRequest, MemberNotFound
-from rx_gateway.domain.member import MemberState, PurseState
+from rx_gateway.domain.member import MemberState, PurseState, match_person_code
 from rx_gateway.domain.outcome import ClaimResponse, ResponseStatus, rejected
 from rx_gateway.domain.rejects import Reject, RejectCode, ordered
 from rx_gateway.service_layer.ports import ClaimStore, ExistingClaim, ReferenceSource
@@ -152,8 +154,15 @@ class ClaimProcessor:
     async def _submit_once(self, store: ClaimStore, request: ClaimRequest) -> ClaimResponse:
         snapshot = self._reference.snapshot
         key = request.key.as_text()
+        person_code = await _person_code(
+            store,
+            request.cardholder_id,
+            request.person_code,
+            request.date_of_birth,
+            request.gender_code,
+        )
         lookup = await store.member_state(
-            request.cardholder_id, request.person_code, request.service_date, key
+            request.cardholder_id, person_code, request.service_date, key
         )
         if lookup.existing is not None and not lookup.existing.reversed:
             response = _duplicate_answer(request, lookup.existing)
@@ -253,33 +262,106 @@ class ClaimProcessor:
             return billed
 
     async def check_eligibility(self, request: EligibilityRequest) -> EligibilityAnswer:
-        """E1: coverage, plan, accumulators and purse balances on the date of service."""
+        """E1: coverage, plan, accumulators and purse balances on the date of service. A
+        request that fails its syntax checks reads nothing."""
         snapshot = self._reference.snapshot
         state: MemberState | None = None
         service_date = parse_ccyymmdd(request.date_of_service)
-        if service_date is not None and request.cardholder_id:
-            lookup = await self._store.member_state(
-                request.cardholder_id, request.person_code, service_date, ""
-            )
+        if service_date is not None and not validate_eligibility(request):
+            async with self._store.session() as store:
+                person_code = await _person_code(
+                    store, request.cardholder_id, request.person_code, request.date_of_birth, 0
+                )
+                lookup = await store.member_state(
+                    request.cardholder_id, person_code, service_date, ""
+                )
             state = lookup.state
         result = adjudication.check_eligibility(request, snapshot, state)
         purses = state.purses if state and result.response_status is ResponseStatus.APPROVED else ()
         return EligibilityAnswer(result, purses)
 
 
+@dataclass(frozen=True, slots=True)
+class BenefitInquiry:
+    """GetBenefits: a member's benefits on a date, asked for under one BIN/PCN."""
+
+    bin: str
+    processor_control_number: str
+    cardholder_id: str
+    person_code: str
+    date_of_birth: str
+    as_of_date: str
+
+
+NOT_FOUND = "no member with this cardholder ID, person code and date of birth under this BIN/PCN"
+
+
+def _inquiry_problem(inquiry: BenefitInquiry) -> InvalidRequest | None:
+    """The first malformed field (checked before anything is read), or None."""
+    problems = validate_inquiry(
+        inquiry.bin, inquiry.processor_control_number, inquiry.cardholder_id, inquiry.person_code
+    )
+    if problems:
+        field, reject = problems[0]
+        return InvalidRequest(field, reject.message)
+    for field, value in (
+        ("as_of_date", inquiry.as_of_date),
+        ("date_of_birth", inquiry.date_of_birth),
+    ):
+        if parse_ccyymmdd(value) is None:
+            return InvalidRequest(field, "must be a date CCYYMMDD" if value else "is required")
+    return None
+
+
 async def member_benefits(
-    store: ClaimStore, reference: ReferenceSource, cardholder_id: str, person_code: str, as_of: str
+    store: ClaimStore, reference: ReferenceSource, inquiry: BenefitInquiry
 ) -> tuple[adjudication.BenefitView, tuple[PurseState, ...]]:
-    """The benefit inquiry: one read of member state, then the pure view."""
-    as_of_date = parse_ccyymmdd(as_of)
-    if as_of_date is None:
-        raise InvalidRequest("as_of_date", "must be CCYYMMDD")
-    lookup = await store.member_state(cardholder_id, person_code, as_of_date, "")
-    if lookup.state is None:
-        msg = "no member with this cardholder ID and person code"
-        raise MemberNotFound(msg)
-    view = adjudication.benefit_view(lookup.state, reference.snapshot, as_of_date)
-    return view, lookup.state.purses
+    """The benefit inquiry: one read of member state, then the pure view, scoped like a claim.
+    Only coverage under a plan of the inquiry's BIN/PCN is shown (and only purses that plan's
+    benefit stacks spend), and the date of birth must match. Otherwise NOT_FOUND, word for
+    word as for a member who does not exist."""
+    problem = _inquiry_problem(inquiry)
+    if problem is not None:
+        raise problem
+    as_of = parse_ccyymmdd(inquiry.as_of_date)
+    born = parse_ccyymmdd(inquiry.date_of_birth)
+    assert as_of is not None  # noqa: S101 - checked above
+    assert born is not None  # noqa: S101
+    snapshot = reference.snapshot
+    plans = snapshot.plans_by_bin_pcn.get((inquiry.bin, inquiry.processor_control_number), ())
+    if not plans:
+        raise MemberNotFound(NOT_FOUND)
+    async with store.session() as session:
+        person_code = await _person_code(
+            session, inquiry.cardholder_id, inquiry.person_code, inquiry.date_of_birth, 0
+        )
+        lookup = await session.member_state(inquiry.cardholder_id, person_code, as_of, "")
+    state = lookup.state
+    plan_ids = {p.plan_id for p in plans}
+    if state is None or state.member.date_of_birth != born:
+        raise MemberNotFound(NOT_FOUND)
+    coverages = tuple(c for c in state.coverages if c.plan_id in plan_ids)
+    if not coverages:
+        raise MemberNotFound(NOT_FOUND)
+    kinds = {
+        rule.kind
+        for plan in plans
+        for stack in (plan.purse_order, *plan.purse_order_by_class.values())
+        for rule in stack
+    }
+    view = adjudication.benefit_view(replace(state, coverages=coverages), snapshot, as_of)
+    return view, tuple(p for p in state.purses if p.kind in kinds)
+
+
+async def _person_code(
+    store: ClaimStore, cardholder_id: str, person_code: str, date_of_birth: str, gender_code: int
+) -> str:
+    """303-C3 as sent, or (when it was left out) the person on the card that the date of birth
+    and gender tell apart; empty when nobody or several match (the claim answers 52)."""
+    if person_code:
+        return person_code
+    people = await store.card_members(cardholder_id)
+    return match_person_code(people, parse_ccyymmdd(date_of_birth), gender_code) or ""
 
 
 def _codes(response: ClaimResponse) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from rx_gateway.domain.adjudication import Paid, Reversal, StoredClaim
 from rx_gateway.domain.claim import ClaimRequest
-from rx_gateway.domain.member import MemberState
+from rx_gateway.domain.member import CardMember, MemberState
 from rx_gateway.domain.outcome import ClaimResponse
 from rx_gateway.domain.reference import ReferenceSnapshot
 
@@ -31,6 +31,10 @@ class MemberLookup:
 
 
 class ClaimStore(Protocol):
+    async def card_members(self, cardholder_id: str) -> tuple[CardMember, ...]:
+        """Everyone under a cardholder ID (patient matching without a person code)."""
+        ...
+
     async def member_state(
         self, cardholder_id: str, person_code: str, date_of_service: dt.date, claim_key: str
     ) -> MemberLookup: ...
@@ -54,6 +58,8 @@ class ClaimStore(Protocol):
         ...
 
     async def load_snapshot(self) -> ReferenceSnapshot: ...
+
+    async def reference_version(self) -> str: ...
 
     def session(self) -> AbstractAsyncContextManager[ClaimStore]:
         """A store on one connection for the calls of one claim; each call still commits on

@@ -21,8 +21,19 @@ class ReferenceHolder:
         return self._snapshot
 
     async def reload(self, store: ClaimStore) -> ReferenceSnapshot:
+        """Read the stored reference data and swap it in if it is newer than what is held.
+        Two reloads may finish out of order (two loads in quick succession): the older one
+        never replaces the newer."""
         snapshot = await store.load_snapshot()
-        if snapshot.version != self._snapshot.version:
+        if _version(snapshot.version) > _version(self._snapshot.version):
+            self._snapshot = snapshot
             log.info("reference data reloaded", extra={"reference_version": snapshot.version})
-        self._snapshot = snapshot
-        return snapshot
+        return self._snapshot
+
+    def is_behind(self, stored_version: str) -> bool:
+        return _version(stored_version) > _version(self._snapshot.version)
+
+
+def _version(text: str) -> int:
+    """Reference versions are the database's increasing load numbers."""
+    return int(text) if text.isascii() and text.isdigit() else -1

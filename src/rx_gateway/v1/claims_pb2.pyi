@@ -487,19 +487,28 @@ class PricingResponse(_message.Message):
     amount_of_coinsurance_cents: _builtins.int
     """572-4U Amount of Coinsurance"""
     amount_exceeding_periodic_benefit_maximum_cents: _builtins.int
-    """520-FK Amount Exceeding Periodic Benefit Maximum"""
+    """520-FK Amount Exceeding Periodic Benefit Maximum: absent when the plan has no benefit maximum."""
     accumulated_deductible_amount_cents: _builtins.int
-    """512-FC Accumulated Deductible Amount"""
+    """512-FC Accumulated Deductible Amount: toward the deductible that applies to this member
+    (the family's when the family deductible is aggregate, else the member's own); absent when
+    the plan has no deductible.
+    """
     remaining_deductible_amount_cents: _builtins.int
-    """513-FD Remaining Deductible Amount"""
+    """513-FD Remaining Deductible Amount: the least of what is left of the individual and family
+    deductibles that apply; absent when the plan has no deductible.
+    """
     remaining_benefit_amount_cents: _builtins.int
-    """514-FE Remaining Benefit Amount (0: no benefit maximum)"""
+    """514-FE Remaining Benefit Amount: absent when the plan has no benefit maximum (0 would read
+    as "no benefit left").
+    """
     amount_attributed_to_provider_network_selection_cents: _builtins.int
     """133-UJ Amount Attributed to Provider Network Selection"""
     amount_attributed_to_product_selection_brand_cents: _builtins.int
     """134-UK Amount Attributed to Product Selection/Brand Drug"""
     spending_account_amount_remaining_cents: _builtins.int
-    """128-UC Spending Account Amount Remaining"""
+    """128-UC Spending Account Amount Remaining: what the member's purses in the benefit stack
+    hold after this claim, whether or not one paid; absent when the member has none.
+    """
     health_plan_funded_assistance_amount_cents: _builtins.int
     """129-UD Health Plan-Funded Assistance Amount (<= 0)"""
     allowed_amount_cents: _builtins.int
@@ -525,13 +534,13 @@ class PricingResponse(_message.Message):
         amount_applied_to_periodic_deductible_cents: _builtins.int = ...,
         amount_of_copay_cents: _builtins.int = ...,
         amount_of_coinsurance_cents: _builtins.int = ...,
-        amount_exceeding_periodic_benefit_maximum_cents: _builtins.int = ...,
-        accumulated_deductible_amount_cents: _builtins.int = ...,
-        remaining_deductible_amount_cents: _builtins.int = ...,
-        remaining_benefit_amount_cents: _builtins.int = ...,
+        amount_exceeding_periodic_benefit_maximum_cents: _builtins.int | None = ...,
+        accumulated_deductible_amount_cents: _builtins.int | None = ...,
+        remaining_deductible_amount_cents: _builtins.int | None = ...,
+        remaining_benefit_amount_cents: _builtins.int | None = ...,
         amount_attributed_to_provider_network_selection_cents: _builtins.int = ...,
         amount_attributed_to_product_selection_brand_cents: _builtins.int = ...,
-        spending_account_amount_remaining_cents: _builtins.int = ...,
+        spending_account_amount_remaining_cents: _builtins.int | None = ...,
         health_plan_funded_assistance_amount_cents: _builtins.int = ...,
         allowed_amount_cents: _builtins.int = ...,
         plan_paid_cents: _builtins.int = ...,
@@ -539,11 +548,30 @@ class PricingResponse(_message.Message):
         amount_attributed_to_non_preferred_formulary_cents: _builtins.int = ...,
         amount_attributed_to_brand_non_preferred_formulary_cents: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_accumulated_deductible_amount_cents", b"_accumulated_deductible_amount_cents", "_amount_exceeding_periodic_benefit_maximum_cents", b"_amount_exceeding_periodic_benefit_maximum_cents", "_remaining_benefit_amount_cents", b"_remaining_benefit_amount_cents", "_remaining_deductible_amount_cents", b"_remaining_deductible_amount_cents", "_spending_account_amount_remaining_cents", b"_spending_account_amount_remaining_cents", "accumulated_deductible_amount_cents", b"accumulated_deductible_amount_cents", "amount_exceeding_periodic_benefit_maximum_cents", b"amount_exceeding_periodic_benefit_maximum_cents", "remaining_benefit_amount_cents", b"remaining_benefit_amount_cents", "remaining_deductible_amount_cents", b"remaining_deductible_amount_cents", "spending_account_amount_remaining_cents", b"spending_account_amount_remaining_cents"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accumulated_deductible_amount_cents", b"accumulated_deductible_amount_cents", "allowed_amount_cents", b"allowed_amount_cents", "amount_applied_to_periodic_deductible_cents", b"amount_applied_to_periodic_deductible_cents", "amount_attributed_to_brand_non_preferred_formulary_cents", b"amount_attributed_to_brand_non_preferred_formulary_cents", "amount_attributed_to_non_preferred_formulary_cents", b"amount_attributed_to_non_preferred_formulary_cents", "amount_attributed_to_product_selection_brand_cents", b"amount_attributed_to_product_selection_brand_cents", "amount_attributed_to_provider_network_selection_cents", b"amount_attributed_to_provider_network_selection_cents", "amount_exceeding_periodic_benefit_maximum_cents", b"amount_exceeding_periodic_benefit_maximum_cents", "amount_of_coinsurance_cents", b"amount_of_coinsurance_cents", "amount_of_copay_cents", b"amount_of_copay_cents", "basis_of_reimbursement_determination", b"basis_of_reimbursement_determination", "benefit_stages", b"benefit_stages", "dispensing_fee_paid_cents", b"dispensing_fee_paid_cents", "health_plan_funded_assistance_amount_cents", b"health_plan_funded_assistance_amount_cents", "ingredient_cost_paid_cents", b"ingredient_cost_paid_cents", "patient_pay_amount_cents", b"patient_pay_amount_cents", "plan_paid_cents", b"plan_paid_cents", "remaining_benefit_amount_cents", b"remaining_benefit_amount_cents", "remaining_deductible_amount_cents", b"remaining_deductible_amount_cents", "spending_account_amount_remaining_cents", b"spending_account_amount_remaining_cents", "total_amount_paid_cents", b"total_amount_paid_cents"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accumulated_deductible_amount_cents", b"_accumulated_deductible_amount_cents", "_amount_exceeding_periodic_benefit_maximum_cents", b"_amount_exceeding_periodic_benefit_maximum_cents", "_remaining_benefit_amount_cents", b"_remaining_benefit_amount_cents", "_remaining_deductible_amount_cents", b"_remaining_deductible_amount_cents", "_spending_account_amount_remaining_cents", b"_spending_account_amount_remaining_cents", "accumulated_deductible_amount_cents", b"accumulated_deductible_amount_cents", "allowed_amount_cents", b"allowed_amount_cents", "amount_applied_to_periodic_deductible_cents", b"amount_applied_to_periodic_deductible_cents", "amount_attributed_to_brand_non_preferred_formulary_cents", b"amount_attributed_to_brand_non_preferred_formulary_cents", "amount_attributed_to_non_preferred_formulary_cents", b"amount_attributed_to_non_preferred_formulary_cents", "amount_attributed_to_product_selection_brand_cents", b"amount_attributed_to_product_selection_brand_cents", "amount_attributed_to_provider_network_selection_cents", b"amount_attributed_to_provider_network_selection_cents", "amount_exceeding_periodic_benefit_maximum_cents", b"amount_exceeding_periodic_benefit_maximum_cents", "amount_of_coinsurance_cents", b"amount_of_coinsurance_cents", "amount_of_copay_cents", b"amount_of_copay_cents", "basis_of_reimbursement_determination", b"basis_of_reimbursement_determination", "benefit_stages", b"benefit_stages", "dispensing_fee_paid_cents", b"dispensing_fee_paid_cents", "health_plan_funded_assistance_amount_cents", b"health_plan_funded_assistance_amount_cents", "ingredient_cost_paid_cents", b"ingredient_cost_paid_cents", "patient_pay_amount_cents", b"patient_pay_amount_cents", "plan_paid_cents", b"plan_paid_cents", "remaining_benefit_amount_cents", b"remaining_benefit_amount_cents", "remaining_deductible_amount_cents", b"remaining_deductible_amount_cents", "spending_account_amount_remaining_cents", b"spending_account_amount_remaining_cents", "total_amount_paid_cents", b"total_amount_paid_cents"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__accumulated_deductible_amount_cents: _TypeAlias = _typing.Literal["accumulated_deductible_amount_cents"]  # noqa: Y015
+    _WhichOneofArgType__accumulated_deductible_amount_cents: _TypeAlias = _typing.Literal["_accumulated_deductible_amount_cents", b"_accumulated_deductible_amount_cents"]  # noqa: Y015
+    _WhichOneofReturnType__amount_exceeding_periodic_benefit_maximum_cents: _TypeAlias = _typing.Literal["amount_exceeding_periodic_benefit_maximum_cents"]  # noqa: Y015
+    _WhichOneofArgType__amount_exceeding_periodic_benefit_maximum_cents: _TypeAlias = _typing.Literal["_amount_exceeding_periodic_benefit_maximum_cents", b"_amount_exceeding_periodic_benefit_maximum_cents"]  # noqa: Y015
+    _WhichOneofReturnType__remaining_benefit_amount_cents: _TypeAlias = _typing.Literal["remaining_benefit_amount_cents"]  # noqa: Y015
+    _WhichOneofArgType__remaining_benefit_amount_cents: _TypeAlias = _typing.Literal["_remaining_benefit_amount_cents", b"_remaining_benefit_amount_cents"]  # noqa: Y015
+    _WhichOneofReturnType__remaining_deductible_amount_cents: _TypeAlias = _typing.Literal["remaining_deductible_amount_cents"]  # noqa: Y015
+    _WhichOneofArgType__remaining_deductible_amount_cents: _TypeAlias = _typing.Literal["_remaining_deductible_amount_cents", b"_remaining_deductible_amount_cents"]  # noqa: Y015
+    _WhichOneofReturnType__spending_account_amount_remaining_cents: _TypeAlias = _typing.Literal["spending_account_amount_remaining_cents"]  # noqa: Y015
+    _WhichOneofArgType__spending_account_amount_remaining_cents: _TypeAlias = _typing.Literal["_spending_account_amount_remaining_cents", b"_spending_account_amount_remaining_cents"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__accumulated_deductible_amount_cents) -> _WhichOneofReturnType__accumulated_deductible_amount_cents | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__amount_exceeding_periodic_benefit_maximum_cents) -> _WhichOneofReturnType__amount_exceeding_periodic_benefit_maximum_cents | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__remaining_benefit_amount_cents) -> _WhichOneofReturnType__remaining_benefit_amount_cents | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__remaining_deductible_amount_cents) -> _WhichOneofReturnType__remaining_deductible_amount_cents | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__spending_account_amount_remaining_cents) -> _WhichOneofReturnType__spending_account_amount_remaining_cents | None: ...
 
 Global___PricingResponse: _TypeAlias = PricingResponse  # noqa: Y015
 
@@ -584,6 +612,7 @@ class PurseLine(_message.Message):
     PAID_CENTS_FIELD_NUMBER: _builtins.int
     BALANCE_REMAINING_CENTS_FIELD_NUMBER: _builtins.int
     purse_id: _builtins.str
+    """not sent to switches (an internal identifier): empty"""
     kind: _builtins.str
     """HRA, ICHRA, PROGRAM ..."""
     paid_cents: _builtins.int
@@ -740,6 +769,7 @@ class PurseBalance(_message.Message):
     purse_id: _builtins.str
     kind: _builtins.str
     balance_cents: _builtins.int
+    """available on the date of service: posted + allotments already due"""
     def __init__(
         self,
         *,
@@ -815,27 +845,44 @@ Global___EligibilityResponse: _TypeAlias = EligibilityResponse  # noqa: Y015
 
 @_typing.final
 class BenefitRequest(_message.Message):
+    """Scoped like a claim: the caller must be allowed to bill the BIN/PCN (mutual TLS), the
+    member must hold coverage under a plan of that BIN/PCN, and the date of birth must match.
+    Anything else answers NOT_FOUND, the same as an unknown member.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     CARDHOLDER_ID_FIELD_NUMBER: _builtins.int
     PERSON_CODE_FIELD_NUMBER: _builtins.int
     AS_OF_DATE_FIELD_NUMBER: _builtins.int
+    BIN_FIELD_NUMBER: _builtins.int
+    PROCESSOR_CONTROL_NUMBER_FIELD_NUMBER: _builtins.int
+    DATE_OF_BIRTH_FIELD_NUMBER: _builtins.int
     cardholder_id: _builtins.str
     """302-C2 Cardholder ID"""
     person_code: _builtins.str
-    """303-C3 Person Code"""
+    """303-C3 Person Code (optional when the date of birth tells the member apart)"""
     as_of_date: _builtins.str
     """CCYYMMDD"""
+    bin: _builtins.str
+    """101-A1 BIN Number (required)"""
+    processor_control_number: _builtins.str
+    """104-A4 Processor Control Number (required)"""
+    date_of_birth: _builtins.str
+    """304-C4 Date of Birth, CCYYMMDD (required)"""
     def __init__(
         self,
         *,
         cardholder_id: _builtins.str = ...,
         person_code: _builtins.str = ...,
         as_of_date: _builtins.str = ...,
+        bin: _builtins.str = ...,
+        processor_control_number: _builtins.str = ...,
+        date_of_birth: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of_date", b"as_of_date", "cardholder_id", b"cardholder_id", "person_code", b"person_code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of_date", b"as_of_date", "bin", b"bin", "cardholder_id", b"cardholder_id", "date_of_birth", b"date_of_birth", "person_code", b"person_code", "processor_control_number", b"processor_control_number"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -892,11 +939,11 @@ class PurseAccount(_message.Message):
     purse_id: _builtins.str
     kind: _builtins.str
     posted_cents: _builtins.int
-    """funded minus spent"""
+    """the ledger balance: funded (and released allotments) minus spent"""
     pending_cents: _builtins.int
-    """held by unfinished claims (always 0: claims post in one step)"""
+    """allotments scheduled for a date after as_of_date"""
     available_cents: _builtins.int
-    """posted - pending"""
+    """what a claim on as_of_date may spend: posted + allotments already"""
     def __init__(
         self,
         *,

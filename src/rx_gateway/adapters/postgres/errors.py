@@ -24,7 +24,21 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.TooManyConnectionsError,
     asyncpg.InterfaceError,
     asyncpg.QueryCanceledError,
+    asyncpg.AdminShutdownError,  # 57P01: the server is shutting down (pg_ctl restart)
+    asyncpg.CannotConnectNowError,
+    # asyncpg's protocol state machine met something it did not expect on this connection
+    # (seen under `pg_ctl restart -m fast`: "cannot switch to state 12" after the shutdown
+    # notice). The connection is unusable: the session drops it (see BROKEN_CONNECTION_ERRORS).
+    asyncpg.InternalClientError,
+)
+# Errors after which a pooled connection must not be handed to the next claim.
+BROKEN_CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
     asyncpg.AdminShutdownError,
+    asyncpg.InternalClientError,
 )
 
 

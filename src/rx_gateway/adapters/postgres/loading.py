@@ -76,7 +76,7 @@ async def write_dataset(
             families,
         )
         await _upsert(conn, "member", "members.csv", members, ("member_id",))
-        coverages = dataset.rows("coverages.csv")
+        coverages = await _with_coverage_levels(conn, dataset.rows("coverages.csv"))
         if coverages:
             await conn.execute(
                 "DELETE FROM coverage WHERE member_id = ANY($1::text[])",
@@ -132,6 +132,32 @@ async def write_dataset(
         )
         await conn.execute("SELECT pg_notify($1, $2)", REFERENCE_CHANNEL, str(version))
     return counts
+
+
+async def _with_coverage_levels(
+    conn: asyncpg.Connection, rows: list[tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """Coverage rows with their level: as given, or (blank) self-only for a member alone in
+    their family and family otherwise. Members are written before coverage, so the family
+    sizes include this load's members."""
+    level = list(TABLES["coverages.csv"]).index("coverage_level")
+    blank = sorted({r[0] for r in rows if r[level] is None})
+    if not blank:
+        return rows
+    sizes: dict[str, int] = {
+        r[0]: r[1]
+        for r in await conn.fetch(
+            "SELECT m.member_id, (SELECT count(*) FROM member o WHERE o.family_id = m.family_id)"
+            " FROM member m WHERE m.member_id = ANY($1::text[])",
+            blank,
+        )
+    }
+    return [
+        r
+        if r[level] is not None
+        else (*r[:level], "self_only" if sizes.get(r[0]) == 1 else "family", *r[level + 1 :])
+        for r in rows
+    ]
 
 
 async def _ensure_accounts(conn: asyncpg.Connection, dataset: Dataset) -> None:

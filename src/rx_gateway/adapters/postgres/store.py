@@ -11,9 +11,10 @@ from typing import Any
 import asyncpg
 
 from rx_gateway.adapters.documents import plan_from_document
-from rx_gateway.adapters.postgres.errors import mapped_errors
+from rx_gateway.adapters.postgres.errors import BROKEN_CONNECTION_ERRORS, mapped_errors
 from rx_gateway.domain.adjudication import Paid, Reversal, StoredClaim
 from rx_gateway.domain.claim import ClaimRequest, format_ccyymmdd
+from rx_gateway.domain.errors import StorageUnavailable
 from rx_gateway.domain.ledger import (
     AccumulatorMove,
     JournalEntry,
@@ -25,6 +26,7 @@ from rx_gateway.domain.member import (
     AccumulatorKind,
     AccumulatorLevel,
     Accumulators,
+    CardMember,
     Coverage,
     CoverageEndReason,
     Fill,
@@ -41,6 +43,7 @@ from rx_gateway.domain.outcome import (
     response_to_record,
 )
 from rx_gateway.domain.reference import (
+    CoverageLevel,
     Drug,
     FormularyEntry,
     FormularyStatus,
@@ -50,19 +53,32 @@ from rx_gateway.domain.reference import (
 )
 from rx_gateway.service_layer.ports import ExistingClaim, MemberLookup
 
-WARM_UP_ID = "~warm-up"  # a family, purse, member and plan no data file can name (rolled back)
+# The warm-up writes for a real family of the loaded data, in a transaction that is rolled back
+# (the claim path's role may not create families or purses of its own).
+WARM_UP_SQL = """
+SELECT m.cardholder_id, m.person_code, m.member_id, m.family_id, f.version,
+       (SELECT c.plan_id FROM coverage c WHERE c.member_id = m.member_id
+         ORDER BY c.start_date DESC LIMIT 1) AS plan_id,
+       (SELECT p.purse_id FROM purse p WHERE p.family_id = m.family_id AND p.balance_cents > 0
+         ORDER BY p.purse_id LIMIT 1) AS purse_id,
+       (SELECT npi FROM pharmacy ORDER BY npi LIMIT 1) AS npi
+FROM member m JOIN family f USING (family_id)
+ORDER BY m.member_id LIMIT 1
+"""
+WARM_UP_MARK = "~warm-up"  # the claim key, control number and audit action of the warm-up
 
 
-def _warm_up_claim(day: dt.date) -> ClaimRequest:
+def _warm_up_claim(row: Any, day: dt.date) -> ClaimRequest:
+    """A claim for the warm-up member: every field the write stores, well formed."""
     return ClaimRequest(
         bin="000000",
-        processor_control_number=WARM_UP_ID,
-        service_provider_id=WARM_UP_ID,
+        processor_control_number=WARM_UP_MARK,
+        service_provider_id=row["npi"] or WARM_UP_MARK,
         service_provider_id_qualifier="01",
         date_of_service=format_ccyymmdd(day),
-        cardholder_id=WARM_UP_ID,
+        cardholder_id=row["cardholder_id"],
         group_id="",
-        person_code="",
+        person_code=row["person_code"],
         patient_relationship_code=0,
         date_of_birth="",
         gender_code=0,
@@ -84,34 +100,37 @@ def _warm_up_claim(day: dt.date) -> ClaimRequest:
     )
 
 
-def _warm_up_payment(day: dt.date) -> Paid:
-    """A balanced three-way split (plan, purse, member) with an accumulator move."""
+def _warm_up_payment(row: Any, request: ClaimRequest, day: dt.date) -> Paid:
+    """A balanced split (plan, the family's purse when it has money, member) with an
+    accumulator move: every statement of the write runs."""
+    plan_id = row["plan_id"] or WARM_UP_MARK
+    purse_id = row["purse_id"]
     return Paid(
         response=ClaimResponse(
-            status=ResponseStatus.PAID, internal_control_number=WARM_UP_ID, plan_id=WARM_UP_ID
+            status=ResponseStatus.PAID, internal_control_number=WARM_UP_MARK, plan_id=plan_id
         ),
         entry=claim_entry(
-            plan_id=WARM_UP_ID,
-            pharmacy_npi=WARM_UP_ID,
-            member_id=WARM_UP_ID,
+            plan_id=plan_id,
+            pharmacy_npi=request.service_provider_id,
+            member_id=row["member_id"],
             plan_paid_cents=1,
-            purse_paid_cents={WARM_UP_ID: 1},
+            purse_paid_cents={purse_id: 1} if purse_id else {},
             patient_pay_cents=1,
         ),
-        purse_moves=(PurseMove(WARM_UP_ID, -1),),
+        purse_moves=(PurseMove(purse_id, -1),) if purse_id else (),
         accumulator_moves=(
             AccumulatorMove(
                 AccumulatorLevel.INDIVIDUAL,
-                WARM_UP_ID,
-                WARM_UP_ID,
+                row["member_id"],
+                plan_id,
                 day,
                 AccumulatorKind.DEDUCTIBLE,
                 1,
             ),
         ),
-        member_id=WARM_UP_ID,
-        family_id=WARM_UP_ID,
-        molecule=WARM_UP_ID,
+        member_id=row["member_id"],
+        family_id=row["family_id"],
+        molecule=WARM_UP_MARK,
     )
 
 
@@ -132,7 +151,7 @@ SELECT 0 AS kind, m.member_id AS t1, m.family_id AS t2, m.employer_id AS t3,
        f.version AS n2, NULL::jsonb AS j
 FROM m JOIN family f USING (family_id)
 UNION ALL
-SELECT 1, c.plan_id, c.group_id, c.end_reason, c.line_of_business, NULL, NULL,
+SELECT 1, c.plan_id, c.group_id, c.end_reason, c.line_of_business, c.coverage_level, NULL,
        c.start_date, c.end_date, NULL, NULL, NULL
 FROM coverage c JOIN m USING (member_id)
 UNION ALL
@@ -211,7 +230,7 @@ def member_lookup_from_rows(rows: list[Any], date_of_service: dt.date) -> Member
             family_version = n2
         elif kind == _COVERAGE:
             end_reason = CoverageEndReason(t3) if t3 else None
-            coverages.append(Coverage(t1, t2, d1, d2, end_reason, t4))
+            coverages.append(Coverage(t1, t2, d1, d2, end_reason, t4, CoverageLevel(t5)))
         elif kind == _ACCUMULATOR:
             accumulators.append((t1, t2, d1, t3, n1))
         elif kind == _PURSE:
@@ -316,9 +335,15 @@ class _Session:
                 self._connection = await store._pool.acquire()
         return store._bound(self._connection)
 
-    async def __aexit__(self, *_: object) -> None:
+    async def __aexit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
         if self._connection is not None:
             connection, self._connection = self._connection, None
+            if isinstance(error, StorageUnavailable) and isinstance(
+                error.__cause__, BROKEN_CONNECTION_ERRORS
+            ):
+                # Its protocol state is unknown: close it rather than give it to the next claim
+                # (the pool opens a new one).
+                connection.terminate()
             with mapped_errors():
                 await self._store._pool.release(connection)
 
@@ -390,26 +415,24 @@ class PostgresClaimStore:
 
     async def _warm_up(self) -> None:
         """The claim path's calls (read, paid write, reversal read and write, audit row) for a
-        throwaway family, in one transaction that is rolled back. Only sequence numbers are
-        consumed (identifiers may skip a few values)."""
+        real family of the loaded data, in one transaction that is rolled back. Only sequence
+        numbers are consumed (identifiers may skip a few values). With no member loaded yet,
+        only the read runs."""
         conn = self._connection
         day = dt.date(2000, 1, 1)
-        request = _warm_up_claim(day)
         transaction = conn.transaction()
         await transaction.start()
         try:
-            await conn.execute(
-                "INSERT INTO family (family_id, employer_id) VALUES ($1, $1)", WARM_UP_ID
-            )
-            await conn.execute(
-                "INSERT INTO purse (purse_id, family_id, kind, employer_id, balance_cents)"
-                " VALUES ($1, $1, 'HRA', $1, 1)",
-                WARM_UP_ID,
-            )
-            await self.member_state(WARM_UP_ID, "", day, request.key.as_text())
-            paid = _warm_up_payment(day)
-            await self.post_claim(request, paid, family_version=0)
-            stored = await self.claim_for_reversal(request.key.as_text())
+            row = await conn.fetchrow(WARM_UP_SQL)
+            if row is None:
+                await self.member_state(WARM_UP_MARK, "", day, WARM_UP_MARK)
+                return
+            request = _warm_up_claim(row, day)
+            key = request.key.as_text()
+            await self.member_state(row["cardholder_id"], row["person_code"], day, key)
+            paid = _warm_up_payment(row, request, day)
+            await self.post_claim(request, paid, family_version=row["version"])
+            stored = await self.claim_for_reversal(key)
             assert stored is not None  # noqa: S101 - posted just above, same transaction
             reversal = Reversal(
                 response=ClaimResponse(status=ResponseStatus.APPROVED),
@@ -421,6 +444,15 @@ class PostgresClaimStore:
             await self.record_outcome("warm-up", paid.response, {})
         finally:
             await transaction.rollback()
+
+    async def card_members(self, cardholder_id: str) -> tuple[CardMember, ...]:
+        with mapped_errors():
+            rows = await self._fetch(
+                "SELECT person_code, date_of_birth, gender_code FROM member"
+                " WHERE cardholder_id = $1 ORDER BY person_code",
+                cardholder_id,
+            )
+        return tuple(CardMember(r[0], r[1], r[2]) for r in rows)
 
     async def member_state(
         self, cardholder_id: str, person_code: str, date_of_service: dt.date, claim_key: str
@@ -527,17 +559,17 @@ class PostgresClaimStore:
             family_id=record["family_id"],
             reversal_response=response_from_record(reversal) if reversal else None,
             accumulators_now=next(iter(accumulators.values()), Accumulators()),
+            cardholder_id=record.get("cardholder_id") or "",
+            person_code=record.get("person_code") or "",
         )
 
     async def post_reversal(self, stored: StoredClaim, reversal: Reversal) -> ClaimResponse | None:
+        # The database mirrors the original entry itself (rx_post_reversal); what the domain
+        # computed for the response is the same mirror (rx-gateway verify checks both agree).
         payload = {
             "claim_id": stored.claim_id,
-            "family_id": stored.family_id,
             "authorization_number": reversal.response.authorization_number,
             "response": response_to_record(reversal.response),
-            "postings": _postings_payload(reversal.entry),
-            "purse_moves": _purse_payload(reversal.purse_moves),
-            "accumulator_moves": _moves_payload(reversal.accumulator_moves),
             "actor": self._actor,
             "audit": {"member_id": stored.member_id, "plan_id": stored.response.plan_id},
         }
@@ -546,6 +578,14 @@ class PostgresClaimStore:
         if result["outcome"] == "posted":
             return None
         return response_from_record(result["response"])
+
+    async def reference_version(self) -> str:
+        """The newest stored reference version (a cheap poll; see ReferenceWatcher)."""
+        with mapped_errors():
+            version = await self._fetchval(
+                "SELECT coalesce(max(version), 0) FROM reference_version"
+            )
+        return str(version)
 
     async def load_snapshot(self) -> ReferenceSnapshot:
         """Read all reference data in one repeatable-read transaction."""

@@ -106,6 +106,32 @@ CHECKS: tuple[tuple[str, str], ...] = (
 )
 
 PROBLEMS_PER_CHECK_MAX = 20
+# The tables the checks read: all of them exist once every migration has run.
+CHECKED_TABLES = (
+    "account",
+    "accumulator",
+    "accumulator_move",
+    "claim",
+    "claim_purse_spend",
+    "claim_reversal",
+    "journal_entry",
+    "posting",
+    "purse",
+)
+
+
+async def schema_problem(conn: asyncpg.Connection) -> str | None:
+    """Why the checks cannot run here (no rx-gateway schema, or one from before a migration
+    they need), or None. Reads the catalog only: creates nothing."""
+    missing = await conn.fetchval(
+        "SELECT array_agg(t ORDER BY t) FROM unnest($1::text[]) t WHERE to_regclass(t) IS NULL",
+        list(CHECKED_TABLES),
+    )
+    if not missing:
+        return None
+    if len(missing) == len(CHECKED_TABLES):
+        return "no rx-gateway schema"
+    return f"the rx-gateway schema is not current (no table {', '.join(missing)})"
 
 
 @dataclass(frozen=True, slots=True)

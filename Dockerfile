@@ -1,10 +1,13 @@
 # rx-gateway runtime image. Build: docker build -t rx-gateway .
 # Run against a real PostgreSQL: docker run -e RX_GATEWAY_DATABASE_URL=postgresql://... -p 50051:50051 rx-gateway
 # Without RX_GATEWAY_DATABASE_URL the gateway starts its embedded PostgreSQL under /data.
-# serve refuses plaintext: mount certificates and set RX_GATEWAY_TLS_CERT_FILE, _KEY_FILE,
-# _CLIENT_CA_FILE and RX_GATEWAY_SWITCHES_FILE (e.g. -v ./tls:/tls:ro), or, for a local trial
-# only, -e RX_GATEWAY_DEV_MODE=1. The admin interface (port 50052) listens only when
-# RX_GATEWAY_ADMIN_TOKENS is set.
+# serve refuses plaintext on a container's 0.0.0.0: mount certificates and set
+# RX_GATEWAY_TLS_CERT_FILE, _KEY_FILE, _CLIENT_CA_FILE and RX_GATEWAY_SWITCHES_FILE
+# (e.g. -v ./tls:/tls:ro). RX_GATEWAY_DEV_MODE=1 allows plaintext on loopback addresses only, so
+# it cannot expose an unencrypted port from a container: try the gateway without TLS outside
+# Docker (the README's two commands). The admin interface (port 50052) listens only when
+# RX_GATEWAY_ADMIN_TOKENS is set. Claims run as the database role rx_gateway_app (created by
+# `rx-gateway migrate` when the migrating login may CREATEROLE); a superuser login is refused.
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./

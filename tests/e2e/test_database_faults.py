@@ -6,6 +6,7 @@ import asyncio
 import shutil
 import tempfile
 import time
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from rx_gateway.adapters.postgres.database import EmbeddedPostgres, PoolLimits
 from rx_gateway.adapters.postgres.verify import verify_ledger
 from rx_gateway.bootstrap import Database, build_app
 from rx_gateway.client import GatewayClient
+from rx_gateway.data.synthetic import active_members
 from tests.support import TEST_SETTINGS, generic_fill
 
 
@@ -107,4 +109,72 @@ async def test_exhausted_pool_answers_unavailable_quickly(
             paid = await client.submit(claim(810_002), timeout_s=5)
             assert paid.transaction_response_status == "P", (paid.rejects, paid.message)
     finally:
+        await app.stop()
+
+
+async def test_server_side_disconnects_under_load_never_answer_internal(
+    fresh_loaded_database: Any, dataset: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """The server ends every gateway connection five times while claims flow (what a
+    `pg_ctl restart -m fast` does to them: each gets the FATAL 57P01 notice mid-claim, some in
+    the middle of a protocol exchange). Every call answers OK or UNAVAILABLE (retryable), never
+    INTERNAL: a connection in an unknown protocol state is dropped, not handed to the next
+    claim. Afterwards the gateway follows a reference load again (its LISTEN connection was
+    ended too and is reopened), claims are paid on the new version, and the ledger verifies."""
+    dsn = await fresh_loaded_database()
+    fixtures = dataset[1]
+    members = active_members(dataset[0])[1500:1700]
+    limits = replace(
+        TEST_SETTINGS.pool, size_min=4, size_max=4, acquire_timeout_s=0.5, command_timeout_s=2.0
+    )
+    app = await build_app(replace(TEST_SETTINGS, pool=limits, reference_poll_s=0.3), dsn)
+    codes: Counter[str] = Counter()
+    stop = asyncio.Event()
+    numbers = iter(range(9_100_000, 9_200_000))
+
+    async def flow(client: GatewayClient, lane: int) -> None:
+        while not stop.is_set():
+            rx = next(numbers)
+            member = members[rx % len(members)]
+            request = generic_fill(fixtures, member, rx, f"2026{rx % 9 + 1:02d}{lane + 1:02d}")
+            try:
+                await client.submit(request, timeout_s=3)
+                codes["OK"] += 1
+            except grpc.aio.AioRpcError as error:
+                codes[error.code().name] += 1
+                await asyncio.sleep(0.02)
+
+    admin = await asyncpg.connect(dsn)
+    try:
+        async with GatewayClient(f"127.0.0.1:{app.port}") as client:
+            lanes = [asyncio.ensure_future(flow(client, lane)) for lane in range(4)]
+            ended = 0
+            for _ in range(5):
+                await asyncio.sleep(0.5)
+                ended += await admin.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            await asyncio.sleep(1.0)
+            stop.set()
+            await asyncio.gather(*lanes)
+            assert ended >= 5 * 5  # the pool's four and the listener, each time
+            assert set(codes) <= {"OK", "UNAVAILABLE"}, codes
+            assert codes["OK"] > 0, codes
+
+            before = app.reference.snapshot.version
+            (tmp_path / "pharmacies.csv").write_text((dataset[0] / "pharmacies.csv").read_text())
+            await Database(dsn).load(tmp_path)
+            for _ in range(50):
+                if app.reference.snapshot.version != before:
+                    break
+                await asyncio.sleep(0.1)
+            assert int(app.reference.snapshot.version) > int(before)
+            paid = await client.submit(
+                generic_fill(fixtures, members[0], next(numbers), "20261120"), timeout_s=5
+            )
+            assert paid.reference_data_version == app.reference.snapshot.version
+        assert all(r.passed for r in await verify_ledger(admin))
+    finally:
+        await admin.close()
         await app.stop()

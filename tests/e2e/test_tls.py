@@ -25,9 +25,11 @@ from rx_gateway.config import Settings
 from rx_gateway.data.claims import claim_request
 from rx_gateway.domain.errors import InsecureConfiguration, InvalidRequest
 from rx_gateway.grpc_api.security import client_credentials
+from rx_gateway.grpc_api.transmit import request_transmission
+from rx_gateway.ncpdp.codec import encode
 from rx_gateway.v1 import admin_pb2
 from rx_gateway.v1 import claims_pb2 as pb
-from tests.support import ADMIN_TOKEN, TEST_SETTINGS
+from tests.support import ADMIN_TOKEN, TEST_SETTINGS, benefit_request
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -187,6 +189,32 @@ async def test_a_switch_bills_only_its_bin_pcn_pairs(
                 await call
             assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
             assert "not configured" in (caught.value.details() or "")
+
+
+async def test_member_reads_and_raw_transmissions_are_authorized_first(
+    secure_app: App, pki: Path, fixtures: dict[str, Any]
+) -> None:
+    """A switch reads member benefits only under a BIN/PCN it may bill; a raw transmission for
+    a BIN/PCN it may not bill is PERMISSION_DENIED before the header is judged, so an
+    unknown BIN answers exactly like a known one (no 01/04 oracle for which BINs exist)."""
+    target = f"127.0.0.1:{secure_app.port}"
+    member = fixtures["members"]["part_d"]
+    async with GatewayClient(target, credentials=_switch(pki, "switch-a")) as a:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await a.get_benefits(benefit_request(fixtures, member, "20261101"))
+        assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
+        details = set()
+        for bin_number in ("999999", fixtures["plans"]["PARTD-STD-2026"]["bin"]):
+            request = _unknown_member_claim(fixtures, "PARTD-STD-2026")
+            request.header.bin = bin_number
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await a.transmit(encode(request_transmission([request])))
+            assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
+            details.add((caught.value.details() or "").replace(bin_number, "BIN"))
+        assert len(details) == 1
+    async with GatewayClient(target, credentials=_switch(pki, "switch-b")) as b:
+        reply = await b.get_benefits(benefit_request(fixtures, member, "20261101"))
+        assert reply.plan_id == "PARTD-STD-2026"
 
 
 @pytest.mark.parametrize("who", ["no certificate", "another CA", "plaintext"])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -129,24 +131,108 @@ async def test_reversal_restores_purse_and_accumulators(
     assert rebill.authorization_number != paid.authorization_number
 
 
-async def test_concurrent_claims_never_overdraw_the_purse(
-    client: GatewayClient, conn: asyncpg.Connection, fixtures: dict[str, Any], rx_number: Any
-) -> None:
-    """Every family member sends three same-day fills at once: exactly one each is paid (the
-    others see it and get 79), the shared HRA pays at most its balance, deductibles move once."""
-    head = fixtures["members"]["commercial_family_head"]
-    purse_id = f"HRA-{head['family_id']}"
-    balance = await conn.fetchval("SELECT balance_cents FROM purse WHERE purse_id = $1", purse_id)
-    family = [
-        head
-        | {
-            "cardholder_id": r["cardholder_id"],
-            "person_code": r["person_code"],
-            "member_id": r["member_id"],
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+async def _load_family(
+    dsn: str, directory: Path, family_id: str, size: int, funded_cents: int
+) -> tuple[list[dict[str, Any]], str]:
+    """A new commercial family of ``size`` members whose HRA holds exactly ``funded_cents``,
+    written through the loader (members, coverage, purse and a balanced funding entry)."""
+    from rx_gateway.bootstrap import Database
+
+    purse_id = f"HRA-{family_id}"
+    cardholder_id = f"RXG{family_id.replace('-', '')}"
+    members = [
+        {
+            "member_id": f"M-{family_id}-{n}",
+            "cardholder_id": cardholder_id,
+            "person_code": f"{n:03d}",
+            "family_id": family_id,
+            "group_id": "EMP2-FT",
+            "plan_id": "COMM-HRA-2026",
         }
-        for r in await conn.fetch("SELECT * FROM member WHERE family_id = $1", head["family_id"])
+        for n in range(1, size + 1)
     ]
-    assert len(family) >= 3
+    _write_csv(
+        directory / "members.csv",
+        [
+            {
+                "member_id": m["member_id"],
+                "cardholder_id": m["cardholder_id"],
+                "person_code": m["person_code"],
+                "family_id": family_id,
+                "employer_id": "EMP2",
+                "class_code": "FT",
+                "first_name": "Test",
+                "last_name": f"Overdraw{n}",
+                "date_of_birth": "1980-01-01",
+                "gender_code": "1" if n % 2 else "2",
+            }
+            for n, m in enumerate(members, start=1)
+        ],
+    )
+    _write_csv(
+        directory / "coverages.csv",
+        [
+            {
+                "member_id": m["member_id"],
+                "plan_id": m["plan_id"],
+                "group_id": m["group_id"],
+                "start_date": "2026-01-01",
+                "end_date": "",
+                "end_reason": "",
+                "line_of_business": "COMMERCIAL",
+            }
+            for m in members
+        ],
+    )
+    _write_csv(
+        directory / "purses.csv",
+        [{"purse_id": purse_id, "family_id": family_id, "kind": "HRA", "employer_id": "EMP2"}],
+    )
+    _write_csv(
+        directory / "funding.csv",
+        [
+            {
+                "funding_id": f"FUND-{purse_id}",
+                "purse_id": purse_id,
+                "amount_cents": str(funded_cents),
+                "memo": "below the family's demand",
+                "available_on": "",
+            }
+        ],
+    )
+    await Database(dsn).load(directory)
+    return members, purse_id
+
+
+async def test_concurrent_claims_never_overdraw_the_purse(
+    client: GatewayClient,
+    conn: asyncpg.Connection,
+    fixtures: dict[str, Any],
+    rx_number: Any,
+    loaded_dsn: str,
+    tmp_path: Path,
+) -> None:
+    """A new family of four whose HRA holds $100, less than the family's claims ask of it: every
+    member sends three same-day fills at once. Exactly one each is paid (the others see it and
+    get 79); the HRA runs dry (at least one claim gets less from it than its share) but never
+    below zero, and what it paid is exactly what was funded minus what is left; deductibles
+    move once."""
+    funded = 10_000
+    family_id = "F-OVERDRAW-1"
+    family, purse_id = await _load_family(loaded_dsn, tmp_path, family_id, 4, funded)
+    purse = f"purse:{purse_id}"
+    assert (
+        await conn.fetchval("SELECT balance_cents FROM purse WHERE purse_id = $1", purse_id)
+        == funded
+        == await _balance(conn, purse)
+    )
     requests = [
         _claim(fixtures, member, "multi_source_brand", rx_number(), dos="20261120")
         for member in family
@@ -160,23 +246,60 @@ async def test_concurrent_claims_never_overdraw_the_purse(
         )
         if response.transaction_response_status == "R":
             assert [r.code for r in response.rejects] == ["79"]
+    assert len(by_member) == 4
     assert all(sorted(statuses) == ["P", "R", "R"] for statuses in by_member.values())
     paid = [r for r in responses if r.transaction_response_status == "P"]
-    hra = sum(-r.pricing.health_plan_funded_assistance_amount_cents for r in paid)
-    assert hra <= balance
+
+    # What each paid claim asked of the HRA (the member's share) and what the HRA paid.
+    shares, from_purse = [], []
+    for response in paid:
+        p = response.pricing
+        hra = -p.health_plan_funded_assistance_amount_cents
+        assert hra == sum(line.paid_cents for line in response.purses)  # the family's one HRA
+        assert all(line.kind == "HRA" for line in response.purses)
+        assert all(line.balance_remaining_cents >= 0 for line in response.purses)
+        shares.append(p.patient_pay_amount_cents + hra)
+        from_purse.append(hra)
+    assert sum(shares) > funded  # the demand exceeds the purse: the test can drain it
+    assert any(hra < share for hra, share in zip(from_purse, shares, strict=True))
+
     remaining = await conn.fetchval("SELECT balance_cents FROM purse WHERE purse_id = $1", purse_id)
-    assert remaining == balance - hra >= 0
-    assert remaining == await _balance(conn, f"purse:{purse_id}")
+    assert remaining == 0  # demand above the balance: the HRA pays until it is empty
+    assert sum(from_purse) == funded - remaining
+    assert await _balance(conn, purse) == remaining
+    # The purse account's history: one funding entry, then one posting per claim it paid for,
+    # and the running balance never went below zero.
+    history = await conn.fetch(
+        "SELECT e.kind, p.amount_cents FROM posting p JOIN journal_entry e USING (entry_id)"
+        " WHERE p.account_key = $1 ORDER BY p.posting_id",
+        purse,
+    )
+    assert (history[0]["kind"], history[0]["amount_cents"]) == ("funding", funded)
+    claim_postings = sorted(-r["amount_cents"] for r in history[1:])
+    assert all(r["kind"] == "claim" for r in history[1:])
+    assert claim_postings == sorted(hra for hra in from_purse if hra)
+    running = 0
+    for row in history:
+        running += row["amount_cents"]
+        assert running >= 0
+    spent = await conn.fetchval(
+        "SELECT coalesce(sum(paid_cents), 0) FROM claim_purse_spend WHERE purse_id = $1", purse_id
+    )
+    assert spent == funded - remaining
+
     family_deductible = await conn.fetchval(
         "SELECT amount_cents FROM accumulator WHERE subject_id = $1 AND level = 'family'"
         " AND kind = 'deductible'",
-        head["family_id"],
+        family_id,
+    )
+    assert family_deductible == sum(
+        r.pricing.amount_applied_to_periodic_deductible_cents for r in paid
     )
     assert family_deductible <= 50_000
     moved = await conn.fetchval(
         "SELECT sum(amount_cents) FROM accumulator_move WHERE subject_id = $1 AND level = 'family'"
         " AND kind = 'deductible'",
-        head["family_id"],
+        family_id,
     )
     assert moved == family_deductible
 
@@ -184,18 +307,49 @@ async def test_concurrent_claims_never_overdraw_the_purse(
 async def test_database_refuses_unbalanced_entries_and_history_edits(
     conn: asyncpg.Connection,
 ) -> None:
-    """The second balance check, and append-only history, enforced by PostgreSQL itself."""
+    """The second balance check, and append-only history, enforced by PostgreSQL itself: an
+    unbalanced posting statement fails inside its transaction and leaves nothing behind (not its
+    postings, not the entry written before it in the same transaction)."""
+
+    async def left_behind(entry_id: int) -> tuple[int, int]:
+        entries = await conn.fetchval(
+            "SELECT count(*) FROM journal_entry WHERE entry_id = $1", entry_id
+        )
+        postings = await conn.fetchval("SELECT count(*) FROM posting WHERE entry_id = $1", entry_id)
+        return entries, postings
+
+    history = "SELECT (SELECT count(*) FROM journal_entry), (SELECT count(*) FROM posting)"
+    before = tuple(await conn.fetchrow(history))
     async with conn.transaction():
         entry = await conn.fetchval(
             "INSERT INTO journal_entry (kind) VALUES ('funding') RETURNING entry_id"
         )
+        assert await left_behind(entry) == (1, 0)  # the entry exists inside the transaction
         with pytest.raises(asyncpg.CheckViolationError, match="does not balance"):
             await conn.execute(
                 "INSERT INTO posting (entry_id, account_key, amount_cents) VALUES ($1, 'a', 5), ($1, 'b', -4)",
                 entry,
             )
-        raise_rollback = True
-    assert raise_rollback
+    assert not conn.is_in_transaction()
+    assert await left_behind(entry) == (0, 0)
+    assert tuple(await conn.fetchrow(history)) == before
+
+    # The control: the same statement balanced is accepted (then rolled back on purpose).
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        balanced = await conn.fetchval(
+            "INSERT INTO journal_entry (kind) VALUES ('funding') RETURNING entry_id"
+        )
+        await conn.execute(
+            "INSERT INTO posting (entry_id, account_key, amount_cents) VALUES ($1, 'a', 5), ($1, 'b', -5)",
+            balanced,
+        )
+        assert await left_behind(balanced) == (1, 2)
+    finally:
+        await transaction.rollback()
+    assert await left_behind(balanced) == (0, 0)
+    assert tuple(await conn.fetchrow(history)) == before
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
         await conn.execute("UPDATE posting SET amount_cents = amount_cents WHERE posting_id = 1")
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):

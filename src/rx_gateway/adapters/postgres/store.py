@@ -342,8 +342,9 @@ class _Session:
                 error.__cause__, BROKEN_CONNECTION_ERRORS
             ):
                 # Its protocol state is unknown: close it rather than give it to the next claim
-                # (the pool opens a new one).
-                connection.terminate()
+                # (the pool opens a new one). The pool may have detached it already.
+                with contextlib.suppress(asyncpg.InterfaceError):
+                    connection.terminate()
             with mapped_errors():
                 await self._store._pool.release(connection)
 

@@ -14,15 +14,15 @@ from rx_gateway.adapters.files.loader import read_dataset
 from rx_gateway.adapters.postgres.admin import PostgresAdmin
 from rx_gateway.adapters.postgres.database import (
     EmbeddedPostgres,
-    PoolLimits,
     create_pool,
     init_connection,
     migrate,
     wait_for_database,
 )
 from rx_gateway.adapters.postgres.loading import REFERENCE_CHANNEL, known_keys, write_dataset
+from rx_gateway.adapters.postgres.reference_loader import PostgresReferenceLoader
 from rx_gateway.adapters.postgres.store import PostgresClaimStore
-from rx_gateway.config import Settings
+from rx_gateway.config import PoolLimits, Settings
 from rx_gateway.domain.errors import InsecureConfiguration, RxGatewayError
 from rx_gateway.grpc_api.admin import AdminServer, AdminServicer
 from rx_gateway.grpc_api.security import SwitchTable, TlsFiles
@@ -80,18 +80,18 @@ class ReferenceWatcher:
     every ``poll_s`` seconds as a backstop for a notification missed while it was down."""
 
     def __init__(
-        self, dsn: str, holder: ReferenceHolder, store: PostgresClaimStore, poll_s: float
+        self, dsn: str, holder: ReferenceHolder, loader: PostgresReferenceLoader, poll_s: float
     ) -> None:
         self._dsn = dsn
         self._holder = holder
-        self._store = store
+        self._loader = loader
         self._poll_s = poll_s
         self._listener: asyncpg.Connection | None = None
         self._reloads: set[asyncio.Task[object]] = set()
         self._task: asyncio.Task[None] | None = None
 
     def _reload(self, *_: object) -> None:
-        task = asyncio.get_running_loop().create_task(self._holder.reload(self._store))
+        task = asyncio.get_running_loop().create_task(self._holder.reload(self._loader))
         self._reloads.add(task)
         task.add_done_callback(self._done)
 
@@ -117,7 +117,7 @@ class ReferenceWatcher:
                     await self._listen()
                     log.warning("reference listener reconnected")
                     self._reload()  # anything committed while it was down
-                elif self._holder.is_behind(await self._store.reference_version()):
+                elif self._holder.is_behind(await self._loader.reference_version()):
                     log.warning("reference change caught up by polling")
                     self._reload()
             except (TimeoutError, OSError, asyncpg.PostgresError, RxGatewayError) as error:
@@ -215,15 +215,18 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
         await _refuse_superuser(pool)
     store = PostgresClaimStore(pool, acquire_timeout_s=settings.pool.acquire_timeout_s)
     await store.warm(settings.pool.size_min)
-    reference = ReferenceHolder(await store.load_snapshot())
+    loader = PostgresReferenceLoader(pool, acquire_timeout_s=settings.pool.acquire_timeout_s)
+    reference = ReferenceHolder(await loader.load_snapshot())
     if not reference.snapshot.plans:
         # still serves: a later `load` reaches this gateway without a restart (NOTIFY)
         log.warning("no plans loaded: every claim is rejected 01 until `rx-gateway load DIR`")
     pinned = settings.business_date
     processor = (
-        ClaimProcessor(store, reference, business_date=lambda: pinned)
+        ClaimProcessor(
+            store, reference, retry=settings.conflict_retry, business_date=lambda: pinned
+        )
         if pinned is not None
-        else ClaimProcessor(store, reference)
+        else ClaimProcessor(store, reference, retry=settings.conflict_retry)
     )
     server = GatewayServer(
         processor,
@@ -251,7 +254,7 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
             listen_address=settings.admin_listen_address,
             credentials=tls.server_credentials(require_client_certificate=False) if tls else None,
         )
-    app.watcher = ReferenceWatcher(dsn, reference, store, settings.reference_poll_s)
+    app.watcher = ReferenceWatcher(dsn, reference, loader, settings.reference_poll_s)
     await app.watcher.start()
     if start:
         await server.start()

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from rx_gateway.adapters.postgres.database import PoolLimits
 from rx_gateway.domain.errors import InvalidRequest
+from rx_gateway.service_layer.claims import RetryPolicy
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_ADMIN_LISTEN = "127.0.0.1:50052"
@@ -20,6 +20,19 @@ APPLICATION_ROLE = "rx_gateway_app"
 # The admin interface's role: funding, coverage and authorizations, no claims.
 ADMIN_ROLE = "rx_gateway_admin"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "[::1]", "localhost"})
+
+
+@dataclass(frozen=True, slots=True)
+class PoolLimits:
+    # Every connection is opened (and warmed: see PostgresClaimStore.warm) at start-up. One
+    # opened under load costs the claims waiting on it 10-20 ms (connect, then the first call
+    # of each hot-path function compiles it and plans its statements in that backend).
+    size_min: int = 10
+    size_max: int = 10
+    acquire_timeout_s: float = 2.0
+    command_timeout_s: float = 5.0
+    statement_timeout_ms: int = 5_000
+    role: str | None = None  # SET ROLE on every pooled connection (e.g. rx_gateway_app)
 
 
 def is_loopback(address: str) -> bool:
@@ -35,6 +48,8 @@ class Settings:
     listen_address: str = DEFAULT_LISTEN
     pool: PoolLimits = field(default_factory=lambda: PoolLimits(role=APPLICATION_ROLE))
     admin_db_role: str | None = ADMIN_ROLE
+    # A claim whose family changed between its read and its write is adjudicated again.
+    conflict_retry: RetryPolicy = field(default_factory=RetryPolicy)
     grpc_concurrent_rpcs_max: int = 2_000
     grpc_message_bytes_max: int = 64 * 1024
     shutdown_grace_s: float = 5.0
@@ -159,6 +174,12 @@ class Settings:
             admin_db_role=_role(environ, "RX_GATEWAY_ADMIN_DB_ROLE", ADMIN_ROLE),
             reference_poll_s=number(
                 "RX_GATEWAY_REFERENCE_POLL_S", defaults.reference_poll_s, float
+            ),
+            conflict_retry=replace(
+                defaults.conflict_retry,
+                attempts_max=int(
+                    number("RX_GATEWAY_CONFLICT_ATTEMPTS_MAX", defaults.conflict_retry.attempts_max)
+                ),
             ),
         )
 

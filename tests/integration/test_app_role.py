@@ -171,7 +171,8 @@ async def test_the_admin_role_funds_but_cannot_post_claims(
 async def test_serving_claims_as_a_superuser_is_refused(server_url: str) -> None:
     """Outside development mode a gateway whose pooled connections are a superuser's does not
     start; as the application role it does."""
-    from rx_gateway.adapters.postgres.database import PoolLimits, create_pool
+    from rx_gateway.adapters.postgres.database import create_pool
+    from rx_gateway.config import PoolLimits
     from rx_gateway.bootstrap import _refuse_superuser
     from rx_gateway.domain.errors import InsecureConfiguration
 

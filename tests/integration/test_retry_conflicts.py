@@ -26,13 +26,13 @@ from rx_gateway.adapters.postgres.store import PostgresClaimStore
 from rx_gateway.adapters.postgres.verify import verify_ledger
 from rx_gateway.bootstrap import App
 from rx_gateway.client import GatewayClient
-from rx_gateway.data.claims import claim_request
-from rx_gateway.data.synthetic import active_members
 from rx_gateway.domain.errors import ConcurrencyConflict
 from rx_gateway.domain.outcome import ResponseStatus
 from rx_gateway.grpc_api import translate
 from rx_gateway.grpc_api.server import GatewayServer
 from rx_gateway.service_layer.claims import ClaimProcessor, RetryPolicy
+from rx_gateway.tools.synthetic import active_members
+from rx_gateway.tools.synthetic.claims import claim_request
 from rx_gateway.v1 import claims_pb2 as pb
 from tests.support import BUSINESS_DATE, TEST_SETTINGS
 
@@ -65,13 +65,15 @@ class InterferedStore:
         return getattr(self._inner, name)
 
     @contextlib.asynccontextmanager
-    async def session(self) -> AsyncIterator[InterferedStore]:
-        async with self._inner.session() as bound:
+    async def session(self, *, deadline: float | None = None) -> AsyncIterator[InterferedStore]:
+        async with self._inner.session(deadline=deadline) as bound:
             yield InterferedStore(bound, self._interference)
 
     @contextlib.asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[InterferedStore]:
-        async with self._inner.unit_of_work() as bound:
+    async def unit_of_work(
+        self, *, deadline: float | None = None
+    ) -> AsyncIterator[InterferedStore]:
+        async with self._inner.unit_of_work(deadline=deadline) as bound:
             yield InterferedStore(bound, self._interference)
 
     async def member_state(self, *args: Any) -> Any:

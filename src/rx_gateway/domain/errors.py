@@ -5,6 +5,7 @@ RxGatewayError
 ├── InvariantViolation      a bug: money would not balance (→ INTERNAL)
 ├── ConcurrencyConflict     another claim for the family won the race; retried (→ ABORTED)
 ├── StorageUnavailable      the database cannot be reached in time (→ UNAVAILABLE)
+├── DeadlineExceeded        the caller's deadline passed before the work could be done
 ├── MemberNotFound          a benefit inquiry for nobody (→ NOT_FOUND); claims answer 52
 ├── UnknownReference        an admin change names a member, plan or purse that is not there
 ├── Unauthenticated         no valid credential for the interface (→ UNAUTHENTICATED)
@@ -39,6 +40,10 @@ class ConcurrencyConflict(RxGatewayError):
 
 class StorageUnavailable(RxGatewayError):
     """The database could not be reached or did not answer within the budget."""
+
+
+class DeadlineExceeded(RxGatewayError):
+    """The caller's deadline passed: no database work starts after it (→ DEADLINE_EXCEEDED)."""
 
 
 class ReferenceDataError(RxGatewayError):

@@ -11,6 +11,7 @@ from grpc import aio
 from rx_gateway.grpc_api.security import listen
 from rx_gateway.grpc_api.status import ErrorToStatusInterceptor
 from rx_gateway.service_layer import admin
+from rx_gateway.service_layer.ports import AdminStore
 from rx_gateway.v1 import admin_pb2 as pb
 from rx_gateway.v1 import admin_pb2_grpc as pb_grpc
 
@@ -19,7 +20,7 @@ Context = aio.ServicerContext[Any, Any]
 
 
 class AdminServicer(pb_grpc.AdminServiceServicer):
-    def __init__(self, store: admin.AdminStore, credentials: admin.AdminCredentials) -> None:
+    def __init__(self, store: AdminStore, credentials: admin.AdminCredentials) -> None:
         self._store = store
         self._credentials = credentials
 

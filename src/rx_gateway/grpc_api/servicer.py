@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from grpc import aio
@@ -15,6 +16,13 @@ from rx_gateway.v1 import claims_pb2 as pb
 from rx_gateway.v1 import claims_pb2_grpc as pb_grpc
 
 Context = aio.ServicerContext[Any, Any]
+
+
+def deadline_of(context: Context) -> float | None:
+    """The call's deadline on the event loop's clock (None when the caller set none): the
+    database work of the call is bounded by it."""
+    left = context.time_remaining()
+    return None if left is None else asyncio.get_running_loop().time() + left
 
 
 class ClaimServicer(pb_grpc.ClaimServiceServicer):
@@ -31,12 +39,16 @@ class ClaimServicer(pb_grpc.ClaimServiceServicer):
 
     async def Submit(self, request: pb.ClaimRequest, context: Context) -> pb.ClaimResponse:
         self._authorize(context, request.header)
-        response = await self._processor.submit(translate.claim_request_from_pb(request))
+        response = await self._processor.submit(
+            translate.claim_request_from_pb(request), deadline=deadline_of(context)
+        )
         return translate.claim_response_to_pb(response)
 
     async def Reverse(self, request: pb.ReversalRequest, context: Context) -> pb.ClaimResponse:
         self._authorize(context, request.header)
-        response = await self._processor.reverse(translate.reversal_request_from_pb(request))
+        response = await self._processor.reverse(
+            translate.reversal_request_from_pb(request), deadline=deadline_of(context)
+        )
         return translate.claim_response_to_pb(response)
 
     async def Transmit(self, request: pb.RawTransmission, context: Context) -> pb.RawTransmission:
@@ -49,14 +61,15 @@ class ClaimServicer(pb_grpc.ClaimServiceServicer):
             else:
                 self._switches.check(switch, bin_number, pcn)
 
-        return pb.RawTransmission(data=await self._transmit.handle(request.data, authorize))
+        data = await self._transmit.handle(request.data, authorize, deadline=deadline_of(context))
+        return pb.RawTransmission(data=data)
 
     async def CheckEligibility(
         self, request: pb.EligibilityRequest, context: Context
     ) -> pb.EligibilityResponse:
         self._authorize(context, request.header)
         answer = await self._processor.check_eligibility(
-            translate.eligibility_request_from_pb(request)
+            translate.eligibility_request_from_pb(request), deadline=deadline_of(context)
         )
         return translate.eligibility_to_pb(answer.eligibility, answer.purses)
 
@@ -75,6 +88,9 @@ class BenefitServicer(pb_grpc.BenefitServiceServicer):
                 peer_switch(context), request.bin, request.processor_control_number
             )
         view, purses = await member_benefits(
-            self._store, self._reference, translate.benefit_inquiry_from_pb(request)
+            self._store,
+            self._reference,
+            translate.benefit_inquiry_from_pb(request),
+            deadline=deadline_of(context),
         )
         return translate.benefits_to_pb(view, purses)

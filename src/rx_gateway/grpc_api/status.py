@@ -16,6 +16,7 @@ from grpc import aio
 
 from rx_gateway.domain.errors import (
     ConcurrencyConflict,
+    DeadlineExceeded,
     InsecureConfiguration,
     InvalidRequest,
     InvariantViolation,
@@ -35,6 +36,7 @@ STATUS_BY_ERROR: dict[type[RxGatewayError], grpc.StatusCode] = {
     InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
     ConcurrencyConflict: grpc.StatusCode.ABORTED,
     StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
+    DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
     InvariantViolation: grpc.StatusCode.INTERNAL,
     ReferenceDataError: grpc.StatusCode.FAILED_PRECONDITION,
     MemberNotFound: grpc.StatusCode.NOT_FOUND,

@@ -13,7 +13,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from rx_gateway.domain.errors import ConcurrencyConflict, InvalidRequest, StorageUnavailable
+from rx_gateway.domain.errors import (
+    ConcurrencyConflict,
+    DeadlineExceeded,
+    InvalidRequest,
+    StorageUnavailable,
+)
 from rx_gateway.domain.rejects import REJECT_TEXT, RejectCode
 from rx_gateway.grpc_api import translate
 from rx_gateway.ncpdp.codec import (
@@ -367,7 +372,9 @@ class TransmitHandler:
             return RejectCode.MULTIPLE_TRANSACTIONS_NOT_SUPPORTED, "E1 carries one transaction"
         return None
 
-    async def handle(self, data: bytes, authorize: Authorize | None = None) -> bytes:
+    async def handle(
+        self, data: bytes, authorize: Authorize | None = None, *, deadline: float | None = None
+    ) -> bytes:
         """Authorize first (a caller that may not bill learns nothing about which BIN/PCNs
         exist), then read the header, then answer each transaction on its own: a field that
         cannot be read rejects its own transaction, never its neighbours."""
@@ -388,7 +395,7 @@ class TransmitHandler:
         groups: list[tuple[Segment, ...]] = []
         transmission_segments: list[Segment] = []
         for index in range(_transactions_sent(transmission, header.transaction_code)):
-            segments, text, extra = await self._one(transmission, index)
+            segments, text, extra = await self._one(transmission, index, deadline)
             groups.append(segments)
             message = message or text
             transmission_segments += [s for s in extra if s not in transmission_segments]
@@ -403,7 +410,7 @@ class TransmitHandler:
         )
 
     async def _one(
-        self, transmission: Transmission, index: int
+        self, transmission: Transmission, index: int, deadline: float | None
     ) -> tuple[tuple[Segment, ...], str, tuple[Segment, ...]]:
         """One transaction's answer. Infrastructure failures (database unavailable, conflicts
         past their retries) still fail the call, so the switch retransmits the whole
@@ -415,19 +422,22 @@ class TransmitHandler:
         code = header.transaction_code
         try:
             if code == "E1":
-                return await self._eligibility(transmission)
+                return await self._eligibility(transmission, deadline)
             if code == "B2":
                 response = await self._processor.reverse(
-                    translate.reversal_request_from_pb(reversal_pb(transmission, index))
+                    translate.reversal_request_from_pb(reversal_pb(transmission, index)),
+                    deadline=deadline,
                 )
             elif code == "B3":
                 response = await self._processor.rebill(
                     translate.reversal_request_from_pb(reversal_pb(transmission, index)),
                     translate.claim_request_from_pb(claim_pb(transmission, index)),
+                    deadline=deadline,
                 )
             else:
                 response = await self._processor.submit(
-                    translate.claim_request_from_pb(claim_pb(transmission, index))
+                    translate.claim_request_from_pb(claim_pb(transmission, index)),
+                    deadline=deadline,
                 )
         except _FieldError as error:
             return _rejected_transaction(error.code, error.message, rx_number), error.message, ()
@@ -437,7 +447,7 @@ class TransmitHandler:
                 str(error),
                 (),
             )
-        except (StorageUnavailable, ConcurrencyConflict):
+        except (StorageUnavailable, ConcurrencyConflict, DeadlineExceeded):
             raise
         except Exception:
             log.exception("transaction failed", extra={"transaction": index + 1})
@@ -451,10 +461,10 @@ class TransmitHandler:
         return claim_response_segments(message, rx_number), message.message, ()
 
     async def _eligibility(
-        self, transmission: Transmission
+        self, transmission: Transmission, deadline: float | None
     ) -> tuple[tuple[Segment, ...], str, tuple[Segment, ...]]:
         answer = await self._processor.check_eligibility(
-            translate.eligibility_request_from_pb(eligibility_pb(transmission))
+            translate.eligibility_request_from_pb(eligibility_pb(transmission)), deadline=deadline
         )
         reply = translate.eligibility_to_pb(answer.eligibility, answer.purses)
         status = status_segment(

@@ -11,7 +11,6 @@ import datetime as dt
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from rx_gateway.domain.claim import parse_ccyymmdd
 from rx_gateway.domain.errors import InvalidRequest, Unauthenticated
@@ -41,12 +40,6 @@ class CoverageChange:
 class AuthorizationGrant:
     member_id: str
     authorization: PriorAuthorization
-
-
-class AdminStore(Protocol):
-    async def fund_purse(self, funding: PurseFunding, *, actor: str) -> bool: ...
-    async def set_coverage(self, change: CoverageChange, *, actor: str) -> bool: ...
-    async def grant_prior_authorization(self, grant: AuthorizationGrant, *, actor: str) -> bool: ...
 
 
 def identifier(field: str, value: str) -> str:

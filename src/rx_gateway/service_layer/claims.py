@@ -32,7 +32,13 @@ from rx_gateway.domain.errors import ConcurrencyConflict, InvalidRequest, Member
 from rx_gateway.domain.member import MemberState, PurseState, match_person_code
 from rx_gateway.domain.outcome import ClaimResponse, ResponseStatus, rejected
 from rx_gateway.domain.rejects import Reject, RejectCode, ordered
-from rx_gateway.service_layer.ports import ClaimStore, ExistingClaim, ReferenceSource
+from rx_gateway.service_layer.ports import (
+    ClaimSession,
+    ClaimStore,
+    ExistingClaim,
+    MemberReader,
+    ReferenceSource,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,6 +61,10 @@ def new_internal_control_number() -> str:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
+    """How a claim whose family changed between its read and its write is adjudicated again:
+    at most ``attempts_max`` times, waiting a jittered, doubling pause between attempts, and
+    never past the caller's deadline (Settings holds the policy the gateway runs with)."""
+
     attempts_max: int = 6
     wait_initial_s: float = 0.001
     wait_max_s: float = 0.02
@@ -111,22 +121,31 @@ class ClaimProcessor:
     def reference(self) -> ReferenceSource:
         return self._reference
 
-    async def _with_retry(self, operation: Callable[[], Awaitable[T]]) -> T:
+    async def _with_retry(
+        self, operation: Callable[[], Awaitable[T]], deadline: float | None = None
+    ) -> T:
+        """Run ``operation``; on a conflict run it again on fresh state, within the policy's
+        attempts and the caller's deadline (no attempt starts that could not finish in time:
+        the conflict is answered instead, ABORTED, retryable)."""
         wait = self._retry.wait_initial_s
+        loop = asyncio.get_running_loop()
         for attempt in range(1, self._retry.attempts_max + 1):
             try:
                 return await operation()
             except ConcurrencyConflict:
-                if attempt == self._retry.attempts_max:
+                pause = wait * (1 + random.random())
+                if attempt == self._retry.attempts_max or (
+                    deadline is not None and loop.time() + pause >= deadline
+                ):
                     raise
                 log.debug("conflict, retrying", extra={"attempt": attempt})
-                await asyncio.sleep(wait * (1 + random.random()))
+                await asyncio.sleep(pause)
                 wait = min(wait * 2, self._retry.wait_max_s)
         raise AssertionError  # pragma: no cover - the loop returns or raises
 
     async def _syntax_reject(
         self,
-        store: ClaimStore,
+        store: ClaimSession,
         action: str,
         syntax: list[Reject],
         prescription_reference_number: str,
@@ -140,18 +159,21 @@ class ClaimProcessor:
         await store.record_outcome(action, response, {"rejects": _codes(response)})
         return response
 
-    async def submit(self, request: ClaimRequest) -> ClaimResponse:
+    async def submit(
+        self, request: ClaimRequest, *, deadline: float | None = None
+    ) -> ClaimResponse:
         """B1: adjudicate and, when paid, post in one atomic write. One pooled connection
-        serves the claim's read and its write (or its audit row)."""
+        serves the claim's read and its write (or its audit row). ``deadline`` (the event
+        loop's clock) bounds the database work: nothing starts after it."""
         syntax = validate_claim(request)
-        async with self._store.session() as store:
+        async with self._store.session(deadline=deadline) as store:
             if syntax:
                 return await self._syntax_reject(
                     store, "B1", syntax, request.prescription_reference_number
                 )
-            return await self._with_retry(lambda: self._submit_once(store, request))
+            return await self._with_retry(lambda: self._submit_once(store, request), deadline)
 
-    async def _submit_once(self, store: ClaimStore, request: ClaimRequest) -> ClaimResponse:
+    async def _submit_once(self, store: ClaimSession, request: ClaimRequest) -> ClaimResponse:
         snapshot = self._reference.snapshot
         key = request.key.as_text()
         person_code = await _person_code(
@@ -206,12 +228,14 @@ class ClaimProcessor:
         )
         return decision.response
 
-    async def reverse(self, request: ReversalRequest) -> ClaimResponse:
+    async def reverse(
+        self, request: ReversalRequest, *, deadline: float | None = None
+    ) -> ClaimResponse:
         """B2: mirror the paid claim, restore accumulators and purses."""
-        async with self._store.session() as store:
-            return await self._with_retry(lambda: self._reverse_once(store, request))
+        async with self._store.session(deadline=deadline) as store:
+            return await self._with_retry(lambda: self._reverse_once(store, request), deadline)
 
-    async def _reverse_once(self, store: ClaimStore, request: ReversalRequest) -> ClaimResponse:
+    async def _reverse_once(self, store: ClaimSession, request: ReversalRequest) -> ClaimResponse:
         snapshot = self._reference.snapshot
         stored = None
         if not validate_reversal(request):
@@ -229,27 +253,34 @@ class ClaimProcessor:
             return repeated.as_status(ResponseStatus.DUPLICATE_OF_APPROVED)
         return outcome.response
 
-    async def rebill(self, reversal: ReversalRequest, claim: ClaimRequest) -> ClaimResponse:
+    async def rebill(
+        self, reversal: ReversalRequest, claim: ClaimRequest, *, deadline: float | None = None
+    ) -> ClaimResponse:
         """B3: reverse the paid claim and bill the new one in ONE database transaction. The
         answer is the new billing's; if either leg fails, nothing is written and the original
         stays paid (the answer then carries the failing leg's rejects)."""
         syntax = validate_reversal(reversal) + validate_claim(claim)
         if syntax:
-            async with self._store.session() as store:
+            async with self._store.session(deadline=deadline) as store:
                 return await self._syntax_reject(
                     store, "B3", syntax, claim.prescription_reference_number
                 )
         try:
-            return await self._with_retry(lambda: self._rebill_once(reversal, claim))
+            return await self._with_retry(
+                lambda: self._rebill_once(reversal, claim, deadline), deadline
+            )
         except _Abandoned as abandoned:
             response = abandoned.response
-            await self._store.record_outcome(
-                "B3", response, {"rejects": _codes(response), "leg": abandoned.leg}
-            )
+            async with self._store.session(deadline=deadline) as store:
+                await store.record_outcome(
+                    "B3", response, {"rejects": _codes(response), "leg": abandoned.leg}
+                )
             return response
 
-    async def _rebill_once(self, reversal: ReversalRequest, claim: ClaimRequest) -> ClaimResponse:
-        async with self._store.unit_of_work() as store:
+    async def _rebill_once(
+        self, reversal: ReversalRequest, claim: ClaimRequest, deadline: float | None
+    ) -> ClaimResponse:
+        async with self._store.unit_of_work(deadline=deadline) as store:
             reversed_ = await self._reverse_once(store, reversal)
             if reversed_.status not in (
                 ResponseStatus.APPROVED,
@@ -261,14 +292,16 @@ class ClaimProcessor:
                 raise _Abandoned(billed, "billing")
             return billed
 
-    async def check_eligibility(self, request: EligibilityRequest) -> EligibilityAnswer:
+    async def check_eligibility(
+        self, request: EligibilityRequest, *, deadline: float | None = None
+    ) -> EligibilityAnswer:
         """E1: coverage, plan, accumulators and purse balances on the date of service. A
         request that fails its syntax checks reads nothing."""
         snapshot = self._reference.snapshot
         state: MemberState | None = None
         service_date = parse_ccyymmdd(request.date_of_service)
         if service_date is not None and not validate_eligibility(request):
-            async with self._store.session() as store:
+            async with self._store.session(deadline=deadline) as store:
                 person_code = await _person_code(
                     store, request.cardholder_id, request.person_code, request.date_of_birth, 0
                 )
@@ -314,7 +347,11 @@ def _inquiry_problem(inquiry: BenefitInquiry) -> InvalidRequest | None:
 
 
 async def member_benefits(
-    store: ClaimStore, reference: ReferenceSource, inquiry: BenefitInquiry
+    store: ClaimStore,
+    reference: ReferenceSource,
+    inquiry: BenefitInquiry,
+    *,
+    deadline: float | None = None,
 ) -> tuple[adjudication.BenefitView, tuple[PurseState, ...]]:
     """The benefit inquiry: one read of member state, then the pure view, scoped like a claim.
     Only coverage under a plan of the inquiry's BIN/PCN is shown (and only purses that plan's
@@ -331,7 +368,7 @@ async def member_benefits(
     plans = snapshot.plans_by_bin_pcn.get((inquiry.bin, inquiry.processor_control_number), ())
     if not plans:
         raise MemberNotFound(NOT_FOUND)
-    async with store.session() as session:
+    async with store.session(deadline=deadline) as session:
         person_code = await _person_code(
             session, inquiry.cardholder_id, inquiry.person_code, inquiry.date_of_birth, 0
         )
@@ -354,7 +391,7 @@ async def member_benefits(
 
 
 async def _person_code(
-    store: ClaimStore, cardholder_id: str, person_code: str, date_of_birth: str, gender_code: int
+    store: MemberReader, cardholder_id: str, person_code: str, date_of_birth: str, gender_code: int
 ) -> str:
     """303-C3 as sent, or (when it was left out) the person on the card that the date of birth
     and gender tell apart; empty when nobody or several match (the claim answers 52)."""

@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rx_gateway.domain.adjudication import Paid, Reversal, StoredClaim
 from rx_gateway.domain.claim import ClaimRequest
 from rx_gateway.domain.member import CardMember, MemberState
 from rx_gateway.domain.outcome import ClaimResponse
 from rx_gateway.domain.reference import ReferenceSnapshot
+
+if TYPE_CHECKING:
+    from rx_gateway.service_layer.admin import AuthorizationGrant, CoverageChange, PurseFunding
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +33,9 @@ class MemberLookup:
     existing: ExistingClaim | None
 
 
-class ClaimStore(Protocol):
+class MemberReader(Protocol):
+    """The member read: who is on a card, and everything a claim needs about one member."""
+
     async def card_members(self, cardholder_id: str) -> tuple[CardMember, ...]:
         """Everyone under a cardholder ID (patient matching without a person code)."""
         ...
@@ -38,6 +43,10 @@ class ClaimStore(Protocol):
     async def member_state(
         self, cardholder_id: str, person_code: str, date_of_service: dt.date, claim_key: str
     ) -> MemberLookup: ...
+
+
+class ClaimLedger(Protocol):
+    """The claim ledger: each call one atomic write."""
 
     async def post_claim(
         self, request: ClaimRequest, paid: Paid, *, family_version: int
@@ -57,20 +66,43 @@ class ClaimStore(Protocol):
         """Write a reversal atomically. None when posted; the stored reversal on a repeat."""
         ...
 
+
+class ClaimSession(MemberReader, ClaimLedger, Protocol):
+    """What one claim uses, on one connection."""
+
+
+class ClaimStore(Protocol):
+    """Where claims get their sessions. ``deadline`` is the caller's, on the event loop's clock:
+    no statement starts after it, none waits past it (DeadlineExceeded)."""
+
+    def session(self, *, deadline: float | None = None) -> AbstractAsyncContextManager[Any]:
+        """One connection for the calls of one claim; each call still commits on its own (no
+        transaction spans the adjudication between the read and the write). Enters as a
+        ClaimSession."""
+        ...
+
+    def unit_of_work(self, *, deadline: float | None = None) -> AbstractAsyncContextManager[Any]:
+        """One connection and one transaction: all its calls commit, or (on an error) none.
+        Enters as a ClaimSession."""
+        ...
+
+
+class ReferenceLoader(Protocol):
+    """The reference data as stored: the whole snapshot, or just its version (a cheap poll)."""
+
     async def load_snapshot(self) -> ReferenceSnapshot: ...
 
     async def reference_version(self) -> str: ...
-
-    def session(self) -> AbstractAsyncContextManager[ClaimStore]:
-        """A store on one connection for the calls of one claim; each call still commits on
-        its own (no transaction spans the adjudication between the read and the write)."""
-        ...
-
-    def unit_of_work(self) -> AbstractAsyncContextManager[ClaimStore]:
-        """A store whose calls share one transaction: all commit, or (on an error) none."""
-        ...
 
 
 class ReferenceSource(Protocol):
     @property
     def snapshot(self) -> ReferenceSnapshot: ...
+
+
+class AdminStore(Protocol):
+    """Admin changes, each one transaction with its audit row naming the operator."""
+
+    async def fund_purse(self, funding: PurseFunding, *, actor: str) -> bool: ...
+    async def set_coverage(self, change: CoverageChange, *, actor: str) -> bool: ...
+    async def grant_prior_authorization(self, grant: AuthorizationGrant, *, actor: str) -> bool: ...

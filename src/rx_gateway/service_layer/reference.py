@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from rx_gateway.domain.reference import ReferenceSnapshot
-from rx_gateway.service_layer.ports import ClaimStore
+from rx_gateway.service_layer.ports import ReferenceLoader
 
 log = logging.getLogger(__name__)
 
@@ -20,11 +20,11 @@ class ReferenceHolder:
     def snapshot(self) -> ReferenceSnapshot:
         return self._snapshot
 
-    async def reload(self, store: ClaimStore) -> ReferenceSnapshot:
+    async def reload(self, loader: ReferenceLoader) -> ReferenceSnapshot:
         """Read the stored reference data and swap it in if it is newer than what is held.
         Two reloads may finish out of order (two loads in quick succession): the older one
         never replaces the newer."""
-        snapshot = await store.load_snapshot()
+        snapshot = await loader.load_snapshot()
         if _version(snapshot.version) > _version(self._snapshot.version):
             self._snapshot = snapshot
             log.info("reference data reloaded", extra={"reference_version": snapshot.version})

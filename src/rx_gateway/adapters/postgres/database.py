@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import warnings
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -14,22 +13,11 @@ from typing import Any
 import asyncpg
 import orjson
 
+from rx_gateway.config import PoolLimits
+
 log = logging.getLogger(__name__)
 
 MIGRATION_LOCK_KEY = 0x52584757  # "RXGW": one migrator at a time across processes
-
-
-@dataclass(frozen=True, slots=True)
-class PoolLimits:
-    # Every connection is opened (and warmed: see PostgresClaimStore.warm) at start-up. One
-    # opened under load costs the claims waiting on it 10-20 ms (connect, then the first call
-    # of each hot-path function compiles it and plans its statements in that backend).
-    size_min: int = 10
-    size_max: int = 10
-    acquire_timeout_s: float = 2.0
-    command_timeout_s: float = 5.0
-    statement_timeout_ms: int = 5_000
-    role: str | None = None  # SET ROLE on every pooled connection (e.g. rx_gateway_app)
 
 
 def _encode_jsonb(value: Any) -> bytes:

@@ -1,0 +1,178 @@
+"""The claim ledger on PostgreSQL: the paid claim's one write, the reversal's, the audit row of
+an answer that wrote nothing else, and the stored claim a reversal mirrors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from rx_gateway.adapters.postgres.connection import PostgresStore
+from rx_gateway.adapters.postgres.errors import mapped_errors
+from rx_gateway.adapters.postgres.member_reader import fold_accumulators
+from rx_gateway.adapters.postgres.records import response_from_record, response_to_record
+from rx_gateway.domain.adjudication import Paid, Reversal, StoredClaim
+from rx_gateway.domain.claim import ClaimRequest
+from rx_gateway.domain.ledger import AccumulatorMove, JournalEntry, Posting, PurseMove
+from rx_gateway.domain.member import AccumulatorKind, AccumulatorLevel, Accumulators
+from rx_gateway.domain.outcome import ClaimResponse
+from rx_gateway.service_layer.ports import ExistingClaim
+
+
+def _stored_accumulators(
+    rows: list[dict[str, Any]], member_id: str
+) -> dict[tuple[str, dt.date], Accumulators]:
+    """Accumulator rows of a stored claim's member and family (JSON) folded like the read's."""
+    return fold_accumulators(
+        [
+            (
+                r["level"],
+                r["plan_id"],
+                dt.date.fromisoformat(r["plan_year_start"]),
+                r["kind"],
+                r["amount_cents"],
+            )
+            for r in rows
+            if r["level"] != AccumulatorLevel.INDIVIDUAL.value or r["subject_id"] == member_id
+        ]
+    )
+
+
+def _moves_payload(moves: tuple[AccumulatorMove, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "level": m.level.value,
+            "subject_id": m.subject_id,
+            "plan_id": m.plan_id,
+            "plan_year_start": m.plan_year_start,
+            "kind": m.kind.value,
+            "amount": m.amount_cents,
+        }
+        for m in moves
+    ]
+
+
+def _postings_payload(entry: JournalEntry) -> list[dict[str, Any]]:
+    return [{"account": p.account, "amount": p.amount_cents} for p in entry.postings]
+
+
+def _purse_payload(moves: tuple[PurseMove, ...]) -> list[dict[str, Any]]:
+    return [{"purse_id": m.purse_id, "amount": m.amount_cents} for m in moves]
+
+
+class LedgerWrites(PostgresStore):
+    """The ClaimLedger port: each call one SQL function call, one transaction."""
+
+    async def post_claim(
+        self, request: ClaimRequest, paid: Paid, *, family_version: int
+    ) -> ExistingClaim | None:
+        response = paid.response
+        payload = {
+            "family_id": paid.family_id,
+            "family_version": family_version,
+            "claim_key": request.key.as_text(),
+            "request_hash": request.content_hash(),
+            "internal_control_number": response.internal_control_number,
+            "authorization_number": response.authorization_number,
+            "member_id": paid.member_id,
+            "plan_id": response.plan_id,
+            "pharmacy_npi": request.service_provider_id,
+            "product_id": request.product_id,
+            "molecule": paid.molecule,
+            "date_of_service": request.service_date,
+            "days_supply": request.days_supply,
+            "quantity_thousandths": request.quantity_dispensed_thousandths,
+            "reference_version": response.reference_data_version,
+            "response": response_to_record(response),
+            "postings": _postings_payload(paid.entry),
+            "purse_moves": _purse_payload(paid.purse_moves),
+            "releases_allotments": paid.releases_allotments,
+            "accumulator_moves": _moves_payload(paid.accumulator_moves),
+            "actor": self._actor,
+            "audit": {
+                "member_id": paid.member_id,
+                "plan_id": response.plan_id,
+                "pharmacy_npi": request.service_provider_id,
+                "product_id": request.product_id,
+                "reference_version": response.reference_data_version,
+                "rule_trace": list(response.rule_trace),
+            },
+        }
+        with mapped_errors():
+            result = await self._fetchval("SELECT rx_post_claim($1)", payload)
+        if result["outcome"] == "posted":
+            return None
+        return ExistingClaim(
+            claim_id=result["claim_id"],
+            request_hash=result["request_hash"],
+            response=response_from_record(result["response"]),
+            reversed=False,
+        )
+
+    async def record_outcome(
+        self, action: str, response: ClaimResponse, detail: dict[str, object]
+    ) -> None:
+        with mapped_errors():
+            await self._fetchval(
+                "INSERT INTO audit_log (actor, action, claim_reference, outcome, detail)"
+                " VALUES ($1, $2, $3, $4, $5)",
+                self._actor,
+                action,
+                response.internal_control_number or None,
+                response.status.value,
+                detail,
+            )
+
+    async def claim_for_reversal(self, claim_key: str) -> StoredClaim | None:
+        with mapped_errors():
+            record = await self._fetchval("SELECT rx_claim_for_reversal($1)", claim_key)
+        if record is None:
+            return None
+        member_id = record["member_id"]
+        accumulators = _stored_accumulators(record["accumulators"], member_id)
+        response = response_from_record(record["response"])
+        reversal = record["reversal_response"]
+        return StoredClaim(
+            claim_id=record["claim_id"],
+            response=response,
+            entry=JournalEntry(
+                tuple(Posting(p["account"], p["amount"]) for p in record["postings"])
+            ),
+            # what the claim took from each purse, from its own stored purse lines
+            purse_moves=tuple(
+                PurseMove(line.purse_id, -line.paid_cents) for line in response.purses
+            ),
+            accumulator_moves=tuple(
+                AccumulatorMove(
+                    AccumulatorLevel(m["level"]),
+                    m["subject_id"],
+                    m["plan_id"],
+                    dt.date.fromisoformat(m["plan_year_start"]),
+                    AccumulatorKind(m["kind"]),
+                    m["amount_cents"],
+                )
+                for m in record["accumulator_moves"]
+            ),
+            product_id=record["product_id"],
+            member_id=member_id,
+            family_id=record["family_id"],
+            reversal_response=response_from_record(reversal) if reversal else None,
+            accumulators_now=next(iter(accumulators.values()), Accumulators()),
+            cardholder_id=record.get("cardholder_id") or "",
+            person_code=record.get("person_code") or "",
+        )
+
+    async def post_reversal(self, stored: StoredClaim, reversal: Reversal) -> ClaimResponse | None:
+        # The database mirrors the original entry itself (rx_post_reversal); what the domain
+        # computed for the response is the same mirror (rx-gateway verify checks both agree).
+        payload = {
+            "claim_id": stored.claim_id,
+            "authorization_number": reversal.response.authorization_number,
+            "response": response_to_record(reversal.response),
+            "actor": self._actor,
+            "audit": {"member_id": stored.member_id, "plan_id": stored.response.plan_id},
+        }
+        with mapped_errors():
+            result = await self._fetchval("SELECT rx_post_reversal($1)", payload)
+        if result["outcome"] == "posted":
+            return None
+        return response_from_record(result["response"])

@@ -1,0 +1,134 @@
+"""One pooled connection per claim, bounded by the claim's deadline.
+
+:class:`PostgresStore` is the base of the claim store's parts (the member read and the claim
+ledger): it runs each statement on the connection of the session it is bound to, or on a pooled
+one acquired for that statement. A session may carry the call's deadline (the switch's): every
+statement then waits at most what is left of it, and none starts after it has passed, so a claim
+whose caller has given up does not commit after its answer can no longer be delivered (a
+retransmission then finds it committed or not, and answers D or pays it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any, Self
+
+import asyncpg
+
+from rx_gateway.adapters.postgres.errors import BROKEN_CONNECTION_ERRORS, mapped_errors
+from rx_gateway.domain.errors import DeadlineExceeded, StorageUnavailable
+
+
+class Session:
+    """A store bound to one connection: the store's own (inside a session or unit of work), or
+    a pooled one until the block ends. A class rather than a generator, because every claim
+    enters one. The acquire waits at most acquire_timeout_s (and never past the deadline), so
+    an exhausted pool answers UNAVAILABLE quickly instead of queueing until the deadline; under
+    asyncio.timeout, because asyncpg's own acquire timeout runs the acquire in a new task
+    (asyncio.wait_for)."""
+
+    __slots__ = ("_connection", "_deadline", "_store")
+
+    def __init__(self, store: PostgresStore, deadline: float | None = None) -> None:
+        self._store = store
+        self._deadline = deadline
+        self._connection: Any = None
+
+    async def __aenter__(self) -> Any:
+        store = self._store
+        if store._connection is not None:
+            return store
+        wait = store._acquire_timeout_s
+        if self._deadline is not None:
+            wait = min(wait, _left(self._deadline))
+        with mapped_errors():
+            async with asyncio.timeout(wait):
+                self._connection = await store._pool.acquire()
+        return store._bound(self._connection, self._deadline)
+
+    async def __aexit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            if isinstance(error, StorageUnavailable) and isinstance(
+                error.__cause__, BROKEN_CONNECTION_ERRORS
+            ):
+                # Its protocol state is unknown: close it rather than give it to the next claim
+                # (the pool opens a new one). The pool may have detached it already.
+                with contextlib.suppress(asyncpg.InterfaceError):
+                    connection.terminate()
+            with mapped_errors():
+                await self._store._pool.release(connection)
+
+
+def _left(deadline: float) -> float:
+    """Seconds left before ``deadline`` (the event loop's clock); DeadlineExceeded if none."""
+    left = deadline - asyncio.get_running_loop().time()
+    if left <= 0:
+        msg = "the caller's deadline passed before the database work could start"
+        raise DeadlineExceeded(msg)
+    return left
+
+
+class PostgresStore:
+    """Pool, actor, limits, and (inside a session) the connection and the deadline."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        actor: str = "gateway",
+        acquire_timeout_s: float = 2.0,
+        connection: Any = None,
+        deadline: float | None = None,
+    ) -> None:
+        self._pool = pool
+        self._actor = actor
+        self._acquire_timeout_s = acquire_timeout_s
+        self._connection = connection  # set inside a session or unit of work: every call on it
+        self._deadline = deadline
+
+    def _bound(self, connection: Any, deadline: float | None) -> Self:
+        return type(self)(
+            self._pool,
+            actor=self._actor,
+            acquire_timeout_s=self._acquire_timeout_s,
+            connection=connection,
+            deadline=deadline,
+        )
+
+    def session(self, *, deadline: float | None = None) -> Session:
+        """One pooled connection for the calls of one claim (its read, then its write or audit
+        row), each still its own statement and transaction. One acquire and release per claim
+        instead of one per call. Inside a session or unit of work, the same store."""
+        return Session(self, deadline)
+
+    @contextlib.asynccontextmanager
+    async def unit_of_work(self, *, deadline: float | None = None) -> AsyncIterator[Any]:
+        """One connection and one transaction for several calls (a B3 rebill): everything
+        commits when the block ends, nothing if it raises."""
+        async with Session(self, deadline) as store:
+            with mapped_errors():
+                async with store._connection.transaction():
+                    yield store
+
+    async def _run(self, method: str, query: str, *args: Any) -> Any:
+        """One statement on the session's connection (or a pooled one acquired for it), waiting
+        at most what is left of the deadline."""
+        async with Session(self, self._deadline) as store:
+            timeout = None if store._deadline is None else _left(store._deadline)
+            try:
+                return await getattr(store._connection, method)(query, *args, timeout=timeout)
+            except TimeoutError as error:
+                if timeout is not None and store._deadline - asyncio.get_running_loop().time() <= 0:
+                    msg = "the caller's deadline passed during the database work"
+                    raise DeadlineExceeded(msg) from error
+                raise
+
+    async def _fetch(self, query: str, *args: Any) -> list[Any]:
+        rows: list[Any] = await self._run("fetch", query, *args)
+        return rows
+
+    async def _fetchval(self, query: str, *args: Any) -> Any:
+        return await self._run("fetchval", query, *args)

@@ -1,0 +1,60 @@
+"""The stored form of a response: what a duplicate replays (same 503-F3, same amounts) and what
+a reversal mirrors. JSON in the claim row; written out by hand, because dataclasses.asdict was
+a measurable part of the per-claim CPU."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rx_gateway.domain.outcome import (
+    AccumulatorView,
+    ClaimResponse,
+    PurseLine,
+    ResponsePricing,
+    ResponseStatus,
+)
+from rx_gateway.domain.rejects import Reject, RejectCode
+
+
+def _flat(value: Any) -> dict[str, Any]:
+    """A dataclass of scalars (and tuples of pairs) as a dict, without asdict's deep copy."""
+    return {name: getattr(value, name) for name in value.__dataclass_fields__}
+
+
+def response_to_record(response: ClaimResponse) -> dict[str, Any]:
+    """A JSON-ready dict of the response, stored with the claim."""
+    record = _flat(response)
+    record["rejects"] = [{"code": r.code.value, "message": r.message} for r in response.rejects]
+    record["pricing"] = None if response.pricing is None else _flat(response.pricing)
+    if response.pricing is not None:
+        record["pricing"]["benefit_stages"] = [list(s) for s in response.pricing.benefit_stages]
+    record["purses"] = [_flat(line) for line in response.purses]
+    record["accumulators"] = None if response.accumulators is None else _flat(response.accumulators)
+    record["additional_messages"] = list(response.additional_messages)
+    record["rule_trace"] = list(response.rule_trace)
+    return record
+
+
+def response_from_record(record: dict[str, Any]) -> ClaimResponse:
+    pricing = record.get("pricing")
+    accumulators = record.get("accumulators")
+    return ClaimResponse(
+        status=ResponseStatus(record["status"]),
+        authorization_number=record["authorization_number"],
+        rejects=tuple(Reject(RejectCode(r["code"]), r["message"]) for r in record["rejects"]),
+        message=record["message"],
+        additional_messages=tuple(record["additional_messages"]),
+        pricing=_pricing_from_record(pricing) if pricing else None,
+        purses=tuple(PurseLine(**p) for p in record["purses"]),
+        accumulators=AccumulatorView(**accumulators) if accumulators else None,
+        internal_control_number=record["internal_control_number"],
+        plan_id=record["plan_id"],
+        reference_data_version=record["reference_data_version"],
+        rule_trace=tuple(record["rule_trace"]),
+        prescription_reference_number=record["prescription_reference_number"],
+    )
+
+
+def _pricing_from_record(record: dict[str, Any]) -> ResponsePricing:
+    stages = tuple((str(q), int(a)) for q, a in record.get("benefit_stages", ()))
+    return ResponsePricing(**(record | {"benefit_stages": stages}))

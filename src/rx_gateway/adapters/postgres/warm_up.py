@@ -1,0 +1,132 @@
+"""The start-up warm-up: every hot-path call once per pooled connection, rolled back.
+
+Measured under load, a backend's first rx_post_claim took 35-40 ms (the function's compile and
+the plans of each of its statements), and the pool hands out a connection it has not used yet
+exactly when a burst arrives. The warm-up claim is built from the loaded data (a real family,
+its plan, a purse with money, a pharmacy), not from identifiers of its own: the claim path's
+role may not create families or purses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from rx_gateway.domain.adjudication import Paid, Reversal
+from rx_gateway.domain.claim import ClaimRequest, format_ccyymmdd
+from rx_gateway.domain.ledger import AccumulatorMove, PurseMove, claim_entry
+from rx_gateway.domain.member import AccumulatorKind, AccumulatorLevel
+from rx_gateway.domain.outcome import ClaimResponse, ResponseStatus
+from rx_gateway.service_layer.ports import ClaimSession
+
+# The warm-up writes for a real family of the loaded data, in a transaction that is rolled back
+# (the claim path's role may not create families or purses of its own).
+WARM_UP_SQL = """
+SELECT m.cardholder_id, m.person_code, m.member_id, m.family_id, f.version,
+       (SELECT c.plan_id FROM coverage c WHERE c.member_id = m.member_id
+         ORDER BY c.start_date DESC LIMIT 1) AS plan_id,
+       (SELECT p.purse_id FROM purse p WHERE p.family_id = m.family_id AND p.balance_cents > 0
+         ORDER BY p.purse_id LIMIT 1) AS purse_id,
+       (SELECT npi FROM pharmacy ORDER BY npi LIMIT 1) AS npi
+FROM member m JOIN family f USING (family_id)
+ORDER BY m.member_id LIMIT 1
+"""
+WARM_UP_MARK = "~warm-up"  # the claim key, control number and audit action of the warm-up
+
+
+def _warm_up_claim(row: Any, day: dt.date) -> ClaimRequest:
+    """A claim for the warm-up member: every field the write stores, well formed."""
+    return ClaimRequest(
+        bin="000000",
+        processor_control_number=WARM_UP_MARK,
+        service_provider_id=row["npi"] or WARM_UP_MARK,
+        service_provider_id_qualifier="01",
+        date_of_service=format_ccyymmdd(day),
+        cardholder_id=row["cardholder_id"],
+        group_id="",
+        person_code=row["person_code"],
+        patient_relationship_code=0,
+        date_of_birth="",
+        gender_code=0,
+        prescription_reference_number="1",
+        fill_number=0,
+        product_id_qualifier="03",
+        product_id="00000000000",
+        quantity_dispensed_thousandths=1,
+        days_supply=1,
+        dispense_as_written=0,
+        date_prescription_written="",
+        number_of_refills_authorized=0,
+        prior_authorization_number="",
+        prescriber_id="",
+        ingredient_cost_submitted_cents=1,
+        dispensing_fee_submitted_cents=0,
+        usual_and_customary_charge_cents=1,
+        gross_amount_due_cents=1,
+    )
+
+
+def _warm_up_payment(row: Any, request: ClaimRequest, day: dt.date) -> Paid:
+    """A balanced split (plan, the family's purse when it has money, member) with an
+    accumulator move: every statement of the write runs."""
+    plan_id = row["plan_id"] or WARM_UP_MARK
+    purse_id = row["purse_id"]
+    return Paid(
+        response=ClaimResponse(
+            status=ResponseStatus.PAID, internal_control_number=WARM_UP_MARK, plan_id=plan_id
+        ),
+        entry=claim_entry(
+            plan_id=plan_id,
+            pharmacy_npi=request.service_provider_id,
+            member_id=row["member_id"],
+            plan_paid_cents=1,
+            purse_paid_cents={purse_id: 1} if purse_id else {},
+            patient_pay_cents=1,
+        ),
+        purse_moves=(PurseMove(purse_id, -1),) if purse_id else (),
+        accumulator_moves=(
+            AccumulatorMove(
+                AccumulatorLevel.INDIVIDUAL,
+                row["member_id"],
+                plan_id,
+                day,
+                AccumulatorKind.DEDUCTIBLE,
+                1,
+            ),
+        ),
+        member_id=row["member_id"],
+        family_id=row["family_id"],
+        molecule=WARM_UP_MARK,
+    )
+
+
+async def warm_up(session: ClaimSession, connection: Any) -> None:
+    """The claim path's calls (read, paid write, reversal read and write, audit row) on the
+    session's connection, in one transaction that is rolled back. Only sequence numbers are
+    consumed (identifiers may skip a few values). With no member loaded yet, only the read
+    runs."""
+    day = dt.date(2000, 1, 1)
+    transaction = connection.transaction()
+    await transaction.start()
+    try:
+        row = await connection.fetchrow(WARM_UP_SQL)
+        if row is None:
+            await session.member_state(WARM_UP_MARK, "", day, WARM_UP_MARK)
+            return
+        request = _warm_up_claim(row, day)
+        key = request.key.as_text()
+        await session.member_state(row["cardholder_id"], row["person_code"], day, key)
+        paid = _warm_up_payment(row, request, day)
+        await session.post_claim(request, paid, family_version=row["version"])
+        stored = await session.claim_for_reversal(key)
+        assert stored is not None  # noqa: S101 - posted just above, same transaction
+        reversal = Reversal(
+            response=ClaimResponse(status=ResponseStatus.APPROVED),
+            entry=stored.entry.mirror(),
+            purse_moves=tuple(PurseMove(m.purse_id, -m.amount_cents) for m in paid.purse_moves),
+            accumulator_moves=tuple(m.negated() for m in paid.accumulator_moves),
+        )
+        await session.post_reversal(stored, reversal)
+        await session.record_outcome("warm-up", paid.response, {})
+    finally:
+        await transaction.rollback()

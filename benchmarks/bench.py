@@ -4,7 +4,7 @@
     python benchmarks/bench.py                  # the full step and bisection, under 10 minutes
     python benchmarks/bench.py --workers 2      # two server processes on one port (SO_REUSEPORT)
 
-See src/rx_gateway/benchmark.py for what it measures and how.
+See src/rx_gateway/tools/bench/ (its __init__.py) for what it measures and how.
 """
 
 import sys

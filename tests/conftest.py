@@ -23,7 +23,7 @@ import pytest
 from rx_gateway.adapters.postgres.database import EmbeddedPostgres
 from rx_gateway.bootstrap import App, Database, build_app
 from rx_gateway.client import GatewayClient
-from rx_gateway.data.synthetic import generate
+from rx_gateway.tools.synthetic import generate
 from tests.support import TEST_SETTINGS
 
 

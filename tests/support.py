@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from rx_gateway.config import Settings
-from rx_gateway.data.claims import claim_request
+from rx_gateway.tools.synthetic.claims import claim_request
 from rx_gateway.v1 import claims_pb2 as pb
 
 BUSINESS_DATE = dt.date(2026, 11, 23)

@@ -179,7 +179,7 @@ async def _serve_workers(settings: Settings, workers: int) -> int:
 async def _bench(args: argparse.Namespace) -> int:
     import json  # noqa: PLC0415
 
-    from rx_gateway.benchmark import BenchOptions, run_bench  # noqa: PLC0415
+    from rx_gateway.tools.bench import BenchOptions, run_bench  # noqa: PLC0415
 
     options = BenchOptions(
         quick=args.quick,
@@ -429,7 +429,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "load":
             return _run(_load(settings, args.directory), settings)
         if args.command == "generate":
-            from rx_gateway.data.synthetic import generate  # noqa: PLC0415
+            from rx_gateway.tools.synthetic import generate  # noqa: PLC0415
 
             try:
                 generate(args.directory, seed=args.seed, members=args.members)
@@ -449,7 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # RX_GATEWAY_UVLOOP (passed on to the gateway under test) compares the gateway's
             # loops alone
             return _run(_bench(args), replace(settings, use_uvloop=True))
-        from rx_gateway.demo import run_demo  # noqa: PLC0415
+        from rx_gateway.tools.demo import run_demo  # noqa: PLC0415
 
         return _run(run_demo(settings, keep=args.keep, verbose=args.verbose), settings)
     except ReferenceDataError as error:

@@ -13,8 +13,8 @@ import pytest
 
 from rx_gateway.bootstrap import App
 from rx_gateway.client import AdminClient, GatewayClient
-from rx_gateway.data.claims import claim_request
-from rx_gateway.data.synthetic import active_members
+from rx_gateway.tools.synthetic import active_members
+from rx_gateway.tools.synthetic.claims import claim_request
 from rx_gateway.v1 import admin_pb2 as admin_pb
 from rx_gateway.v1 import admin_pb2_grpc
 from rx_gateway.v1 import claims_pb2 as pb

@@ -10,7 +10,7 @@ import pytest
 
 from rx_gateway.bootstrap import Database
 from rx_gateway.client import GatewayClient
-from rx_gateway.data.claims import claim_request
+from rx_gateway.tools.synthetic.claims import claim_request
 from rx_gateway.v1 import claims_pb2 as pb
 from tests.support import benefit_request
 

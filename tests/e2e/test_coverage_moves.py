@@ -7,8 +7,8 @@ from typing import Any
 
 from rx_gateway.bootstrap import Database
 from rx_gateway.client import GatewayClient
-from rx_gateway.data.claims import claim_request
-from rx_gateway.data.synthetic import active_members
+from rx_gateway.tools.synthetic import active_members
+from rx_gateway.tools.synthetic.claims import claim_request
 from rx_gateway.v1 import claims_pb2 as pb
 
 

@@ -17,7 +17,7 @@ import grpc
 
 from rx_gateway.adapters.postgres.verify import verify_ledger
 from rx_gateway.client import GatewayClient
-from rx_gateway.data.synthetic import active_members
+from rx_gateway.tools.synthetic import active_members
 from tests.support import BUSINESS_DATE, generic_fill
 
 CLAIMS = 240

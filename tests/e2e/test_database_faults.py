@@ -15,10 +15,10 @@ import asyncpg
 import grpc
 
 from rx_gateway.adapters.postgres.database import EmbeddedPostgres
-from rx_gateway.config import PoolLimits
 from rx_gateway.adapters.postgres.verify import verify_ledger
 from rx_gateway.bootstrap import Database, build_app
 from rx_gateway.client import GatewayClient
+from rx_gateway.config import PoolLimits
 from rx_gateway.tools.synthetic import active_members
 from tests.support import TEST_SETTINGS, generic_fill
 

@@ -13,7 +13,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from rx_gateway.bootstrap import App, build_app
 from rx_gateway.client import GatewayClient
-from rx_gateway.demo import render, run_script, script
+from rx_gateway.tools.demo import render, run_script, script
 from rx_gateway.v1 import claims_pb2 as pb
 from tests.support import TEST_SETTINGS, generic_fill
 

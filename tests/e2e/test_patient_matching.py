@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rx_gateway.client import GatewayClient, reversal_for
-from rx_gateway.data.claims import claim_request
+from rx_gateway.tools.synthetic.claims import claim_request
 
 
 def _claim(fixtures: dict[str, Any], member: dict[str, Any], rx: int, **patient: Any) -> Any:

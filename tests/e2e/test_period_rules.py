@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from rx_gateway.client import GatewayClient, reversal_for
-from rx_gateway.data.claims import claim_request
+from rx_gateway.tools.synthetic.claims import claim_request
 from rx_gateway.v1 import claims_pb2 as pb
 from tests.support import benefit_request
 

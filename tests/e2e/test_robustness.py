@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from rx_gateway.adapters.postgres.verify import verify_ledger
 from rx_gateway.bootstrap import App
 from rx_gateway.client import GatewayClient
-from rx_gateway.data.synthetic import active_members
+from rx_gateway.tools.synthetic import active_members
 from rx_gateway.v1 import claims_pb2 as pb
 from rx_gateway.v1 import claims_pb2_grpc as pb_grpc
 from tests.support import generic_fill
@@ -215,7 +215,7 @@ async def test_expired_deadline_commits_fully_or_not_at_all(
             assert {s["claim_id"] for s in written["claim_purse_spend"]} <= {claim["claim_id"]}
             assert written["purse_funding"] == []
             [audit] = written["audit_log"]
-            assert (audit["action"], audit["outcome"], audit["claim_reference"]) == (
+            assert (audit["action"], audit["outcome"], audit["internal_control_number"]) == (
                 "B1",
                 "P",
                 claim["internal_control_number"],
@@ -252,7 +252,7 @@ async def test_expired_deadline_commits_fully_or_not_at_all(
         assert purse_postings == p.health_plan_funded_assistance_amount_cents
         assert (
             await conn.fetchval(
-                "SELECT count(*) FROM audit_log WHERE claim_reference = $1 AND action = 'B1'"
+                "SELECT count(*) FROM audit_log WHERE internal_control_number = $1 AND action = 'B1'"
                 " AND outcome = 'P'",
                 retry.internal_control_number,
             )

@@ -22,11 +22,11 @@ from cryptography.x509.oid import NameOID
 from rx_gateway.bootstrap import App, build_app
 from rx_gateway.client import AdminClient, GatewayClient
 from rx_gateway.config import Settings
-from rx_gateway.data.claims import claim_request
 from rx_gateway.domain.errors import InsecureConfiguration, InvalidRequest
 from rx_gateway.grpc_api.security import client_credentials
 from rx_gateway.grpc_api.transmit import request_transmission
 from rx_gateway.ncpdp.codec import encode
+from rx_gateway.tools.synthetic.claims import claim_request
 from rx_gateway.v1 import admin_pb2
 from rx_gateway.v1 import claims_pb2 as pb
 from tests.support import ADMIN_TOKEN, TEST_SETTINGS, benefit_request

@@ -31,7 +31,9 @@ async def test_gateway_runs_as_the_application_role_without_update_or_delete(app
         )
 
 
-def _claim_payload(family_id: str, version: int, **changes: Any) -> dict[str, Any]:
+def _claim_payload(
+    family_id: str, version: int, member_id: str = "M", **changes: Any
+) -> dict[str, Any]:
     """A well-formed rx_post_claim payload; ``changes`` make it something a claim may not do."""
     payload: dict[str, Any] = {
         "family_id": family_id,
@@ -40,15 +42,15 @@ def _claim_payload(family_id: str, version: int, **changes: Any) -> dict[str, An
         "request_hash": "h",
         "internal_control_number": "MINT-1",
         "authorization_number": "1",
-        "member_id": "M",
+        "member_id": member_id,
         "plan_id": "P",
-        "pharmacy_npi": "N",
+        "service_provider_id": "N",
         "product_id": "00000000000",
         "molecule": "m",
         "date_of_service": "2026-11-01",
         "days_supply": 30,
         "quantity_thousandths": 1000,
-        "reference_version": "1",
+        "reference_data_version": "1",
         "response": {},
         "postings": [
             {"account": "plan:P", "amount": -100},
@@ -70,18 +72,19 @@ async def test_the_application_role_cannot_create_money(
     path's role by grants; the claim functions refuse what a claim may not do (credit a purse,
     post employer funding, lower an accumulator) even when called by hand."""
     family_id = fixtures["members"]["commercial_single"]["family_id"]
+    member_id = fixtures["members"]["commercial_single"]["member_id"]
     purse_id = f"HRA-{family_id}"
-    balance = await conn.fetchval("SELECT balance_cents FROM purse WHERE purse_id = $1", purse_id)
+    balance = await conn.fetchval("SELECT posted_cents FROM purse WHERE purse_id = $1", purse_id)
     async with app.pool.acquire() as pooled:
         assert await pooled.fetchval("SELECT current_user") == "rx_gateway_app"
         for statement, args in (
-            ("SELECT rx_fund_purse('MINT', $1, 100000, 'x', 'x')", (purse_id,)),
+            ("SELECT rx_fund_purse($2, 'MINT', $1, 100000, 'x', 'x')", (purse_id, family_id)),
             (
-                "SELECT rx_schedule_allotment('MINT', $1, 100000, '2026-01-01', 'x', 'x')",
-                (purse_id,),
+                "SELECT rx_schedule_allotment($2, 'MINT', $1, 100000, '2026-01-01', 'x', 'x')",
+                (purse_id, family_id),
             ),
             (
-                "UPDATE purse SET balance_cents = balance_cents + 100000 WHERE purse_id = $1",
+                "UPDATE purse SET posted_cents = posted_cents + 100000 WHERE purse_id = $1",
                 (purse_id,),
             ),
             ("UPDATE family SET version = version + 1 WHERE family_id = $1", (family_id,)),
@@ -128,7 +131,7 @@ async def test_the_application_role_cannot_create_money(
                 "accumulator_moves": [
                     {
                         "level": "individual",
-                        "subject_id": "M",
+                        "subject_id": member_id,
                         "plan_id": "P",
                         "plan_year_start": "2026-01-01",
                         "kind": "deductible",
@@ -139,10 +142,30 @@ async def test_the_application_role_cannot_create_money(
         ):
             with pytest.raises(asyncpg.CheckViolationError):
                 await pooled.fetchval(
-                    "SELECT rx_post_claim($1)", _claim_payload(family_id, version, **changes)
+                    "SELECT rx_post_claim($1, $2)",
+                    family_id,
+                    _claim_payload(family_id, version, member_id, **changes),
+                )
+        someone_else = {
+            "level": "individual",
+            "subject_id": "SOMEONE-ELSE",
+            "plan_id": "P",
+            "plan_year_start": "2026-01-01",
+            "kind": "deductible",
+            "amount": 500,
+        }
+        for member, changes, why in (
+            ("NOT-IN-FAMILY", {}, "not in the family"),
+            (member_id, {"accumulator_moves": [someone_else]}, "accumulators"),
+        ):
+            with pytest.raises(asyncpg.CheckViolationError, match=why):
+                await pooled.fetchval(
+                    "SELECT rx_post_claim($1, $2)",
+                    family_id,
+                    _claim_payload(family_id, version, member, **changes),
                 )
     assert (
-        await conn.fetchval("SELECT balance_cents FROM purse WHERE purse_id = $1", purse_id)
+        await conn.fetchval("SELECT posted_cents FROM purse WHERE purse_id = $1", purse_id)
         == balance
     )
     assert await conn.fetchval("SELECT count(*) FROM claim WHERE claim_key = 'mint|test'") == 0
@@ -158,12 +181,15 @@ async def test_the_admin_role_funds_but_cannot_post_claims(
     try:
         async with conn.transaction():
             entry = await conn.fetchval(
-                "SELECT rx_fund_purse('ADMIN-ROLE-PROBE', $1, 1, 'test', 'probe')",
+                "SELECT rx_fund_purse($1, 'ADMIN-ROLE-PROBE', $2, 1, 'test', 'probe')",
+                family_id,
                 f"HRA-{family_id}",
             )
             assert entry is not None
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
-                await conn.fetchval("SELECT rx_post_claim($1)", _claim_payload(family_id, 0))
+                await conn.fetchval(
+                    "SELECT rx_post_claim($1, $2)", family_id, _claim_payload(family_id, 0)
+                )
     finally:
         await conn.close()
 
@@ -172,8 +198,8 @@ async def test_serving_claims_as_a_superuser_is_refused(server_url: str) -> None
     """Outside development mode a gateway whose pooled connections are a superuser's does not
     start; as the application role it does."""
     from rx_gateway.adapters.postgres.database import create_pool
-    from rx_gateway.config import PoolLimits
     from rx_gateway.bootstrap import _refuse_superuser
+    from rx_gateway.config import PoolLimits
     from rx_gateway.domain.errors import InsecureConfiguration
 
     for role, refused in ((None, True), ("rx_gateway_app", False)):

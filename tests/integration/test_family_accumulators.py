@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from rx_gateway.client import GatewayClient
-from rx_gateway.data.claims import claim_request
+from rx_gateway.tools.synthetic.claims import claim_request
 
 SELF_ONLY, FAMILY = 170_000, 340_000
 COMMERCIAL_INDIVIDUAL, COMMERCIAL_FAMILY = 25_000, 50_000
@@ -17,9 +17,10 @@ COMMERCIAL_INDIVIDUAL, COMMERCIAL_FAMILY = 25_000, 50_000
 
 async def _pa_for_family(conn: asyncpg.Connection, family_id: str) -> None:
     await conn.execute(  # the specialty drug needs a PA on file for each family member
-        "INSERT INTO prior_authorization (pa_number, member_id, drug_group, start_date, end_date)"
-        " SELECT 'PA-FAM-' || member_id, member_id, 'specialty', '2026-01-01', '2026-12-31'"
-        " FROM member WHERE family_id = $1 ON CONFLICT DO NOTHING",
+        "INSERT INTO prior_authorization"
+        " (family_id, pa_number, member_id, drug_group, start_date, end_date)"
+        " SELECT family_id, 'PA-FAM-' || member_id, member_id, 'specialty', '2026-01-01',"
+        " '2026-12-31' FROM member WHERE family_id = $1 ON CONFLICT DO NOTHING",
         family_id,
     )
 

@@ -27,7 +27,7 @@ HISTORY = (
 async def _ledger_state(conn: asyncpg.Connection) -> dict[str, Any]:
     counts = {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in HISTORY}
     counts["family_versions"] = await conn.fetchval("SELECT sum(version) FROM family")
-    counts["purse_balances"] = await conn.fetchval("SELECT sum(balance_cents) FROM purse")
+    counts["purse_balances"] = await conn.fetchval("SELECT sum(posted_cents) FROM purse")
     counts["accumulators"] = await conn.fetchval("SELECT sum(amount_cents) FROM accumulator")
     return counts
 
@@ -65,6 +65,7 @@ async def test_0007_backfills_purse_spending_from_stored_responses(fresh_databas
                     "INSERT INTO schema_migration (version, name) VALUES ($1, $2)", version, name
                 )
         await init_connection(conn)
+        await conn.execute("INSERT INTO family (family_id, employer_id) VALUES ('F1', 'E1')")
         entry_id = await conn.fetchval(
             "INSERT INTO journal_entry (kind) VALUES ('claim') RETURNING entry_id"
         )
@@ -90,5 +91,10 @@ async def test_0007_backfills_purse_spending_from_stored_responses(fresh_databas
             " FROM claim_purse_spend"
         )
         assert [tuple(r) for r in rows] == [(claim_id, "F1", "HRA-F1", dt.date(2026, 3, 4), 1234)]
+        # and 0009 filed the claim's entry under its family
+        assert (
+            await conn.fetchval("SELECT family_id FROM journal_entry WHERE entry_id = $1", entry_id)
+            == "F1"
+        )
     finally:
         await conn.close()

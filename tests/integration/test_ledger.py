@@ -12,7 +12,7 @@ import pytest
 
 from rx_gateway.bootstrap import App
 from rx_gateway.client import GatewayClient, reversal_for
-from rx_gateway.data.claims import claim_request
+from rx_gateway.tools.synthetic.claims import claim_request
 
 
 def _claim(fixtures: dict[str, Any], member: dict[str, Any], drug: str, rx: int, **kw: Any) -> Any:
@@ -59,7 +59,7 @@ async def test_paid_claim_is_one_balanced_entry_matching_its_response(
         p.ingredient_cost_paid_cents + p.dispensing_fee_paid_cents - p.patient_pay_amount_cents
     )
     audit = await conn.fetchval(
-        "SELECT count(*) FROM audit_log WHERE claim_reference = $1 AND action = 'B1'",
+        "SELECT count(*) FROM audit_log WHERE internal_control_number = $1 AND action = 'B1'",
         response.internal_control_number,
     )
     assert audit == 1
@@ -90,7 +90,7 @@ async def test_reversal_restores_purse_and_accumulators(
     member = fixtures["members"]["commercial_single"]
     purse = f"purse:HRA-{member['family_id']}"
     balance_before = await conn.fetchval(
-        "SELECT balance_cents FROM purse WHERE purse_id = $1", purse.removeprefix("purse:")
+        "SELECT posted_cents FROM purse WHERE purse_id = $1", purse.removeprefix("purse:")
     )
     acc_before = await conn.fetch(
         "SELECT * FROM accumulator WHERE subject_id = $1 ORDER BY kind", member["member_id"]
@@ -102,7 +102,7 @@ async def test_reversal_restores_purse_and_accumulators(
     assert reversal.transaction_response_status == "A"
     assert (
         await conn.fetchval(
-            "SELECT balance_cents FROM purse WHERE purse_id = $1", purse.removeprefix("purse:")
+            "SELECT posted_cents FROM purse WHERE purse_id = $1", purse.removeprefix("purse:")
         )
         == balance_before
     )
@@ -229,7 +229,7 @@ async def test_concurrent_claims_never_overdraw_the_purse(
     family, purse_id = await _load_family(loaded_dsn, tmp_path, family_id, 4, funded)
     purse = f"purse:{purse_id}"
     assert (
-        await conn.fetchval("SELECT balance_cents FROM purse WHERE purse_id = $1", purse_id)
+        await conn.fetchval("SELECT posted_cents FROM purse WHERE purse_id = $1", purse_id)
         == funded
         == await _balance(conn, purse)
     )
@@ -263,7 +263,7 @@ async def test_concurrent_claims_never_overdraw_the_purse(
     assert sum(shares) > funded  # the demand exceeds the purse: the test can drain it
     assert any(hra < share for hra, share in zip(from_purse, shares, strict=True))
 
-    remaining = await conn.fetchval("SELECT balance_cents FROM purse WHERE purse_id = $1", purse_id)
+    remaining = await conn.fetchval("SELECT posted_cents FROM purse WHERE purse_id = $1", purse_id)
     assert remaining == 0  # demand above the balance: the HRA pays until it is empty
     assert sum(from_purse) == funded - remaining
     assert await _balance(conn, purse) == remaining
@@ -322,12 +322,12 @@ async def test_database_refuses_unbalanced_entries_and_history_edits(
     before = tuple(await conn.fetchrow(history))
     async with conn.transaction():
         entry = await conn.fetchval(
-            "INSERT INTO journal_entry (kind) VALUES ('funding') RETURNING entry_id"
+            "INSERT INTO journal_entry (family_id, kind) VALUES ('F-TEST', 'funding') RETURNING entry_id"
         )
         assert await left_behind(entry) == (1, 0)  # the entry exists inside the transaction
         with pytest.raises(asyncpg.CheckViolationError, match="does not balance"):
             await conn.execute(
-                "INSERT INTO posting (entry_id, account_key, amount_cents) VALUES ($1, 'a', 5), ($1, 'b', -4)",
+                "INSERT INTO posting (family_id, entry_id, account_key, amount_cents) VALUES ('F-TEST', $1, 'a', 5), ('F-TEST', $1, 'b', -4)",
                 entry,
             )
     assert not conn.is_in_transaction()
@@ -339,10 +339,10 @@ async def test_database_refuses_unbalanced_entries_and_history_edits(
     await transaction.start()
     try:
         balanced = await conn.fetchval(
-            "INSERT INTO journal_entry (kind) VALUES ('funding') RETURNING entry_id"
+            "INSERT INTO journal_entry (family_id, kind) VALUES ('F-TEST', 'funding') RETURNING entry_id"
         )
         await conn.execute(
-            "INSERT INTO posting (entry_id, account_key, amount_cents) VALUES ($1, 'a', 5), ($1, 'b', -5)",
+            "INSERT INTO posting (family_id, entry_id, account_key, amount_cents) VALUES ('F-TEST', $1, 'a', 5), ('F-TEST', $1, 'b', -5)",
             balanced,
         )
         assert await left_behind(balanced) == (1, 2)

@@ -9,7 +9,7 @@ import asyncpg
 import grpc
 
 from rx_gateway.client import GatewayClient
-from rx_gateway.data.claims import claim_request
+from rx_gateway.tools.synthetic.claims import claim_request
 
 
 async def _deadlocks(conn: asyncpg.Connection) -> int:
@@ -49,7 +49,10 @@ async def test_funding_and_claims_of_one_family_never_deadlock(
 
     async def fund(index: int) -> Any:
         return await funders.fetchval(
-            "SELECT rx_fund_purse($1, $2, 100, 'test', 'lock order')", f"LOCK-{index}", purse_id
+            "SELECT rx_fund_purse($1, $2, $3, 100, 'test', 'lock order')",
+            family_id,
+            f"LOCK-{index}",
+            purse_id,
         )
 
     async def claim(index: int) -> str:
@@ -81,9 +84,7 @@ async def test_funding_and_claims_of_one_family_never_deadlock(
         assert set(statuses) <= {"P", "R", "ABORTED"}
         assert "P" in statuses
         assert await _deadlocks(watcher) == before
-        now = await watcher.fetchval(
-            "SELECT balance_cents FROM purse WHERE purse_id = $1", purse_id
-        )
+        now = await watcher.fetchval("SELECT posted_cents FROM purse WHERE purse_id = $1", purse_id)
         posted = await watcher.fetchval(
             "SELECT sum(amount_cents) FROM posting WHERE account_key = $1", f"purse:{purse_id}"
         )

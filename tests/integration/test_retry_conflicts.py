@@ -148,12 +148,12 @@ def _fill(fixtures: dict[str, Any], member: dict[str, Any], rx: int, drug: str) 
 async def _family(conn: asyncpg.Connection, member: dict[str, Any]) -> tuple[str, str, int, int]:
     """(family ID, HRA purse ID, family version, purse balance)."""
     row = await conn.fetchrow(
-        "SELECT m.family_id, p.purse_id, f.version, p.balance_cents FROM member m"
+        "SELECT m.family_id, p.purse_id, f.version, p.posted_cents FROM member m"
         " JOIN family f USING (family_id) JOIN purse p USING (family_id)"
         " WHERE m.member_id = $1 AND p.kind = 'HRA'",
         member["member_id"],
     )
-    return row["family_id"], row["purse_id"], row["version"], row["balance_cents"]
+    return row["family_id"], row["purse_id"], row["version"], row["posted_cents"]
 
 
 _TABLES = (
@@ -208,7 +208,8 @@ async def test_a_conflict_between_read_and_write_is_retried_on_fresh_state_then_
     async def concurrent_funding(family: str) -> None:
         assert family == family_id
         await conn.fetchval(
-            "SELECT rx_fund_purse($1, $2, $3, 'test', 'concurrent funding')",
+            "SELECT rx_fund_purse($1, $2, $3, $4, 'test', 'concurrent funding')",
+            family,
             f"RETRY-FUND-{next(_funding_ids)}",
             purse_id,
             funding_cents,
@@ -249,7 +250,7 @@ async def test_a_conflict_between_read_and_write_is_retried_on_fresh_state_then_
     expected_balance = balance_before + funding_cents - sibling_hra - own_hra
     assert [line.balance_remaining_cents for line in response.purses] == [expected_balance]
     assert (
-        await conn.fetchval("SELECT balance_cents FROM purse WHERE purse_id = $1", purse_id)
+        await conn.fetchval("SELECT posted_cents FROM purse WHERE purse_id = $1", purse_id)
         == expected_balance
     )
     assert (
@@ -264,7 +265,7 @@ async def test_a_conflict_between_read_and_write_is_retried_on_fresh_state_then_
     assert [
         a["outcome"]
         for a in written["audit_log"]
-        if a["claim_reference"] == response.internal_control_number
+        if a["internal_control_number"] == response.internal_control_number
     ] == ["P"]
     assert all(result.passed for result in await verify_ledger(conn))
 
@@ -309,7 +310,7 @@ async def test_conflicts_on_every_attempt_exhaust_the_retries_and_write_nothing(
     # the family version moved only by the interfering writes
     assert await _rows_since(conn, before) == {table: [] for table, _ in _TABLES}
     assert (
-        await conn.fetchval("SELECT balance_cents FROM purse WHERE purse_id = $1", purse_id)
+        await conn.fetchval("SELECT posted_cents FROM purse WHERE purse_id = $1", purse_id)
         == balance_before
     )
     assert (
@@ -369,7 +370,7 @@ async def test_exhausted_retries_answer_aborted_over_grpc(
             assert all(_from_the_database(c) for c in interference.conflicts)
             assert await _rows_since(conn, before) == {table: [] for table, _ in _TABLES}
             assert (
-                await conn.fetchval("SELECT balance_cents FROM purse WHERE purse_id = $1", purse_id)
+                await conn.fetchval("SELECT posted_cents FROM purse WHERE purse_id = $1", purse_id)
                 == balance_before
             )
             assert (

@@ -8,7 +8,7 @@ import asyncpg
 
 from rx_gateway.adapters.postgres.verify import run_checks, verify_ledger
 from rx_gateway.client import GatewayClient, reversal_for
-from rx_gateway.data.claims import claim_request
+from rx_gateway.tools.synthetic.claims import claim_request
 
 
 def insulin_claim(fixtures: dict[str, Any], rx: int, date_of_service: str) -> Any:
@@ -33,14 +33,14 @@ async def test_ledger_verifies_after_claims_and_reversals(
     assert (await client.reverse(reversal_for(request))).transaction_response_status == "A"
     results = await verify_ledger(conn)
     assert [r.name for r in results if not r.passed] == []
-    assert len(results) == 9
+    assert len(results) == 10
 
 
 async def test_tampering_is_named(
     client: GatewayClient, conn: asyncpg.Connection, fixtures: dict[str, Any], rx_number: Any
 ) -> None:
-    """A purse balance, an accumulator and a claim's purse spending changed behind the
-    ledger's back are each reported."""
+    """A purse balance, an accumulator, a claim's purse spending and the member directory
+    changed behind the ledger's back are each reported."""
     purse_id = f"HRA-{fixtures['members']['commercial_single']['family_id']}"
     paid = await client.submit(insulin_claim(fixtures, rx_number(), "20261011"))
     assert paid.transaction_response_status == "P"
@@ -48,7 +48,11 @@ async def test_tampering_is_named(
     await tx.start()
     try:
         await conn.execute(
-            "UPDATE purse SET balance_cents = balance_cents + 1 WHERE purse_id = $1", purse_id
+            "UPDATE purse SET posted_cents = posted_cents + 1 WHERE purse_id = $1", purse_id
+        )
+        await conn.execute(  # a member the directory files under another family
+            "UPDATE member_key SET family_id = 'F-ELSEWHERE'"
+            " WHERE member_id = (SELECT min(member_id) FROM member_key)"
         )
         await conn.execute(
             "INSERT INTO claim_purse_spend (claim_id, family_id, purse_id, date_of_service,"
@@ -67,6 +71,7 @@ async def test_tampering_is_named(
         await tx.rollback()
     assert any(purse_id in p for p in failed["every purse balance equals the sum of its postings"])
     assert failed["every accumulator equals the sum of its moves"]
+    assert "F-ELSEWHERE" in failed["every member is in the directory under its own family"][0]
     assert failed["each claim's purse spending equals its purse postings"] == (
         f"claim {paid.internal_control_number} purse WELLNESS-X: spending 500 but postings 0",
     )

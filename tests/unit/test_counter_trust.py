@@ -203,7 +203,7 @@ def test_a_plan_that_is_not_hsa_qualified_is_refused(changes: dict[str, Any], pa
 
 def test_the_generated_hdhp_is_hsa_qualified(tmp_path: Any) -> None:
     from rx_gateway.adapters.files.loader import read_dataset
-    from rx_gateway.data.synthetic import generate
+    from rx_gateway.tools.synthetic import generate
 
     generate(tmp_path, members=300)
     plans = {p.plan_id: p for p, _ in read_dataset(tmp_path).plans}

@@ -18,7 +18,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rx_gateway.adapters.documents import plan_from_document
-from rx_gateway.data.synthetic import _plans
 from rx_gateway.domain.adjudication import Paid, adjudicate
 from rx_gateway.domain.claim import ClaimRequest
 from rx_gateway.domain.member import (
@@ -38,6 +37,7 @@ from rx_gateway.domain.reference import (
     PharmacyNetwork,
     ReferenceSnapshot,
 )
+from rx_gateway.tools.synthetic.plans import plan_documents as _plans
 from tests.unit.domain_fixtures import BRAND, GENERIC, INSULIN, PLAN, SPECIALTY, claim, state
 
 # The test plan of domain_fixtures with a $15 standard-network differential (133-UJ) on tier 2

@@ -9,7 +9,6 @@ from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from rx_gateway.adapters.documents import plan_from_document
-from rx_gateway.data.synthetic import _plans
 from rx_gateway.domain.adjudication import Paid, adjudicate, apply_moves
 from rx_gateway.domain.member import Accumulators, Coverage
 from rx_gateway.domain.reference import (
@@ -20,6 +19,7 @@ from rx_gateway.domain.reference import (
     PharmacyNetwork,
     ReferenceSnapshot,
 )
+from rx_gateway.tools.synthetic.plans import plan_documents as _plans
 from tests.unit.domain_fixtures import INSULIN, claim, state
 
 PLAN = plan_from_document(next(p for p in _plans() if p["plan_id"] == "PARTD-STD-2026"), "part d")

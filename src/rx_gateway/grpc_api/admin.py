@@ -54,6 +54,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
             request.end_date,
             request.end_reason,
             request.line_of_business,
+            request.coverage_level,
         )
         applied = await self._store.set_coverage(change, actor=actor)
         log.info("admin change", extra={"action": "set_coverage", "actor": actor})

@@ -41,6 +41,7 @@ from rx_gateway.service_layer.ports import ReferenceSource
 from rx_gateway.v1 import claims_pb2 as pb
 
 TRANSACTION_CODES = frozenset({"B1", "B2", "B3", "E1"})
+RX_NUMBER_WIDTH = 12  # 402-D2 is x(12): no longer echo
 MESSAGE_CHUNK = 40  # 526-FQ is x(40): longer messages continue in the next occurrence
 # A field that cannot be read answers the transaction with that field's M/I reject.
 FIELD_REJECTS = {
@@ -286,7 +287,7 @@ def claim_response_segments(response: pb.ClaimResponse, rx_number: str) -> tuple
             list(response.additional_messages) or ([response.message] if response.message else []),
             response.internal_control_number,
         ),
-        Segment("22", (("EM", "1"), ("D2", printable(rx_number)))),
+        Segment("22", (("EM", "1"), ("D2", printable(rx_number)[:RX_NUMBER_WIDTH]))),
     ]
     if response.HasField("pricing"):
         segments.append(pricing_segment(response.pricing))
@@ -296,7 +297,7 @@ def claim_response_segments(response: pb.ClaimResponse, rx_number: str) -> tuple
 def _rejected_transaction(code: RejectCode, message: str, rx_number: str) -> tuple[Segment, ...]:
     return (
         status_segment("R", "", [code.value], [message], ""),
-        Segment("22", (("EM", "1"), ("D2", printable(rx_number)))),
+        Segment("22", (("EM", "1"), ("D2", printable(rx_number)[:RX_NUMBER_WIDTH]))),
     )
 
 

@@ -154,6 +154,8 @@ def _decode_group(group: str) -> tuple[Segment, ...]:
             raise CodecError("R8", msg)
         fields = []
         for part in parts[2:]:
+            if part == "":
+                continue  # an empty field (a doubled or trailing FS) carries nothing
             if len(part) < 2:
                 msg = f"segment {parts[1][2:]}: field {part!r} has no two-character ID"
                 raise CodecError("R8", msg)
@@ -179,7 +181,9 @@ def _unwrap(data: bytes) -> str:
         raise CodecError("R8", msg) from error
     if text.startswith(STX):
         text = text[1:]
-    if text.endswith(ETX):
+    # A line ending after the transmission (from a file or a terminal) and ETX are framing.
+    text = text.rstrip("\r\n")
+    while text.endswith(ETX):
         text = text[:-1]
     return text
 
@@ -236,9 +240,15 @@ _POSITIVE = "{ABCDEFGHI"
 _NEGATIVE = "}JKLMNOPQR"
 
 
+# No D.0 number is longer (amounts are s9(8)v99); a longer run is not a number to read (and
+# past 4,300 digits Python's int() refuses it outright).
+DIGITS_MAX = 19
+
+
 def _is_digits(text: str) -> bool:
-    """0-9 only (``str.isdigit`` also takes other scripts' digits, which ``int`` would read)."""
-    return text.isascii() and text.isdigit()
+    """0-9 only (``str.isdigit`` also takes other scripts' digits, which ``int`` would read),
+    at most DIGITS_MAX of them."""
+    return len(text) <= DIGITS_MAX and text.isascii() and text.isdigit()
 
 
 def decode_money(raw: str) -> int:

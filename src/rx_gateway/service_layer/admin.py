@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from rx_gateway.domain.claim import parse_ccyymmdd
 from rx_gateway.domain.errors import InvalidRequest, Unauthenticated
 from rx_gateway.domain.member import Coverage, CoverageEndReason, PriorAuthorization
+from rx_gateway.domain.reference import CoverageLevel
 
 ID_LENGTH_MAX = 64
 LINES_OF_BUSINESS = frozenset({"COMMERCIAL", "MARKETPLACE", "MEDICAID", "ICHRA", "MEDICARE_PART_D"})
@@ -34,6 +35,8 @@ class PurseFunding:
 class CoverageChange:
     member_id: str
     coverage: Coverage
+    # self_only or family (X12 834 HD05); None: self-only for a one-person family
+    coverage_level: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,7 @@ def coverage_change(
     end_date: str,
     end_reason: str,
     line_of_business: str,
+    coverage_level: str = "",
 ) -> CoverageChange:
     start = required_date("start_date", start_date)
     end = optional_date("end_date", end_date)
@@ -97,6 +101,8 @@ def coverage_change(
         raise InvalidRequest("end_reason", "only with an end_date")
     if line_of_business not in LINES_OF_BUSINESS:
         raise InvalidRequest("line_of_business", f"must be one of {sorted(LINES_OF_BUSINESS)}")
+    if coverage_level and coverage_level not in set(CoverageLevel):
+        raise InvalidRequest("coverage_level", "must be self_only or family (or empty)")
     return CoverageChange(
         identifier("member_id", member_id),
         Coverage(
@@ -107,6 +113,7 @@ def coverage_change(
             reason,
             line_of_business,
         ),
+        coverage_level or None,
     )
 
 

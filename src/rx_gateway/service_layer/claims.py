@@ -56,7 +56,7 @@ def new_authorization_number() -> str:
 
 def new_internal_control_number() -> str:
     """993-A7: the gateway's claim reference (also what logs and audit rows carry)."""
-    return secrets.token_hex(8).upper()
+    return secrets.token_hex(12).upper()
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,10 +186,14 @@ class ClaimProcessor:
         lookup = await store.member_state(
             request.cardholder_id, person_code, request.service_date, key
         )
+        family_id = lookup.state.member.family_id if lookup.state is not None else ""
         if lookup.existing is not None and not lookup.existing.reversed:
             response = _duplicate_answer(request, lookup.existing)
             await store.record_outcome(
-                "B1", response, {"duplicate_of": lookup.existing.response.internal_control_number}
+                "B1",
+                response,
+                {"duplicate_of": lookup.existing.response.internal_control_number},
+                family_id=family_id,
             )
             return response
         decision = adjudication.adjudicate(
@@ -209,8 +213,9 @@ class ClaimProcessor:
                     "member_id": decision.member_id,
                     "plan_id": decision.response.plan_id,
                     "rule_trace": list(decision.response.rule_trace),
-                    "reference_version": snapshot.version,
+                    "reference_data_version": snapshot.version,
                 },
+                family_id=family_id,
             )
             return decision.response
         assert lookup.state is not None  # noqa: S101 - a paid claim has a member
@@ -222,7 +227,7 @@ class ClaimProcessor:
         log.info(
             "claim paid",
             extra={
-                "claim_reference": decision.response.internal_control_number,
+                "internal_control_number": decision.response.internal_control_number,
                 "plan_id": decision.response.plan_id,
             },
         )
@@ -239,13 +244,20 @@ class ClaimProcessor:
         snapshot = self._reference.snapshot
         stored = None
         if not validate_reversal(request):
-            stored = await store.claim_for_reversal(request.key.as_text())
+            stored = await store.claim_for_reversal(
+                request.key.as_text(), request.cardholder_id, request.person_code
+            )
         plan = snapshot.plans.get(stored.response.plan_id) if stored else None
         outcome = adjudication.reverse(
             request, stored, plan, authorization_number=self._authorization_numbers()
         )
         if not isinstance(outcome, Reversal):
-            await store.record_outcome("B2", outcome, {"rejects": _codes(outcome)})
+            await store.record_outcome(
+                "B2",
+                outcome,
+                {"rejects": _codes(outcome)},
+                family_id=stored.family_id if stored is not None else "",
+            )
             return outcome
         assert stored is not None  # noqa: S101 - a reversal needs its original
         repeated = await store.post_reversal(stored, outcome)

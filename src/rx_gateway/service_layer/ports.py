@@ -55,12 +55,23 @@ class ClaimLedger(Protocol):
         ...
 
     async def record_outcome(
-        self, action: str, response: ClaimResponse, detail: dict[str, object]
+        self,
+        action: str,
+        response: ClaimResponse,
+        detail: dict[str, object],
+        *,
+        family_id: str = "",
     ) -> None:
-        """Audit an answer that wrote nothing else (a reject, a duplicate)."""
+        """Audit an answer that wrote nothing else (a reject, a duplicate); ``family_id`` ''
+        when it concerns no known family."""
         ...
 
-    async def claim_for_reversal(self, claim_key: str) -> StoredClaim | None: ...
+    async def claim_for_reversal(
+        self, claim_key: str, cardholder_id: str = "", person_code: str = ""
+    ) -> StoredClaim | None:
+        """The latest claim under a key; the card the reversal names (if any) says where to
+        look first."""
+        ...
 
     async def post_reversal(self, stored: StoredClaim, reversal: Reversal) -> ClaimResponse | None:
         """Write a reversal atomically. None when posted; the stored reversal on a repeat."""

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19rx_gateway/v1/admin.proto\x12\rrx_gateway.v1\"r\n\x10\x46undPurseRequest\x12\x12\n\nfunding_id\x18\x01 \x01(\t\x12\x10\n\x08purse_id\x18\x02 \x01(\t\x12\x14\n\x0c\x61mount_cents\x18\x03 \x01(\x03\x12\x14\n\x0c\x61vailable_on\x18\x04 \x01(\t\x12\x0c\n\x04memo\x18\x05 \x01(\t\"\x9a\x01\n\x0e\x43overageChange\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0f\n\x07plan_id\x18\x02 \x01(\t\x12\x10\n\x08group_id\x18\x03 \x01(\t\x12\x12\n\nstart_date\x18\x04 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x05 \x01(\t\x12\x12\n\nend_reason\x18\x06 \x01(\t\x12\x18\n\x10line_of_business\x18\x07 \x01(\t\"\xa4\x01\n\x17PriorAuthorizationGrant\x12\x11\n\tpa_number\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x0b\n\x03ndc\x18\x03 \x01(\t\x12\x12\n\ndrug_group\x18\x04 \x01(\t\x12\x12\n\nstart_date\x18\x05 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x06 \x01(\t\x12\x1c\n\x14quantity_thousandths\x18\x07 \x01(\x03\"<\n\nAdminReply\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t2\xfe\x01\n\x0c\x41\x64minService\x12G\n\tFundPurse\x12\x1f.rx_gateway.v1.FundPurseRequest\x1a\x19.rx_gateway.v1.AdminReply\x12G\n\x0bSetCoverage\x12\x1d.rx_gateway.v1.CoverageChange\x1a\x19.rx_gateway.v1.AdminReply\x12\\\n\x17GrantPriorAuthorization\x12&.rx_gateway.v1.PriorAuthorizationGrant\x1a\x19.rx_gateway.v1.AdminReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19rx_gateway/v1/admin.proto\x12\rrx_gateway.v1\"r\n\x10\x46undPurseRequest\x12\x12\n\nfunding_id\x18\x01 \x01(\t\x12\x10\n\x08purse_id\x18\x02 \x01(\t\x12\x14\n\x0c\x61mount_cents\x18\x03 \x01(\x03\x12\x14\n\x0c\x61vailable_on\x18\x04 \x01(\t\x12\x0c\n\x04memo\x18\x05 \x01(\t\"\xb2\x01\n\x0e\x43overageChange\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0f\n\x07plan_id\x18\x02 \x01(\t\x12\x10\n\x08group_id\x18\x03 \x01(\t\x12\x12\n\nstart_date\x18\x04 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x05 \x01(\t\x12\x12\n\nend_reason\x18\x06 \x01(\t\x12\x18\n\x10line_of_business\x18\x07 \x01(\t\x12\x16\n\x0e\x63overage_level\x18\x08 \x01(\t\"\xa4\x01\n\x17PriorAuthorizationGrant\x12\x11\n\tpa_number\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x0b\n\x03ndc\x18\x03 \x01(\t\x12\x12\n\ndrug_group\x18\x04 \x01(\t\x12\x12\n\nstart_date\x18\x05 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x06 \x01(\t\x12\x1c\n\x14quantity_thousandths\x18\x07 \x01(\x03\"<\n\nAdminReply\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t2\xfe\x01\n\x0c\x41\x64minService\x12G\n\tFundPurse\x12\x1f.rx_gateway.v1.FundPurseRequest\x1a\x19.rx_gateway.v1.AdminReply\x12G\n\x0bSetCoverage\x12\x1d.rx_gateway.v1.CoverageChange\x1a\x19.rx_gateway.v1.AdminReply\x12\\\n\x17GrantPriorAuthorization\x12&.rx_gateway.v1.PriorAuthorizationGrant\x1a\x19.rx_gateway.v1.AdminReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,11 +34,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FUNDPURSEREQUEST']._serialized_start=44
   _globals['_FUNDPURSEREQUEST']._serialized_end=158
   _globals['_COVERAGECHANGE']._serialized_start=161
-  _globals['_COVERAGECHANGE']._serialized_end=315
-  _globals['_PRIORAUTHORIZATIONGRANT']._serialized_start=318
-  _globals['_PRIORAUTHORIZATIONGRANT']._serialized_end=482
-  _globals['_ADMINREPLY']._serialized_start=484
-  _globals['_ADMINREPLY']._serialized_end=544
-  _globals['_ADMINSERVICE']._serialized_start=547
-  _globals['_ADMINSERVICE']._serialized_end=801
+  _globals['_COVERAGECHANGE']._serialized_end=339
+  _globals['_PRIORAUTHORIZATIONGRANT']._serialized_start=342
+  _globals['_PRIORAUTHORIZATIONGRANT']._serialized_end=506
+  _globals['_ADMINREPLY']._serialized_start=508
+  _globals['_ADMINREPLY']._serialized_end=568
+  _globals['_ADMINSERVICE']._serialized_start=571
+  _globals['_ADMINSERVICE']._serialized_end=825
 # @@protoc_insertion_point(module_scope)

@@ -66,6 +66,7 @@ class CoverageChange(_message.Message):
     END_DATE_FIELD_NUMBER: _builtins.int
     END_REASON_FIELD_NUMBER: _builtins.int
     LINE_OF_BUSINESS_FIELD_NUMBER: _builtins.int
+    COVERAGE_LEVEL_FIELD_NUMBER: _builtins.int
     member_id: _builtins.str
     plan_id: _builtins.str
     group_id: _builtins.str
@@ -78,6 +79,8 @@ class CoverageChange(_message.Message):
     """"terminated" or "expired" when end_date is set"""
     line_of_business: _builtins.str
     """COMMERCIAL, MEDICARE_PART_D, MEDICAID, ICHRA, MARKETPLACE"""
+    coverage_level: _builtins.str
+    """self_only or family (X12 834 HD05); empty: self_only for a"""
     def __init__(
         self,
         *,
@@ -88,10 +91,11 @@ class CoverageChange(_message.Message):
         end_date: _builtins.str = ...,
         end_reason: _builtins.str = ...,
         line_of_business: _builtins.str = ...,
+        coverage_level: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_date", b"end_date", "end_reason", b"end_reason", "group_id", b"group_id", "line_of_business", b"line_of_business", "member_id", b"member_id", "plan_id", b"plan_id", "start_date", b"start_date"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["coverage_level", b"coverage_level", "end_date", b"end_date", "end_reason", b"end_reason", "group_id", b"group_id", "line_of_business", b"line_of_business", "member_id", b"member_id", "plan_id", b"plan_id", "start_date", b"start_date"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

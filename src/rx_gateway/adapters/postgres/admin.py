@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 
 from rx_gateway.adapters.postgres.errors import mapped_errors
-from rx_gateway.domain.errors import UnknownReference
+from rx_gateway.domain.errors import InvalidRequest, UnknownReference
 from rx_gateway.service_layer.admin import AuthorizationGrant, CoverageChange, PurseFunding
 
 
@@ -31,14 +31,28 @@ class PostgresAdmin:
         self._pool = pool
         self._acquire_timeout_s = acquire_timeout_s
 
+    async def _family(self, conn: Any, query: str, key: str, what: str) -> str:
+        """The family a purse or member belongs to (admin calls name them alone)."""
+        family_id: str | None = await conn.fetchval(query, key)
+        if family_id is None:
+            raise UnknownReference(f"unknown {what}")
+        return family_id
+
     async def fund_purse(self, funding: PurseFunding, *, actor: str) -> bool:
         """Fund now (a balanced funding entry) or schedule an allotment; False when this
         funding ID was already applied or scheduled."""
         with _references("purse_id"):
             async with self._pool.acquire(timeout=self._acquire_timeout_s) as conn:
+                family_id = await self._family(
+                    conn,
+                    "SELECT family_id FROM purse WHERE purse_id = $1",
+                    funding.purse_id,
+                    "purse_id",
+                )
                 if funding.available_on is not None:
                     applied = await conn.fetchval(
-                        "SELECT rx_schedule_allotment($1, $2, $3, $4, $5, $6)",
+                        "SELECT rx_schedule_allotment($1, $2, $3, $4, $5, $6, $7)",
+                        family_id,
                         funding.funding_id,
                         funding.purse_id,
                         funding.amount_cents,
@@ -48,7 +62,8 @@ class PostgresAdmin:
                     )
                     return bool(applied)
                 entry = await conn.fetchval(
-                    "SELECT rx_fund_purse($1, $2, $3, $4, $5)",
+                    "SELECT rx_fund_purse($1, $2, $3, $4, $5, $6)",
+                    family_id,
                     funding.funding_id,
                     funding.purse_id,
                     funding.amount_cents,
@@ -61,13 +76,17 @@ class PostgresAdmin:
         c = change.coverage
         end_reason = c.end_reason.value if c.end_reason else None
         await self._change(
+            change.member_id,
             "member_id or plan_id",
-            "INSERT INTO coverage (member_id, plan_id, group_id, start_date, end_date,"
-            " end_reason, line_of_business) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            " ON CONFLICT (member_id, plan_id, start_date) DO UPDATE SET"
+            "INSERT INTO coverage (family_id, member_id, plan_id, group_id, start_date, end_date,"
+            " end_reason, line_of_business, coverage_level)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, CASE WHEN (SELECT count(*)"
+            " FROM member_key k WHERE k.family_id = $1) = 1 THEN 'self_only' ELSE 'family' END))"
+            " ON CONFLICT (family_id, member_id, plan_id, start_date) DO UPDATE SET"
             " group_id = EXCLUDED.group_id, end_date = EXCLUDED.end_date,"
             " end_reason = EXCLUDED.end_reason,"
-            " line_of_business = EXCLUDED.line_of_business",
+            " line_of_business = EXCLUDED.line_of_business,"
+            " coverage_level = EXCLUDED.coverage_level",
             (
                 change.member_id,
                 c.plan_id,
@@ -76,6 +95,7 @@ class PostgresAdmin:
                 c.end,
                 end_reason,
                 c.line_of_business,
+                change.coverage_level,
             ),
             actor=actor,
             action="set_coverage",
@@ -87,6 +107,7 @@ class PostgresAdmin:
                 "end_date": c.end.isoformat() if c.end else None,
                 "end_reason": end_reason,
                 "line_of_business": c.line_of_business,
+                "coverage_level": change.coverage_level,
             },
         )
         return True
@@ -94,11 +115,12 @@ class PostgresAdmin:
     async def grant_prior_authorization(self, grant: AuthorizationGrant, *, actor: str) -> bool:
         pa = grant.authorization
         await self._change(
+            grant.member_id,
             "member_id",
-            "INSERT INTO prior_authorization (pa_number, member_id, ndc, drug_group,"
+            "INSERT INTO prior_authorization (family_id, pa_number, member_id, ndc, drug_group,"
             " start_date, end_date, quantity_thousandths)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            " ON CONFLICT (pa_number) DO UPDATE SET member_id = EXCLUDED.member_id,"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            " ON CONFLICT (family_id, pa_number) DO UPDATE SET member_id = EXCLUDED.member_id,"
             " ndc = EXCLUDED.ndc, drug_group = EXCLUDED.drug_group,"
             " start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date,"
             " quantity_thousandths = EXCLUDED.quantity_thousandths",
@@ -122,11 +144,13 @@ class PostgresAdmin:
                 "end_date": pa.end.isoformat(),
                 "quantity_thousandths": pa.quantity_thousandths,
             },
+            unique=("SELECT family_id FROM prior_authorization WHERE pa_number = $1", pa.number),
         )
         return True
 
     async def _change(
         self,
+        member_id: str,
         references: str,
         statement: str,
         arguments: tuple[Any, ...],
@@ -134,18 +158,33 @@ class PostgresAdmin:
         actor: str,
         action: str,
         detail: dict[str, Any],
+        unique: tuple[str, str] | None = None,
     ) -> None:
-        """One upsert and its audit row, in one transaction; an unknown reference is
-        UnknownReference naming ``references``."""
+        """One upsert of the member's family's rows and its audit row, in one transaction; an
+        unknown reference is UnknownReference naming ``references``. ``unique``: a query and
+        key that must not already belong to another family."""
         with _references(references):
             async with (
                 self._pool.acquire(timeout=self._acquire_timeout_s) as conn,
                 conn.transaction(),
             ):
-                await conn.execute(statement, *arguments)
+                family_id = await self._family(
+                    conn,
+                    "SELECT family_id FROM member_key WHERE member_id = $1",
+                    member_id,
+                    "member_id",
+                )
+                if unique is not None:
+                    held = await conn.fetchval(*unique)
+                    if held is not None and held != family_id:
+                        raise InvalidRequest(
+                            "pa_number", "already granted to a member of another family"
+                        )
+                await conn.execute(statement, family_id, *arguments)
                 await conn.execute(
-                    "INSERT INTO audit_log (actor, action, outcome, detail)"
-                    " VALUES ($1, $2, 'ok', $3)",
+                    "INSERT INTO audit_log (family_id, actor, action, outcome, detail)"
+                    " VALUES ($1, $2, $3, 'ok', $4)",
+                    family_id,
                     actor,
                     action,
                     detail,

@@ -6,9 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from rx_gateway.adapters.postgres.connection import PostgresStore
 from rx_gateway.adapters.postgres.errors import mapped_errors
-from rx_gateway.adapters.postgres.member_reader import fold_accumulators
+from rx_gateway.adapters.postgres.member_reader import MemberReads, fold_accumulators
 from rx_gateway.adapters.postgres.records import response_from_record, response_to_record
 from rx_gateway.domain.adjudication import Paid, Reversal, StoredClaim
 from rx_gateway.domain.claim import ClaimRequest
@@ -59,15 +58,15 @@ def _purse_payload(moves: tuple[PurseMove, ...]) -> list[dict[str, Any]]:
     return [{"purse_id": m.purse_id, "amount": m.amount_cents} for m in moves]
 
 
-class LedgerWrites(PostgresStore):
-    """The ClaimLedger port: each call one SQL function call, one transaction."""
+class LedgerWrites(MemberReads):
+    """The ClaimLedger port: each call one SQL function call, one transaction, on the family's
+    rows only (the family is the functions' first parameter)."""
 
     async def post_claim(
         self, request: ClaimRequest, paid: Paid, *, family_version: int
     ) -> ExistingClaim | None:
         response = paid.response
         payload = {
-            "family_id": paid.family_id,
             "family_version": family_version,
             "claim_key": request.key.as_text(),
             "request_hash": request.content_hash(),
@@ -75,13 +74,13 @@ class LedgerWrites(PostgresStore):
             "authorization_number": response.authorization_number,
             "member_id": paid.member_id,
             "plan_id": response.plan_id,
-            "pharmacy_npi": request.service_provider_id,
+            "service_provider_id": request.service_provider_id,
             "product_id": request.product_id,
             "molecule": paid.molecule,
             "date_of_service": request.service_date,
             "days_supply": request.days_supply,
             "quantity_thousandths": request.quantity_dispensed_thousandths,
-            "reference_version": response.reference_data_version,
+            "reference_data_version": response.reference_data_version,
             "response": response_to_record(response),
             "postings": _postings_payload(paid.entry),
             "purse_moves": _purse_payload(paid.purse_moves),
@@ -91,14 +90,14 @@ class LedgerWrites(PostgresStore):
             "audit": {
                 "member_id": paid.member_id,
                 "plan_id": response.plan_id,
-                "pharmacy_npi": request.service_provider_id,
+                "service_provider_id": request.service_provider_id,
                 "product_id": request.product_id,
-                "reference_version": response.reference_data_version,
+                "reference_data_version": response.reference_data_version,
                 "rule_trace": list(response.rule_trace),
             },
         }
         with mapped_errors():
-            result = await self._fetchval("SELECT rx_post_claim($1)", payload)
+            result = await self._fetchval("SELECT rx_post_claim($1, $2)", paid.family_id, payload)
         if result["outcome"] == "posted":
             return None
         return ExistingClaim(
@@ -109,12 +108,19 @@ class LedgerWrites(PostgresStore):
         )
 
     async def record_outcome(
-        self, action: str, response: ClaimResponse, detail: dict[str, object]
+        self,
+        action: str,
+        response: ClaimResponse,
+        detail: dict[str, object],
+        *,
+        family_id: str = "",
     ) -> None:
         with mapped_errors():
             await self._fetchval(
-                "INSERT INTO audit_log (actor, action, claim_reference, outcome, detail)"
-                " VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO audit_log"
+                " (family_id, actor, action, internal_control_number, outcome, detail)"
+                " VALUES ($1, $2, $3, $4, $5, $6)",
+                family_id,
                 self._actor,
                 action,
                 response.internal_control_number or None,
@@ -122,9 +128,29 @@ class LedgerWrites(PostgresStore):
                 detail,
             )
 
-    async def claim_for_reversal(self, claim_key: str) -> StoredClaim | None:
+    async def claim_for_reversal(
+        self, claim_key: str, cardholder_id: str = "", person_code: str = ""
+    ) -> StoredClaim | None:
+        """The latest claim under the key. Its family is the card's when the reversal names
+        one (one directory read, or none); otherwise, or when the claim is not there, the
+        family that holds the key (on Citus a read of every shard: rare)."""
+        family_id = await self._card_family(cardholder_id, person_code)
+        record = None
         with mapped_errors():
-            record = await self._fetchval("SELECT rx_claim_for_reversal($1)", claim_key)
+            if family_id is not None:
+                record = await self._fetchval(
+                    "SELECT rx_claim_for_reversal($1, $2)", family_id, claim_key
+                )
+            if record is None:
+                holder = await self._fetchval(
+                    "SELECT family_id FROM claim WHERE claim_key = $1"
+                    " ORDER BY generation DESC LIMIT 1",
+                    claim_key,
+                )
+                if holder is not None and holder != family_id:
+                    record = await self._fetchval(
+                        "SELECT rx_claim_for_reversal($1, $2)", holder, claim_key
+                    )
         if record is None:
             return None
         member_id = record["member_id"]
@@ -172,7 +198,23 @@ class LedgerWrites(PostgresStore):
             "audit": {"member_id": stored.member_id, "plan_id": stored.response.plan_id},
         }
         with mapped_errors():
-            result = await self._fetchval("SELECT rx_post_reversal($1)", payload)
+            result = await self._fetchval(
+                "SELECT rx_post_reversal($1, $2)", stored.family_id, payload
+            )
         if result["outcome"] == "posted":
             return None
         return response_from_record(result["response"])
+
+    async def _card_family(self, cardholder_id: str, person_code: str) -> str | None:
+        """The family of the card a reversal names: of the person when it names one, else of
+        the card when all its people are in one family."""
+        if not cardholder_id:
+            return None
+        if person_code:
+            return await self.family_of(cardholder_id, person_code)
+        with mapped_errors():
+            families = await self._fetch(
+                "SELECT DISTINCT family_id FROM member_key WHERE cardholder_id = $1",
+                cardholder_id,
+            )
+        return families[0][0] if len(families) == 1 else None

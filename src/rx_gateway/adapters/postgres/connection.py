@@ -71,8 +71,31 @@ def _left(deadline: float) -> float:
     return left
 
 
+class FamilyDirectory:
+    """Which family a card's person belongs to, remembered: the hot path then reads the family
+    in one round trip. A member who moved to another family is not found in the remembered
+    one; the read then asks the directory again (see MemberReads.member_state). Bounded: it
+    starts afresh past ``size_max`` entries."""
+
+    def __init__(self, size_max: int = 200_000) -> None:
+        self._families: dict[tuple[str, str], str] = {}
+        self._size_max = size_max
+
+    def get(self, cardholder_id: str, person_code: str) -> str | None:
+        return self._families.get((cardholder_id, person_code))
+
+    def remember(self, cardholder_id: str, person_code: str, family_id: str) -> None:
+        if len(self._families) >= self._size_max:
+            self._families.clear()
+        self._families[(cardholder_id, person_code)] = family_id
+
+    def forget(self, cardholder_id: str, person_code: str) -> None:
+        self._families.pop((cardholder_id, person_code), None)
+
+
 class PostgresStore:
-    """Pool, actor, limits, and (inside a session) the connection and the deadline."""
+    """Pool, actor, limits, the family directory, and (inside a session) the connection and
+    the deadline."""
 
     def __init__(
         self,
@@ -82,12 +105,14 @@ class PostgresStore:
         acquire_timeout_s: float = 2.0,
         connection: Any = None,
         deadline: float | None = None,
+        directory: FamilyDirectory | None = None,
     ) -> None:
         self._pool = pool
         self._actor = actor
         self._acquire_timeout_s = acquire_timeout_s
         self._connection = connection  # set inside a session or unit of work: every call on it
         self._deadline = deadline
+        self._directory = directory if directory is not None else FamilyDirectory()
 
     def _bound(self, connection: Any, deadline: float | None) -> Self:
         return type(self)(
@@ -96,6 +121,7 @@ class PostgresStore:
             acquire_timeout_s=self._acquire_timeout_s,
             connection=connection,
             deadline=deadline,
+            directory=self._directory,
         )
 
     def session(self, *, deadline: float | None = None) -> Session:

@@ -8,6 +8,7 @@ import asyncpg
 
 from rx_gateway.adapters.files.loader import TABLES, Dataset
 from rx_gateway.domain import ledger
+from rx_gateway.domain.errors import ReferenceDataError
 
 REFERENCE_CHANNEL = "rx_reference"  # NOTIFY payload: the new reference version
 
@@ -17,10 +18,19 @@ async def known_keys(conn: asyncpg.Connection) -> dict[str, set[Any]]:
     return {
         "plans": {r[0] for r in await conn.fetch("SELECT plan_id FROM plan")},
         "drugs": {r[0] for r in await conn.fetch("SELECT ndc FROM drug")},
-        "members": {r[0] for r in await conn.fetch("SELECT member_id FROM member")},
+        "members": {r[0] for r in await conn.fetch("SELECT member_id FROM member_key")},
         "families": {r[0] for r in await conn.fetch("SELECT family_id FROM family")},
         "purses": {r[0] for r in await conn.fetch("SELECT purse_id FROM purse")},
     }
+
+
+async def _families_of(
+    conn: asyncpg.Connection, query: str, keys: list[str], given: dict[str, str]
+) -> dict[str, str]:
+    """key -> family for the keys a load refers to: this load's own rows first, then what is
+    stored (``query`` takes the keys as $1 and returns (key, family_id) rows)."""
+    stored = {r[0]: r[1] for r in await conn.fetch(query, keys)} if keys else {}
+    return stored | given
 
 
 async def _upsert(
@@ -29,11 +39,17 @@ async def _upsert(
     name: str,
     rows: list[tuple[Any, ...]],
     key: tuple[str, ...],
+    *,
+    family: list[str] | None = None,
 ) -> None:
-    """Copy rows into a temporary table, then upsert them (fast for 10,000s of rows)."""
+    """Copy rows into a temporary table, then upsert them (fast for 10,000s of rows).
+    ``family``: the family of each row, for a table whose file has no family_id column."""
     if not rows:
         return
     columns = list(TABLES[name])
+    if family is not None:
+        columns.append("family_id")
+        rows = [(*row, family_id) for row, family_id in zip(rows, family, strict=True)]
     staging = f"staging_{table}"
     await conn.execute(
         f"CREATE TEMPORARY TABLE {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
@@ -75,7 +91,18 @@ async def write_dataset(
             " ON CONFLICT (family_id) DO NOTHING",
             families,
         )
-        await _upsert(conn, "member", "members.csv", members, ("member_id",))
+        await _refuse_moves(conn, dataset)
+        await _upsert(conn, "member", "members.csv", members, ("family_id", "member_id"))
+        await _write_directory(conn, members)
+        member_family = await _families_of(
+            conn,
+            "SELECT member_id, family_id FROM member_key WHERE member_id = ANY($1::text[])",
+            sorted(
+                {r[0] for r in dataset.rows("coverages.csv")}
+                | {r[1] for r in dataset.rows("prior_authorizations.csv")}
+            ),
+            {r[0]: r[3] for r in members},
+        )
         coverages = await _with_coverage_levels(conn, dataset.rows("coverages.csv"))
         if coverages:
             await conn.execute(
@@ -83,27 +110,41 @@ async def write_dataset(
                 sorted({r[0] for r in coverages}),
             )
             await _upsert(
-                conn, "coverage", "coverages.csv", coverages, ("member_id", "plan_id", "start_date")
+                conn,
+                "coverage",
+                "coverages.csv",
+                coverages,
+                ("family_id", "member_id", "plan_id", "start_date"),
+                family=[member_family[r[0]] for r in coverages],
             )
         purses = dataset.rows("purses.csv")
         await conn.executemany(
             "INSERT INTO purse (purse_id, family_id, kind, employer_id) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (purse_id) DO NOTHING",
+            " ON CONFLICT (family_id, purse_id) DO NOTHING",
             purses,
         )
+        authorizations = dataset.rows("prior_authorizations.csv")
         await _upsert(
             conn,
             "prior_authorization",
             "prior_authorizations.csv",
-            dataset.rows("prior_authorizations.csv"),
-            ("pa_number",),
+            authorizations,
+            ("family_id", "pa_number"),
+            family=[member_family[r[1]] for r in authorizations],
+        )
+        purse_family = await _families_of(
+            conn,
+            "SELECT purse_id, family_id FROM purse WHERE purse_id = ANY($1::text[])",
+            sorted({r[1] for r in dataset.rows("funding.csv")}),
+            {r[0]: r[1] for r in purses},
         )
         await _ensure_accounts(conn, dataset)
         funded = scheduled = 0
         for funding_id, purse_id, amount, memo, available_on in dataset.rows("funding.csv"):
             if available_on is not None:
                 scheduled += await conn.fetchval(
-                    "SELECT rx_schedule_allotment($1, $2, $3, $4, $5, $6)",
+                    "SELECT rx_schedule_allotment($1, $2, $3, $4, $5, $6, $7)",
+                    purse_family[purse_id],
                     funding_id,
                     purse_id,
                     amount,
@@ -113,7 +154,8 @@ async def write_dataset(
                 )
                 continue
             entry = await conn.fetchval(
-                "SELECT rx_fund_purse($1, $2, $3, $4, $5)",
+                "SELECT rx_fund_purse($1, $2, $3, $4, $5, $6)",
+                purse_family[purse_id],
                 funding_id,
                 purse_id,
                 amount,
@@ -147,8 +189,9 @@ async def _with_coverage_levels(
     sizes: dict[str, int] = {
         r[0]: r[1]
         for r in await conn.fetch(
-            "SELECT m.member_id, (SELECT count(*) FROM member o WHERE o.family_id = m.family_id)"
-            " FROM member m WHERE m.member_id = ANY($1::text[])",
+            "SELECT m.member_id,"
+            " (SELECT count(*) FROM member_key o WHERE o.family_id = m.family_id)"
+            " FROM member_key m WHERE m.member_id = ANY($1::text[])",
             blank,
         )
     }
@@ -158,6 +201,46 @@ async def _with_coverage_levels(
         else (*r[:level], "self_only" if sizes.get(r[0]) == 1 else "family", *r[level + 1 :])
         for r in rows
     ]
+
+
+async def _refuse_moves(conn: asyncpg.Connection, dataset: Dataset) -> None:
+    """Identities that are unique across families, checked before anything is written: a
+    member, purse or prior authorization number the database already holds under another
+    family is an error naming its file and line (moving a member between families is an
+    enrollment change, not a reload)."""
+    checks = (
+        ("members.csv", "member_id", 0, 3, "SELECT member_id, family_id FROM member_key"),
+        ("purses.csv", "purse_id", 0, 1, "SELECT purse_id, family_id FROM purse"),
+    )
+    for name, column, key, family, query in checks:
+        rows = dataset.rows(name)
+        if not rows:
+            continue
+        stored = {
+            r[0]: r[1]
+            for r in await conn.fetch(
+                f"{query} WHERE {column} = ANY($1::text[])",
+                [r[key] for r in rows],
+            )
+        }
+        for row, line in zip(rows, dataset.lines[name], strict=True):
+            held = stored.get(row[key])
+            if held is not None and held != row[family]:
+                raise ReferenceDataError(
+                    name, line, column, f"already belongs to family {held}, not {row[family]}"
+                )
+
+
+async def _write_directory(conn: asyncpg.Connection, members: list[tuple[Any, ...]]) -> None:
+    """member_key: who is on which card, in which family (what the claim path reads first)."""
+    await conn.executemany(
+        "INSERT INTO member_key (cardholder_id, person_code, member_id, family_id,"
+        " date_of_birth, gender_code) VALUES ($1, $2, $3, $4, $5, $6)"
+        " ON CONFLICT (cardholder_id, person_code) DO UPDATE SET member_id = EXCLUDED.member_id,"
+        " family_id = EXCLUDED.family_id, date_of_birth = EXCLUDED.date_of_birth,"
+        " gender_code = EXCLUDED.gender_code",
+        [(r[1], r[2], r[0], r[3], r[8], r[9]) for r in members],
+    )
 
 
 async def _ensure_accounts(conn: asyncpg.Connection, dataset: Dataset) -> None:

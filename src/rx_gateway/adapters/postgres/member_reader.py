@@ -30,62 +30,77 @@ from rx_gateway.service_layer.ports import ExistingClaim, MemberLookup
 # is; the columns are generic: t1-t6 text, d1-d2 date, n1-n2 bigint, j jsonb. It replaced a
 # function that built one jsonb document: under load that cost about twice the PostgreSQL CPU,
 # most of it starting the executor for a dozen sub-plans and their JSON expressions.
+#
+# Family first: $1 is the member's family (from member_key), and every per-family table is
+# filtered by it and joined on it, so on Citus the whole read runs on the family's shard.
+# $2/$3 cardholder ID and person code, $4 date of service, $5 claim key.
 MEMBER_STATE_SQL = """
 WITH m AS (
     SELECT member_id, cardholder_id, person_code, family_id, employer_id, class_code,
            date_of_birth, gender_code
-    FROM member WHERE cardholder_id = $1 AND person_code = $2
+    FROM member WHERE family_id = $1 AND cardholder_id = $2 AND person_code = $3
 )
 SELECT 0 AS kind, m.member_id AS t1, m.family_id AS t2, m.employer_id AS t3,
        m.class_code AS t4, m.cardholder_id AS t5, m.person_code AS t6,
        m.date_of_birth AS d1, NULL::date AS d2, m.gender_code::bigint AS n1,
        f.version AS n2, NULL::jsonb AS j
-FROM m JOIN family f USING (family_id)
+FROM m JOIN family f ON f.family_id = m.family_id
+WHERE f.family_id = $1
 UNION ALL
 SELECT 1, c.plan_id, c.group_id, c.end_reason, c.line_of_business, c.coverage_level, NULL,
        c.start_date, c.end_date, NULL, NULL, NULL
-FROM coverage c JOIN m USING (member_id)
+FROM coverage c JOIN m ON c.family_id = m.family_id AND c.member_id = m.member_id
+WHERE c.family_id = $1
 UNION ALL
 SELECT 2, a.level, a.plan_id, a.kind, NULL, NULL, NULL, a.plan_year_start, NULL,
        a.amount_cents, NULL, NULL
-FROM accumulator a JOIN m ON a.subject_id = m.member_id
-WHERE a.level = 'individual' AND a.plan_year_start BETWEEN $3::date - 366 AND $3::date
+FROM accumulator a JOIN m ON a.family_id = m.family_id AND a.subject_id = m.member_id
+WHERE a.family_id = $1 AND a.level = 'individual'
+  AND a.plan_year_start BETWEEN $4::date - 366 AND $4::date
 UNION ALL
 SELECT 2, a.level, a.plan_id, a.kind, NULL, NULL, NULL, a.plan_year_start, NULL,
        a.amount_cents, NULL, NULL
-FROM accumulator a JOIN m ON a.subject_id = m.family_id
-WHERE a.level = 'family' AND a.plan_year_start BETWEEN $3::date - 366 AND $3::date
+FROM accumulator a
+WHERE a.family_id = $1 AND a.subject_id = $1 AND a.level = 'family'
+  AND a.plan_year_start BETWEEN $4::date - 366 AND $4::date
 UNION ALL
-SELECT 3, pu.purse_id, pu.kind, NULL, NULL, NULL, NULL, NULL, NULL, pu.balance_cents, NULL, NULL
-FROM purse pu JOIN m USING (family_id)
+SELECT 3, pu.purse_id, pu.kind, NULL, NULL, NULL, NULL, NULL, NULL, pu.posted_cents, NULL, NULL
+FROM purse pu
+WHERE pu.family_id = $1
 UNION ALL
 SELECT 4, a.purse_id, NULL, NULL, NULL, NULL, NULL, a.available_on, NULL, a.amount_cents,
        (f.funding_id IS NOT NULL)::int, NULL
-FROM m JOIN purse pu USING (family_id)
-JOIN purse_allotment a ON a.purse_id = pu.purse_id
-LEFT JOIN purse_funding f ON f.funding_id = a.allotment_id
+FROM purse_allotment a
+LEFT JOIN purse_funding f ON f.family_id = a.family_id AND f.funding_id = a.allotment_id
+WHERE a.family_id = $1
 UNION ALL
 SELECT 5, c.molecule, NULL, NULL, NULL, NULL, NULL, c.date_of_service, NULL, c.days_supply,
        c.quantity_thousandths, NULL
-FROM claim c JOIN m USING (member_id)
-WHERE c.date_of_service BETWEEN $3::date - 400 AND $3::date
-  AND NOT EXISTS (SELECT 1 FROM claim_reversal r WHERE r.claim_id = c.claim_id)
+FROM claim c JOIN m ON c.family_id = m.family_id AND c.member_id = m.member_id
+WHERE c.family_id = $1 AND c.date_of_service BETWEEN $4::date - 400 AND $4::date
+  AND NOT EXISTS (SELECT 1 FROM claim_reversal r
+                  WHERE r.family_id = c.family_id AND r.claim_id = c.claim_id)
 UNION ALL
 SELECT 6, s.purse_id, NULL, NULL, NULL, NULL, NULL, s.date_of_service, NULL, s.paid_cents,
        NULL, NULL
-FROM claim_purse_spend s JOIN m USING (family_id)
-WHERE s.date_of_service BETWEEN $3::date - 400 AND $3::date + 400
-  AND NOT EXISTS (SELECT 1 FROM claim_reversal r WHERE r.claim_id = s.claim_id)
+FROM claim_purse_spend s
+WHERE s.family_id = $1 AND s.date_of_service BETWEEN $4::date - 400 AND $4::date + 400
+  AND NOT EXISTS (SELECT 1 FROM claim_reversal r
+                  WHERE r.family_id = s.family_id AND r.claim_id = s.claim_id)
 UNION ALL
 SELECT 7, pa.pa_number, pa.ndc, pa.drug_group, NULL, NULL, NULL, pa.start_date, pa.end_date,
        pa.quantity_thousandths, NULL, NULL
-FROM prior_authorization pa JOIN m USING (member_id)
+FROM prior_authorization pa JOIN m ON pa.family_id = m.family_id AND pa.member_id = m.member_id
+WHERE pa.family_id = $1
 UNION ALL
 (SELECT 8, c.request_hash, NULL, NULL, NULL, NULL, NULL, NULL, NULL, c.claim_id,
-        EXISTS (SELECT 1 FROM claim_reversal r WHERE r.claim_id = c.claim_id)::int, c.response
- FROM claim c WHERE c.claim_key = $4
+        EXISTS (SELECT 1 FROM claim_reversal r
+                WHERE r.family_id = c.family_id AND r.claim_id = c.claim_id)::int, c.response
+ FROM claim c WHERE c.family_id = $1 AND c.claim_key = $5
  ORDER BY c.generation DESC LIMIT 1)
 """
+# Which family a card's person belongs to (member_key: a reference table on Citus).
+FAMILY_SQL = "SELECT family_id FROM member_key WHERE cardholder_id = $1 AND person_code = $2"
 _MEMBER, _COVERAGE, _ACCUMULATOR, _PURSE, _ALLOTMENT, _FILL, _SPEND, _PA, _EXISTING = range(9)
 
 
@@ -169,17 +184,40 @@ class MemberReads(PostgresStore):
     async def card_members(self, cardholder_id: str) -> tuple[CardMember, ...]:
         with mapped_errors():
             rows = await self._fetch(
-                "SELECT person_code, date_of_birth, gender_code FROM member"
+                "SELECT person_code, date_of_birth, gender_code FROM member_key"
                 " WHERE cardholder_id = $1 ORDER BY person_code",
                 cardholder_id,
             )
         return tuple(CardMember(r[0], r[1], r[2]) for r in rows)
 
+    async def family_of(self, cardholder_id: str, person_code: str) -> str | None:
+        """The family of a card's person, from the directory (remembered after the first ask)."""
+        family_id = self._directory.get(cardholder_id, person_code)
+        if family_id is None:
+            with mapped_errors():
+                family_id = await self._fetchval(FAMILY_SQL, cardholder_id, person_code)
+            if family_id is not None:
+                self._directory.remember(cardholder_id, person_code, family_id)
+        return family_id
+
     async def member_state(
         self, cardholder_id: str, person_code: str, date_of_service: dt.date, claim_key: str
     ) -> MemberLookup:
-        with mapped_errors():
-            rows = await self._fetch(
-                MEMBER_STATE_SQL, cardholder_id, person_code, date_of_service, claim_key
-            )
-        return member_lookup_from_rows(rows, date_of_service)
+        for _ in range(2):  # a remembered family the member has left: ask the directory again
+            family_id = await self.family_of(cardholder_id, person_code)
+            if family_id is None:
+                return MemberLookup(state=None, existing=None)
+            with mapped_errors():
+                rows = await self._fetch(
+                    MEMBER_STATE_SQL,
+                    family_id,
+                    cardholder_id,
+                    person_code,
+                    date_of_service,
+                    claim_key,
+                )
+            lookup = member_lookup_from_rows(rows, date_of_service)
+            if lookup.state is not None:
+                return lookup
+            self._directory.forget(cardholder_id, person_code)
+        return MemberLookup(state=None, existing=None)

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from rx_gateway.adapters.postgres.claim_ledger import LedgerWrites
 from rx_gateway.adapters.postgres.errors import mapped_errors
-from rx_gateway.adapters.postgres.member_reader import MemberReads
 from rx_gateway.adapters.postgres.warm_up import warm_up
 
 
-class PostgresClaimStore(MemberReads, LedgerWrites):
+class PostgresClaimStore(LedgerWrites):
     """The ClaimStore port: sessions (one connection per claim) that read members and write
     the claim ledger."""
 

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 
 import asyncpg
 
+# Every join between two per-family tables is on family_id too, so each check also runs on a
+# Citus cluster (joins of colocated tables on their distribution column).
 CHECKS: tuple[tuple[str, str], ...] = (
     (
         "every journal entry sums to zero",
         "SELECT 'entry ' || entry_id || ' sums to ' || sum(amount_cents)"
-        " FROM posting GROUP BY entry_id HAVING sum(amount_cents) <> 0",
+        " FROM posting GROUP BY family_id, entry_id HAVING sum(amount_cents) <> 0",
     ),
     (
         "the whole ledger sums to zero",
@@ -23,14 +25,16 @@ CHECKS: tuple[tuple[str, str], ...] = (
     (
         "every posting names a known account",
         "SELECT DISTINCT 'unknown account ' || p.account_key FROM posting p"
-        " LEFT JOIN account a USING (account_key) WHERE a.account_key IS NULL",
+        " LEFT JOIN account a ON a.account_key = p.account_key WHERE a.account_key IS NULL",
     ),
     (
         "every purse balance equals the sum of its postings",
-        "SELECT 'purse ' || pu.purse_id || ' balance ' || pu.balance_cents || ' but postings '"
-        " || coalesce(s.total, 0) FROM purse pu LEFT JOIN (SELECT account_key, sum(amount_cents) total"
-        " FROM posting WHERE account_key LIKE 'purse:%' GROUP BY account_key) s"
-        " ON s.account_key = 'purse:' || pu.purse_id WHERE pu.balance_cents <> coalesce(s.total, 0)",
+        "SELECT 'purse ' || pu.purse_id || ' balance ' || pu.posted_cents || ' but postings '"
+        " || coalesce(s.total, 0) FROM purse pu LEFT JOIN (SELECT family_id, account_key,"
+        " sum(amount_cents) total FROM posting WHERE account_key LIKE 'purse:%'"
+        " GROUP BY family_id, account_key) s"
+        " ON s.family_id = pu.family_id AND s.account_key = 'purse:' || pu.purse_id"
+        " WHERE pu.posted_cents <> coalesce(s.total, 0)",
     ),
     (
         "each claim's postings equal the amounts in its stored response",
@@ -44,7 +48,7 @@ CHECKS: tuple[tuple[str, str], ...] = (
                    coalesce(sum(p.amount_cents) FILTER (WHERE p.account_key = 'plan:' || c.plan_id), 0)
                        <> -(c.response->'pricing'->>'plan_paid_cents')::bigint
                    OR coalesce(sum(p.amount_cents) FILTER (
-                       WHERE p.account_key = 'pharmacy_payable:' || c.pharmacy_npi), 0)
+                       WHERE p.account_key = 'pharmacy_payable:' || c.service_provider_id), 0)
                        <> (c.response->'pricing'->>'total_amount_paid_cents')::bigint
                    OR coalesce(sum(p.amount_cents) FILTER (
                        WHERE p.account_key = 'member_paid:' || c.member_id), 0)
@@ -52,7 +56,7 @@ CHECKS: tuple[tuple[str, str], ...] = (
                    OR coalesce(sum(p.amount_cents) FILTER (WHERE p.account_key LIKE 'purse:%'), 0)
                        <> (c.response->'pricing'->>'health_plan_funded_assistance_amount_cents')::bigint
                    AS wrong
-            FROM posting p WHERE p.entry_id = c.entry_id
+            FROM posting p WHERE p.family_id = c.family_id AND p.entry_id = c.entry_id
         ) x
         WHERE x.wrong
         """,
@@ -67,9 +71,10 @@ CHECKS: tuple[tuple[str, str], ...] = (
         CROSS JOIN LATERAL (
             SELECT purse_id, s.paid_cents, p.posted_cents
             FROM (SELECT purse_id, paid_cents FROM claim_purse_spend
-                  WHERE claim_id = c.claim_id) s
+                  WHERE family_id = c.family_id AND claim_id = c.claim_id) s
             FULL JOIN (SELECT substr(account_key, 7) AS purse_id, sum(amount_cents) AS posted_cents
-                       FROM posting WHERE entry_id = c.entry_id AND account_key LIKE 'purse:%'
+                       FROM posting WHERE family_id = c.family_id AND entry_id = c.entry_id
+                         AND account_key LIKE 'purse:%'
                        GROUP BY 1) p USING (purse_id)
         ) x
         WHERE coalesce(x.paid_cents, 0) <> coalesce(-x.posted_cents, 0)
@@ -79,16 +84,18 @@ CHECKS: tuple[tuple[str, str], ...] = (
         "every accumulator equals the sum of its moves",
         "SELECT a.level || ' ' || a.subject_id || ' ' || a.kind || ' ' || a.plan_year_start"
         " || ': ' || a.amount_cents || ' but moves ' || coalesce(m.total, 0)"
-        " FROM accumulator a LEFT JOIN (SELECT level, subject_id, plan_id, plan_year_start, kind,"
-        " sum(amount_cents) total FROM accumulator_move GROUP BY 1, 2, 3, 4, 5) m"
-        " USING (level, subject_id, plan_id, plan_year_start, kind)"
+        " FROM accumulator a LEFT JOIN (SELECT family_id, level, subject_id, plan_id,"
+        " plan_year_start, kind, sum(amount_cents) total FROM accumulator_move"
+        " GROUP BY 1, 2, 3, 4, 5, 6) m"
+        " USING (family_id, level, subject_id, plan_id, plan_year_start, kind)"
         " WHERE a.amount_cents <> coalesce(m.total, 0)",
     ),
     (
-        "no claim key has two live payments",
+        "no claim key has two live payments in a family",
         "SELECT 'claim key ' || claim_key || ' has ' || count(*) || ' live payments' FROM claim c"
-        " WHERE NOT EXISTS (SELECT 1 FROM claim_reversal r WHERE r.claim_id = c.claim_id)"
-        " GROUP BY claim_key HAVING count(*) > 1",
+        " WHERE NOT EXISTS (SELECT 1 FROM claim_reversal r"
+        " WHERE r.family_id = c.family_id AND r.claim_id = c.claim_id)"
+        " GROUP BY family_id, claim_key HAVING count(*) > 1",
     ),
     (
         "every reversal mirrors its original",
@@ -97,11 +104,22 @@ CHECKS: tuple[tuple[str, str], ...] = (
         FROM journal_entry e
         WHERE e.kind = 'reversal' AND EXISTS (
             SELECT account_key, sum(amount_cents) FROM (
-                SELECT account_key, amount_cents FROM posting WHERE entry_id = e.entry_id
+                SELECT account_key, amount_cents FROM posting
+                WHERE family_id = e.family_id AND entry_id = e.entry_id
                 UNION ALL
-                SELECT account_key, amount_cents FROM posting WHERE entry_id = e.reverses_entry_id
+                SELECT account_key, amount_cents FROM posting
+                WHERE family_id = e.family_id AND entry_id = e.reverses_entry_id
             ) both_sides GROUP BY account_key HAVING sum(amount_cents) <> 0)
         """,
+    ),
+    (
+        "every member is in the directory under its own family",
+        "SELECT 'member ' || m.member_id || ': directory says '"
+        " || coalesce(k.family_id, 'nothing') || ', table says ' || m.family_id"
+        " FROM member m LEFT JOIN member_key k ON k.member_id = m.member_id"
+        " WHERE k.family_id IS DISTINCT FROM m.family_id"
+        " OR k.cardholder_id IS DISTINCT FROM m.cardholder_id"
+        " OR k.person_code IS DISTINCT FROM m.person_code",
     ),
 )
 
@@ -115,6 +133,7 @@ CHECKED_TABLES = (
     "claim_purse_spend",
     "claim_reversal",
     "journal_entry",
+    "member_key",
     "posting",
     "purse",
 )

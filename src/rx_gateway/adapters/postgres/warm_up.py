@@ -23,12 +23,14 @@ from rx_gateway.service_layer.ports import ClaimSession
 # (the claim path's role may not create families or purses of its own).
 WARM_UP_SQL = """
 SELECT m.cardholder_id, m.person_code, m.member_id, m.family_id, f.version,
-       (SELECT c.plan_id FROM coverage c WHERE c.member_id = m.member_id
+       (SELECT c.plan_id FROM coverage c
+         WHERE c.family_id = m.family_id AND c.member_id = m.member_id
          ORDER BY c.start_date DESC LIMIT 1) AS plan_id,
-       (SELECT p.purse_id FROM purse p WHERE p.family_id = m.family_id AND p.balance_cents > 0
+       (SELECT p.purse_id FROM purse p WHERE p.family_id = m.family_id AND p.posted_cents > 0
          ORDER BY p.purse_id LIMIT 1) AS purse_id,
        (SELECT npi FROM pharmacy ORDER BY npi LIMIT 1) AS npi
-FROM member m JOIN family f USING (family_id)
+FROM member m JOIN family f ON f.family_id = m.family_id
+WHERE m.family_id = (SELECT min(family_id) FROM member_key)
 ORDER BY m.member_id LIMIT 1
 """
 WARM_UP_MARK = "~warm-up"  # the claim key, control number and audit action of the warm-up
@@ -127,6 +129,6 @@ async def warm_up(session: ClaimSession, connection: Any) -> None:
             accumulator_moves=tuple(m.negated() for m in paid.accumulator_moves),
         )
         await session.post_reversal(stored, reversal)
-        await session.record_outcome("warm-up", paid.response, {})
+        await session.record_outcome("warm-up", paid.response, {}, family_id=row["family_id"])
     finally:
         await transaction.rollback()

@@ -1,32 +1,17 @@
-"""`rx-gateway demo`: a scripted day at the counter, over real gRPC, on an embedded database.
-
-Each step sends one claim (or reversal, or eligibility check) and states what the answer must
-be. The demo prints a table and exits 0 only if every step got the answer the script expects.
-The end-to-end tests run the same script.
-"""
+"""The demo's script: each step is one claim (or reversal, or eligibility check) over the
+synthetic fixtures and the answer it must get; an Outcome is what it got."""
 
 from __future__ import annotations
 
-import datetime as dt
-import shutil
-import tempfile
-import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from rx_gateway.bootstrap import Database, build_app
-from rx_gateway.client import GatewayClient, reversal_for
-from rx_gateway.config import Settings
-from rx_gateway.data.claims import claim_request
-from rx_gateway.data.synthetic import generate
-from rx_gateway.domain.money import format_cents
+from rx_gateway.client import reversal_for
+from rx_gateway.tools.synthetic.claims import claim_request
 from rx_gateway.v1 import claims_pb2 as pb
 
 Check = Callable[[pb.ClaimResponse], bool]
-# The demo's day at the counter: the scripted claims are dated around it.
-DEMO_BUSINESS_DATE = dt.date(2026, 11, 23)
 
 
 @dataclass(frozen=True)
@@ -367,139 +352,3 @@ def script(fx: dict[str, Any]) -> list[Step]:
             check_text="member pays $0",
         ),
     ]
-
-
-async def run_script(client: GatewayClient, steps: list[Step]) -> list[Outcome]:
-    outcomes = []
-    first_auth: dict[bytes, str] = {}
-    for step in steps:
-        request = step.request
-        if isinstance(request, pb.EligibilityRequest):
-            e1 = await client.check_eligibility(request)
-            outcomes.append(
-                Outcome(
-                    step,
-                    e1.transaction_response_status,
-                    tuple(r.code for r in e1.rejects),
-                    0,
-                    0,
-                    0,
-                    f"plan {e1.plan_id}",
-                    e1.transaction_response_status == step.status,
-                )
-            )
-            continue
-        if isinstance(request, pb.ReversalRequest):
-            response = await client.reverse(request)
-        else:
-            response = await client.submit(request)
-        key = request.SerializeToString()
-        codes = tuple(r.code for r in response.rejects)
-        passed = (
-            response.transaction_response_status == step.status
-            and codes[: len(step.rejects)] == step.rejects
-        )
-        if step.check is not None and passed:
-            passed = step.check(response)
-        if step.status == "D":
-            passed = passed and response.authorization_number == first_auth.get(key)
-        elif response.transaction_response_status == "P" and key not in first_auth:
-            first_auth[key] = response.authorization_number
-        purse = sum(p.paid_cents for p in response.purses)
-        detail = step.check_text or (
-            response.additional_messages[0] if response.additional_messages else response.message
-        )
-        outcomes.append(
-            Outcome(
-                step,
-                response.transaction_response_status,
-                codes,
-                response.pricing.patient_pay_amount_cents,
-                response.pricing.plan_paid_cents,
-                purse,
-                detail,
-                passed,
-            )
-        )
-    return outcomes
-
-
-DETAIL_WIDTH = 60  # a longer detail wraps onto lines of its own, under the detail column
-
-
-def render(outcomes: list[Outcome]) -> str:
-    """The table: every cell whole (a long detail wraps, nothing is cut)."""
-    columns = ("#", "scenario", "want", "got", "F5 member", "plan", "purse", "ok", "detail")
-    rows = []
-    for number, o in enumerate(outcomes, 1):
-        want = o.step.status + ("/" + ",".join(o.step.rejects) if o.step.rejects else "")
-        got = o.status + ("/" + ",".join(o.rejects) if o.rejects else "")
-        rows.append(
-            (
-                str(number),
-                o.step.label,
-                want,
-                got,
-                format_cents(o.patient_pay_cents),
-                format_cents(o.plan_paid_cents),
-                format_cents(o.purse_paid_cents),
-                "yes" if o.passed else "NO",
-                o.detail,
-            )
-        )
-    widths = [max(len(row[i]) for row in (columns, *rows)) for i in range(len(columns) - 1)]
-    indent = sum(widths) + 2 * len(widths)  # where the detail column starts
-
-    def line(cells: tuple[str, ...]) -> str:
-        padded = [
-            cell.rjust(width) if index in (0, 4, 5, 6) else cell.ljust(width)
-            for index, (cell, width) in enumerate(zip(cells, widths, strict=False))
-        ]
-        detail = textwrap.wrap(
-            cells[-1], DETAIL_WIDTH, break_long_words=False, break_on_hyphens=False
-        ) or [""]
-        first = "  ".join([*padded, detail[0]]).rstrip()
-        return "\n".join([first, *(" " * indent + more for more in detail[1:])])
-
-    body = [line(row) for row in rows]
-    rule = "-" * max((len(text) for block in body for text in block.splitlines()), default=0)
-    lines = [line(columns), rule, *body]
-    passed = sum(o.passed for o in outcomes)
-    lines.append(f"{passed} of {len(outcomes)} scripted claims answered as expected")
-    return "\n".join(lines)
-
-
-async def run_demo(settings: Settings, *, keep: bool = False, verbose: bool = False) -> int:
-    """Prints the table alone (and where the database was kept, with ``keep``); ``verbose``
-    adds what was loaded. The CLI sets the log level."""
-    workdir = Path(tempfile.mkdtemp(prefix="rxgw-demo-"))
-    demo_settings = replace(
-        settings,
-        database_url=None,
-        data_dir=workdir,
-        listen_address="127.0.0.1:0",
-        business_date=DEMO_BUSINESS_DATE,
-        dev_mode=True,  # the demo listens in plaintext on 127.0.0.1 only
-    )
-    database = await Database.open(demo_settings)
-    try:
-        fixtures = generate(workdir / "data")
-        await database.migrate()
-        counts = await database.load(workdir / "data")
-        if verbose:
-            loaded = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
-            print(f"loaded synthetic data: {loaded}", flush=True)
-        app = await build_app(demo_settings, database.dsn)
-        try:
-            async with GatewayClient(f"127.0.0.1:{app.port}") as client:
-                outcomes = await run_script(client, script(fixtures))
-        finally:
-            await app.stop()
-    finally:
-        database.close()
-        if keep:
-            print(f"demo database kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    print(render(outcomes))
-    return 0 if all(o.passed for o in outcomes) else 1

@@ -1,0 +1,41 @@
+"""`rx-gateway bench`: an honest open-loop benchmark against the floor of the same stack.
+
+* The gateway runs as separate `rx-gateway serve` process(es) on a real database (the embedded
+  PostgreSQL, or a fresh database on RX_GATEWAY_DATABASE_URL's server), loaded with the
+  synthetic data. Traffic goes only to 127.0.0.1.
+* Open loop: claims leave at a constant arrival rate whatever the replies do, and each latency
+  is measured from the claim's *intended* send time (no coordinated omission), recorded in an
+  HDR histogram. One dispatcher sends each claim at its time, over several channels (separate
+  TCP connections, so `--workers` processes sharing the port with SO_REUSEPORT all get work);
+  requests are serialized before the clock starts, so the load generator spends its CPU on
+  sending, not on building messages.
+* The mix: new claims across thousands of members and hundreds of pharmacies (HRA splits on the
+  commercial plan, Part D, HDHP), retransmissions (D), reversals, and claims that reject (54).
+  In the "hot" mix one employer's members send 70% of the claims.
+* The floor, in the same run on the same stack: a bare gRPC unary call (grpc.health.v1 Check on
+  the gateway's own server) and a bare one-statement commit through asyncpg on the same
+  database, each at saturation (closed loop) and open loop at two of the rates the gateway was
+  offered, so the floor's own p99 at those rates is known.
+* A step (and, in full mode, a bisection) over arrival rates finds the highest rate that holds
+  p99 <= 10 ms with no errors. Each rate reports achieved claims/s, p50/p90/p99/p99.9/max,
+  errors, statuses and reject codes, and the CPU of the gateway, of PostgreSQL and of the load
+  generator (what bounds the number), plus the gateway's peak memory.
+
+Output: a Markdown report and a latency-versus-throughput PNG in --out, and one final JSON line
+with claims_per_s_at_p99_10ms, p99_ms_at_1000, floor_echo_rps, floor_commit_tps,
+ratio_to_floor and errors. --quick stays under 90 s; the full mode under 10 minutes.
+
+    options    BenchOptions: what `rx-gateway bench` was asked
+    mix        the population the claims come from and the claim stream (hot and no-hot)
+    load       the load generator: open-loop dispatch, the gRPC driver, the database floor
+    meter      HDR histograms, the CPU and memory of processes, what a step measured
+    stack      the system under test: its database, the gateway process(es), the process tree
+    search     the rates: step up, then bisect
+    report     the Markdown report, bench-results.json and the latency plot
+    run        run_bench: all of it, in order, and the summary
+"""
+
+from rx_gateway.tools.bench.options import BenchOptions
+from rx_gateway.tools.bench.run import run_bench
+
+__all__ = ["BenchOptions", "run_bench"]

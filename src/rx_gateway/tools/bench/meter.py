@@ -1,0 +1,108 @@
+"""The meter: latency in HDR histograms, the CPU of the gateway, of PostgreSQL and of the
+load generator (from /proc and getrusage), the memory of processes, and what one step
+measured (RateResult)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rx_gateway.tools.bench.stack import process_tree
+
+TARGET_P99_MS = 10.0
+
+
+@dataclass
+class RateResult:
+    mix: str
+    offered_per_s: int
+    seconds: float
+    sent: int
+    completed: int
+    achieved_per_s: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    p999_ms: float
+    max_ms: float
+    errors: int
+    statuses: dict[str, int] = field(default_factory=dict)
+    server_cpu_percent: float = 0.0  # gateway process(es), % of one core
+    postgres_cpu_percent: float = 0.0  # the benchmark's PostgreSQL cluster, % of one core
+    client_cpu_percent: float = 0.0  # the load generator, % of one core
+    server_rss_mb: float = 0.0  # the gateway process(es) resident memory after the step
+
+    @property
+    def holds_target(self) -> bool:
+        return self.errors == 0 and self.p99_ms <= TARGET_P99_MS
+
+    @property
+    def holds_p90(self) -> bool:
+        """p90 <= 10 ms without errors: less sensitive than p99 to the machine's own stalls
+        (the floor's p99 at the same rates shows those)."""
+        return self.errors == 0 and self.p90_ms <= TARGET_P99_MS
+
+
+def latency_histogram() -> Any:
+    """An HDR histogram of latencies in microseconds (needs rx-gateway[bench])."""
+    from hdrh.histogram import HdrHistogram  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    return HdrHistogram(1, 120_000_000, 3)  # microseconds, up to 2 minutes, 3 digits
+
+
+def _proc_cpu_seconds(pid: int) -> float:
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
+def _own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds of the gateway, the benchmark's PostgreSQL and this process between start
+    and stop."""
+
+    server_pids: list[int]
+    postmaster: int | None = None
+    began: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def _now(self) -> tuple[float, float, float]:
+        return (
+            sum(_proc_cpu_seconds(p) for p in self.server_pids),
+            sum(_proc_cpu_seconds(p) for p in process_tree(self.postmaster)),
+            _own_cpu_seconds(),
+        )
+
+    def start(self) -> None:
+        self.began = self._now()
+
+    def percent(self, seconds: float) -> tuple[float, float, float]:
+        now = self._now()
+        server, postgres, client = (
+            round(100 * (b - a) / seconds, 1) for a, b in zip(self.began, now, strict=True)
+        )
+        return server, postgres, client
+
+
+def memory_mb(pids: list[int], status_key: str = "VmHWM") -> float:
+    """Summed over the processes: VmHWM (peak resident) or VmRSS (resident now)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith(f"{status_key}:"):
+                    total += int(line.split()[1])
+    return round(total / 1024, 1)
+
+
+def percentile_ms(histogram: Any, percentile: float) -> float:
+    return round(float(histogram.get_value_at_percentile(percentile)) / 1000, 2)

@@ -1,0 +1,104 @@
+"""A whole dataset: ``generate`` writes the directory `rx-gateway load` reads (plans/*.json,
+the CSV tables, fixtures.json); ``active_members`` reads its members back for claim
+builders."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+from rx_gateway.tools.synthetic.csv_writer import write_table
+from rx_gateway.tools.synthetic.drugs import NdcSource, drug_list
+from rx_gateway.tools.synthetic.fixtures import fixtures
+from rx_gateway.tools.synthetic.formulary import formulary_entries
+from rx_gateway.tools.synthetic.pharmacies import pharmacy_list
+from rx_gateway.tools.synthetic.plans import plan_documents
+from rx_gateway.tools.synthetic.population import population
+from rx_gateway.tools.synthetic.rows import (
+    CoverageRow,
+    DrugRow,
+    FormularyRow,
+    FundingRow,
+    MemberRow,
+    PharmacyRow,
+    PriorAuthorizationRow,
+    PurseRow,
+)
+
+PLAN_YEAR = ("2026-01-01", "2026-12-31")
+
+
+def generate(
+    directory: Path, *, seed: int = 2026, members: int = 10_000, drugs: int = 2_000
+) -> dict[str, Any]:
+    """Write a full dataset into ``directory`` and return its fixtures. The same arguments
+    write the same bytes."""
+    rng = random.Random(seed)  # one stream, drawn in this order: drugs, formulary, ...
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "plans").mkdir(exist_ok=True)
+    plans = plan_documents()
+    for plan in plans:
+        (directory / "plans" / f"{plan['plan_id']}.json").write_text(
+            json.dumps(plan, indent=2) + "\n"
+        )
+    drug_rows = drug_list(NdcSource(rng), drugs)
+    entries = formulary_entries([plan["plan_id"] for plan in plans], drug_rows, rng)
+    stores = pharmacy_list(rng)
+    people = population(rng, members)
+    write_table(directory, DrugRow, drug_rows)
+    write_table(directory, FormularyRow, entries)
+    write_table(directory, PharmacyRow, stores)
+    write_table(directory, MemberRow, people.members)
+    write_table(directory, CoverageRow, people.coverages)
+    write_table(directory, PurseRow, people.purses)
+    write_table(directory, FundingRow, people.funding)
+    named = fixtures(drug_rows, entries, stores, people)
+    start, end = PLAN_YEAR
+    write_table(
+        directory,
+        PriorAuthorizationRow,
+        [
+            PriorAuthorizationRow(
+                pa_number="PA-0001",
+                member_id=named["members"]["commercial_family_head"]["member_id"],
+                ndc=named["drugs"]["specialty"]["ndc"],
+                drug_group=None,
+                start_date=start,
+                end_date=end,
+            ),
+            # Part D member: a drug-group authorization, for the demo's OOP crossing
+            PriorAuthorizationRow(
+                pa_number="PA-0002",
+                member_id=named["members"]["part_d"]["member_id"],
+                ndc=None,
+                drug_group="specialty",
+                start_date=start,
+                end_date=end,
+            ),
+        ],
+    )
+    (directory / "fixtures.json").write_text(json.dumps(named, indent=2) + "\n")
+    return named
+
+
+def active_members(directory: Path) -> list[dict[str, str]]:
+    """Members of a dataset whose coverage was not terminated, as claim builders take them."""
+    with (directory / "coverages.csv").open(newline="") as handle:
+        coverage = {r["member_id"]: r for r in csv.DictReader(handle)}
+    with (directory / "members.csv").open(newline="") as handle:
+        return [
+            {
+                "member_id": m["member_id"],
+                "cardholder_id": m["cardholder_id"],
+                "person_code": m["person_code"],
+                "group_id": coverage[m["member_id"]]["group_id"],
+                "plan_id": coverage[m["member_id"]]["plan_id"],
+                "date_of_birth": m["date_of_birth"].replace("-", ""),
+                "gender_code": m["gender_code"],
+            }
+            for m in csv.DictReader(handle)
+            if not coverage[m["member_id"]]["end_reason"]
+        ]

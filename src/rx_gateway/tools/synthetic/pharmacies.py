@@ -1,0 +1,27 @@
+"""The pharmacies: retail in the preferred and standard networks, mail order, specialty, and a
+few out of network."""
+
+from __future__ import annotations
+
+import random
+
+from rx_gateway.tools.synthetic.rows import PharmacyRow
+
+# (network, kind) and how many of each, in NPI order
+LAYOUT = (
+    (("preferred", "retail"), 120),
+    (("standard", "retail"), 60),
+    (("preferred", "mail"), 10),
+    (("preferred", "specialty"), 5),
+    (("out_of_network", "retail"), 5),
+)
+
+
+def pharmacy_list(rng: random.Random) -> list[PharmacyRow]:
+    kinds = [kind for kind, count in LAYOUT for _ in range(count)]
+    rows = []
+    for number, (network, kind) in enumerate(kinds):
+        npi = f"1{rng.randrange(10**8, 10**9):09d}"[:10]
+        npi = f"{npi[:-4]}{number:04d}"  # unique
+        rows.append(PharmacyRow(npi, f"Pharmacy {number:03d} ({kind})", network, kind))
+    return rows

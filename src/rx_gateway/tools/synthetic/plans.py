@@ -1,0 +1,224 @@
+"""The three plan documents (one JSON file each): a commercial copay plan with an employer HRA
+and a wellness purse, an HSA-qualified high-deductible plan, and the 2026 Medicare Part D
+defined standard benefit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+BIN_COMMERCIAL = "610999"
+BIN_PART_D = "610888"
+COMMERCIAL = "COMM-HRA-2026"
+HDHP = "HDHP-2026"
+PART_D = "PARTD-STD-2026"
+PCN_COMMERCIAL = "RXGCOMM"
+PCN_HDHP = "RXGHDHP"
+PCN_PART_D = "RXGPARTD"
+# each plan's line of business, as coverages.csv states it
+PLAN_LOB = {
+    COMMERCIAL: "COMMERCIAL",
+    HDHP: "COMMERCIAL",
+    PART_D: "MEDICARE_PART_D",
+}
+# BIN and PCN (101-A1, 104-A4) that route a claim to each plan
+PLAN_ROUTING = {
+    COMMERCIAL: (BIN_COMMERCIAL, PCN_COMMERCIAL),
+    HDHP: (BIN_COMMERCIAL, PCN_HDHP),
+    PART_D: (BIN_PART_D, PCN_PART_D),
+}
+
+WELLNESS_RULE = {
+    "kind": "WELLNESS",
+    "allowed_tiers": [1],
+    "allowed_networks": ["preferred"],
+    "period": "month",
+    "per_period_max_cents": 2_500,
+    "fills_per_period_max": 2,
+}
+
+
+def plan_documents() -> list[dict[str, Any]]:
+    """The plan documents, as `rx-gateway load` reads them from plans/*.json."""
+    copay_bands_generic = [[34, 10_000], [90, 20_000]]
+    copay_bands_brand = [[34, 10_000], [90, 25_000]]
+    commercial = {
+        "plan_id": COMMERCIAL,
+        "name": "Commercial copay plan with employer HRA",
+        "bin": BIN_COMMERCIAL,
+        "pcn": PCN_COMMERCIAL,
+        "line_of_business": "COMMERCIAL",
+        "plan_year_start_month": 1,
+        "deductible": {"individual_cents": 25_000, "family_cents": 50_000},
+        "out_of_pocket": {"individual_cents": 400_000, "family_cents": 800_000},
+        "days_supply_max": 90,
+        "refill_too_soon_threshold_bp": 8_000,
+        "timely_filing_days": 365,
+        "daw_penalty_codes": [1, 2],
+        "networks": {
+            "preferred": {
+                "awp_discount_bp": 1_800,
+                "wac_markup_bp": 300,
+                "nadac_markup_bp": 1_000,
+                "use_mac": True,
+                "dispensing_fee_cents": 100,
+            },
+            "standard": {
+                "awp_discount_bp": 1_500,
+                "wac_markup_bp": 500,
+                "nadac_markup_bp": 1_500,
+                "use_mac": True,
+                "dispensing_fee_cents": 75,
+            },
+        },
+        "tiers": {
+            "1": {
+                "kind": "copay",
+                "copay_cents": 1_000,
+                "deductible_applies": False,
+                "standard_network_extra_cents": 500,
+                "days_supply_bands": copay_bands_generic,
+            },
+            "2": {
+                "kind": "copay",
+                "copay_cents": 4_000,
+                "deductible_applies": True,
+                "standard_network_extra_cents": 1_500,
+                "days_supply_bands": copay_bands_brand,
+            },
+            "3": {
+                # non-preferred brand: the tier-2 copay plus $25 reported in 136-UN (135-UM
+                # for a generic on this tier); $80 in all for 30 days
+                "kind": "copay",
+                "copay_cents": 5_500,
+                "non_preferred_extra_cents": 2_500,
+                "deductible_applies": True,
+                "standard_network_extra_cents": 1_500,
+                "days_supply_bands": copay_bands_brand,
+            },
+            "4": {
+                "kind": "coinsurance",
+                "coinsurance_bp": 2_500,
+                "coinsurance_min_cents": 10_000,
+                "coinsurance_max_cents": 25_000,
+                "deductible_applies": True,
+                "days_supply_bands": [[34, 10_000]],
+            },
+        },
+        # The benefit stack: a wellness purse pays first for generics at preferred pharmacies
+        # (at most 2 fills and $25 a month), then the HRA. Part-time employees' HRA is capped
+        # at $150 a quarter.
+        "purse_order": [WELLNESS_RULE, {"kind": "HRA", "allowed_tiers": [1, 2, 3]}],
+        "purse_order_by_class": {
+            "PT": [
+                WELLNESS_RULE,
+                {
+                    "kind": "HRA",
+                    "allowed_tiers": [1, 2, 3],
+                    "period": "quarter",
+                    "per_period_max_cents": 15_000,
+                },
+            ]
+        },
+        "prior_authorization_contact": "the plan's PA line 1-800-555-0142 or by ePA",
+        "specialty_pharmacy_required": True,
+        "extended_supply_days_min": 84,
+        "programs": [
+            {
+                "program_id": "STATIN0-PREFERRED",
+                "drug_group": "statin",
+                "member_cap_per_30_days_cents": 0,
+                "preferred_pharmacies_only": True,
+                "generics_only": True,
+            },
+            {
+                "program_id": "INSULIN25",
+                "drug_group": "insulin",
+                "member_cap_per_30_days_cents": 2_500,
+                "deductible_applies": False,
+            },
+        ],
+    }
+    coinsurance_bands = [[34, 10_000], [90, 10_000]]
+    high_deductible = {
+        "plan_id": HDHP,
+        "name": "High-deductible plan (HSA-qualified)",
+        "bin": BIN_COMMERCIAL,
+        "pcn": PCN_HDHP,
+        "line_of_business": "COMMERCIAL",
+        "plan_year_start_month": 1,
+        # IRS 2026: self-only coverage $1,700; family coverage an aggregate $3,400 (no member
+        # of a family meets a deductible below the family minimum). Out of pocket at most
+        # $8,500 / $17,000, with an embedded individual limit no higher than self-only.
+        "hsa_qualified": True,
+        "deductible": {"self_only_cents": 170_000, "family_cents": 340_000},
+        "out_of_pocket": {
+            "self_only_cents": 850_000,
+            "individual_cents": 850_000,
+            "family_cents": 1_700_000,
+        },
+        "days_supply_max": 90,
+        "refill_too_soon_threshold_bp": 8_000,
+        "timely_filing_days": 365,
+        "daw_penalty_codes": [1, 2],
+        "networks": {
+            "preferred": {"awp_discount_bp": 1_700, "use_mac": True, "dispensing_fee_cents": 100},
+            "standard": {"awp_discount_bp": 1_500, "use_mac": True, "dispensing_fee_cents": 75},
+        },
+        "generic_required_daw_codes": [0],
+        "tiers": {
+            "1": {
+                "kind": "coinsurance",
+                "coinsurance_bp": 2_000,
+                "days_supply_bands": coinsurance_bands,
+            },
+            "2": {
+                "kind": "coinsurance",
+                "coinsurance_bp": 2_000,
+                "days_supply_bands": coinsurance_bands,
+            },
+            "3": {
+                "kind": "coinsurance",
+                "coinsurance_bp": 4_000,
+                "days_supply_bands": coinsurance_bands,
+            },
+            "4": {
+                "kind": "coinsurance",
+                "coinsurance_bp": 3_000,
+                "days_supply_bands": [[34, 10_000]],
+            },
+        },
+    }
+    part_d_tier = {
+        "kind": "coinsurance",
+        "coinsurance_bp": 2_500,
+        "deductible_applies": True,
+        "days_supply_bands": coinsurance_bands,
+    }
+    part_d = {
+        "plan_id": PART_D,
+        "name": "Medicare Part D defined standard benefit 2026",
+        "bin": BIN_PART_D,
+        "pcn": PCN_PART_D,
+        "line_of_business": "MEDICARE_PART_D",
+        "plan_year_start_month": 1,
+        "deductible": {"individual_cents": 61_500},
+        "out_of_pocket": {"individual_cents": 210_000},
+        "days_supply_max": 90,
+        "refill_too_soon_threshold_bp": 8_000,
+        "timely_filing_days": 365,
+        "daw_penalty_codes": [],
+        "networks": {
+            "preferred": {"awp_discount_bp": 1_900, "use_mac": True, "dispensing_fee_cents": 50},
+            "standard": {"awp_discount_bp": 1_700, "use_mac": True, "dispensing_fee_cents": 50},
+        },
+        "tiers": {str(t): dict(part_d_tier) for t in (1, 2, 3, 4)},
+        "programs": [
+            {
+                "program_id": "PARTD-INSULIN35",
+                "drug_group": "insulin",
+                "member_cap_per_30_days_cents": 3_500,
+                "deductible_applies": False,
+            }
+        ],
+    }
+    return [commercial, high_deductible, part_d]

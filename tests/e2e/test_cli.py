@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from rx_gateway.bootstrap import Database
-from rx_gateway.cli import _parser
+from rx_gateway.cli import build_parser as _parser
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import InvalidRequest
 

@@ -1,0 +1,121 @@
+"""The `rx-gateway` command: serve, migrate, load, verify, citus, generate, demo, bench, ncpdp.
+
+A problem the user can fix (a bad file, a busy port, a database with no schema) is one line
+``rx-gateway: ...`` on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import Coroutine, Sequence
+from dataclasses import replace
+from typing import Any
+
+from rx_gateway import logs
+from rx_gateway.cli import database, serving, tools
+from rx_gateway.cli.parser import build_parser
+from rx_gateway.config import Settings
+from rx_gateway.domain.errors import InvalidRequest, ReferenceDataError, RxGatewayError
+
+__all__ = ["build_parser", "main"]
+
+# Commands that print their own result: their logs default to WARNING (RX_GATEWAY_LOG_LEVEL
+# set explicitly, or --verbose, shows the rest).
+QUIET_COMMANDS = ("demo", "migrate", "verify", "load", "citus")
+# grpc's fork handlers only log "Other threads are currently calling into gRPC, skipping
+# fork() handlers" when the embedded PostgreSQL's pg_ctl is started or stopped: nothing here
+# uses gRPC in a forked child (every child execs). Read by grpc when it is imported.
+GRPC_ENVIRONMENT = {"GRPC_ENABLE_FORK_SUPPORT": "0"}
+
+
+def _run(coroutine: Coroutine[Any, Any, int], settings: Settings) -> int:
+    if settings.use_uvloop:
+        import uvloop  # noqa: PLC0415 - optional event loop
+
+        return uvloop.run(coroutine)
+    return asyncio.run(coroutine)
+
+
+def _log_level(args: argparse.Namespace, settings: Settings) -> str:
+    if args.command not in QUIET_COMMANDS or "RX_GATEWAY_LOG_LEVEL" in os.environ:
+        return settings.log_level
+    return "INFO" if getattr(args, "verbose", False) else "WARNING"
+
+
+def _settings(args: argparse.Namespace, settings: Settings) -> Settings:
+    """The environment's settings with the command line's options over them, checked."""
+    if args.data_dir:
+        settings = replace(settings, data_dir=args.data_dir)
+    if args.command == "serve":
+        if args.listen:
+            settings = replace(settings, listen_address=args.listen)
+        serving.check_listen_address(
+            "--listen" if args.listen else "RX_GATEWAY_LISTEN", settings.listen_address
+        )
+        if settings.admin_tokens:
+            serving.check_listen_address("RX_GATEWAY_ADMIN_LISTEN", settings.admin_listen_address)
+            if settings.admin_listen_address == settings.listen_address and not (
+                settings.listen_address.endswith(":0")
+            ):
+                raise InvalidRequest(
+                    "RX_GATEWAY_ADMIN_LISTEN",
+                    f"the admin interface needs an address of its own, not the claim"
+                    f" listener's {settings.listen_address}",
+                )
+    return settings
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    command = args.command
+    if command == "serve":
+        if args.workers > 1:
+            return _run(serving.serve_workers(settings, args.workers), settings)
+        return _run(serving.serve(settings), settings)
+    if command == "migrate":
+        return _run(database.migrate(settings), settings)
+    if command == "verify":
+        return _run(database.verify(settings), settings)
+    if command == "load":
+        return _run(database.load(settings, args.directory), settings)
+    if command == "citus":
+        return _run(database.citus(settings, apply=args.citus_command == "distribute"), settings)
+    if command == "generate":
+        return tools.generate(args)
+    if command == "ncpdp":
+        return tools.ncpdp(args.ncpdp_command)
+    if command == "bench":
+        # the load generator always on uvloop, the most efficient loop here: then
+        # RX_GATEWAY_UVLOOP (passed on to the gateway under test) compares the gateway's
+        # loops alone
+        return _run(tools.bench(args), replace(settings, use_uvloop=True))
+    return _run(tools.demo(settings, args), settings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    for name, value in GRPC_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _settings(args, Settings.from_env(os.environ))
+    except RxGatewayError as error:
+        print(f"rx-gateway: configuration error: {error}", file=sys.stderr)
+        return 2
+    logs.configure(_log_level(args, settings))
+    try:
+        return _dispatch(args, settings)
+    except ReferenceDataError as error:
+        # a directory-level problem has no line: "DIR: problem", not "DIR:0: field ..."
+        where = f"{error}" if error.line else f"{error.file}: {error.problem}"
+        print(f"rx-gateway: {where}", file=sys.stderr)
+        return 1
+    except RxGatewayError as error:
+        print(f"rx-gateway: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        with contextlib.suppress(Exception):
+            print("interrupted", file=sys.stderr)
+        return 130

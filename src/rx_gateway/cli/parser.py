@@ -1,0 +1,94 @@
+"""The command line's grammar."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rx_gateway.cli.tools import GENERATE_MEMBERS_MIN
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rx-gateway",
+        description="rx-gateway: serve, migrate, load, verify, citus, generate, demo, bench.",
+    )
+    data_dir_help = "embedded PostgreSQL data (default .rx-gateway, or RX_GATEWAY_DATA_DIR)"
+    parser.add_argument("--data-dir", type=Path, help=data_dir_help)
+    # the same option after the command's name; SUPPRESS: absent there, it does not reset
+    # a --data-dir given before the name
+    database_options = argparse.ArgumentParser(add_help=False)
+    database_options.add_argument(
+        "--data-dir", type=Path, default=argparse.SUPPRESS, help=data_dir_help
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the gRPC gateway", parents=[database_options])
+    serve.add_argument("--listen", help="host:port (default 127.0.0.1:50051, or RX_GATEWAY_LISTEN)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port with SO_REUSEPORT (default 1)",
+    )
+    commands.add_parser("migrate", help="apply database migrations", parents=[database_options])
+    citus = commands.add_parser(
+        "citus",
+        help="distribute a migrated database on a Citus cluster by family",
+        parents=[database_options],
+    )
+    citus_commands = citus.add_subparsers(dest="citus_command", required=True)
+    citus_commands.add_parser(
+        "plan", help="print the SQL still to run (nothing changes)", parents=[database_options]
+    )
+    citus_commands.add_parser(
+        "distribute", help="run it: idempotent, in order", parents=[database_options]
+    )
+    commands.add_parser(
+        "verify",
+        help="check every ledger invariant; non-zero exit names failures",
+        parents=[database_options],
+    )
+    load = commands.add_parser(
+        "load",
+        help="load plans, formulary, prices, members, funding",
+        parents=[database_options],
+    )
+    load.add_argument("directory", type=Path, help="a data directory (see `generate`)")
+    generate = commands.add_parser("generate", help="write a synthetic dataset")
+    generate.add_argument("directory", type=Path, help="where to write it (created if absent)")
+    generate.add_argument(
+        "--seed",
+        type=int,
+        default=2026,
+        help="random seed (default 2026): the same seed writes the same dataset",
+    )
+    generate.add_argument(
+        "--members",
+        type=int,
+        default=10_000,
+        help=f"synthetic members (default 10000; at least {GENERATE_MEMBERS_MIN}, so that every"
+        " scripted fixture is drawn)",
+    )
+    demo = commands.add_parser(
+        "demo", help="scripted claims over real gRPC on the embedded database"
+    )
+    demo.add_argument("--keep", action="store_true", help="keep the demo's database afterwards")
+    demo.add_argument(
+        "--verbose", action="store_true", help="show the gateway's logs (INFO) as well"
+    )
+    ncpdp = commands.add_parser("ncpdp", help="NCPDP D.0 transmissions for debugging a switch")
+    ncpdp_commands = ncpdp.add_subparsers(dest="ncpdp_command", required=True)
+    ncpdp_commands.add_parser(
+        "decode", help="a raw request or response on stdin → readable JSON on stdout"
+    )
+    ncpdp_commands.add_parser("encode", help="that JSON on stdin → the raw bytes on stdout")
+    bench = commands.add_parser(
+        "bench", help="open-loop benchmark against the floor (needs rx-gateway[bench])"
+    )
+    bench.add_argument("--quick", action="store_true", help="the short mode (under 90 s)")
+    bench.add_argument("--rates", help="comma-separated arrival rates (claims/s) to step over")
+    bench.add_argument("--seconds", type=float, default=0.0, help="seconds per rate")
+    bench.add_argument("--workers", type=int, default=1, help="server processes (SO_REUSEPORT)")
+    bench.add_argument("--members", type=int, default=10_000, help="synthetic members")
+    bench.add_argument("--out", type=Path, default=Path("bench-results"), help="report directory")
+    return parser

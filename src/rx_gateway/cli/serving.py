@@ -1,0 +1,128 @@
+"""`rx-gateway serve`: one process, or N sharing the port (SO_REUSEPORT)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import signal
+import socket
+import sys
+
+from rx_gateway.cli.database import open_database
+from rx_gateway.config import Settings
+from rx_gateway.domain.errors import InsecureConfiguration, InvalidRequest, RxGatewayError
+
+PORT_MAX = 65_535
+
+
+def _listen_problem(error: InvalidRequest, settings: Settings) -> RxGatewayError | None:
+    """A listener that could not bind, named with the setting that chose its address."""
+    if error.field == settings.listen_address:
+        setting = "--listen / RX_GATEWAY_LISTEN"
+    elif error.field == settings.admin_listen_address:
+        setting = "RX_GATEWAY_ADMIN_LISTEN"
+    else:
+        return None
+    return RxGatewayError(f"cannot listen on {error.field} ({setting}): {error.problem}")
+
+
+async def serve(settings: Settings) -> int:
+    from rx_gateway.bootstrap import build_app  # noqa: PLC0415
+
+    database = await open_database(settings)
+    try:
+        try:
+            app = await build_app(settings, database.dsn)
+        except InvalidRequest as error:
+            problem = _listen_problem(error, settings)
+            if problem is None:
+                raise
+            raise problem from None
+        # What start-up built (the reference snapshot, grpc and asyncpg internals) lives as
+        # long as the process: keep it out of the cyclic collector's full passes.
+        gc.freeze()
+        print(f"rx-gateway listening on port {app.port}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await app.stop()
+    finally:
+        database.close()
+    return 0
+
+
+async def serve_workers(settings: Settings, workers: int) -> int:
+    """Several server processes on one port (SO_REUSEPORT): the kernel spreads connections.
+    The parent starts the database (embedded or configured), migrates it, then supervises."""
+    problem = settings.security_problem()
+    if problem is not None:
+        raise InsecureConfiguration(problem)
+    database = await open_database(settings)
+    children: list[asyncio.subprocess.Process] = []
+    try:
+        await database.migrate()
+        env = dict(
+            os.environ,
+            RX_GATEWAY_DATABASE_URL=database.dsn,
+            RX_GATEWAY_REUSE_PORT="1",
+            RX_GATEWAY_ADMIN_TOKENS="",  # one admin listener is enough: run it separately
+        )
+        for _ in range(workers):
+            child = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "rx_gateway",
+                "serve",
+                "--listen",
+                settings.listen_address,
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+            )
+            children.append(child)
+            assert child.stdout is not None  # noqa: S101 - PIPE above
+            line = (await child.stdout.readline()).decode()
+            if not line.startswith("rx-gateway listening"):
+                # the worker has said why on stderr (shared with this process)
+                msg = f"worker {len(children)} of {workers} did not start"
+                raise RxGatewayError(msg)
+        print(
+            f"rx-gateway listening on {settings.listen_address} with {workers} workers", flush=True
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        waits = [asyncio.ensure_future(child.wait()) for child in children]
+        await asyncio.wait(
+            [asyncio.ensure_future(stop.wait()), *waits], return_when="FIRST_COMPLETED"
+        )
+    finally:
+        for child in children:
+            if child.returncode is None:
+                child.terminate()
+        for child in children:
+            await child.wait()
+        database.close()
+    return 0
+
+
+def check_listen_address(setting: str, address: str) -> None:
+    """HOST:PORT with a port of 0-65535 (0: any free port), before anything is started."""
+    if address.startswith(("unix:", "unix-abstract:")):
+        return  # a grpc socket path: grpc checks it
+    host, colon, port = address.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not colon or not port.isdigit() or int(port) > PORT_MAX:
+        msg = f"{setting}: {address!r} is not HOST:PORT with a port of 0-{PORT_MAX}"
+        raise InvalidRequest(msg, "e.g. 127.0.0.1:50051")
+    if not host:
+        msg = f"{setting}: {address!r} names no host"
+        raise InvalidRequest(msg, "use 127.0.0.1 for this machine, 0.0.0.0 for every interface")
+    try:
+        socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as error:
+        msg = f"{setting}: {address!r}"
+        raise InvalidRequest(msg, f"host {host!r} does not resolve ({error})") from None

@@ -1,0 +1,70 @@
+"""The tool commands: generate, demo, bench, ncpdp (the runtime imports none of them)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rx_gateway.config import Settings
+from rx_gateway.domain.errors import RxGatewayError
+
+GENERATE_MEMBERS_MIN = 100  # fewer may not hold every scripted fixture (depends on the seed)
+
+
+async def bench(args: argparse.Namespace) -> int:
+    import json  # noqa: PLC0415
+
+    from rx_gateway.tools.bench import BenchOptions, run_bench  # noqa: PLC0415
+
+    options = BenchOptions(
+        quick=args.quick,
+        rates=tuple(int(r) for r in args.rates.split(",")) if args.rates else (),
+        seconds=min(args.seconds, 60.0),
+        workers=max(1, min(args.workers, 8)),
+        out=args.out,
+        members=args.members,
+    )
+    summary = await run_bench(options)
+    print(json.dumps(summary), flush=True)
+    return 0
+
+
+def ncpdp(command: str) -> int:
+    """decode: bytes on stdin → JSON; encode: JSON on stdin → bytes. Exit 1 naming the problem."""
+    import json  # noqa: PLC0415
+
+    from rx_gateway.ncpdp.codec import CodecError, decode, encode  # noqa: PLC0415
+    from rx_gateway.ncpdp.fields import from_json, to_json  # noqa: PLC0415
+
+    data = sys.stdin.buffer.read()
+    try:
+        if command == "decode":
+            print(json.dumps(to_json(decode(data.rstrip(b"\r\n"))), indent=2))
+        else:
+            sys.stdout.buffer.write(encode(from_json(json.loads(data))))
+    except (CodecError, ValueError) as error:
+        print(f"rx-gateway ncpdp {command}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def generate(args: argparse.Namespace) -> int:
+    from rx_gateway.tools.synthetic import generate as write_dataset  # noqa: PLC0415
+
+    try:
+        write_dataset(args.directory, seed=args.seed, members=args.members)
+    except (LookupError, StopIteration):
+        # the fixtures (a family on each plan, a Part D member...) were not all drawn
+        msg = (
+            f"--members {args.members} is too few to draw every scripted fixture"
+            f" with seed {args.seed}: use {GENERATE_MEMBERS_MIN} or more"
+        )
+        raise RxGatewayError(msg) from None
+    print(f"synthetic dataset written to {args.directory}")
+    return 0
+
+
+async def demo(settings: Settings, args: argparse.Namespace) -> int:
+    from rx_gateway.tools.demo import run_demo  # noqa: PLC0415
+
+    return await run_demo(settings, keep=args.keep, verbose=args.verbose)

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import pytest
 
-from rx_gateway.adapters.files.loader import TABLES
+from rx_gateway.adapters.files.tables import TABLES
 from rx_gateway.tools.synthetic.rows import FILE_OF
 
 RUNTIME_MODULES = ("rx_gateway.bootstrap", "rx_gateway.grpc_api.server", "rx_gateway.cli")

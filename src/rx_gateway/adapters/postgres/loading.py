@@ -6,7 +6,8 @@ from typing import Any
 
 import asyncpg
 
-from rx_gateway.adapters.files.loader import TABLES, Dataset
+from rx_gateway.adapters.files.loader import Dataset
+from rx_gateway.adapters.files.tables import TABLES
 from rx_gateway.domain import ledger
 from rx_gateway.domain.errors import ReferenceDataError
 

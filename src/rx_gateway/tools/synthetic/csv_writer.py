@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from rx_gateway.adapters.files.loader import TABLES
+from rx_gateway.adapters.files.tables import TABLES
 from rx_gateway.tools.synthetic.rows import FILE_OF
 
 

@@ -1,0 +1,252 @@
+"""The data files' columns: the parser of each column (what a value must look like), which
+columns a file may leave out, which hold PHI (an error never shows their value), and the rules
+that look at a whole row.
+
+    plans/*.json                 one plan document per file
+    drugs.csv                    ndc,name,molecule,drug_group,is_brand,generic_ndc,is_specialty,
+                                 awp_unit_price_millicents,wac_unit_price_millicents,
+                                 nadac_unit_price_millicents,mac_unit_price_millicents
+    formulary.csv                plan_id,ndc,status,tier,prior_authorization_required,
+                                 quantity_limit_thousandths,days_supply_max
+                                 [,age_min,age_max,gender_code]  (optional: 60/61 edits)
+                                 [,step_therapy_molecule]        (optional: 608)
+                                 [,period_days,period_quantity_limit_thousandths,
+                                  period_days_supply_max]        (optional: 9G, AG)
+    pharmacies.csv               npi,name,network,kind
+    members.csv                  member_id,cardholder_id,person_code,family_id,employer_id,
+                                 class_code,first_name,last_name,date_of_birth,gender_code
+    coverages.csv                member_id,plan_id,group_id,start_date,end_date,end_reason,
+                                 line_of_business
+                                 [,coverage_level]  (optional: self_only or family)
+    purses.csv                   purse_id,family_id,kind,employer_id
+    funding.csv                  funding_id,purse_id,amount_cents,memo
+                                 [,available_on]  (optional: an allotment from that date)
+    prior_authorizations.csv     pa_number,member_id,ndc,drug_group,start_date,end_date
+                                 [,quantity_thousandths]  (optional: approved quantity per fill)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+Parser = Callable[[str], Any]
+
+# Columns a file may leave out (added after the first release of its layout).
+OPTIONAL_COLUMNS: dict[str, set[str]] = {
+    "formulary.csv": {
+        "age_min",
+        "age_max",
+        "gender_code",
+        "step_therapy_molecule",
+        "period_days",
+        "period_quantity_limit_thousandths",
+        "period_days_supply_max",
+    },
+    "coverages.csv": {"coverage_level"},
+    "funding.csv": {"available_on"},
+    "prior_authorizations.csv": {"quantity_thousandths"},
+}
+
+# Columns whose values are PHI: an error names the file, line and field, never the value.
+PHI_COLUMNS: dict[str, frozenset[str]] = {
+    "members.csv": frozenset({"cardholder_id", "first_name", "last_name", "date_of_birth"}),
+}
+SHOWN_VALUE_CHARS_MAX = 40  # an error quotes at most this much of a (non-PHI) value
+
+INT_MAX = 2**31 - 1  # PostgreSQL int
+BIGINT_MAX = 2**63 - 1  # PostgreSQL bigint
+
+
+def is_phi(name: str, column: str) -> bool:
+    return column in PHI_COLUMNS.get(name, frozenset())
+
+
+def shown(name: str, column: str, raw: str) -> str:
+    """What an error says about a value: the value itself, unless the column is PHI."""
+    text = raw.strip()
+    if not text:
+        return ""  # "is required" says it all
+    if is_phi(name, column):
+        return " (value not shown: PHI)"
+    if len(text) > SHOWN_VALUE_CHARS_MAX:
+        text = text[:SHOWN_VALUE_CHARS_MAX] + "..."
+    return f", got {text!r}"
+
+
+# Parsers raise ValueError with the rule broken, never the value: read_table adds the value
+# for columns that are not PHI.
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is required")
+    return value.strip()
+
+
+def _optional_text(value: str) -> str | None:
+    return value.strip() or None
+
+
+def _int_between(low: int, high: int) -> Parser:
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise ValueError("must be an integer") from None
+        if high < INT_MAX and not low <= number <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        if number < low:
+            raise ValueError(f"must be {low} or more")
+        if number > high:
+            raise ValueError(f"must be at most {high}")
+        return number
+
+    return parse
+
+
+_positive_int = _int_between(1, INT_MAX)
+_positive_bigint = _int_between(1, BIGINT_MAX)
+
+
+def _optional(parse: Parser) -> Parser:
+    def parse_optional(value: str) -> Any:
+        return parse(value) if value.strip() else None
+
+    return parse_optional
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"true", "1", "yes", "y"}:
+        return True
+    if lowered in {"false", "0", "no", "n"}:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError("must be a date YYYY-MM-DD") from None
+
+
+def _one_of(*choices: str) -> Parser:
+    def parse(value: str) -> str:
+        if value.strip() not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return value.strip()
+
+    return parse
+
+
+def _ndc(value: str) -> str:
+    if not (len(value.strip()) == 11 and value.strip().isdigit()):
+        raise ValueError("must be an 11-digit NDC")
+    return value.strip()
+
+
+_optional_positive_int = _optional(_positive_int)
+_optional_positive_bigint = _optional(_positive_bigint)
+_optional_date = _optional(_date)
+_optional_ndc = _optional(_ndc)
+
+
+TABLES: dict[str, dict[str, Parser]] = {
+    "drugs.csv": {
+        "ndc": _ndc,
+        "name": _text,
+        "molecule": _text,
+        "drug_group": _text,
+        "is_brand": _bool,
+        "generic_ndc": _optional_ndc,
+        "is_specialty": _bool,
+        "awp_unit_price_millicents": _positive_bigint,
+        "wac_unit_price_millicents": _optional_positive_bigint,
+        "nadac_unit_price_millicents": _optional_positive_bigint,
+        "mac_unit_price_millicents": _optional_positive_bigint,
+    },
+    "formulary.csv": {
+        "plan_id": _text,
+        "ndc": _ndc,
+        "status": _one_of("covered", "excluded", "non_formulary"),
+        "tier": _int_between(1, 9),
+        "prior_authorization_required": _bool,
+        "quantity_limit_thousandths": _optional_positive_bigint,
+        "days_supply_max": _optional_positive_int,
+        "age_min": _optional_positive_int,
+        "age_max": _optional_positive_int,
+        "gender_code": _optional(_int_between(1, 2)),
+        "step_therapy_molecule": _optional_text,
+        "period_days": _optional_positive_int,
+        "period_quantity_limit_thousandths": _optional_positive_bigint,
+        "period_days_supply_max": _optional_positive_int,
+    },
+    "pharmacies.csv": {
+        "npi": _text,
+        "name": _text,
+        "network": _one_of("preferred", "standard", "out_of_network"),
+        "kind": _one_of("retail", "retail90", "mail", "specialty"),
+    },
+    "members.csv": {
+        "member_id": _text,
+        "cardholder_id": _text,
+        "person_code": _text,
+        "family_id": _text,
+        "employer_id": _text,
+        "class_code": _text,
+        "first_name": _text,
+        "last_name": _text,
+        "date_of_birth": _date,
+        "gender_code": _int_between(0, 2),
+    },
+    "coverages.csv": {
+        "member_id": _text,
+        "plan_id": _text,
+        "group_id": _text,
+        "start_date": _date,
+        "end_date": _optional_date,
+        "end_reason": _optional(_one_of("expired", "terminated")),
+        "line_of_business": _text,
+        # self_only or family (X12 834 HD05); blank: self_only for a one-person family
+        "coverage_level": _optional(_one_of("self_only", "family")),
+    },
+    "purses.csv": {"purse_id": _text, "family_id": _text, "kind": _text, "employer_id": _text},
+    "funding.csv": {
+        "funding_id": _text,
+        "purse_id": _text,
+        "amount_cents": _positive_bigint,
+        "memo": _optional_text,
+        "available_on": _optional_date,
+    },
+    "prior_authorizations.csv": {
+        "pa_number": _text,
+        "member_id": _text,
+        "ndc": _optional_ndc,
+        "drug_group": _optional_text,
+        "start_date": _date,
+        "end_date": _date,
+        "quantity_thousandths": _optional_positive_bigint,
+    },
+}
+
+
+def _coverage_dates(row: dict[str, Any]) -> tuple[str, str] | None:
+    if row["end_date"] is not None and row["end_date"] < row["start_date"]:
+        return "end_date", "is before start_date"
+    return None
+
+
+def _authorized_product(row: dict[str, Any]) -> tuple[str, str] | None:
+    if row["ndc"] is None and row["drug_group"] is None:
+        return "ndc", "an NDC or a drug_group is required"
+    return None
+
+
+# Rules across the fields of one row: (field, problem) when broken.
+ROW_RULES: dict[str, Callable[[dict[str, Any]], tuple[str, str] | None]] = {
+    "coverages.csv": _coverage_dates,
+    "prior_authorizations.csv": _authorized_product,
+}

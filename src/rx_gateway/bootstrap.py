@@ -117,7 +117,7 @@ class ReferenceWatcher:
                     await self._listen()
                     log.warning("reference listener reconnected")
                     self._reload()  # anything committed while it was down
-                elif self._holder.is_behind(await self._loader.reference_version()):
+                elif self._holder.is_behind(await self._loader.reference_data_version()):
                     log.warning("reference change caught up by polling")
                     self._reload()
             except (TimeoutError, OSError, asyncpg.PostgresError, RxGatewayError) as error:

@@ -29,11 +29,6 @@ from hypothesis import strategies as st
 from rx_gateway.adapters.postgres.verify import verify_ledger
 from rx_gateway.bootstrap import App
 from rx_gateway.client import reversal_for
-from rx_gateway.grpc_api.transmit import (
-    eligibility_transmission,
-    request_transmission,
-    reversal_transmission,
-)
 from rx_gateway.ncpdp.codec import (
     RequestHeader,
     ResponseHeader,
@@ -44,6 +39,11 @@ from rx_gateway.ncpdp.codec import (
     encode,
 )
 from rx_gateway.v1 import claims_pb2 as pb
+from tests.support_d0 import (
+    eligibility_transmission,
+    request_transmission,
+    reversal_transmission,
+)
 
 try:  # where the synthetic-data helpers live now (they were in rx_gateway.data)
     from rx_gateway.tools.synthetic import active_members

@@ -97,6 +97,9 @@ async def test_eligibility_reports_accumulators_and_purses(
     assert reply.plan_id == member["plan_id"]
     assert reply.accumulators.deductible_individual_remaining_cents <= 25_000
     assert reply.purses and reply.purses[0].kind == "HRA"
+    hra = reply.purses[0]
+    assert hra.available_cents > 0
+    assert hra.balance_cents == hra.available_cents  # the deprecated name, kept filled
 
 
 async def test_graceful_shutdown_reports_not_serving(loaded_dsn: str) -> None:

@@ -16,7 +16,8 @@ def _claim(fixtures: dict[str, Any], member: dict[str, Any], rx: int, **patient:
         fixtures["drugs"]["preferred_brand"],
         pharmacy=fixtures["pharmacies"]["preferred"],
         rx_number=rx,
-        date_of_service="20261104",
+        # a day no other test fills this drug for these members (no 79 from their fills)
+        date_of_service="20260801",
     )
     for name, value in patient.items():
         setattr(request.patient, name, value)

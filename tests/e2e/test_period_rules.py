@@ -15,6 +15,8 @@ from tests.support import benefit_request
 
 
 def _paid_by(reply: pb.ClaimResponse) -> dict[str, int]:
+    # the deprecated balance_remaining_cents is kept equal to available_cents
+    assert all(line.balance_remaining_cents == line.available_cents for line in reply.purses)
     return {line.kind: line.paid_cents for line in reply.purses}
 
 

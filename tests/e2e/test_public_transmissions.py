@@ -22,7 +22,6 @@ import grpc
 import pytest
 
 from rx_gateway.client import GatewayClient, reversal_for
-from rx_gateway.grpc_api.transmit import OPTIONAL_PRICING_FIELDS, PRICING_FIELDS
 from rx_gateway.ncpdp.codec import (
     ETX,
     STX,
@@ -35,6 +34,7 @@ from rx_gateway.ncpdp.codec import (
     decode_response,
     encode,
 )
+from rx_gateway.ncpdp.responses import OPTIONAL_PRICING_FIELDS, PRICING_FIELDS
 from rx_gateway.v1 import claims_pb2 as pb
 
 try:  # where the synthetic-data helpers live now (they were in rx_gateway.data)
@@ -648,7 +648,7 @@ def _billable(name: str, day: str, *, bug: str = "") -> Any:
 
 GAD_BUG = (
     "bug: the gateway takes 430-DU = 409-D9 + 412-DC only (domain/claim.py _pricing_rejects, "
-    "and transmit.claim_pb never reads 480-H9/481-HA/482-GE/438-E3), so a claim whose gross "
+    "and ncpdp.requests.claim_request never reads 480-H9/481-HA/482-GE/438-E3), so a claim whose gross "
     "amount due includes other amounts or sales tax, as NCPDP defines it "
     "(shared/reference/ncpdp-d0.md 2.4), is rejected R9"
 )

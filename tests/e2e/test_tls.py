@@ -24,12 +24,12 @@ from rx_gateway.client import AdminClient, GatewayClient
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import InsecureConfiguration, InvalidRequest
 from rx_gateway.grpc_api.security import client_credentials
-from rx_gateway.grpc_api.transmit import request_transmission
 from rx_gateway.ncpdp.codec import encode
 from rx_gateway.tools.synthetic.claims import claim_request
 from rx_gateway.v1 import admin_pb2
 from rx_gateway.v1 import claims_pb2 as pb
 from tests.support import ADMIN_TOKEN, TEST_SETTINGS, benefit_request
+from tests.support_d0 import request_transmission
 
 NOW = dt.datetime.now(dt.UTC)
 

@@ -15,15 +15,15 @@ import asyncpg
 import pytest
 
 from rx_gateway.client import GatewayClient, reversal_for
-from rx_gateway.grpc_api.transmit import (
-    eligibility_transmission,
-    request_transmission,
-    reversal_transmission,
-)
 from rx_gateway.ncpdp.codec import Transmission, decode_money, decode_response, encode
 from rx_gateway.tools.synthetic import active_members
 from rx_gateway.tools.synthetic.claims import claim_request
 from rx_gateway.v1 import claims_pb2 as pb
+from tests.support_d0 import (
+    eligibility_transmission,
+    request_transmission,
+    reversal_transmission,
+)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,6 @@ import pytest
 
 from rx_gateway.bootstrap import App
 from rx_gateway.client import GatewayClient, reversal_for
-from rx_gateway.grpc_api.transmit import PRICING_FIELDS, request_transmission
 from rx_gateway.ncpdp.codec import (
     Segment,
     Transmission,
@@ -27,7 +26,9 @@ from rx_gateway.ncpdp.codec import (
     encode,
     encode_money,
 )
+from rx_gateway.ncpdp.responses import PRICING_FIELDS
 from rx_gateway.v1 import claims_pb2 as pb
+from tests.support_d0 import request_transmission
 
 try:  # where the synthetic-data helpers live now (they were in rx_gateway.data)
     from rx_gateway.tools.synthetic import active_members

@@ -79,7 +79,7 @@ async def test_no_write_starts_after_the_callers_deadline(
     # the switch retransmits with a fresh deadline: paid, once
     prompt = ClaimProcessor(store, app.reference, business_date=lambda: BUSINESS_DATE)
     paid = await prompt.submit(request, deadline=asyncio.get_running_loop().time() + 5)
-    assert paid.status.value == "P"
+    assert paid.transaction_response_status.value == "P"
     assert await conn.fetchval("SELECT count(*) FROM claim WHERE claim_key = $1", key) == 1
     with pytest.raises(DeadlineExceeded):  # a deadline already gone reads nothing at all
         await prompt.submit(request, deadline=asyncio.get_running_loop().time() - 1)

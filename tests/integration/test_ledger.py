@@ -257,7 +257,7 @@ async def test_concurrent_claims_never_overdraw_the_purse(
         hra = -p.health_plan_funded_assistance_amount_cents
         assert hra == sum(line.paid_cents for line in response.purses)  # the family's one HRA
         assert all(line.kind == "HRA" for line in response.purses)
-        assert all(line.balance_remaining_cents >= 0 for line in response.purses)
+        assert all(line.available_cents >= 0 for line in response.purses)
         shares.append(p.patient_pay_amount_cents + hra)
         from_purse.append(hra)
     assert sum(shares) > funded  # the demand exceeds the purse: the test can drain it

@@ -233,7 +233,7 @@ async def test_a_conflict_between_read_and_write_is_retried_on_fresh_state_then_
 
     response = await processor.submit(translate.claim_request_from_pb(request))
 
-    assert response.status is ResponseStatus.PAID, response.rejects
+    assert response.transaction_response_status is ResponseStatus.PAID, response.rejects
     # two real conflicts, both PostgreSQL's 40001, then the write that landed
     assert interference.writes == 3
     assert len(interference.conflicts) == 2
@@ -248,7 +248,7 @@ async def test_a_conflict_between_read_and_write_is_retried_on_fresh_state_then_
     own_hra = -response.pricing.health_plan_funded_assistance_amount_cents
     assert own_hra > 0
     expected_balance = balance_before + funding_cents - sibling_hra - own_hra
-    assert [line.balance_remaining_cents for line in response.purses] == [expected_balance]
+    assert [line.available_cents for line in response.purses] == [expected_balance]
     assert (
         await conn.fetchval("SELECT posted_cents FROM purse WHERE purse_id = $1", purse_id)
         == expected_balance
@@ -329,7 +329,7 @@ async def test_conflicts_on_every_attempt_exhaust_the_retries_and_write_nothing(
     paid = await _processor(app, InterferedStore(store, quiet), attempts=4).submit(
         translate.claim_request_from_pb(request)
     )
-    assert paid.status is ResponseStatus.PAID
+    assert paid.transaction_response_status is ResponseStatus.PAID
     assert (quiet.writes, quiet.conflicts) == (1, [])
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import replace
 from typing import Any
 
-from rx_gateway.domain.claim import ClaimRequest
+from rx_gateway.domain.claim import ClaimRequest, Header
 from rx_gateway.domain.member import (
     Accumulators,
     Coverage,
@@ -138,15 +138,41 @@ STATE = MemberState(
 )
 
 
+HEADER_FIELDS = frozenset(
+    (
+        "bin",
+        "processor_control_number",
+        "service_provider_id",
+        "date_of_service",
+        "service_provider_id_qualifier",
+        "software_vendor_id",
+    )
+)
+
+
+def with_header(request: Any, **changes: Any) -> Any:
+    """``request`` with header fields changed (bin, date_of_service ...) and, when given, other
+    fields: ``replace`` for a request whose header is a value of its own."""
+    header = {name: changes.pop(name) for name in tuple(changes) if name in HEADER_FIELDS}
+    return replace(request, header=replace(request.header, **header), **changes)
+
+
 def claim(drug: Drug = GENERIC, **overrides: Any) -> ClaimRequest:
+    """A well-formed B1 for CH1 on 2026-11-02; keyword overrides reach any field, header fields
+    (bin, date_of_service ...) included."""
     quantity = overrides.pop("quantity_dispensed_thousandths", 30_000)
     ingredient = quantity * drug.awp_unit_price_millicents // 1_000_000
+    header = {name: overrides.pop(name) for name in tuple(overrides) if name in HEADER_FIELDS}
     base = ClaimRequest(
-        bin="610999",
-        processor_control_number="TEST",
-        service_provider_id="1000000001",
-        service_provider_id_qualifier="01",
-        date_of_service="20261102",
+        header=Header(
+            **{
+                "bin": "610999",
+                "processor_control_number": "TEST",
+                "service_provider_id": "1000000001",
+                "date_of_service": "20261102",
+            }
+            | header
+        ),
         cardholder_id="CH1",
         group_id="G1",
         person_code="001",

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rx_gateway.adapters.postgres.records import response_from_record, response_to_record
 from rx_gateway.domain.adjudication import Paid, Rejected, adjudicate, check_identities
 from rx_gateway.domain.member import Accumulators, Coverage, Fill, PriorAuthorization
-from rx_gateway.domain.outcome import ResponseStatus, response_from_record, response_to_record
+from rx_gateway.domain.outcome import ResponseStatus
 from tests.unit.domain_fixtures import (
     BRAND,
     GENERIC,
@@ -37,7 +38,7 @@ def decide(request, member_state=None):  # type: ignore[no-untyped-def]
 
 def rejects_of(decision) -> list[str]:  # type: ignore[no-untyped-def]
     assert isinstance(decision, Rejected)
-    assert decision.response.status is ResponseStatus.REJECTED
+    assert decision.response.transaction_response_status is ResponseStatus.REJECTED
     return [r.code.value for r in decision.response.rejects]
 
 

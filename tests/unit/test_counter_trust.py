@@ -12,13 +12,7 @@ import pytest
 
 from rx_gateway.adapters.documents import plan_from_document
 from rx_gateway.config import Settings
-from rx_gateway.domain.adjudication import (
-    Paid,
-    Rejected,
-    StoredClaim,
-    adjudicate,
-    reverse,
-)
+from rx_gateway.domain.adjudication import Paid, Rejected, adjudicate
 from rx_gateway.domain.claim import ReversalRequest, validate_claim
 from rx_gateway.domain.errors import ReferenceDataError
 from rx_gateway.domain.member import Accumulators, CardMember, Coverage, match_person_code
@@ -28,6 +22,7 @@ from rx_gateway.domain.reference import (
     PurseRule,
     ReferenceSnapshot,
 )
+from rx_gateway.domain.reversal import StoredClaim, reverse
 from rx_gateway.service_layer.reference import ReferenceHolder
 from tests.unit.domain_fixtures import INSULIN, PLAN, SNAPSHOT, SPECIALTY, claim, state
 
@@ -366,11 +361,7 @@ def _stored() -> StoredClaim:
 def _reversal(**insurance: str) -> ReversalRequest:
     request = claim()
     return ReversalRequest(
-        bin=request.bin,
-        processor_control_number=request.processor_control_number,
-        service_provider_id=request.service_provider_id,
-        service_provider_id_qualifier="01",
-        date_of_service=request.date_of_service,
+        header=request.header,
         prescription_reference_number=request.prescription_reference_number,
         fill_number=0,
         product_id_qualifier="03",
@@ -394,7 +385,7 @@ def test_a_reversal_must_name_the_claims_patient_when_it_names_one(
     outcome = reverse(_reversal(**insurance), _stored(), PLAN, authorization_number="R1")
     if expected == "A":
         assert not hasattr(outcome, "rejects") or not outcome.rejects  # a Reversal
-        assert outcome.response.status.value == "A"  # type: ignore[union-attr]
+        assert outcome.response.transaction_response_status.value == "A"  # type: ignore[union-attr]
     else:
         assert [r.code.value for r in outcome.rejects] == [expected]  # type: ignore[union-attr]
 

@@ -38,7 +38,16 @@ from rx_gateway.domain.reference import (
     ReferenceSnapshot,
 )
 from rx_gateway.tools.synthetic.plans import plan_documents as _plans
-from tests.unit.domain_fixtures import BRAND, GENERIC, INSULIN, PLAN, SPECIALTY, claim, state
+from tests.unit.domain_fixtures import (
+    BRAND,
+    GENERIC,
+    INSULIN,
+    PLAN,
+    SPECIALTY,
+    claim,
+    state,
+    with_header,
+)
 
 # The test plan of domain_fixtures with a $15 standard-network differential (133-UJ) on tier 2
 # too, plus a non-preferred tier 3 (135-UM/136-UN): a $55 copay, $25 non-preferred amount and a
@@ -121,7 +130,7 @@ def member(
 def request_for(line_of_business: str, drug: Drug, **overrides: Any) -> ClaimRequest:
     request = claim(drug, **overrides)
     if line_of_business == "MEDICARE_PART_D":
-        request = replace(request, bin=PART_D.bin, processor_control_number=PART_D.pcn)
+        request = with_header(request, bin=PART_D.bin, processor_control_number=PART_D.pcn)
     return request
 
 
@@ -180,7 +189,7 @@ def assert_ncpdp_identities(decision: Paid, request: ClaimRequest, *, part_d: bo
     plan_id = decision.response.plan_id
     assert postings.get(f"plan:{plan_id}", 0) == -p.plan_paid_cents
     assert postings.get(f"member_paid:{decision.member_id}", 0) == -f5
-    npi = request.service_provider_id
+    npi = request.header.service_provider_id
     assert postings.get(f"pharmacy_payable:{npi}", 0) == p.total_amount_paid_cents  # 509-F9
     assert postings.get(f"pharmacy_collected:{npi}", 0) == f5
     purse_postings = {a: v for a, v in postings.items() if a.startswith("purse:")}

@@ -15,6 +15,7 @@ import pytest
 
 from rx_gateway.domain.claim import (
     EligibilityRequest,
+    Header,
     ReversalRequest,
     format_ccyymmdd,
     parse_ccyymmdd,
@@ -24,7 +25,7 @@ from rx_gateway.domain.claim import (
     validate_reversal,
 )
 from rx_gateway.domain.rejects import Reject
-from tests.unit.domain_fixtures import claim
+from tests.unit.domain_fixtures import claim, with_header
 
 # GENERIC, 30 units: 409-D9 3000¢ (30 × $1.00 AWP) + 412-DC 200¢ = 430-DU 3200¢, U&C 6200¢.
 BASE = claim()
@@ -189,27 +190,47 @@ CLAIM_ROWS: list[Any] = [
     pytest.param({"usual_and_customary_charge_cents": MAX}, [], id="uc-max"),
     pytest.param({"usual_and_customary_charge_cents": MAX + 1}, [("8T", UC_BAD)], id="uc-over"),
     pytest.param(
-        {"gross_amount_due_cents": 0, "ingredient_cost_submitted_cents": 0, "dispensing_fee_submitted_cents": 0},
+        {
+            "gross_amount_due_cents": 0,
+            "ingredient_cost_submitted_cents": 0,
+            "dispensing_fee_submitted_cents": 0,
+        },
         [("8U", GAD_BAD)],
         id="gad-0",
     ),
     pytest.param(
-        {"gross_amount_due_cents": 1, "ingredient_cost_submitted_cents": 1, "dispensing_fee_submitted_cents": 0},
+        {
+            "gross_amount_due_cents": 1,
+            "ingredient_cost_submitted_cents": 1,
+            "dispensing_fee_submitted_cents": 0,
+        },
         [],
         id="gad-1",
     ),
     pytest.param(
-        {"gross_amount_due_cents": MAX, "ingredient_cost_submitted_cents": MAX, "dispensing_fee_submitted_cents": 0},
+        {
+            "gross_amount_due_cents": MAX,
+            "ingredient_cost_submitted_cents": MAX,
+            "dispensing_fee_submitted_cents": 0,
+        },
         [],
         id="gad-max-all-ingredient",
     ),
     pytest.param(
-        {"gross_amount_due_cents": MAX, "ingredient_cost_submitted_cents": 0, "dispensing_fee_submitted_cents": MAX},
+        {
+            "gross_amount_due_cents": MAX,
+            "ingredient_cost_submitted_cents": 0,
+            "dispensing_fee_submitted_cents": MAX,
+        },
         [],
         id="gad-max-all-fee",
     ),
     pytest.param(
-        {"gross_amount_due_cents": MAX + 1, "ingredient_cost_submitted_cents": MAX, "dispensing_fee_submitted_cents": 1},
+        {
+            "gross_amount_due_cents": MAX + 1,
+            "ingredient_cost_submitted_cents": MAX,
+            "dispensing_fee_submitted_cents": 1,
+        },
         [("8U", GAD_BAD)],
         id="gad-over",
     ),
@@ -228,16 +249,24 @@ CLAIM_ROWS: list[Any] = [
     ),
     # 409-D9 over the maximum with a matching sum: MAX + 1 − 2 = MAX − 1
     pytest.param(
-        {"gross_amount_due_cents": MAX - 1, "ingredient_cost_submitted_cents": MAX + 1, "dispensing_fee_submitted_cents": -2},
+        {
+            "gross_amount_due_cents": MAX - 1,
+            "ingredient_cost_submitted_cents": MAX + 1,
+            "dispensing_fee_submitted_cents": -2,
+        },
         [("R9", R9)],
         id="ingredient-over",
     ),
     pytest.param(
-        {"gross_amount_due_cents": MAX - 1, "ingredient_cost_submitted_cents": -2, "dispensing_fee_submitted_cents": MAX + 1},
+        {
+            "gross_amount_due_cents": MAX - 1,
+            "ingredient_cost_submitted_cents": -2,
+            "dispensing_fee_submitted_cents": MAX + 1,
+        },
         [("R9", R9)],
         id="fee-over",
     ),
-    # --- everything wrong at once: every reject, in the order the checks run ---
+    # --- everything wrong at once: every reject, in the order the checks run (header first) ---
     pytest.param(
         {
             "bin": "1",
@@ -270,6 +299,8 @@ CLAIM_ROWS: list[Any] = [
             ("04", "PCN (104-A4) is missing"),
             ("05", "Service provider ID (201-B1) is missing"),
             ("15", "Date of service (401-D1) is missing"),
+            ("B2", B2_BAD),
+            ("AK", AK_LONG),
             ("07", "Cardholder ID (302-C2) is missing"),
             ("06", GROUP_LONG),
             ("08", PERSON_BAD),
@@ -282,8 +313,6 @@ CLAIM_ROWS: list[Any] = [
             ("22", DAW_BAD),
             ("28", WRITTEN_BAD),
             ("EV", PA_LONG),
-            ("B2", B2_BAD),
-            ("AK", AK_LONG),
             ("09", DOB_BAD),
             ("10", GENDER_BAD),
             ("25", NPI_BAD),
@@ -298,7 +327,7 @@ CLAIM_ROWS: list[Any] = [
 
 @pytest.mark.parametrize(("overrides", "expected"), CLAIM_ROWS)
 def test_claim_syntax(overrides: dict[str, Any], expected: list[tuple[str, str]]) -> None:
-    assert pairs(validate_claim(replace(BASE, **overrides))) == expected
+    assert pairs(validate_claim(with_header(BASE, **overrides))) == expected
 
 
 VALID_BASIS = ["", "00", "01", "02", "03", "04", "05", "06", "07", "08", "09"]
@@ -309,24 +338,21 @@ INVALID_BASIS = ["10", "16", "17", "20", "99", "0", "1", "001", "AA", " 1", "1 "
 @pytest.mark.parametrize("code", VALID_BASIS)
 def test_basis_of_cost_valid(code: str) -> None:
     """423-DN: blank, 00-09 and 11-15 are valid."""
-    assert validate_claim(replace(BASE, basis_of_cost_determination=code)) == []
+    assert validate_claim(with_header(BASE, basis_of_cost_determination=code)) == []
 
 
 @pytest.mark.parametrize("code", INVALID_BASIS)
 def test_basis_of_cost_invalid(code: str) -> None:
     """423-DN: 10 and 16 up are not NCPDP values; neither is anything not two digits."""
-    rejects = validate_claim(replace(BASE, basis_of_cost_determination=code))
+    rejects = validate_claim(with_header(BASE, basis_of_cost_determination=code))
     assert pairs(rejects) == [("DN", DN_BAD)]
 
 
 # ------------------------------------------------------------------ B2, E1 and benefit inquiry
 
+HEADER = Header("610999", "TEST", "1000000001", "20261102")
 REVERSAL = ReversalRequest(
-    bin="610999",
-    processor_control_number="TEST",
-    service_provider_id="1000000001",
-    service_provider_id_qualifier="01",
-    date_of_service="20261102",
+    header=HEADER,
     prescription_reference_number="123",
     fill_number=0,
     product_id_qualifier="03",
@@ -377,14 +403,11 @@ REVERSAL = ReversalRequest(
     ],
 )
 def test_reversal_syntax(overrides: dict[str, Any], expected: list[tuple[str, str]]) -> None:
-    assert pairs(validate_reversal(replace(REVERSAL, **overrides))) == expected
+    assert pairs(validate_reversal(with_header(REVERSAL, **overrides))) == expected
 
 
 ELIGIBILITY = EligibilityRequest(
-    bin="610999",
-    processor_control_number="TEST",
-    service_provider_id="1000000001",
-    date_of_service="20261102",
+    header=HEADER,
     cardholder_id="CH1",
     group_id="G1",
     person_code="001",
@@ -422,7 +445,7 @@ ELIGIBILITY = EligibilityRequest(
     ],
 )
 def test_eligibility_syntax(overrides: dict[str, Any], expected: list[tuple[str, str]]) -> None:
-    assert pairs(validate_eligibility(replace(ELIGIBILITY, **overrides))) == expected
+    assert pairs(validate_eligibility(with_header(ELIGIBILITY, **overrides))) == expected
 
 
 @pytest.mark.parametrize(
@@ -472,7 +495,7 @@ def test_content_hash_is_sha256_of_every_field_in_order() -> None:
     ]  # fmt: skip
     expected = hashlib.sha256("\x1f".join(values).encode()).hexdigest()
     assert BASE.content_hash() == expected
-    assert replace(BASE, software_vendor_id="V").content_hash() != expected
+    assert with_header(BASE, software_vendor_id="V").content_hash() != expected
     assert replace(BASE, basis_of_cost_determination="01").content_hash() != expected
 
 
@@ -495,6 +518,5 @@ def test_dates_that_are_not_dates(text: str) -> None:
 
 
 def test_service_date_of_an_unreadable_date_is_an_error() -> None:
-    with pytest.raises(ValueError, match="^date_of_service is not a date$"):
-        _ = replace(BASE, date_of_service="X").service_date
-
+    with pytest.raises(ValueError, match=r"^date_of_service is not a date$"):
+        _ = with_header(BASE, date_of_service="X").service_date

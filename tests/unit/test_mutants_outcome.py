@@ -1,14 +1,8 @@
-"""Responses: the reversal's negated pricing, R responses and the stored form (issue 11).
-
-The stored form is what a duplicate replays, so every field must survive the round trip, and the
-record's keys are what the ledger stores (a JSON column): both are pinned.
-"""
+"""Responses: the reversal's negated pricing and R responses (issue 11)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
-from typing import Any
 
 import pytest
 
@@ -19,8 +13,6 @@ from rx_gateway.domain.outcome import (
     ResponsePricing,
     ResponseStatus,
     rejected,
-    response_from_record,
-    response_to_record,
 )
 from rx_gateway.domain.rejects import Reject, RejectCode
 
@@ -104,7 +96,11 @@ def test_negated_pricing_keeps_present_balances_and_an_exceeding_amount_flips() 
             ("only",),
         ),
         # no message at all: the first reject's NCPDP text
-        ((Reject(RejectCode.MI_PCN), Reject(RejectCode.MI_BIN)), "M/I Processor Control Number", ()),
+        (
+            (Reject(RejectCode.MI_PCN), Reject(RejectCode.MI_BIN)),
+            "M/I Processor Control Number",
+            (),
+        ),
         ((), "", ()),
     ],
 )
@@ -113,7 +109,7 @@ def test_rejected_messages(
 ) -> None:
     response = rejected(rejects)
     assert response == ClaimResponse(
-        status=ResponseStatus.REJECTED,
+        transaction_response_status=ResponseStatus.REJECTED,
         rejects=rejects,
         message=message,
         additional_messages=additional,
@@ -140,7 +136,7 @@ def test_rejected_carries_what_it_is_given() -> None:
 
 VIEW = AccumulatorView("20260101", 1, 2, 3, 4, 5, 6, 7, 8, "self_only")
 PAID = ClaimResponse(
-    status=ResponseStatus.PAID,
+    transaction_response_status=ResponseStatus.PAID,
     authorization_number="AUTH1",
     message="Paid. Collect $5.00 from the patient",
     additional_messages=("X: member cost capped",),
@@ -161,64 +157,8 @@ REJECTED = rejected(
 )
 
 
-def test_record_of_a_paid_response() -> None:
-    record = response_to_record(PAID)
-    assert sorted(record) == sorted(
-        [
-            "status",
-            "authorization_number",
-            "rejects",
-            "message",
-            "additional_messages",
-            "pricing",
-            "purses",
-            "accumulators",
-            "internal_control_number",
-            "plan_id",
-            "reference_data_version",
-            "rule_trace",
-            "prescription_reference_number",
-        ]
-    )
-    assert record["rejects"] == []
-    assert record["additional_messages"] == ["X: member cost capped"]
-    assert record["rule_trace"] == ["eligibility: x", "pricing: y"]
-    assert record["pricing"]["benefit_stages"] == [["01", 300], ["02", 8_800]]
-    assert record["pricing"]["plan_paid_cents"] == 7_800
-    assert record["purses"] == [
-        {"purse_id": "H1", "kind": "HRA", "paid_cents": 800, "balance_remaining_cents": 4_000}
-    ]
-    assert record["accumulators"]["coverage_level"] == "self_only"
-    assert record["accumulators"]["out_of_pocket_family_remaining_cents"] == 8
-
-
-def test_record_of_a_rejected_response() -> None:
-    record = response_to_record(REJECTED)
-    assert record["rejects"] == [
-        {"code": "01", "message": "bad BIN"},
-        {"code": "7X", "message": "90"},
-    ]
-    assert record["pricing"] is None
-    assert record["accumulators"] is None
-    assert record["additional_messages"] == ["bad BIN", "90"]
-    assert record["rule_trace"] == ["rejected in syntax: 01,7X"]
-
-
-@pytest.mark.parametrize("response", [PAID, REJECTED], ids=["paid", "rejected"])
-def test_records_round_trip_through_json(response: ClaimResponse) -> None:
-    """As the ledger stores it: JSON text, so tuples come back as lists."""
-    record: dict[str, Any] = json.loads(json.dumps(response_to_record(response)))
-    assert response_from_record(record) == response
-
-
-def test_an_older_record_without_benefit_stages_reads_as_none() -> None:
-    record: dict[str, Any] = json.loads(json.dumps(response_to_record(PAID)))
-    del record["pricing"]["benefit_stages"]
-    assert response_from_record(record).pricing == replace(PRICING, benefit_stages=())
-
-
 def test_as_status_changes_only_the_status() -> None:
     assert PAID.as_status(ResponseStatus.DUPLICATE_OF_PAID) == replace(
-        PAID, status=ResponseStatus.DUPLICATE_OF_PAID
+        PAID, transaction_response_status=ResponseStatus.DUPLICATE_OF_PAID
     )
-    assert PAID.as_status(ResponseStatus.DUPLICATE_OF_PAID).status.value == "D"
+    assert PAID.as_status(ResponseStatus.DUPLICATE_OF_PAID).transaction_response_status.value == "D"

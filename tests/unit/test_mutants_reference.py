@@ -15,7 +15,7 @@ from rx_gateway.domain.member import (
     MemberState,
     PriorAuthorization,
 )
-from rx_gateway.domain.money import round_half_up
+from rx_gateway.domain.money import Rounding, divide, round_half_up
 from rx_gateway.domain.reference import (
     Drug,
     FormularyEntry,
@@ -23,8 +23,8 @@ from rx_gateway.domain.reference import (
     Pharmacy,
     PharmacyNetwork,
     Program,
-    PurseRule,
     PursePeriod,
+    PurseRule,
     ReferenceSnapshot,
 )
 from tests.unit.domain_fixtures import MEMBER, PLAN
@@ -126,7 +126,13 @@ def test_program_for_a_product_not_said_to_be_a_brand_is_a_generic() -> None:
     ("rule", "tier", "group", "network", "why"),
     [
         (PurseRule("HRA"), 4, "any", PharmacyNetwork.STANDARD, None),
-        (PurseRule("HRA", allowed_tiers=frozenset({1, 2})), 2, "g", PharmacyNetwork.PREFERRED, None),
+        (
+            PurseRule("HRA", allowed_tiers=frozenset({1, 2})),
+            2,
+            "g",
+            PharmacyNetwork.PREFERRED,
+            None,
+        ),
         (
             PurseRule("HRA", allowed_tiers=frozenset({1, 2})),
             3,
@@ -291,9 +297,9 @@ def test_accumulators_for_a_year_without_any_are_zero() -> None:
 
 
 def test_round_half_up_refuses_non_integers_by_name() -> None:
-    with pytest.raises(TypeError, match="^round_half_up takes ints only$"):
+    with pytest.raises(TypeError, match=r"^round_half_up takes ints only$"):
         round_half_up(1.0, 2)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="^denominator must be positive, got 0$"):
+    with pytest.raises(ValueError, match=r"^denominator must be positive, got 0$"):
         round_half_up(1, 0)
 
 
@@ -312,3 +318,28 @@ def test_errors_name_what_is_wrong() -> None:
         "ndc",
         "not 11 digits",
     )
+
+
+@pytest.mark.parametrize(
+    ("numerator", "denominator", "rounding", "quotient"),
+    [
+        (7, 2, Rounding.UP, 4),  # 3.5 → 4
+        (6, 2, Rounding.UP, 3),  # exact: no rounding
+        (31, 30, Rounding.UP, 2),  # 1.03 → 2: any remainder rounds up
+        (30, 30, Rounding.UP, 1),
+        (1, 30, Rounding.UP, 1),
+        (0, 30, Rounding.UP, 0),
+        (-7, 2, Rounding.UP, -4),  # away from zero
+        (-31, 30, Rounding.UP, -2),
+        (5, 2, Rounding.HALF_UP, 3),  # 2.5 → 3
+        (4, 3, Rounding.HALF_UP, 1),  # 1.33 → 1
+        (5, 3, Rounding.HALF_UP, 2),  # 1.67 → 2
+        (-5, 2, Rounding.HALF_UP, -3),
+        (0, 3, Rounding.HALF_UP, 0),
+    ],
+)
+def test_divide(numerator: int, denominator: int, rounding: Rounding, quotient: int) -> None:
+    assert divide(numerator, denominator, rounding) == quotient
+    if rounding is Rounding.HALF_UP:
+        assert divide(numerator, denominator) == quotient  # the default
+        assert round_half_up(numerator, denominator) == quotient

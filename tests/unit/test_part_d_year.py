@@ -9,7 +9,8 @@ from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from rx_gateway.adapters.documents import plan_from_document
-from rx_gateway.domain.adjudication import Paid, adjudicate, apply_moves
+from rx_gateway.domain.accumulators import apply_moves
+from rx_gateway.domain.adjudication import Paid, adjudicate
 from rx_gateway.domain.member import Accumulators, Coverage
 from rx_gateway.domain.reference import (
     Drug,
@@ -20,7 +21,7 @@ from rx_gateway.domain.reference import (
     ReferenceSnapshot,
 )
 from rx_gateway.tools.synthetic.plans import plan_documents as _plans
-from tests.unit.domain_fixtures import INSULIN, claim, state
+from tests.unit.domain_fixtures import INSULIN, claim, state, with_header
 
 PLAN = plan_from_document(next(p for p in _plans() if p["plan_id"] == "PARTD-STD-2026"), "part d")
 BRAND = Drug(
@@ -57,7 +58,7 @@ def test_a_year_of_part_d_claims_follows_the_cms_parameters() -> None:
     crossed = False
     for month in range(1, 13):
         for drug, quantity in ((BRAND, 30_000), (INSULIN, 10_000)):
-            request = replace(
+            request = with_header(
                 claim(drug, quantity_dispensed_thousandths=quantity),
                 bin=PLAN.bin,
                 processor_control_number=PLAN.pcn,

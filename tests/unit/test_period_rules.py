@@ -20,7 +20,7 @@ from rx_gateway.domain.reference import (
     PursePeriod,
     PurseRule,
 )
-from tests.unit.domain_fixtures import BRAND, GENERIC, PLAN, SNAPSHOT, claim, state
+from tests.unit.domain_fixtures import BRAND, GENERIC, PLAN, SNAPSHOT, claim, state, with_header
 from tests.unit.test_plan_rules import codes, decide, snapshot_with
 
 DOS = dt.date(2026, 11, 2)  # the fixtures' date of service
@@ -174,7 +174,7 @@ def test_purse_limited_to_preferred_pharmacies() -> None:
     snapshot = stack(PurseRule("HRA", allowed_networks=frozenset({PharmacyNetwork.PREFERRED})))
     member = state(purses=(HRA,))
     assert paid_by(decide(snapshot, FILL, member)) == {"HRA-F1": 1_000}
-    standard = decide(snapshot, replace(FILL, service_provider_id="1000000002"), member)
+    standard = decide(snapshot, with_header(FILL, service_provider_id="1000000002"), member)
     assert paid_by(standard) == {}
     assert "purse HRA: not allowed at standard pharmacies" in standard.response.rule_trace
 
@@ -204,7 +204,7 @@ def test_quarterly_cap_resets_in_the_next_quarter() -> None:
     spent = (spend(dt.date(2026, 9, 30), 2_500),)  # Q3: full
     member = state(purses=(HRA,), purse_spends=spent)
     assert paid_by(decide(stack(rule), FILL, member)) == {"HRA-F1": 1_000}
-    in_q3 = decide(stack(rule), replace(FILL, date_of_service="20260930"), member)
+    in_q3 = decide(stack(rule), with_header(FILL, date_of_service="20260930"), member)
     assert paid_by(in_q3) == {}
     assert any("$25.00 per quarter, $0.00 left" in t for t in in_q3.response.rule_trace)
 
@@ -235,11 +235,11 @@ def test_class_has_its_own_benefit_stack() -> None:
 
 
 def test_due_allotment_is_spendable_and_pending_is_not() -> None:
-    """The domain spends balance_cents (posted + due); pending money is only reported."""
-    purse = PurseState("HRA-F1", "HRA", balance_cents=700, posted_cents=200, pending_cents=5_000)
+    """The domain spends available_cents (posted + due); pending money is only reported."""
+    purse = PurseState("HRA-F1", "HRA", available_cents=700, posted_cents=200, pending_cents=5_000)
     decision = decide(stack(PurseRule("HRA")), FILL, state(purses=(purse,)))
     assert paid_by(decision) == {"HRA-F1": 700}
-    assert decision.response.purses[0].balance_remaining_cents == 0
+    assert decision.response.purses[0].available_cents == 0
     # the write must post the due allotment before it spends it
     assert isinstance(decision, Paid)
     assert decision.releases_allotments
@@ -248,12 +248,12 @@ def test_due_allotment_is_spendable_and_pending_is_not() -> None:
 def test_nothing_to_release_when_no_allotment_is_due() -> None:
     """A purse with only posted money (pending ones included) asks the write for no release,
     and neither does a claim that spends no purse."""
-    posted = PurseState("HRA-F1", "HRA", balance_cents=700, posted_cents=700, pending_cents=5_000)
+    posted = PurseState("HRA-F1", "HRA", available_cents=700, posted_cents=700, pending_cents=5_000)
     decision = decide(stack(PurseRule("HRA")), FILL, state(purses=(posted,)))
     assert isinstance(decision, Paid)
     assert paid_by(decision) == {"HRA-F1": 700}
     assert not decision.releases_allotments
-    due = PurseState("HRA-F1", "HRA", balance_cents=700, posted_cents=200)
+    due = PurseState("HRA-F1", "HRA", available_cents=700, posted_cents=200)
     unspent = decide(stack(PurseRule("WELLNESS")), FILL, state(purses=(due,)))
     assert isinstance(unspent, Paid)
     assert paid_by(unspent) == {}

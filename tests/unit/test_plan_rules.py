@@ -8,10 +8,20 @@ from dataclasses import replace
 
 import pytest
 
-from rx_gateway.domain.adjudication import Paid, Rejected, adjudicate, age_on
+from rx_gateway.domain.adjudication import Paid, Rejected, adjudicate
 from rx_gateway.domain.member import PriorAuthorization
+from rx_gateway.domain.product import age_on
 from rx_gateway.domain.reference import FormularyEntry, FormularyStatus, ReferenceSnapshot
-from tests.unit.domain_fixtures import BRAND, GENERIC, PLAN, SNAPSHOT, SPECIALTY, claim, state
+from tests.unit.domain_fixtures import (
+    BRAND,
+    GENERIC,
+    PLAN,
+    SNAPSHOT,
+    SPECIALTY,
+    claim,
+    state,
+    with_header,
+)
 
 SPECIALTY_PA = PriorAuthorization(
     SPECIALTY.ndc, None, dt.date(2026, 1, 1), dt.date(2026, 12, 31), "PA1"
@@ -55,7 +65,7 @@ def test_specialty_drug_only_at_a_specialty_pharmacy() -> None:
     request = claim(SPECIALTY, quantity_dispensed_thousandths=1_000)
     assert codes(decide(rule, request, member)) == ["G6"]
     assert isinstance(
-        decide(rule, replace(request, service_provider_id=MAIL_OR_SPECIALTY), member), Paid
+        decide(rule, with_header(request, service_provider_id=MAIL_OR_SPECIALTY), member), Paid
     )
     assert isinstance(decide(SNAPSHOT, request, member), Paid)
 
@@ -69,7 +79,7 @@ def test_extended_supply_only_by_mail_or_90_day_retail(kind: str, paid: bool) ->
     rejected = decide(rule, request)
     assert codes(rejected) == ["G9"]
     assert "83 days" in rejected.response.message
-    other = decide(rule, replace(request, service_provider_id=MAIL_OR_SPECIALTY))
+    other = decide(rule, with_header(request, service_provider_id=MAIL_OR_SPECIALTY))
     assert isinstance(other, Paid) is paid
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 
 from rx_gateway.domain.rejects import Reject, RejectCode
 
@@ -15,10 +15,8 @@ AMOUNT_MAX_CENTS = 99_999_999  # s$$$$$$cc: $999,999.99
 TEXT_FIELD_LENGTH_MAX = 20
 
 
-@functools.lru_cache(maxsize=4_096)
 def parse_ccyymmdd(value: str) -> dt.date | None:
-    """A CCYYMMDD date, or None when the value is not one. Cached: a claim asks for its dates
-    many times (ClaimRequest.service_date is a property) and dates of service repeat."""
+    """A CCYYMMDD date, or None when the value is not one."""
     if len(value) != 8 or not is_digits(value):
         return None
     try:
@@ -32,6 +30,32 @@ def format_ccyymmdd(value: dt.date) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Header:
+    """The transmission header every request carries (101-A1, 104-A4, 201-B1, 202-B2, 401-D1,
+    110-AK). The date of service is read once, here: ``service_date`` is None when 401-D1 is
+    not a date (the 15 reject)."""
+
+    bin: str
+    processor_control_number: str
+    service_provider_id: str
+    date_of_service: str  # CCYYMMDD as sent: part of the claim key
+    service_provider_id_qualifier: str = "01"
+    software_vendor_id: str = ""
+    service_date: dt.date | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "service_date", parse_ccyymmdd(self.date_of_service))
+
+
+def _service_date(header: Header) -> dt.date:
+    """The parsed date of service of a request that passed its syntax checks."""
+    if header.service_date is None:  # validation answers 15 before anyone asks
+        msg = "date_of_service is not a date"
+        raise ValueError(msg)
+    return header.service_date
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimKey:
     """The idempotency key of a B1 claim: who billed which prescription fill for which day."""
 
@@ -42,6 +66,17 @@ class ClaimKey:
     fill_number: int
     date_of_service: str
 
+    @classmethod
+    def of(cls, header: Header, prescription_reference_number: str, fill_number: int) -> ClaimKey:
+        return cls(
+            header.bin,
+            header.processor_control_number,
+            header.service_provider_id,
+            prescription_reference_number,
+            fill_number,
+            header.date_of_service,
+        )
+
     def as_text(self) -> str:
         return "|".join(str(getattr(self, name)) for name in _KEY_FIELDS)
 
@@ -50,11 +85,7 @@ class ClaimKey:
 class ClaimRequest:
     """A B1 billing transaction, field for field (see proto/rx_gateway/v1/claims.proto)."""
 
-    bin: str
-    processor_control_number: str
-    service_provider_id: str
-    service_provider_id_qualifier: str
-    date_of_service: str
+    header: Header
     cardholder_id: str
     group_id: str
     person_code: str
@@ -77,41 +108,26 @@ class ClaimRequest:
     usual_and_customary_charge_cents: int
     gross_amount_due_cents: int
     basis_of_cost_determination: str = ""
-    software_vendor_id: str = ""
 
     @property
     def key(self) -> ClaimKey:
-        return ClaimKey(
-            self.bin,
-            self.processor_control_number,
-            self.service_provider_id,
-            self.prescription_reference_number,
-            self.fill_number,
-            self.date_of_service,
-        )
+        return ClaimKey.of(self.header, self.prescription_reference_number, self.fill_number)
 
     @property
     def service_date(self) -> dt.date:
-        parsed = parse_ccyymmdd(self.date_of_service)
-        if parsed is None:  # validate() rejects this before anyone asks
-            msg = "date_of_service is not a date"
-            raise ValueError(msg)
-        return parsed
+        return _service_date(self.header)
 
     def content_hash(self) -> str:
-        """A digest of every field: equal for a true retransmission, different otherwise."""
-        # the fields are all scalars: a shallow walk, not astuple's recursive deep copy
-        canonical = "\x1f".join(str(getattr(self, name)) for name in _CLAIM_FIELDS)
+        """A digest of every field: equal for a true retransmission, different otherwise. The
+        fields are joined in the order of the stored claims' digests (before the header was a
+        value of its own), so a retransmission of a claim paid before still answers D."""
+        canonical = "\x1f".join(str(value(self)) for value in _HASHED)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
 class ReversalRequest:
-    bin: str
-    processor_control_number: str
-    service_provider_id: str
-    service_provider_id_qualifier: str
-    date_of_service: str
+    header: Header
     prescription_reference_number: str
     fill_number: int
     product_id_qualifier: str
@@ -121,26 +137,20 @@ class ReversalRequest:
 
     @property
     def key(self) -> ClaimKey:
-        return ClaimKey(
-            self.bin,
-            self.processor_control_number,
-            self.service_provider_id,
-            self.prescription_reference_number,
-            self.fill_number,
-            self.date_of_service,
-        )
+        return ClaimKey.of(self.header, self.prescription_reference_number, self.fill_number)
 
 
 @dataclass(frozen=True, slots=True)
 class EligibilityRequest:
-    bin: str
-    processor_control_number: str
-    service_provider_id: str
-    date_of_service: str
+    header: Header
     cardholder_id: str
     group_id: str
     person_code: str
     date_of_birth: str = ""
+
+    @property
+    def service_date(self) -> dt.date:
+        return _service_date(self.header)
 
 
 def is_digits(value: str) -> bool:
@@ -193,19 +203,33 @@ def _date_reject(value: str, code: RejectCode, name: str, *, required: bool = Tr
     return []
 
 
-def validate_header(
-    bin_number: str, pcn: str, service_provider_id: str, date_of_service: str
-) -> list[Reject]:
+def validate_header(header: Header) -> list[Reject]:
     return [
-        *_digits_reject(bin_number, RejectCode.MI_BIN, "BIN (101-A1)", (6, 6)),
-        *_text_reject(pcn, RejectCode.MI_PCN, "PCN (104-A4)", 10),
+        *_digits_reject(header.bin, RejectCode.MI_BIN, "BIN (101-A1)", (6, 6)),
+        *_text_reject(header.processor_control_number, RejectCode.MI_PCN, "PCN (104-A4)", 10),
         *_text_reject(
-            service_provider_id,
+            header.service_provider_id,
             RejectCode.MI_SERVICE_PROVIDER_ID,
             "Service provider ID (201-B1)",
             15,
         ),
-        *_date_reject(date_of_service, RejectCode.MI_DATE_OF_SERVICE, "Date of service (401-D1)"),
+        *_date_reject(
+            header.date_of_service, RejectCode.MI_DATE_OF_SERVICE, "Date of service (401-D1)"
+        ),
+        *_digits_reject(
+            header.service_provider_id_qualifier,
+            RejectCode.MI_SERVICE_PROVIDER_ID_QUALIFIER,
+            "Service provider ID qualifier (202-B2)",
+            (2, 2),
+            required=False,
+        ),
+        *_text_reject(
+            header.software_vendor_id,
+            RejectCode.MI_SOFTWARE_VENDOR_ID,
+            "Software vendor ID (110-AK)",
+            10,
+            required=False,
+        ),
     ]
 
 
@@ -253,12 +277,7 @@ def _product_rejects(qualifier: str, product_id: str) -> list[Reject]:
 def validate_claim(request: ClaimRequest) -> list[Reject]:
     """Syntax (M/I) checks of a B1: each names the NCPDP field it found wanting. Every text
     field is checked for its character set here, before anything reads member state."""
-    rejects = validate_header(
-        request.bin,
-        request.processor_control_number,
-        request.service_provider_id,
-        request.date_of_service,
-    )
+    rejects = validate_header(request.header)
     rejects += _member_rejects(request.cardholder_id, request.group_id, request.person_code)
     rejects += _prescription_rejects(request.prescription_reference_number, request.fill_number)
     rejects += _product_rejects(request.product_id_qualifier, request.product_id)
@@ -272,7 +291,7 @@ def validate_claim(request: ClaimRequest) -> list[Reject]:
         rejects.append(Reject(RejectCode.MI_DAW, "DAW code (408-D8) must be 0-9"))
     if request.date_prescription_written:
         written = parse_ccyymmdd(request.date_prescription_written)
-        service = parse_ccyymmdd(request.date_of_service)
+        service = request.header.service_date
         if written is None or (service is not None and written > service):
             rejects.append(
                 Reject(RejectCode.MI_DATE_WRITTEN, "Date written (414-DE) is invalid or after DOS")
@@ -282,20 +301,6 @@ def validate_claim(request: ClaimRequest) -> list[Reject]:
         RejectCode.MI_PRIOR_AUTHORIZATION_NUMBER,
         "Prior authorization number (462-EV)",
         11,
-        required=False,
-    )
-    rejects += _digits_reject(
-        request.service_provider_id_qualifier,
-        RejectCode.MI_SERVICE_PROVIDER_ID_QUALIFIER,
-        "Service provider ID qualifier (202-B2)",
-        (2, 2),
-        required=False,
-    )
-    rejects += _text_reject(
-        request.software_vendor_id,
-        RejectCode.MI_SOFTWARE_VENDOR_ID,
-        "Software vendor ID (110-AK)",
-        10,
         required=False,
     )
     rejects += _patient_and_prescriber_rejects(request)
@@ -308,11 +313,10 @@ BASIS_OF_COST_CODES = frozenset({"", *(f"{n:02d}" for n in (*range(10), *range(1
 DATE_OF_BIRTH_YEAR_MIN = 1880
 
 
-def _date_of_birth_rejects(date_of_birth: str, date_of_service: str) -> list[Reject]:
+def _date_of_birth_rejects(date_of_birth: str, service: dt.date | None) -> list[Reject]:
     if not date_of_birth:
         return []
     born = parse_ccyymmdd(date_of_birth)
-    service = parse_ccyymmdd(date_of_service)
     if (
         born is None
         or born.year < DATE_OF_BIRTH_YEAR_MIN
@@ -324,7 +328,7 @@ def _date_of_birth_rejects(date_of_birth: str, date_of_service: str) -> list[Rej
 
 def _patient_and_prescriber_rejects(request: ClaimRequest) -> list[Reject]:
     """Optional fields: when sent, they must be well formed (09, 10, 25, DN)."""
-    rejects = _date_of_birth_rejects(request.date_of_birth, request.date_of_service)
+    rejects = _date_of_birth_rejects(request.date_of_birth, request.header.service_date)
     if not 0 <= request.gender_code <= 2:
         rejects.append(Reject(RejectCode.MI_GENDER, "Gender code (305-C5) must be 0, 1 or 2"))
     if request.prescriber_id and not (
@@ -363,12 +367,7 @@ def _pricing_rejects(request: ClaimRequest) -> list[Reject]:
 
 
 def validate_reversal(request: ReversalRequest) -> list[Reject]:
-    rejects = validate_header(
-        request.bin,
-        request.processor_control_number,
-        request.service_provider_id,
-        request.date_of_service,
-    )
+    rejects = validate_header(request.header)
     rejects += _prescription_rejects(request.prescription_reference_number, request.fill_number)
     if request.product_id or request.product_id_qualifier:
         rejects += _product_rejects(request.product_id_qualifier, request.product_id)
@@ -391,11 +390,11 @@ def validate_reversal(request: ReversalRequest) -> list[Reject]:
 
 
 def validate_inquiry(
-    bin_number: str, pcn: str, cardholder_id: str, person_code: str
+    bin: str, pcn: str, cardholder_id: str, person_code: str
 ) -> list[tuple[str, Reject]]:
     """A benefit inquiry's member fields, as (request field, the M/I reject it would get)."""
     checks = (
-        ("bin", _digits_reject(bin_number, RejectCode.MI_BIN, "BIN (101-A1)", (6, 6))),
+        ("bin", _digits_reject(bin, RejectCode.MI_BIN, "BIN (101-A1)", (6, 6))),
         (
             "processor_control_number",
             _text_reject(pcn, RejectCode.MI_PCN, "PCN (104-A4)", 10),
@@ -407,16 +406,32 @@ def validate_inquiry(
 
 
 def validate_eligibility(request: EligibilityRequest) -> list[Reject]:
-    rejects = validate_header(
-        request.bin,
-        request.processor_control_number,
-        request.service_provider_id,
-        request.date_of_service,
-    )
+    rejects = validate_header(request.header)
     rejects += _member_rejects(request.cardholder_id, request.group_id, request.person_code)
-    rejects += _date_of_birth_rejects(request.date_of_birth, request.date_of_service)
+    rejects += _date_of_birth_rejects(request.date_of_birth, request.header.service_date)
     return rejects
 
 
 _KEY_FIELDS = tuple(f.name for f in fields(ClaimKey))
-_CLAIM_FIELDS = tuple(f.name for f in fields(ClaimRequest))
+
+
+def _field(name: str) -> Callable[[ClaimRequest], object]:
+    if name in _HEADER_FIELDS:
+        return lambda request: getattr(request.header, name)
+    return lambda request: getattr(request, name)
+
+
+_HEADER_FIELDS = frozenset(f.name for f in fields(Header))
+# The digest's field order (content_hash): as it was, header fields first, vendor ID last.
+_HASHED: tuple[Callable[[ClaimRequest], object], ...] = tuple(
+    _field(name)
+    for name in (
+        "bin",
+        "processor_control_number",
+        "service_provider_id",
+        "service_provider_id_qualifier",
+        "date_of_service",
+        *(f.name for f in fields(ClaimRequest) if f.name != "header"),
+        "software_vendor_id",
+    )
+)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from rx_gateway.domain.errors import InvariantViolation
 from rx_gateway.domain.member import Accumulators
-from rx_gateway.domain.money import apply_basis_points, round_half_up
+from rx_gateway.domain.money import BASIS_POINTS_PER_UNIT, apply_basis_points
 from rx_gateway.domain.reference import CostShareKind, CostShareRule, Limits, Program
 
 
@@ -90,7 +90,7 @@ def member_share(
     deductible = min(cost_cents, deductible_left or 0) if deductible_applies else 0
     rest = cost_cents - deductible
 
-    multiplier_bp = rule.band_multiplier_bp(days_supply) or 10_000
+    multiplier_bp = rule.band_multiplier_bp(days_supply) or BASIS_POINTS_PER_UNIT
     copay = coinsurance = 0
     if rest > 0 and rule.kind is CostShareKind.COPAY:
         copay = min(apply_basis_points(rule.copay_cents, multiplier_bp), rest)
@@ -102,11 +102,11 @@ def member_share(
         coinsurance = min(coinsurance, rest)
     network = 0
     if standard_network and rest > 0:
-        extra = round_half_up(rule.standard_network_extra_cents * multiplier_bp, 10_000)
+        extra = apply_basis_points(rule.standard_network_extra_cents, multiplier_bp)
         network = min(extra, rest - copay - coinsurance)
     non_preferred = 0
     if rule.non_preferred_extra_cents and rest > 0:
-        extra = round_half_up(rule.non_preferred_extra_cents * multiplier_bp, 10_000)
+        extra = apply_basis_points(rule.non_preferred_extra_cents, multiplier_bp)
         non_preferred = min(extra, rest - copay - coinsurance - network)
 
     # Caps take from the end of this list first: coinsurance and copay before the deductible.

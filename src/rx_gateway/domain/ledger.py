@@ -79,7 +79,7 @@ def entry_from_amounts(amounts: list[tuple[str, int]]) -> JournalEntry:
 def claim_entry(
     *,
     plan_id: str,
-    pharmacy_npi: str,
+    service_provider_id: str,
     member_id: str,
     plan_paid_cents: int,
     purse_paid_cents: dict[str, int],
@@ -89,9 +89,9 @@ def claim_entry(
     amounts = [(plan_account(plan_id), -plan_paid_cents)]
     amounts += [(purse_account(pid), -paid) for pid, paid in sorted(purse_paid_cents.items())]
     amounts += [
-        (pharmacy_payable_account(pharmacy_npi), total_paid),
+        (pharmacy_payable_account(service_provider_id), total_paid),
         (member_paid_account(member_id), -patient_pay_cents),
-        (pharmacy_collected_account(pharmacy_npi), patient_pay_cents),
+        (pharmacy_collected_account(service_provider_id), patient_pay_cents),
     ]
     return entry_from_amounts(amounts)
 

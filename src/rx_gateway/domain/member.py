@@ -64,13 +64,13 @@ class Accumulators:
 
 @dataclass(frozen=True, slots=True)
 class PurseState:
-    """A purse as a claim sees it. ``balance_cents`` is what is available on the date of
-    service: the posted balance plus scheduled allotments already due (the claim's write
-    posts those). ``pending_cents`` is scheduled for later dates."""
+    """A purse as a claim sees it. ``posted_cents`` is the ledger balance; ``available_cents``
+    is what may be spent on the date of service: posted plus scheduled allotments already due
+    (the claim's write posts those); ``pending_cents`` is scheduled for later dates."""
 
     purse_id: str
     kind: str
-    balance_cents: int
+    available_cents: int
     posted_cents: int = 0
     pending_cents: int = 0
 

@@ -6,13 +6,22 @@ through it, so a cent is never lost or invented by an accidental float or floor 
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 BASIS_POINTS_PER_UNIT = 10_000
 MILLICENTS_PER_CENT = 1_000
 THOUSANDTHS_PER_UNIT = 1_000
 
 
-def round_half_up(numerator: int, denominator: int) -> int:
-    """Divide two integers and round half away from zero (half-cents round up for payments)."""
+class Rounding(StrEnum):
+    """How a division that does not come out even is rounded."""
+
+    HALF_UP = "half_up"  # half away from zero: payments (a half cent is a cent)
+    UP = "up"  # away from zero: the smallest amount that reaches a limit
+
+
+def divide(numerator: int, denominator: int, rounding: Rounding = Rounding.HALF_UP) -> int:
+    """The one rounding helper: divide two integers, rounding as ``rounding`` says."""
     if type(numerator) is not int or type(denominator) is not int:
         msg = "round_half_up takes ints only"
         raise TypeError(msg)
@@ -20,9 +29,14 @@ def round_half_up(numerator: int, denominator: int) -> int:
         msg = f"denominator must be positive, got {denominator}"
         raise ValueError(msg)
     quotient, remainder = divmod(abs(numerator), denominator)
-    if remainder * 2 >= denominator:
+    if remainder and (rounding is Rounding.UP or remainder * 2 >= denominator):
         quotient += 1
     return quotient if numerator >= 0 else -quotient
+
+
+def round_half_up(numerator: int, denominator: int) -> int:
+    """Divide two integers and round half away from zero (half-cents round up for payments)."""
+    return divide(numerator, denominator, Rounding.HALF_UP)
 
 
 def apply_basis_points(amount_cents: int, rate_bp: int) -> int:

@@ -1,16 +1,15 @@
 """What the gateway answers: the domain's view of an NCPDP response, and its stored form.
 
-The stored form (:func:`response_to_record` / :func:`response_from_record`) is what a duplicate
-replays, so a retransmission gets exactly the original authorization number and amounts.
+Its stored form (adapters/postgres/records.py) is what a duplicate replays, so a
+retransmission gets exactly the original authorization number and amounts.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
-from typing import Any
 
-from rx_gateway.domain.rejects import Reject, RejectCode
+from rx_gateway.domain.rejects import Reject
 
 
 class ResponseStatus(StrEnum):
@@ -71,10 +70,12 @@ class ResponsePricing:
 
 @dataclass(frozen=True, slots=True)
 class PurseLine:
+    """What one purse paid on a claim, and what it has available afterwards."""
+
     purse_id: str
     kind: str
     paid_cents: int
-    balance_remaining_cents: int
+    available_cents: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,7 @@ class AccumulatorView:
 
 @dataclass(frozen=True, slots=True)
 class ClaimResponse:
-    status: ResponseStatus
+    transaction_response_status: ResponseStatus  # 112-AN
     authorization_number: str = ""
     rejects: tuple[Reject, ...] = ()
     message: str = ""
@@ -109,7 +110,7 @@ class ClaimResponse:
     prescription_reference_number: str = ""
 
     def as_status(self, status: ResponseStatus) -> ClaimResponse:
-        return replace(self, status=status)
+        return replace(self, transaction_response_status=status)
 
 
 def rejected(
@@ -123,7 +124,7 @@ def rejected(
     """An R response whose messages (526-FQ) are the actionable text of each reject."""
     messages = tuple(r.message for r in rejects if r.message)
     return ClaimResponse(
-        status=ResponseStatus.REJECTED,
+        transaction_response_status=ResponseStatus.REJECTED,
         rejects=rejects,
         message=messages[0] if messages else (rejects[0].text if rejects else ""),
         additional_messages=messages,
@@ -132,48 +133,3 @@ def rejected(
         rule_trace=rule_trace,
         prescription_reference_number=prescription_reference_number,
     )
-
-
-def _flat(value: Any) -> dict[str, Any]:
-    """A dataclass of scalars (and tuples of pairs) as a dict, without asdict's deep copy."""
-    return {name: getattr(value, name) for name in value.__dataclass_fields__}
-
-
-def response_to_record(response: ClaimResponse) -> dict[str, Any]:
-    """A JSON-ready dict of the response (stored with the claim for replay). Written out by
-    hand: dataclasses.asdict was a measurable part of the per-claim CPU."""
-    record = _flat(response)
-    record["rejects"] = [{"code": r.code.value, "message": r.message} for r in response.rejects]
-    record["pricing"] = None if response.pricing is None else _flat(response.pricing)
-    if response.pricing is not None:
-        record["pricing"]["benefit_stages"] = [list(s) for s in response.pricing.benefit_stages]
-    record["purses"] = [_flat(line) for line in response.purses]
-    record["accumulators"] = None if response.accumulators is None else _flat(response.accumulators)
-    record["additional_messages"] = list(response.additional_messages)
-    record["rule_trace"] = list(response.rule_trace)
-    return record
-
-
-def response_from_record(record: dict[str, Any]) -> ClaimResponse:
-    pricing = record.get("pricing")
-    accumulators = record.get("accumulators")
-    return ClaimResponse(
-        status=ResponseStatus(record["status"]),
-        authorization_number=record["authorization_number"],
-        rejects=tuple(Reject(RejectCode(r["code"]), r["message"]) for r in record["rejects"]),
-        message=record["message"],
-        additional_messages=tuple(record["additional_messages"]),
-        pricing=_pricing_from_record(pricing) if pricing else None,
-        purses=tuple(PurseLine(**p) for p in record["purses"]),
-        accumulators=AccumulatorView(**accumulators) if accumulators else None,
-        internal_control_number=record["internal_control_number"],
-        plan_id=record["plan_id"],
-        reference_data_version=record["reference_data_version"],
-        rule_trace=tuple(record["rule_trace"]),
-        prescription_reference_number=record["prescription_reference_number"],
-    )
-
-
-def _pricing_from_record(record: dict[str, Any]) -> ResponsePricing:
-    stages = tuple((str(q), int(a)) for q, a in record.get("benefit_stages", ()))
-    return ResponsePricing(**(record | {"benefit_stages": stages}))

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from rx_gateway.domain.money import BASIS_POINTS_PER_UNIT, Rounding, divide
+
 
 class CostShareKind(StrEnum):
     COPAY = "copay"
@@ -83,7 +85,7 @@ class CostShareRule:
     # 135-UM/136-UN: extra member cost per 30 days for choosing a non-preferred formulary product
     # (135-UM for a generic, 136-UN for a brand); counts toward the out-of-pocket maximum.
     non_preferred_extra_cents: int = 0
-    days_supply_bands: tuple[DaysSupplyBand, ...] = (DaysSupplyBand(34, 10_000),)
+    days_supply_bands: tuple[DaysSupplyBand, ...] = (DaysSupplyBand(34, BASIS_POINTS_PER_UNIT),)
 
     def band_multiplier_bp(self, days_supply: int) -> int | None:
         """The copay multiplier for a days supply; None when no band allows it."""
@@ -221,8 +223,7 @@ class Plan:
             if days_supply <= days_max:
                 return months
         last_days, last_months = self.month_bands[-1]
-        extra = days_supply - last_days
-        return last_months + -(-extra // DAYS_PER_MONTH_PAST_BANDS)
+        return last_months + divide(days_supply - last_days, DAYS_PER_MONTH_PAST_BANDS, Rounding.UP)
 
     def purse_rules_for(self, class_code: str) -> tuple[PurseRule, ...]:
         """The benefit stack for a member of this class."""
@@ -361,5 +362,5 @@ class ReferenceSnapshot:
             plans_by_bin_pcn={k: tuple(v) for k, v in by_bin_pcn.items()},
         )
 
-    def known_bin(self, bin_number: str) -> bool:
-        return any(b == bin_number for b, _ in self.plans_by_bin_pcn)
+    def known_bin(self, bin: str) -> bool:
+        return any(b == bin for b, _ in self.plans_by_bin_pcn)

@@ -51,15 +51,15 @@ class SwitchTable:
             allowed[name] = frozenset((p.split("/")[0], p.split("/")[1]) for p in pairs)
         return cls(allowed)
 
-    def check(self, switch: str | None, bin_number: str, pcn: str) -> None:
+    def check(self, switch: str | None, bin: str, pcn: str) -> None:
         """Raise unless this switch may bill this BIN/PCN."""
         if switch is None:
             raise Unauthenticated("a client certificate is required")
         pairs = self.allowed.get(switch)
         if pairs is None:
             raise PermissionDenied(f"switch {switch!r} is not configured")
-        if (bin_number, pcn) not in pairs and (bin_number, ANY_PCN) not in pairs:
-            raise PermissionDenied(f"switch {switch!r} may not bill BIN/PCN {bin_number}/{pcn}")
+        if (bin, pcn) not in pairs and (bin, ANY_PCN) not in pairs:
+            raise PermissionDenied(f"switch {switch!r} may not bill BIN/PCN {bin}/{pcn}")
 
     def check_known(self, switch: str | None) -> None:
         """For calls that carry no BIN/PCN (benefit inquiry): any configured switch."""

@@ -52,14 +52,14 @@ class ClaimServicer(pb_grpc.ClaimServiceServicer):
         return translate.claim_response_to_pb(response)
 
     async def Transmit(self, request: pb.RawTransmission, context: Context) -> pb.RawTransmission:
-        def authorize(bin_number: str | None, pcn: str | None) -> None:
+        def authorize(bin: str | None, pcn: str | None) -> None:
             if self._switches is None:
                 return
             switch = peer_switch(context)
-            if bin_number is None or pcn is None:
+            if bin is None or pcn is None:
                 self._switches.check_known(switch)
             else:
-                self._switches.check(switch, bin_number, pcn)
+                self._switches.check(switch, bin, pcn)
 
         data = await self._transmit.handle(request.data, authorize, deadline=deadline_of(context))
         return pb.RawTransmission(data=data)

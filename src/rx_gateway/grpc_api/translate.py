@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from rx_gateway.domain.adjudication import BenefitView, Eligibility
 from rx_gateway.domain.claim import (
     ClaimRequest,
     EligibilityRequest,
+    Header,
     ReversalRequest,
     format_ccyymmdd,
 )
+from rx_gateway.domain.eligibility import Eligibility
 from rx_gateway.domain.errors import InvalidRequest
 from rx_gateway.domain.member import PurseState
 from rx_gateway.domain.outcome import AccumulatorView, ClaimResponse
+from rx_gateway.domain.views import BenefitView
 from rx_gateway.service_layer.claims import BenefitInquiry
 from rx_gateway.v1 import claims_pb2 as pb
 
@@ -40,6 +42,17 @@ def _check_lengths(
                     )
 
 
+def _header_from_pb(h: pb.Header) -> Header:
+    return Header(
+        bin=h.bin,
+        processor_control_number=h.processor_control_number,
+        service_provider_id=h.service_provider_id,
+        date_of_service=h.date_of_service,
+        service_provider_id_qualifier=h.service_provider_id_qualifier,
+        software_vendor_id=h.software_vendor_id,
+    )
+
+
 def claim_request_from_pb(message: pb.ClaimRequest) -> ClaimRequest:
     for field in ("header", "insurance", "claim", "pricing"):
         _require(message, field)
@@ -53,12 +66,7 @@ def claim_request_from_pb(message: pb.ClaimRequest) -> ClaimRequest:
         message.pricing,
     )
     return ClaimRequest(
-        bin=h.bin,
-        processor_control_number=h.processor_control_number,
-        service_provider_id=h.service_provider_id,
-        service_provider_id_qualifier=h.service_provider_id_qualifier,
-        date_of_service=h.date_of_service,
-        software_vendor_id=h.software_vendor_id,
+        header=_header_from_pb(h),
         cardholder_id=i.cardholder_id,
         group_id=i.group_id,
         person_code=i.person_code,
@@ -90,11 +98,7 @@ def reversal_request_from_pb(message: pb.ReversalRequest) -> ReversalRequest:
     _check_lengths(message)
     h, c = message.header, message.claim
     return ReversalRequest(
-        bin=h.bin,
-        processor_control_number=h.processor_control_number,
-        service_provider_id=h.service_provider_id,
-        service_provider_id_qualifier=h.service_provider_id_qualifier,
-        date_of_service=h.date_of_service,
+        header=_header_from_pb(h),
         prescription_reference_number=c.prescription_reference_number,
         fill_number=c.fill_number,
         product_id_qualifier=c.product_id_qualifier,
@@ -110,10 +114,7 @@ def eligibility_request_from_pb(message: pb.EligibilityRequest) -> EligibilityRe
     _check_lengths(message)
     h, i = message.header, message.insurance
     return EligibilityRequest(
-        bin=h.bin,
-        processor_control_number=h.processor_control_number,
-        service_provider_id=h.service_provider_id,
-        date_of_service=h.date_of_service,
+        header=_header_from_pb(h),
         cardholder_id=i.cardholder_id,
         group_id=i.group_id,
         person_code=i.person_code,
@@ -149,7 +150,7 @@ def _accumulators_to_pb(view: AccumulatorView) -> pb.Accumulators:
 
 def claim_response_to_pb(response: ClaimResponse) -> pb.ClaimResponse:
     message = pb.ClaimResponse(
-        transaction_response_status=response.status.value,
+        transaction_response_status=response.transaction_response_status.value,
         authorization_number=response.authorization_number,
         rejects=[pb.Reject(code=r.code.value, text=r.text) for r in response.rejects],
         message=response.message,
@@ -159,7 +160,8 @@ def claim_response_to_pb(response: ClaimResponse) -> pb.ClaimResponse:
             pb.PurseLine(
                 kind=line.kind,
                 paid_cents=line.paid_cents,
-                balance_remaining_cents=line.balance_remaining_cents,
+                available_cents=line.available_cents,
+                balance_remaining_cents=line.available_cents,
             )
             for line in response.purses
         ],
@@ -190,11 +192,16 @@ def eligibility_to_pb(
     result: Eligibility, purses: tuple[PurseState, ...]
 ) -> pb.EligibilityResponse:
     message = pb.EligibilityResponse(
-        transaction_response_status=result.response_status.value,
+        transaction_response_status=result.transaction_response_status.value,
         rejects=[pb.Reject(code=r.code.value, text=r.text) for r in result.rejects],
-        message=(result.rejects[0].message if result.rejects else "Member is covered"),
+        message=result.message,
         purses=[
-            pb.PurseBalance(purse_id=p.purse_id, kind=p.kind, balance_cents=p.balance_cents)
+            pb.PurseBalance(
+                purse_id=p.purse_id,
+                kind=p.kind,
+                available_cents=p.available_cents,
+                balance_cents=p.available_cents,
+            )
             for p in purses
         ],
     )
@@ -228,7 +235,7 @@ def benefits_to_pb(view: BenefitView, purses: tuple[PurseState, ...]) -> pb.Bene
                 kind=p.kind,
                 posted_cents=p.posted_cents,
                 pending_cents=p.pending_cents,
-                available_cents=p.balance_cents,
+                available_cents=p.available_cents,
             )
             for p in purses
         ],

@@ -16,8 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from rx_gateway.domain import adjudication
-from rx_gateway.domain.adjudication import Eligibility, Paid, Reversal
+from rx_gateway.domain.adjudication import Paid, adjudicate_checked
 from rx_gateway.domain.claim import (
     ClaimRequest,
     EligibilityRequest,
@@ -28,14 +27,16 @@ from rx_gateway.domain.claim import (
     validate_inquiry,
     validate_reversal,
 )
+from rx_gateway.domain.eligibility import Eligibility, check_eligibility_checked
 from rx_gateway.domain.errors import ConcurrencyConflict, InvalidRequest, MemberNotFound
 from rx_gateway.domain.member import MemberState, PurseState, match_person_code
 from rx_gateway.domain.outcome import ClaimResponse, ResponseStatus, rejected
 from rx_gateway.domain.rejects import Reject, RejectCode, ordered
+from rx_gateway.domain.reversal import Reversal, StoredClaim, reverse_checked
+from rx_gateway.domain.views import BenefitView, benefit_view
 from rx_gateway.service_layer.ports import (
     ClaimSession,
     ClaimStore,
-    ExistingClaim,
     MemberReader,
     ReferenceSource,
 )
@@ -76,7 +77,7 @@ class EligibilityAnswer:
     purses: tuple[PurseState, ...]
 
 
-def _duplicate_answer(request: ClaimRequest, existing: ExistingClaim) -> ClaimResponse:
+def _duplicate_answer(request: ClaimRequest, existing: StoredClaim) -> ClaimResponse:
     if existing.request_hash == request.content_hash():
         return existing.response.as_status(ResponseStatus.DUPLICATE_OF_PAID)
     return rejected(
@@ -196,7 +197,7 @@ class ClaimProcessor:
                 family_id=family_id,
             )
             return response
-        decision = adjudication.adjudicate(
+        decision = adjudicate_checked(
             request,
             snapshot,
             lookup.state,
@@ -237,18 +238,22 @@ class ClaimProcessor:
         self, request: ReversalRequest, *, deadline: float | None = None
     ) -> ClaimResponse:
         """B2: mirror the paid claim, restore accumulators and purses."""
+        syntax = validate_reversal(request)
         async with self._store.session(deadline=deadline) as store:
+            if syntax:
+                return await self._syntax_reject(
+                    store, "B2", syntax, request.prescription_reference_number
+                )
             return await self._with_retry(lambda: self._reverse_once(store, request), deadline)
 
     async def _reverse_once(self, store: ClaimSession, request: ReversalRequest) -> ClaimResponse:
+        """A B2 that passed its syntax checks (the caller checked them once)."""
         snapshot = self._reference.snapshot
-        stored = None
-        if not validate_reversal(request):
-            stored = await store.claim_for_reversal(
-                request.key.as_text(), request.cardholder_id, request.person_code
-            )
+        stored = await store.claim_for_reversal(
+            request.key.as_text(), request.cardholder_id, request.person_code
+        )
         plan = snapshot.plans.get(stored.response.plan_id) if stored else None
-        outcome = adjudication.reverse(
+        outcome = reverse_checked(
             request, stored, plan, authorization_number=self._authorization_numbers()
         )
         if not isinstance(outcome, Reversal):
@@ -294,13 +299,13 @@ class ClaimProcessor:
     ) -> ClaimResponse:
         async with self._store.unit_of_work(deadline=deadline) as store:
             reversed_ = await self._reverse_once(store, reversal)
-            if reversed_.status not in (
+            if reversed_.transaction_response_status not in (
                 ResponseStatus.APPROVED,
                 ResponseStatus.DUPLICATE_OF_APPROVED,
             ):
                 raise _Abandoned(reversed_, "reversal")
             billed = await self._submit_once(store, claim)
-            if billed.status is not ResponseStatus.PAID:
+            if billed.transaction_response_status is not ResponseStatus.PAID:
                 raise _Abandoned(billed, "billing")
             return billed
 
@@ -310,20 +315,21 @@ class ClaimProcessor:
         """E1: coverage, plan, accumulators and purse balances on the date of service. A
         request that fails its syntax checks reads nothing."""
         snapshot = self._reference.snapshot
+        syntax = validate_eligibility(request)
+        if syntax:
+            return EligibilityAnswer(Eligibility(ResponseStatus.REJECTED, ordered(syntax)), ())
         state: MemberState | None = None
-        service_date = parse_ccyymmdd(request.date_of_service)
-        if service_date is not None and not validate_eligibility(request):
-            async with self._store.session(deadline=deadline) as store:
-                person_code = await _person_code(
-                    store, request.cardholder_id, request.person_code, request.date_of_birth, 0
-                )
-                lookup = await store.member_state(
-                    request.cardholder_id, person_code, service_date, ""
-                )
-            state = lookup.state
-        result = adjudication.check_eligibility(request, snapshot, state)
-        purses = state.purses if state and result.response_status is ResponseStatus.APPROVED else ()
-        return EligibilityAnswer(result, purses)
+        async with self._store.session(deadline=deadline) as store:
+            person_code = await _person_code(
+                store, request.cardholder_id, request.person_code, request.date_of_birth, 0
+            )
+            lookup = await store.member_state(
+                request.cardholder_id, person_code, request.service_date, ""
+            )
+        state = lookup.state
+        result = check_eligibility_checked(request, snapshot, state)
+        approved = result.transaction_response_status is ResponseStatus.APPROVED
+        return EligibilityAnswer(result, state.purses if state and approved else ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,7 +370,7 @@ async def member_benefits(
     inquiry: BenefitInquiry,
     *,
     deadline: float | None = None,
-) -> tuple[adjudication.BenefitView, tuple[PurseState, ...]]:
+) -> tuple[BenefitView, tuple[PurseState, ...]]:
     """The benefit inquiry: one read of member state, then the pure view, scoped like a claim.
     Only coverage under a plan of the inquiry's BIN/PCN is shown (and only purses that plan's
     benefit stacks spend), and the date of birth must match. Otherwise NOT_FOUND, word for
@@ -398,7 +404,7 @@ async def member_benefits(
         for stack in (plan.purse_order, *plan.purse_order_by_class.values())
         for rule in stack
     }
-    view = adjudication.benefit_view(replace(state, coverages=coverages), snapshot, as_of)
+    view = benefit_view(replace(state, coverages=coverages), snapshot, as_of)
     return view, tuple(p for p in state.purses if p.kind in kinds)
 
 

@@ -7,30 +7,21 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from rx_gateway.domain.adjudication import Paid, Reversal, StoredClaim
+from rx_gateway.domain.adjudication import Paid
 from rx_gateway.domain.claim import ClaimRequest
 from rx_gateway.domain.member import CardMember, MemberState
 from rx_gateway.domain.outcome import ClaimResponse
 from rx_gateway.domain.reference import ReferenceSnapshot
+from rx_gateway.domain.reversal import Reversal, StoredClaim
 
 if TYPE_CHECKING:
     from rx_gateway.service_layer.admin import AuthorizationGrant, CoverageChange, PurseFunding
 
 
 @dataclass(frozen=True, slots=True)
-class ExistingClaim:
-    """The latest claim stored under a claim key."""
-
-    claim_id: int
-    request_hash: str
-    response: ClaimResponse
-    reversed: bool
-
-
-@dataclass(frozen=True, slots=True)
 class MemberLookup:
     state: MemberState | None
-    existing: ExistingClaim | None
+    existing: StoredClaim | None
 
 
 class MemberReader(Protocol):
@@ -50,7 +41,7 @@ class ClaimLedger(Protocol):
 
     async def post_claim(
         self, request: ClaimRequest, paid: Paid, *, family_version: int
-    ) -> ExistingClaim | None:
+    ) -> StoredClaim | None:
         """Write a paid claim atomically. None when posted; the stored claim on a duplicate."""
         ...
 
@@ -103,7 +94,7 @@ class ReferenceLoader(Protocol):
 
     async def load_snapshot(self) -> ReferenceSnapshot: ...
 
-    async def reference_version(self) -> str: ...
+    async def reference_data_version(self) -> str: ...
 
 
 class ReferenceSource(Protocol):

@@ -27,7 +27,7 @@ class ReferenceHolder:
         snapshot = await loader.load_snapshot()
         if _version(snapshot.version) > _version(self._snapshot.version):
             self._snapshot = snapshot
-            log.info("reference data reloaded", extra={"reference_version": snapshot.version})
+            log.info("reference data reloaded", extra={"reference_data_version": snapshot.version})
         return self._snapshot
 
     def is_behind(self, stored_version: str) -> bool:

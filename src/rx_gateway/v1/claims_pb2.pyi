@@ -25,6 +25,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
@@ -611,12 +616,24 @@ class PurseLine(_message.Message):
     KIND_FIELD_NUMBER: _builtins.int
     PAID_CENTS_FIELD_NUMBER: _builtins.int
     BALANCE_REMAINING_CENTS_FIELD_NUMBER: _builtins.int
+    AVAILABLE_CENTS_FIELD_NUMBER: _builtins.int
     purse_id: _builtins.str
     """not sent to switches (an internal identifier): empty"""
     kind: _builtins.str
     """HRA, ICHRA, PROGRAM ..."""
     paid_cents: _builtins.int
-    balance_remaining_cents: _builtins.int
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def balance_remaining_cents(self) -> _builtins.int:
+        """the same as available_cents"""
+
+    @balance_remaining_cents.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def balance_remaining_cents(self, value: _builtins.int) -> None:
+        """the same as available_cents"""
+
+    available_cents: _builtins.int
+    """what the purse has available after this claim"""
     def __init__(
         self,
         *,
@@ -624,10 +641,11 @@ class PurseLine(_message.Message):
         kind: _builtins.str = ...,
         paid_cents: _builtins.int = ...,
         balance_remaining_cents: _builtins.int = ...,
+        available_cents: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["balance_remaining_cents", b"balance_remaining_cents", "kind", b"kind", "paid_cents", b"paid_cents", "purse_id", b"purse_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_cents", b"available_cents", "balance_remaining_cents", b"balance_remaining_cents", "kind", b"kind", "paid_cents", b"paid_cents", "purse_id", b"purse_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -766,9 +784,20 @@ class PurseBalance(_message.Message):
     PURSE_ID_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
     BALANCE_CENTS_FIELD_NUMBER: _builtins.int
+    AVAILABLE_CENTS_FIELD_NUMBER: _builtins.int
     purse_id: _builtins.str
     kind: _builtins.str
-    balance_cents: _builtins.int
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def balance_cents(self) -> _builtins.int:
+        """the same as available_cents"""
+
+    @balance_cents.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def balance_cents(self, value: _builtins.int) -> None:
+        """the same as available_cents"""
+
+    available_cents: _builtins.int
     """available on the date of service: posted + allotments already due"""
     def __init__(
         self,
@@ -776,10 +805,11 @@ class PurseBalance(_message.Message):
         purse_id: _builtins.str = ...,
         kind: _builtins.str = ...,
         balance_cents: _builtins.int = ...,
+        available_cents: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["balance_cents", b"balance_cents", "kind", b"kind", "purse_id", b"purse_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_cents", b"available_cents", "balance_cents", b"balance_cents", "kind", b"kind", "purse_id", b"purse_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -9,12 +9,12 @@ from typing import Any
 from rx_gateway.adapters.postgres.errors import mapped_errors
 from rx_gateway.adapters.postgres.member_reader import MemberReads, fold_accumulators
 from rx_gateway.adapters.postgres.records import response_from_record, response_to_record
-from rx_gateway.domain.adjudication import Paid, Reversal, StoredClaim
+from rx_gateway.domain.adjudication import Paid
 from rx_gateway.domain.claim import ClaimRequest
 from rx_gateway.domain.ledger import AccumulatorMove, JournalEntry, Posting, PurseMove
 from rx_gateway.domain.member import AccumulatorKind, AccumulatorLevel, Accumulators
 from rx_gateway.domain.outcome import ClaimResponse
-from rx_gateway.service_layer.ports import ExistingClaim
+from rx_gateway.domain.reversal import Reversal, StoredClaim
 
 
 def _stored_accumulators(
@@ -64,7 +64,7 @@ class LedgerWrites(MemberReads):
 
     async def post_claim(
         self, request: ClaimRequest, paid: Paid, *, family_version: int
-    ) -> ExistingClaim | None:
+    ) -> StoredClaim | None:
         response = paid.response
         payload = {
             "family_version": family_version,
@@ -74,7 +74,7 @@ class LedgerWrites(MemberReads):
             "authorization_number": response.authorization_number,
             "member_id": paid.member_id,
             "plan_id": response.plan_id,
-            "service_provider_id": request.service_provider_id,
+            "service_provider_id": request.header.service_provider_id,
             "product_id": request.product_id,
             "molecule": paid.molecule,
             "date_of_service": request.service_date,
@@ -90,7 +90,7 @@ class LedgerWrites(MemberReads):
             "audit": {
                 "member_id": paid.member_id,
                 "plan_id": response.plan_id,
-                "service_provider_id": request.service_provider_id,
+                "service_provider_id": request.header.service_provider_id,
                 "product_id": request.product_id,
                 "reference_data_version": response.reference_data_version,
                 "rule_trace": list(response.rule_trace),
@@ -100,11 +100,10 @@ class LedgerWrites(MemberReads):
             result = await self._fetchval("SELECT rx_post_claim($1, $2)", paid.family_id, payload)
         if result["outcome"] == "posted":
             return None
-        return ExistingClaim(
+        return StoredClaim(
             claim_id=result["claim_id"],
-            request_hash=result["request_hash"],
             response=response_from_record(result["response"]),
-            reversed=False,
+            request_hash=result["request_hash"],
         )
 
     async def record_outcome(
@@ -124,7 +123,7 @@ class LedgerWrites(MemberReads):
                 self._actor,
                 action,
                 response.internal_control_number or None,
-                response.status.value,
+                response.transaction_response_status.value,
                 detail,
             )
 

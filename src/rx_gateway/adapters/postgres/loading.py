@@ -171,7 +171,7 @@ async def write_dataset(
         await conn.execute(
             "INSERT INTO audit_log (actor, action, outcome, detail) VALUES ($1, 'load', 'ok', $2)",
             actor,
-            {"source": source, "reference_version": version, "counts": counts},
+            {"source": source, "reference_data_version": version, "counts": counts},
         )
         await conn.execute("SELECT pg_notify($1, $2)", REFERENCE_CHANNEL, str(version))
     return counts

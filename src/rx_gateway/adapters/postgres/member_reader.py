@@ -23,7 +23,8 @@ from rx_gateway.domain.member import (
     PurseState,
 )
 from rx_gateway.domain.reference import CoverageLevel
-from rx_gateway.service_layer.ports import ExistingClaim, MemberLookup
+from rx_gateway.domain.reversal import StoredClaim
+from rx_gateway.service_layer.ports import MemberLookup
 
 # The hot-path read: everything a claim needs about its member, in one statement, one round trip
 # and one snapshot, as typed rows (asyncpg decodes them natively). Each row's kind says what it
@@ -129,7 +130,7 @@ def member_lookup_from_rows(rows: list[Any], date_of_service: dt.date) -> Member
     fills: list[Fill] = []
     spends: list[PurseSpend] = []
     authorizations: list[PriorAuthorization] = []
-    existing: ExistingClaim | None = None
+    existing: StoredClaim | None = None
     for kind, t1, t2, t3, t4, t5, t6, d1, d2, n1, n2, j in rows:
         if kind == _MEMBER:
             member = Member(t1, t5, t6, t2, t3, t4, d1, n1)
@@ -153,7 +154,7 @@ def member_lookup_from_rows(rows: list[Any], date_of_service: dt.date) -> Member
         elif kind == _PA:
             authorizations.append(PriorAuthorization(t2, t3, d1, d2, t1, n1))
         else:
-            existing = ExistingClaim(n1, t1, response_from_record(j), bool(n2))
+            existing = StoredClaim(n1, response_from_record(j), request_hash=t1, reversed=bool(n2))
     if member is None:
         return MemberLookup(state=None, existing=existing)
     state = MemberState(
@@ -165,7 +166,7 @@ def member_lookup_from_rows(rows: list[Any], date_of_service: dt.date) -> Member
             PurseState(
                 purse_id,
                 kind,
-                balance_cents=balance + due.get(purse_id, 0),
+                available_cents=balance + due.get(purse_id, 0),
                 posted_cents=balance,
                 pending_cents=pending.get(purse_id, 0),
             )

@@ -39,13 +39,16 @@ def response_from_record(record: dict[str, Any]) -> ClaimResponse:
     pricing = record.get("pricing")
     accumulators = record.get("accumulators")
     return ClaimResponse(
-        status=ResponseStatus(record["status"]),
+        # stored before the one-name rename: "status", and purse lines' "balance_remaining_cents"
+        transaction_response_status=ResponseStatus(
+            record.get("transaction_response_status") or record["status"]
+        ),
         authorization_number=record["authorization_number"],
         rejects=tuple(Reject(RejectCode(r["code"]), r["message"]) for r in record["rejects"]),
         message=record["message"],
         additional_messages=tuple(record["additional_messages"]),
         pricing=_pricing_from_record(pricing) if pricing else None,
-        purses=tuple(PurseLine(**p) for p in record["purses"]),
+        purses=tuple(_purse_line(p) for p in record["purses"]),
         accumulators=AccumulatorView(**accumulators) if accumulators else None,
         internal_control_number=record["internal_control_number"],
         plan_id=record["plan_id"],
@@ -53,6 +56,11 @@ def response_from_record(record: dict[str, Any]) -> ClaimResponse:
         rule_trace=tuple(record["rule_trace"]),
         prescription_reference_number=record["prescription_reference_number"],
     )
+
+
+def _purse_line(record: dict[str, Any]) -> PurseLine:
+    available = record.get("available_cents", record.get("balance_remaining_cents", 0))
+    return PurseLine(record["purse_id"], record["kind"], record["paid_cents"], int(available))
 
 
 def _pricing_from_record(record: dict[str, Any]) -> ResponsePricing:

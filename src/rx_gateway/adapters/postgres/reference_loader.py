@@ -24,7 +24,7 @@ class PostgresReferenceLoader:
         self._pool = pool
         self._acquire_timeout_s = acquire_timeout_s
 
-    async def reference_version(self) -> str:
+    async def reference_data_version(self) -> str:
         """The newest stored reference version (a cheap poll; see ReferenceWatcher)."""
         with mapped_errors():
             version = await self._pool.fetchval(

@@ -12,11 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from rx_gateway.domain.adjudication import Paid, Reversal
-from rx_gateway.domain.claim import ClaimRequest, format_ccyymmdd
+from rx_gateway.domain.adjudication import Paid
+from rx_gateway.domain.claim import ClaimRequest, Header, format_ccyymmdd
 from rx_gateway.domain.ledger import AccumulatorMove, PurseMove, claim_entry
 from rx_gateway.domain.member import AccumulatorKind, AccumulatorLevel
 from rx_gateway.domain.outcome import ClaimResponse, ResponseStatus
+from rx_gateway.domain.reversal import Reversal
 from rx_gateway.service_layer.ports import ClaimSession
 
 # The warm-up writes for a real family of the loaded data, in a transaction that is rolled back
@@ -39,11 +40,12 @@ WARM_UP_MARK = "~warm-up"  # the claim key, control number and audit action of t
 def _warm_up_claim(row: Any, day: dt.date) -> ClaimRequest:
     """A claim for the warm-up member: every field the write stores, well formed."""
     return ClaimRequest(
-        bin="000000",
-        processor_control_number=WARM_UP_MARK,
-        service_provider_id=row["npi"] or WARM_UP_MARK,
-        service_provider_id_qualifier="01",
-        date_of_service=format_ccyymmdd(day),
+        header=Header(
+            bin="000000",
+            processor_control_number=WARM_UP_MARK,
+            service_provider_id=row["npi"] or WARM_UP_MARK,
+            date_of_service=format_ccyymmdd(day),
+        ),
         cardholder_id=row["cardholder_id"],
         group_id="",
         person_code=row["person_code"],
@@ -75,11 +77,13 @@ def _warm_up_payment(row: Any, request: ClaimRequest, day: dt.date) -> Paid:
     purse_id = row["purse_id"]
     return Paid(
         response=ClaimResponse(
-            status=ResponseStatus.PAID, internal_control_number=WARM_UP_MARK, plan_id=plan_id
+            transaction_response_status=ResponseStatus.PAID,
+            internal_control_number=WARM_UP_MARK,
+            plan_id=plan_id,
         ),
         entry=claim_entry(
             plan_id=plan_id,
-            pharmacy_npi=request.service_provider_id,
+            service_provider_id=request.header.service_provider_id,
             member_id=row["member_id"],
             plan_paid_cents=1,
             purse_paid_cents={purse_id: 1} if purse_id else {},
@@ -123,7 +127,7 @@ async def warm_up(session: ClaimSession, connection: Any) -> None:
         stored = await session.claim_for_reversal(key)
         assert stored is not None  # noqa: S101 - posted just above, same transaction
         reversal = Reversal(
-            response=ClaimResponse(status=ResponseStatus.APPROVED),
+            response=ClaimResponse(transaction_response_status=ResponseStatus.APPROVED),
             entry=stored.entry.mirror(),
             purse_moves=tuple(PurseMove(m.purse_id, -m.amount_cents) for m in paid.purse_moves),
             accumulator_moves=tuple(m.negated() for m in paid.accumulator_moves),

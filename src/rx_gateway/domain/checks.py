@@ -1,0 +1,27 @@
+"""How a check group fails: :func:`fail` carries the group's rejects out of the nested checks
+to the orchestrator (adjudication.adjudicate), which answers with them. A failing check never
+returns, so the type checker knows what holds after it."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from rx_gateway.domain.rejects import Reject
+
+
+class CheckFailed(Exception):
+    """A check group failed: carries its rejects to the orchestrator."""
+
+    def __init__(self, group: str, rejects: list[Reject]) -> None:
+        super().__init__(group)
+        self.group = group
+        self.rejects = rejects
+
+
+def fail(group: str, rejects: list[Reject]) -> NoReturn:
+    raise CheckFailed(group, rejects)
+
+
+def fail_if(group: str, rejects: list[Reject]) -> None:
+    if rejects:
+        fail(group, rejects)

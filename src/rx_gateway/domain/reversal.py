@@ -1,0 +1,144 @@
+"""B2 reversal: the mirror of a paid claim, or the answer when there is nothing to mirror (84,
+a patient that does not match: 52/53, a repeated reversal: S)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rx_gateway.domain.accumulators import accumulator_view, apply_moves
+from rx_gateway.domain.claim import ReversalRequest, parse_ccyymmdd, validate_reversal
+from rx_gateway.domain.errors import InvariantViolation
+from rx_gateway.domain.ledger import AccumulatorMove, JournalEntry, PurseMove
+from rx_gateway.domain.member import Accumulators
+from rx_gateway.domain.outcome import ClaimResponse, PurseLine, ResponseStatus, rejected
+from rx_gateway.domain.reference import CoverageLevel, Plan
+from rx_gateway.domain.rejects import Reject, RejectCode, ordered
+
+
+@dataclass(frozen=True, slots=True)
+class StoredClaim:
+    """The latest claim the ledger holds under a claim key. A duplicate check needs its
+    digest, response and whether it was reversed; a reversal also needs what it mirrors (its
+    entry, purse and accumulator moves) and whom it was for."""
+
+    claim_id: int
+    response: ClaimResponse
+    request_hash: str = ""
+    reversed: bool = False
+    entry: JournalEntry = field(default_factory=lambda: JournalEntry(()))
+    purse_moves: tuple[PurseMove, ...] = ()
+    accumulator_moves: tuple[AccumulatorMove, ...] = ()
+    product_id: str = ""
+    member_id: str = ""
+    family_id: str = ""
+    reversal_response: ClaimResponse | None = None
+    accumulators_now: Accumulators = field(default_factory=Accumulators)
+    cardholder_id: str = ""
+    person_code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reversal:
+    response: ClaimResponse
+    entry: JournalEntry
+    purse_moves: tuple[PurseMove, ...]
+    accumulator_moves: tuple[AccumulatorMove, ...]
+
+
+def _reversal_member_mismatch(request: ReversalRequest, stored: StoredClaim) -> list[Reject]:
+    """The B2's optional insurance segment, when sent, must name the claim's patient."""
+    rejects = []
+    if request.cardholder_id and request.cardholder_id != stored.cardholder_id:
+        rejects.append(
+            Reject(
+                RejectCode.NON_MATCHED_CARDHOLDER,
+                "Cardholder ID (302-C2) does not match the paid claim",
+            )
+        )
+    elif request.person_code and request.person_code != stored.person_code:
+        rejects.append(
+            Reject(
+                RejectCode.NON_MATCHED_PERSON_CODE,
+                "Person code (303-C3) does not match the paid claim",
+            )
+        )
+    return rejects
+
+
+def reverse(
+    request: ReversalRequest,
+    stored: StoredClaim | None,
+    plan: Plan | None,
+    *,
+    authorization_number: str,
+) -> Reversal | ClaimResponse:
+    """B2: a mirror of the paid claim, or an answer (reject, or S for a repeated reversal),
+    the syntax checked first."""
+    syntax = validate_reversal(request)
+    if syntax:
+        return rejected(
+            ordered(syntax), prescription_reference_number=request.prescription_reference_number
+        )
+    return reverse_checked(request, stored, plan, authorization_number=authorization_number)
+
+
+def reverse_checked(
+    request: ReversalRequest,
+    stored: StoredClaim | None,
+    plan: Plan | None,
+    *,
+    authorization_number: str,
+) -> Reversal | ClaimResponse:
+    """B2 for a request that passed its syntax checks (the claim path checks it once, before
+    it reads the stored claim)."""
+    if stored is None or (request.product_id and request.product_id != stored.product_id):
+        return rejected(
+            (Reject(RejectCode.CLAIM_NOT_PAID, "No paid claim matches this reversal"),),
+            prescription_reference_number=request.prescription_reference_number,
+        )
+    mismatch = _reversal_member_mismatch(request, stored)
+    if mismatch:
+        return rejected(
+            tuple(mismatch), prescription_reference_number=request.prescription_reference_number
+        )
+    if stored.reversal_response is not None:
+        return stored.reversal_response.as_status(ResponseStatus.DUPLICATE_OF_APPROVED)
+    original = stored.response
+    if original.pricing is None or plan is None:
+        msg = "a paid claim must carry pricing and a known plan"
+        raise InvariantViolation(msg)
+    accumulator_moves = tuple(m.negated() for m in stored.accumulator_moves)
+    after = apply_moves(stored.accumulators_now, accumulator_moves)
+    year = parse_ccyymmdd(original.accumulators.plan_year) if original.accumulators else None
+    if year is None or original.accumulators is None:
+        msg = "a paid claim must carry its plan year"
+        raise InvariantViolation(msg)
+    level = CoverageLevel(original.accumulators.coverage_level)
+    restored = tuple(
+        PurseLine(
+            line.purse_id,
+            line.kind,
+            -line.paid_cents,
+            line.available_cents + line.paid_cents,
+        )
+        for line in original.purses
+    )
+    response = ClaimResponse(
+        transaction_response_status=ResponseStatus.APPROVED,
+        authorization_number=authorization_number,
+        message="Reversal accepted",
+        pricing=original.pricing.negated(),
+        purses=restored,
+        accumulators=accumulator_view(plan.limits(level), level, year, after),
+        internal_control_number=original.internal_control_number,
+        plan_id=original.plan_id,
+        reference_data_version=original.reference_data_version,
+        rule_trace=("reversal: mirror of the original entry",),
+        prescription_reference_number=original.prescription_reference_number,
+    )
+    return Reversal(
+        response=response,
+        entry=stored.entry.mirror(),
+        purse_moves=tuple(PurseMove(m.purse_id, -m.amount_cents) for m in stored.purse_moves),
+        accumulator_moves=accumulator_moves,
+    )

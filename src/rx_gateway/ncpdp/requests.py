@@ -1,0 +1,173 @@
+"""D.0 request segments → the domain's requests (B1, B2, B3, E1).
+
+A decoded transmission's fields are read here, beside the codec: text without the space padding
+D.0 allows, numbers and amounts through the codec's decoders. A field that cannot be read, or
+that is out of the range a request field holds (403-D3 = 99999999999, 430-DU = 2^63), is
+:class:`FieldProblem` with that field's M/I reject, so it rejects its own transaction and never
+its neighbours. The structured door (grpc_api/translate.py) builds the same domain values, so a
+claim gets the same decision whichever door it came through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rx_gateway.domain.claim import ClaimRequest, EligibilityRequest, Header, ReversalRequest
+from rx_gateway.domain.rejects import RejectCode
+from rx_gateway.ncpdp.codec import (
+    CodecError,
+    RequestHeader,
+    Segment,
+    Transmission,
+    decode_money,
+    decode_number,
+    decode_quantity,
+)
+
+# A field that cannot be read answers the transaction with that field's M/I reject.
+FIELD_REJECTS = {
+    "E7": RejectCode.MI_QUANTITY_DISPENSED,
+    "D5": RejectCode.MI_DAYS_SUPPLY,
+    "D3": RejectCode.MI_FILL_NUMBER,
+    "D8": RejectCode.MI_DAW,
+    "C5": RejectCode.MI_GENDER,
+    "DQ": RejectCode.MI_USUAL_AND_CUSTOMARY,
+    "DU": RejectCode.MI_GROSS_AMOUNT_DUE,
+    "D9": RejectCode.GAD_FORMULA,
+    "DC": RejectCode.GAD_FORMULA,
+}
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+# Fields that are int32 in the structured request; every other number is int64 (so both doors
+# accept the same values).
+INT32_FIELDS = frozenset({"C6", "C5", "D3", "D5", "D8", "DF"})
+TEXT_LENGTH_MAX = 200  # no NCPDP field is longer; the structured door refuses the same
+
+
+class FieldProblem(Exception):
+    """A field of one transaction that cannot be read: its reject and a message naming it."""
+
+    def __init__(self, code: RejectCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def segment_of(transmission: Transmission, index: int, segment_id: str) -> Segment:
+    """The transaction's segment (or the transmission's), empty when it was not sent."""
+    return transmission.segment(segment_id, index) or Segment(segment_id)
+
+
+def text(segment: Segment, field_id: str) -> str:
+    """A text field without the space padding D.0 allows (fields may be sent at full width)."""
+    value = segment.get(field_id).strip(" ")
+    if len(value) > TEXT_LENGTH_MAX:
+        msg = f"field {field_id}: longer than {TEXT_LENGTH_MAX} characters"
+        raise FieldProblem(RejectCode.SYNTAX_ERROR, msg)
+    return value
+
+
+def _typed(segment: Segment, field_id: str, decoder: Callable[[str], int]) -> int:
+    """A numeric field (0 when absent), or the field's M/I reject."""
+    raw = segment.get(field_id).strip(" ")
+    if raw == "":
+        return 0
+    code = FIELD_REJECTS.get(field_id, RejectCode.SYNTAX_ERROR)
+    try:
+        value = decoder(raw)
+    except CodecError as error:
+        raise FieldProblem(code, f"field {field_id}: {error.message}") from error
+    limit = INT32_MAX if field_id in INT32_FIELDS else INT64_MAX
+    if not -limit <= value <= limit:
+        raise FieldProblem(code, f"field {field_id}: {len(raw)} digits is out of range")
+    return value
+
+
+def _number(segment: Segment, field_id: str) -> int:
+    return _typed(segment, field_id, decode_number)
+
+
+def _money(segment: Segment, field_id: str) -> int:
+    return _typed(segment, field_id, decode_money)
+
+
+def header_of(header: RequestHeader) -> Header:
+    return Header(
+        bin=header.bin.strip(" "),
+        processor_control_number=header.processor_control_number.strip(" "),
+        service_provider_id=header.service_provider_id.strip(" "),
+        date_of_service=header.date_of_service.strip(" "),
+        service_provider_id_qualifier=header.service_provider_id_qualifier.strip(" "),
+        software_vendor_id=header.software_vendor_id.strip(" "),
+    )
+
+
+def _request_header(transmission: Transmission) -> Header:
+    header = transmission.header
+    if not isinstance(header, RequestHeader):
+        msg = "a request transmission carries a request header"
+        raise TypeError(msg)
+    return header_of(header)
+
+
+def claim_request(transmission: Transmission, index: int) -> ClaimRequest:
+    """A B1 (or the billing leg of a B3): header, insurance (04), patient (01), claim (07),
+    prescriber (03) and pricing (11) segments."""
+    insurance = segment_of(transmission, index, "04")
+    patient = segment_of(transmission, index, "01")
+    claim = segment_of(transmission, index, "07")
+    prescriber = segment_of(transmission, index, "03")
+    pricing = segment_of(transmission, index, "11")
+    return ClaimRequest(
+        header=_request_header(transmission),
+        cardholder_id=text(insurance, "C2"),
+        group_id=text(insurance, "C1"),
+        person_code=text(insurance, "C3"),
+        patient_relationship_code=_number(insurance, "C6"),
+        date_of_birth=text(patient, "C4"),
+        gender_code=_number(patient, "C5"),
+        prescription_reference_number=text(claim, "D2"),
+        fill_number=_number(claim, "D3"),
+        product_id_qualifier=text(claim, "E1"),
+        product_id=text(claim, "D7"),
+        quantity_dispensed_thousandths=_typed(claim, "E7", decode_quantity),
+        days_supply=_number(claim, "D5"),
+        dispense_as_written=_number(claim, "D8"),
+        date_prescription_written=text(claim, "DE"),
+        number_of_refills_authorized=_number(claim, "DF"),
+        prior_authorization_number=text(claim, "EV"),
+        prescriber_id=text(prescriber, "DB"),
+        ingredient_cost_submitted_cents=_money(pricing, "D9"),
+        dispensing_fee_submitted_cents=_money(pricing, "DC"),
+        usual_and_customary_charge_cents=_money(pricing, "DQ"),
+        gross_amount_due_cents=_money(pricing, "DU"),
+        basis_of_cost_determination=text(pricing, "DN"),
+    )
+
+
+def reversal_request(transmission: Transmission, index: int) -> ReversalRequest:
+    """A B2 (or the reversal leg of a B3): the claim segment's Rx, fill and product; the
+    insurance segment's patient, when sent, must be the paid claim's."""
+    insurance = segment_of(transmission, index, "04")
+    claim = segment_of(transmission, index, "07")
+    return ReversalRequest(
+        header=_request_header(transmission),
+        prescription_reference_number=text(claim, "D2"),
+        fill_number=_number(claim, "D3"),
+        product_id_qualifier=text(claim, "E1"),
+        product_id=text(claim, "D7"),
+        cardholder_id=text(insurance, "C2"),
+        person_code=text(insurance, "C3"),
+    )
+
+
+def eligibility_request(transmission: Transmission) -> EligibilityRequest:
+    insurance = segment_of(transmission, 0, "04")
+    patient = segment_of(transmission, 0, "01")
+    return EligibilityRequest(
+        header=_request_header(transmission),
+        cardholder_id=text(insurance, "C2"),
+        group_id=text(insurance, "C1"),
+        person_code=text(insurance, "C3"),
+        date_of_birth=text(patient, "C4"),
+    )

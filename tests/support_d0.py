@@ -1,0 +1,114 @@
+"""D.0 request transmissions built from the structured API's requests: how the tests send the
+same claim through both doors. A switch's own bytes are tested as well (tests/data/public_d0);
+these builders only make the raw door's tests read like the structured ones."""
+
+from __future__ import annotations
+
+from rx_gateway.ncpdp.codec import VERSION, RequestHeader, Segment, Transmission, encode_money
+from rx_gateway.v1 import claims_pb2 as pb
+
+
+def _header_of(header: pb.Header, code: str, count: int) -> RequestHeader:
+    return RequestHeader(
+        bin=header.bin,
+        version=VERSION,
+        transaction_code=code,
+        processor_control_number=header.processor_control_number,
+        transaction_count=str(count),
+        service_provider_id_qualifier=header.service_provider_id_qualifier or "01",
+        service_provider_id=header.service_provider_id,
+        date_of_service=header.date_of_service,
+        software_vendor_id=header.software_vendor_id,
+    )
+
+
+def _insurance_segment(insurance: pb.Insurance) -> Segment:
+    return Segment(
+        "04",
+        (
+            ("C2", insurance.cardholder_id),
+            ("C1", insurance.group_id),
+            ("C3", insurance.person_code),
+            ("C6", str(insurance.patient_relationship_code)),
+        ),
+    )
+
+
+def _claim_segments(request: pb.ClaimRequest) -> tuple[Segment, ...]:
+    c, pr, rx = request.claim, request.pricing, request.prescriber
+    claim = [
+        ("EM", "1"),
+        ("D2", c.prescription_reference_number),
+        ("E1", c.product_id_qualifier),
+        ("D7", c.product_id),
+        ("E7", str(c.quantity_dispensed_thousandths)),
+        ("D3", f"{c.fill_number:02d}"),
+        ("D5", str(c.days_supply)),
+        ("D8", str(c.dispense_as_written)),
+    ]
+    claim += [(fid, v) for fid, v in (("DE", c.date_prescription_written),) if v]
+    claim += [("DF", str(c.number_of_refills_authorized))] if c.number_of_refills_authorized else []
+    claim += [(fid, v) for fid, v in (("EU", c.prior_authorization_type_code),) if v]
+    claim += [(fid, v) for fid, v in (("EV", c.prior_authorization_number),) if v]
+    segments = [Segment("07", tuple(claim))]
+    if rx.prescriber_id:
+        segments.append(
+            Segment("03", (("EZ", rx.prescriber_id_qualifier), ("DB", rx.prescriber_id)))
+        )
+    pricing = [
+        ("D9", encode_money(pr.ingredient_cost_submitted_cents)),
+        ("DC", encode_money(pr.dispensing_fee_submitted_cents)),
+        ("DQ", encode_money(pr.usual_and_customary_charge_cents)),
+        ("DU", encode_money(pr.gross_amount_due_cents)),
+    ]
+    pricing += [("DN", pr.basis_of_cost_determination)] if pr.basis_of_cost_determination else []
+    segments.append(Segment("11", tuple(pricing)))
+    return tuple(segments)
+
+
+def _patient_segment(patient: pb.Patient) -> tuple[Segment, ...]:
+    fields = [(fid, v) for fid, v in (("C4", patient.date_of_birth),) if v]
+    fields += [("C5", str(patient.gender_code))] if patient.gender_code else []
+    return (Segment("01", tuple(fields)),) if fields else ()
+
+
+def request_transmission(requests: list[pb.ClaimRequest], code: str = "B1") -> Transmission:
+    """B1 (or B3) transactions of one patient at one pharmacy as a D.0 transmission; the first
+    request's header and insurance are the transmission's."""
+    first = requests[0]
+    return Transmission(
+        _header_of(first.header, code, len(requests)),
+        (_insurance_segment(first.insurance), *_patient_segment(first.patient)),
+        tuple(_claim_segments(r) for r in requests),
+    )
+
+
+def reversal_transmission(requests: list[pb.ReversalRequest]) -> Transmission:
+    first = requests[0]
+    return Transmission(
+        _header_of(first.header, "B2", len(requests)),
+        (_insurance_segment(first.insurance),),
+        tuple(
+            (
+                Segment(
+                    "07",
+                    (
+                        ("EM", "1"),
+                        ("D2", r.claim.prescription_reference_number),
+                        ("E1", r.claim.product_id_qualifier),
+                        ("D7", r.claim.product_id),
+                        ("D3", f"{r.claim.fill_number:02d}"),
+                    ),
+                ),
+            )
+            for r in requests
+        ),
+    )
+
+
+def eligibility_transmission(request: pb.EligibilityRequest) -> Transmission:
+    return Transmission(
+        _header_of(request.header, "E1", 1),
+        (_insurance_segment(request.insurance), *_patient_segment(request.patient)),
+        ((),),
+    )

@@ -278,3 +278,12 @@ def test_money_is_conserved(
         if m.kind.value == "out_of_pocket" and m.level.value == "individual"
     )
     assert counted <= oop_left
+
+
+def test_content_hash_of_a_known_claim_is_pinned() -> None:
+    """The digest a stored claim was written with must not change when the request's shape
+    does (the header became a value of its own): otherwise a true retransmission of a claim
+    paid before the change would answer 83 instead of D. Pinned from the digest before."""
+    assert claim().content_hash() == (
+        "e9c3b1e5887cce581c24bea6e5c7e5e41ff8544aefeccfc973723a458c3af75a"
+    )

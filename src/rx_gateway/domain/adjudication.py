@@ -238,7 +238,8 @@ def _pay(
     if share.brand_penalty_cents:
         trace.append(f"DAW {request.dispense_as_written}: brand penalty (134-UK)")
     if program is not None:
-        trace.append(f"program {program.program_id}: member cost capped")
+        capped = "member cost capped" if share.program_reduction_cents else "under the cap"
+        trace.append(f"program {program.program_id}: {capped}")
     responsibility = share.member_responsibility_cents
     lines, purse_trace = route_purses(
         plan, entry.tier, drug, state, responsibility, network, request.service_date

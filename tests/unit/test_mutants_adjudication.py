@@ -148,6 +148,12 @@ ROWS: list[Any] = [
         {"bin": "12"}, {}, BASE, None,
         [("01", "BIN (101-A1) must be 6 digits 0-9")], ("rejected in syntax: 01",), id="syntax",
     ),
+    # several syntax rejects: answered in precedence order; the trace lists them as checked
+    pytest.param(
+        {"days_supply": 0, "product_id": "123"}, {}, BASE, None,
+        [("19", "Days supply (405-D5) must be 1-365"), ("21", "NDC (407-D7) must be 11 digits 0-9")],
+        ("rejected in syntax: 21,19",), id="syntax-two",
+    ),
     pytest.param(
         {"bin": "610998"}, {}, BASE, None,
         [("01", "BIN/PCN is not processed by this gateway")], ("rejected in plan: 01",),

@@ -526,6 +526,13 @@ STAGE_ROWS = [
         20_000, coinsurance_share(2_000, 500, 300, 200),
         (("01", 500), ("02", 8_000), ("04", 11_500)), id="other-parts-count-first",
     ),
+    # 30%: $10.00 / 30% = $33.3333 → rounded up (not to the nearest cent) to $33.34
+    pytest.param(
+        Limits(out_of_pocket_individual_cents=100_000),
+        CostShareRule(CostShareKind.COINSURANCE, coinsurance_bp=3_000),
+        Accumulators(0, 0, 99_000), 10_000, coinsurance_share(1_000),
+        (("02", 3_334), ("04", 6_666)), id="rounded-up-below-half",
+    ),
     # 30%: $10.01 / 30% = $33.3667 → rounded up to $33.37
     pytest.param(
         Limits(out_of_pocket_individual_cents=100_000),

@@ -1,7 +1,8 @@
 """Money is integer cents; rates are integer basis points; unit prices are integer millicents.
 
-There is exactly one rounding helper, :func:`round_half_up`. Every fraction in the domain goes
-through it, so a cent is never lost or invented by an accidental float or floor division.
+There is exactly one rounding helper, :func:`divide` (``round_half_up`` is its common case).
+Every fraction in the domain goes through it, so a cent is never lost or invented by an
+accidental float or floor division.
 """
 
 from __future__ import annotations

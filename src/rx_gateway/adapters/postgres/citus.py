@@ -45,6 +45,8 @@ PER_FAMILY_TABLES: tuple[str, ...] = (
     "accumulator",
     "accumulator_move",
     "audit_log",
+    "remittance_item",
+    "invoice_item",
 )
 REFERENCE_TABLES: tuple[str, ...] = (
     "reference_version",
@@ -54,6 +56,20 @@ REFERENCE_TABLES: tuple[str, ...] = (
     "pharmacy",
     "account",
     "member_key",
+    "settlement_payer",
+    "payee",
+    "sponsor",
+    "settlement_entry",
+    "settlement_posting",
+    "pay_cycle",
+    "remittance",
+    "billing_cycle",
+    "invoice",
+    "settlement_file",
+    "sponsor_receipt",
+    "bank_line",
+    "bank_match",
+    "settlement_alert",
 )
 LOCAL_TABLES: tuple[str, ...] = ("schema_migration",)
 # Foreign keys that point at a future reference table: dropped before anything is distributed
@@ -63,6 +79,16 @@ CROSS_KEYS: tuple[tuple[str, str, str], ...] = (
     ("coverage", "coverage_plan_fkey", "FOREIGN KEY (plan_id) REFERENCES plan (plan_id)"),
     ("formulary", "formulary_plan_id_fkey", "FOREIGN KEY (plan_id) REFERENCES plan (plan_id)"),
     ("formulary", "formulary_ndc_fkey", "FOREIGN KEY (ndc) REFERENCES drug (ndc)"),
+    (
+        "remittance_item",
+        "remittance_item_cycle_id_fkey",
+        "FOREIGN KEY (cycle_id) REFERENCES pay_cycle (cycle_id)",
+    ),
+    (
+        "invoice_item",
+        "invoice_item_invoice_id_fkey",
+        "FOREIGN KEY (invoice_id) REFERENCES invoice (invoice_id)",
+    ),
 )
 DISTRIBUTED_FUNCTIONS: tuple[str, ...] = (
     "rx_post_claim(text, jsonb)",

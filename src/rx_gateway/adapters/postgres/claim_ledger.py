@@ -80,6 +80,7 @@ class LedgerWrites(MemberReads):
             "date_of_service": request.service_date,
             "days_supply": request.days_supply,
             "quantity_thousandths": request.quantity_dispensed_thousandths,
+            "gross_amount_due_cents": request.gross_amount_due_cents,
             "reference_data_version": response.reference_data_version,
             "response": response_to_record(response),
             "postings": _postings_payload(paid.entry),

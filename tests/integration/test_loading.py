@@ -140,7 +140,7 @@ def test_a_utf8_bom_is_accepted(tmp_path: Path) -> None:
         "\ufeff" + PHARMACIES_HEADER + "1000000001,Main St,preferred,retail\n", encoding="utf-8"
     )
     assert read_dataset(tmp_path).rows("pharmacies.csv") == [
-        ("1000000001", "Main St", "preferred", "retail")
+        ("1000000001", "Main St", "preferred", "retail", None)  # payee_id left out: the store
     ]
 
 

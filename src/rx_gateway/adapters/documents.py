@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
+from rx_gateway.adapters.document_reader import Reader
+from rx_gateway.adapters.plan_terms import settlement_terms
 from rx_gateway.domain.errors import ReferenceDataError
 from rx_gateway.domain.reference import (
     DEFAULT_MONTH_BANDS,
@@ -26,54 +28,6 @@ from rx_gateway.domain.reference import (
     PurseRule,
 )
 
-T = TypeVar("T")
-
-
-def line_of(text: str, path: tuple[str, ...]) -> int:
-    """Best-effort line of a JSON path: find each key in turn after the previous one."""
-    position = 0
-    for key in path:
-        found = text.find(f'"{key}"', position)
-        if found < 0:
-            break
-        position = found
-    return text.count("\n", 0, position) + 1 if text else 0
-
-
-class _Reader:
-    def __init__(self, source: str, text: str) -> None:
-        self.source = source
-        self.text = text
-
-    def fail(self, path: tuple[str, ...], problem: str) -> ReferenceDataError:
-        return ReferenceDataError(self.source, line_of(self.text, path), ".".join(path), problem)
-
-    def get(
-        self,
-        doc: Mapping[str, Any],
-        path: tuple[str, ...],
-        kind: type[T],
-        *,
-        default: Any = ...,
-        check: Callable[[Any], bool] | None = None,
-        rule: str = "",
-    ) -> T:
-        key = path[-1]
-        if key not in doc:
-            if default is ...:
-                raise self.fail(path, "is required")
-            return default  # type: ignore[no-any-return]
-        value = doc[key]
-        if value is None and default is None:
-            return None  # type: ignore[return-value]
-        if kind is int and (type(value) is not int):
-            raise self.fail(path, f"must be an integer, got {value!r}")
-        if not isinstance(value, kind):
-            raise self.fail(path, f"must be {kind.__name__}, got {value!r}")
-        if check is not None and not check(value):
-            raise self.fail(path, f"{rule}, got {value!r}")
-        return value
-
 
 def _non_negative(value: int) -> bool:
     return value >= 0
@@ -83,7 +37,7 @@ def _basis_points(value: int) -> bool:
     return 0 <= value <= 10_000
 
 
-def _tier(reader: _Reader, doc: Mapping[str, Any], path: tuple[str, ...]) -> CostShareRule:
+def _tier(reader: Reader, doc: Mapping[str, Any], path: tuple[str, ...]) -> CostShareRule:
     kind_text = reader.get(
         doc,
         (*path, "kind"),
@@ -147,7 +101,7 @@ def _tier(reader: _Reader, doc: Mapping[str, Any], path: tuple[str, ...]) -> Cos
     )
 
 
-def _network(reader: _Reader, doc: Mapping[str, Any], path: tuple[str, ...]) -> NetworkPricing:
+def _network(reader: Reader, doc: Mapping[str, Any], path: tuple[str, ...]) -> NetworkPricing:
     return NetworkPricing(
         awp_discount_bp=reader.get(
             doc, (*path, "awp_discount_bp"), int, check=_basis_points, rule="must be 0-10000"
@@ -170,7 +124,7 @@ def _optional_positive(value: int | None) -> bool:
     return value is None or value > 0
 
 
-def _purse_order(reader: _Reader, docs: list[Any], base: tuple[str, ...]) -> tuple[PurseRule, ...]:
+def _purse_order(reader: Reader, docs: list[Any], base: tuple[str, ...]) -> tuple[PurseRule, ...]:
     """A benefit stack: purse rules in the order they pay."""
     get = reader.get
     rules = []
@@ -225,7 +179,7 @@ def _purse_order(reader: _Reader, docs: list[Any], base: tuple[str, ...]) -> tup
 
 def plan_from_document(doc: Any, source: str, text: str = "") -> Plan:
     """Validate a plan document and build the domain plan. Raises ReferenceDataError."""
-    reader = _Reader(source, text)
+    reader = Reader(source, text)
     if not isinstance(doc, dict):
         raise reader.fail((), "a plan document is a JSON object")
     get = reader.get
@@ -339,6 +293,7 @@ def plan_from_document(doc: Any, source: str, text: str = "") -> Plan:
         generic_required_daw_codes=frozenset(
             get(doc, ("generic_required_daw_codes",), list, default=[])
         ),
+        **settlement_terms(reader, doc),
     )
     if not tiers:
         raise reader.fail(("tiers",), "at least one tier is required")
@@ -421,14 +376,14 @@ def hsa_problem(plan: Plan) -> tuple[tuple[str, ...], str] | None:
     return next(((path, problem) for path, ok, problem in checks if not ok), None)
 
 
-def _limit(reader: _Reader, doc: Mapping[str, Any], section: str, key: str) -> int | None:
+def _limit(reader: Reader, doc: Mapping[str, Any], section: str, key: str) -> int | None:
     value: int | None = reader.get(
         doc, (section, key), int, default=None, check=_non_negative, rule="must be >= 0"
     )
     return value
 
 
-def _month_bands(reader: _Reader, doc: Mapping[str, Any]) -> tuple[tuple[int, int], ...]:
+def _month_bands(reader: Reader, doc: Mapping[str, Any]) -> tuple[tuple[int, int], ...]:
     """``[[days_max, months], ...]``: what a month's supply is (default 34/60/90 days)."""
     raw = reader.get(doc, ("month_bands",), list, default=None)
     if raw is None:

@@ -165,10 +165,6 @@ def is_text(value: str) -> bool:
     return value.isascii() and value.isprintable()
 
 
-def _text_ok(value: str, length_max: int = TEXT_FIELD_LENGTH_MAX) -> bool:
-    return 0 < len(value) <= length_max and is_text(value) and value.strip() == value
-
-
 def _digits_reject(
     value: str, code: RejectCode, name: str, lengths: tuple[int, int], *, required: bool = True
 ) -> list[Reject]:

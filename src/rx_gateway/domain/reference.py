@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from rx_gateway.domain.money import BASIS_POINTS_PER_UNIT, Rounding, divide
+from rx_gateway.domain.settlement.cycles import Schedule
 
 
 class CostShareKind(StrEnum):
@@ -155,6 +156,9 @@ class Program:
     generics_only: bool = False
 
 
+EMPLOYER_SPONSOR = "employer"  # a plan billed to each member's employer
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     plan_id: str
@@ -198,6 +202,15 @@ class Plan:
     # 303-C3 person code required on claims (else the patient is matched on cardholder ID,
     # date of birth and gender).
     person_code_required: bool = False
+    # Who is billed for the plan's cost: a sponsor ID, or EMPLOYER_SPONSOR (each family's
+    # employer). How its pharmacies are paid: the pay cycle, and a fee per transaction.
+    sponsor_id: str = "employer"
+    pay_schedule: Schedule = field(default_factory=Schedule)
+    transaction_fee_cents: int = 0
+
+    def sponsor_of(self, employer_id: str) -> str:
+        """The sponsor billed for a claim of a member of ``employer_id``'s."""
+        return employer_id if self.sponsor_id == EMPLOYER_SPONSOR else self.sponsor_id
 
     def limits(self, level: CoverageLevel) -> Limits:
         """The deductible and out-of-pocket limits for a coverage of this level."""

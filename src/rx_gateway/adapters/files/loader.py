@@ -17,15 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from rx_gateway.adapters.documents import plan_from_document
+from rx_gateway.adapters.files.processor import NAME as PROCESSOR_FILE
+from rx_gateway.adapters.files.processor import read_payer
 from rx_gateway.adapters.files.tables import (
     OPTIONAL_COLUMNS,
     ROW_RULES,
     TABLES,
+    Parser,
     is_phi,
     shown,
 )
 from rx_gateway.domain.errors import ReferenceDataError
-from rx_gateway.domain.reference import Plan
+from rx_gateway.domain.reference import EMPLOYER_SPONSOR, Plan
+from rx_gateway.domain.settlement.parties import Payer
 
 
 @dataclass
@@ -35,6 +39,7 @@ class Dataset:
     plans: list[tuple[Plan, dict[str, Any]]] = field(default_factory=list)
     tables: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     lines: dict[str, list[int]] = field(default_factory=dict)
+    payer: Payer | None = None
 
     def rows(self, name: str) -> list[tuple[Any, ...]]:
         return self.tables.get(name, [])
@@ -42,6 +47,8 @@ class Dataset:
     def counts(self) -> dict[str, int]:
         counts = {name.removesuffix(".csv"): len(rows) for name, rows in self.tables.items()}
         counts["plans"] = len(self.plans)
+        if self.payer is not None:
+            counts["processor"] = 1
         return counts
 
 
@@ -90,11 +97,14 @@ def _csv_problem(error: csv.Error) -> str:
     return f"cannot be read as CSV: {text}"
 
 
-def read_table(path: Path) -> tuple[list[tuple[Any, ...]], list[int]]:
+def read_table(
+    path: Path, layout: dict[str, Parser] | None = None
+) -> tuple[list[tuple[Any, ...]], list[int]]:
     """Rows of one CSV file, each parsed and checked; the first problem raises a
-    ReferenceDataError naming the file, line and field (with the value only when not PHI)."""
+    ReferenceDataError naming the file, line and field (with the value only when not PHI).
+    The columns are the data file's of the same name, or ``layout``'s."""
     name = path.name
-    columns = TABLES[name]
+    columns = layout if layout is not None else TABLES[name]
     optional = OPTIONAL_COLUMNS.get(name, set())
     rows: list[tuple[Any, ...]] = []
     lines: list[int] = []
@@ -256,7 +266,9 @@ def read_dataset(directory: Path, *, known: dict[str, set[Any]] | None = None) -
         path = directory / name
         if path.exists():
             dataset.tables[name], dataset.lines[name] = read_table(path)
-    if not dataset.plans and not any(dataset.tables.values()):
+    if (directory / PROCESSOR_FILE).exists():
+        dataset.payer = read_payer(directory / PROCESSOR_FILE)
+    if not dataset.plans and not any(dataset.tables.values()) and dataset.payer is None:
         raise ReferenceDataError(str(directory), 0, "(directory)", _nothing_to_load(directory))
     for name, key in (
         ("drugs.csv", ("ndc",)),
@@ -267,6 +279,8 @@ def read_dataset(directory: Path, *, known: dict[str, set[Any]] | None = None) -
         ("purses.csv", ("purse_id",)),
         ("funding.csv", ("funding_id",)),
         ("prior_authorizations.csv", ("pa_number",)),
+        ("payees.csv", ("payee_id",)),
+        ("sponsors.csv", ("sponsor_id",)),
     ):
         _check_unique(dataset, directory, name, key)
     _check_cardholders_unique(dataset, directory)
@@ -285,4 +299,15 @@ def read_dataset(directory: Path, *, known: dict[str, set[Any]] | None = None) -
     _check_references(
         dataset, directory, "prior_authorizations.csv", "member_id", members, "member"
     )
+    payees = {r[0] for r in dataset.rows("payees.csv")} | known.get("payees", set())
+    _check_references(dataset, directory, "pharmacies.csv", "payee_id", payees, "payee")
+    sponsors = {r[0] for r in dataset.rows("sponsors.csv")} | known.get("sponsors", set())
+    for plan, _ in dataset.plans:
+        if plan.sponsor_id != EMPLOYER_SPONSOR and plan.sponsor_id not in sponsors:
+            raise ReferenceDataError(
+                str(directory / "plans"),
+                0,
+                f"{plan.plan_id}.sponsor_id",
+                f"unknown sponsor {plan.sponsor_id!r}: add it to sponsors.csv",
+            )
     return dataset

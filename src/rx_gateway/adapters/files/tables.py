@@ -13,6 +13,19 @@ that look at a whole row.
                                  [,period_days,period_quantity_limit_thousandths,
                                   period_days_supply_max]        (optional: 9G, AG)
     pharmacies.csv               npi,name,network,kind
+                                 [,payee_id]  (optional: the remit-to payee; blank: the store)
+    payees.csv                   payee_id,name,npi,tin[,ncpdp_id,bank_routing_number,
+                                 bank_account_number]  (an NPI or a TIN is required)
+    sponsors.csv                 sponsor_id,name[,billing_period_days,billing_cutoff_weekday,
+                                 payment_terms_days,admin_fee_cents,funding_model,
+                                 low_balance_threshold_cents]
+    processor.json               the 835's payer (see adapters/files/processor.py)
+
+Files the settlement commands read (not part of a data directory):
+    sponsor payments             sponsor_id,invoice_id,amount_cents,received_on,reference
+                                 (`rx-gateway funding receive`; blank invoice_id: a deposit)
+    bank confirmations           direction,trace,amount_cents,posted_on
+                                 (`rx-gateway reconcile --bank`; direction debit or credit)
     members.csv                  member_id,cardholder_id,person_code,family_id,employer_id,
                                  class_code,first_name,last_name,date_of_birth,gender_code
     coverages.csv                member_id,plan_id,group_id,start_date,end_date,end_reason,
@@ -31,6 +44,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from rx_gateway.domain.settlement.cycles import WEEKDAYS, weekday_number
+
 Parser = Callable[[str], Any]
 
 # Columns a file may leave out (added after the first release of its layout).
@@ -47,6 +62,16 @@ OPTIONAL_COLUMNS: dict[str, set[str]] = {
     "coverages.csv": {"coverage_level"},
     "funding.csv": {"available_on"},
     "prior_authorizations.csv": {"quantity_thousandths"},
+    "pharmacies.csv": {"payee_id"},
+    "payees.csv": {"ncpdp_id", "bank_routing_number", "bank_account_number"},
+    "sponsors.csv": {
+        "billing_period_days",
+        "billing_cutoff_weekday",
+        "payment_terms_days",
+        "admin_fee_cents",
+        "funding_model",
+        "low_balance_threshold_cents",
+    },
 }
 
 # Columns whose values are PHI: an error names the file, line and field, never the value.
@@ -148,6 +173,31 @@ def _ndc(value: str) -> str:
     return value.strip()
 
 
+def _digits(count: int, what: str) -> Parser:
+    def parse(value: str) -> str:
+        text = value.strip()
+        if not (len(text) == count and text.isascii() and text.isdigit()):
+            raise ValueError(f"must be a {count}-digit {what}")
+        return text
+
+    return parse
+
+
+def _weekday(value: str) -> int:
+    number = weekday_number(value)
+    if number is None:
+        raise ValueError(f"must be one of {', '.join(WEEKDAYS)}")
+    return number
+
+
+def _amount_cents(value: str) -> int:
+    """Integer cents, as written: no decimal point, no rounding."""
+    text = value.strip()
+    if "." in text or "," in text:
+        raise ValueError("must be integer cents (no decimal point): $12.50 is 1250")
+    return _positive_bigint(text)  # type: ignore[no-any-return]
+
+
 _optional_positive_int = _optional(_positive_int)
 _optional_positive_bigint = _optional(_positive_bigint)
 _optional_date = _optional(_date)
@@ -189,6 +239,26 @@ TABLES: dict[str, dict[str, Parser]] = {
         "name": _text,
         "network": _one_of("preferred", "standard", "out_of_network"),
         "kind": _one_of("retail", "retail90", "mail", "specialty"),
+        "payee_id": _optional_text,
+    },
+    "payees.csv": {
+        "payee_id": _text,
+        "name": _text,
+        "npi": _optional(_digits(10, "NPI")),
+        "tin": _optional(_digits(9, "TIN (EIN)")),
+        "ncpdp_id": _optional(_digits(7, "NCPDP provider ID")),
+        "bank_routing_number": _optional(_digits(9, "ABA routing number")),
+        "bank_account_number": _optional_text,
+    },
+    "sponsors.csv": {
+        "sponsor_id": _text,
+        "name": _text,
+        "billing_period_days": _optional(_one_of("7", "14")),
+        "billing_cutoff_weekday": _optional(_weekday),
+        "payment_terms_days": _optional(_int_between(0, 60)),
+        "admin_fee_cents": _optional(_int_between(0, 100_000)),
+        "funding_model": _optional(_one_of("arrears", "prefunded")),
+        "low_balance_threshold_cents": _optional(_int_between(0, BIGINT_MAX)),
     },
     "members.csv": {
         "member_id": _text,
@@ -233,6 +303,32 @@ TABLES: dict[str, dict[str, Parser]] = {
 }
 
 
+# Files the settlement commands read, by layout (their names are the user's).
+SETTLEMENT_LAYOUTS: dict[str, dict[str, Parser]] = {
+    "sponsor payments": {
+        "sponsor_id": _text,
+        "invoice_id": _optional_text,
+        "amount_cents": _amount_cents,
+        "received_on": _date,
+        "reference": _text,
+    },
+    "bank confirmations": {
+        "direction": _one_of("debit", "credit"),
+        "trace": _text,
+        "amount_cents": _amount_cents,
+        "posted_on": _date,
+    },
+}
+
+
+def _payee_identity(row: dict[str, Any]) -> tuple[str, str] | None:
+    if row["npi"] is None and row["tin"] is None:
+        return "npi", "an NPI or a TIN is required (the 835's N1*PE)"
+    if (row["bank_routing_number"] is None) != (row["bank_account_number"] is None):
+        return "bank_routing_number", "give both bank numbers or neither (paid by check)"
+    return None
+
+
 def _coverage_dates(row: dict[str, Any]) -> tuple[str, str] | None:
     if row["end_date"] is not None and row["end_date"] < row["start_date"]:
         return "end_date", "is before start_date"
@@ -249,4 +345,5 @@ def _authorized_product(row: dict[str, Any]) -> tuple[str, str] | None:
 ROW_RULES: dict[str, Callable[[dict[str, Any]], tuple[str, str] | None]] = {
     "coverages.csv": _coverage_dates,
     "prior_authorizations.csv": _authorized_product,
+    "payees.csv": _payee_identity,
 }

@@ -22,6 +22,8 @@ async def known_keys(conn: asyncpg.Connection) -> dict[str, set[Any]]:
         "members": {r[0] for r in await conn.fetch("SELECT member_id FROM member_key")},
         "families": {r[0] for r in await conn.fetch("SELECT family_id FROM family")},
         "purses": {r[0] for r in await conn.fetch("SELECT purse_id FROM purse")},
+        "payees": {r[0] for r in await conn.fetch("SELECT payee_id FROM payee")},
+        "sponsors": {r[0] for r in await conn.fetch("SELECT sponsor_id FROM sponsor")},
     }
 
 
@@ -84,6 +86,7 @@ async def write_dataset(
                 sorted({r[0] for r in formulary}),
             )
             await _upsert(conn, "formulary", "formulary.csv", formulary, ("plan_id", "ndc"))
+        await _write_parties(conn, dataset)
         await _upsert(conn, "pharmacy", "pharmacies.csv", dataset.rows("pharmacies.csv"), ("npi",))
         members = dataset.rows("members.csv")
         families = sorted({(r[3], r[4]) for r in members})
@@ -140,6 +143,7 @@ async def write_dataset(
             {r[0]: r[1] for r in purses},
         )
         await _ensure_accounts(conn, dataset)
+        await _ensure_sponsors(conn)
         funded = scheduled = 0
         for funding_id, purse_id, amount, memo, available_on in dataset.rows("funding.csv"):
             if available_on is not None:
@@ -259,4 +263,49 @@ async def _ensure_accounts(conn: asyncpg.Connection, dataset: Dataset) -> None:
     await conn.executemany(
         "INSERT INTO account (account_key, kind) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         sorted(set(accounts)),
+    )
+
+
+SPONSOR_DEFAULTS = (7, 6, 2, 0, "arrears", 0)  # sponsors.csv's optional columns, left blank
+
+
+async def _write_parties(conn: asyncpg.Connection, dataset: Dataset) -> None:
+    """The processor (the 835's payer), pharmacy payees and sponsors, blanks as defaults."""
+    if dataset.payer is not None:
+        payer = dataset.payer
+        columns = list(payer.__dataclass_fields__)
+        await conn.execute(
+            f"INSERT INTO settlement_payer ({', '.join(columns)}) VALUES "  # noqa: S608 - constant columns
+            f"({', '.join(f'${i}' for i in range(1, len(columns) + 1))})"
+            f" ON CONFLICT (singleton) DO UPDATE SET "
+            + ", ".join(f"{c} = EXCLUDED.{c}" for c in columns),
+            *(getattr(payer, c) for c in columns),
+        )
+    payees = [
+        (payee_id, name, npi or "", tin or "", ncpdp or "", routing or "", account or "")
+        for payee_id, name, npi, tin, ncpdp, routing, account in dataset.rows("payees.csv")
+    ]
+    await _upsert(conn, "payee", "payees.csv", payees, ("payee_id",))
+    sponsors = [
+        (
+            sponsor_id,
+            name,
+            *(
+                default if value is None else (int(value) if i == 0 else value)
+                for i, (value, default) in enumerate(zip(rest, SPONSOR_DEFAULTS, strict=True))
+            ),
+        )
+        for sponsor_id, name, *rest in dataset.rows("sponsors.csv")
+    ]
+    await _upsert(conn, "sponsor", "sponsors.csv", sponsors, ("sponsor_id",))
+
+
+async def _ensure_sponsors(conn: asyncpg.Connection) -> None:
+    """Every employer (billed for plans that bill the employer, and for the purses it funds)
+    is a sponsor: one not in sponsors.csv gets the defaults (weekly, in arrears, no fee)."""
+    await conn.execute(
+        "INSERT INTO sponsor (sponsor_id, name)"
+        " SELECT employer_id, employer_id FROM family"
+        " UNION SELECT employer_id, employer_id FROM purse"
+        " ON CONFLICT (sponsor_id) DO NOTHING"
     )

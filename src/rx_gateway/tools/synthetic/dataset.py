@@ -14,7 +14,7 @@ from rx_gateway.tools.synthetic.csv_writer import write_table
 from rx_gateway.tools.synthetic.drugs import NdcSource, drug_list
 from rx_gateway.tools.synthetic.fixtures import fixtures
 from rx_gateway.tools.synthetic.formulary import formulary_entries
-from rx_gateway.tools.synthetic.pharmacies import pharmacy_list
+from rx_gateway.tools.synthetic.pharmacies import payee_list, pharmacy_list
 from rx_gateway.tools.synthetic.plans import plan_documents
 from rx_gateway.tools.synthetic.population import population
 from rx_gateway.tools.synthetic.rows import (
@@ -23,10 +23,13 @@ from rx_gateway.tools.synthetic.rows import (
     FormularyRow,
     FundingRow,
     MemberRow,
+    PayeeRow,
     PharmacyRow,
     PriorAuthorizationRow,
     PurseRow,
+    SponsorRow,
 )
+from rx_gateway.tools.synthetic.settlement import PROCESSOR, sponsor_list
 
 PLAN_YEAR = ("2026-01-01", "2026-12-31")
 
@@ -50,7 +53,10 @@ def generate(
     people = population(rng, members)
     write_table(directory, DrugRow, drug_rows)
     write_table(directory, FormularyRow, entries)
+    write_table(directory, PayeeRow, payee_list())
     write_table(directory, PharmacyRow, stores)
+    write_table(directory, SponsorRow, sponsor_list())
+    (directory / "processor.json").write_text(json.dumps(PROCESSOR, indent=2) + "\n")
     write_table(directory, MemberRow, people.members)
     write_table(directory, CoverageRow, people.coverages)
     write_table(directory, PurseRow, people.purses)

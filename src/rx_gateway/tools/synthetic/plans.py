@@ -37,6 +37,18 @@ WELLNESS_RULE = {
 }
 
 
+# Pharmacies are paid weekly (periods end on Sunday), three days later; a commercial claim
+# costs the pharmacy a 25-cent transaction fee. Part D: at most 9 days from receipt to payment.
+COMMERCIAL_PAY_CYCLE = {
+    "period_days": 7,
+    "cutoff_weekday": "sunday",
+    "pay_after_days": 3,
+    "transaction_fee_cents": 25,
+}
+PART_D_PAY_CYCLE = {"period_days": 7, "cutoff_weekday": "sunday", "pay_after_days": 3}
+PART_D_SPONSOR = "PDP-SPONSOR"
+
+
 def plan_documents() -> list[dict[str, Any]]:
     """The plan documents, as `rx-gateway load` reads them from plans/*.json."""
     copay_bands_generic = [[34, 10_000], [90, 20_000]]
@@ -48,6 +60,8 @@ def plan_documents() -> list[dict[str, Any]]:
         "pcn": PCN_COMMERCIAL,
         "line_of_business": "COMMERCIAL",
         "plan_year_start_month": 1,
+        "sponsor_id": "employer",
+        "pharmacy_payment": COMMERCIAL_PAY_CYCLE,
         "deductible": {"individual_cents": 25_000, "family_cents": 50_000},
         "out_of_pocket": {"individual_cents": 400_000, "family_cents": 800_000},
         "days_supply_max": 90,
@@ -146,6 +160,8 @@ def plan_documents() -> list[dict[str, Any]]:
         "pcn": PCN_HDHP,
         "line_of_business": "COMMERCIAL",
         "plan_year_start_month": 1,
+        "sponsor_id": "employer",
+        "pharmacy_payment": COMMERCIAL_PAY_CYCLE,
         # IRS 2026: self-only coverage $1,700; family coverage an aggregate $3,400 (no member
         # of a family meets a deductible below the family minimum). Out of pocket at most
         # $8,500 / $17,000, with an embedded individual limit no higher than self-only.
@@ -201,6 +217,8 @@ def plan_documents() -> list[dict[str, Any]]:
         "pcn": PCN_PART_D,
         "line_of_business": "MEDICARE_PART_D",
         "plan_year_start_month": 1,
+        "sponsor_id": PART_D_SPONSOR,
+        "pharmacy_payment": PART_D_PAY_CYCLE,
         "deductible": {"individual_cents": 61_500},
         "out_of_pocket": {"individual_cents": 210_000},
         "days_supply_max": 90,

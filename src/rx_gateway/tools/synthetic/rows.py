@@ -69,6 +69,32 @@ class PharmacyRow(NamedTuple):
     name: str
     network: str  # preferred, standard, out_of_network
     kind: str  # retail, mail, specialty
+    payee_id: str | None  # the remit-to payee; None: the store is paid itself
+
+
+class PayeeRow(NamedTuple):
+    """payees.csv: a remit-to entity (a chain's central office)."""
+
+    payee_id: str
+    name: str
+    npi: str | None
+    tin: str | None
+    ncpdp_id: str | None
+    bank_routing_number: str | None
+    bank_account_number: str | None
+
+
+class SponsorRow(NamedTuple):
+    """sponsors.csv: who is billed, how often, on which terms."""
+
+    sponsor_id: str
+    name: str
+    billing_period_days: int | None
+    billing_cutoff_weekday: str | None
+    payment_terms_days: int | None
+    admin_fee_cents: int | None
+    funding_model: str | None
+    low_balance_threshold_cents: int | None
 
 
 class MemberRow(NamedTuple):
@@ -131,6 +157,8 @@ class PriorAuthorizationRow(NamedTuple):
 
 
 FILE_OF: dict[type[NamedTuple], str] = {
+    PayeeRow: "payees.csv",
+    SponsorRow: "sponsors.csv",
     DrugRow: "drugs.csv",
     FormularyRow: "formulary.csv",
     PharmacyRow: "pharmacies.csv",

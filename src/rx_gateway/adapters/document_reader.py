@@ -1,0 +1,56 @@
+"""Reading a JSON document with errors that name the file, the line and the JSON path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from rx_gateway.domain.errors import ReferenceDataError
+
+T = TypeVar("T")
+
+
+def line_of(text: str, path: tuple[str, ...]) -> int:
+    """Best-effort line of a JSON path: find each key in turn after the previous one."""
+    position = 0
+    for key in path:
+        found = text.find(f'"{key}"', position)
+        if found < 0:
+            break
+        position = found
+    return text.count("\n", 0, position) + 1 if text else 0
+
+
+class Reader:
+    def __init__(self, source: str, text: str) -> None:
+        self.source = source
+        self.text = text
+
+    def fail(self, path: tuple[str, ...], problem: str) -> ReferenceDataError:
+        return ReferenceDataError(self.source, line_of(self.text, path), ".".join(path), problem)
+
+    def get(
+        self,
+        doc: Mapping[str, Any],
+        path: tuple[str, ...],
+        kind: type[T],
+        *,
+        default: Any = ...,
+        check: Callable[[Any], bool] | None = None,
+        rule: str = "",
+    ) -> T:
+        key = path[-1]
+        if key not in doc:
+            if default is ...:
+                raise self.fail(path, "is required")
+            return default  # type: ignore[no-any-return]
+        value = doc[key]
+        if value is None and default is None:
+            return None  # type: ignore[return-value]
+        if kind is int and (type(value) is not int):
+            raise self.fail(path, f"must be an integer, got {value!r}")
+        if not isinstance(value, kind):
+            raise self.fail(path, f"must be {kind.__name__}, got {value!r}")
+        if check is not None and not check(value):
+            raise self.fail(path, f"{rule}, got {value!r}")
+        return value

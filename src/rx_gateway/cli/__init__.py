@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from rx_gateway import logs
-from rx_gateway.cli import database, serving, tools
+from rx_gateway.cli import database, serving, settlement, tools
 from rx_gateway.cli.parser import build_parser
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import InvalidRequest, ReferenceDataError, RxGatewayError
@@ -25,7 +25,8 @@ __all__ = ["build_parser", "main"]
 
 # Commands that print their own result: their logs default to WARNING (RX_GATEWAY_LOG_LEVEL
 # set explicitly, or --verbose, shows the rest).
-QUIET_COMMANDS = ("demo", "migrate", "verify", "load", "citus")
+SETTLEMENT_COMMANDS = ("settle", "invoice", "funding", "reconcile", "balances")
+QUIET_COMMANDS = ("demo", "migrate", "verify", "load", "citus", *SETTLEMENT_COMMANDS)
 # grpc's fork handlers only log "Other threads are currently calling into gRPC, skipping
 # fork() handlers" when the embedded PostgreSQL's pg_ctl is started or stopped: nothing here
 # uses gRPC in a forked child (every child execs). Read by grpc when it is imported.
@@ -83,6 +84,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _run(database.load(settings, args.directory), settings)
     if command == "citus":
         return _run(database.citus(settings, apply=args.citus_command == "distribute"), settings)
+    if command in SETTLEMENT_COMMANDS:
+        return _run(_settlement(args, settings), settings)
     if command == "generate":
         return tools.generate(args)
     if command == "ncpdp":
@@ -93,6 +96,22 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         # loops alone
         return _run(tools.bench(args), replace(settings, use_uvloop=True))
     return _run(tools.demo(settings, args), settings)
+
+
+def _settlement(args: argparse.Namespace, settings: Settings) -> Coroutine[Any, Any, int]:
+    day = settlement.parse_day
+    if args.command == "settle":
+        return settlement.settle(settings, day(args.through), args.out)
+    if args.command == "invoice":
+        return settlement.invoice(settings, day(args.through), args.out)
+    if args.command == "funding":
+        return settlement.receive_funding(settings, args.file)
+    if args.command == "reconcile":
+        as_of = day(args.as_of) if args.as_of else None
+        return settlement.reconcile(
+            settings, args.bank, args.out, as_of, args.unconfirmed_after_days
+        )
+    return settlement.balances(settings, day(args.as_of) if args.as_of else None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,8 +4,71 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from rx_gateway.cli.tools import GENERATE_MEMBERS_MIN
+from rx_gateway.domain.settlement.reconciliation import UNCONFIRMED_AFTER_DAYS
+
+
+def _day(value: str) -> str:
+    """A YYYY-MM-DD option, checked here so a bad one is a usage line."""
+    import datetime as dt  # noqa: PLC0415
+
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        msg = f"{value!r} is not a date YYYY-MM-DD"
+        raise argparse.ArgumentTypeError(msg) from None
+    return value
+
+
+def add_settlement_commands(commands: Any, database_options: argparse.ArgumentParser) -> None:
+    settle = commands.add_parser(
+        "settle",
+        help="close pharmacy pay cycles ending by a date: 835 and JSON per payee",
+        parents=[database_options],
+    )
+    settle.add_argument("--through", type=_day, required=True, help="YYYY-MM-DD")
+    settle.add_argument("--out", type=Path, default=Path("settlement"), help="where the files go")
+    invoice = commands.add_parser(
+        "invoice",
+        help="close sponsor billing cycles ending by a date: CSV and JSON per sponsor",
+        parents=[database_options],
+    )
+    invoice.add_argument("--through", type=_day, required=True, help="YYYY-MM-DD")
+    invoice.add_argument("--out", type=Path, default=Path("settlement"), help="where the files go")
+    funding = commands.add_parser("funding", help="sponsor payments", parents=[database_options])
+    funding_commands = funding.add_subparsers(dest="funding_command", required=True)
+    receive = funding_commands.add_parser(
+        "receive",
+        help="record sponsor payments from a CSV (sponsor_id,invoice_id,amount_cents,"
+        "received_on,reference)",
+        parents=[database_options],
+    )
+    receive.add_argument("file", type=Path)
+    reconcile = commands.add_parser(
+        "reconcile",
+        help="match the bank's confirmations to remittances and sponsor payments",
+        parents=[database_options],
+    )
+    reconcile.add_argument(
+        "--bank", type=Path, required=True, help="CSV: direction,trace,amount_cents,posted_on"
+    )
+    reconcile.add_argument("--out", type=Path, default=Path("settlement"), help="report directory")
+    reconcile.add_argument("--as-of", type=_day, help="YYYY-MM-DD (default today, UTC)")
+    reconcile.add_argument(
+        "--unconfirmed-after-days",
+        type=int,
+        default=UNCONFIRMED_AFTER_DAYS,
+        help=f"a remittance with no confirmation this long after its pay date is an exception"
+        f" (default {UNCONFIRMED_AFTER_DAYS})",
+    )
+    balances = commands.add_parser(
+        "balances",
+        help="what each payee is owed, each sponsor billed and paid",
+        parents=[database_options],
+    )
+    balances.add_argument("--as-of", type=_day, help="YYYY-MM-DD (default today, UTC)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[database_options],
     )
     load.add_argument("directory", type=Path, help="a data directory (see `generate`)")
+    add_settlement_commands(commands, database_options)
     generate = commands.add_parser("generate", help="write a synthetic dataset")
     generate.add_argument("directory", type=Path, help="where to write it (created if absent)")
     generate.add_argument(

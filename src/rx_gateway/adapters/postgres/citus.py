@@ -87,7 +87,7 @@ CROSS_KEYS: tuple[tuple[str, str, str], ...] = (
     (
         "invoice_item",
         "invoice_item_invoice_id_fkey",
-        "FOREIGN KEY (invoice_id) REFERENCES invoice (invoice_id)",
+        "FOREIGN KEY (invoice_id) REFERENCES invoice (invoice_id) DEFERRABLE",
     ),
 )
 DISTRIBUTED_FUNCTIONS: tuple[str, ...] = (

@@ -16,7 +16,6 @@ closing it again returns what was stored and writes nothing.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -28,7 +27,7 @@ from rx_gateway.adapters.postgres.settlement_ledger import (
     read_payer,
     settlement_balances,
 )
-from rx_gateway.domain.settlement.cycles import Schedule, cutoff_instant, cycle_id
+from rx_gateway.domain.settlement.cycles import cutoff_instant
 from rx_gateway.domain.settlement.documents import remittance_document
 from rx_gateway.domain.settlement.remittance import (
     LineKind,
@@ -38,6 +37,7 @@ from rx_gateway.domain.settlement.remittance import (
     remit,
     transaction_fee,
 )
+from rx_gateway.service_layer.settlement import PayCycle, RemittanceFile
 from rx_gateway.x12.envelope import Envelope
 from rx_gateway.x12.remittance_835 import IMPLEMENTATION, render_835
 
@@ -78,39 +78,6 @@ LEFT JOIN claim_reversal cr ON r.kind = 'reversal' AND cr.family_id = r.family_i
 WHERE r.cycle_id = $1
 ORDER BY r.payee_id, coalesce(cr.created_at, c.created_at), r.claim_id, r.kind
 """
-
-
-@dataclass(frozen=True, slots=True)
-class PayCycle:
-    """A pay cycle to close: its schedule, its period, the plans paid on it."""
-
-    schedule: Schedule
-    period_end: dt.date
-    plan_ids: tuple[str, ...]
-    fee_by_plan: dict[str, int]
-    line_of_business: dict[str, str]
-
-    @property
-    def cycle_id(self) -> str:
-        return cycle_id("PAY", self.schedule, self.period_end)
-
-
-@dataclass(frozen=True, slots=True)
-class RemittanceFile:
-    """A stored remittance: what the files hold."""
-
-    cycle_id: str
-    payee_id: str
-    payee_name: str
-    trace_number: str
-    pay_date: dt.date
-    line_count: int
-    claims_paid_cents: int
-    fee_cents: int
-    payment_cents: int
-    carried_out_cents: int
-    x12: str
-    document: str  # JSON
 
 
 def _share(pricing: dict[str, Any]) -> MemberShare:
@@ -162,9 +129,7 @@ def _stored(row: Any) -> RemittanceFile:
     return RemittanceFile(
         cycle_id=row["cycle_id"],
         payee_id=row["payee_id"],
-        payee_name=row["document"]["payee"]["name"]
-        if isinstance(row["document"], dict)
-        else orjson.loads(row["document"])["payee"]["name"],
+        payee_name=orjson.loads(row["document"])["payee"]["name"],
         trace_number=row["trace_number"],
         pay_date=row["pay_date"],
         line_count=row["line_count"],
@@ -173,9 +138,7 @@ def _stored(row: Any) -> RemittanceFile:
         payment_cents=row["payment_cents"],
         carried_out_cents=row["carried_out_cents"],
         x12=row["x12"],
-        document=row["document"]
-        if isinstance(row["document"], str)
-        else orjson.dumps(row["document"], option=orjson.OPT_INDENT_2).decode(),
+        document=row["document"],
     )
 
 
@@ -256,7 +219,7 @@ async def _remit(
             "INSERT INTO remittance (cycle_id, payee_id, trace_number, pay_date,"
             " claims_paid_cents, fee_cents, carried_in_cents, carried_out_cents, payment_cents,"
             " line_count, interchange_control_number, x12, document, entry_id)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14)",
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             cycle.cycle_id,
             payee_id,
             trace,
@@ -274,4 +237,4 @@ async def _remit(
         )
 
 
-__all__ = ["PayCycle", "RemittanceFile", "close_pay_cycle", "stored_remittances"]
+__all__ = ["close_pay_cycle", "stored_remittances"]

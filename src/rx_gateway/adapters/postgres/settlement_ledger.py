@@ -29,9 +29,12 @@ async def post_entry(conn: Any, kind: str, reference: str, entry: JournalEntry) 
         kind,
         reference,
     )
-    await conn.executemany(
-        "INSERT INTO settlement_posting (entry_id, account_key, amount_cents) VALUES ($1, $2, $3)",
-        [(entry_id, p.account, p.amount_cents) for p in entry.postings],
+    await conn.execute(  # one statement: the balance trigger sees the whole entry
+        "INSERT INTO settlement_posting (entry_id, account_key, amount_cents)"
+        " SELECT $1, a, c FROM unnest($2::text[], $3::bigint[]) AS x(a, c)",
+        entry_id,
+        [p.account for p in entry.postings],
+        [p.amount_cents for p in entry.postings],
     )
     return entry_id
 

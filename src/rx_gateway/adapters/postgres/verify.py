@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from rx_gateway.adapters.postgres.verify_settlement import SETTLEMENT_CHECKS
+
 # Every join between two per-family tables is on family_id too, so each check also runs on a
 # Citus cluster (joins of colocated tables on their distribution column).
 CHECKS: tuple[tuple[str, str], ...] = (
@@ -123,6 +125,8 @@ CHECKS: tuple[tuple[str, str], ...] = (
     ),
 )
 
+CHECKS += SETTLEMENT_CHECKS
+
 PROBLEMS_PER_CHECK_MAX = 20
 # The tables the checks read: all of them exist once every migration has run.
 CHECKED_TABLES = (
@@ -136,6 +140,9 @@ CHECKED_TABLES = (
     "member_key",
     "posting",
     "purse",
+    "remittance",
+    "invoice",
+    "settlement_posting",
 )
 
 

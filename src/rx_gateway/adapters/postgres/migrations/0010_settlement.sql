@@ -131,7 +131,7 @@ CREATE TABLE remittance (
     line_count         int NOT NULL,
     interchange_control_number bigint NOT NULL UNIQUE,
     x12                text NOT NULL,
-    document           jsonb NOT NULL,
+    document           text NOT NULL,  -- the JSON file, as written
     entry_id           bigint REFERENCES settlement_entry,
     PRIMARY KEY (cycle_id, payee_id),
     CHECK (payment_cents = claims_paid_cents - fee_cents - carried_in_cents + carried_out_cents)
@@ -161,7 +161,7 @@ CREATE TABLE invoice (
     total_cents       bigint NOT NULL,
     line_count        int NOT NULL,
     csv               text NOT NULL,
-    document          jsonb NOT NULL,
+    document          text NOT NULL,  -- the JSON file, as written
     entry_id          bigint REFERENCES settlement_entry,
     UNIQUE (cycle_id, sponsor_id),
     CHECK (total_cents = plan_paid_cents + purse_paid_cents + admin_fee_cents)
@@ -173,7 +173,7 @@ CREATE TABLE invoice_item (
     claim_id          bigint NOT NULL,
     kind              text NOT NULL CHECK (kind IN ('paid', 'reversal')),
     sponsor_id        text NOT NULL,
-    invoice_id        text NOT NULL REFERENCES invoice,
+    invoice_id        text NOT NULL REFERENCES invoice DEFERRABLE,  -- the invoice follows its items
     plan_paid_cents   bigint NOT NULL,
     purse_paid_cents  bigint NOT NULL,
     admin_fee_cents   bigint NOT NULL,

@@ -1,0 +1,314 @@
+"""Settlement use cases: close pharmacy pay cycles (835s), close sponsor billing cycles
+(invoices), record sponsor payments, reconcile the bank's confirmations, and report balances.
+
+Which cycles a call closes is decided here, from the plans of the reference snapshot and the
+sponsors (pure); each cycle's close is one transaction in the store; the files are written by
+the sink after the transaction commits (closing a closed cycle writes the same files again and
+changes nothing in the database).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from rx_gateway.domain.reference import Plan
+from rx_gateway.domain.settlement.cycles import Schedule, cycle_id
+from rx_gateway.domain.settlement.invoices import Receipt
+from rx_gateway.domain.settlement.parties import Sponsor
+from rx_gateway.domain.settlement.reconciliation import (
+    UNCONFIRMED_AFTER_DAYS,
+    BankLine,
+    Match,
+    ReconciliationException,
+)
+
+CYCLES_PER_CALL_MAX = 60  # a call closes at most this many periods per schedule (a year+)
+
+
+@dataclass(frozen=True, slots=True)
+class PayCycle:
+    """A pay cycle to close: its schedule, its period, the plans paid on it."""
+
+    schedule: Schedule
+    period_end: dt.date
+    plan_ids: tuple[str, ...]
+    fee_by_plan: dict[str, int]
+    line_of_business: dict[str, str]
+
+    @property
+    def cycle_id(self) -> str:
+        return cycle_id("PAY", self.schedule, self.period_end)
+
+
+@dataclass(frozen=True, slots=True)
+class RemittanceFile:
+    """A stored remittance: what the files hold."""
+
+    cycle_id: str
+    payee_id: str
+    payee_name: str
+    trace_number: str
+    pay_date: dt.date
+    line_count: int
+    claims_paid_cents: int
+    fee_cents: int
+    payment_cents: int
+    carried_out_cents: int
+    x12: str
+    document: str  # JSON
+
+
+@dataclass(frozen=True, slots=True)
+class BillingCycle:
+    schedule: Schedule
+    period_end: dt.date
+    sponsor_ids: tuple[str, ...]
+    sponsor_of_plan: dict[str, str]  # plan_id -> sponsor ID or "employer"
+
+    @property
+    def cycle_id(self) -> str:
+        return cycle_id("INV", self.schedule, self.period_end)
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceFile:
+    invoice_id: str
+    sponsor_id: str
+    cycle_id: str
+    due_on: dt.date
+    line_count: int
+    total_cents: int
+    csv: str
+    document: str
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What a file did: ``previously`` is when the same content was applied before (then
+    nothing was applied now)."""
+
+    lines: int
+    previously: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PayeeBalance:
+    payee_id: str
+    accrued_cents: int  # paid claims not yet in a closed cycle
+    remitted_unconfirmed_cents: int  # remittances the bank has not confirmed
+    carried_cents: int  # what the payee owes from cycles that netted negative
+    next_pay_date: dt.date | None
+
+
+@dataclass(frozen=True, slots=True)
+class SponsorBalance:
+    sponsor_id: str
+    funding_model: str
+    billed_cents: int
+    received_cents: int
+    overdue_cents: int  # billed, unpaid, past due
+    deposit_cents: int  # pre-funded: what is left of the deposit (receivable balance > 0)
+    unbilled_cents: int  # plan paid and purse spending not yet invoiced: the exposure
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """What one close did: the cycle, whether it was closed now (else it was closed before
+    and nothing changed), and its files."""
+
+    cycle_id: str
+    closed_now: bool
+    remittances: tuple[RemittanceFile, ...] = ()
+    invoices: tuple[InvoiceFile, ...] = ()
+    paths: tuple[Path, ...] = field(default=())
+
+
+class SettlementStore(Protocol):
+    async def first_received(self) -> dt.datetime | None: ...
+
+    async def last_closed(self, kind: str) -> dict[str, dt.date]: ...
+
+    async def close_pay_cycle(
+        self, cycle: PayCycle, at: dt.datetime
+    ) -> tuple[bool, tuple[RemittanceFile, ...]]: ...
+
+    async def close_billing_cycle(
+        self, cycle: BillingCycle, at: dt.datetime
+    ) -> tuple[bool, tuple[InvoiceFile, ...]]: ...
+
+    async def sponsors(self) -> dict[str, Sponsor]: ...
+
+    async def record_receipts(
+        self, path: str, digest: str, receipts: list[tuple[int, Receipt]]
+    ) -> Applied: ...
+
+    async def reconcile(
+        self,
+        path: str,
+        digest: str,
+        lines: tuple[BankLine, ...],
+        *,
+        as_of: dt.date,
+        unconfirmed_after_days: int,
+    ) -> tuple[Applied, tuple[Match, ...], tuple[ReconciliationException, ...]]: ...
+
+    async def payee_balances(self, next_pay: dt.date | None) -> tuple[PayeeBalance, ...]: ...
+
+    async def sponsor_balances(
+        self, as_of: dt.date, sponsor_of_plan: dict[str, str]
+    ) -> tuple[SponsorBalance, ...]: ...
+
+    async def now(self) -> dt.datetime: ...
+
+
+class SettlementFiles(Protocol):
+    def remittance(self, cycle_id: str, payee_id: str, x12: str, document: str) -> list[Path]: ...
+
+    def invoice(self, cycle_id: str, sponsor_id: str, csv: str, document: str) -> list[Path]: ...
+
+
+def _ends(schedule: Schedule, first: dt.date, through: dt.date) -> list[dt.date]:
+    """Period ends from the one holding ``first`` through the last ending on or before
+    ``through``, at most CYCLES_PER_CALL_MAX of them (the latest ones)."""
+    end, last = schedule.period_end(first), schedule.last_end_through(through)
+    ends = []
+    while end <= last:
+        ends.append(end)
+        end += dt.timedelta(days=schedule.period_days)
+    return ends[-CYCLES_PER_CALL_MAX:]
+
+
+def _ends_to_close(
+    schedule: Schedule,
+    through: dt.date,
+    first_received: dt.date | None,
+    last_closed: dt.date | None,
+) -> list[dt.date]:
+    """The periods a call closes: every one after the last closed that ends by ``through``
+    (from the first claim received when none was closed); when there is none, the period
+    ending by ``through`` itself, so that asking again returns the closed cycle's files."""
+    if last_closed is None:
+        return _ends(schedule, first_received, through) if first_received else []
+    ends = _ends(schedule, last_closed + dt.timedelta(days=1), through)
+    target = schedule.last_end_through(through)
+    return ends or ([target] if target <= last_closed else [])
+
+
+def pay_cycles(
+    plans: list[Plan],
+    through: dt.date,
+    first_received: dt.date | None,
+    last_closed: dict[str, dt.date],
+) -> list[PayCycle]:
+    """The pay cycles to close through ``through``: per pay schedule of the plans, every
+    period after the last one closed (or from the first claim received) that ends by then."""
+    by_schedule: dict[Schedule, list[Plan]] = {}
+    for plan in plans:
+        by_schedule.setdefault(plan.pay_schedule, []).append(plan)
+    cycles = []
+    for schedule, members in sorted(by_schedule.items(), key=lambda kv: kv[0].key):
+        ends = _ends_to_close(schedule, through, first_received, last_closed.get(schedule.key))
+        cycles += [
+            PayCycle(
+                schedule=schedule,
+                period_end=end,
+                plan_ids=tuple(sorted(p.plan_id for p in members)),
+                fee_by_plan={p.plan_id: p.transaction_fee_cents for p in members},
+                line_of_business={p.plan_id: p.line_of_business for p in members},
+            )
+            for end in ends
+        ]
+    return cycles
+
+
+def billing_cycles(
+    plans: list[Plan],
+    sponsors: dict[str, Sponsor],
+    through: dt.date,
+    first_received: dt.date | None,
+    last_closed: dict[str, dt.date],
+) -> list[BillingCycle]:
+    """The billing cycles to close through ``through``, per billing schedule of the sponsors."""
+    by_schedule: dict[Schedule, list[str]] = {}
+    for sponsor in sponsors.values():
+        schedule = Schedule(
+            sponsor.billing_period_days,
+            sponsor.billing_cutoff_weekday,
+            sponsor.payment_terms_days,
+        )
+        by_schedule.setdefault(schedule, []).append(sponsor.sponsor_id)
+    sponsor_of_plan = {p.plan_id: p.sponsor_id for p in plans}
+    cycles = []
+    for schedule, sponsor_ids in sorted(by_schedule.items(), key=lambda kv: kv[0].key):
+        ends = _ends_to_close(schedule, through, first_received, last_closed.get(schedule.key))
+        cycles += [
+            BillingCycle(schedule, end, tuple(sorted(sponsor_ids)), sponsor_of_plan) for end in ends
+        ]
+    return cycles
+
+
+async def settle(
+    store: SettlementStore, files: SettlementFiles, plans: list[Plan], through: dt.date
+) -> list[Closed]:
+    """`rx-gateway settle`: close every pay cycle ending by ``through``; write each payee's
+    835 and JSON."""
+    at = await store.now()
+    first = await store.first_received()
+    last = await store.last_closed("pay")
+    out = []
+    for cycle in pay_cycles(plans, through, first.date() if first else None, last):
+        closed_now, remittances = await store.close_pay_cycle(cycle, at)
+        paths: list[Path] = []
+        for r in remittances:
+            paths += files.remittance(r.cycle_id, r.payee_id, r.x12, r.document)
+        out.append(Closed(cycle.cycle_id, closed_now, remittances=remittances, paths=tuple(paths)))
+    return out
+
+
+async def invoice(
+    store: SettlementStore, files: SettlementFiles, plans: list[Plan], through: dt.date
+) -> list[Closed]:
+    """`rx-gateway invoice`: close every billing cycle ending by ``through``; write each
+    sponsor's invoice as CSV and JSON."""
+    at = await store.now()
+    first = await store.first_received()
+    last = await store.last_closed("billing")
+    sponsors = await store.sponsors()
+    out = []
+    for cycle in billing_cycles(plans, sponsors, through, first.date() if first else None, last):
+        closed_now, invoices = await store.close_billing_cycle(cycle, at)
+        paths: list[Path] = []
+        for i in invoices:
+            paths += files.invoice(i.cycle_id, i.sponsor_id, i.csv, i.document)
+        out.append(Closed(cycle.cycle_id, closed_now, invoices=invoices, paths=tuple(paths)))
+    return out
+
+
+def next_pay_date(plans: list[Plan], today: dt.date) -> dt.date | None:
+    """The earliest pay date of a cycle not yet ended, over the plans' pay schedules."""
+    dates = [p.pay_schedule.settles_on(p.pay_schedule.period_end(today)) for p in plans]
+    return min(dates) if dates else None
+
+
+__all__ = [
+    "UNCONFIRMED_AFTER_DAYS",
+    "Applied",
+    "BillingCycle",
+    "Closed",
+    "InvoiceFile",
+    "PayCycle",
+    "PayeeBalance",
+    "RemittanceFile",
+    "SettlementFiles",
+    "SettlementStore",
+    "SponsorBalance",
+    "billing_cycles",
+    "cycle_id",
+    "invoice",
+    "next_pay_date",
+    "pay_cycles",
+    "settle",
+]

@@ -1,0 +1,380 @@
+"""Closing the money loop on a database of its own: pay cycles (835s), invoices, sponsor
+payments, bank reconciliation. Claims go through a real gateway; every 835 is checked by an
+independent X12 validator (pyx12) and its balancing by hand here, and the ledger is read back."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from rx_gateway.adapters.files.settlement_files import DirectoryFiles
+from rx_gateway.adapters.postgres.database import init_connection
+from rx_gateway.adapters.postgres.reference_loader import PostgresReferenceLoader
+from rx_gateway.adapters.postgres.settlement_store import PostgresSettlement
+from rx_gateway.bootstrap import App, build_app
+from rx_gateway.client import GatewayClient, reversal_for
+from rx_gateway.domain.reference import Plan
+from rx_gateway.domain.settlement.invoices import Receipt
+from rx_gateway.domain.settlement.reconciliation import BankLine, Direction, ExceptionKind
+from rx_gateway.service_layer import settlement
+from rx_gateway.tools.synthetic.claims import claim_request
+from rx_gateway.tools.synthetic.dataset import active_members
+from tests.support import BUSINESS_DATE, TEST_SETTINGS
+from tests.support_x12 import x12_errors
+
+TODAY = dt.datetime.now(dt.UTC).date()
+
+
+def _this_week_end() -> dt.date:
+    """The end of the current weekly period (periods end on Sunday)."""
+    return TODAY + dt.timedelta(days=(6 - TODAY.weekday()) % 7)
+
+
+@pytest.fixture(scope="module")
+async def dsn(fresh_loaded_database: Any) -> str:
+    value: str = await fresh_loaded_database()
+    return value
+
+
+@pytest.fixture(scope="module")
+async def gateway(dsn: str) -> AsyncIterator[tuple[App, GatewayClient]]:
+    application = await build_app(replace(TEST_SETTINGS), dsn)
+    async with GatewayClient(f"127.0.0.1:{application.port}") as gateway_client:
+        yield application, gateway_client
+    await application.stop()
+
+
+@pytest.fixture(scope="module")
+async def store(dsn: str) -> AsyncIterator[tuple[PostgresSettlement, list[Plan]]]:
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4, init=init_connection)
+    snapshot = await PostgresReferenceLoader(pool).load_snapshot()
+    yield PostgresSettlement(pool), list(snapshot.plans.values())
+    await pool.close()
+
+
+@pytest.fixture
+async def db(dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(dsn)
+    yield connection
+    await connection.close()
+
+
+_rx = iter(range(700_000, 10**9))
+
+
+def _claim(fixtures: dict[str, Any], member: str, drug: str, pharmacy: str) -> Any:
+    return claim_request(
+        fixtures,
+        fixtures["members"][member],
+        fixtures["drugs"][drug],
+        pharmacy=fixtures["pharmacies"][pharmacy],
+        rx_number=next(_rx),
+        date_of_service=f"{BUSINESS_DATE:%Y%m%d}",
+    )
+
+
+def _amount(text: str) -> int:
+    """An X12 decimal as cents."""
+    sign = -1 if text.startswith("-") else 1
+    whole, _, part = text.lstrip("-").partition(".")
+    return sign * (int(whole) * 100 + int((part + "00")[:2]))
+
+
+def check_835(text: str) -> None:
+    """Valid X12 (pyx12), and the three balancing identities, read from the file itself."""
+    assert x12_errors(text) == []
+    segments = [s.split("*") for s in text.replace("\n", "").split("~") if s]
+    bpr = next(s for s in segments if s[0] == "BPR")
+    paid_total = plb_total = 0
+    claim: dict[str, int] = {}
+    claims = []
+    for s in segments:
+        if s[0] == "CLP":
+            claim = {"charge": _amount(s[3]), "paid": _amount(s[4]), "cas": 0, "svc_paid": 0}
+            claims.append(claim)
+            paid_total += _amount(s[4])
+        elif s[0] == "SVC":
+            claim["svc_charge"] = _amount(s[2])
+            claim["svc_paid"] += _amount(s[3])
+        elif s[0] == "CAS":
+            claim["cas"] += sum(_amount(s[i]) for i in range(3, len(s), 3))
+        elif s[0] == "PLB":
+            plb_total += sum(_amount(s[i]) for i in range(4, len(s), 2))
+    for c in claims:
+        assert c["svc_charge"] - c["cas"] == c["svc_paid"]  # service
+        assert c["charge"] - c["cas"] == c["paid"] == c["svc_paid"]  # claim
+    assert _amount(bpr[2]) == paid_total - plb_total  # payment
+
+
+async def _settle(store: Any, out: Path, through: dt.date) -> list[settlement.Closed]:
+    pg, plans = store
+    return await settlement.settle(pg, DirectoryFiles(out), plans, through)
+
+
+async def test_a_pay_cycle_pays_every_claim_once_and_every_file_balances(
+    gateway: Any, store: Any, db: asyncpg.Connection, fixtures: dict[str, Any], tmp_path: Path
+) -> None:
+    """Claims at a chain's stores and at independent ones, one reversed: each payee's 835
+    validates and balances, the close moves exactly the payable of the claims it remitted,
+    and closing the same cycle again writes the same files and nothing in the database."""
+    _, client = gateway
+    requests = [
+        _claim(fixtures, "commercial_single", "generic", "preferred"),
+        _claim(fixtures, "commercial_family_head", "preferred_brand", "preferred"),
+        _claim(fixtures, "part_d", "generic", "standard"),
+        _claim(fixtures, "hdhp_single", "generic", "preferred"),
+    ]
+    replies = [await client.submit(r) for r in requests]
+    assert all(r.transaction_response_status == "P" for r in replies), [r.rejects for r in replies]
+    assert (await client.reverse(reversal_for(requests[3]))).transaction_response_status == "A"
+    closed = await _settle(store, tmp_path, _this_week_end())
+    assert closed and closed[-1].closed_now
+    remittances = [r for c in closed for r in c.remittances]
+    for r in remittances:
+        check_835(r.x12)
+    expected = sum(r.pricing.total_amount_paid_cents for r in replies[:3])  # the 4th reversed
+    assert sum(r.claims_paid_cents for r in remittances) == expected
+    items = await db.fetchval("SELECT count(*) FROM remittance_item")
+    assert items == 5  # four paid claims and one reversal, once each
+    # the remitted claims' payable is cleared: pharmacy_payable nets to zero over both journals
+    payable = await db.fetchval(
+        "SELECT coalesce(sum(amount_cents), 0) FROM posting WHERE account_key LIKE"
+        " 'pharmacy_payable:%'"
+    ) + await db.fetchval(
+        "SELECT coalesce(sum(amount_cents), 0) FROM settlement_posting WHERE account_key LIKE"
+        " 'pharmacy_payable:%'"
+    )
+    assert payable == 0
+    files = sorted(p.name for c in closed for p in c.paths)
+    assert any(name.endswith(".835") for name in files)
+    before = await db.fetchval("SELECT count(*) FROM settlement_posting")
+    again = await _settle(store, tmp_path / "again", _this_week_end())
+    assert not any(c.closed_now for c in again)
+    assert [r.x12 for c in again for r in c.remittances] == [r.x12 for r in remittances]
+    assert await db.fetchval("SELECT count(*) FROM settlement_posting") == before
+
+
+async def test_a_reversal_after_its_cycle_closed_is_a_negative_line_next_cycle(
+    gateway: Any, store: Any, db: asyncpg.Connection, fixtures: dict[str, Any], tmp_path: Path
+) -> None:
+    """The claim was remitted (CLP02 1); reversed after the close, it comes back as CLP02 22
+    with negative amounts and REF*F8 to the original. Alone, it nets negative: nothing is paid,
+    the balance is carried (PLB FB) and recovered from the payee's next claims."""
+    _, client = gateway
+    request = _claim(fixtures, "commercial_child", "generic", "standard")
+    paid = await client.submit(request)
+    assert paid.transaction_response_status == "P"
+    week = _this_week_end() + dt.timedelta(days=7)
+    first = await _settle(store, tmp_path, week)
+    npi = fixtures["pharmacies"]["standard"]
+    assert any(r.payee_id == npi for c in first for r in c.remittances)
+    assert (await client.reverse(reversal_for(request))).transaction_response_status == "A"
+    second = await _settle(store, tmp_path, week + dt.timedelta(days=7))
+    mine = [r for c in second for r in c.remittances if r.payee_id == npi]
+    assert len(mine) == 1
+    x12 = mine[0].x12
+    check_835(x12)
+    icn = paid.internal_control_number
+    assert re.search(rf"CLP\*[^~]*\*22\*-[^~]*\*{icn}R~", x12)
+    assert f"REF*F8*{icn}~" in x12
+    assert mine[0].payment_cents == 0 and mine[0].carried_out_cents > 0
+    assert "BPR*H*0*C*NON" in x12 and "FB:CARRIED OUT" in x12
+    carried = mine[0].carried_out_cents
+    recovery = _claim(fixtures, "commercial_child", "preferred_brand", "standard")
+    again = await client.submit(recovery)
+    assert again.transaction_response_status == "P"
+    third = await _settle(store, tmp_path, week + dt.timedelta(days=14))
+    recovered = next(r for c in third for r in c.remittances if r.payee_id == npi)
+    check_835(recovered.x12)
+    assert "FB:CARRIED IN" in recovered.x12
+    assert recovered.payment_cents == (
+        again.pricing.total_amount_paid_cents - carried - recovered.fee_cents
+    )
+
+
+async def test_claims_flowing_during_a_close_are_remitted_once(
+    gateway: Any,
+    store: Any,
+    db: asyncpg.Connection,
+    fixtures: dict[str, Any],
+    dataset: tuple[Path, dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    """Claims and reversals keep arriving while cycles close: afterwards every one of them is
+    in exactly one remittance, and the remittances add up to what the claims paid."""
+    _, client = gateway
+    stop = asyncio.Event()
+    submitted: list[Any] = []
+
+    members = active_members(dataset[0])[100:500]
+
+    async def stream() -> None:
+        n = 0
+        while not stop.is_set() and n < len(members):
+            request = claim_request(
+                fixtures,
+                members[n],
+                fixtures["drugs"]["generic"],
+                pharmacy=fixtures["pharmacies"]["preferred"],
+                rx_number=next(_rx),
+                date_of_service=f"{BUSINESS_DATE:%Y%m%d}",
+            )
+            reply = await client.submit(request)
+            if reply.transaction_response_status == "P":
+                submitted.append((request, reply))
+                if n % 5 == 0:
+                    await client.reverse(reversal_for(request))
+            n += 1
+
+    base = _this_week_end() + dt.timedelta(days=28)
+    flow = asyncio.create_task(stream())
+    for week in range(3):
+        while len(submitted) < 30 * (week + 1):
+            await asyncio.sleep(0.01)
+        assert not flow.done()  # this close runs while claims are still arriving
+        await _settle(store, tmp_path, base + dt.timedelta(days=7 * week))
+    stop.set()
+    await flow
+    await _settle(store, tmp_path, base + dt.timedelta(days=21))
+    assert len(submitted) > 20
+    missing = await db.fetchval(
+        "SELECT count(*) FROM claim c WHERE NOT EXISTS (SELECT 1 FROM remittance_item r"
+        " WHERE r.family_id = c.family_id AND r.claim_id = c.claim_id AND r.kind = 'paid')"
+    )
+    assert missing == 0
+    missing_reversals = await db.fetchval(
+        "SELECT count(*) FROM claim_reversal cr WHERE NOT EXISTS (SELECT 1 FROM remittance_item r"
+        " WHERE r.family_id = cr.family_id AND r.claim_id = cr.claim_id AND r.kind = 'reversal')"
+    )
+    assert missing_reversals == 0
+    remitted = await db.fetchval("SELECT sum(claims_paid_cents) FROM remittance")
+    owed = await db.fetchval(
+        "SELECT sum(amount_cents) FROM posting WHERE account_key LIKE 'pharmacy_payable:%'"
+    )
+    assert remitted == owed
+
+
+async def test_invoices_bill_plan_cost_purse_spending_and_fees(
+    gateway: Any, store: Any, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    """Each invoice is the plan paid, purse spending and admin fees of its claims; its entry
+    moves them to the sponsor's receivable; closing again changes nothing."""
+    pg, plans = store
+    closed = await settlement.invoice(pg, DirectoryFiles(tmp_path), plans, _this_week_end())
+    invoices = [i for c in closed for i in c.invoices]
+    assert invoices
+    for inv in invoices:
+        row = await db.fetchrow(
+            "SELECT sum(plan_paid_cents + purse_paid_cents + admin_fee_cents) AS total"
+            " FROM invoice_item WHERE invoice_id = $1",
+            inv.invoice_id,
+        )
+        assert row["total"] == inv.total_cents
+        lines = inv.csv.strip().splitlines()
+        assert lines[-1].startswith("TOTAL") and lines[-1].endswith(f",{inv.total_cents}")
+    # plan paid billed equals what the claims' responses say the plans paid
+    billed = await db.fetchval("SELECT sum(plan_paid_cents) FROM invoice_item")
+    expected = await db.fetchval(
+        "SELECT sum((c.response->'pricing'->>'plan_paid_cents')::bigint * CASE i.kind WHEN"
+        " 'paid' THEN 1 ELSE -1 END) FROM invoice_item i JOIN claim c ON c.family_id ="
+        " i.family_id AND c.claim_id = i.claim_id"
+    )
+    assert billed == expected
+    emp1 = next((i for i in invoices if i.sponsor_id == "EMP1"), None)
+    if emp1 is not None:  # EMP1 pays a $1.50 admin fee per paid claim
+        fees = await db.fetchval(
+            "SELECT sum(admin_fee_cents) FROM invoice_item WHERE invoice_id = $1", emp1.invoice_id
+        )
+        assert fees % 150 == 0
+    again = await settlement.invoice(pg, DirectoryFiles(tmp_path), plans, _this_week_end())
+    assert not any(c.closed_now for c in again)
+
+
+async def test_sponsor_payments_and_the_bank_reconcile(
+    store: Any, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    """A partial payment and an over-payment are kept as sent; the same file again changes
+    nothing; the bank's confirmations match a remittance by its trace and a receipt by its
+    reference, clear their clearing accounts, and the rest are exceptions by type."""
+    pg, _ = store
+    invoices = await db.fetch("SELECT invoice_id, sponsor_id, total_cents FROM invoice")
+    first = next(i for i in invoices if i["sponsor_id"] != "EMP2")
+    receipts = [
+        (2, Receipt(first["sponsor_id"], first["invoice_id"], 1, TODAY, "WIRE-1")),
+        (3, Receipt("EMP2", "", 123_456, TODAY, "DEPOSIT-1")),
+    ]
+    applied = await pg.record_receipts("pay.csv", "digest-1", receipts)
+    assert applied.lines == 2 and applied.previously is None
+    assert (await pg.record_receipts("pay.csv", "digest-1", receipts)).previously is not None
+    assert await db.fetchval("SELECT count(*) FROM sponsor_receipt") == 2
+    remittance = await db.fetchrow(
+        "SELECT trace_number, payment_cents FROM remittance WHERE payment_cents > 0 LIMIT 1"
+    )
+    lines = (
+        BankLine(2, Direction.OUT, remittance["trace_number"], remittance["payment_cents"], TODAY),
+        BankLine(3, Direction.IN, "WIRE-1", 1, TODAY),
+        BankLine(4, Direction.IN, "DEPOSIT-1", 99, TODAY),
+        BankLine(5, Direction.OUT, "NOBODY", 500, TODAY),
+    )
+    _, matches, problems = await pg.reconcile(
+        "bank.csv",
+        "digest-2",
+        lines,
+        as_of=TODAY + dt.timedelta(days=60),
+        unconfirmed_after_days=21,
+    )
+    assert {m.expected.trace for m in matches} == {remittance["trace_number"], "WIRE-1"}
+    kinds = {p.kind for p in problems}
+    assert ExceptionKind.UNKNOWN_TRACE in kinds
+    assert ExceptionKind.AMOUNT_DIFFERS in kinds  # the deposit: 99 against 123,456
+    assert ExceptionKind.INVOICE_PAST_DUE in kinds  # WIRE-1 paid one cent of an invoice
+    clearing = await db.fetchval(
+        "SELECT coalesce(sum(p.amount_cents), 0) FROM settlement_posting p"
+        " WHERE p.account_key = 'receipt_clearing:' || $1",
+        first["sponsor_id"],
+    )
+    assert clearing == 0  # WIRE-1 recorded and confirmed
+    again, rematched, _ = await pg.reconcile(
+        "bank.csv", "digest-2", lines, as_of=TODAY, unconfirmed_after_days=21
+    )
+    assert again.previously is not None and rematched == ()
+    # EMP2 pre-funds: billed before its deposit arrived, it is below its threshold
+    if any(i["sponsor_id"] == "EMP2" for i in invoices):
+        assert any(a["sponsor_id"] == "EMP2" for a in await pg.alerts())
+
+
+async def test_verify_holds_after_settlement_and_finds_a_remittance_that_lies(
+    db: asyncpg.Connection,
+) -> None:
+    """Every settlement invariant holds after the cycles above; a remittance whose stated
+    claims total differs from its lines is named (written in a rolled-back transaction,
+    under the triggers, as a broken migration or a hand edit would)."""
+    from rx_gateway.adapters.postgres.verify import run_checks, verify_ledger
+
+    failed = [r for r in await verify_ledger(db) if not r.passed]
+    assert failed == []
+    transaction = db.transaction()
+    await transaction.start()
+    try:
+        await db.execute("ALTER TABLE remittance DISABLE TRIGGER remittance_append_only")
+        await db.execute(
+            "UPDATE remittance SET claims_paid_cents = claims_paid_cents + 1,"
+            " payment_cents = payment_cents + 1"
+            " WHERE (cycle_id, payee_id) = (SELECT cycle_id, payee_id FROM remittance LIMIT 1)"
+        )
+        names = {r.name for r in await run_checks(db) if not r.passed}
+    finally:
+        await transaction.rollback()
+    assert "each remittance equals the payable it cleared" in names
+    assert names <= {  # its payment changed too: the clearing account no longer matches it
+        "each remittance equals the payable it cleared",
+        "clearing accounts hold exactly what the bank has not confirmed",
+    }

@@ -5,7 +5,9 @@ checks deterministic whenever the suite runs.
 """
 
 import datetime as dt
+import tempfile
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from rx_gateway.config import Settings
@@ -23,6 +25,7 @@ TEST_SETTINGS = replace(
     admin_listen_address="127.0.0.1:0",
     admin_tokens={ADMIN_TOKEN: ADMIN_OPERATOR},
     dev_mode=True,  # plaintext on 127.0.0.1; tests/e2e/test_tls.py covers TLS and mTLS
+    settlement_dir=Path(tempfile.gettempdir()) / "rxgw-test-settlement",
 )
 
 

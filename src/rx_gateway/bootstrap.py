@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 
 from rx_gateway.adapters.files.loader import read_dataset
+from rx_gateway.adapters.files.settlement_files import DirectoryFiles
 from rx_gateway.adapters.postgres.admin import PostgresAdmin
 from rx_gateway.adapters.postgres.database import (
     EmbeddedPostgres,
@@ -21,6 +22,7 @@ from rx_gateway.adapters.postgres.database import (
 )
 from rx_gateway.adapters.postgres.loading import REFERENCE_CHANNEL, known_keys, write_dataset
 from rx_gateway.adapters.postgres.reference_loader import PostgresReferenceLoader
+from rx_gateway.adapters.postgres.settlement_store import PostgresSettlement
 from rx_gateway.adapters.postgres.store import PostgresClaimStore
 from rx_gateway.config import PoolLimits, Settings
 from rx_gateway.domain.errors import InsecureConfiguration, RxGatewayError
@@ -250,6 +252,9 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
             AdminServicer(
                 PostgresAdmin(app.admin_pool, acquire_timeout_s=admin_limits.acquire_timeout_s),
                 AdminCredentials(settings.admin_tokens),
+                PostgresSettlement(app.admin_pool),
+                reference,
+                DirectoryFiles(settings.settlement_dir),
             ),
             listen_address=settings.admin_listen_address,
             credentials=tls.server_credentials(require_client_certificate=False) if tls else None,

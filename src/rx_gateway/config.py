@@ -65,6 +65,8 @@ class Settings:
     # The admin interface listens only when at least one operator token is configured.
     admin_listen_address: str = DEFAULT_ADMIN_LISTEN
     admin_tokens: Mapping[str, str] = field(default_factory=dict)  # token → operator name
+    # Where the admin interface's Settle and Invoice write their files (835, JSON, CSV).
+    settlement_dir: Path = Path("settlement")
     # TLS on every listener (server certificate chain and key, PEM); with a client CA the claim
     # listener requires switch certificates (mTLS) and the switch table says what each may bill.
     tls_cert_file: Path | None = None
@@ -166,6 +168,9 @@ class Settings:
             admin_listen_address=environ.get("RX_GATEWAY_ADMIN_LISTEN")
             or defaults.admin_listen_address,
             admin_tokens=_admin_tokens(environ.get("RX_GATEWAY_ADMIN_TOKENS", "")),
+            settlement_dir=Path(
+                environ.get("RX_GATEWAY_SETTLEMENT_DIR") or defaults.settlement_dir
+            ),
             tls_cert_file=_path_or_none(environ, "RX_GATEWAY_TLS_CERT_FILE"),
             tls_key_file=_path_or_none(environ, "RX_GATEWAY_TLS_KEY_FILE"),
             tls_client_ca_file=_path_or_none(environ, "RX_GATEWAY_TLS_CLIENT_CA_FILE"),

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import grpc
 import pytest
 
 from rx_gateway.adapters.files.settlement_files import DirectoryFiles
@@ -27,7 +28,9 @@ from rx_gateway.domain.settlement.reconciliation import BankLine, Direction, Exc
 from rx_gateway.service_layer import settlement
 from rx_gateway.tools.synthetic.claims import claim_request
 from rx_gateway.tools.synthetic.dataset import active_members
-from tests.support import BUSINESS_DATE, TEST_SETTINGS
+from rx_gateway.v1 import admin_pb2 as admin_pb
+from rx_gateway.v1 import admin_pb2_grpc
+from tests.support import ADMIN_OPERATOR, ADMIN_TOKEN, BUSINESS_DATE, TEST_SETTINGS
 from tests.support_x12 import x12_errors
 
 TODAY = dt.datetime.now(dt.UTC).date()
@@ -45,8 +48,11 @@ async def dsn(fresh_loaded_database: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-async def gateway(dsn: str) -> AsyncIterator[tuple[App, GatewayClient]]:
-    application = await build_app(replace(TEST_SETTINGS), dsn)
+async def gateway(
+    dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[App, GatewayClient]]:
+    settings = replace(TEST_SETTINGS, settlement_dir=tmp_path_factory.mktemp("settlement"))
+    application = await build_app(settings, dsn)
     async with GatewayClient(f"127.0.0.1:{application.port}") as gateway_client:
         yield application, gateway_client
     await application.stop()
@@ -378,3 +384,40 @@ async def test_verify_holds_after_settlement_and_finds_a_remittance_that_lies(
         "each remittance equals the payable it cleared",
         "clearing accounts hold exactly what the bank has not confirmed",
     }
+
+
+async def test_the_admin_interface_settles_and_reports(
+    gateway: Any, db: asyncpg.Connection
+) -> None:
+    """Settle through the admin interface: the same cycles as the command (a closed one comes
+    back as it was), files on the gateway's host; balances and alerts; a bad date or no token
+    is refused with the field named, never INTERNAL."""
+    application, _ = gateway
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{application.admin_port}") as channel:
+        stub = admin_pb2_grpc.AdminServiceStub(channel)
+        auth = (("authorization", f"Bearer {ADMIN_TOKEN}"),)
+        through = f"{_this_week_end():%Y%m%d}"
+        reply = await stub.Settle(admin_pb.CloseCyclesRequest(through=through), metadata=auth)
+        assert reply.actor == ADMIN_OPERATOR
+        assert reply.cycles and not any(c.closed_now for c in reply.cycles)  # closed above
+        documents = [d for c in reply.cycles for d in c.documents]
+        assert documents and all(Path(p).exists() for d in documents for p in d.paths)
+        stored = await db.fetchval(
+            "SELECT count(*) FROM remittance WHERE cycle_id = $1", reply.cycles[-1].cycle_id
+        )
+        assert stored == len(reply.cycles[-1].documents)
+        # a new cycle closed as the admin interface's database role (its grants suffice)
+        later = f"{_this_week_end() + dt.timedelta(days=35):%Y%m%d}"
+        billed = await stub.Invoice(admin_pb.CloseCyclesRequest(through=later), metadata=auth)
+        assert any(c.closed_now for c in billed.cycles)
+        balances = await stub.GetBalances(admin_pb.BalancesRequest(), metadata=auth)
+        assert {s.sponsor_id for s in balances.sponsors} >= {"EMP1", "EMP2", "PDP-SPONSOR"}
+        alerts = await stub.ListAlerts(admin_pb.AlertsRequest(limit=5), metadata=auth)
+        assert all(a.kind == "low_balance" for a in alerts.alerts)
+        with pytest.raises(grpc.aio.AioRpcError) as bad_date:
+            await stub.Invoice(admin_pb.CloseCyclesRequest(through="2026-13-01"), metadata=auth)
+        assert bad_date.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert "through" in (bad_date.value.details() or "")
+        with pytest.raises(grpc.aio.AioRpcError) as anonymous:
+            await stub.Settle(admin_pb.CloseCyclesRequest(through=through))
+        assert anonymous.value.code() is grpc.StatusCode.UNAUTHENTICATED

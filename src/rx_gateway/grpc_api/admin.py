@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
 import grpc
 from grpc import aio
 
+from rx_gateway.domain.errors import InvalidRequest
+from rx_gateway.domain.reference import Plan
 from rx_gateway.grpc_api.security import listen
 from rx_gateway.grpc_api.status import ErrorToStatusInterceptor
-from rx_gateway.service_layer import admin
-from rx_gateway.service_layer.ports import AdminStore
+from rx_gateway.service_layer import admin, settlement
+from rx_gateway.service_layer.ports import AdminStore, ReferenceSource
 from rx_gateway.v1 import admin_pb2 as pb
 from rx_gateway.v1 import admin_pb2_grpc as pb_grpc
 
@@ -20,9 +23,27 @@ Context = aio.ServicerContext[Any, Any]
 
 
 class AdminServicer(pb_grpc.AdminServiceServicer):
-    def __init__(self, store: AdminStore, credentials: admin.AdminCredentials) -> None:
+    def __init__(
+        self,
+        store: AdminStore,
+        credentials: admin.AdminCredentials,
+        settlement_store: settlement.SettlementStore | None = None,
+        reference: ReferenceSource | None = None,
+        files: settlement.SettlementFiles | None = None,
+    ) -> None:
         self._store = store
         self._credentials = credentials
+        self._settlement = settlement_store
+        self._reference = reference
+        self._files = files
+
+    def _settling(
+        self,
+    ) -> tuple[settlement.SettlementStore, list[Plan], settlement.SettlementFiles]:
+        if self._settlement is None or self._reference is None or self._files is None:
+            msg = "settlement is not configured on this gateway"
+            raise InvalidRequest("settlement", msg)
+        return self._settlement, list(self._reference.snapshot.plans.values()), self._files
 
     def _operator(self, context: Context) -> str:
         metadata = dict(context.invocation_metadata() or ())
@@ -76,6 +97,108 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         applied = await self._store.grant_prior_authorization(grant, actor=actor)
         log.info("admin change", extra={"action": "grant_prior_authorization", "actor": actor})
         return pb.AdminReply(applied=applied, actor=actor, detail="prior authorization recorded")
+
+    async def _close(
+        self, request: pb.CloseCyclesRequest, context: Context, kind: str
+    ) -> pb.CloseCyclesReply:
+        actor = self._operator(context)
+        through = admin.required_date("through", request.through)
+        store, plans, files = self._settling()
+        use = settlement.settle if kind == "settle" else settlement.invoice
+        closed = await use(store, files, plans, through)
+        log.info("admin change", extra={"action": kind, "actor": actor})
+        reply = pb.CloseCyclesReply(actor=actor)
+        for cycle in closed:
+            message = reply.cycles.add(cycle_id=cycle.cycle_id, closed_now=cycle.closed_now)
+            for r in cycle.remittances:
+                message.documents.add(
+                    party_id=r.payee_id,
+                    line_count=r.line_count,
+                    amount_cents=r.payment_cents,
+                    settles_on=f"{r.pay_date:%Y%m%d}",
+                    reference=r.trace_number,
+                    paths=[str(p) for p in cycle.paths if p.stem == _file_stem(r.payee_id)],
+                )
+            for i in cycle.invoices:
+                message.documents.add(
+                    party_id=i.sponsor_id,
+                    line_count=i.line_count,
+                    amount_cents=i.total_cents,
+                    settles_on=f"{i.due_on:%Y%m%d}",
+                    reference=i.invoice_id,
+                    paths=[str(p) for p in cycle.paths if p.stem == _file_stem(i.sponsor_id)],
+                )
+        return reply
+
+    async def Settle(self, request: pb.CloseCyclesRequest, context: Context) -> pb.CloseCyclesReply:
+        return await self._close(request, context, "settle")
+
+    async def Invoice(
+        self, request: pb.CloseCyclesRequest, context: Context
+    ) -> pb.CloseCyclesReply:
+        return await self._close(request, context, "invoice")
+
+    async def GetBalances(self, request: pb.BalancesRequest, context: Context) -> pb.BalancesReply:
+        self._operator(context)
+        as_of = (
+            admin.required_date("as_of", request.as_of)
+            if request.as_of
+            else dt.datetime.now(dt.UTC).date()
+        )
+        store, plans, _ = self._settling()
+        payees, sponsors = await settlement.balances(store, plans, as_of)
+        return pb.BalancesReply(
+            payees=[
+                pb.PayeeBalance(
+                    payee_id=p.payee_id,
+                    accrued_cents=p.accrued_cents,
+                    remitted_unconfirmed_cents=p.remitted_unconfirmed_cents,
+                    carried_cents=p.carried_cents,
+                    next_pay_date=f"{p.next_pay_date:%Y%m%d}" if p.next_pay_date else "",
+                )
+                for p in payees
+            ],
+            sponsors=[
+                pb.SponsorBalance(
+                    sponsor_id=s.sponsor_id,
+                    funding_model=s.funding_model,
+                    billed_cents=s.billed_cents,
+                    received_cents=s.received_cents,
+                    overdue_cents=s.overdue_cents,
+                    deposit_cents=s.deposit_cents,
+                    unbilled_cents=s.unbilled_cents,
+                )
+                for s in sponsors
+            ],
+        )
+
+    async def ListAlerts(self, request: pb.AlertsRequest, context: Context) -> pb.AlertsReply:
+        self._operator(context)
+        if not 0 <= request.limit <= ALERTS_MAX:
+            raise InvalidRequest("limit", f"must be 0-{ALERTS_MAX}")
+        store, _, _ = self._settling()
+        rows = await store.alerts(request.limit or ALERTS_DEFAULT)
+        return pb.AlertsReply(
+            alerts=[
+                pb.Alert(
+                    alert_id=int(str(r["alert_id"])),
+                    raised_at=r["raised_at"].isoformat(),  # type: ignore[attr-defined]
+                    kind=str(r["kind"]),
+                    sponsor_id=str(r["sponsor_id"]),
+                    balance_cents=int(str(r["balance_cents"])),
+                    threshold_cents=int(str(r["threshold_cents"])),
+                    detail=str(r["detail"]),
+                )
+                for r in rows
+            ]
+        )
+
+
+ALERTS_DEFAULT, ALERTS_MAX = 100, 1_000
+
+
+def _file_stem(party_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in party_id) or "_"
 
 
 class AdminServer:

@@ -163,6 +163,8 @@ class SettlementStore(Protocol):
 
     async def now(self) -> dt.datetime: ...
 
+    async def alerts(self, limit: int = 100) -> list[dict[str, object]]: ...
+
 
 class SettlementFiles(Protocol):
     def remittance(self, cycle_id: str, payee_id: str, x12: str, document: str) -> list[Path]: ...
@@ -287,6 +289,15 @@ async def invoice(
     return out
 
 
+async def balances(
+    store: SettlementStore, plans: list[Plan], as_of: dt.date
+) -> tuple[tuple[PayeeBalance, ...], tuple[SponsorBalance, ...]]:
+    """What each payee is owed (and its next pay date), what each sponsor was billed and paid."""
+    payees = await store.payee_balances(next_pay_date(plans, as_of))
+    sponsors = await store.sponsor_balances(as_of, {p.plan_id: p.sponsor_id for p in plans})
+    return payees, sponsors
+
+
 def next_pay_date(plans: list[Plan], today: dt.date) -> dt.date | None:
     """The earliest pay date of a cycle not yet ended, over the plans' pay schedules."""
     dates = [p.pay_schedule.settles_on(p.pay_schedule.period_end(today)) for p in plans]
@@ -305,6 +316,7 @@ __all__ = [
     "SettlementFiles",
     "SettlementStore",
     "SponsorBalance",
+    "balances",
     "billing_cycles",
     "cycle_id",
     "invoice",

@@ -24,21 +24,43 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19rx_gateway/v1/admin.proto\x12\rrx_gateway.v1\"r\n\x10\x46undPurseRequest\x12\x12\n\nfunding_id\x18\x01 \x01(\t\x12\x10\n\x08purse_id\x18\x02 \x01(\t\x12\x14\n\x0c\x61mount_cents\x18\x03 \x01(\x03\x12\x14\n\x0c\x61vailable_on\x18\x04 \x01(\t\x12\x0c\n\x04memo\x18\x05 \x01(\t\"\xb2\x01\n\x0e\x43overageChange\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0f\n\x07plan_id\x18\x02 \x01(\t\x12\x10\n\x08group_id\x18\x03 \x01(\t\x12\x12\n\nstart_date\x18\x04 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x05 \x01(\t\x12\x12\n\nend_reason\x18\x06 \x01(\t\x12\x18\n\x10line_of_business\x18\x07 \x01(\t\x12\x16\n\x0e\x63overage_level\x18\x08 \x01(\t\"\xa4\x01\n\x17PriorAuthorizationGrant\x12\x11\n\tpa_number\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x0b\n\x03ndc\x18\x03 \x01(\t\x12\x12\n\ndrug_group\x18\x04 \x01(\t\x12\x12\n\nstart_date\x18\x05 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x06 \x01(\t\x12\x1c\n\x14quantity_thousandths\x18\x07 \x01(\x03\"<\n\nAdminReply\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t2\xfe\x01\n\x0c\x41\x64minService\x12G\n\tFundPurse\x12\x1f.rx_gateway.v1.FundPurseRequest\x1a\x19.rx_gateway.v1.AdminReply\x12G\n\x0bSetCoverage\x12\x1d.rx_gateway.v1.CoverageChange\x1a\x19.rx_gateway.v1.AdminReply\x12\\\n\x17GrantPriorAuthorization\x12&.rx_gateway.v1.PriorAuthorizationGrant\x1a\x19.rx_gateway.v1.AdminReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19rx_gateway/v1/admin.proto\x12\rrx_gateway.v1\"%\n\x12\x43loseCyclesRequest\x12\x0f\n\x07through\x18\x01 \x01(\t\"d\n\x0b\x43losedCycle\x12\x10\n\x08\x63ycle_id\x18\x01 \x01(\t\x12\x12\n\nclosed_now\x18\x02 \x01(\x08\x12/\n\tdocuments\x18\x03 \x03(\x0b\x32\x1c.rx_gateway.v1.CycleDocument\"\x81\x01\n\rCycleDocument\x12\x10\n\x08party_id\x18\x01 \x01(\t\x12\x12\n\nline_count\x18\x02 \x01(\x03\x12\x14\n\x0c\x61mount_cents\x18\x03 \x01(\x03\x12\x12\n\nsettles_on\x18\x04 \x01(\t\x12\x11\n\treference\x18\x05 \x01(\t\x12\r\n\x05paths\x18\x06 \x03(\t\"M\n\x10\x43loseCyclesReply\x12*\n\x06\x63ycles\x18\x01 \x03(\x0b\x32\x1a.rx_gateway.v1.ClosedCycle\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\" \n\x0f\x42\x61lancesRequest\x12\r\n\x05\x61s_of\x18\x01 \x01(\t\"\x89\x01\n\x0cPayeeBalance\x12\x10\n\x08payee_id\x18\x01 \x01(\t\x12\x15\n\raccrued_cents\x18\x02 \x01(\x03\x12\"\n\x1aremitted_unconfirmed_cents\x18\x03 \x01(\x03\x12\x15\n\rcarried_cents\x18\x04 \x01(\x03\x12\x15\n\rnext_pay_date\x18\x05 \x01(\t\"\xaf\x01\n\x0eSponsorBalance\x12\x12\n\nsponsor_id\x18\x01 \x01(\t\x12\x15\n\rfunding_model\x18\x02 \x01(\t\x12\x14\n\x0c\x62illed_cents\x18\x03 \x01(\x03\x12\x16\n\x0ereceived_cents\x18\x04 \x01(\x03\x12\x15\n\roverdue_cents\x18\x05 \x01(\x03\x12\x15\n\rdeposit_cents\x18\x06 \x01(\x03\x12\x16\n\x0eunbilled_cents\x18\x07 \x01(\x03\"m\n\rBalancesReply\x12+\n\x06payees\x18\x01 \x03(\x0b\x32\x1b.rx_gateway.v1.PayeeBalance\x12/\n\x08sponsors\x18\x02 \x03(\x0b\x32\x1d.rx_gateway.v1.SponsorBalance\"\x1e\n\rAlertsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\"\x8e\x01\n\x05\x41lert\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\x03\x12\x11\n\traised_at\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x12\n\nsponsor_id\x18\x04 \x01(\t\x12\x15\n\rbalance_cents\x18\x05 \x01(\x03\x12\x17\n\x0fthreshold_cents\x18\x06 \x01(\x03\x12\x0e\n\x06\x64\x65tail\x18\x07 \x01(\t\"3\n\x0b\x41lertsReply\x12$\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x14.rx_gateway.v1.Alert\"r\n\x10\x46undPurseRequest\x12\x12\n\nfunding_id\x18\x01 \x01(\t\x12\x10\n\x08purse_id\x18\x02 \x01(\t\x12\x14\n\x0c\x61mount_cents\x18\x03 \x01(\x03\x12\x14\n\x0c\x61vailable_on\x18\x04 \x01(\t\x12\x0c\n\x04memo\x18\x05 \x01(\t\"\xb2\x01\n\x0e\x43overageChange\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0f\n\x07plan_id\x18\x02 \x01(\t\x12\x10\n\x08group_id\x18\x03 \x01(\t\x12\x12\n\nstart_date\x18\x04 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x05 \x01(\t\x12\x12\n\nend_reason\x18\x06 \x01(\t\x12\x18\n\x10line_of_business\x18\x07 \x01(\t\x12\x16\n\x0e\x63overage_level\x18\x08 \x01(\t\"\xa4\x01\n\x17PriorAuthorizationGrant\x12\x11\n\tpa_number\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x0b\n\x03ndc\x18\x03 \x01(\t\x12\x12\n\ndrug_group\x18\x04 \x01(\t\x12\x12\n\nstart_date\x18\x05 \x01(\t\x12\x10\n\x08\x65nd_date\x18\x06 \x01(\t\x12\x1c\n\x14quantity_thousandths\x18\x07 \x01(\x03\"<\n\nAdminReply\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t2\xb0\x04\n\x0c\x41\x64minService\x12G\n\tFundPurse\x12\x1f.rx_gateway.v1.FundPurseRequest\x1a\x19.rx_gateway.v1.AdminReply\x12G\n\x0bSetCoverage\x12\x1d.rx_gateway.v1.CoverageChange\x1a\x19.rx_gateway.v1.AdminReply\x12\\\n\x17GrantPriorAuthorization\x12&.rx_gateway.v1.PriorAuthorizationGrant\x1a\x19.rx_gateway.v1.AdminReply\x12L\n\x06Settle\x12!.rx_gateway.v1.CloseCyclesRequest\x1a\x1f.rx_gateway.v1.CloseCyclesReply\x12M\n\x07Invoice\x12!.rx_gateway.v1.CloseCyclesRequest\x1a\x1f.rx_gateway.v1.CloseCyclesReply\x12K\n\x0bGetBalances\x12\x1e.rx_gateway.v1.BalancesRequest\x1a\x1c.rx_gateway.v1.BalancesReply\x12\x46\n\nListAlerts\x12\x1c.rx_gateway.v1.AlertsRequest\x1a\x1a.rx_gateway.v1.AlertsReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rx_gateway.v1.admin_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FUNDPURSEREQUEST']._serialized_start=44
-  _globals['_FUNDPURSEREQUEST']._serialized_end=158
-  _globals['_COVERAGECHANGE']._serialized_start=161
-  _globals['_COVERAGECHANGE']._serialized_end=339
-  _globals['_PRIORAUTHORIZATIONGRANT']._serialized_start=342
-  _globals['_PRIORAUTHORIZATIONGRANT']._serialized_end=506
-  _globals['_ADMINREPLY']._serialized_start=508
-  _globals['_ADMINREPLY']._serialized_end=568
-  _globals['_ADMINSERVICE']._serialized_start=571
-  _globals['_ADMINSERVICE']._serialized_end=825
+  _globals['_CLOSECYCLESREQUEST']._serialized_start=44
+  _globals['_CLOSECYCLESREQUEST']._serialized_end=81
+  _globals['_CLOSEDCYCLE']._serialized_start=83
+  _globals['_CLOSEDCYCLE']._serialized_end=183
+  _globals['_CYCLEDOCUMENT']._serialized_start=186
+  _globals['_CYCLEDOCUMENT']._serialized_end=315
+  _globals['_CLOSECYCLESREPLY']._serialized_start=317
+  _globals['_CLOSECYCLESREPLY']._serialized_end=394
+  _globals['_BALANCESREQUEST']._serialized_start=396
+  _globals['_BALANCESREQUEST']._serialized_end=428
+  _globals['_PAYEEBALANCE']._serialized_start=431
+  _globals['_PAYEEBALANCE']._serialized_end=568
+  _globals['_SPONSORBALANCE']._serialized_start=571
+  _globals['_SPONSORBALANCE']._serialized_end=746
+  _globals['_BALANCESREPLY']._serialized_start=748
+  _globals['_BALANCESREPLY']._serialized_end=857
+  _globals['_ALERTSREQUEST']._serialized_start=859
+  _globals['_ALERTSREQUEST']._serialized_end=889
+  _globals['_ALERT']._serialized_start=892
+  _globals['_ALERT']._serialized_end=1034
+  _globals['_ALERTSREPLY']._serialized_start=1036
+  _globals['_ALERTSREPLY']._serialized_end=1087
+  _globals['_FUNDPURSEREQUEST']._serialized_start=1089
+  _globals['_FUNDPURSEREQUEST']._serialized_end=1203
+  _globals['_COVERAGECHANGE']._serialized_start=1206
+  _globals['_COVERAGECHANGE']._serialized_end=1384
+  _globals['_PRIORAUTHORIZATIONGRANT']._serialized_start=1387
+  _globals['_PRIORAUTHORIZATIONGRANT']._serialized_end=1551
+  _globals['_ADMINREPLY']._serialized_start=1553
+  _globals['_ADMINREPLY']._serialized_end=1613
+  _globals['_ADMINSERVICE']._serialized_start=1616
+  _globals['_ADMINSERVICE']._serialized_end=2176
 # @@protoc_insertion_point(module_scope)

@@ -8,8 +8,10 @@ port, and every call must carry "authorization: Bearer <token>" for a configured
 operator. Dates are CCYYMMDD; money is int64 cents; quantities are int64 thousandths.
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -20,6 +22,316 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+@_typing.final
+class CloseCyclesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    THROUGH_FIELD_NUMBER: _builtins.int
+    through: _builtins.str
+    """CCYYMMDD"""
+    def __init__(
+        self,
+        *,
+        through: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["through", b"through"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CloseCyclesRequest: _TypeAlias = CloseCyclesRequest  # noqa: Y015
+
+@_typing.final
+class ClosedCycle(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CYCLE_ID_FIELD_NUMBER: _builtins.int
+    CLOSED_NOW_FIELD_NUMBER: _builtins.int
+    DOCUMENTS_FIELD_NUMBER: _builtins.int
+    cycle_id: _builtins.str
+    closed_now: _builtins.bool
+    @_builtins.property
+    def documents(self) -> _containers.RepeatedCompositeFieldContainer[Global___CycleDocument]:
+        """one per payee (Settle) or sponsor (Invoice)"""
+
+    def __init__(
+        self,
+        *,
+        cycle_id: _builtins.str = ...,
+        closed_now: _builtins.bool = ...,
+        documents: _abc.Iterable[Global___CycleDocument] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["closed_now", b"closed_now", "cycle_id", b"cycle_id", "documents", b"documents"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClosedCycle: _TypeAlias = ClosedCycle  # noqa: Y015
+
+@_typing.final
+class CycleDocument(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTY_ID_FIELD_NUMBER: _builtins.int
+    LINE_COUNT_FIELD_NUMBER: _builtins.int
+    AMOUNT_CENTS_FIELD_NUMBER: _builtins.int
+    SETTLES_ON_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    PATHS_FIELD_NUMBER: _builtins.int
+    party_id: _builtins.str
+    """payee_id or sponsor_id"""
+    line_count: _builtins.int
+    amount_cents: _builtins.int
+    """the payment (BPR02), or the invoice total"""
+    settles_on: _builtins.str
+    """CCYYMMDD: the pay date, or the due date"""
+    reference: _builtins.str
+    """the 835's trace (TRN02), or the invoice ID"""
+    @_builtins.property
+    def paths(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """files written on the gateway's host"""
+
+    def __init__(
+        self,
+        *,
+        party_id: _builtins.str = ...,
+        line_count: _builtins.int = ...,
+        amount_cents: _builtins.int = ...,
+        settles_on: _builtins.str = ...,
+        reference: _builtins.str = ...,
+        paths: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_cents", b"amount_cents", "line_count", b"line_count", "party_id", b"party_id", "paths", b"paths", "reference", b"reference", "settles_on", b"settles_on"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CycleDocument: _TypeAlias = CycleDocument  # noqa: Y015
+
+@_typing.final
+class CloseCyclesReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CYCLES_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    actor: _builtins.str
+    @_builtins.property
+    def cycles(self) -> _containers.RepeatedCompositeFieldContainer[Global___ClosedCycle]: ...
+    def __init__(
+        self,
+        *,
+        cycles: _abc.Iterable[Global___ClosedCycle] | None = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "cycles", b"cycles"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CloseCyclesReply: _TypeAlias = CloseCyclesReply  # noqa: Y015
+
+@_typing.final
+class BalancesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AS_OF_FIELD_NUMBER: _builtins.int
+    as_of: _builtins.str
+    """CCYYMMDD; empty: today (UTC)"""
+    def __init__(
+        self,
+        *,
+        as_of: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BalancesRequest: _TypeAlias = BalancesRequest  # noqa: Y015
+
+@_typing.final
+class PayeeBalance(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYEE_ID_FIELD_NUMBER: _builtins.int
+    ACCRUED_CENTS_FIELD_NUMBER: _builtins.int
+    REMITTED_UNCONFIRMED_CENTS_FIELD_NUMBER: _builtins.int
+    CARRIED_CENTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAY_DATE_FIELD_NUMBER: _builtins.int
+    payee_id: _builtins.str
+    accrued_cents: _builtins.int
+    """paid claims not yet in a closed cycle"""
+    remitted_unconfirmed_cents: _builtins.int
+    """remittances the bank has not confirmed"""
+    carried_cents: _builtins.int
+    """owed by the payee from cycles that netted negative"""
+    next_pay_date: _builtins.str
+    """CCYYMMDD"""
+    def __init__(
+        self,
+        *,
+        payee_id: _builtins.str = ...,
+        accrued_cents: _builtins.int = ...,
+        remitted_unconfirmed_cents: _builtins.int = ...,
+        carried_cents: _builtins.int = ...,
+        next_pay_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accrued_cents", b"accrued_cents", "carried_cents", b"carried_cents", "next_pay_date", b"next_pay_date", "payee_id", b"payee_id", "remitted_unconfirmed_cents", b"remitted_unconfirmed_cents"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PayeeBalance: _TypeAlias = PayeeBalance  # noqa: Y015
+
+@_typing.final
+class SponsorBalance(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SPONSOR_ID_FIELD_NUMBER: _builtins.int
+    FUNDING_MODEL_FIELD_NUMBER: _builtins.int
+    BILLED_CENTS_FIELD_NUMBER: _builtins.int
+    RECEIVED_CENTS_FIELD_NUMBER: _builtins.int
+    OVERDUE_CENTS_FIELD_NUMBER: _builtins.int
+    DEPOSIT_CENTS_FIELD_NUMBER: _builtins.int
+    UNBILLED_CENTS_FIELD_NUMBER: _builtins.int
+    sponsor_id: _builtins.str
+    funding_model: _builtins.str
+    """arrears or prefunded"""
+    billed_cents: _builtins.int
+    received_cents: _builtins.int
+    overdue_cents: _builtins.int
+    deposit_cents: _builtins.int
+    """pre-funded: what is left of the deposit"""
+    unbilled_cents: _builtins.int
+    """plan cost and purse spending not yet invoiced (exposure)"""
+    def __init__(
+        self,
+        *,
+        sponsor_id: _builtins.str = ...,
+        funding_model: _builtins.str = ...,
+        billed_cents: _builtins.int = ...,
+        received_cents: _builtins.int = ...,
+        overdue_cents: _builtins.int = ...,
+        deposit_cents: _builtins.int = ...,
+        unbilled_cents: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["billed_cents", b"billed_cents", "deposit_cents", b"deposit_cents", "funding_model", b"funding_model", "overdue_cents", b"overdue_cents", "received_cents", b"received_cents", "sponsor_id", b"sponsor_id", "unbilled_cents", b"unbilled_cents"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SponsorBalance: _TypeAlias = SponsorBalance  # noqa: Y015
+
+@_typing.final
+class BalancesReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYEES_FIELD_NUMBER: _builtins.int
+    SPONSORS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def payees(self) -> _containers.RepeatedCompositeFieldContainer[Global___PayeeBalance]: ...
+    @_builtins.property
+    def sponsors(self) -> _containers.RepeatedCompositeFieldContainer[Global___SponsorBalance]: ...
+    def __init__(
+        self,
+        *,
+        payees: _abc.Iterable[Global___PayeeBalance] | None = ...,
+        sponsors: _abc.Iterable[Global___SponsorBalance] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payees", b"payees", "sponsors", b"sponsors"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BalancesReply: _TypeAlias = BalancesReply  # noqa: Y015
+
+@_typing.final
+class AlertsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIMIT_FIELD_NUMBER: _builtins.int
+    limit: _builtins.int
+    """0: 100"""
+    def __init__(
+        self,
+        *,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AlertsRequest: _TypeAlias = AlertsRequest  # noqa: Y015
+
+@_typing.final
+class Alert(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALERT_ID_FIELD_NUMBER: _builtins.int
+    RAISED_AT_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    SPONSOR_ID_FIELD_NUMBER: _builtins.int
+    BALANCE_CENTS_FIELD_NUMBER: _builtins.int
+    THRESHOLD_CENTS_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    alert_id: _builtins.int
+    raised_at: _builtins.str
+    """RFC 3339, UTC"""
+    kind: _builtins.str
+    """low_balance"""
+    sponsor_id: _builtins.str
+    balance_cents: _builtins.int
+    threshold_cents: _builtins.int
+    detail: _builtins.str
+    def __init__(
+        self,
+        *,
+        alert_id: _builtins.int = ...,
+        raised_at: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        sponsor_id: _builtins.str = ...,
+        balance_cents: _builtins.int = ...,
+        threshold_cents: _builtins.int = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert_id", b"alert_id", "balance_cents", b"balance_cents", "detail", b"detail", "kind", b"kind", "raised_at", b"raised_at", "sponsor_id", b"sponsor_id", "threshold_cents", b"threshold_cents"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Alert: _TypeAlias = Alert  # noqa: Y015
+
+@_typing.final
+class AlertsReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALERTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def alerts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Alert]: ...
+    def __init__(
+        self,
+        *,
+        alerts: _abc.Iterable[Global___Alert] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alerts", b"alerts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AlertsReply: _TypeAlias = AlertsReply  # noqa: Y015
 
 @_typing.final
 class FundPurseRequest(_message.Message):

@@ -49,6 +49,26 @@ class AdminServiceStub:
                 request_serializer=rx__gateway_dot_v1_dot_admin__pb2.PriorAuthorizationGrant.SerializeToString,
                 response_deserializer=rx__gateway_dot_v1_dot_admin__pb2.AdminReply.FromString,
                 _registered_method=True)
+        self.Settle = channel.unary_unary(
+                '/rx_gateway.v1.AdminService/Settle',
+                request_serializer=rx__gateway_dot_v1_dot_admin__pb2.CloseCyclesRequest.SerializeToString,
+                response_deserializer=rx__gateway_dot_v1_dot_admin__pb2.CloseCyclesReply.FromString,
+                _registered_method=True)
+        self.Invoice = channel.unary_unary(
+                '/rx_gateway.v1.AdminService/Invoice',
+                request_serializer=rx__gateway_dot_v1_dot_admin__pb2.CloseCyclesRequest.SerializeToString,
+                response_deserializer=rx__gateway_dot_v1_dot_admin__pb2.CloseCyclesReply.FromString,
+                _registered_method=True)
+        self.GetBalances = channel.unary_unary(
+                '/rx_gateway.v1.AdminService/GetBalances',
+                request_serializer=rx__gateway_dot_v1_dot_admin__pb2.BalancesRequest.SerializeToString,
+                response_deserializer=rx__gateway_dot_v1_dot_admin__pb2.BalancesReply.FromString,
+                _registered_method=True)
+        self.ListAlerts = channel.unary_unary(
+                '/rx_gateway.v1.AdminService/ListAlerts',
+                request_serializer=rx__gateway_dot_v1_dot_admin__pb2.AlertsRequest.SerializeToString,
+                response_deserializer=rx__gateway_dot_v1_dot_admin__pb2.AlertsReply.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -77,6 +97,37 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Settle(self, request, context):
+        """Settlement (the same as `rx-gateway settle` and `rx-gateway invoice`): close every pharmacy
+        pay cycle, or every sponsor billing cycle, whose period ends by `through`. The files go
+        under RX_GATEWAY_SETTLEMENT_DIR on the gateway's host. A closed cycle stays as it was:
+        asking again returns it (closed_now false) and changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Invoice(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBalances(self, request, context):
+        """As of now: what each pharmacy payee is owed and when it is next paid; what each sponsor
+        was billed, has paid, owes past due, holds on deposit, and has run up unbilled.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAlerts(self, request, context):
+        """The newest settlement alerts (a pre-funded sponsor below its threshold), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +145,26 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.GrantPriorAuthorization,
                     request_deserializer=rx__gateway_dot_v1_dot_admin__pb2.PriorAuthorizationGrant.FromString,
                     response_serializer=rx__gateway_dot_v1_dot_admin__pb2.AdminReply.SerializeToString,
+            ),
+            'Settle': grpc.unary_unary_rpc_method_handler(
+                    servicer.Settle,
+                    request_deserializer=rx__gateway_dot_v1_dot_admin__pb2.CloseCyclesRequest.FromString,
+                    response_serializer=rx__gateway_dot_v1_dot_admin__pb2.CloseCyclesReply.SerializeToString,
+            ),
+            'Invoice': grpc.unary_unary_rpc_method_handler(
+                    servicer.Invoice,
+                    request_deserializer=rx__gateway_dot_v1_dot_admin__pb2.CloseCyclesRequest.FromString,
+                    response_serializer=rx__gateway_dot_v1_dot_admin__pb2.CloseCyclesReply.SerializeToString,
+            ),
+            'GetBalances': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBalances,
+                    request_deserializer=rx__gateway_dot_v1_dot_admin__pb2.BalancesRequest.FromString,
+                    response_serializer=rx__gateway_dot_v1_dot_admin__pb2.BalancesReply.SerializeToString,
+            ),
+            'ListAlerts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAlerts,
+                    request_deserializer=rx__gateway_dot_v1_dot_admin__pb2.AlertsRequest.FromString,
+                    response_serializer=rx__gateway_dot_v1_dot_admin__pb2.AlertsReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -177,6 +248,114 @@ class AdminService:
             '/rx_gateway.v1.AdminService/GrantPriorAuthorization',
             rx__gateway_dot_v1_dot_admin__pb2.PriorAuthorizationGrant.SerializeToString,
             rx__gateway_dot_v1_dot_admin__pb2.AdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Settle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rx_gateway.v1.AdminService/Settle',
+            rx__gateway_dot_v1_dot_admin__pb2.CloseCyclesRequest.SerializeToString,
+            rx__gateway_dot_v1_dot_admin__pb2.CloseCyclesReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Invoice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rx_gateway.v1.AdminService/Invoice',
+            rx__gateway_dot_v1_dot_admin__pb2.CloseCyclesRequest.SerializeToString,
+            rx__gateway_dot_v1_dot_admin__pb2.CloseCyclesReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBalances(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rx_gateway.v1.AdminService/GetBalances',
+            rx__gateway_dot_v1_dot_admin__pb2.BalancesRequest.SerializeToString,
+            rx__gateway_dot_v1_dot_admin__pb2.BalancesReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rx_gateway.v1.AdminService/ListAlerts',
+            rx__gateway_dot_v1_dot_admin__pb2.AlertsRequest.SerializeToString,
+            rx__gateway_dot_v1_dot_admin__pb2.AlertsReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,6 +46,19 @@ class AdminServiceStub:
     """
     GrantPriorAuthorization: _grpc.UnaryUnaryMultiCallable[_admin_pb2.PriorAuthorizationGrant, _admin_pb2.AdminReply]
     """Record a prior authorization (by NDC or drug group, with dates and an optional quantity)."""
+    Settle: _grpc.UnaryUnaryMultiCallable[_admin_pb2.CloseCyclesRequest, _admin_pb2.CloseCyclesReply]
+    """Settlement (the same as `rx-gateway settle` and `rx-gateway invoice`): close every pharmacy
+    pay cycle, or every sponsor billing cycle, whose period ends by `through`. The files go
+    under RX_GATEWAY_SETTLEMENT_DIR on the gateway's host. A closed cycle stays as it was:
+    asking again returns it (closed_now false) and changes nothing.
+    """
+    Invoice: _grpc.UnaryUnaryMultiCallable[_admin_pb2.CloseCyclesRequest, _admin_pb2.CloseCyclesReply]
+    GetBalances: _grpc.UnaryUnaryMultiCallable[_admin_pb2.BalancesRequest, _admin_pb2.BalancesReply]
+    """As of now: what each pharmacy payee is owed and when it is next paid; what each sponsor
+    was billed, has paid, owes past due, holds on deposit, and has run up unbilled.
+    """
+    ListAlerts: _grpc.UnaryUnaryMultiCallable[_admin_pb2.AlertsRequest, _admin_pb2.AlertsReply]
+    """The newest settlement alerts (a pre-funded sponsor below its threshold), newest first."""
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -60,6 +73,19 @@ class AdminServiceAsyncStub(AdminServiceStub):
     """
     GrantPriorAuthorization: _aio.UnaryUnaryMultiCallable[_admin_pb2.PriorAuthorizationGrant, _admin_pb2.AdminReply]  # type: ignore[assignment]
     """Record a prior authorization (by NDC or drug group, with dates and an optional quantity)."""
+    Settle: _aio.UnaryUnaryMultiCallable[_admin_pb2.CloseCyclesRequest, _admin_pb2.CloseCyclesReply]  # type: ignore[assignment]
+    """Settlement (the same as `rx-gateway settle` and `rx-gateway invoice`): close every pharmacy
+    pay cycle, or every sponsor billing cycle, whose period ends by `through`. The files go
+    under RX_GATEWAY_SETTLEMENT_DIR on the gateway's host. A closed cycle stays as it was:
+    asking again returns it (closed_now false) and changes nothing.
+    """
+    Invoice: _aio.UnaryUnaryMultiCallable[_admin_pb2.CloseCyclesRequest, _admin_pb2.CloseCyclesReply]  # type: ignore[assignment]
+    GetBalances: _aio.UnaryUnaryMultiCallable[_admin_pb2.BalancesRequest, _admin_pb2.BalancesReply]  # type: ignore[assignment]
+    """As of now: what each pharmacy payee is owed and when it is next paid; what each sponsor
+    was billed, has paid, owes past due, holds on deposit, and has run up unbilled.
+    """
+    ListAlerts: _aio.UnaryUnaryMultiCallable[_admin_pb2.AlertsRequest, _admin_pb2.AlertsReply]  # type: ignore[assignment]
+    """The newest settlement alerts (a pre-funded sponsor below its threshold), newest first."""
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -89,5 +115,42 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.AdminReply, _abc.Awaitable[_admin_pb2.AdminReply]]:
         """Record a prior authorization (by NDC or drug group, with dates and an optional quantity)."""
+
+    @_abc_1.abstractmethod
+    def Settle(
+        self,
+        request: _admin_pb2.CloseCyclesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.CloseCyclesReply, _abc.Awaitable[_admin_pb2.CloseCyclesReply]]:
+        """Settlement (the same as `rx-gateway settle` and `rx-gateway invoice`): close every pharmacy
+        pay cycle, or every sponsor billing cycle, whose period ends by `through`. The files go
+        under RX_GATEWAY_SETTLEMENT_DIR on the gateway's host. A closed cycle stays as it was:
+        asking again returns it (closed_now false) and changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def Invoice(
+        self,
+        request: _admin_pb2.CloseCyclesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.CloseCyclesReply, _abc.Awaitable[_admin_pb2.CloseCyclesReply]]: ...
+
+    @_abc_1.abstractmethod
+    def GetBalances(
+        self,
+        request: _admin_pb2.BalancesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.BalancesReply, _abc.Awaitable[_admin_pb2.BalancesReply]]:
+        """As of now: what each pharmacy payee is owed and when it is next paid; what each sponsor
+        was billed, has paid, owes past due, holds on deposit, and has run up unbilled.
+        """
+
+    @_abc_1.abstractmethod
+    def ListAlerts(
+        self,
+        request: _admin_pb2.AlertsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.AlertsReply, _abc.Awaitable[_admin_pb2.AlertsReply]]:
+        """The newest settlement alerts (a pre-funded sponsor below its threshold), newest first."""
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -31,15 +31,19 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     )
 
 
-def test_demo_command_exits_zero_and_prints_the_table() -> None:
+def test_demo_command_exits_zero_and_prints_the_table(tmp_path: Path) -> None:
     """`rx-gateway demo`: embedded database, synthetic data, scripted claims, all as expected.
 
     By default it prints the table and nothing else: no JSON log line, no grpc fork warning,
     and every detail whole (a long one wraps onto lines of its own, nothing is cut)."""
     env = {k: v for k, v in os.environ.items() if k != "RX_GATEWAY_LOG_LEVEL"}
-    result = _run("demo", env=env)
+    result = _run("demo", "--out", str(tmp_path / "settlement"), env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "scripted claims answered as expected" in result.stdout
+    # it ends with the week settled: a pay cycle, billing cycles, and the files it wrote
+    assert "Pay cycle PAY-7D-SUN-3-" in result.stdout and "Billing cycle INV-" in result.stdout
+    written = [line.strip() for line in result.stdout.splitlines() if line.startswith("  /")]
+    assert any(p.endswith(".835") for p in written) and all(Path(p).exists() for p in written)
     assert "NO " not in result.stdout
     output = result.stdout + result.stderr
     assert not [line for line in output.splitlines() if line.lstrip().startswith("{")]

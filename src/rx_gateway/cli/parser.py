@@ -140,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--verbose", action="store_true", help="show the gateway's logs (INFO) as well"
     )
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("settlement"),
+        help="where the week's 835s and invoices are written (default ./settlement)",
+    )
     ncpdp = commands.add_parser("ncpdp", help="NCPDP D.0 transmissions for debugging a switch")
     ncpdp_commands = ncpdp.add_subparsers(dest="ncpdp_command", required=True)
     ncpdp_commands.add_parser(

@@ -67,4 +67,4 @@ def generate(args: argparse.Namespace) -> int:
 async def demo(settings: Settings, args: argparse.Namespace) -> int:
     from rx_gateway.tools.demo import run_demo  # noqa: PLC0415
 
-    return await run_demo(settings, keep=args.keep, verbose=args.verbose)
+    return await run_demo(settings, keep=args.keep, verbose=args.verbose, out=args.out)

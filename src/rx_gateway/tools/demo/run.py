@@ -13,6 +13,7 @@ from rx_gateway.bootstrap import Database, build_app
 from rx_gateway.client import GatewayClient
 from rx_gateway.config import Settings
 from rx_gateway.tools.demo.scenarios import Outcome, Step, script
+from rx_gateway.tools.demo.settlement import settle_the_week
 from rx_gateway.tools.demo.table import render
 from rx_gateway.tools.synthetic.dataset import generate
 from rx_gateway.v1 import claims_pb2 as pb
@@ -76,9 +77,16 @@ async def run_script(client: GatewayClient, steps: list[Step]) -> list[Outcome]:
     return outcomes
 
 
-async def run_demo(settings: Settings, *, keep: bool = False, verbose: bool = False) -> int:
-    """Prints the table alone (and where the database was kept, with ``keep``); ``verbose``
-    adds what was loaded. The CLI sets the log level."""
+async def run_demo(
+    settings: Settings,
+    *,
+    keep: bool = False,
+    verbose: bool = False,
+    out: Path = Path("settlement"),
+) -> int:
+    """Prints the table, then the week's settlement (835s and invoices written under
+    ``out``), and where the database was kept with ``keep``; ``verbose`` adds what was
+    loaded. The CLI sets the log level."""
     workdir = Path(tempfile.mkdtemp(prefix="rxgw-demo-"))
     demo_settings = replace(
         settings,
@@ -102,6 +110,7 @@ async def run_demo(settings: Settings, *, keep: bool = False, verbose: bool = Fa
                 outcomes = await run_script(client, script(fixtures))
         finally:
             await app.stop()
+        summary, settled = await settle_the_week(database.dsn, out)
     finally:
         database.close()
         if keep:
@@ -109,4 +118,5 @@ async def run_demo(settings: Settings, *, keep: bool = False, verbose: bool = Fa
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     print(render(outcomes))
-    return 0 if all(o.passed for o in outcomes) else 1
+    print(summary)
+    return 0 if all(o.passed for o in outcomes) and settled else 1

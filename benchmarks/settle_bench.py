@@ -5,7 +5,8 @@ that keep arriving meanwhile (issue 14).
     python benchmarks/settle_bench.py --claims 20000  # quicker
 
 1. A fresh database (on RX_GATEWAY_DATABASE_URL's server, or embedded) with the synthetic data,
-   and a gateway in this process.
+   and a gateway in a process of its own (the close runs in this one, as `rx-gateway settle`
+   runs beside a serving gateway).
 2. A few hundred claims are paid through the gateway; they are cloned in SQL (claim rows, their
    journal entries and postings, purse spending) until the week holds ``--claims`` claims, with
    received times spread over the week.
@@ -23,23 +24,21 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import os
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 
-from rx_gateway.adapters.files.settlement_files import DirectoryFiles
 from rx_gateway.adapters.postgres.database import init_connection
 from rx_gateway.adapters.postgres.reference_loader import PostgresReferenceLoader
 from rx_gateway.adapters.postgres.settlement_store import PostgresSettlement
-from rx_gateway.bootstrap import Database, build_app
+from rx_gateway.bootstrap import Database
 from rx_gateway.client import GatewayClient
-from rx_gateway.config import Settings
-from rx_gateway.service_layer import settlement
-from rx_gateway.tools.bench.stack import bench_database
+from rx_gateway.tools.bench.stack import bench_database, free_port, gateway_process
 from rx_gateway.tools.synthetic.claims import claim_request
 from rx_gateway.tools.synthetic.dataset import active_members, generate
 
@@ -80,6 +79,32 @@ COPY_SQL = (
 # Claims and reversals are append-only: the triggers stay on; the clones are plain inserts.
 
 
+@contextlib.asynccontextmanager
+async def pool_for(dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def _command(dsn: str, command: str, through: dt.date, workdir: Path) -> tuple[float, str]:
+    """`rx-gateway settle|invoice` in a process of its own, as an operator runs it: its wall
+    time (interpreter start included) and its output."""
+    started = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "rx_gateway", command, "--through", f"{through}",
+        "--out", str(workdir / "settlement"),
+        env={**os.environ, "RX_GATEWAY_DATABASE_URL": dsn},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    if process.returncode != 0:
+        msg = f"rx-gateway {command} failed: {err.decode()}"
+        raise RuntimeError(msg)
+    return time.perf_counter() - started, out.decode()
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
@@ -118,17 +143,12 @@ async def run(claims: int, rate: float, out_dir: Path) -> dict[str, object]:
     async with bench_database(workdir) as dsn:
         database = Database(dsn)
         await database.migrate()
-        fixtures = generate(workdir / "data", members=4_000)
+        fixtures = generate(workdir / "data", members=10_000)
         await database.load(workdir / "data")
         members = active_members(workdir / "data")
-        settings = replace(
-            Settings(),
-            listen_address="127.0.0.1:0",
-            business_date=BUSINESS_DATE,
-            dev_mode=True,
-            admin_tokens={},
-        )
-        app = await build_app(settings, dsn)
+        port = free_port()
+        gateway = gateway_process(dsn, port, 1, workdir)
+        gateway.__enter__()  # a process of its own, as in production: the close runs here
         rx = iter(range(10_000_000, 10**9))
 
         def request(member: dict[str, str]) -> object:
@@ -144,7 +164,7 @@ async def run(claims: int, rate: float, out_dir: Path) -> dict[str, object]:
         report: dict[str, object] = {"claims": claims, "rate_per_s": rate}
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=3, init=init_connection)
         try:
-            async with GatewayClient(f"127.0.0.1:{app.port}") as client:
+            async with GatewayClient(f"127.0.0.1:{port}") as client:
                 for member in members[:SEED_CLAIMS]:
                     await client.submit(request(member))  # type: ignore[arg-type]
                 async with pool.acquire() as conn:
@@ -159,7 +179,6 @@ async def run(claims: int, rate: float, out_dir: Path) -> dict[str, object]:
                     await conn.execute("ANALYZE")
                 plans = list((await PostgresReferenceLoader(pool).load_snapshot()).plans.values())
                 store = PostgresSettlement(pool)
-                files = DirectoryFiles(workdir / "settlement")
                 today = (await store.now()).date()
                 through = min(p.pay_schedule.period_end(today) for p in plans)
                 fresh = iter(members[SEED_CLAIMS:])
@@ -170,28 +189,23 @@ async def run(claims: int, rate: float, out_dir: Path) -> dict[str, object]:
                 )  # fmt: skip
                 during: list[float] = []
                 stop = asyncio.Event()
-                flow = asyncio.create_task(
-                    _stream(
-                        client, [request(next(fresh)) for _ in range(int(rate * 60))], rate,
-                        stop, during,
-                    )  # fmt: skip
-                )
+                meanwhile = [request(next(fresh)) for _ in range(int(rate * 30))]
+                flow = asyncio.create_task(_stream(client, meanwhile, rate, stop, during))
                 await asyncio.sleep(1.0)
-                started = time.perf_counter()
-                paid = await settlement.settle(store, files, plans, through)
-                settle_s = time.perf_counter() - started
-                started = time.perf_counter()
-                billed = await settlement.invoice(store, files, plans, through)
-                invoice_s = time.perf_counter() - started
+                settle_s, paid = await _command(dsn, "settle", through, workdir)
+                invoice_s, _ = await _command(dsn, "invoice", through, workdir)
                 stop.set()
                 await flow
         finally:
             await pool.close()
-            await app.stop()
-        lines = sum(r.line_count for c in paid for r in c.remittances)
+            gateway.__exit__(None, None, None)
+        async with pool_for(dsn) as conn:
+            lines = await conn.fetchval("SELECT count(*) FROM remittance_item")
+            invoice_lines = await conn.fetchval("SELECT count(*) FROM invoice_item")
         report |= {
             "remittance_lines": lines,
-            "invoice_lines": sum(i.line_count for c in billed for i in c.invoices),
+            "invoice_lines": invoice_lines,
+            "settle_output": paid.splitlines()[0] if paid else "",
             "settle_s": round(settle_s, 2),
             "settle_lines_per_s": round(lines / settle_s),
             "invoice_s": round(invoice_s, 2),
@@ -202,7 +216,8 @@ async def run(claims: int, rate: float, out_dir: Path) -> dict[str, object]:
             "claims_during_close": len(during),
         }
         report["p99_ratio_during_close"] = round(
-            float(report["during_close_p99_ms"]) / max(float(report["baseline_p99_ms"]), 0.01), 2  # type: ignore[arg-type]
+            float(report["during_close_p99_ms"]) / max(float(report["baseline_p99_ms"]), 0.01),
+            2,  # type: ignore[arg-type]
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M")

@@ -11,7 +11,6 @@ from pathlib import Path
 import asyncpg
 
 from rx_gateway.adapters.files.loader import read_dataset
-from rx_gateway.adapters.files.settlement_files import DirectoryFiles
 from rx_gateway.adapters.postgres.admin import PostgresAdmin
 from rx_gateway.adapters.postgres.database import (
     EmbeddedPostgres,
@@ -33,6 +32,7 @@ from rx_gateway.grpc_api.servicer import BenefitServicer
 from rx_gateway.service_layer.admin import AdminCredentials
 from rx_gateway.service_layer.claims import ClaimProcessor
 from rx_gateway.service_layer.reference import ReferenceHolder
+from rx_gateway.settlement_worker import WorkerCloser
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,7 @@ class App:
     server: GatewayServer
     admin: AdminServer | None = None
     admin_pool: asyncpg.Pool | None = None
+    closer: WorkerCloser | None = None
     watcher: ReferenceWatcher | None = None
 
     @property
@@ -166,6 +167,8 @@ class App:
         await self.pool.close()
         if self.admin_pool is not None:
             await self.admin_pool.close()
+        if self.closer is not None:
+            self.closer.shutdown()
 
 
 async def _open_pool(dsn: str, limits: PoolLimits, variable: str) -> asyncpg.Pool:
@@ -248,13 +251,14 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
         # members, coverage or authorizations
         admin_limits = replace(settings.pool, role=settings.admin_db_role, size_min=1, size_max=2)
         app.admin_pool = await _open_pool(dsn, admin_limits, "RX_GATEWAY_ADMIN_DB_ROLE")
+        app.closer = WorkerCloser(dsn, admin_limits, settings.settlement_dir)
         app.admin = AdminServer(
             AdminServicer(
                 PostgresAdmin(app.admin_pool, acquire_timeout_s=admin_limits.acquire_timeout_s),
                 AdminCredentials(settings.admin_tokens),
                 PostgresSettlement(app.admin_pool),
                 reference,
-                DirectoryFiles(settings.settlement_dir),
+                app.closer,
             ),
             listen_address=settings.admin_listen_address,
             credentials=tls.server_credentials(require_client_certificate=False) if tls else None,

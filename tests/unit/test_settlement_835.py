@@ -5,6 +5,7 @@ a reversal of a claim paid in an earlier cycle, a $0.25 fee per transaction."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 
@@ -196,15 +197,13 @@ def test_a_purse_lowers_the_patient_responsibility_not_the_payment() -> None:
     """An HRA paid $6.00 of a $10.00 copay: the member paid $4.00 (CLP05, PR 3), the pharmacy
     gets F9 = allowed − $4.00, and the claim still balances."""
     paid = LINES[0]
-    with_purse = RemittanceLine(
-        **{
-            **{name: getattr(paid, name) for name in paid.__slots__},  # type: ignore[attr-defined]
-            "share": MemberShare(copay_cents=1_000, purse_paid_cents=600),
-            "total_amount_paid_cents": 11_600,
-        }
+    with_purse = replace(
+        paid,
+        share=MemberShare(copay_cents=1_000, purse_paid_cents=600),
+        total_amount_paid_cents=11_600,
     )
     assert with_purse.patient_responsibility_cents == 400
-    assert [(a.group.value, a.reason, a.amount_cents) for a in with_purse.adjustments()] == [
+    assert [(a.group.value, a.reason, a.amount_cents) for a in with_purse.adjustments] == [
         ("CO", "45", 3_000),
         ("PR", "3", 400),
     ]
@@ -212,14 +211,8 @@ def test_a_purse_lowers_the_patient_responsibility_not_the_payment() -> None:
 
 def test_a_purse_paying_more_than_the_share_is_a_bug() -> None:
     paid = LINES[0]
-    broken = RemittanceLine(
-        **{
-            **{name: getattr(paid, name) for name in paid.__slots__},  # type: ignore[attr-defined]
-            "share": MemberShare(copay_cents=1_000, purse_paid_cents=1_500),
-        }
-    )
     with pytest.raises(InvariantViolation):
-        broken.adjustments()
+        replace(paid, share=MemberShare(copay_cents=1_000, purse_paid_cents=1_500))
 
 
 @pytest.mark.parametrize(

@@ -75,3 +75,8 @@ class PermissionDenied(RxGatewayError):
 
 class InsecureConfiguration(RxGatewayError):
     """Start-up refused: the listeners would not be protected (see Settings.security_problem)."""
+
+
+class PreconditionFailed(RxGatewayError):
+    """The request is well formed but the system is not ready for it (settlement with no
+    processor loaded, say) (→ FAILED_PRECONDITION)."""

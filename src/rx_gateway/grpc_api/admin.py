@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
 from grpc import aio
 
-from rx_gateway.domain.errors import InvalidRequest
+from rx_gateway.domain.errors import InvalidRequest, PreconditionFailed
 from rx_gateway.domain.reference import Plan
 from rx_gateway.grpc_api.security import listen
 from rx_gateway.grpc_api.status import ErrorToStatusInterceptor
@@ -20,6 +21,8 @@ from rx_gateway.v1 import admin_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 Context = aio.ServicerContext[Any, Any]
+# ("settle" or "invoice", through) -> what closed: run out of the claim path's event loop
+CloseCycles = Callable[[str, dt.date], Awaitable[list[settlement.Closed]]]
 
 
 class AdminServicer(pb_grpc.AdminServiceServicer):
@@ -29,21 +32,19 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         credentials: admin.AdminCredentials,
         settlement_store: settlement.SettlementStore | None = None,
         reference: ReferenceSource | None = None,
-        files: settlement.SettlementFiles | None = None,
+        close_cycles: CloseCycles | None = None,
     ) -> None:
         self._store = store
         self._credentials = credentials
         self._settlement = settlement_store
         self._reference = reference
-        self._files = files
+        self._close_cycles = close_cycles
 
-    def _settling(
-        self,
-    ) -> tuple[settlement.SettlementStore, list[Plan], settlement.SettlementFiles]:
-        if self._settlement is None or self._reference is None or self._files is None:
+    def _settling(self) -> tuple[settlement.SettlementStore, list[Plan], CloseCycles]:
+        if self._settlement is None or self._reference is None or self._close_cycles is None:
             msg = "settlement is not configured on this gateway"
-            raise InvalidRequest("settlement", msg)
-        return self._settlement, list(self._reference.snapshot.plans.values()), self._files
+            raise PreconditionFailed(msg)
+        return self._settlement, list(self._reference.snapshot.plans.values()), self._close_cycles
 
     def _operator(self, context: Context) -> str:
         metadata = dict(context.invocation_metadata() or ())
@@ -103,9 +104,8 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
     ) -> pb.CloseCyclesReply:
         actor = self._operator(context)
         through = admin.required_date("through", request.through)
-        store, plans, files = self._settling()
-        use = settlement.settle if kind == "settle" else settlement.invoice
-        closed = await use(store, files, plans, through)
+        _, _, close_cycles = self._settling()
+        closed = await close_cycles(kind, through)  # in a worker: the claim loop keeps going
         log.info("admin change", extra={"action": kind, "actor": actor})
         reply = pb.CloseCyclesReply(actor=actor)
         for cycle in closed:

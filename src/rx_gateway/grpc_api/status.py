@@ -22,6 +22,7 @@ from rx_gateway.domain.errors import (
     InvariantViolation,
     MemberNotFound,
     PermissionDenied,
+    PreconditionFailed,
     ReferenceDataError,
     RxGatewayError,
     StorageUnavailable,
@@ -44,6 +45,7 @@ STATUS_BY_ERROR: dict[type[RxGatewayError], grpc.StatusCode] = {
     Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     InsecureConfiguration: grpc.StatusCode.FAILED_PRECONDITION,
+    PreconditionFailed: grpc.StatusCode.FAILED_PRECONDITION,
 }
 
 

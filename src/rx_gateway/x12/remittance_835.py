@@ -97,7 +97,7 @@ def _payee(payee: Payee) -> list[str]:
 def _adjustments(line: RemittanceLine) -> list[str]:
     out = []
     for group in AdjustmentGroup:
-        triples = [(a.reason, a.amount_cents) for a in line.adjustments() if a.group is group]
+        triples = [(a.reason, a.amount_cents) for a in line.adjustments if a.group is group]
         for start in range(0, len(triples), TRIPLES_PER_CAS):
             elements: list[str] = []
             for reason, cents in triples[start : start + TRIPLES_PER_CAS]:

@@ -44,7 +44,7 @@ def _line(line: RemittanceLine) -> dict[str, Any]:
         "patient_responsibility_cents": line.patient_responsibility_cents,
         "adjustments": [
             {"group": a.group.value, "reason": a.reason, "amount_cents": a.amount_cents}
-            for a in line.adjustments()
+            for a in line.adjustments
         ],
         "patient": {
             "last_name": line.patient.last_name,

@@ -18,7 +18,7 @@ are what is left after the purse, taken from the parts in that order.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from rx_gateway.domain.errors import InvariantViolation
@@ -114,6 +114,10 @@ class RemittanceLine:
     plan_id: str
     line_of_business: str
     patient: Patient
+    adjustments: tuple[Adjustment, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "adjustments", self._adjust())
 
     @property
     def sign(self) -> int:
@@ -136,8 +140,9 @@ class RemittanceLine:
     def patient_responsibility_cents(self) -> int:
         return self.sign * self.share.patient_pay_cents()
 
-    def adjustments(self) -> tuple[Adjustment, ...]:
-        """CO 45 and the PR parts, zero amounts left out, signed like the line."""
+    def _adjust(self) -> tuple[Adjustment, ...]:
+        """CO 45 and the PR parts, zero amounts left out, signed like the line (computed once,
+        when the line is made: ``adjustments``)."""
         share = self.share
         allowed = self.total_amount_paid_cents + share.patient_pay_cents()
         out = []
@@ -206,7 +211,7 @@ class Remittance:
     def check_identities(self) -> None:
         """The 835's balancing, and the payment never negative (raises on a bug)."""
         for line in self.lines:
-            adjusted = sum(a.amount_cents for a in line.adjustments())
+            adjusted = sum(a.amount_cents for a in line.adjustments)
             if line.charge_cents - adjusted != line.paid_cents:
                 msg = f"service/claim balancing fails on {line.internal_control_number}"
                 raise InvariantViolation(msg)

@@ -88,12 +88,16 @@ async def pool_for(dsn: str) -> AsyncIterator[asyncpg.Connection]:
         await conn.close()
 
 
+PROFILE: list[str] = []  # --profile DIR: each command under cProfile, its stats written there
+
+
 async def _command(dsn: str, command: str, through: dt.date, workdir: Path) -> tuple[float, str]:
     """`rx-gateway settle|invoice` in a process of its own, as an operator runs it: its wall
     time (interpreter start included) and its output."""
     started = time.perf_counter()
+    profiler = ["-m", "cProfile", "-o", f"{PROFILE[0]}/{command}.prof"] if PROFILE else []
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "rx_gateway", command, "--through", f"{through}",
+        sys.executable, *profiler, "-m", "rx_gateway", command, "--through", f"{through}",
         "--out", str(workdir / "settlement"),
         env={**os.environ, "RX_GATEWAY_DATABASE_URL": dsn},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -233,7 +237,11 @@ def main() -> int:
     parser.add_argument("--claims", type=int, default=100_000)
     parser.add_argument("--rate", type=float, default=100.0, help="claims/s sent meanwhile")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/reports"))
+    parser.add_argument("--profile", type=Path, help="profile the commands (cProfile) into DIR")
     args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        PROFILE.append(str(args.profile))
     with contextlib.suppress(ImportError):
         import uvloop  # noqa: PLC0415
 

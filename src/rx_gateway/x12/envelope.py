@@ -8,6 +8,7 @@ reduced to the basic character set's printable ASCII with the delimiters replace
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 ELEMENT = "*"
@@ -18,10 +19,14 @@ DELIMITERS = frozenset((ELEMENT, COMPONENT, REPETITION, SEGMENT))
 CONTROL_NUMBER_MAX = 999_999_999
 
 
+CLEAN = re.compile(r"[ !-)+-9;-\]_-}]*")  # printable ASCII but the delimiters * : ^ ~
+UNCLEAN = re.compile(r"[^ !-)+-9;-\]_-}]")
+
+
 def text(value: str, length_max: int = 60) -> str:
     """An AN element: printable ASCII, no delimiter, trimmed, at most ``length_max``."""
-    cleaned = "".join(" " if c in DELIMITERS or not (" " <= c <= "~") else c for c in value).strip()
-    return cleaned[:length_max].rstrip()
+    cleaned = value if CLEAN.fullmatch(value) else UNCLEAN.sub(" ", value)
+    return cleaned.strip()[:length_max].rstrip()
 
 
 def amount(cents: int) -> str:

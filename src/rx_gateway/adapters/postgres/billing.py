@@ -15,6 +15,7 @@ import orjson
 
 from rx_gateway.adapters.postgres.pay_cycles import LATE_COMMIT_GRACE
 from rx_gateway.adapters.postgres.settlement_ledger import (
+    collect,
     lock_settlement,
     post_entry,
     read_sponsors,
@@ -149,7 +150,8 @@ async def close_billing_cycle(
         )
         await conn.execute("SET CONSTRAINTS invoice_item_invoice_id_fkey DEFERRED")
         plans = sorted(cycle.sponsor_of_plan)
-        await conn.execute(
+        await collect(
+            conn,
             COLLECT_SQL,
             cycle.cycle_id,
             cutoff,

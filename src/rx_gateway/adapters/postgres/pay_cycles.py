@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from rx_gateway.adapters.postgres.settlement_ledger import (
+    collect,
     lock_settlement,
     post_entry,
     read_payees,
@@ -68,7 +69,9 @@ WHERE c.plan_id = ANY($2::text[]) AND cr.created_at < $3 AND cr.created_at >= $4
 
 LINES_SQL = """
 SELECT r.kind, r.payee_id, r.service_provider_id, c.claim_key, c.product_id, c.date_of_service,
-       c.quantity_thousandths, c.gross_amount_due_cents, c.plan_id, c.response,
+       c.quantity_thousandths, c.gross_amount_due_cents, c.plan_id,
+       c.response->'pricing' AS pricing, c.response->>'internal_control_number' AS icn,
+       c.response->>'prescription_reference_number' AS rx,
        m.first_name, m.last_name, m.cardholder_id
 FROM remittance_item r
 JOIN claim c ON c.family_id = r.family_id AND c.claim_id = r.claim_id
@@ -99,17 +102,16 @@ def _share(pricing: dict[str, Any]) -> MemberShare:
 
 def line_of(row: Any, line_of_business: dict[str, str]) -> RemittanceLine:
     """A remittance line from a claim row: amounts as on the paid claim."""
-    response = row["response"]
-    response = orjson.loads(response) if isinstance(response, str) else response
-    pricing = response["pricing"]
+    pricing = row["pricing"]
+    pricing = orjson.loads(pricing) if isinstance(pricing, str) else pricing
     paid = int(pricing["total_amount_paid_cents"])
     patient_pay = int(pricing["patient_pay_amount_cents"])
     _, fill, _ = row["claim_key"].rsplit("|", 2)
     gross = row["gross_amount_due_cents"]
     return RemittanceLine(
         kind=LineKind(row["kind"]),
-        internal_control_number=response["internal_control_number"],
-        prescription_reference_number=response["prescription_reference_number"],
+        internal_control_number=row["icn"],
+        prescription_reference_number=row["rx"],
         fill_number=int(fill),
         service_provider_id=row["service_provider_id"],
         product_id=row["product_id"],
@@ -171,7 +173,7 @@ async def close_pay_cycle(
             schedule.settles_on(cycle.period_end),
             cutoff,
         )
-        await conn.execute(COLLECT_SQL, cycle.cycle_id, list(cycle.plan_ids), cutoff, low)
+        await collect(conn, COLLECT_SQL, cycle.cycle_id, list(cycle.plan_ids), cutoff, low)
         by_payee: dict[str, list[RemittanceLine]] = {}
         for row in await conn.fetch(LINES_SQL, cycle.cycle_id):
             by_payee.setdefault(row["payee_id"], []).append(line_of(row, cycle.line_of_business))

@@ -115,8 +115,10 @@ class RemittanceLine:
     line_of_business: str
     patient: Patient
     adjustments: tuple[Adjustment, ...] = field(init=False, repr=False, compare=False)
+    patient_pay_cents: int = field(init=False, repr=False, compare=False)  # 505-F5, unsigned
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "patient_pay_cents", self.share.patient_pay_cents())
         object.__setattr__(self, "adjustments", self._adjust())
 
     @property
@@ -138,13 +140,13 @@ class RemittanceLine:
 
     @property
     def patient_responsibility_cents(self) -> int:
-        return self.sign * self.share.patient_pay_cents()
+        return self.sign * self.patient_pay_cents
 
     def _adjust(self) -> tuple[Adjustment, ...]:
         """CO 45 and the PR parts, zero amounts left out, signed like the line (computed once,
         when the line is made: ``adjustments``)."""
         share = self.share
-        allowed = self.total_amount_paid_cents + share.patient_pay_cents()
+        allowed = self.total_amount_paid_cents + self.patient_pay_cents
         out = []
         contractual = self.gross_amount_due_cents - allowed
         if contractual:
@@ -193,10 +195,10 @@ class Remittance:
     provider_adjustments: tuple[ProviderAdjustment, ...]
     carried_in_cents: int  # what the payee owed from earlier cycles, recovered here
     fee_cents: int
+    claims_paid_cents: int = field(init=False, compare=False)  # Σ CLP04
 
-    @property
-    def claims_paid_cents(self) -> int:
-        return sum(line.paid_cents for line in self.lines)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "claims_paid_cents", sum(line.paid_cents for line in self.lines))
 
     @property
     def payment_cents(self) -> int:

@@ -224,7 +224,7 @@ async def run(claims: int, rate: float, out_dir: Path) -> dict[str, object]:
             2,  # type: ignore[arg-type]
         )
     out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M%S")
     text = "\n".join(f"| {k} | {v} |" for k, v in report.items())
     (out_dir / f"settlement-{stamp}.md").write_text(
         f"# Settlement close, {stamp} UTC\n\n| measure | value |\n|---|---|\n{text}\n"

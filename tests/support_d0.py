@@ -62,6 +62,23 @@ def _claim_segments(request: pb.ClaimRequest) -> tuple[Segment, ...]:
         ("DU", encode_money(pr.gross_amount_due_cents)),
     ]
     pricing += [("DN", pr.basis_of_cost_determination)] if pr.basis_of_cost_determination else []
+    pricing += [
+        (fid, encode_money(cents))
+        for fid, cents in (
+            ("E3", pr.incentive_amount_submitted_cents),
+            ("HA", pr.flat_sales_tax_amount_submitted_cents),
+            ("GE", pr.percentage_sales_tax_amount_submitted_cents),
+            ("HE", pr.percentage_sales_tax_rate_submitted),
+            ("DX", pr.patient_paid_amount_submitted_cents),
+        )
+        if cents
+    ]
+    if pr.percentage_sales_tax_basis_submitted:
+        pricing.append(("JE", pr.percentage_sales_tax_basis_submitted))
+    if pr.other_amounts_claimed:
+        pricing.append(("H7", str(len(pr.other_amounts_claimed))))
+        for other in pr.other_amounts_claimed:
+            pricing += [("H8", other.qualifier), ("H9", encode_money(other.amount_cents))]
     segments.append(Segment("11", tuple(pricing)))
     return tuple(segments)
 

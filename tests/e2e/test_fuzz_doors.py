@@ -502,7 +502,10 @@ def structured(draw: st.DrawFn, method: str, seed: bytes) -> bytes:
     def fuzz(msg: Any) -> None:
         for descriptor in msg.DESCRIPTOR.fields:
             value = getattr(msg, descriptor.name)
-            if descriptor.message_type is not None:
+            if descriptor.message_type is not None and hasattr(value, "add"):
+                for _ in range(draw(st.integers(0, 4))):  # repeated messages: 0-4, fuzzed
+                    fuzz(value.add())
+            elif descriptor.message_type is not None:
                 fuzz(value)
             elif isinstance(value, str) and draw(st.integers(0, 5)) == 0:
                 setattr(msg, descriptor.name, draw(NASTY))

@@ -34,7 +34,11 @@ from rx_gateway.ncpdp.codec import (
     decode_response,
     encode,
 )
-from rx_gateway.ncpdp.responses import OPTIONAL_PRICING_FIELDS, PRICING_FIELDS
+from rx_gateway.ncpdp.responses import (
+    ADDITIONAL_PRICING_FIELDS,
+    OPTIONAL_PRICING_FIELDS,
+    PRICING_FIELDS,
+)
 from rx_gateway.v1 import claims_pb2 as pb
 
 try:  # where the synthetic-data helpers live now (they were in rx_gateway.data)
@@ -369,7 +373,7 @@ def _amounts(group: tuple[Segment, ...]) -> dict[str, int]:
     pricing = next((s for s in group if s.segment_id == "23"), None)
     if pricing is None:
         return {}
-    amounts = dict(PRICING_FIELDS)  # the money fields of 23 (not FM, nor MU/MV/MW stages)
+    amounts = dict(PRICING_FIELDS) | dict(ADDITIONAL_PRICING_FIELDS)  # 23's money (not FM, MU..)
     return {fid: decode_money(value) for fid, value in pricing.fields if fid in amounts}
 
 
@@ -434,6 +438,7 @@ def retarget(raw: bytes, target: Target, *, prescriber: tuple[str, str] | None =
     assert isinstance(original.header, RequestHeader)
     member = target.member
     rx_numbers = iter(target.rx_numbers)
+    billing = original.header.transaction_code == "B1"
 
     def edit(segment: Segment) -> Segment:
         fields = []
@@ -442,7 +447,10 @@ def retarget(raw: bytes, target: Target, *, prescriber: tuple[str, str] | None =
             if segment.segment_id == "04" and fid == "C2":
                 new = _keep_padding(value, member["cardholder_id"])
             elif segment.segment_id == "04" and fid == "C1":
-                new = _keep_padding(value, member["group_id"])
+                # our plans require 301-C1 (without it a claim answers 06): a blank one, in a
+                # B1, gets the member's group
+                blank = not value.strip() and original.header.transaction_code == "B1"
+                new = member["group_id"] if blank else _keep_padding(value, member["group_id"])
             elif segment.segment_id == "04" and fid == "C3":
                 new = _keep_padding(value, member["person_code"])
             elif segment.segment_id == "01" and fid == "C4":
@@ -456,6 +464,8 @@ def retarget(raw: bytes, target: Target, *, prescriber: tuple[str, str] | None =
             elif segment.segment_id == "03" and prescriber and fid in ("EZ", "DB"):
                 new = _keep_padding(value, prescriber[0] if fid == "EZ" else prescriber[1])
             fields.append((fid, new))
+        if segment.segment_id == "04" and "C1" not in dict(segment.fields) and billing:
+            fields.append(("C1", member["group_id"]))  # likewise when the B1 has no C1
         return replace(segment, fields=tuple(fields))
 
     header = replace(
@@ -508,7 +518,7 @@ def structured_claim(
         ),
         insurance=pb.Insurance(
             cardholder_id=member["cardholder_id"],
-            group_id=member["group_id"] if vector.group else "",
+            group_id=member["group_id"],  # retarget adds it where the vector has none
             person_code=member["person_code"] if vector.person_code else "",
             patient_relationship_code=vector.relationship,
         ),
@@ -539,16 +549,50 @@ def structured_claim(
             usual_and_customary_charge_cents=f.usual,
             gross_amount_due_cents=f.gross,
             basis_of_cost_determination=f.basis,
+            **_additional(vector, index),
         ),
     )
 
 
+def _additional(vector: Vector, index: int) -> dict[str, Any]:
+    """The vector's other amounts and taxes as the structured request's fields, read from its
+    pricing segment with the codec (the publisher's values, not our translation)."""
+    body = load(vector.name)
+    body = body[body.find(b"\x02") + 1 :].split(b"\x03")[0] if b"\x02" in body else body
+    pricing = _segment(decode_request(body), "11", index)
+    fields: dict[str, Any] = {
+        name: decode_money(pricing.get(fid))
+        for fid, name in (
+            ("E3", "incentive_amount_submitted_cents"),
+            ("HA", "flat_sales_tax_amount_submitted_cents"),
+            ("GE", "percentage_sales_tax_amount_submitted_cents"),
+            ("HE", "percentage_sales_tax_rate_submitted"),
+        )
+        if pricing.get(fid)
+    }
+    if pricing.get("JE"):
+        fields["percentage_sales_tax_basis_submitted"] = pricing.get("JE")
+    others = [
+        pb.OtherAmount(qualifier=q, amount_cents=decode_money(a))
+        for q, a in zip(pricing.all("H8"), pricing.all("H9"), strict=True)
+    ]
+    if others:
+        fields["other_amounts_claimed"] = others
+    return fields
+
+
 def _pricing_of(reply: pb.ClaimResponse) -> dict[str, int]:
-    """The structured reply's amounts by D.0 field ID (optional ones only when present)."""
-    return {
+    """The structured reply's amounts by D.0 field ID (optional ones only when present,
+    taxes and incentive only when not zero)."""
+    amounts = {
         fid: getattr(reply.pricing, name)
         for fid, name in PRICING_FIELDS
         if fid not in OPTIONAL_PRICING_FIELDS or reply.pricing.HasField(name)
+    }
+    return amounts | {
+        fid: getattr(reply.pricing, name)
+        for fid, name in ADDITIONAL_PRICING_FIELDS
+        if getattr(reply.pricing, name)
     }
 
 
@@ -646,12 +690,6 @@ def _billable(name: str, day: str, *, bug: str = "") -> Any:
     return pytest.param(name, day, marks=marks, id=name)
 
 
-GAD_BUG = (
-    "bug: the gateway takes 430-DU = 409-D9 + 412-DC only (domain/claim.py _pricing_rejects, "
-    "and ncpdp.requests.claim_request never reads 480-H9/481-HA/482-GE/438-E3), so a claim whose gross "
-    "amount due includes other amounts or sales tax, as NCPDP defines it "
-    "(shared/reference/ncpdp-d0.md 2.4), is rejected R9"
-)
 # Expected status of each transaction once re-targeted: compounds (436-E1 = 00) are not
 # supported, so they answer R with E1 on their own while their neighbours are paid.
 EXPECTED = {
@@ -667,10 +705,10 @@ NPI = ("01", "1999999999")  # the synthetic prescriber every fixture claim carri
 @pytest.mark.parametrize(
     ("name", "day"),
     [
-        _billable("ncpdp_specimen_b1", "20261102", bug=GAD_BUG),
+        _billable("ncpdp_specimen_b1", "20261102"),
         _billable("transactrx_dur_b1", "20261103"),
         _billable("transactrx_four_transactions_b1", "20261104"),
-        _billable("transactrx_sales_tax_b1", "20261105", bug=GAD_BUG),
+        _billable("transactrx_sales_tax_b1", "20261105"),
         _billable("transactrx_cob_b1_double_etx", "20261106"),
     ],
 )

@@ -53,7 +53,10 @@ NPI_BAD = "Prescriber ID (411-DB) must be a 10-digit NPI"
 DN_BAD = "Basis of cost (423-DN) must be 00-15 or blank"
 UC_BAD = "U&C (426-DQ) must be greater than zero"
 GAD_BAD = "Gross amount due (430-DU) must be positive"
-R9 = "Gross amount due (430-DU) must equal 409-D9 + 412-DC"
+R9 = (
+    "Gross amount due (430-DU) must equal 409-D9 + 412-DC + 481-HA + 482-GE + 438-E3"
+    " + the 480-H9 other amounts"
+)
 MAX = 99_999_999  # s$$$$$$cc
 
 

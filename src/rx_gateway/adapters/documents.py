@@ -13,6 +13,7 @@ from typing import Any
 
 from rx_gateway.adapters.document_reader import Reader
 from rx_gateway.adapters.plan_terms import settlement_terms
+from rx_gateway.domain.additional_amounts import OTHER_AMOUNT_QUALIFIERS
 from rx_gateway.domain.errors import ReferenceDataError
 from rx_gateway.domain.reference import (
     DEFAULT_MONTH_BANDS,
@@ -117,7 +118,41 @@ def _network(reader: Reader, doc: Mapping[str, Any], path: tuple[str, ...]) -> N
             check=_non_negative,
             rule="must be >= 0",
         ),
+        sales_tax=reader.get(
+            doc,
+            (*path, "sales_tax"),
+            str,
+            default="plan",
+            check=lambda v: v in ("plan", "patient", "exempt"),
+            rule="must be plan, patient or exempt",
+        ),
+        incentive_paid_max_cents=reader.get(
+            doc,
+            (*path, "incentive_paid_max_cents"),
+            int,
+            default=0,
+            check=_non_negative,
+            rule="must be >= 0",
+        ),
+        other_amounts_paid_max_cents=_other_amounts_paid(reader, doc, path),
     )
+
+
+def _other_amounts_paid(
+    reader: Reader, doc: Mapping[str, Any], path: tuple[str, ...]
+) -> dict[str, int]:
+    """{"01": 500, ...}: the most the plan pays of each other amount (479-H8 qualifier)."""
+    where = (*path, "other_amounts_paid_max_cents")
+    limits = reader.get(doc, where, dict, default={})
+    for qualifier, cents in limits.items():
+        if qualifier not in OTHER_AMOUNT_QUALIFIERS:
+            raise reader.fail(
+                (*where, qualifier),
+                f"is not a 479-H8 qualifier ({', '.join(OTHER_AMOUNT_QUALIFIERS)})",
+            )
+        if type(cents) is not int or cents < 0:
+            raise reader.fail((*where, qualifier), f"must be an integer >= 0, got {cents!r}")
+    return dict(limits)
 
 
 def _optional_positive(value: int | None) -> bool:

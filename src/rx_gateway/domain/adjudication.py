@@ -36,7 +36,14 @@ from rx_gateway.domain.outcome import (
     rejected,
 )
 from rx_gateway.domain.part_d import PART_D, benefit_stages
-from rx_gateway.domain.pricing import Price, contract_ingredient, price_claim
+from rx_gateway.domain.pricing import (
+    BASIS_USUAL_AND_CUSTOMARY,
+    SALES_TAX_PATIENT,
+    Price,
+    contract_ingredient,
+    price_additional,
+    price_claim,
+)
 from rx_gateway.domain.product import check_product
 from rx_gateway.domain.purses import route_purses, spending_account_left
 from rx_gateway.domain.reference import (
@@ -159,7 +166,7 @@ def adjudicate_checked(
         request.quantity_dispensed_thousandths,
         contract,
         usual_and_customary_cents=request.usual_and_customary_charge_cents,
-        gross_amount_due_cents=request.gross_amount_due_cents,
+        gross_amount_due_cents=request.drug_gross_amount_due_cents,
         ingredient_cost_submitted_cents=request.ingredient_cost_submitted_cents,
         dispensing_fee_submitted_cents=request.dispensing_fee_submitted_cents,
     )
@@ -240,14 +247,22 @@ def _pay(
     if program is not None:
         capped = "member cost capped" if share.program_reduction_cents else "under the cap"
         trace.append(f"program {program.program_id}: {capped}")
-    responsibility = share.member_responsibility_cents
+    extra = price_additional(request.additional_amounts, plan.networks[network], price)
+    patient_tax = extra.taxes_cents if plan.networks[network].sales_tax == SALES_TAX_PATIENT else 0
+    if extra.total_cents:
+        trace.append(
+            f"additional amounts: {format_cents(extra.total_cents)} allowed"
+            + (f", {format_cents(patient_tax)} sales tax to the patient" if patient_tax else "")
+        )
+    allowed = price.allowed_cents + extra.total_cents
+    responsibility = share.member_responsibility_cents + patient_tax
     lines, purse_trace = route_purses(
         plan, entry.tier, drug, state, responsibility, network, request.service_date
     )
     trace += purse_trace
     purse_paid = sum(line.paid_cents for line in lines)
     patient_pay = responsibility - purse_paid
-    plan_paid = price.allowed_cents - responsibility
+    plan_paid = allowed - responsibility
     moves = accumulator_moves(plan, plan_year_start, state, share)
     after = apply_moves(before, moves)
     view = accumulator_view(limits, coverage.level, plan_year_start, after)
@@ -255,7 +270,7 @@ def _pay(
         patient_pay_amount_cents=patient_pay,
         ingredient_cost_paid_cents=price.ingredient_cost_paid_cents,
         dispensing_fee_paid_cents=price.dispensing_fee_paid_cents,
-        total_amount_paid_cents=price.allowed_cents - patient_pay,
+        total_amount_paid_cents=allowed - patient_pay,
         basis_of_reimbursement_determination=price.basis,
         amount_applied_to_periodic_deductible_cents=share.deductible_cents,
         amount_of_copay_cents=share.copay_cents,
@@ -269,7 +284,7 @@ def _pay(
         amount_attributed_to_product_selection_brand_cents=share.brand_penalty_cents,
         spending_account_amount_remaining_cents=spending_account_left(plan, state, lines),
         health_plan_funded_assistance_amount_cents=-purse_paid,
-        allowed_amount_cents=price.allowed_cents,
+        allowed_amount_cents=allowed,
         plan_paid_cents=plan_paid,
         amount_attributed_to_non_preferred_formulary_cents=(
             0 if drug.is_brand else share.non_preferred_cents
@@ -282,6 +297,16 @@ def _pay(
             if plan.line_of_business == PART_D
             else ()
         ),
+        flat_sales_tax_amount_paid_cents=extra.flat_sales_tax_cents,
+        percentage_sales_tax_amount_paid_cents=extra.percentage_sales_tax_cents,
+        percentage_sales_tax_rate_paid=extra.percentage_sales_tax_rate,
+        percentage_sales_tax_basis_paid=extra.percentage_sales_tax_basis,
+        incentive_amount_paid_cents=extra.incentive_cents,
+        other_amounts_paid=tuple((o.qualifier, o.amount_cents) for o in extra.other_amounts),
+        sales_tax_exempt_indicator=extra.tax_exempt_indicator,
+        amount_attributed_to_sales_tax_cents=patient_tax,
+        patient_sales_tax_amount_cents=patient_tax,
+        plan_sales_tax_amount_cents=extra.taxes_cents - patient_tax,
     )
     check_identities(pricing, lines)
     messages = []
@@ -289,6 +314,8 @@ def _pay(
         messages.append(f"{program.program_id}: member cost capped")
     if share.brand_penalty_cents:
         messages.append(f"Brand penalty {format_cents(share.brand_penalty_cents)}: DAW brand")
+    if price.basis == BASIS_USUAL_AND_CUSTOMARY:
+        messages.append("Paid at the usual and customary charge (522-FM 04)")
     response = ClaimResponse(
         transaction_response_status=ResponseStatus.PAID,
         authorization_number=authorization_number,
@@ -338,18 +365,25 @@ def check_identities(
         + p.amount_attributed_to_product_selection_brand_cents
         + p.amount_attributed_to_non_preferred_formulary_cents
         + p.amount_attributed_to_brand_non_preferred_formulary_cents
+        + p.amount_attributed_to_sales_tax_cents
         + p.health_plan_funded_assistance_amount_cents
     )
     purse_total = sum(line.paid_cents for line in lines)
     checks = (
         p.total_amount_paid_cents
-        == p.ingredient_cost_paid_cents + p.dispensing_fee_paid_cents - p.patient_pay_amount_cents,
+        == p.ingredient_cost_paid_cents
+        + p.dispensing_fee_paid_cents
+        + p.additional_paid_cents
+        - p.patient_pay_amount_cents,
+        p.allowed_amount_cents
+        == p.ingredient_cost_paid_cents + p.dispensing_fee_paid_cents + p.additional_paid_cents,
         p.patient_pay_amount_cents == components,
         p.plan_paid_cents + purse_total + p.patient_pay_amount_cents == p.allowed_amount_cents,
         p.health_plan_funded_assistance_amount_cents == -purse_total,
         0 <= p.patient_pay_amount_cents <= p.allowed_amount_cents,
         p.plan_paid_cents >= 0,
-        not p.benefit_stages or sum(a for _, a in p.benefit_stages) == p.allowed_amount_cents,
+        not p.benefit_stages
+        or sum(a for _, a in p.benefit_stages) == p.allowed_amount_cents - p.additional_paid_cents,
     )
     if not all(checks):
         msg = f"NCPDP pricing identities do not hold: {pricing}"

@@ -7,6 +7,11 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
+from rx_gateway.domain.additional_amounts import (
+    NO_ADDITIONAL_AMOUNTS,
+    AdditionalAmounts,
+    additional_amount_rejects,
+)
 from rx_gateway.domain.rejects import Reject, RejectCode
 
 DAYS_SUPPLY_MAX = 365
@@ -108,6 +113,7 @@ class ClaimRequest:
     usual_and_customary_charge_cents: int
     gross_amount_due_cents: int
     basis_of_cost_determination: str = ""
+    additional_amounts: AdditionalAmounts = NO_ADDITIONAL_AMOUNTS
 
     @property
     def key(self) -> ClaimKey:
@@ -117,11 +123,20 @@ class ClaimRequest:
     def service_date(self) -> dt.date:
         return _service_date(self.header)
 
+    @property
+    def drug_gross_amount_due_cents(self) -> int:
+        """The part of 430-DU that is the drug: ingredient plus fee (the rest is priced on its
+        own: taxes, incentive, other amounts)."""
+        return self.gross_amount_due_cents - self.additional_amounts.total_cents
+
     def content_hash(self) -> str:
         """A digest of every field: equal for a true retransmission, different otherwise. The
         fields are joined in the order of the stored claims' digests (before the header was a
-        value of its own), so a retransmission of a claim paid before still answers D."""
+        value of its own), so a retransmission of a claim paid before still answers D; fields
+        added since (the additional amounts) join only when the claim carries them."""
         canonical = "\x1f".join(str(value(self)) for value in _HASHED)
+        if self.additional_amounts != NO_ADDITIONAL_AMOUNTS:
+            canonical += f"\x1f{self.additional_amounts!r}"
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -346,18 +361,26 @@ def _pricing_rejects(request: ClaimRequest) -> list[Reject]:
         rejects.append(
             Reject(RejectCode.UC_MUST_BE_POSITIVE, "U&C (426-DQ) must be greater than zero")
         )
+    extra = additional_amount_rejects(request.additional_amounts)
+    rejects += extra
     if not 0 < request.gross_amount_due_cents <= AMOUNT_MAX_CENTS:
         rejects.append(
             Reject(RejectCode.GAD_MUST_BE_POSITIVE, "Gross amount due (430-DU) must be positive")
         )
-    elif (
+    elif not extra and (
         not 0 <= request.ingredient_cost_submitted_cents <= AMOUNT_MAX_CENTS
         or not 0 <= request.dispensing_fee_submitted_cents <= AMOUNT_MAX_CENTS
         or request.gross_amount_due_cents
-        != request.ingredient_cost_submitted_cents + request.dispensing_fee_submitted_cents
+        != request.ingredient_cost_submitted_cents
+        + request.dispensing_fee_submitted_cents
+        + request.additional_amounts.total_cents
     ):
         rejects.append(
-            Reject(RejectCode.GAD_FORMULA, "Gross amount due (430-DU) must equal 409-D9 + 412-DC")
+            Reject(
+                RejectCode.GAD_FORMULA,
+                "Gross amount due (430-DU) must equal 409-D9 + 412-DC + 481-HA + 482-GE"
+                " + 438-E3 + the 480-H9 other amounts",
+            )
         )
     return rejects
 
@@ -427,7 +450,7 @@ _HASHED: tuple[Callable[[ClaimRequest], object], ...] = tuple(
         "service_provider_id",
         "service_provider_id_qualifier",
         "date_of_service",
-        *(f.name for f in fields(ClaimRequest) if f.name != "header"),
+        *(f.name for f in fields(ClaimRequest) if f.name not in ("header", "additional_amounts")),
         "software_vendor_id",
     )
 )

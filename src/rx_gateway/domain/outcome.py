@@ -49,23 +49,51 @@ class ResponsePricing:
     amount_attributed_to_brand_non_preferred_formulary_cents: int = 0  # 136-UN
     # 393-MV qualifier and 394-MW amount per Part D stage (392-MU is their count)
     benefit_stages: tuple[tuple[str, int], ...] = ()
+    # Paid beyond ingredient and fee (each part of 509-F9 and of the allowed amount)
+    flat_sales_tax_amount_paid_cents: int = 0  # 558-AW
+    percentage_sales_tax_amount_paid_cents: int = 0  # 559-AX
+    percentage_sales_tax_rate_paid: int = 0  # 560-AY: percent, 4 implied decimals
+    percentage_sales_tax_basis_paid: str = ""  # 561-AZ
+    incentive_amount_paid_cents: int = 0  # 521-FL
+    other_amounts_paid: tuple[tuple[str, int], ...] = ()  # 564-J3 qualifier, 565-J4 amount
+    sales_tax_exempt_indicator: str = ""  # 557-AV
+    amount_attributed_to_sales_tax_cents: int = 0  # 523-FN: the tax inside 505-F5
+    patient_sales_tax_amount_cents: int = 0  # 575-EQ
+    plan_sales_tax_amount_cents: int = 0  # 574-2Y
+
+    @property
+    def additional_paid_cents(self) -> int:
+        """558-AW + 559-AX + 521-FL + Σ 565-J4: what the plan allows beyond the drug."""
+        return (
+            self.flat_sales_tax_amount_paid_cents
+            + self.percentage_sales_tax_amount_paid_cents
+            + self.incentive_amount_paid_cents
+            + sum(amount for _, amount in self.other_amounts_paid)
+        )
 
     def negated(self) -> ResponsePricing:
         """The pricing of a reversal: every amount with its sign flipped, accumulators kept."""
         kept = {
             "basis_of_reimbursement_determination",
+            "percentage_sales_tax_rate_paid",
+            "percentage_sales_tax_basis_paid",
+            "sales_tax_exempt_indicator",
             "accumulated_deductible_amount_cents",
             "remaining_deductible_amount_cents",
             "remaining_benefit_amount_cents",
             "spending_account_amount_remaining_cents",
         }
+        paired = ("benefit_stages", "other_amounts_paid")
         values = {
             k: (v if k in kept or v is None else -v)
             for k, v in asdict(self).items()
-            if k != "benefit_stages"
+            if k not in paired
         }
-        stages = tuple((q, -amount) for q, amount in self.benefit_stages)
-        return ResponsePricing(**values, benefit_stages=stages)
+        return ResponsePricing(
+            **values,
+            benefit_stages=tuple((q, -amount) for q, amount in self.benefit_stages),
+            other_amounts_paid=tuple((q, -amount) for q, amount in self.other_amounts_paid),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rx_gateway.domain.money import BASIS_POINTS_PER_UNIT, apply_basis_points, extended_cost_cents
+from rx_gateway.domain.additional_amounts import AdditionalAmounts, OtherAmount
+from rx_gateway.domain.money import (
+    BASIS_POINTS_PER_UNIT,
+    apply_basis_points,
+    divide,
+    extended_cost_cents,
+)
 from rx_gateway.domain.reference import Drug, NetworkPricing
 
 # 522-FM Basis of Reimbursement Determination values the gateway emits.
@@ -96,4 +102,70 @@ def price_claim(
         dispensing_fee_submitted_cents,
         BASIS_SUBMITTED,
         contract_price,
+    )
+
+
+TAX_RATE_UNIT = 1_000_000  # 483-HE / 560-AY: percent with 4 implied decimals, so 1.0 = 1,000,000
+TAX_BASIS_INGREDIENT = "02"
+SALES_TAX_PLAN, SALES_TAX_PATIENT, SALES_TAX_EXEMPT = "plan", "patient", "exempt"
+TAX_EXEMPT_PAYER = "1"  # 557-AV: the payer is exempt from sales tax
+
+
+@dataclass(frozen=True, slots=True)
+class AdditionalPaid:
+    """What the plan allows of the additional amounts (the response's 558-AW .. 565-J4)."""
+
+    flat_sales_tax_cents: int = 0  # 558-AW Flat Sales Tax Amount Paid
+    percentage_sales_tax_cents: int = 0  # 559-AX Percentage Sales Tax Amount Paid
+    percentage_sales_tax_rate: int = 0  # 560-AY Percentage Sales Tax Rate Paid
+    percentage_sales_tax_basis: str = ""  # 561-AZ Percentage Sales Tax Basis Paid
+    incentive_cents: int = 0  # 521-FL Incentive Amount Paid
+    other_amounts: tuple[OtherAmount, ...] = ()  # 563-J2 / 564-J3 / 565-J4
+    tax_exempt_indicator: str = ""  # 557-AV
+
+    @property
+    def taxes_cents(self) -> int:
+        return self.flat_sales_tax_cents + self.percentage_sales_tax_cents
+
+    @property
+    def total_cents(self) -> int:
+        return (
+            self.taxes_cents
+            + self.incentive_cents
+            + sum(o.amount_cents for o in self.other_amounts)
+        )
+
+
+def price_additional(
+    amounts: AdditionalAmounts, contract: NetworkPricing, price: Price
+) -> AdditionalPaid:
+    """Taxes as the contract says (passed through at the submitted flat amount and the
+    submitted rate applied to what is paid for the drug; or none when the plan is exempt);
+    the incentive and each other amount up to the contract's maximum."""
+    incentive = min(amounts.incentive_cents, contract.incentive_paid_max_cents)
+    others = tuple(
+        OtherAmount(o.qualifier, paid)
+        for o in amounts.other_amounts
+        if (paid := min(o.amount_cents, contract.other_amounts_paid_max_cents.get(o.qualifier, 0)))
+    )
+    if contract.sales_tax == SALES_TAX_EXEMPT:
+        exempt = amounts.flat_sales_tax_cents or amounts.percentage_sales_tax_cents
+        return AdditionalPaid(
+            incentive_cents=incentive,
+            other_amounts=others,
+            tax_exempt_indicator=TAX_EXEMPT_PAYER if exempt else "",
+        )
+    percentage = 0
+    if amounts.percentage_sales_tax_cents:
+        basis = price.ingredient_cost_paid_cents
+        if amounts.percentage_sales_tax_basis != TAX_BASIS_INGREDIENT:
+            basis += price.dispensing_fee_paid_cents
+        percentage = divide(basis * amounts.percentage_sales_tax_rate, TAX_RATE_UNIT)
+    return AdditionalPaid(
+        flat_sales_tax_cents=amounts.flat_sales_tax_cents,
+        percentage_sales_tax_cents=percentage,
+        percentage_sales_tax_rate=amounts.percentage_sales_tax_rate if percentage else 0,
+        percentage_sales_tax_basis=amounts.percentage_sales_tax_basis if percentage else "",
+        incentive_cents=incentive,
+        other_amounts=others,
     )

@@ -105,6 +105,12 @@ class NetworkPricing:
     nadac_markup_bp: int | None = None
     use_mac: bool = True
     dispensing_fee_cents: int = 0
+    # Sales tax (481-HA, 482-GE): "plan" passes it through, "patient" adds it to 505-F5,
+    # "exempt" pays none (557-AV 1). The incentive (438-E3) and other amounts (480-H9, by
+    # 479-H8 qualifier) are paid up to the contract's maximum: none unless it says so.
+    sales_tax: str = "plan"
+    incentive_paid_max_cents: int = 0
+    other_amounts_paid_max_cents: Mapping[str, int] = field(default_factory=dict)
 
 
 class PursePeriod(StrEnum):

@@ -70,6 +70,17 @@ class RejectCode(StrEnum):
     MI_BASIS_OF_COST = "DN"
     MI_USUAL_AND_CUSTOMARY = "DQ"
     MI_GROSS_AMOUNT_DUE = "DU"
+    # M/I codes named after their fields (NCPDP's pattern for M/I rejects) [M: the codes' texts
+    # are from the reject code list, not checked against the member-only ECL]
+    MI_INCENTIVE_AMOUNT = "E3"
+    MI_OTHER_AMOUNT_COUNT = "H7"
+    MI_OTHER_AMOUNT_QUALIFIER = "H8"
+    MI_OTHER_AMOUNT = "H9"
+    MI_FLAT_SALES_TAX = "HA"
+    MI_PERCENTAGE_SALES_TAX = "GE"
+    MI_PERCENTAGE_SALES_TAX_RATE = "HE"
+    MI_PERCENTAGE_SALES_TAX_BASIS = "JE"
+    MI_PATIENT_PAID_AMOUNT = "DX"
     SYNTAX_ERROR = "R8"
     VERSION_NOT_SUPPORTED = "1R"
     TRANSACTION_CODE_NOT_SUPPORTED = "1S"
@@ -145,6 +156,15 @@ REJECT_TEXT: dict[RejectCode, str] = {
         "Step Therapy, Alternate Drug Therapy Required Prior To Use Of Submitted Product Service ID"
     ),
     RejectCode.GAD_FORMULA: "Value In Gross Amount Due Does Not Follow Pricing Formulae",
+    RejectCode.MI_INCENTIVE_AMOUNT: "M/I Incentive Amount Submitted",
+    RejectCode.MI_OTHER_AMOUNT_COUNT: "M/I Other Amount Claimed Submitted Count",
+    RejectCode.MI_OTHER_AMOUNT_QUALIFIER: "M/I Other Amount Claimed Submitted Qualifier",
+    RejectCode.MI_OTHER_AMOUNT: "M/I Other Amount Claimed Submitted",
+    RejectCode.MI_FLAT_SALES_TAX: "M/I Flat Sales Tax Amount Submitted",
+    RejectCode.MI_PERCENTAGE_SALES_TAX: "M/I Percentage Sales Tax Amount Submitted",
+    RejectCode.MI_PERCENTAGE_SALES_TAX_RATE: "M/I Percentage Sales Tax Rate Submitted",
+    RejectCode.MI_PERCENTAGE_SALES_TAX_BASIS: "M/I Percentage Sales Tax Basis Submitted",
+    RejectCode.MI_PATIENT_PAID_AMOUNT: "M/I Patient Paid Amount Submitted",
 }
 
 # Within one failing group, rejects are reported in this order: header identity first, then the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rx_gateway.domain.additional_amounts import AdditionalAmounts, OtherAmount
 from rx_gateway.domain.claim import (
     ClaimRequest,
     EligibilityRequest,
@@ -89,6 +90,17 @@ def claim_request_from_pb(message: pb.ClaimRequest) -> ClaimRequest:
         usual_and_customary_charge_cents=pr.usual_and_customary_charge_cents,
         gross_amount_due_cents=pr.gross_amount_due_cents,
         basis_of_cost_determination=pr.basis_of_cost_determination,
+        additional_amounts=AdditionalAmounts(
+            incentive_cents=pr.incentive_amount_submitted_cents,
+            other_amounts=tuple(
+                OtherAmount(o.qualifier, o.amount_cents) for o in pr.other_amounts_claimed
+            ),
+            flat_sales_tax_cents=pr.flat_sales_tax_amount_submitted_cents,
+            percentage_sales_tax_cents=pr.percentage_sales_tax_amount_submitted_cents,
+            percentage_sales_tax_rate=pr.percentage_sales_tax_rate_submitted,
+            percentage_sales_tax_basis=pr.percentage_sales_tax_basis_submitted,
+            patient_paid_cents=pr.patient_paid_amount_submitted_cents,
+        ),
     )
 
 
@@ -174,10 +186,15 @@ def claim_response_to_pb(response: ClaimResponse) -> pb.ClaimResponse:
     if response.pricing is not None:
         fields = _fields(response.pricing)
         stages = fields.pop("benefit_stages")
+        others = fields.pop("other_amounts_paid")
         message.pricing.CopyFrom(pb.PricingResponse(**fields))  # type: ignore[arg-type]
         message.pricing.benefit_stages.extend(
             pb.BenefitStage(qualifier=q, amount_cents=a)
             for q, a in stages  # type: ignore[attr-defined]
+        )
+        message.pricing.other_amounts_paid.extend(
+            pb.OtherAmount(qualifier=q, amount_cents=a)
+            for q, a in others  # type: ignore[attr-defined]
         )
     if response.accumulators is not None:
         message.accumulators.CopyFrom(_accumulators_to_pb(response.accumulators))

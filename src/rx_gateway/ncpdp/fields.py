@@ -1,8 +1,10 @@
 """The field dictionary: two-character field IDs to NCPDP numbers, names and value kinds, and the
 readable JSON form of a transmission that `rx-gateway ncpdp decode/encode` speak.
 
-The JSON keeps each field's raw wire value, so encode(JSON) gives back the same bytes; the
-decoded value (money in cents, quantities in thousandths) is added for reading only.
+The dictionary itself (every D.0 segment and field of B1/B2/B3/E1 requests and responses, with
+its kind) is pure data in rx_gateway.ncpdp.dictionary. The JSON keeps each field's raw wire
+value, so encode(JSON) gives back the same bytes; the decoded value (money in cents, quantities
+in thousandths, rates in ten-thousandths of a percent) is added for reading only.
 """
 
 from __future__ import annotations
@@ -19,101 +21,11 @@ from rx_gateway.ncpdp.codec import (
     decode_money,
     decode_quantity,
 )
+from rx_gateway.ncpdp.dictionary import FIELDS, SEGMENTS
 
-SEGMENTS = {
-    "01": "Patient",
-    "02": "Pharmacy Provider",
-    "03": "Prescriber",
-    "04": "Insurance",
-    "05": "Coordination of Benefits/Other Payments",
-    "07": "Claim",
-    "08": "DUR/PPS",
-    "10": "Compound",
-    "11": "Pricing",
-    "12": "Prior Authorization",
-    "20": "Response Message",
-    "21": "Response Status",
-    "22": "Response Claim",
-    "23": "Response Pricing",
-    "24": "Response DUR/PPS",
-    "25": "Response Insurance",
-    "29": "Response Patient",
-}
+__all__ = ["FIELDS", "HEADER_FIELDS", "SEGMENTS", "decoded_value", "from_json", "to_json"]
 
-# field ID → (NCPDP number, name, kind); kind is text, money, quantity or number
-FIELDS: dict[str, tuple[str, str, str]] = {
-    "C2": ("302-C2", "Cardholder ID", "text"),
-    "C1": ("301-C1", "Group ID", "text"),
-    "C3": ("303-C3", "Person Code", "text"),
-    "C6": ("306-C6", "Patient Relationship Code", "number"),
-    "CC": ("312-CC", "Cardholder First Name", "text"),
-    "CD": ("313-CD", "Cardholder Last Name", "text"),
-    "C4": ("304-C4", "Date of Birth", "text"),
-    "C5": ("305-C5", "Patient Gender Code", "number"),
-    "CA": ("310-CA", "Patient First Name", "text"),
-    "CB": ("311-CB", "Patient Last Name", "text"),
-    "EM": ("455-EM", "Prescription/Service Reference Number Qualifier", "text"),
-    "D2": ("402-D2", "Prescription/Service Reference Number", "text"),
-    "E1": ("436-E1", "Product/Service ID Qualifier", "text"),
-    "D7": ("407-D7", "Product/Service ID", "text"),
-    "E7": ("442-E7", "Quantity Dispensed", "quantity"),
-    "D3": ("403-D3", "Fill Number", "number"),
-    "D5": ("405-D5", "Days Supply", "number"),
-    "D6": ("406-D6", "Compound Code", "number"),
-    "D8": ("408-D8", "Dispense As Written (DAW)/Product Selection Code", "number"),
-    "DE": ("414-DE", "Date Prescription Written", "text"),
-    "DF": ("415-DF", "Number of Refills Authorized", "number"),
-    "DJ": ("419-DJ", "Prescription Origin Code", "number"),
-    "EU": ("461-EU", "Prior Authorization Type Code", "text"),
-    "EV": ("462-EV", "Prior Authorization Number Submitted", "text"),
-    "EZ": ("466-EZ", "Prescriber ID Qualifier", "text"),
-    "DB": ("411-DB", "Prescriber ID", "text"),
-    "D9": ("409-D9", "Ingredient Cost Submitted", "money"),
-    "DC": ("412-DC", "Dispensing Fee Submitted", "money"),
-    "DQ": ("426-DQ", "Usual and Customary Charge", "money"),
-    "DU": ("430-DU", "Gross Amount Due", "money"),
-    "DN": ("423-DN", "Basis of Cost Determination", "text"),
-    "A7": ("993-A7", "Internal Control Number", "text"),
-    "F4": ("504-F4", "Message", "text"),
-    "AN": ("112-AN", "Transaction Response Status", "text"),
-    "F3": ("503-F3", "Authorization Number", "text"),
-    "FA": ("510-FA", "Reject Count", "number"),
-    "FB": ("511-FB", "Reject Code", "text"),
-    "UF": ("130-UF", "Additional Message Information Count", "number"),
-    "UH": ("132-UH", "Additional Message Information Qualifier", "text"),
-    "FQ": ("526-FQ", "Additional Message Information", "text"),
-    "UG": ("131-UG", "Additional Message Information Continuity", "text"),
-    "F5": ("505-F5", "Patient Pay Amount", "money"),
-    "F6": ("506-F6", "Ingredient Cost Paid", "money"),
-    "F7": ("507-F7", "Dispensing Fee Paid", "money"),
-    "F9": ("509-F9", "Total Amount Paid", "money"),
-    "FM": ("522-FM", "Basis of Reimbursement Determination", "text"),
-    "FH": ("517-FH", "Amount Applied to Periodic Deductible", "money"),
-    "FI": ("518-FI", "Amount of Copay", "money"),
-    "4U": ("572-4U", "Amount of Coinsurance", "money"),
-    "FK": ("520-FK", "Amount Exceeding Periodic Benefit Maximum", "money"),
-    "FC": ("512-FC", "Accumulated Deductible Amount", "money"),
-    "FD": ("513-FD", "Remaining Deductible Amount", "money"),
-    "FE": ("514-FE", "Remaining Benefit Amount", "money"),
-    "UJ": ("133-UJ", "Amount Attributed to Provider Network Selection", "money"),
-    "UK": ("134-UK", "Amount Attributed to Product Selection/Brand Drug", "money"),
-    "UM": (
-        "135-UM",
-        "Amount Attributed to Product Selection/Non-Preferred Formulary Selection",
-        "money",
-    ),
-    "UN": (
-        "136-UN",
-        "Amount Attributed to Product Selection/Brand Non-Preferred Formulary Selection",
-        "money",
-    ),
-    "UC": ("128-UC", "Spending Account Amount Remaining", "money"),
-    "UD": ("129-UD", "Health Plan-Funded Assistance Amount", "money"),
-    "MU": ("392-MU", "Benefit Stage Count", "number"),
-    "MV": ("393-MV", "Benefit Stage Qualifier", "text"),
-    "MW": ("394-MW", "Benefit Stage Amount", "money"),
-    "FO": ("524-FO", "Plan ID", "text"),
-}
+UNITS = {"money": "cents", "quantity": "thousandths", "rate": "ten-thousandths of a percent"}
 
 HEADER_FIELDS = {
     "bin": "101-A1 BIN Number",
@@ -130,11 +42,11 @@ HEADER_FIELDS = {
 
 
 def decoded_value(field_id: str, raw: str) -> Any:
-    """The typed value of a field for reading: cents, thousandths or an integer; the raw text
-    when the field is text, unknown, or not well formed."""
+    """The typed value of a field for reading: cents, thousandths, ten-thousandths of a percent
+    or an integer; the raw text when the field is text, unknown, or not well formed."""
     kind = FIELDS.get(field_id, ("", "", "text"))[2]
     try:
-        if kind == "money":
+        if kind in {"money", "rate"}:  # both signed overpunch; a rate has 4 implied decimals
             return decode_money(raw)
         if kind == "quantity":
             return decode_quantity(raw)
@@ -155,7 +67,7 @@ def _segment_json(segment: Segment) -> dict[str, Any]:
             value = decoded_value(field_id, raw)
             if value != raw:
                 item["value"] = value
-                item["unit"] = {"money": "cents", "quantity": "thousandths"}.get(kind, "")
+                item["unit"] = UNITS.get(kind, "")
         else:
             item["name"] = name
         described.append(item)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rx_gateway.domain.additional_amounts import AdditionalAmounts, OtherAmount
 from rx_gateway.domain.claim import ClaimRequest, EligibilityRequest, Header, ReversalRequest
 from rx_gateway.domain.rejects import RejectCode
 from rx_gateway.ncpdp.codec import (
@@ -26,6 +27,13 @@ from rx_gateway.ncpdp.codec import (
 
 # A field that cannot be read answers the transaction with that field's M/I reject.
 FIELD_REJECTS = {
+    "E3": RejectCode.MI_INCENTIVE_AMOUNT,
+    "H7": RejectCode.MI_OTHER_AMOUNT_COUNT,
+    "H9": RejectCode.MI_OTHER_AMOUNT,
+    "HA": RejectCode.MI_FLAT_SALES_TAX,
+    "GE": RejectCode.MI_PERCENTAGE_SALES_TAX,
+    "HE": RejectCode.MI_PERCENTAGE_SALES_TAX_RATE,
+    "DX": RejectCode.MI_PATIENT_PAID_AMOUNT,
     "E7": RejectCode.MI_QUANTITY_DISPENSED,
     "D5": RejectCode.MI_DAYS_SUPPLY,
     "D3": RejectCode.MI_FILL_NUMBER,
@@ -91,6 +99,35 @@ def _money(segment: Segment, field_id: str) -> int:
     return _typed(segment, field_id, decode_money)
 
 
+def _typed_value(raw: str, field_id: str, decoder: Callable[[str], int]) -> int:
+    return _typed(Segment("", ((field_id, raw),)), field_id, decoder)
+
+
+def additional_amounts(pricing: Segment) -> AdditionalAmounts:
+    """438-E3, 478-H7 with its 479-H8/480-H9 pairs, 481-HA, 482-GE, 483-HE (4 implied
+    decimals), 484-JE, 433-DX. 478-H7 must count the pairs sent."""
+    qualifiers, amounts = pricing.all("H8"), pricing.all("H9")
+    count = pricing.get("H7").strip(" ")
+    if len(qualifiers) != len(amounts) or ((count or qualifiers) and count != str(len(qualifiers))):
+        msg = (
+            f"field H7: 478-H7 says {count or 'nothing'!r}; {len(qualifiers)} 479-H8 and"
+            f" {len(amounts)} 480-H9 sent"
+        )
+        raise FieldProblem(RejectCode.MI_OTHER_AMOUNT_COUNT, msg)
+    return AdditionalAmounts(
+        incentive_cents=_money(pricing, "E3"),
+        other_amounts=tuple(
+            OtherAmount(q.strip(" "), _typed_value(a, "H9", decode_money))
+            for q, a in zip(qualifiers, amounts, strict=True)
+        ),
+        flat_sales_tax_cents=_money(pricing, "HA"),
+        percentage_sales_tax_cents=_money(pricing, "GE"),
+        percentage_sales_tax_rate=_money(pricing, "HE"),  # s9v9999: the integer is the rate
+        percentage_sales_tax_basis=text(pricing, "JE"),
+        patient_paid_cents=_money(pricing, "DX"),
+    )
+
+
 def header_of(header: RequestHeader) -> Header:
     return Header(
         bin=header.bin.strip(" "),
@@ -142,6 +179,7 @@ def claim_request(transmission: Transmission, index: int) -> ClaimRequest:
         usual_and_customary_charge_cents=_money(pricing, "DQ"),
         gross_amount_due_cents=_money(pricing, "DU"),
         basis_of_cost_determination=text(pricing, "DN"),
+        additional_amounts=additional_amounts(pricing),
     )
 
 

@@ -49,6 +49,16 @@ PRICING_FIELDS = (
 )
 # Left out of the answer when the plan has no such figure (None in ResponsePricing).
 OPTIONAL_PRICING_FIELDS = frozenset({"FK", "FC", "FD", "FE", "UC"})
+# Sent only when the claim has them (not zero): taxes, incentive, the tax inside 505-F5.
+ADDITIONAL_PRICING_FIELDS = (
+    ("AW", "flat_sales_tax_amount_paid_cents"),
+    ("AX", "percentage_sales_tax_amount_paid_cents"),
+    ("AY", "percentage_sales_tax_rate_paid"),  # s9v9999: the integer is the rate
+    ("FL", "incentive_amount_paid_cents"),
+    ("FN", "amount_attributed_to_sales_tax_cents"),
+    ("EQ", "patient_sales_tax_amount_cents"),
+    ("2Y", "plan_sales_tax_amount_cents"),
+)
 assert {name for _, name in PRICING_FIELDS} <= {f.name for f in fields(ResponsePricing)}  # noqa: S101
 
 
@@ -101,6 +111,19 @@ def pricing_segment(pricing: ResponsePricing) -> Segment:
         if (amount := getattr(pricing, name)) is not None
     ]
     out.insert(4, ("FM", pricing.basis_of_reimbursement_determination))
+    out += [
+        (field_id, encode_money(amount))
+        for field_id, name in ADDITIONAL_PRICING_FIELDS
+        if (amount := getattr(pricing, name))
+    ]
+    if pricing.percentage_sales_tax_basis_paid:
+        out.append(("AZ", pricing.percentage_sales_tax_basis_paid))
+    if pricing.sales_tax_exempt_indicator:
+        out.append(("AV", pricing.sales_tax_exempt_indicator))
+    if pricing.other_amounts_paid:
+        out.append(("J2", str(len(pricing.other_amounts_paid))))
+        for qualifier, amount in pricing.other_amounts_paid:
+            out += [("J3", qualifier), ("J4", encode_money(amount))]
     if pricing.benefit_stages:
         out.append(("MU", str(len(pricing.benefit_stages))))
         for qualifier, amount in pricing.benefit_stages:

@@ -253,6 +253,13 @@ class Pricing(_message.Message):
     USUAL_AND_CUSTOMARY_CHARGE_CENTS_FIELD_NUMBER: _builtins.int
     GROSS_AMOUNT_DUE_CENTS_FIELD_NUMBER: _builtins.int
     BASIS_OF_COST_DETERMINATION_FIELD_NUMBER: _builtins.int
+    INCENTIVE_AMOUNT_SUBMITTED_CENTS_FIELD_NUMBER: _builtins.int
+    OTHER_AMOUNTS_CLAIMED_FIELD_NUMBER: _builtins.int
+    FLAT_SALES_TAX_AMOUNT_SUBMITTED_CENTS_FIELD_NUMBER: _builtins.int
+    PERCENTAGE_SALES_TAX_AMOUNT_SUBMITTED_CENTS_FIELD_NUMBER: _builtins.int
+    PERCENTAGE_SALES_TAX_RATE_SUBMITTED_FIELD_NUMBER: _builtins.int
+    PERCENTAGE_SALES_TAX_BASIS_SUBMITTED_FIELD_NUMBER: _builtins.int
+    PATIENT_PAID_AMOUNT_SUBMITTED_CENTS_FIELD_NUMBER: _builtins.int
     ingredient_cost_submitted_cents: _builtins.int
     """409-D9 Ingredient Cost Submitted"""
     dispensing_fee_submitted_cents: _builtins.int
@@ -260,9 +267,25 @@ class Pricing(_message.Message):
     usual_and_customary_charge_cents: _builtins.int
     """426-DQ Usual and Customary Charge"""
     gross_amount_due_cents: _builtins.int
-    """430-DU Gross Amount Due (= 409-D9 + 412-DC)"""
+    """430-DU Gross Amount Due = 409-D9 + 412-DC + 481-HA + 482-GE + 438-E3 + the 480-H9 amounts"""
     basis_of_cost_determination: _builtins.str
     """423-DN Basis of Cost Determination"""
+    incentive_amount_submitted_cents: _builtins.int
+    """438-E3 Incentive Amount Submitted"""
+    flat_sales_tax_amount_submitted_cents: _builtins.int
+    """481-HA Flat Sales Tax Amount Submitted"""
+    percentage_sales_tax_amount_submitted_cents: _builtins.int
+    """482-GE Percentage Sales Tax Amount Submitted"""
+    percentage_sales_tax_rate_submitted: _builtins.int
+    """483-HE Percentage Sales Tax Rate Submitted: percent with 4 implied decimals (6% = 60000)"""
+    percentage_sales_tax_basis_submitted: _builtins.str
+    """484-JE: 02 ingredient cost, 03 + fee"""
+    patient_paid_amount_submitted_cents: _builtins.int
+    """433-DX Patient Paid Amount Submitted"""
+    @_builtins.property
+    def other_amounts_claimed(self) -> _containers.RepeatedCompositeFieldContainer[Global___OtherAmount]:
+        """478-H7 count; 479-H8 qualifier, 480-H9 amount"""
+
     def __init__(
         self,
         *,
@@ -271,14 +294,47 @@ class Pricing(_message.Message):
         usual_and_customary_charge_cents: _builtins.int = ...,
         gross_amount_due_cents: _builtins.int = ...,
         basis_of_cost_determination: _builtins.str = ...,
+        incentive_amount_submitted_cents: _builtins.int = ...,
+        other_amounts_claimed: _abc.Iterable[Global___OtherAmount] | None = ...,
+        flat_sales_tax_amount_submitted_cents: _builtins.int = ...,
+        percentage_sales_tax_amount_submitted_cents: _builtins.int = ...,
+        percentage_sales_tax_rate_submitted: _builtins.int = ...,
+        percentage_sales_tax_basis_submitted: _builtins.str = ...,
+        patient_paid_amount_submitted_cents: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["basis_of_cost_determination", b"basis_of_cost_determination", "dispensing_fee_submitted_cents", b"dispensing_fee_submitted_cents", "gross_amount_due_cents", b"gross_amount_due_cents", "ingredient_cost_submitted_cents", b"ingredient_cost_submitted_cents", "usual_and_customary_charge_cents", b"usual_and_customary_charge_cents"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["basis_of_cost_determination", b"basis_of_cost_determination", "dispensing_fee_submitted_cents", b"dispensing_fee_submitted_cents", "flat_sales_tax_amount_submitted_cents", b"flat_sales_tax_amount_submitted_cents", "gross_amount_due_cents", b"gross_amount_due_cents", "incentive_amount_submitted_cents", b"incentive_amount_submitted_cents", "ingredient_cost_submitted_cents", b"ingredient_cost_submitted_cents", "other_amounts_claimed", b"other_amounts_claimed", "patient_paid_amount_submitted_cents", b"patient_paid_amount_submitted_cents", "percentage_sales_tax_amount_submitted_cents", b"percentage_sales_tax_amount_submitted_cents", "percentage_sales_tax_basis_submitted", b"percentage_sales_tax_basis_submitted", "percentage_sales_tax_rate_submitted", b"percentage_sales_tax_rate_submitted", "usual_and_customary_charge_cents", b"usual_and_customary_charge_cents"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Pricing: _TypeAlias = Pricing  # noqa: Y015
+
+@_typing.final
+class OtherAmount(_message.Message):
+    """An other amount: 479-H8 / 480-H9 claimed, or 564-J3 / 565-J4 paid. Qualifier: 01 delivery,
+    02 shipping, 03 postage, 04 administrative, 09 compound preparation, 99 other.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUALIFIER_FIELD_NUMBER: _builtins.int
+    AMOUNT_CENTS_FIELD_NUMBER: _builtins.int
+    qualifier: _builtins.str
+    amount_cents: _builtins.int
+    def __init__(
+        self,
+        *,
+        qualifier: _builtins.str = ...,
+        amount_cents: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_cents", b"amount_cents", "qualifier", b"qualifier"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OtherAmount: _TypeAlias = OtherAmount  # noqa: Y015
 
 @_typing.final
 class ClaimRequest(_message.Message):
@@ -475,6 +531,16 @@ class PricingResponse(_message.Message):
     BENEFIT_STAGES_FIELD_NUMBER: _builtins.int
     AMOUNT_ATTRIBUTED_TO_NON_PREFERRED_FORMULARY_CENTS_FIELD_NUMBER: _builtins.int
     AMOUNT_ATTRIBUTED_TO_BRAND_NON_PREFERRED_FORMULARY_CENTS_FIELD_NUMBER: _builtins.int
+    FLAT_SALES_TAX_AMOUNT_PAID_CENTS_FIELD_NUMBER: _builtins.int
+    PERCENTAGE_SALES_TAX_AMOUNT_PAID_CENTS_FIELD_NUMBER: _builtins.int
+    PERCENTAGE_SALES_TAX_RATE_PAID_FIELD_NUMBER: _builtins.int
+    PERCENTAGE_SALES_TAX_BASIS_PAID_FIELD_NUMBER: _builtins.int
+    INCENTIVE_AMOUNT_PAID_CENTS_FIELD_NUMBER: _builtins.int
+    OTHER_AMOUNTS_PAID_FIELD_NUMBER: _builtins.int
+    SALES_TAX_EXEMPT_INDICATOR_FIELD_NUMBER: _builtins.int
+    AMOUNT_ATTRIBUTED_TO_SALES_TAX_CENTS_FIELD_NUMBER: _builtins.int
+    PATIENT_SALES_TAX_AMOUNT_CENTS_FIELD_NUMBER: _builtins.int
+    PLAN_SALES_TAX_AMOUNT_CENTS_FIELD_NUMBER: _builtins.int
     patient_pay_amount_cents: _builtins.int
     """505-F5 Patient Pay Amount"""
     ingredient_cost_paid_cents: _builtins.int
@@ -524,9 +590,33 @@ class PricingResponse(_message.Message):
     """135-UM Amount Attributed to Product Selection/Non-Preferred Formulary Selection"""
     amount_attributed_to_brand_non_preferred_formulary_cents: _builtins.int
     """136-UN Amount Attributed to Product Selection/Brand Non-Preferred Formulary Selection"""
+    flat_sales_tax_amount_paid_cents: _builtins.int
+    """509-F9 = 506-F6 + 507-F7 + 558-AW + 559-AX + 521-FL + Σ 565-J4 − 505-F5
+    558-AW Flat Sales Tax Amount Paid
+    """
+    percentage_sales_tax_amount_paid_cents: _builtins.int
+    """559-AX Percentage Sales Tax Amount Paid"""
+    percentage_sales_tax_rate_paid: _builtins.int
+    """560-AY: percent, 4 implied decimals"""
+    percentage_sales_tax_basis_paid: _builtins.str
+    """561-AZ Percentage Sales Tax Basis Paid"""
+    incentive_amount_paid_cents: _builtins.int
+    """521-FL Incentive Amount Paid"""
+    sales_tax_exempt_indicator: _builtins.str
+    """557-AV: 1 the payer is tax exempt"""
+    amount_attributed_to_sales_tax_cents: _builtins.int
+    """523-FN: sales tax inside 505-F5"""
+    patient_sales_tax_amount_cents: _builtins.int
+    """575-EQ Patient Sales Tax Amount"""
+    plan_sales_tax_amount_cents: _builtins.int
+    """574-2Y Plan Sales Tax Amount"""
     @_builtins.property
     def benefit_stages(self) -> _containers.RepeatedCompositeFieldContainer[Global___BenefitStage]:
         """392-MU Benefit Stage Count, then the stages (Part D)"""
+
+    @_builtins.property
+    def other_amounts_paid(self) -> _containers.RepeatedCompositeFieldContainer[Global___OtherAmount]:
+        """563-J2 count; 564-J3 / 565-J4"""
 
     def __init__(
         self,
@@ -552,10 +642,20 @@ class PricingResponse(_message.Message):
         benefit_stages: _abc.Iterable[Global___BenefitStage] | None = ...,
         amount_attributed_to_non_preferred_formulary_cents: _builtins.int = ...,
         amount_attributed_to_brand_non_preferred_formulary_cents: _builtins.int = ...,
+        flat_sales_tax_amount_paid_cents: _builtins.int = ...,
+        percentage_sales_tax_amount_paid_cents: _builtins.int = ...,
+        percentage_sales_tax_rate_paid: _builtins.int = ...,
+        percentage_sales_tax_basis_paid: _builtins.str = ...,
+        incentive_amount_paid_cents: _builtins.int = ...,
+        other_amounts_paid: _abc.Iterable[Global___OtherAmount] | None = ...,
+        sales_tax_exempt_indicator: _builtins.str = ...,
+        amount_attributed_to_sales_tax_cents: _builtins.int = ...,
+        patient_sales_tax_amount_cents: _builtins.int = ...,
+        plan_sales_tax_amount_cents: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_accumulated_deductible_amount_cents", b"_accumulated_deductible_amount_cents", "_amount_exceeding_periodic_benefit_maximum_cents", b"_amount_exceeding_periodic_benefit_maximum_cents", "_remaining_benefit_amount_cents", b"_remaining_benefit_amount_cents", "_remaining_deductible_amount_cents", b"_remaining_deductible_amount_cents", "_spending_account_amount_remaining_cents", b"_spending_account_amount_remaining_cents", "accumulated_deductible_amount_cents", b"accumulated_deductible_amount_cents", "amount_exceeding_periodic_benefit_maximum_cents", b"amount_exceeding_periodic_benefit_maximum_cents", "remaining_benefit_amount_cents", b"remaining_benefit_amount_cents", "remaining_deductible_amount_cents", b"remaining_deductible_amount_cents", "spending_account_amount_remaining_cents", b"spending_account_amount_remaining_cents"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accumulated_deductible_amount_cents", b"_accumulated_deductible_amount_cents", "_amount_exceeding_periodic_benefit_maximum_cents", b"_amount_exceeding_periodic_benefit_maximum_cents", "_remaining_benefit_amount_cents", b"_remaining_benefit_amount_cents", "_remaining_deductible_amount_cents", b"_remaining_deductible_amount_cents", "_spending_account_amount_remaining_cents", b"_spending_account_amount_remaining_cents", "accumulated_deductible_amount_cents", b"accumulated_deductible_amount_cents", "allowed_amount_cents", b"allowed_amount_cents", "amount_applied_to_periodic_deductible_cents", b"amount_applied_to_periodic_deductible_cents", "amount_attributed_to_brand_non_preferred_formulary_cents", b"amount_attributed_to_brand_non_preferred_formulary_cents", "amount_attributed_to_non_preferred_formulary_cents", b"amount_attributed_to_non_preferred_formulary_cents", "amount_attributed_to_product_selection_brand_cents", b"amount_attributed_to_product_selection_brand_cents", "amount_attributed_to_provider_network_selection_cents", b"amount_attributed_to_provider_network_selection_cents", "amount_exceeding_periodic_benefit_maximum_cents", b"amount_exceeding_periodic_benefit_maximum_cents", "amount_of_coinsurance_cents", b"amount_of_coinsurance_cents", "amount_of_copay_cents", b"amount_of_copay_cents", "basis_of_reimbursement_determination", b"basis_of_reimbursement_determination", "benefit_stages", b"benefit_stages", "dispensing_fee_paid_cents", b"dispensing_fee_paid_cents", "health_plan_funded_assistance_amount_cents", b"health_plan_funded_assistance_amount_cents", "ingredient_cost_paid_cents", b"ingredient_cost_paid_cents", "patient_pay_amount_cents", b"patient_pay_amount_cents", "plan_paid_cents", b"plan_paid_cents", "remaining_benefit_amount_cents", b"remaining_benefit_amount_cents", "remaining_deductible_amount_cents", b"remaining_deductible_amount_cents", "spending_account_amount_remaining_cents", b"spending_account_amount_remaining_cents", "total_amount_paid_cents", b"total_amount_paid_cents"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accumulated_deductible_amount_cents", b"_accumulated_deductible_amount_cents", "_amount_exceeding_periodic_benefit_maximum_cents", b"_amount_exceeding_periodic_benefit_maximum_cents", "_remaining_benefit_amount_cents", b"_remaining_benefit_amount_cents", "_remaining_deductible_amount_cents", b"_remaining_deductible_amount_cents", "_spending_account_amount_remaining_cents", b"_spending_account_amount_remaining_cents", "accumulated_deductible_amount_cents", b"accumulated_deductible_amount_cents", "allowed_amount_cents", b"allowed_amount_cents", "amount_applied_to_periodic_deductible_cents", b"amount_applied_to_periodic_deductible_cents", "amount_attributed_to_brand_non_preferred_formulary_cents", b"amount_attributed_to_brand_non_preferred_formulary_cents", "amount_attributed_to_non_preferred_formulary_cents", b"amount_attributed_to_non_preferred_formulary_cents", "amount_attributed_to_product_selection_brand_cents", b"amount_attributed_to_product_selection_brand_cents", "amount_attributed_to_provider_network_selection_cents", b"amount_attributed_to_provider_network_selection_cents", "amount_attributed_to_sales_tax_cents", b"amount_attributed_to_sales_tax_cents", "amount_exceeding_periodic_benefit_maximum_cents", b"amount_exceeding_periodic_benefit_maximum_cents", "amount_of_coinsurance_cents", b"amount_of_coinsurance_cents", "amount_of_copay_cents", b"amount_of_copay_cents", "basis_of_reimbursement_determination", b"basis_of_reimbursement_determination", "benefit_stages", b"benefit_stages", "dispensing_fee_paid_cents", b"dispensing_fee_paid_cents", "flat_sales_tax_amount_paid_cents", b"flat_sales_tax_amount_paid_cents", "health_plan_funded_assistance_amount_cents", b"health_plan_funded_assistance_amount_cents", "incentive_amount_paid_cents", b"incentive_amount_paid_cents", "ingredient_cost_paid_cents", b"ingredient_cost_paid_cents", "other_amounts_paid", b"other_amounts_paid", "patient_pay_amount_cents", b"patient_pay_amount_cents", "patient_sales_tax_amount_cents", b"patient_sales_tax_amount_cents", "percentage_sales_tax_amount_paid_cents", b"percentage_sales_tax_amount_paid_cents", "percentage_sales_tax_basis_paid", b"percentage_sales_tax_basis_paid", "percentage_sales_tax_rate_paid", b"percentage_sales_tax_rate_paid", "plan_paid_cents", b"plan_paid_cents", "plan_sales_tax_amount_cents", b"plan_sales_tax_amount_cents", "remaining_benefit_amount_cents", b"remaining_benefit_amount_cents", "remaining_deductible_amount_cents", b"remaining_deductible_amount_cents", "sales_tax_exempt_indicator", b"sales_tax_exempt_indicator", "spending_account_amount_remaining_cents", b"spending_account_amount_remaining_cents", "total_amount_paid_cents", b"total_amount_paid_cents"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__accumulated_deductible_amount_cents: _TypeAlias = _typing.Literal["accumulated_deductible_amount_cents"]  # noqa: Y015
     _WhichOneofArgType__accumulated_deductible_amount_cents: _TypeAlias = _typing.Literal["_accumulated_deductible_amount_cents", b"_accumulated_deductible_amount_cents"]  # noqa: Y015

@@ -95,6 +95,10 @@ class LedgerWrites(MemberReads):
                 "product_id": request.product_id,
                 "reference_data_version": response.reference_data_version,
                 "rule_trace": list(response.rule_trace),
+                # 433-DX: what the pharmacy says the patient paid (recorded, not priced)
+                "patient_paid_amount_submitted_cents": (
+                    request.additional_amounts.patient_paid_cents
+                ),
             },
         }
         with mapped_errors():

@@ -96,6 +96,7 @@ def _share(pricing: dict[str, Any]) -> MemberShare:
         product_selection_cents=cents("amount_attributed_to_product_selection_brand_cents"),
         non_preferred_cents=cents("amount_attributed_to_non_preferred_formulary_cents")
         + cents("amount_attributed_to_brand_non_preferred_formulary_cents"),
+        sales_tax_cents=cents("amount_attributed_to_sales_tax_cents"),
         purse_paid_cents=-cents("health_plan_funded_assistance_amount_cents"),
     )
 

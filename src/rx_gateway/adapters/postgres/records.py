@@ -65,4 +65,5 @@ def _purse_line(record: dict[str, Any]) -> PurseLine:
 
 def _pricing_from_record(record: dict[str, Any]) -> ResponsePricing:
     stages = tuple((str(q), int(a)) for q, a in record.get("benefit_stages", ()))
-    return ResponsePricing(**(record | {"benefit_stages": stages}))
+    others = tuple((str(q), int(a)) for q, a in record.get("other_amounts_paid", ()))
+    return ResponsePricing(**(record | {"benefit_stages": stages, "other_amounts_paid": others}))

@@ -39,6 +39,7 @@ CARC_BENEFIT_MAXIMUM = "119"  # benefit maximum for this time period has been re
 CARC_NETWORK = "279"  # services not provided by preferred network providers (133-UJ)
 CARC_PRODUCT_SELECTION = "45"  # charge exceeds the maximum allowable: the brand's (134-UK)
 CARC_NON_PREFERRED = "144"  # incentive adjustment, e.g. preferred product (135-UM, 136-UN)
+CARC_TAX = "137"  # regulatory surcharges, assessments, allowances or health related taxes
 
 
 class LineKind(StrEnum):
@@ -78,6 +79,7 @@ class MemberShare:
     network_cents: int = 0  # 133-UJ
     product_selection_cents: int = 0  # 134-UK
     non_preferred_cents: int = 0  # 135-UM + 136-UN
+    sales_tax_cents: int = 0  # 523-FN
     purse_paid_cents: int = 0  # −129-UD
 
     def parts(self) -> tuple[tuple[str, int], ...]:
@@ -89,6 +91,7 @@ class MemberShare:
             (CARC_NETWORK, self.network_cents),
             (CARC_PRODUCT_SELECTION, self.product_selection_cents),
             (CARC_NON_PREFERRED, self.non_preferred_cents),
+            (CARC_TAX, self.sales_tax_cents),
         )
 
     def patient_pay_cents(self) -> int:

@@ -40,6 +40,18 @@ def pricing(response: pb.ClaimResponse) -> pb.PricingResponse:
     return response.pricing
 
 
+def add_sales_tax(request: pb.ClaimRequest, *, rate: int, flat_cents: int = 25) -> None:
+    """A flat tax (481-HA) and a percentage tax (482-GE at 483-HE on ingredient + fee, 484-JE
+    03) added to a claim, its 430-DU grown to match."""
+    pr = request.pricing
+    drug = pr.ingredient_cost_submitted_cents + pr.dispensing_fee_submitted_cents
+    pr.flat_sales_tax_amount_submitted_cents = flat_cents
+    pr.percentage_sales_tax_rate_submitted = rate
+    pr.percentage_sales_tax_basis_submitted = "03"
+    pr.percentage_sales_tax_amount_submitted_cents = (drug * rate + 500_000) // 1_000_000
+    pr.gross_amount_due_cents = drug + flat_cents + pr.percentage_sales_tax_amount_submitted_cents
+
+
 def script(fx: dict[str, Any]) -> list[Step]:
     """The scripted claims. Rx numbers are unique per step so steps do not collide."""
     members, drugs, pharmacies = fx["members"], fx["drugs"], fx["pharmacies"]
@@ -76,6 +88,8 @@ def script(fx: dict[str, Any]) -> list[Step]:
     bad_date.header.date_of_service = "20261345"
     orphan = reversal_for(claim(single, "generic", 999))
     eligibility = pb.EligibilityRequest(header=generic.header, insurance=generic.insurance)
+    taxed = claim(members["commercial_woman"], "generic_copay", 27)
+    add_sales_tax(taxed, rate=62_500)  # 6.25%, on ingredient + fee, plus a $0.25 flat tax
     return [
         Step("E1 eligibility, commercial member", eligibility, "A"),
         Step(
@@ -323,6 +337,22 @@ def script(fx: dict[str, Any]) -> list[Step]:
             "P",
             check=lambda r: pricing(r).amount_applied_to_periodic_deductible_cents > 0,
             check_text="member pays toward the $1,700 deductible",
+        ),
+        Step(
+            "sales tax passed through (481-HA, 482-GE)",
+            taxed,
+            "P",
+            check=lambda r: (
+                pricing(r).flat_sales_tax_amount_paid_cents == 25
+                and pricing(r).percentage_sales_tax_amount_paid_cents > 0
+                and pricing(r).total_amount_paid_cents
+                == pricing(r).ingredient_cost_paid_cents
+                + pricing(r).dispensing_fee_paid_cents
+                + pricing(r).flat_sales_tax_amount_paid_cents
+                + pricing(r).percentage_sales_tax_amount_paid_cents
+                - pricing(r).patient_pay_amount_cents
+            ),
+            check_text="558-AW + 559-AX paid by the plan, inside 509-F9",
         ),
         Step(
             "Part D insulin, $35 a month",

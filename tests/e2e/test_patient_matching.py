@@ -57,3 +57,23 @@ async def test_a_reversal_naming_another_patient_is_refused(
     wrong_person.insurance.person_code = "009"
     assert [r.code for r in (await client.reverse(wrong_person)).rejects] == ["53"]
     assert (await client.reverse(reversal_for(request))).transaction_response_status == "A"
+
+
+async def test_a_date_of_birth_or_gender_that_is_not_the_members_rejects_through_both_doors(
+    client: GatewayClient, fixtures: dict[str, Any], rx_number: Any
+) -> None:
+    """304-C4 / 305-C5 sent and not the member's: 09 / 10, the same from Submit and Transmit."""
+    from rx_gateway.ncpdp.codec import decode_response, encode  # noqa: PLC0415
+    from tests.support_d0 import request_transmission  # noqa: PLC0415
+
+    member = fixtures["members"]["commercial_child"]
+    wrong = "19000101" if member["date_of_birth"] != "19000101" else "19010101"
+    request = _claim(fixtures, member, rx_number(), date_of_birth=wrong)
+    structured = await client.submit(request)
+    assert [r.code for r in structured.rejects] == ["09"]
+    raw = decode_response(await client.transmit(encode(request_transmission([request]))))
+    status = next(s for s in raw.transactions[0] if s.segment_id == "21")
+    assert status.all("FB") == ["09"]
+    other = 2 if int(member["gender_code"]) == 1 else 1
+    gender = _claim(fixtures, member, rx_number(), gender_code=other)
+    assert [r.code for r in (await client.submit(gender)).rejects] == ["10"]

@@ -699,7 +699,7 @@ EXPECTED = {
     "transactrx_sales_tax_b1": ["P"],
     "transactrx_cob_b1_double_etx": ["P"],
 }
-NPI = ("01", "1999999999")  # the synthetic prescriber every fixture claim carries
+NPI = ("01", "1999999992")  # the synthetic prescriber every fixture claim carries
 
 
 @pytest.mark.parametrize(

@@ -299,6 +299,14 @@ def plan_from_document(doc: Any, source: str, text: str = "") -> Plan:
         hsa_qualified=get(doc, ("hsa_qualified",), bool, default=False),
         month_bands=_month_bands(reader, doc),
         person_code_required=get(doc, ("person_code_required",), bool, default=False),
+        newborn_match_days=get(
+            doc,
+            ("newborn_match_days",),
+            int,
+            default=0,
+            check=lambda v: 0 <= v <= 365,
+            rule="must be 0-365",
+        ),
         tiers=tiers,
         networks=networks,
         days_supply_max=get(

@@ -21,7 +21,7 @@ from rx_gateway.domain.accumulators import (
 from rx_gateway.domain.checks import CheckFailed
 from rx_gateway.domain.claim import ClaimRequest
 from rx_gateway.domain.cost_share import member_share
-from rx_gateway.domain.eligibility import check_filing, resolve_coverage
+from rx_gateway.domain.eligibility import check_filing, check_patient, resolve_coverage
 from rx_gateway.domain.errors import InvariantViolation
 from rx_gateway.domain.ledger import AccumulatorMove, JournalEntry, PurseMove, claim_entry
 from rx_gateway.domain.limits import check_limits, check_refill
@@ -140,6 +140,7 @@ def adjudicate_checked(
             request.person_code,
         )
         plan_id = plan.plan_id
+        check_patient(request.date_of_birth, request.gender_code, plan, member_state, service_date)
         trace.append(f"eligibility: {coverage.line_of_business} coverage under {plan.plan_id}")
         if business_date is not None:
             check_filing(service_date, plan, business_date)

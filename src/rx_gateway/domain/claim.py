@@ -168,6 +168,18 @@ class EligibilityRequest:
         return _service_date(self.header)
 
 
+def npi_check_digit_ok(npi: str) -> bool:
+    """The NPI's tenth digit: the Luhn check digit of the nine before it, prefixed 80840
+    (the NPI standard, 45 CFR 162.406)."""
+    if len(npi) != 10 or not is_digits(npi):
+        return False
+    total = 0
+    for position, digit in enumerate(reversed("80840" + npi[:9])):
+        value = int(digit) * (2 if position % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return (10 - total % 10) % 10 == int(npi[9])
+
+
 def is_digits(value: str) -> bool:
     """Digits mean 0-9: ``str.isdigit()`` alone also accepts Arabic-Indic, full-width and
     superscript digits, which would give one fill a second claim key."""
@@ -347,6 +359,22 @@ def _patient_and_prescriber_rejects(request: ClaimRequest) -> list[Reject]:
     ):
         rejects.append(
             Reject(RejectCode.MI_PRESCRIBER_ID, "Prescriber ID (411-DB) must be a 10-digit NPI")
+        )
+    elif request.prescriber_id and not npi_check_digit_ok(request.prescriber_id):
+        rejects.append(
+            Reject(
+                RejectCode.MI_PRESCRIBER_ID,
+                "Prescriber ID (411-DB) is not an NPI: its check digit (Luhn) does not match",
+            )
+        )
+    refills = request.number_of_refills_authorized
+    if refills > 0 and request.fill_number > refills:
+        rejects.append(
+            Reject(
+                RejectCode.MI_FILL_NUMBER,
+                f"Fill {request.fill_number} (403-D3) is beyond the {refills} refills authorized"
+                " (415-DF)",
+            )
         )
     if request.basis_of_cost_determination not in BASIS_OF_COST_CODES:
         rejects.append(

@@ -82,6 +82,32 @@ def resolve_coverage(
     return plan, coverage, state
 
 
+def check_patient(
+    date_of_birth: str, gender_code: int, plan: Plan, state: MemberState, date_of_service: dt.date
+) -> None:
+    """304-C4 and 305-C5, when sent, must be the member's (09, 10): the person code names who
+    is on the card, the date of birth and gender confirm it. A newborn (a date of birth within
+    the plan's ``newborn_match_days`` before the date of service) billed on a parent's card is
+    not matched."""
+    born = parse_ccyymmdd(date_of_birth)
+    if born is not None and 0 <= (date_of_service - born).days <= plan.newborn_match_days:
+        return
+    rejects = []
+    if born is not None and born != state.member.date_of_birth:
+        rejects.append(
+            Reject(
+                RejectCode.MI_DATE_OF_BIRTH,
+                "Date of birth (304-C4) does not match the member's",
+            )
+        )
+    if gender_code in (1, 2) and gender_code != state.member.gender_code:
+        rejects.append(
+            Reject(RejectCode.MI_GENDER, "Gender code (305-C5) does not match the member's")
+        )
+    if rejects:
+        fail("eligibility", rejects)
+
+
 def check_filing(date_of_service: dt.date, plan: Plan, business_date: dt.date) -> None:
     """82 for a date of service in the future; 81 past the plan's timely-filing window."""
     if date_of_service > business_date:

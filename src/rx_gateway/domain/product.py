@@ -53,12 +53,7 @@ def check_product(
                 )
             ],
         )
-    authorized = any(
-        pa.covers(
-            drug.ndc, drug.drug_group, request.service_date, request.quantity_dispensed_thousandths
-        )
-        for pa in state.prior_authorizations
-    )
+    authorized = _authorized(request, drug, state)
     required = entry.step_therapy_molecule
     if required is not None and not authorized:
         since = request.service_date - dt.timedelta(days=STEP_THERAPY_LOOKBACK_DAYS)
@@ -97,6 +92,56 @@ def check_product(
 
 
 STEP_THERAPY_LOOKBACK_DAYS = 365
+
+
+def format_quantity(thousandths: int) -> str:
+    """A quantity for people: 30000 → 30, 2500 → 2.5."""
+    whole, part = divmod(thousandths, 1000)
+    return f"{whole}" if not part else f"{whole}.{part:03d}".rstrip("0")
+
+
+def _authorized(request: ClaimRequest, drug: Drug, state: MemberState) -> bool:  # noqa: RET503 - fail() never returns
+    """Whether a prior authorization on file covers this fill. A 462-EV sent must name one of
+    the member's PAs, and that PA must cover the drug, the date and the quantity (EV
+    otherwise, saying why); without 462-EV (or with zeros, as switches send for none) any PA
+    on file that covers it counts."""
+    number = request.prior_authorization_number.strip("0")  # all zeros: none sent
+    number = request.prior_authorization_number if number else ""
+    quantity = request.quantity_dispensed_thousandths
+    day = request.service_date
+    if not number:
+        return any(
+            pa.covers(drug.ndc, drug.drug_group, day, quantity) for pa in state.prior_authorizations
+        )
+    named = [pa for pa in state.prior_authorizations if pa.number == number]
+    if not named:
+        fail(
+            "product",
+            [
+                Reject(
+                    RejectCode.MI_PRIOR_AUTHORIZATION_NUMBER,
+                    f"Prior authorization {number} (462-EV) is not on file for this patient",
+                )
+            ],
+        )
+    if any(pa.covers(drug.ndc, drug.drug_group, day, quantity) for pa in named):
+        return True
+    pa = named[0]
+    approved = (
+        f", up to {format_quantity(pa.quantity_thousandths)} units a fill"
+        if pa.quantity_thousandths is not None
+        else ""
+    )
+    fail(
+        "product",
+        [
+            Reject(
+                RejectCode.MI_PRIOR_AUTHORIZATION_NUMBER,
+                f"Prior authorization {number} (462-EV) covers {pa.ndc or pa.drug_group}"
+                f" from {pa.start} to {pa.end}{approved}: not this fill",
+            )
+        ],
+    )
 
 
 def _alternative(snapshot: ReferenceSnapshot, plan: Plan, drug: Drug) -> str:

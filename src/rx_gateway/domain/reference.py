@@ -210,6 +210,9 @@ class Plan:
     person_code_required: bool = False
     # Who is billed for the plan's cost: a sponsor ID, or EMPLOYER_SPONSOR (each family's
     # employer). How its pharmacies are paid: the pay cycle, and a fee per transaction.
+    # A claim whose date of birth (304-C4) is within this many days before the date of service
+    # is a newborn billed on a parent's card: its date of birth and gender are not matched.
+    newborn_match_days: int = 0
     sponsor_id: str = "employer"
     pay_schedule: Schedule = field(default_factory=Schedule)
     transaction_fee_cents: int = 0

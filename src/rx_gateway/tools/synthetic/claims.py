@@ -53,7 +53,7 @@ def claim_request(
             days_supply=days_supply,
             dispense_as_written=dispense_as_written,
         ),
-        prescriber=pb.Prescriber(prescriber_id_qualifier="01", prescriber_id="1999999999"),
+        prescriber=pb.Prescriber(prescriber_id_qualifier="01", prescriber_id="1999999992"),
         pricing=pb.Pricing(
             ingredient_cost_submitted_cents=ingredient,
             dispensing_fee_submitted_cents=SUBMITTED_FEE_CENTS,

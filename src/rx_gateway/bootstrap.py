@@ -251,7 +251,9 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
         # members, coverage or authorizations
         admin_limits = replace(settings.pool, role=settings.admin_db_role, size_min=1, size_max=2)
         app.admin_pool = await _open_pool(dsn, admin_limits, "RX_GATEWAY_ADMIN_DB_ROLE")
-        app.closer = WorkerCloser(dsn, admin_limits, settings.settlement_dir)
+        app.closer = WorkerCloser(
+            dsn, admin_limits, settings.settlement_dir, settings.business_date
+        )
         app.admin = AdminServer(
             AdminServicer(
                 PostgresAdmin(app.admin_pool, acquire_timeout_s=admin_limits.acquire_timeout_s),

@@ -129,6 +129,34 @@ class AdminClient(_Channel):
             request, timeout=self.timeout_s, metadata=self._metadata
         )
 
+    async def settle(self, through: str, *, timeout_s: float = 300.0) -> admin_pb2.CloseCyclesReply:
+        """Close the pay cycles ending by ``through`` (CCYYMMDD): a close can take a while."""
+        return await self._stub.Settle(
+            admin_pb2.CloseCyclesRequest(through=through),
+            timeout=timeout_s,
+            metadata=self._metadata,
+        )
+
+    async def invoice(
+        self, through: str, *, timeout_s: float = 300.0
+    ) -> admin_pb2.CloseCyclesReply:
+        """Close the billing cycles ending by ``through`` (CCYYMMDD)."""
+        return await self._stub.Invoice(
+            admin_pb2.CloseCyclesRequest(through=through),
+            timeout=timeout_s,
+            metadata=self._metadata,
+        )
+
+    async def balances(self, as_of: str = "") -> admin_pb2.BalancesReply:
+        return await self._stub.GetBalances(
+            admin_pb2.BalancesRequest(as_of=as_of), timeout=self.timeout_s, metadata=self._metadata
+        )
+
+    async def alerts(self, limit: int = 0) -> admin_pb2.AlertsReply:
+        return await self._stub.ListAlerts(
+            admin_pb2.AlertsRequest(limit=limit), timeout=self.timeout_s, metadata=self._metadata
+        )
+
 
 def reversal_for(claim: pb.ClaimRequest) -> pb.ReversalRequest:
     """The B2 that reverses a B1: same header and prescription fill."""

@@ -20,6 +20,7 @@ from rx_gateway.adapters.postgres.reference_loader import PostgresReferenceLoade
 from rx_gateway.adapters.postgres.settlement_store import PostgresSettlement
 from rx_gateway.config import PoolLimits
 from rx_gateway.domain.errors import (
+    InvalidRequest,
     PreconditionFailed,
     ReferenceDataError,
     RxGatewayError,
@@ -32,16 +33,22 @@ from rx_gateway.service_layer import settlement
 Outcome = tuple[str, list[settlement.Closed] | str]
 
 
-async def _close(dsn: str, limits: PoolLimits, kind: str, through: dt.date, out: Path) -> Outcome:
+async def _close(
+    dsn: str, limits: PoolLimits, kind: str, through: dt.date, out: Path, today: dt.date | None
+) -> Outcome:
     try:
         pool = await create_pool(dsn, limits)
         try:
             snapshot = await PostgresReferenceLoader(pool).load_snapshot()
             use = settlement.settle if kind == "settle" else settlement.invoice
             plans = list(snapshot.plans.values())
-            closed = await use(PostgresSettlement(pool), DirectoryFiles(out), plans, through)
+            closed = await use(
+                PostgresSettlement(pool), DirectoryFiles(out), plans, through, today=today
+            )
         finally:
             await pool.close()
+    except InvalidRequest as error:
+        return "invalid", str(error)
     except ReferenceDataError as error:
         return "precondition", str(error)
     except StorageUnavailable as error:
@@ -51,18 +58,23 @@ async def _close(dsn: str, limits: PoolLimits, kind: str, through: dt.date, out:
     return "ok", closed
 
 
-def close_cycles(dsn: str, limits: PoolLimits, kind: str, through: dt.date, out: Path) -> Outcome:
+def close_cycles(
+    dsn: str, limits: PoolLimits, kind: str, through: dt.date, out: Path, today: dt.date | None
+) -> Outcome:
     """The worker's entry point (a new interpreter: spawned, not forked)."""
-    return asyncio.run(_close(dsn, limits, kind, through, out))
+    return asyncio.run(_close(dsn, limits, kind, through, out, today))
 
 
 class WorkerCloser:
     """service_layer's close, run by one worker process at a time."""
 
-    def __init__(self, dsn: str, limits: PoolLimits, out: Path) -> None:
+    def __init__(
+        self, dsn: str, limits: PoolLimits, out: Path, business_date: dt.date | None = None
+    ) -> None:
         self._dsn = dsn
         self._limits = limits
         self._out = out
+        self._business_date = business_date
         self._executor = ProcessPoolExecutor(
             max_workers=1, mp_context=multiprocessing.get_context("spawn")
         )
@@ -70,12 +82,22 @@ class WorkerCloser:
     async def __call__(self, kind: str, through: dt.date) -> list[settlement.Closed]:
         loop = asyncio.get_running_loop()
         status, result = await loop.run_in_executor(
-            self._executor, close_cycles, self._dsn, self._limits, kind, through, self._out
+            self._executor,
+            close_cycles,
+            self._dsn,
+            self._limits,
+            kind,
+            through,
+            self._out,
+            self._business_date,
         )
         if status == "ok" and isinstance(result, list):
             return result
         if status == "storage":
             raise StorageUnavailable(str(result))
+        if status == "invalid":
+            field_name, _, problem = str(result).partition(": ")
+            raise InvalidRequest(field_name, problem)
         raise PreconditionFailed(str(result))
 
     def shutdown(self) -> None:

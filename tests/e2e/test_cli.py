@@ -92,7 +92,7 @@ def test_generate_and_load_report_counts(tmp_path: Path) -> None:
     assert _run("generate", str(data), "--members", "200").returncode == 0
     fixtures = json.loads((data / "fixtures.json").read_text())
     assert fixtures["members"]["part_d"]["plan_id"] == "PARTD-STD-2026"
-    (data / "pharmacies.csv").write_text("npi,name,network,kind\n1,x,nowhere,retail\n")
+    (data / "pharmacies.csv").write_text("npi,name,network,kind\n1000000001,x,nowhere,retail\n")
     env = dict(os.environ, RX_GATEWAY_DATA_DIR=str(tmp_path / "state"))
     result = _run("load", str(data), env=env)
     assert result.returncode == 1

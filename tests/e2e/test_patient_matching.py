@@ -63,8 +63,8 @@ async def test_a_date_of_birth_or_gender_that_is_not_the_members_rejects_through
     client: GatewayClient, fixtures: dict[str, Any], rx_number: Any
 ) -> None:
     """304-C4 / 305-C5 sent and not the member's: 09 / 10, the same from Submit and Transmit."""
-    from rx_gateway.ncpdp.codec import decode_response, encode  # noqa: PLC0415
-    from tests.support_d0 import request_transmission  # noqa: PLC0415
+    from rx_gateway.ncpdp.codec import decode_response, encode
+    from tests.support_d0 import request_transmission
 
     member = fixtures["members"]["commercial_child"]
     wrong = "19000101" if member["date_of_birth"] != "19000101" else "19010101"

@@ -58,7 +58,7 @@ async def test_the_money_loop_from_the_command_line(
         writer.writerow(["credit", "DEP-001", "250000", f"{TODAY}"])
         writer.writerow(["debit", "NOT-OURS", "100", f"{TODAY}"])
     reconciled = await _cli(dsn, "reconcile", "--bank", str(bank), "--out", str(out))
-    assert reconciled.returncode == 0, reconciled.stderr
+    assert reconciled.returncode == 1, reconciled.stderr  # an exception: non-zero
     assert "1 matched, 1 exception(s)" in reconciled.stdout
     assert "unknown_trace" in reconciled.stdout
     assert list(out.glob("reconciliation-*.md")) and list(out.glob("reconciliation-*.json"))

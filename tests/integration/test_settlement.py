@@ -17,7 +17,7 @@ import grpc
 import pytest
 
 from rx_gateway.adapters.files.settlement_files import DirectoryFiles
-from rx_gateway.adapters.postgres.database import init_connection
+from rx_gateway.adapters.postgres.database import create_pool, init_connection
 from rx_gateway.adapters.postgres.reference_loader import PostgresReferenceLoader
 from rx_gateway.adapters.postgres.settlement_store import PostgresSettlement
 from rx_gateway.bootstrap import App, build_app
@@ -121,8 +121,10 @@ def check_835(text: str) -> None:
 
 
 async def _settle(store: Any, out: Path, through: dt.date) -> list[settlement.Closed]:
+    """Close through ``through`` as if it were that day (the tests walk through weeks; each
+    close still takes what was received up to the moment it runs)."""
     pg, plans = store
-    return await settlement.settle(pg, DirectoryFiles(out), plans, through)
+    return await settlement.settle(pg, DirectoryFiles(out), plans, through, today=through)
 
 
 async def test_a_pay_cycle_pays_every_claim_once_and_every_file_balances(
@@ -380,14 +382,15 @@ async def test_verify_holds_after_settlement_and_finds_a_remittance_that_lies(
     finally:
         await transaction.rollback()
     assert "each remittance equals the payable it cleared" in names
-    assert names <= {  # its payment changed too: the clearing account no longer matches it
+    assert names <= {  # its payment changed too: its 835 and clearing account disagree now
         "each remittance equals the payable it cleared",
+        "each 835 says what its remittance pays, for its lines",
         "clearing accounts hold exactly what the bank has not confirmed",
     }
 
 
 async def test_the_admin_interface_settles_and_reports(
-    gateway: Any, db: asyncpg.Connection
+    gateway: Any, db: asyncpg.Connection, dsn: str, tmp_path: Path
 ) -> None:
     """Settle through the admin interface: the same cycles as the command (a closed one comes
     back as it was), files on the gateway's host; balances and alerts; a bad date or no token
@@ -399,17 +402,16 @@ async def test_the_admin_interface_settles_and_reports(
         through = f"{_this_week_end():%Y%m%d}"
         reply = await stub.Settle(admin_pb.CloseCyclesRequest(through=through), metadata=auth)
         assert reply.actor == ADMIN_OPERATOR
-        assert reply.cycles and not any(c.closed_now for c in reply.cycles)  # closed above
+        # this week was closed above, and later weeks after it: nothing is left to close
+        assert not any(c.closed_now for c in reply.cycles)
         documents = [d for c in reply.cycles for d in c.documents]
-        assert documents and all(Path(p).exists() for d in documents for p in d.paths)
-        stored = await db.fetchval(
-            "SELECT count(*) FROM remittance WHERE cycle_id = $1", reply.cycles[-1].cycle_id
-        )
-        assert stored == len(reply.cycles[-1].documents)
-        # a new cycle closed as the admin interface's database role (its grants suffice)
+        assert all(Path(p).exists() for d in documents for p in d.paths)
+        # a period that has not begun cannot be closed: a mistyped year is refused
         later = f"{_this_week_end() + dt.timedelta(days=35):%Y%m%d}"
-        billed = await stub.Invoice(admin_pb.CloseCyclesRequest(through=later), metadata=auth)
-        assert any(c.closed_now for c in billed.cycles)
+        with pytest.raises(grpc.aio.AioRpcError) as future:
+            await stub.Invoice(admin_pb.CloseCyclesRequest(through=later), metadata=auth)
+        assert future.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert "period under way" in (future.value.details() or "")
         balances = await stub.GetBalances(admin_pb.BalancesRequest(), metadata=auth)
         assert {s.sponsor_id for s in balances.sponsors} >= {"EMP1", "EMP2", "PDP-SPONSOR"}
         alerts = await stub.ListAlerts(admin_pb.AlertsRequest(limit=5), metadata=auth)
@@ -421,3 +423,16 @@ async def test_the_admin_interface_settles_and_reports(
         with pytest.raises(grpc.aio.AioRpcError) as anonymous:
             await stub.Settle(admin_pb.CloseCyclesRequest(through=through))
         assert anonymous.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    # a new cycle closes under the admin interface's database role: its grants suffice
+    limits = replace(TEST_SETTINGS.pool, role="rx_gateway_admin", size_min=1, size_max=1)
+    pool = await create_pool(dsn, limits)
+    try:
+        snapshot = await PostgresReferenceLoader(pool).load_snapshot()
+        week = _this_week_end() + dt.timedelta(days=35)
+        billed = await settlement.invoice(
+            PostgresSettlement(pool), DirectoryFiles(tmp_path), list(snapshot.plans.values()), week,
+            today=week,
+        )  # fmt: skip
+    finally:
+        await pool.close()
+    assert any(c.closed_now for c in billed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from rx_gateway.cli.tools import GENERATE_MEMBERS_MIN
 from rx_gateway.domain.settlement.reconciliation import UNCONFIRMED_AFTER_DAYS
@@ -15,11 +15,21 @@ def _day(value: str) -> str:
     import datetime as dt  # noqa: PLC0415
 
     try:
-        dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         msg = f"{value!r} is not a date YYYY-MM-DD"
         raise argparse.ArgumentTypeError(msg) from None
+    if not 2000 <= day.year <= 2199:
+        msg = f"{value!r} is outside the years 2000-2199"
+        raise argparse.ArgumentTypeError(msg)
     return value
+
+
+def _days(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or not 0 < int(value) <= 3650:
+        msg = f"{value!r} is not a number of days 1-3650"
+        raise argparse.ArgumentTypeError(msg)
+    return int(value)
 
 
 def add_settlement_commands(commands: Any, database_options: argparse.ArgumentParser) -> None:
@@ -58,7 +68,7 @@ def add_settlement_commands(commands: Any, database_options: argparse.ArgumentPa
     reconcile.add_argument("--as-of", type=_day, help="YYYY-MM-DD (default today, UTC)")
     reconcile.add_argument(
         "--unconfirmed-after-days",
-        type=int,
+        type=_days,
         default=UNCONFIRMED_AFTER_DAYS,
         help=f"a remittance with no confirmation this long after its pay date is an exception"
         f" (default {UNCONFIRMED_AFTER_DAYS})",
@@ -71,8 +81,18 @@ def add_settlement_commands(commands: Any, database_options: argparse.ArgumentPa
     balances.add_argument("--as-of", type=_day, help="YYYY-MM-DD (default today, UTC)")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A usage mistake is one line on stderr naming it, and exit status 2 (argparse's own
+    answer is the usage and the error on two lines)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("rx-gateway").strip()
+        where = f"{command}: " if command else ""
+        self.exit(2, f"rx-gateway: {where}{message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="rx-gateway",
         description="rx-gateway: serve, migrate, load, verify, citus, generate, demo, bench.",
     )
@@ -80,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path, help=data_dir_help)
     # the same option after the command's name; SUPPRESS: absent there, it does not reset
     # a --data-dir given before the name
-    database_options = argparse.ArgumentParser(add_help=False)
+    database_options = OneLineParser(add_help=False)
     database_options.add_argument(
         "--data-dir", type=Path, default=argparse.SUPPRESS, help=data_dir_help
     )

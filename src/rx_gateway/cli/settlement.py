@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -71,11 +72,19 @@ async def _with_store(
 
 
 async def settle(settings: Settings, through: dt.date, out: Path) -> int:
-    from rx_gateway.adapters.files.settlement_files import DirectoryFiles  # noqa: PLC0415
+    from rx_gateway.adapters.files.settlement_files import (  # noqa: PLC0415
+        DirectoryFiles,
+        writable_directory,
+    )
     from rx_gateway.service_layer import settlement  # noqa: PLC0415
 
+    await asyncio.to_thread(writable_directory, out)  # before anything is committed
+
     closed = await _with_store(
-        settings, lambda store, plans: settlement.settle(store, DirectoryFiles(out), plans, through)
+        settings,
+        lambda store, plans: settlement.settle(
+            store, DirectoryFiles(out), plans, through, today=settings.business_date
+        ),
     )
     if not closed:
         print(f"no pay cycle ends by {through}: nothing to close")
@@ -96,12 +105,19 @@ async def settle(settings: Settings, through: dt.date, out: Path) -> int:
 
 
 async def invoice(settings: Settings, through: dt.date, out: Path) -> int:
-    from rx_gateway.adapters.files.settlement_files import DirectoryFiles  # noqa: PLC0415
+    from rx_gateway.adapters.files.settlement_files import (  # noqa: PLC0415
+        DirectoryFiles,
+        writable_directory,
+    )
     from rx_gateway.service_layer import settlement  # noqa: PLC0415
+
+    await asyncio.to_thread(writable_directory, out)  # before anything is committed
 
     closed = await _with_store(
         settings,
-        lambda store, plans: settlement.invoice(store, DirectoryFiles(out), plans, through),
+        lambda store, plans: settlement.invoice(
+            store, DirectoryFiles(out), plans, through, today=settings.business_date
+        ),
     )
     if not closed:
         print(f"no billing cycle ends by {through}: nothing to close")
@@ -143,9 +159,11 @@ async def reconcile(
     from rx_gateway.adapters.files.settlement_files import (  # noqa: PLC0415
         digest_of,
         read_bank_lines,
+        writable_directory,
     )
 
     lines = read_bank_lines(bank)
+    await asyncio.to_thread(writable_directory, out)  # the report must be written
     digest = digest_of(bank)
     day = as_of or dt.datetime.now(dt.UTC).date()
     applied, matches, problems = await _with_store(
@@ -174,13 +192,14 @@ async def reconcile(
             for p in problems
         ],
     }  # fmt: skip
-    stem = _write_report(out, f"reconciliation-{day:%Y%m%d}-{digest[:8]}", report, problems)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")  # each run its own report
+    stem = _write_report(out, f"reconciliation-{day:%Y%m%d}-{stamp}-{digest[:8]}", report, problems)
     if applied.previously is not None:
         print(f"{bank}: already reconciled on {applied.previously:%Y-%m-%d}: nothing applied")
     print(f"{len(matches)} matched, {len(problems)} exception(s); report {stem}.md and .json")
     for p in problems:
         print(f"  {p.kind.value:<24} {p.reference}: {p.detail}")
-    return 0
+    return 1 if problems else 0  # exceptions: a non-zero exit, so a script can tell
 
 
 def _write_report(
@@ -206,14 +225,12 @@ def _write_report(
 
 
 async def balances(settings: Settings, as_of: dt.date | None) -> int:
-    from rx_gateway.service_layer.settlement import next_pay_date  # noqa: PLC0415
+    from rx_gateway.service_layer import settlement  # noqa: PLC0415
 
     day = as_of or dt.datetime.now(dt.UTC).date()
 
     async def read(store: PostgresSettlement, plans: list[Plan]) -> tuple[object, object]:
-        payees = await store.payee_balances(next_pay_date(plans, day))
-        sponsors = await store.sponsor_balances(day, {p.plan_id: p.sponsor_id for p in plans})
-        return payees, sponsors
+        return await settlement.balances(store, plans, day)
 
     payees, sponsors = await _with_store(settings, read)
     print(f"Pharmacy payees, as of {day}")

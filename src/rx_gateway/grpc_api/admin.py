@@ -103,7 +103,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         self, request: pb.CloseCyclesRequest, context: Context, kind: str
     ) -> pb.CloseCyclesReply:
         actor = self._operator(context)
-        through = admin.required_date("through", request.through)
+        through = settlement.check_day("through", admin.required_date("through", request.through))
         _, _, close_cycles = self._settling()
         closed = await close_cycles(kind, through)  # in a worker: the claim loop keeps going
         log.info("admin change", extra={"action": kind, "actor": actor})
@@ -117,7 +117,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
                     amount_cents=r.payment_cents,
                     settles_on=f"{r.pay_date:%Y%m%d}",
                     reference=r.trace_number,
-                    paths=[str(p) for p in cycle.paths if p.stem == _file_stem(r.payee_id)],
+                    paths=[str(p) for p in cycle.paths_by_party.get(r.payee_id, ())],
                 )
             for i in cycle.invoices:
                 message.documents.add(
@@ -126,7 +126,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
                     amount_cents=i.total_cents,
                     settles_on=f"{i.due_on:%Y%m%d}",
                     reference=i.invoice_id,
-                    paths=[str(p) for p in cycle.paths if p.stem == _file_stem(i.sponsor_id)],
+                    paths=[str(p) for p in cycle.paths_by_party.get(i.sponsor_id, ())],
                 )
         return reply
 
@@ -140,10 +140,11 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
 
     async def GetBalances(self, request: pb.BalancesRequest, context: Context) -> pb.BalancesReply:
         self._operator(context)
-        as_of = (
+        as_of = settlement.check_day(
+            "as_of",
             admin.required_date("as_of", request.as_of)
             if request.as_of
-            else dt.datetime.now(dt.UTC).date()
+            else dt.datetime.now(dt.UTC).date(),
         )
         store, plans, _ = self._settling()
         payees, sponsors = await settlement.balances(store, plans, as_of)
@@ -195,10 +196,6 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
 
 
 ALERTS_DEFAULT, ALERTS_MAX = 100, 1_000
-
-
-def _file_stem(party_id: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in party_id) or "_"
 
 
 class AdminServer:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from rx_gateway.domain.errors import InvalidRequest
 from rx_gateway.domain.reference import Plan
 from rx_gateway.domain.settlement.cycles import Schedule, cycle_id
 from rx_gateway.domain.settlement.invoices import Receipt
@@ -124,6 +125,7 @@ class Closed:
     remittances: tuple[RemittanceFile, ...] = ()
     invoices: tuple[InvoiceFile, ...] = ()
     paths: tuple[Path, ...] = field(default=())
+    paths_by_party: dict[str, tuple[Path, ...]] = field(default_factory=dict)
 
 
 class SettlementStore(Protocol):
@@ -196,7 +198,32 @@ def _ends_to_close(
         return _ends(schedule, first_received, through) if first_received else []
     ends = _ends(schedule, last_closed + dt.timedelta(days=1), through)
     target = schedule.last_end_through(through)
-    return ends or ([target] if target <= last_closed else [])
+    return ends or ([target] if target == last_closed else [])
+
+
+DAY_MIN, DAY_MAX = dt.date(2000, 1, 1), dt.date(2199, 12, 31)
+
+
+def check_day(field_name: str, day: dt.date) -> dt.date:
+    """A settlement date within the years the gateway settles (2000-2199)."""
+    if not DAY_MIN <= day <= DAY_MAX:
+        raise InvalidRequest(field_name, f"{day} is outside {DAY_MIN} .. {DAY_MAX}")
+    return day
+
+
+def check_through(schedules: list[Schedule], through: dt.date, today: dt.date) -> dt.date:
+    """A close may end early (the period under way, at the moment of the close), never in a
+    period that has not begun: claims received today would be paid decades later."""
+    check_day("through", through)
+    if schedules:
+        current = max(s.period_end(today) for s in schedules)
+        if through > current:
+            raise InvalidRequest(
+                "through",
+                f"{through} is after the period under way, which ends {current}: a cycle"
+                " cannot close before its period has begun",
+            )
+    return through
 
 
 def pay_cycles(
@@ -226,6 +253,13 @@ def pay_cycles(
     return cycles
 
 
+def _billing_schedule(sponsor: Sponsor) -> Schedule:
+    """A sponsor's billing cycle: its period, and its payment terms as the lag to the due date."""
+    return Schedule(
+        sponsor.billing_period_days, sponsor.billing_cutoff_weekday, sponsor.payment_terms_days
+    )
+
+
 def billing_cycles(
     plans: list[Plan],
     sponsors: dict[str, Sponsor],
@@ -236,12 +270,7 @@ def billing_cycles(
     """The billing cycles to close through ``through``, per billing schedule of the sponsors."""
     by_schedule: dict[Schedule, list[str]] = {}
     for sponsor in sponsors.values():
-        schedule = Schedule(
-            sponsor.billing_period_days,
-            sponsor.billing_cutoff_weekday,
-            sponsor.payment_terms_days,
-        )
-        by_schedule.setdefault(schedule, []).append(sponsor.sponsor_id)
+        by_schedule.setdefault(_billing_schedule(sponsor), []).append(sponsor.sponsor_id)
     sponsor_of_plan = {p.plan_id: p.sponsor_id for p in plans}
     cycles = []
     for schedule, sponsor_ids in sorted(by_schedule.items(), key=lambda kv: kv[0].key):
@@ -253,39 +282,73 @@ def billing_cycles(
 
 
 async def settle(
-    store: SettlementStore, files: SettlementFiles, plans: list[Plan], through: dt.date
+    store: SettlementStore,
+    files: SettlementFiles,
+    plans: list[Plan],
+    through: dt.date,
+    *,
+    today: dt.date | None = None,
 ) -> list[Closed]:
     """`rx-gateway settle`: close every pay cycle ending by ``through``; write each payee's
-    835 and JSON."""
+    835 and JSON. ``through`` may not be past the period under way on ``today`` (the later of
+    the database's date and a pinned business date: demos and tests walk through weeks)."""
     at = await store.now()
+    check_through(
+        list({p.pay_schedule for p in plans}), through, max(today or at.date(), at.date())
+    )
     first = await store.first_received()
     last = await store.last_closed("pay")
     out = []
     for cycle in pay_cycles(plans, through, first.date() if first else None, last):
         closed_now, remittances = await store.close_pay_cycle(cycle, at)
-        paths: list[Path] = []
-        for r in remittances:
-            paths += files.remittance(r.cycle_id, r.payee_id, r.x12, r.document)
-        out.append(Closed(cycle.cycle_id, closed_now, remittances=remittances, paths=tuple(paths)))
+        by_party = {
+            r.payee_id: tuple(files.remittance(r.cycle_id, r.payee_id, r.x12, r.document))
+            for r in remittances
+        }
+        out.append(
+            Closed(
+                cycle.cycle_id,
+                closed_now,
+                remittances=remittances,
+                paths=tuple(p for paths in by_party.values() for p in paths),
+                paths_by_party=by_party,
+            )
+        )
     return out
 
 
 async def invoice(
-    store: SettlementStore, files: SettlementFiles, plans: list[Plan], through: dt.date
+    store: SettlementStore,
+    files: SettlementFiles,
+    plans: list[Plan],
+    through: dt.date,
+    *,
+    today: dt.date | None = None,
 ) -> list[Closed]:
     """`rx-gateway invoice`: close every billing cycle ending by ``through``; write each
-    sponsor's invoice as CSV and JSON."""
+    sponsor's invoice as CSV and JSON (``today`` as for :func:`settle`)."""
     at = await store.now()
+    sponsors = await store.sponsors()
+    schedules = [_billing_schedule(s) for s in sponsors.values()]
+    check_through(schedules, through, max(today or at.date(), at.date()))
     first = await store.first_received()
     last = await store.last_closed("billing")
-    sponsors = await store.sponsors()
     out = []
     for cycle in billing_cycles(plans, sponsors, through, first.date() if first else None, last):
         closed_now, invoices = await store.close_billing_cycle(cycle, at)
-        paths: list[Path] = []
-        for i in invoices:
-            paths += files.invoice(i.cycle_id, i.sponsor_id, i.csv, i.document)
-        out.append(Closed(cycle.cycle_id, closed_now, invoices=invoices, paths=tuple(paths)))
+        by_party = {
+            i.sponsor_id: tuple(files.invoice(i.cycle_id, i.sponsor_id, i.csv, i.document))
+            for i in invoices
+        }
+        out.append(
+            Closed(
+                cycle.cycle_id,
+                closed_now,
+                invoices=invoices,
+                paths=tuple(p for paths in by_party.values() for p in paths),
+                paths_by_party=by_party,
+            )
+        )
     return out
 
 
@@ -293,14 +356,23 @@ async def balances(
     store: SettlementStore, plans: list[Plan], as_of: dt.date
 ) -> tuple[tuple[PayeeBalance, ...], tuple[SponsorBalance, ...]]:
     """What each payee is owed (and its next pay date), what each sponsor was billed and paid."""
-    payees = await store.payee_balances(next_pay_date(plans, as_of))
+    payees = await store.payee_balances(next_pay_date(plans, as_of, await store.last_closed("pay")))
     sponsors = await store.sponsor_balances(as_of, {p.plan_id: p.sponsor_id for p in plans})
     return payees, sponsors
 
 
-def next_pay_date(plans: list[Plan], today: dt.date) -> dt.date | None:
-    """The earliest pay date of a cycle not yet ended, over the plans' pay schedules."""
-    dates = [p.pay_schedule.settles_on(p.pay_schedule.period_end(today)) for p in plans]
+def next_pay_date(
+    plans: list[Plan], today: dt.date, last_closed: dict[str, dt.date] | None = None
+) -> dt.date | None:
+    """The earliest pay date of a cycle not closed yet, over the plans' pay schedules: the
+    period under way, or the one after the last closed when that one was closed early."""
+    dates = []
+    for schedule in {p.pay_schedule for p in plans}:
+        end = schedule.period_end(today)
+        closed = (last_closed or {}).get(schedule.key)
+        if closed is not None and closed >= end:
+            end = closed + dt.timedelta(days=schedule.period_days)
+        dates.append(schedule.settles_on(end))
     return min(dates) if dates else None
 
 

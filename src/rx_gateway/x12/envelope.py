@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass
 
 ELEMENT = "*"
@@ -24,9 +25,18 @@ UNCLEAN = re.compile(r"[^ !-)+-9;-\]_-}]")
 
 
 def text(value: str, length_max: int = 60) -> str:
-    """An AN element: printable ASCII, no delimiter, trimmed, at most ``length_max``."""
-    cleaned = value if CLEAN.fullmatch(value) else UNCLEAN.sub(" ", value)
-    return cleaned.strip()[:length_max].rstrip()
+    """An AN element: printable ASCII (accents taken off: José is Jose), no delimiter,
+    trimmed, at most ``length_max``. A value with nothing left is empty: callers of a required
+    element give a fallback."""
+    if not CLEAN.fullmatch(value):
+        ascii_only = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+        value = UNCLEAN.sub(" ", ascii_only)
+    return value.strip()[:length_max].rstrip()
+
+
+def required_text(value: str, fallback: str, length_max: int = 60) -> str:
+    """A required AN element: ``value`` cleaned, else ``fallback`` cleaned, else UNKNOWN."""
+    return text(value, length_max) or text(fallback, length_max) or "UNKNOWN"
 
 
 def amount(cents: int) -> str:

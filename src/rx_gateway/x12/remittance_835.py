@@ -27,6 +27,7 @@ from rx_gateway.x12.envelope import (
     amount,
     date8,
     quantity,
+    required_text,
     segment,
     text,
     wrap,
@@ -83,14 +84,15 @@ def _payment(remittance: Remittance, payer: Payer, payee: Payee) -> str:
 
 
 def _payee(payee: Payee) -> list[str]:
+    name = required_text(payee.name, payee.payee_id)
     if payee.npi:
-        out = [segment("N1", "PE", text(payee.name), "XX", payee.npi)]
+        out = [segment("N1", "PE", name, "XX", text(payee.npi, 10))]
         if payee.tin:
-            out.append(segment("REF", "TJ", payee.tin))
+            out.append(segment("REF", "TJ", text(payee.tin, 9)))
     else:
-        out = [segment("N1", "PE", text(payee.name), "FI", payee.tin)]
+        out = [segment("N1", "PE", name, "FI", text(payee.tin, 9))]
     if payee.ncpdp_id:
-        out.append(segment("REF", "D3", payee.ncpdp_id))
+        out.append(segment("REF", "D3", text(payee.ncpdp_id, 7)))
     return out
 
 
@@ -123,7 +125,7 @@ def _claim(line: RemittanceLine) -> list[str]:
             "NM1",
             "QC",
             "1",
-            text(patient.last_name, 60),
+            required_text(patient.last_name, patient.member_identifier, 60),
             text(patient.first_name, 35),
             "",
             "",
@@ -154,7 +156,7 @@ def _provider_adjustments(remittance: Remittance, payee: Payee) -> list[str]:
         (f"{a.reason.value}{COMPONENT}{text(a.reference, 50)}", amount(a.amount_cents))
         for a in remittance.provider_adjustments
     ]
-    provider = payee.npi or payee.tin
+    provider = text(payee.npi or payee.tin, 10)
     fiscal_period_end = dt.date(remittance.pay_date.year, 12, 31)
     out = []
     for start in range(0, len(pairs), PAIRS_PER_PLB):
@@ -175,7 +177,7 @@ def render_835(
         _payment(remittance, payer, payee),
         segment("TRN", "1", text(trace_number, 50), f"1{payer.tin}"),
         segment("DTM", "405", date8(envelope.produced_at.date())),
-        segment("N1", "PR", text(payer.name)),
+        segment("N1", "PR", required_text(payer.name, payer.interchange_id)),
         segment("N3", text(payer.address, 55)),
         segment("N4", text(payer.city, 30), payer.state, payer.postal_code),
         segment("PER", "BL", text(payer.contact_name), "TE", payer.contact_phone),

@@ -103,7 +103,7 @@ def read_table(
     """Rows of one CSV file, each parsed and checked; the first problem raises a
     ReferenceDataError naming the file, line and field (with the value only when not PHI).
     The columns are the data file's of the same name, or ``layout``'s."""
-    name = path.name
+    name = path.name if layout is None else ""  # a layout: none of a data file's rules
     columns = layout if layout is not None else TABLES[name]
     optional = OPTIONAL_COLUMNS.get(name, set())
     rows: list[tuple[Any, ...]] = []
@@ -142,6 +142,10 @@ def read_table(
                         if index is not None and index >= len(record):
                             raise ReferenceDataError(str(path), line, column, short)
                         raw = record[index] if index is not None else ""
+                        if "\x00" in raw:
+                            raise ReferenceDataError(
+                                str(path), line, column, "holds a NUL character"
+                            )
                         try:
                             values.append(parse(raw))
                         except ValueError as error:

@@ -23,9 +23,11 @@ from rx_gateway.domain.settlement.reconciliation import BankLine, Direction
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
-def _name(value: str) -> str:
-    """An identifier as a file name: anything but letters, digits, dot, dash, underscore is _."""
-    return SAFE_NAME.sub("_", value) or "_"
+def file_name(value: str) -> str:
+    """An identifier as a file name: anything but letters, digits, dot, dash, underscore is
+    _, and a name of dots alone is prefixed with _ (it would name a directory)."""
+    name = SAFE_NAME.sub("_", value) or "_"
+    return f"_{name}" if set(name) == {"."} else name
 
 
 def _write(path: Path, text: str) -> Path:
@@ -43,15 +45,27 @@ class DirectoryFiles:
         self.root = root
 
     def remittance(self, cycle_id: str, payee_id: str, x12: str, document: str) -> list[Path]:
-        base = self.root / _name(cycle_id) / "remittance" / _name(payee_id)
-        return [
-            _write(base.with_suffix(".835"), x12),
-            _write(base.with_suffix(".json"), document),
-        ]
+        folder, name = self.root / file_name(cycle_id) / "remittance", file_name(payee_id)
+        # the suffix appended, never swapped: CHAIN.A and CHAIN.B are two files
+        return [_write(folder / f"{name}.835", x12), _write(folder / f"{name}.json", document)]
 
     def invoice(self, cycle_id: str, sponsor_id: str, csv: str, document: str) -> list[Path]:
-        base = self.root / _name(cycle_id) / "invoices" / _name(sponsor_id)
-        return [_write(base.with_suffix(".csv"), csv), _write(base.with_suffix(".json"), document)]
+        folder, name = self.root / file_name(cycle_id) / "invoices", file_name(sponsor_id)
+        return [_write(folder / f"{name}.csv", csv), _write(folder / f"{name}.json", document)]
+
+
+def writable_directory(path: Path) -> None:
+    """Make sure files can be written under ``path`` before anything is committed: one line
+    naming the directory otherwise."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".rx-gateway-write-check"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise ReferenceDataError(
+            str(path), 0, "(directory)", f"cannot be written: {error.strerror}"
+        ) from None
 
 
 def digest_of(path: Path) -> str:

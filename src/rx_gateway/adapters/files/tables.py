@@ -116,10 +116,11 @@ def _optional_text(value: str) -> str | None:
 
 def _int_between(low: int, high: int) -> Parser:
     def parse(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            raise ValueError("must be an integer") from None
+        text = value.strip()
+        digits = text[1:] if text.startswith("-") else text
+        if not (digits.isascii() and digits.isdigit()):  # no "+5", "1_000", "١٠"
+            raise ValueError("must be an integer (digits 0-9)")
+        number = int(text)
         if high < INT_MAX and not low <= number <= high:
             raise ValueError(f"must be between {low} and {high}")
         if number < low:
@@ -190,12 +191,29 @@ def _weekday(value: str) -> int:
     return number
 
 
+SETTLEMENT_AMOUNT_MAX_CENTS = 1_000_000_000_000  # $10 billion: no sum of them leaves bigint
+
+
 def _amount_cents(value: str) -> int:
     """Integer cents, as written: no decimal point, no rounding."""
     text = value.strip()
     if "." in text or "," in text:
         raise ValueError("must be integer cents (no decimal point): $12.50 is 1250")
-    return _positive_bigint(text)  # type: ignore[no-any-return]
+    return _int_between(1, SETTLEMENT_AMOUNT_MAX_CENTS)(text)  # type: ignore[no-any-return]
+
+
+def _settlement_date(value: str) -> dt.date:
+    day = _date(value)
+    if not 2000 <= day.year <= 2199:
+        raise ValueError("must be a date in the years 2000-2199")
+    return day
+
+
+def _reference(value: str) -> str:
+    text = _text(value)
+    if len(text) > 50 or not (text.isascii() and text.isprintable()):
+        raise ValueError("must be 1-50 printable ASCII characters")
+    return text
 
 
 _optional_positive_int = _optional(_positive_int)
@@ -235,7 +253,7 @@ TABLES: dict[str, dict[str, Parser]] = {
         "period_days_supply_max": _optional_positive_int,
     },
     "pharmacies.csv": {
-        "npi": _text,
+        "npi": _digits(10, "NPI"),
         "name": _text,
         "network": _one_of("preferred", "standard", "out_of_network"),
         "kind": _one_of("retail", "retail90", "mail", "specialty"),
@@ -309,14 +327,14 @@ SETTLEMENT_LAYOUTS: dict[str, dict[str, Parser]] = {
         "sponsor_id": _text,
         "invoice_id": _optional_text,
         "amount_cents": _amount_cents,
-        "received_on": _date,
-        "reference": _text,
+        "received_on": _settlement_date,
+        "reference": _reference,
     },
     "bank confirmations": {
         "direction": _one_of("debit", "credit"),
-        "trace": _text,
+        "trace": _reference,
         "amount_cents": _amount_cents,
-        "posted_on": _date,
+        "posted_on": _settlement_date,
     },
 }
 

@@ -21,7 +21,7 @@ from rx_gateway.adapters.postgres.settlement_ledger import (
     read_sponsors,
     settlement_balances,
 )
-from rx_gateway.domain.settlement.cycles import Schedule, cutoff_instant
+from rx_gateway.domain.settlement.cycles import cutoff_instant
 from rx_gateway.domain.settlement.documents import invoice_csv, invoice_document
 from rx_gateway.domain.settlement.invoices import Invoice, InvoiceLine, below_threshold
 from rx_gateway.domain.settlement.parties import FundingModel, Sponsor
@@ -64,11 +64,12 @@ WITH events AS (
     FROM parts GROUP BY 1, 2, 3, 4
 )
 INSERT INTO invoice_item (family_id, claim_id, kind, sponsor_id, invoice_id, plan_paid_cents,
-                          purse_paid_cents, admin_fee_cents)
+                          purse_paid_cents, admin_fee_cents, plan_sponsor)
 SELECT l.family_id, l.claim_id, l.kind, l.sponsor_id, $1 || '-' || l.sponsor_id, l.plan_paid,
        l.purse_paid,
        CASE WHEN NOT l.plan_sponsor THEN 0
-            WHEN l.kind = 'reversal' THEN -s.admin_fee_cents ELSE s.admin_fee_cents END
+            WHEN l.kind = 'reversal' THEN -s.admin_fee_cents ELSE s.admin_fee_cents END,
+       l.plan_sponsor
 FROM lines l JOIN sponsor s ON s.sponsor_id = l.sponsor_id
 WHERE l.sponsor_id = ANY($4::text[])
   AND NOT EXISTS (SELECT 1 FROM invoice_item i WHERE i.family_id = l.family_id
@@ -88,13 +89,6 @@ LEFT JOIN claim_reversal cr ON i.kind = 'reversal' AND cr.family_id = i.family_i
 WHERE i.invoice_id = ANY($1::text[])
 ORDER BY i.sponsor_id, received_at, i.claim_id, i.kind
 """
-
-
-def billing_schedule(sponsor: Sponsor) -> Schedule:
-    """A sponsor's billing cycle: its period, and its payment terms as the lag to the due date."""
-    return Schedule(
-        sponsor.billing_period_days, sponsor.billing_cutoff_weekday, sponsor.payment_terms_days
-    )
 
 
 def _line(row: Any) -> InvoiceLine:

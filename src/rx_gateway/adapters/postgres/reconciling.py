@@ -24,6 +24,7 @@ from rx_gateway.domain.settlement.reconciliation import (
     InvoiceStanding,
     Match,
     ReconciliationException,
+    apply_deposits,
     match_bank_lines,
     standing_exceptions,
 )
@@ -55,8 +56,12 @@ async def record_receipts(
                 sorted({r.invoice_id for _, r in receipts if r.invoice_id}),
             )
         }
-        seen: dict[tuple[str, str], int] = {}
+        seen: dict[str, int] = {}  # a reference names one payment, whoever sent it
         for line, receipt in receipts:
+            if not 0 < receipt.amount_cents <= RECEIPT_CENTS_MAX:
+                raise ReferenceDataError(
+                    path, line, "amount_cents", f"must be 1 to {RECEIPT_CENTS_MAX} cents"
+                )
             if receipt.sponsor_id not in sponsors:
                 raise ReferenceDataError(
                     path, line, "sponsor_id", f"unknown sponsor {receipt.sponsor_id!r}"
@@ -68,22 +73,28 @@ async def record_receipts(
                     "invoice_id",
                     f"no invoice {receipt.invoice_id!r} of sponsor {receipt.sponsor_id!r}",
                 )
-            key = (receipt.sponsor_id, receipt.reference)
-            if key in seen:
+            if receipt.reference in seen:
                 raise ReferenceDataError(
-                    path, line, "reference", f"repeats line {seen[key]} of this file"
+                    path,
+                    line,
+                    "reference",
+                    f"repeats line {seen[receipt.reference]} of this file: a reference names"
+                    " one payment (the bank's confirmation carries it)",
                 )
-            seen[key] = line
+            seen[receipt.reference] = line
         taken = await conn.fetch(
-            "SELECT sponsor_id, reference FROM sponsor_receipt"
-            " WHERE (sponsor_id, reference) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
-            [s for s, _ in seen],
-            [r for _, r in seen],
+            "SELECT reference, sponsor_id, file_digest FROM sponsor_receipt"
+            " WHERE reference = ANY($1::text[])",
+            list(seen),
         )
         if taken:
-            line = seen[(taken[0]["sponsor_id"], taken[0]["reference"])]
+            first = taken[0]
             raise ReferenceDataError(
-                path, line, "reference", "this sponsor's payment was recorded by an earlier file"
+                path,
+                seen[first["reference"]],
+                "reference",
+                f"already names a payment of {first['sponsor_id']} recorded from another file:"
+                " a reference names one payment",
             )
         await conn.execute(
             "INSERT INTO settlement_file (digest, kind, name, line_count)"
@@ -126,6 +137,21 @@ FROM sponsor_receipt s
 WHERE NOT EXISTS (
     SELECT 1 FROM bank_match b WHERE b.direction = 'credit' AND b.trace = s.reference)
 """
+
+RECEIPT_CENTS_MAX = 1_000_000_000_000  # $10 billion (a CHECK in the database too)
+DEPOSITS_SQL = (
+    "SELECT sponsor_id, sum(amount_cents) AS deposits FROM sponsor_receipt"
+    " WHERE invoice_id IS NULL GROUP BY 1"
+)
+
+
+async def invoice_standing(conn: Any) -> tuple[InvoiceStanding, ...]:
+    """Every invoice with what was received against it: the payments that name it, then the
+    sponsor's deposits, oldest invoice first."""
+    named = tuple(InvoiceStanding(**dict(r)) for r in await conn.fetch(STANDING_SQL))
+    deposits = {r["sponsor_id"]: int(r["deposits"]) for r in await conn.fetch(DEPOSITS_SQL)}
+    return apply_deposits(named, deposits)
+
 
 STANDING_SQL = """
 SELECT i.invoice_id, i.sponsor_id, i.due_on, i.total_cents AS billed_cents,
@@ -203,7 +229,7 @@ async def reconcile(
                     match.bank_line.line_number,
                     entry_id,
                 )
-        standing = tuple(InvoiceStanding(**dict(r)) for r in await conn.fetch(STANDING_SQL))
+        standing = await invoice_standing(conn)
         problems += standing_exceptions(
             await open_items(conn), standing, as_of, unconfirmed_after_days
         )
@@ -275,7 +301,7 @@ async def sponsor_balances(
     conn: Any, as_of: dt.date, sponsor_of_plan: dict[str, str]
 ) -> tuple[SponsorBalance, ...]:
     sponsors = await read_sponsors(conn)
-    standing = [InvoiceStanding(**dict(r)) for r in await conn.fetch(STANDING_SQL)]
+    standing = await invoice_standing(conn)
     billed: dict[str, int] = {}
     overdue: dict[str, int] = {}
     for invoice in standing:

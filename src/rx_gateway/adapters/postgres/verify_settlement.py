@@ -12,8 +12,9 @@ SELECT plan_id,
        || '-' || coalesce(document->'pharmacy_payment'->>'pay_after_days', '3') AS key
 FROM plan
 """
-# A claim whose transaction started this long before a cut-off has committed by the close.
-LATE_COMMIT = "interval '1 hour'"
+# A claim whose transaction started this long before a cut-off has committed by the close (a
+# claim's transaction is bounded by its deadline and the statement timeout: seconds).
+LATE_COMMIT = "interval '10 minutes'"
 
 SETTLEMENT_CHECKS: tuple[tuple[str, str], ...] = (
     (
@@ -87,11 +88,54 @@ SETTLEMENT_CHECKS: tuple[tuple[str, str], ...] = (
            OR v.purse_paid_cents <> coalesce(i.purse, 0) OR v.admin_fee_cents <> coalesce(i.fees, 0)
            OR v.total_cents <> coalesce(-e.receivable, 0)
         UNION ALL
-        SELECT 'invoice line of claim ' || c.internal_control_number || ': plan paid '
-               || i.plan_paid_cents || ' vs ' || (c.response->'pricing'->>'plan_paid_cents')
+        SELECT 'invoice line of claim ' || c.internal_control_number || ' to ' || i.sponsor_id
+               || ': plan paid ' || i.plan_paid_cents || ', purse paid ' || i.purse_paid_cents
         FROM invoice_item i JOIN claim c ON c.family_id = i.family_id AND c.claim_id = i.claim_id
-        WHERE i.plan_paid_cents <> 0 AND i.plan_paid_cents <> (CASE i.kind WHEN 'paid' THEN 1
-              ELSE -1 END) * (c.response->'pricing'->>'plan_paid_cents')::bigint
+        WHERE i.plan_paid_cents <> CASE WHEN i.plan_sponsor
+                  THEN (CASE i.kind WHEN 'paid' THEN 1 ELSE -1 END)
+                       * (c.response->'pricing'->>'plan_paid_cents')::bigint
+                  ELSE 0 END
+           OR i.purse_paid_cents <> (CASE i.kind WHEN 'paid' THEN 1 ELSE -1 END) * coalesce((
+                  SELECT sum(s.paid_cents) FROM claim_purse_spend s
+                  JOIN purse p ON p.family_id = s.family_id AND p.purse_id = s.purse_id
+                  WHERE s.family_id = i.family_id AND s.claim_id = i.claim_id
+                    AND p.employer_id = i.sponsor_id), 0)
+        """,
+    ),
+    (
+        "each 835 says what its remittance pays, for its lines",
+        r"""
+        SELECT 'remittance ' || m.cycle_id || '/' || m.payee_id || ': BPR02 '
+               || coalesce(substring(m.x12 from 'BPR\*[A-Z]\*([-0-9.]+)\*'), '?')
+               || ', CLP ' || (length(m.x12) - length(replace(m.x12, '~' || chr(10) || 'CLP*', '')))
+                              / length('~' || chr(10) || 'CLP*')
+               || ' vs payment ' || m.payment_cents || ' on ' || m.line_count || ' lines'
+        FROM remittance m
+        WHERE round(coalesce(substring(m.x12 from 'BPR\*[A-Z]\*([-0-9.]+)\*')::numeric, -1)
+                    * 100) <> m.payment_cents
+           OR (length(m.x12) - length(replace(m.x12, '~' || chr(10) || 'CLP*', '')))
+              / length('~' || chr(10) || 'CLP*') <> m.line_count
+        """,
+    ),
+    (
+        "each bank confirmation is for the amount it cleared",
+        """
+        SELECT 'bank match ' || b.direction || ' ' || b.trace || ': ' || b.amount_cents
+               || ' vs ' || coalesce(m.payment_cents, r.amount_cents)
+        FROM bank_match b
+        LEFT JOIN remittance m ON b.kind = 'remittance' AND m.trace_number = b.trace
+        LEFT JOIN sponsor_receipt r ON b.kind = 'receipt' AND r.reference = b.trace
+        JOIN bank_line l ON l.file_digest = b.file_digest AND l.line_number = b.line_number
+        WHERE b.amount_cents IS DISTINCT FROM coalesce(m.payment_cents, r.amount_cents)
+           OR l.amount_cents <> b.amount_cents
+        """,
+    ),
+    (
+        "every employer and purse funder is a sponsor (nothing goes unbilled)",
+        """
+        SELECT DISTINCT 'employer ' || x.employer_id || ' is no sponsor'
+        FROM (SELECT employer_id FROM family UNION SELECT employer_id FROM purse) x
+        WHERE NOT EXISTS (SELECT 1 FROM sponsor s WHERE s.sponsor_id = x.employer_id)
         """,
     ),
     (

@@ -156,6 +156,31 @@ def match_bank_lines(
     return tuple(matches), tuple(problems)
 
 
+def apply_deposits(
+    invoices: tuple[InvoiceStanding, ...], deposits: dict[str, int]
+) -> tuple[InvoiceStanding, ...]:
+    """A sponsor's deposits (payments that name no invoice: a pre-funded account) pay its
+    invoices, the one due first first, as far as they go."""
+    left = dict(deposits)
+    paid: dict[str, int] = {}
+    for invoice in sorted(invoices, key=lambda i: (i.due_on, i.invoice_id)):
+        outstanding = invoice.billed_cents - invoice.received_cents
+        applied = max(0, min(outstanding, left.get(invoice.sponsor_id, 0)))
+        if applied:
+            left[invoice.sponsor_id] -= applied
+            paid[invoice.invoice_id] = applied
+    return tuple(
+        InvoiceStanding(
+            i.invoice_id,
+            i.sponsor_id,
+            i.due_on,
+            i.billed_cents,
+            i.received_cents + paid.get(i.invoice_id, 0),
+        )
+        for i in invoices
+    )
+
+
 def standing_exceptions(
     open_items: tuple[Expected, ...],
     invoices: tuple[InvoiceStanding, ...],

@@ -220,7 +220,9 @@ def test_a_duplicate_cardholder_is_refused_without_showing_it(tmp_path: Path) ->
 
 def test_errors_show_the_value_of_other_fields(tmp_path: Path) -> None:
     """Values that are not PHI are quoted, so the user sees what to fix."""
-    (tmp_path / "pharmacies.csv").write_text(PHARMACIES_HEADER + "1000000001,Main St,nowhere,retail\n")
+    (tmp_path / "pharmacies.csv").write_text(
+        PHARMACIES_HEADER + "1000000001,Main St,nowhere,retail\n"
+    )
     error = _error(tmp_path)
     assert error.field == "network" and "'nowhere'" in error.problem
 

@@ -13,7 +13,7 @@ import pytest
 from rx_gateway.adapters.documents import plan_from_document
 from rx_gateway.config import Settings
 from rx_gateway.domain.adjudication import Paid, Rejected, adjudicate
-from rx_gateway.domain.claim import ReversalRequest, validate_claim
+from rx_gateway.domain.claim import ReversalRequest
 from rx_gateway.domain.errors import ReferenceDataError
 from rx_gateway.domain.member import Accumulators, CardMember, Coverage, match_person_code
 from rx_gateway.domain.reference import (
@@ -23,6 +23,7 @@ from rx_gateway.domain.reference import (
     ReferenceSnapshot,
 )
 from rx_gateway.domain.reversal import StoredClaim, reverse
+from rx_gateway.domain.syntax import validate_claim
 from rx_gateway.service_layer.reference import ReferenceHolder
 from tests.unit.domain_fixtures import INSULIN, PLAN, SNAPSHOT, SPECIALTY, claim, state
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from rx_gateway.domain.adjudication import Paid, Rejected, adjudicate
-from rx_gateway.domain.claim import npi_check_digit_ok
 from rx_gateway.domain.member import PriorAuthorization
 from rx_gateway.domain.reference import ReferenceSnapshot
+from rx_gateway.domain.syntax import npi_check_digit_ok
 from tests.unit.domain_fixtures import PLAN, SNAPSHOT, SPECIALTY, claim, state
 
 # The fixture member: born 1980-01-01, gender 1.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from rx_gateway.domain import claim as claim_rules
+from rx_gateway.domain import syntax as claim_rules
 from rx_gateway.domain.accumulators import (
     accumulated_deductible,
     accumulator_moves,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from rx_gateway.domain import claim as claim_rules
+from rx_gateway.domain import syntax as claim_rules
 from rx_gateway.domain.accumulators import accumulator_view
 from rx_gateway.domain.checks import CheckFailed, fail
 from rx_gateway.domain.claim import EligibilityRequest, parse_ccyymmdd

@@ -86,12 +86,16 @@ class PurseSpend:
 
 @dataclass(frozen=True, slots=True)
 class Fill:
-    """A paid, unreversed prior fill, for refill-too-soon."""
+    """A paid, unreversed prior fill: for refill-too-soon, period limits and DUR."""
 
     molecule: str
     date_of_service: dt.date
     days_supply: int
     quantity_thousandths: int = 0
+    product_id: str = ""  # for DUR: its therapeutic class
+    service_provider_id: str = ""  # 529-FT: this pharmacy or another
+    prescriber_id: str = ""  # 533-FX: this prescriber or another
+    refill_override: int = 0  # the 420-DK code that let it past a refill too soon (79), or 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 
+from rx_gateway.domain.dur import DurConflict
 from rx_gateway.domain.rejects import Reject
 
 
@@ -136,6 +137,10 @@ class ClaimResponse:
     reference_data_version: str = ""
     rule_trace: tuple[str, ...] = ()
     prescription_reference_number: str = ""
+    dur_conflicts: tuple[DurConflict, ...] = ()  # segment 24: on an 88, or a paid soft edit
+    # Kept with the claim, not answered: what the next claims' DUR and 79 checks read back.
+    refill_override: int = 0  # the 420-DK code that let this fill past a refill too soon
+    prescriber_id: str = ""  # 411-DB
 
     def as_status(self, status: ResponseStatus) -> ClaimResponse:
         return replace(self, transaction_response_status=status)

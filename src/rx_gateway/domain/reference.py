@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from rx_gateway.domain.dur import DurPolicy, Interaction, RefillOverrides
 from rx_gateway.domain.money import BASIS_POINTS_PER_UNIT, Rounding, divide
 from rx_gateway.domain.settlement.cycles import Schedule
 
@@ -213,6 +214,9 @@ class Plan:
     # A claim whose date of birth (304-C4) is within this many days before the date of service
     # is a newborn billed on a parent's card: its date of birth and gender are not matched.
     newborn_match_days: int = 0
+    # DUR/PPS: what is checked and how it is answered; 420-DK codes that override a 79
+    dur: DurPolicy = field(default_factory=DurPolicy)
+    refill_overrides: RefillOverrides = field(default_factory=RefillOverrides)
     sponsor_id: str = "employer"
     pay_schedule: Schedule = field(default_factory=Schedule)
     transaction_fee_cents: int = 0
@@ -300,6 +304,7 @@ class Drug:
     wac_unit_price_millicents: int | None = None
     nadac_unit_price_millicents: int | None = None
     mac_unit_price_millicents: int | None = None
+    therapeutic_class: str = ""  # for therapeutic duplication (DUR TD); empty: not checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +349,8 @@ class ReferenceSnapshot:
     preferred_alternatives: Mapping[tuple[str, str], Drug] = field(default_factory=dict)
     # (plan, molecule) → a covered product of that molecule to try first (step therapy)
     first_line: Mapping[tuple[str, str], Drug] = field(default_factory=dict)
+    # the two molecules of a drug-drug interaction (either order) → the interaction
+    interactions: Mapping[frozenset[str], Interaction] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -353,6 +360,7 @@ class ReferenceSnapshot:
         drugs: list[Drug],
         formulary: list[FormularyEntry],
         pharmacies: list[Pharmacy],
+        interactions: list[Interaction] | tuple[Interaction, ...] = (),
     ) -> ReferenceSnapshot:
         by_bin_pcn: dict[tuple[str, str], list[Plan]] = {}
         for plan in plans:
@@ -377,6 +385,7 @@ class ReferenceSnapshot:
             version=version,
             preferred_alternatives={k: v[1] for k, v in alternatives.items()},
             first_line={k: v[1] for k, v in first_line.items()},
+            interactions={frozenset((i.molecule_a, i.molecule_b)): i for i in interactions},
             plans={p.plan_id: p for p in plans},
             drugs={d.ndc: d for d in drugs},
             formulary={(f.plan_id, f.ndc): f for f in formulary},

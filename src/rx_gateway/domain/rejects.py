@@ -81,6 +81,11 @@ class RejectCode(StrEnum):
     MI_PERCENTAGE_SALES_TAX_RATE = "HE"
     MI_PERCENTAGE_SALES_TAX_BASIS = "JE"
     MI_PATIENT_PAID_AMOUNT = "DX"
+    MI_SUBMISSION_CLARIFICATION = "34"
+    MI_DUR_REASON = "E4"
+    MI_DUR_SERVICE = "E5"
+    MI_DUR_RESULT = "E6"
+    DUR_REJECT = "88"
     SYNTAX_ERROR = "R8"
     VERSION_NOT_SUPPORTED = "1R"
     TRANSACTION_CODE_NOT_SUPPORTED = "1S"
@@ -165,6 +170,11 @@ REJECT_TEXT: dict[RejectCode, str] = {
     RejectCode.MI_PERCENTAGE_SALES_TAX_RATE: "M/I Percentage Sales Tax Rate Submitted",
     RejectCode.MI_PERCENTAGE_SALES_TAX_BASIS: "M/I Percentage Sales Tax Basis Submitted",
     RejectCode.MI_PATIENT_PAID_AMOUNT: "M/I Patient Paid Amount Submitted",
+    RejectCode.MI_SUBMISSION_CLARIFICATION: "M/I Submission Clarification Code",
+    RejectCode.MI_DUR_REASON: "M/I DUR Conflict/Reason For Service Code",
+    RejectCode.MI_DUR_SERVICE: "M/I DUR Intervention/Professional Service Code",
+    RejectCode.MI_DUR_RESULT: "M/I DUR Outcome/Result Of Service Code",
+    RejectCode.DUR_REJECT: "DUR Reject Error",
 }
 
 # Within one failing group, rejects are reported in this order: header identity first, then the
@@ -181,6 +191,7 @@ CHECK_GROUPS: tuple[str, ...] = (
     "product",
     "limits",
     "refill",
+    "dur",
 )
 
 REJECTS_PER_RESPONSE_MAX = 5  # 510-FA allows at most five 511-FB occurrences

@@ -22,10 +22,6 @@ from rx_gateway.domain.claim import (
     EligibilityRequest,
     ReversalRequest,
     parse_ccyymmdd,
-    validate_claim,
-    validate_eligibility,
-    validate_inquiry,
-    validate_reversal,
 )
 from rx_gateway.domain.eligibility import Eligibility, check_eligibility_checked
 from rx_gateway.domain.errors import ConcurrencyConflict, InvalidRequest, MemberNotFound
@@ -33,6 +29,12 @@ from rx_gateway.domain.member import MemberState, PurseState, match_person_code
 from rx_gateway.domain.outcome import ClaimResponse, ResponseStatus, rejected
 from rx_gateway.domain.rejects import Reject, RejectCode, ordered
 from rx_gateway.domain.reversal import Reversal, StoredClaim, reverse_checked
+from rx_gateway.domain.syntax import (
+    validate_claim,
+    validate_eligibility,
+    validate_inquiry,
+    validate_reversal,
+)
 from rx_gateway.domain.views import BenefitView, benefit_view
 from rx_gateway.service_layer.ports import (
     ClaimSession,

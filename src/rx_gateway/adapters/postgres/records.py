@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rx_gateway.domain.dur import DurConflict, DurReason, Significance
 from rx_gateway.domain.outcome import (
     AccumulatorView,
     ClaimResponse,
@@ -32,6 +33,7 @@ def response_to_record(response: ClaimResponse) -> dict[str, Any]:
     record["accumulators"] = None if response.accumulators is None else _flat(response.accumulators)
     record["additional_messages"] = list(response.additional_messages)
     record["rule_trace"] = list(response.rule_trace)
+    record["dur_conflicts"] = [_flat(c) for c in response.dur_conflicts]
     return record
 
 
@@ -55,6 +57,21 @@ def response_from_record(record: dict[str, Any]) -> ClaimResponse:
         reference_data_version=record["reference_data_version"],
         rule_trace=tuple(record["rule_trace"]),
         prescription_reference_number=record["prescription_reference_number"],
+        dur_conflicts=tuple(_conflict(c) for c in record.get("dur_conflicts", ())),
+        refill_override=int(record.get("refill_override", 0)),
+        prescriber_id=record.get("prescriber_id", ""),
+    )
+
+
+def _conflict(record: dict[str, Any]) -> DurConflict:
+    return DurConflict(
+        **(
+            record
+            | {
+                "reason": DurReason(record["reason"]),
+                "significance": Significance(record["significance"]),
+            }
+        )
     )
 
 

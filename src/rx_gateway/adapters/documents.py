@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rx_gateway.adapters.document_reader import Reader
-from rx_gateway.adapters.plan_terms import settlement_terms
+from rx_gateway.adapters.plan_terms import clinical_terms, settlement_terms
 from rx_gateway.domain.additional_amounts import OTHER_AMOUNT_QUALIFIERS
 from rx_gateway.domain.errors import ReferenceDataError
 from rx_gateway.domain.reference import (
@@ -337,6 +337,7 @@ def plan_from_document(doc: Any, source: str, text: str = "") -> Plan:
             get(doc, ("generic_required_daw_codes",), list, default=[])
         ),
         **settlement_terms(reader, doc),
+        **clinical_terms(reader, doc),
     )
     if not tiers:
         raise reader.fail(("tiers",), "at least one tier is required")

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rx_gateway.adapters.document_reader import Reader
+from rx_gateway.domain.dur import DurAction, DurPolicy, DurReason, RefillOverrides
 from rx_gateway.domain.reference import EMPLOYER_SPONSOR
 from rx_gateway.domain.settlement.cycles import (
     LAG_DAYS_MAX,
@@ -80,3 +81,67 @@ def settlement_terms(reader: Reader, doc: Mapping[str, Any]) -> dict[str, Any]:
         rule="must be 0-10000 cents",
     )
     return {"sponsor_id": sponsor_id, "pay_schedule": schedule, "transaction_fee_cents": fee}
+
+
+def clinical_terms(reader: Reader, doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The Plan fields of the clinical terms (dur, refill_overrides):
+
+    "refill_overrides": {"3": 2, "4": 1, "5": null},   420-DK code → uses per plan year
+    "dur": {
+        "early_refill": "warn", "early_refill_threshold_bp": 9000,
+        "therapeutic_duplication": "reject", "drug_interaction": "reject",
+        "overrides": [["TD", "M0", "1G"], ["DD", "M0", "1G"]]   439-E4, 440-E5, 441-E6
+    }
+    """
+    get = reader.get
+    overrides_doc = get(doc, ("refill_overrides",), dict, default={})
+    allowed: dict[int, int | None] = {}
+    for code, limit in overrides_doc.items():
+        path = ("refill_overrides", code)
+        if not (code.isascii() and code.isdigit() and 1 <= int(code) <= 99):
+            raise reader.fail(path, "keys are 420-DK codes 1-99")
+        if limit is not None and (type(limit) is not int or limit < 1):
+            raise reader.fail(path, f"must be a number of uses >= 1, or null, got {limit!r}")
+        allowed[int(code)] = limit
+    dur_doc = get(doc, ("dur",), dict, default={})
+    actions = [a.value for a in DurAction]
+
+    def action(key: str) -> DurAction:
+        value = get(
+            dur_doc,
+            ("dur", key),
+            str,
+            default="off",
+            check=lambda v: v in actions,
+            rule=f"must be one of {', '.join(actions)}",
+        )
+        return DurAction(value)
+
+    trios = []
+    for index, trio in enumerate(get(dur_doc, ("dur", "overrides"), list, default=[])):
+        if (
+            not isinstance(trio, list)
+            or len(trio) != 3
+            or not all(isinstance(c, str) and len(c) == 2 for c in trio)
+            or trio[0] not in {r.value for r in DurReason}
+        ):
+            raise reader.fail(
+                ("dur", "overrides", str(index)),
+                "each override is [reason 439-E4 (ER, TD or DD), service 440-E5, result 441-E6]",
+            )
+        trios.append((trio[0], trio[1], trio[2]))
+    policy = DurPolicy(
+        early_refill=action("early_refill"),
+        early_refill_threshold_bp=get(
+            dur_doc,
+            ("dur", "early_refill_threshold_bp"),
+            int,
+            default=9_000,
+            check=lambda v: 0 < v <= 10_000,
+            rule="must be 1-10000",
+        ),
+        therapeutic_duplication=action("therapeutic_duplication"),
+        drug_interaction=action("drug_interaction"),
+        overrides=frozenset(trios),
+    )
+    return {"dur": policy, "refill_overrides": RefillOverrides(allowed)}

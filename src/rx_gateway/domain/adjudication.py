@@ -8,7 +8,7 @@ everything the ledger must write: the response, the journal entry, purse and acc
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rx_gateway.domain import syntax as claim_rules
 from rx_gateway.domain.accumulators import (
@@ -21,6 +21,8 @@ from rx_gateway.domain.accumulators import (
 from rx_gateway.domain.checks import CheckFailed
 from rx_gateway.domain.claim import ClaimRequest
 from rx_gateway.domain.cost_share import member_share
+from rx_gateway.domain.dur import DurConflict
+from rx_gateway.domain.dur_review import review
 from rx_gateway.domain.eligibility import check_filing, check_patient, resolve_coverage
 from rx_gateway.domain.errors import InvariantViolation
 from rx_gateway.domain.ledger import AccumulatorMove, JournalEntry, PurseMove, claim_entry
@@ -149,17 +151,25 @@ def adjudicate_checked(
         drug, entry = check_product(request, plan, snapshot, member_state)
         trace.append(f"formulary: {drug.name} tier {entry.tier}")
         check_limits(request, plan, drug, entry, member_state)
-        check_refill(request, plan, drug, member_state)
+        override = check_refill(request, plan, drug, member_state)
+        if override:
+            trace.append(f"refill too soon overridden by 420-DK {override}")
+        conflicts = review(
+            request, plan, drug, snapshot, member_state, refill_overridden=bool(override)
+        )
+        if conflicts:
+            trace.append("DUR: " + ",".join(c.reason.value for c in conflicts) + " reported")
     except CheckFailed as stop:
         trace.append(f"rejected in {stop.group}: " + ",".join(r.code.value for r in stop.rejects))
+        response = rejected(
+            ordered(stop.rejects),
+            prescription_reference_number=request.prescription_reference_number,
+            reference_data_version=snapshot.version,
+            plan_id=plan_id,
+            rule_trace=tuple(trace),
+        )
         return Rejected(
-            rejected(
-                ordered(stop.rejects),
-                prescription_reference_number=request.prescription_reference_number,
-                reference_data_version=snapshot.version,
-                plan_id=plan_id,
-                rule_trace=tuple(trace),
-            ),
+            replace(response, dur_conflicts=stop.dur_conflicts) if stop.dur_conflicts else response,
             member_id=state.member.member_id if state else None,
         )
     price = price_claim(
@@ -185,6 +195,7 @@ def adjudicate_checked(
         trace,
         authorization_number=authorization_number,
         internal_control_number=internal_control_number,
+        decided=(override, conflicts),
     )
 
 
@@ -225,7 +236,10 @@ def _pay(
     *,
     authorization_number: str,
     internal_control_number: str,
+    decided: tuple[int, tuple[DurConflict, ...]] = (0, ()),
 ) -> Paid:
+    """The payment: cost share, purses, accumulators, the response and the entry. ``decided``
+    is what the refill and DUR groups found: the 420-DK override used, the conflicts reported."""
     plan_year_start = plan.plan_year_start(request.service_date)
     before = state.accumulators_for(plan.plan_id, plan_year_start)
     limits = plan.limits(coverage.level)
@@ -330,6 +344,9 @@ def _pay(
         reference_data_version=snapshot.version,
         rule_trace=tuple(trace),
         prescription_reference_number=request.prescription_reference_number,
+        dur_conflicts=decided[1],
+        refill_override=decided[0],
+        prescriber_id=request.prescriber_id,
     )
     entry_out = claim_entry(
         plan_id=plan.plan_id,

@@ -6,20 +6,27 @@ from __future__ import annotations
 
 from typing import NoReturn
 
+from rx_gateway.domain.dur import DurConflict
 from rx_gateway.domain.rejects import Reject
 
 
 class CheckFailed(Exception):
-    """A check group failed: carries its rejects to the orchestrator."""
+    """A check group failed: carries its rejects (and, for DUR, its conflicts) to the
+    orchestrator."""
 
-    def __init__(self, group: str, rejects: list[Reject]) -> None:
+    def __init__(
+        self, group: str, rejects: list[Reject], dur_conflicts: tuple[DurConflict, ...] = ()
+    ) -> None:
         super().__init__(group)
         self.group = group
         self.rejects = rejects
+        self.dur_conflicts = dur_conflicts
 
 
-def fail(group: str, rejects: list[Reject]) -> NoReturn:
-    raise CheckFailed(group, rejects)
+def fail(
+    group: str, rejects: list[Reject], dur_conflicts: tuple[DurConflict, ...] = ()
+) -> NoReturn:
+    raise CheckFailed(group, rejects, dur_conflicts)
 
 
 def fail_if(group: str, rejects: list[Reject]) -> None:

@@ -7,6 +7,7 @@ import datetime as dt
 
 from rx_gateway.domain.checks import fail, fail_if
 from rx_gateway.domain.claim import ClaimRequest
+from rx_gateway.domain.dur import clarification_name
 from rx_gateway.domain.member import MemberState
 from rx_gateway.domain.money import apply_basis_points
 from rx_gateway.domain.reference import Drug, FormularyEntry, Plan
@@ -82,7 +83,13 @@ def check_limits(
     fail_if("limits", rejects)
 
 
-def check_refill(request: ClaimRequest, plan: Plan, drug: Drug, state: MemberState) -> None:
+def check_refill(  # noqa: RET503 - fail() never returns
+    request: ClaimRequest, plan: Plan, drug: Drug, state: MemberState
+) -> int:
+    """79 when the same molecule was filled and less than the plan's threshold of its days
+    supply has passed, unless a 420-DK code the plan accepts overrides it (vacation supply,
+    lost or stolen, therapy change ...), within its uses per member per plan year: then the
+    code that did (kept with the claim, so the next claims count it); else 0."""
     service_date = request.service_date
     earliest = None
     for fill in state.fills:
@@ -92,13 +99,33 @@ def check_refill(request: ClaimRequest, plan: Plan, drug: Drug, state: MemberSta
         allowed_from = fill.date_of_service + dt.timedelta(days=wait_days)
         if service_date < allowed_from and (earliest is None or allowed_from > earliest):
             earliest = allowed_from
-    if earliest is not None:
-        fail(
-            "refill",
-            [
-                Reject(
-                    RejectCode.REFILL_TOO_SOON,
-                    f"Refill too soon: next fill on or after {earliest.isoformat()}",
-                )
-            ],
+    if earliest is None:
+        return 0
+    refused = []
+    year = plan.plan_year_start(service_date)
+    for code in request.submission_clarification_codes:
+        if code not in plan.refill_overrides.allowed:
+            refused.append(f"420-DK {code} ({clarification_name(code)}) is not accepted")
+            continue
+        limit = plan.refill_overrides.allowed[code]
+        used = sum(
+            1
+            for f in state.fills
+            if f.refill_override == code and year <= f.date_of_service <= service_date
         )
+        if limit is None or used < limit:
+            return code
+        refused.append(
+            f"420-DK {code} ({clarification_name(code)}) used {used} of {limit} times"
+            " this plan year"
+        )
+    fail(
+        "refill",
+        [
+            Reject(
+                RejectCode.REFILL_TOO_SOON,
+                f"Refill too soon: next fill on or after {earliest.isoformat()}"
+                + (f"; {'; '.join(refused)}" if refused else ""),
+            )
+        ],
+    )

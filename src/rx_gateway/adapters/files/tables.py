@@ -6,6 +6,7 @@ that look at a whole row.
     drugs.csv                    ndc,name,molecule,drug_group,is_brand,generic_ndc,is_specialty,
                                  awp_unit_price_millicents,wac_unit_price_millicents,
                                  nadac_unit_price_millicents,mac_unit_price_millicents
+                                 [,therapeutic_class]  (optional: DUR TD)
     formulary.csv                plan_id,ndc,status,tier,prior_authorization_required,
                                  quantity_limit_thousandths,days_supply_max
                                  [,age_min,age_max,gender_code]  (optional: 60/61 edits)
@@ -34,6 +35,8 @@ Files the settlement commands read (not part of a data directory):
     purses.csv                   purse_id,family_id,kind,employer_id
     funding.csv                  funding_id,purse_id,amount_cents,memo
                                  [,available_on]  (optional: an allotment from that date)
+    interactions.csv             molecule_a,molecule_b,significance,text  (DUR DD: 528-FS
+                                 1 major, 2 moderate, 3 minor, 9 unknown; 544-FY text)
     prior_authorizations.csv     pa_number,member_id,ndc,drug_group,start_date,end_date
                                  [,quantity_thousandths]  (optional: approved quantity per fill)
 """
@@ -63,6 +66,7 @@ OPTIONAL_COLUMNS: dict[str, set[str]] = {
     "funding.csv": {"available_on"},
     "prior_authorizations.csv": {"quantity_thousandths"},
     "pharmacies.csv": {"payee_id"},
+    "drugs.csv": {"therapeutic_class"},
     "payees.csv": {"ncpdp_id", "bank_routing_number", "bank_account_number"},
     "sponsors.csv": {
         "billing_period_days",
@@ -235,6 +239,7 @@ TABLES: dict[str, dict[str, Parser]] = {
         "wac_unit_price_millicents": _optional_positive_bigint,
         "nadac_unit_price_millicents": _optional_positive_bigint,
         "mac_unit_price_millicents": _optional_positive_bigint,
+        "therapeutic_class": _optional_text,
     },
     "formulary.csv": {
         "plan_id": _text,
@@ -258,6 +263,12 @@ TABLES: dict[str, dict[str, Parser]] = {
         "network": _one_of("preferred", "standard", "out_of_network"),
         "kind": _one_of("retail", "retail90", "mail", "specialty"),
         "payee_id": _optional_text,
+    },
+    "interactions.csv": {
+        "molecule_a": _text,
+        "molecule_b": _text,
+        "significance": _one_of("1", "2", "3", "9"),
+        "text": _text,
     },
     "payees.csv": {
         "payee_id": _text,

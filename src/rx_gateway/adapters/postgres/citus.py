@@ -56,6 +56,7 @@ REFERENCE_TABLES: tuple[str, ...] = (
     "pharmacy",
     "account",
     "member_key",
+    "drug_interaction",
     "settlement_payer",
     "payee",
     "sponsor",

@@ -78,7 +78,17 @@ async def write_dataset(
                 plan.plan_id,
                 document,
             )
-        await _upsert(conn, "drug", "drugs.csv", dataset.rows("drugs.csv"), ("ndc",))
+        drugs = [(*row[:-1], row[-1] or "") for row in dataset.rows("drugs.csv")]
+        await _upsert(conn, "drug", "drugs.csv", drugs, ("ndc",))
+        interactions = sorted(
+            {
+                (min(a, b), max(a, b), significance, text): None
+                for a, b, significance, text in dataset.rows("interactions.csv")
+            }
+        )
+        await _upsert(
+            conn, "drug_interaction", "interactions.csv", interactions, ("molecule_a", "molecule_b")
+        )
         formulary = dataset.rows("formulary.csv")
         if formulary:
             await conn.execute(

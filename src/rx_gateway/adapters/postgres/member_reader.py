@@ -75,7 +75,8 @@ FROM purse_allotment a
 LEFT JOIN purse_funding f ON f.family_id = a.family_id AND f.funding_id = a.allotment_id
 WHERE a.family_id = $1
 UNION ALL
-SELECT 5, c.molecule, NULL, NULL, NULL, NULL, NULL, c.date_of_service, NULL, c.days_supply,
+SELECT 5, c.molecule, c.product_id, c.service_provider_id, c.response->>'prescriber_id',
+       c.response->>'refill_override', NULL, c.date_of_service, NULL, c.days_supply,
        c.quantity_thousandths, NULL
 FROM claim c JOIN m ON c.family_id = m.family_id AND c.member_id = m.member_id
 WHERE c.family_id = $1 AND c.date_of_service BETWEEN $4::date - 400 AND $4::date
@@ -148,7 +149,7 @@ def member_lookup_from_rows(rows: list[Any], date_of_service: dt.date) -> Member
             elif not n2:  # due by the date of service and not yet funded: the write posts it
                 due[t1] = due.get(t1, 0) + n1
         elif kind == _FILL:
-            fills.append(Fill(t1, d1, n1, n2))
+            fills.append(Fill(t1, d1, n1, n2, t2, t3, t4 or "", int(t5 or 0)))
         elif kind == _SPEND:
             spends.append(PurseSpend(t1, d1, n1))
         elif kind == _PA:

@@ -7,6 +7,7 @@ import asyncpg
 
 from rx_gateway.adapters.documents import plan_from_document
 from rx_gateway.adapters.postgres.errors import mapped_errors
+from rx_gateway.domain.dur import Interaction, Significance
 from rx_gateway.domain.reference import (
     Drug,
     FormularyEntry,
@@ -47,6 +48,7 @@ class PostgresReferenceLoader:
                 drugs = await conn.fetch("SELECT * FROM drug")
                 formulary = await conn.fetch("SELECT * FROM formulary")
                 pharmacies = await conn.fetch("SELECT * FROM pharmacy")
+                interactions = await conn.fetch("SELECT * FROM drug_interaction")
         return ReferenceSnapshot.build(
             version=str(version),
             plans=[plan_from_document(r["document"], f"plan {r['plan_id']}") for r in plans],
@@ -59,5 +61,11 @@ class PostgresReferenceLoader:
             pharmacies=[
                 Pharmacy(r["npi"], r["name"], PharmacyNetwork(r["network"]), r["kind"])
                 for r in pharmacies
+            ],
+            interactions=[
+                Interaction(
+                    r["molecule_a"], r["molecule_b"], Significance(r["significance"]), r["text"]
+                )
+                for r in interactions
             ],
         )

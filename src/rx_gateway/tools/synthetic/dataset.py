@@ -22,6 +22,7 @@ from rx_gateway.tools.synthetic.rows import (
     DrugRow,
     FormularyRow,
     FundingRow,
+    InteractionRow,
     MemberRow,
     PayeeRow,
     PharmacyRow,
@@ -62,6 +63,19 @@ def generate(
     write_table(directory, PurseRow, people.purses)
     write_table(directory, FundingRow, people.funding)
     named = fixtures(drug_rows, entries, stores, people)
+    drugs_named = named["drugs"]
+    write_table(
+        directory,
+        InteractionRow,
+        [
+            InteractionRow(
+                drugs_named["interacting_a"]["molecule"],
+                drugs_named["interacting_b"]["molecule"],
+                "1",
+                "Major: raises serum levels",
+            )
+        ],
+    )
     start, end = PLAN_YEAR
     write_table(
         directory,

@@ -49,6 +49,16 @@ class NdcSource:
         return self.ndc(self.labeler())
 
 
+DUPLICATION_GROUP = "mental_health"
+DUPLICATION_CLASS = "antidepressant"
+
+
+def _class_of(group: str) -> str | None:
+    """The mental-health molecules share a therapeutic class (two at once is a therapeutic
+    duplication, DUR TD); the other groups carry none, so TD looks at them only."""
+    return DUPLICATION_CLASS if group == DUPLICATION_GROUP else None
+
+
 def _brand(
     ndc: str,
     name: str,
@@ -73,6 +83,7 @@ def _brand(
         wac_unit_price_millicents=awp * 10 // 12,
         nadac_unit_price_millicents=nadac,
         mac_unit_price_millicents=None,
+        therapeutic_class=_class_of(group),
     )
 
 
@@ -108,6 +119,7 @@ def drug_list(source: NdcSource, count_min: int) -> list[DrugRow]:
                         wac_unit_price_millicents=None,
                         nadac_unit_price_millicents=nadac,
                         mac_unit_price_millicents=nadac * rng.randrange(100, 115) // 100,
+                        therapeutic_class=_class_of(group),
                     )
                 )
             brand = _brand(

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rx_gateway.tools.synthetic.catalogue import INSULIN_GROUP, STATIN_GROUP
+from rx_gateway.tools.synthetic.drugs import DUPLICATION_GROUP
 from rx_gateway.tools.synthetic.formulary import (
     ADULT_AGE,
     PERIOD_DAYS,
@@ -114,7 +115,7 @@ def _drugs(drugs: list[DrugRow], formulary: list[FormularyRow]) -> dict[str, Any
             and on(d).step_therapy_molecule is None
         )
     )
-    return {
+    named = {
         "generic": _drug_ref(generic),
         # a generic outside the $0 statin program: the member pays the tier-1 copay
         "generic_copay": _drug_ref(
@@ -179,6 +180,10 @@ def _drugs(drugs: list[DrugRow], formulary: list[FormularyRow]) -> dict[str, Any
             "period_quantity_limit_thousandths": PERIOD_QUANTITY_LIMIT_THOUSANDTHS,
         },
     }
+    # DUR: two antidepressants of different molecules (TD) and an anticoagulant with an
+    # antibiotic that interacts with it (DD, see interactions.csv): generics covered for
+    # everyone, of molecules no other fixture uses
+    return named | _dur_drugs(drugs, plain_everywhere, {v["molecule"] for v in named.values()})
 
 
 def _members(people: Population) -> dict[str, Any]:
@@ -243,3 +248,31 @@ def _members(people: Population) -> dict[str, Any]:
             next(m for m in members if m.member_id == SHOWCASE["part_time"])
         ),
     }
+
+
+def _dur_drugs(
+    drugs: list[DrugRow], plain_everywhere: Callable[[DrugRow], bool], taken: set[str]
+) -> dict[str, Any]:
+    """duplicate_a, duplicate_b: generics of two molecules of one therapeutic class;
+    interacting_a, interacting_b: an anticoagulant and an antibiotic (the pair
+    interactions.csv lists)."""
+    roles = (
+        ("duplicate_a", DUPLICATION_GROUP),
+        ("duplicate_b", DUPLICATION_GROUP),
+        ("interacting_a", "anticoagulant"),
+        ("interacting_b", "infection"),
+    )
+    picked: dict[str, DrugRow] = {}
+    seen = set(taken)
+    for role, group in roles:
+        drug = next(
+            d
+            for d in drugs
+            if d.drug_group == group
+            and not d.is_brand
+            and d.molecule not in seen
+            and plain_everywhere(d)
+        )
+        picked[role] = drug
+        seen.add(drug.molecule)
+    return {role: _drug_ref(drug) for role, drug in picked.items()}

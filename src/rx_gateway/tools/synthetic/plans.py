@@ -47,6 +47,19 @@ COMMERCIAL_PAY_CYCLE = {
 }
 PART_D_PAY_CYCLE = {"period_days": 7, "cutoff_weekday": "sunday", "pay_after_days": 3}
 PART_D_SPONSOR = "PDP-SPONSOR"
+# 420-DK codes past a refill too soon: a vacation supply twice a plan year, lost or stolen
+# once, a therapy change whenever it is one.
+REFILL_OVERRIDES = {"3": 2, "4": 1, "5": None}
+# DUR: two statins at once and a listed interaction are hard edits (88) a pharmacist overrides
+# after consulting the prescriber (M0) and filling with the prescriber's approval (1G); an
+# early refill (before 90% of the days supply) is paid with a warning.
+DUR = {
+    "early_refill": "warn",
+    "early_refill_threshold_bp": 9_000,
+    "therapeutic_duplication": "reject",
+    "drug_interaction": "reject",
+    "overrides": [["TD", "M0", "1G"], ["DD", "M0", "1G"]],
+}
 
 
 def plan_documents() -> list[dict[str, Any]]:
@@ -62,6 +75,8 @@ def plan_documents() -> list[dict[str, Any]]:
         "plan_year_start_month": 1,
         "sponsor_id": "employer",
         "pharmacy_payment": COMMERCIAL_PAY_CYCLE,
+        "refill_overrides": REFILL_OVERRIDES,
+        "dur": DUR,
         "deductible": {"individual_cents": 25_000, "family_cents": 50_000},
         "out_of_pocket": {"individual_cents": 400_000, "family_cents": 800_000},
         "days_supply_max": 90,
@@ -162,6 +177,8 @@ def plan_documents() -> list[dict[str, Any]]:
         "plan_year_start_month": 1,
         "sponsor_id": "employer",
         "pharmacy_payment": COMMERCIAL_PAY_CYCLE,
+        "refill_overrides": REFILL_OVERRIDES,
+        "dur": DUR,
         # IRS 2026: self-only coverage $1,700; family coverage an aggregate $3,400 (no member
         # of a family meets a deductible below the family minimum). Out of pocket at most
         # $8,500 / $17,000, with an embedded individual limit no higher than self-only.

@@ -25,6 +25,16 @@ class DrugRow(NamedTuple):
     wac_unit_price_millicents: int | None
     nadac_unit_price_millicents: int | None
     mac_unit_price_millicents: int | None
+    therapeutic_class: str | None = None
+
+
+class InteractionRow(NamedTuple):
+    """interactions.csv: a drug-drug interaction (DUR DD) by molecule."""
+
+    molecule_a: str
+    molecule_b: str
+    significance: str  # 528-FS: 1 major, 2 moderate, 3 minor
+    text: str  # 544-FY (30 characters are sent)
 
 
 class FormularyRow(NamedTuple):
@@ -157,6 +167,7 @@ class PriorAuthorizationRow(NamedTuple):
 
 
 FILE_OF: dict[type[NamedTuple], str] = {
+    InteractionRow: "interactions.csv",
     PayeeRow: "payees.csv",
     SponsorRow: "sponsors.csv",
     DrugRow: "drugs.csv",

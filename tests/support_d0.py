@@ -50,7 +50,21 @@ def _claim_segments(request: pb.ClaimRequest) -> tuple[Segment, ...]:
     claim += [("DF", str(c.number_of_refills_authorized))] if c.number_of_refills_authorized else []
     claim += [(fid, v) for fid, v in (("EU", c.prior_authorization_type_code),) if v]
     claim += [(fid, v) for fid, v in (("EV", c.prior_authorization_number),) if v]
+    if c.submission_clarification_codes:
+        claim.append(("NX", str(len(c.submission_clarification_codes))))
+        claim += [("DK", f"{code:02d}") for code in c.submission_clarification_codes]
     segments = [Segment("07", tuple(claim))]
+    if request.dur_services:
+        dur: list[tuple[str, str]] = []
+        for number, d in enumerate(request.dur_services, start=1):
+            dur += [
+                ("7E", str(number)),
+                ("E4", d.reason_for_service),
+                ("E5", d.professional_service),
+                ("E6", d.result_of_service),
+            ]
+            dur += [("8E", str(d.level_of_effort))] if d.level_of_effort else []
+        segments.append(Segment("08", tuple(dur)))
     if rx.prescriber_id:
         segments.append(
             Segment("03", (("EZ", rx.prescriber_id_qualifier), ("DB", rx.prescriber_id)))

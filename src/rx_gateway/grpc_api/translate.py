@@ -10,6 +10,7 @@ from rx_gateway.domain.claim import (
     ReversalRequest,
     format_ccyymmdd,
 )
+from rx_gateway.domain.dur import DurService
 from rx_gateway.domain.eligibility import Eligibility
 from rx_gateway.domain.errors import InvalidRequest
 from rx_gateway.domain.member import PurseState
@@ -35,12 +36,15 @@ def _check_lengths(
                 descriptor.name, f"longer than {REQUEST_STRING_LENGTH_MAX} characters"
             )
         if descriptor.message_type is not None:
-            for inner, inner_value in value.ListFields():
-                if isinstance(inner_value, str) and len(inner_value) > REQUEST_STRING_LENGTH_MAX:
-                    raise InvalidRequest(
-                        f"{descriptor.name}.{inner.name}",
-                        f"longer than {REQUEST_STRING_LENGTH_MAX} characters",
-                    )
+            # a segment, or (repeated) its occurrences: other amounts, DUR/PPS
+            for inner_message in value if hasattr(value, "add") else (value,):
+                for inner, inner_value in inner_message.ListFields():
+                    text = inner_value if isinstance(inner_value, str) else ""
+                    if len(text) > REQUEST_STRING_LENGTH_MAX:
+                        raise InvalidRequest(
+                            f"{descriptor.name}.{inner.name}",
+                            f"longer than {REQUEST_STRING_LENGTH_MAX} characters",
+                        )
 
 
 def _header_from_pb(h: pb.Header) -> Header:
@@ -100,6 +104,13 @@ def claim_request_from_pb(message: pb.ClaimRequest) -> ClaimRequest:
             percentage_sales_tax_rate=pr.percentage_sales_tax_rate_submitted,
             percentage_sales_tax_basis=pr.percentage_sales_tax_basis_submitted,
             patient_paid_cents=pr.patient_paid_amount_submitted_cents,
+        ),
+        submission_clarification_codes=tuple(c.submission_clarification_codes),
+        dur_services=tuple(
+            DurService(
+                d.reason_for_service, d.professional_service, d.result_of_service, d.level_of_effort
+            )
+            for d in message.dur_services
         ),
     )
 
@@ -182,6 +193,19 @@ def claim_response_to_pb(response: ClaimResponse) -> pb.ClaimResponse:
         reference_data_version=response.reference_data_version,
         rule_trace=list(response.rule_trace),
         prescription_reference_number=response.prescription_reference_number,
+        dur_responses=[
+            pb.DurResponse(
+                reason_for_service=c.reason.value,
+                clinical_significance=c.significance.value,
+                other_pharmacy_indicator=c.other_pharmacy,
+                previous_date_of_fill=c.previous_fill_date,
+                quantity_of_previous_fill_thousandths=c.previous_fill_quantity_thousandths,
+                database_indicator=c.database,
+                other_prescriber_indicator=c.other_prescriber,
+                free_text=c.text,
+            )
+            for c in response.dur_conflicts
+        ],
     )
     if response.pricing is not None:
         fields = _fields(response.pricing)

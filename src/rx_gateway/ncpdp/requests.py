@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from rx_gateway.domain.additional_amounts import AdditionalAmounts, OtherAmount
 from rx_gateway.domain.claim import ClaimRequest, EligibilityRequest, Header, ReversalRequest
+from rx_gateway.domain.dur import DurService
 from rx_gateway.domain.rejects import RejectCode
 from rx_gateway.ncpdp.codec import (
     CodecError,
@@ -34,6 +35,8 @@ FIELD_REJECTS = {
     "GE": RejectCode.MI_PERCENTAGE_SALES_TAX,
     "HE": RejectCode.MI_PERCENTAGE_SALES_TAX_RATE,
     "DX": RejectCode.MI_PATIENT_PAID_AMOUNT,
+    "DK": RejectCode.MI_SUBMISSION_CLARIFICATION,
+    "8E": RejectCode.MI_DUR_REASON,
     "E7": RejectCode.MI_QUANTITY_DISPENSED,
     "D5": RejectCode.MI_DAYS_SUPPLY,
     "D3": RejectCode.MI_FILL_NUMBER,
@@ -128,6 +131,39 @@ def additional_amounts(pricing: Segment) -> AdditionalAmounts:
     )
 
 
+def clarification_codes(claim: Segment) -> tuple[int, ...]:
+    """354-NX count and the 420-DK codes it counts."""
+    codes = claim.all("DK")
+    count = claim.get("NX").strip(" ")
+    if (count or codes) and count != str(len(codes)):
+        msg = f"field NX: 354-NX says {count or 'nothing'!r}; {len(codes)} 420-DK sent"
+        raise FieldProblem(RejectCode.MI_SUBMISSION_CLARIFICATION, msg)
+    return tuple(_typed_value(code, "DK", decode_number) for code in codes)
+
+
+def dur_services(segment: Segment) -> tuple[DurService, ...]:
+    """Segment 08's occurrences: each 473-7E counter starts one (439-E4, 440-E5, 441-E6,
+    474-8E)."""
+    occurrences: list[dict[str, str]] = []
+    for field_id, value in segment.fields:
+        if field_id == "7E":
+            occurrences.append({})
+        elif occurrences and field_id in ("E4", "E5", "E6", "8E"):
+            occurrences[-1][field_id] = value.strip(" ")
+        elif field_id in ("E4", "E5", "E6", "8E"):
+            msg = f"field {field_id}: a DUR/PPS field before its 473-7E counter"
+            raise FieldProblem(RejectCode.MI_DUR_REASON, msg)
+    return tuple(
+        DurService(
+            o.get("E4", ""),
+            o.get("E5", ""),
+            o.get("E6", ""),
+            _typed_value(o["8E"], "8E", decode_number) if o.get("8E") else 0,
+        )
+        for o in occurrences
+    )
+
+
 def header_of(header: RequestHeader) -> Header:
     return Header(
         bin=header.bin.strip(" "),
@@ -180,6 +216,8 @@ def claim_request(transmission: Transmission, index: int) -> ClaimRequest:
         gross_amount_due_cents=_money(pricing, "DU"),
         basis_of_cost_determination=text(pricing, "DN"),
         additional_amounts=additional_amounts(pricing),
+        submission_clarification_codes=clarification_codes(claim),
+        dur_services=dur_services(segment_of(transmission, index, "08")),
     )
 
 

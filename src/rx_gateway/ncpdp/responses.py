@@ -151,7 +151,27 @@ def claim_response_segments(response: ClaimResponse, rx_number: str) -> tuple[Se
     ]
     if response.pricing is not None:
         segments.append(pricing_segment(response.pricing))
+    if response.dur_conflicts:
+        segments.append(dur_segment(response))
     return tuple(segments)
+
+
+def dur_segment(response: ClaimResponse) -> Segment:
+    """24: one occurrence per conflict, each opened by its 567-J6 counter."""
+    out: list[tuple[str, str]] = []
+    for number, c in enumerate(response.dur_conflicts, start=1):
+        out += [
+            ("J6", str(number)),
+            ("E4", c.reason.value),
+            ("FS", c.significance.value),
+            ("FT", c.other_pharmacy),
+            ("FU", c.previous_fill_date),
+            ("FV", str(c.previous_fill_quantity_thousandths)),
+            ("FW", c.database),
+            ("FX", c.other_prescriber),
+            ("FY", printable(c.text)[:30]),
+        ]
+    return Segment("24", tuple(out))
 
 
 def eligibility_segments(

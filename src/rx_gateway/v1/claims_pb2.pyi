@@ -171,6 +171,7 @@ class Claim(_message.Message):
     NUMBER_OF_REFILLS_AUTHORIZED_FIELD_NUMBER: _builtins.int
     PRIOR_AUTHORIZATION_TYPE_CODE_FIELD_NUMBER: _builtins.int
     PRIOR_AUTHORIZATION_NUMBER_FIELD_NUMBER: _builtins.int
+    SUBMISSION_CLARIFICATION_CODES_FIELD_NUMBER: _builtins.int
     prescription_reference_number: _builtins.str
     """402-D2 Prescription/Service Reference Number"""
     fill_number: _builtins.int
@@ -193,6 +194,12 @@ class Claim(_message.Message):
     """461-EU Prior Authorization Type Code"""
     prior_authorization_number: _builtins.str
     """462-EV Prior Authorization Number Submitted"""
+    @_builtins.property
+    def submission_clarification_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """354-NX count; 420-DK Submission Clarification Codes (3 vacation supply, 4 lost or
+        stolen, 5 therapy change ...): the plan says which override a refill too soon (79)
+        """
+
     def __init__(
         self,
         *,
@@ -207,14 +214,99 @@ class Claim(_message.Message):
         number_of_refills_authorized: _builtins.int = ...,
         prior_authorization_type_code: _builtins.str = ...,
         prior_authorization_number: _builtins.str = ...,
+        submission_clarification_codes: _abc.Iterable[_builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["date_prescription_written", b"date_prescription_written", "days_supply", b"days_supply", "dispense_as_written", b"dispense_as_written", "fill_number", b"fill_number", "number_of_refills_authorized", b"number_of_refills_authorized", "prescription_reference_number", b"prescription_reference_number", "prior_authorization_number", b"prior_authorization_number", "prior_authorization_type_code", b"prior_authorization_type_code", "product_id", b"product_id", "product_id_qualifier", b"product_id_qualifier", "quantity_dispensed_thousandths", b"quantity_dispensed_thousandths"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date_prescription_written", b"date_prescription_written", "days_supply", b"days_supply", "dispense_as_written", b"dispense_as_written", "fill_number", b"fill_number", "number_of_refills_authorized", b"number_of_refills_authorized", "prescription_reference_number", b"prescription_reference_number", "prior_authorization_number", b"prior_authorization_number", "prior_authorization_type_code", b"prior_authorization_type_code", "product_id", b"product_id", "product_id_qualifier", b"product_id_qualifier", "quantity_dispensed_thousandths", b"quantity_dispensed_thousandths", "submission_clarification_codes", b"submission_clarification_codes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Claim: _TypeAlias = Claim  # noqa: Y015
+
+@_typing.final
+class DurService(_message.Message):
+    """DUR/PPS segment (AM08), one occurrence: what the pharmacist did about a conflict."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REASON_FOR_SERVICE_FIELD_NUMBER: _builtins.int
+    PROFESSIONAL_SERVICE_FIELD_NUMBER: _builtins.int
+    RESULT_OF_SERVICE_FIELD_NUMBER: _builtins.int
+    LEVEL_OF_EFFORT_FIELD_NUMBER: _builtins.int
+    reason_for_service: _builtins.str
+    """439-E4 (ER, TD, DD ...)"""
+    professional_service: _builtins.str
+    """440-E5 (M0 prescriber consulted ...)"""
+    result_of_service: _builtins.str
+    """441-E6 (1G filled with prescriber approval ...)"""
+    level_of_effort: _builtins.int
+    """474-8E"""
+    def __init__(
+        self,
+        *,
+        reason_for_service: _builtins.str = ...,
+        professional_service: _builtins.str = ...,
+        result_of_service: _builtins.str = ...,
+        level_of_effort: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["level_of_effort", b"level_of_effort", "professional_service", b"professional_service", "reason_for_service", b"reason_for_service", "result_of_service", b"result_of_service"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DurService: _TypeAlias = DurService  # noqa: Y015
+
+@_typing.final
+class DurResponse(_message.Message):
+    """DUR response (AM24), one occurrence: a conflict found."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REASON_FOR_SERVICE_FIELD_NUMBER: _builtins.int
+    CLINICAL_SIGNIFICANCE_FIELD_NUMBER: _builtins.int
+    OTHER_PHARMACY_INDICATOR_FIELD_NUMBER: _builtins.int
+    PREVIOUS_DATE_OF_FILL_FIELD_NUMBER: _builtins.int
+    QUANTITY_OF_PREVIOUS_FILL_THOUSANDTHS_FIELD_NUMBER: _builtins.int
+    DATABASE_INDICATOR_FIELD_NUMBER: _builtins.int
+    OTHER_PRESCRIBER_INDICATOR_FIELD_NUMBER: _builtins.int
+    FREE_TEXT_FIELD_NUMBER: _builtins.int
+    reason_for_service: _builtins.str
+    """439-E4"""
+    clinical_significance: _builtins.str
+    """528-FS: 1 major, 2 moderate, 3 minor"""
+    other_pharmacy_indicator: _builtins.str
+    """529-FT: 1 your pharmacy, 4 another"""
+    previous_date_of_fill: _builtins.str
+    """530-FU, CCYYMMDD"""
+    quantity_of_previous_fill_thousandths: _builtins.int
+    """531-FV"""
+    database_indicator: _builtins.str
+    """532-FW: 4 processor developed"""
+    other_prescriber_indicator: _builtins.str
+    """533-FX: 1 same prescriber, 2 another"""
+    free_text: _builtins.str
+    """544-FY"""
+    def __init__(
+        self,
+        *,
+        reason_for_service: _builtins.str = ...,
+        clinical_significance: _builtins.str = ...,
+        other_pharmacy_indicator: _builtins.str = ...,
+        previous_date_of_fill: _builtins.str = ...,
+        quantity_of_previous_fill_thousandths: _builtins.int = ...,
+        database_indicator: _builtins.str = ...,
+        other_prescriber_indicator: _builtins.str = ...,
+        free_text: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clinical_significance", b"clinical_significance", "database_indicator", b"database_indicator", "free_text", b"free_text", "other_pharmacy_indicator", b"other_pharmacy_indicator", "other_prescriber_indicator", b"other_prescriber_indicator", "previous_date_of_fill", b"previous_date_of_fill", "quantity_of_previous_fill_thousandths", b"quantity_of_previous_fill_thousandths", "reason_for_service", b"reason_for_service"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DurResponse: _TypeAlias = DurResponse  # noqa: Y015
 
 @_typing.final
 class Prescriber(_message.Message):
@@ -348,6 +440,7 @@ class ClaimRequest(_message.Message):
     CLAIM_FIELD_NUMBER: _builtins.int
     PRESCRIBER_FIELD_NUMBER: _builtins.int
     PRICING_FIELD_NUMBER: _builtins.int
+    DUR_SERVICES_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def header(self) -> Global___Header: ...
     @_builtins.property
@@ -360,6 +453,10 @@ class ClaimRequest(_message.Message):
     def prescriber(self) -> Global___Prescriber: ...
     @_builtins.property
     def pricing(self) -> Global___Pricing: ...
+    @_builtins.property
+    def dur_services(self) -> _containers.RepeatedCompositeFieldContainer[Global___DurService]:
+        """AM08 DUR/PPS, 473-7E counts them"""
+
     def __init__(
         self,
         *,
@@ -369,10 +466,11 @@ class ClaimRequest(_message.Message):
         claim: Global___Claim | None = ...,
         prescriber: Global___Prescriber | None = ...,
         pricing: Global___Pricing | None = ...,
+        dur_services: _abc.Iterable[Global___DurService] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim", "header", b"header", "insurance", b"insurance", "patient", b"patient", "prescriber", b"prescriber", "pricing", b"pricing"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim", "header", b"header", "insurance", b"insurance", "patient", b"patient", "prescriber", b"prescriber", "pricing", b"pricing"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim", "dur_services", b"dur_services", "header", b"header", "insurance", b"insurance", "patient", b"patient", "prescriber", b"prescriber", "pricing", b"pricing"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -814,6 +912,7 @@ class ClaimResponse(_message.Message):
     REFERENCE_DATA_VERSION_FIELD_NUMBER: _builtins.int
     RULE_TRACE_FIELD_NUMBER: _builtins.int
     PRESCRIPTION_REFERENCE_NUMBER_FIELD_NUMBER: _builtins.int
+    DUR_RESPONSES_FIELD_NUMBER: _builtins.int
     transaction_response_status: _builtins.str
     """112-AN Transaction Response Status: P, D, R, A, S"""
     authorization_number: _builtins.str
@@ -852,6 +951,10 @@ class ClaimResponse(_message.Message):
     def rule_trace(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """not NCPDP: the rules that fired, in order"""
 
+    @_builtins.property
+    def dur_responses(self) -> _containers.RepeatedCompositeFieldContainer[Global___DurResponse]:
+        """AM24: on an 88, and on a paid claim's warnings"""
+
     def __init__(
         self,
         *,
@@ -868,10 +971,11 @@ class ClaimResponse(_message.Message):
         reference_data_version: _builtins.str = ...,
         rule_trace: _abc.Iterable[_builtins.str] | None = ...,
         prescription_reference_number: _builtins.str = ...,
+        dur_responses: _abc.Iterable[Global___DurResponse] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["accumulators", b"accumulators", "pricing", b"pricing"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accumulators", b"accumulators", "additional_messages", b"additional_messages", "authorization_number", b"authorization_number", "internal_control_number", b"internal_control_number", "message", b"message", "plan_id", b"plan_id", "prescription_reference_number", b"prescription_reference_number", "pricing", b"pricing", "purses", b"purses", "reference_data_version", b"reference_data_version", "rejects", b"rejects", "rule_trace", b"rule_trace", "transaction_response_status", b"transaction_response_status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accumulators", b"accumulators", "additional_messages", b"additional_messages", "authorization_number", b"authorization_number", "dur_responses", b"dur_responses", "internal_control_number", b"internal_control_number", "message", b"message", "plan_id", b"plan_id", "prescription_reference_number", b"prescription_reference_number", "pricing", b"pricing", "purses", b"purses", "reference_data_version", b"reference_data_version", "rejects", b"rejects", "rule_trace", b"rule_trace", "transaction_response_status", b"transaction_response_status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -89,6 +89,15 @@ def script(fx: dict[str, Any]) -> list[Step]:
     orphan = reversal_for(claim(single, "generic", 999))
     eligibility = pb.EligibilityRequest(header=generic.header, insurance=generic.insurance)
     taxed = claim(members["commercial_woman"], "generic_copay", 27)
+    child, part_time = members["commercial_child"], members["commercial_part_time"]
+    vacation = claim(child, "generic_copay", 29, "20261110")
+    vacation.claim.submission_clarification_codes.append(3)  # 420-DK 3: vacation supply
+    duplicate = claim(part_time, "duplicate_b", 31, "20261105")
+    overridden = pb.ClaimRequest()
+    overridden.CopyFrom(duplicate)
+    overridden.dur_services.add(  # the pharmacist consulted the prescriber and filled
+        reason_for_service="TD", professional_service="M0", result_of_service="1G"
+    )
     add_sales_tax(taxed, rate=62_500)  # 6.25%, on ingredient + fee, plus a $0.25 flat tax
     return [
         Step("E1 eligibility, commercial member", eligibility, "A"),
@@ -353,6 +362,30 @@ def script(fx: dict[str, Any]) -> list[Step]:
                 - pricing(r).patient_pay_amount_cents
             ),
             check_text="558-AW + 559-AX paid by the plan, inside 509-F9",
+        ),
+        Step("first fill before a vacation", claim(child, "generic_copay", 28), "P"),
+        Step(
+            "refill too soon, 420-DK 3 vacation supply",
+            vacation,
+            "P",
+            check=lambda r: any("420-DK 3" in line for line in r.rule_trace),
+            check_text="79 overridden by the plan's vacation allowance",
+        ),
+        Step("an antidepressant", claim(part_time, "duplicate_a", 30), "P"),
+        Step(
+            "a second one: DUR therapeutic duplication",
+            duplicate,
+            "R",
+            ("88",),
+            check=lambda r: [c.reason_for_service for c in r.dur_responses] == ["TD"],
+            check_text="88 with the conflict in the DUR response",
+        ),
+        Step(
+            "the same, pharmacist overrides (M0/1G)",
+            overridden,
+            "P",
+            check=lambda r: [c.reason_for_service for c in r.dur_responses] == ["TD"],
+            check_text="paid, the conflict still reported",
         ),
         Step(
             "Part D insulin, $35 a month",

@@ -122,6 +122,13 @@ class AdminClient(_Channel):
             request, timeout=self.timeout_s, metadata=self._metadata
         )
 
+    async def set_other_coverage(
+        self, request: admin_pb2.OtherCoverageChange
+    ) -> admin_pb2.AdminReply:
+        return await self._stub.SetOtherCoverage(
+            request, timeout=self.timeout_s, metadata=self._metadata
+        )
+
     async def grant_prior_authorization(
         self, request: admin_pb2.PriorAuthorizationGrant
     ) -> admin_pb2.AdminReply:

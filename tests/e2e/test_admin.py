@@ -176,6 +176,89 @@ async def test_coverage_and_authorization_changes_apply_to_the_next_claim(
     ]
 
 
+def _other(**changes: Any) -> admin_pb.OtherCoverageChange:
+    return admin_pb.OtherCoverageChange(
+        **(
+            {
+                "member_id": "M000001",
+                "payer_order": 1,
+                "payer_name": "Other Plan",
+                "bin": "004336",
+                "cardholder_id": "OTHER1",
+                "start_date": "20260101",
+            }
+            | changes
+        )
+    )
+
+
+async def test_payer_order_and_other_coverage_change_the_next_claim(
+    admin: AdminClient,
+    client: GatewayClient,
+    conn: asyncpg.Connection,
+    dataset: tuple[Path, dict[str, Any]],
+    fixtures: dict[str, Any],
+    rx_number: Any,
+) -> None:
+    """Another payer recorded, and the member's plan moved to second in the payer order: the
+    next claim is 41 naming that payer (the audit rows carry no cardholder ID); the other
+    coverage ended, the claim pays. Back to first, the plan pays whatever else is on file (the
+    same order is no order: nobody is ahead)."""
+    members = active_members(dataset[0])
+    member = next(m for m in members[720:] if m["plan_id"] == "COMM-HRA-2026")
+
+    def fill(day: str, drug: str = "generic") -> pb.ClaimRequest:
+        return claim_request(
+            fixtures,
+            member,
+            fixtures["drugs"][drug],
+            pharmacy=fixtures["pharmacies"]["preferred"],
+            rx_number=rx_number(),
+            date_of_service=day,
+        )
+
+    other = _other(
+        member_id=member["member_id"],
+        payer_name="Spouse Employer Plan",
+        bin="017010",
+        processor_control_number="SPOUSE",
+        group_id="G-9",
+        cardholder_id="SP0000000001",
+        person_code="02",
+        help_desk_phone="8005550123",
+    )
+    span = admin_pb.CoverageChange(
+        member_id=member["member_id"],
+        plan_id="COMM-HRA-2026",
+        group_id=member["group_id"],
+        start_date="20250101",
+        line_of_business="COMMERCIAL",
+        payer_order=2,
+    )
+    assert (await admin.set_other_coverage(other)).applied is True
+    assert (await admin.set_coverage(span)).applied is True
+    refused = await client.submit(fill("20261102"))
+    assert [r.code for r in refused.rejects] == ["41"]
+    assert [(p.payer_id, p.cardholder_id) for p in refused.other_payers] == [
+        ("017010", "SP0000000001")
+    ]
+    details = await conn.fetch(
+        "SELECT detail::text FROM audit_log WHERE action IN ('set_other_coverage',"
+        " 'set_coverage') AND detail->>'member_id' = $1",
+        member["member_id"],
+    )
+    assert details and all("SP0000000001" not in r[0] for r in details)
+    other.end_date = "20261101"
+    await admin.set_other_coverage(other)
+    assert (await client.submit(fill("20261102"))).transaction_response_status == "P"
+    other.ClearField("end_date")
+    await admin.set_other_coverage(other)
+    span.payer_order = 0  # 0 is 1: primary, level with the other payer
+    await admin.set_coverage(span)
+    last = await client.submit(fill("20261120", "generic_copay"))
+    assert last.transaction_response_status == "P", last.rejects
+
+
 @pytest.mark.parametrize(
     ("call", "field", "code"),
     [
@@ -257,6 +340,25 @@ async def test_coverage_and_authorization_changes_apply_to_the_next_claim(
             "ndc",
             "INVALID_ARGUMENT",
         ),
+        (
+            admin_pb.CoverageChange(
+                member_id="M1",
+                plan_id="P",
+                group_id="G",
+                start_date="20260101",
+                line_of_business="COMMERCIAL",
+                payer_order=10,
+            ),
+            "payer_order",
+            "INVALID_ARGUMENT",
+        ),
+        (_other(payer_order=0), "payer_order", "INVALID_ARGUMENT"),
+        (_other(bin="61099"), "bin", "INVALID_ARGUMENT"),
+        (_other(payer_name=""), "payer_name", "INVALID_ARGUMENT"),
+        (_other(cardholder_id="X" * 21), "cardholder_id", "INVALID_ARGUMENT"),
+        (_other(help_desk_phone="800\x00555"), "help_desk_phone", "INVALID_ARGUMENT"),
+        (_other(end_date="20251231"), "end_date", "INVALID_ARGUMENT"),
+        (_other(member_id="NOBODY"), "member_id", "NOT_FOUND"),
     ],
 )
 async def test_bad_changes_name_the_field(
@@ -267,6 +369,7 @@ async def test_bad_changes_name_the_field(
         admin_pb.FundPurseRequest: admin.fund_purse,
         admin_pb.CoverageChange: admin.set_coverage,
         admin_pb.PriorAuthorizationGrant: admin.grant_prior_authorization,
+        admin_pb.OtherCoverageChange: admin.set_other_coverage,
     }[type(call)]
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await method(call)

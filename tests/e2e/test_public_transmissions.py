@@ -538,6 +538,7 @@ def structured_claim(
             number_of_refills_authorized=f.refills,
             prior_authorization_type_code=f.pa_type,
             prior_authorization_number=f.pa_number,
+            other_coverage_code=_other_coverage_code(vector, index),
         ),
         prescriber=pb.Prescriber(
             prescriber_id_qualifier=prescriber[0] if prescriber else f.prescriber_qualifier,
@@ -551,6 +552,7 @@ def structured_claim(
             basis_of_cost_determination=f.basis,
             **_additional(vector, index),
         ),
+        other_payments=_other_payments(vector, index),
     )
 
 
@@ -579,6 +581,44 @@ def _additional(vector: Vector, index: int) -> dict[str, Any]:
     if others:
         fields["other_amounts_claimed"] = others
     return fields
+
+
+def _published(vector: Vector) -> Any:
+    return decode_request(_wrapping(load(vector.name))[1])
+
+
+def _other_coverage_code(vector: Vector, index: int) -> int:
+    """308-C8 as the publisher sent it (in the claim segment), read with the codec."""
+    return int(_segment(_published(vector), "07", index).get("C8") or 0)
+
+
+def _other_payments(vector: Vector, index: int) -> list[pb.OtherPayment]:
+    """The vector's COB segment (05) as the structured request's occurrences: each 338-5C
+    opens one; amounts paid (342-HC/431-DV) and patient responsibility (351-NP/352-NQ) in
+    cents, read with the codec (the publisher's values, not our translation)."""
+    segment = _published(vector).segment("05", index) or Segment("05")
+    payments: list[pb.OtherPayment] = []
+    pending: dict[str, str] = {}
+    for fid, padded in segment.fields:
+        value = padded.strip(" ")
+        if fid == "5C":
+            payments.append(pb.OtherPayment(coverage_type=value))
+        elif not payments:
+            continue
+        elif fid in ("6C", "7C", "E8"):
+            name = {"6C": "payer_id_qualifier", "7C": "payer_id", "E8": "date"}[fid]
+            setattr(payments[-1], name, value)
+        elif fid in ("HC", "NP"):
+            pending[fid] = value
+        elif fid == "DV":
+            payments[-1].amounts_paid.add(qualifier=pending["HC"], amount_cents=decode_money(value))
+        elif fid == "NQ":
+            payments[-1].patient_responsibility.add(
+                qualifier=pending["NP"], amount_cents=decode_money(value)
+            )
+        elif fid == "6E":
+            payments[-1].reject_codes.append(value)
+    return payments
 
 
 def _pricing_of(reply: pb.ClaimResponse) -> dict[str, int]:
@@ -697,8 +737,12 @@ EXPECTED = {
     "transactrx_dur_b1": ["P"],
     "transactrx_four_transactions_b1": ["R", "P", "R", "P"],
     "transactrx_sales_tax_b1": ["P"],
-    "transactrx_cob_b1_double_etx": ["P"],
+    # a secondary claim: the other payer paid $599.77 (431-DV), more than this commercial plan
+    # allows for the drug it is re-targeted to: 74 through both doors (and see
+    # test_the_public_cob_claim_is_a_secondary_claim_to_medicaid)
+    "transactrx_cob_b1_double_etx": ["R"],
 }
+EXPECTED_REJECTS = {"transactrx_cob_b1_double_etx": [["74"]]}
 NPI = ("01", "1999999992")  # the synthetic prescriber every fixture claim carries
 
 
@@ -733,8 +777,13 @@ async def test_retargeted_billing_pays_as_the_structured_door(
     assert reply.header.transaction_count == str(len(vector.fills))  # type: ignore[union-attr]
     statuses = [_status(g) for g in reply.transactions]
     assert [s[0] for s in statuses] == EXPECTED[name], statuses
+    if name in EXPECTED_REJECTS:
+        assert [s[1] for s in statuses] == EXPECTED_REJECTS[name]
+        for i, _ in enumerate(vector.fills):
+            structured = await client.submit(structured_claim(vector, i, target))
+            assert [r.code for r in structured.rejects] == EXPECTED_REJECTS[name][i]
     for (status, rejects, _), f in zip(statuses, vector.fills, strict=True):
-        if status == "R":
+        if status == "R" and name not in EXPECTED_REJECTS:
             assert f.product_qualifier == "00" and "E1" in rejects, rejects
     for group, rx in zip(reply.transactions, target.rx_numbers, strict=True):
         assert next(s for s in group if s.segment_id == "22").get("D2") == rx
@@ -750,6 +799,36 @@ async def test_retargeted_billing_pays_as_the_structured_door(
         assert raw_amounts == _pricing_of(structured), i
     for i in reversed(paid):
         assert (await client.reverse(reversal_for(requests[i]))).transaction_response_status == "A"
+
+
+async def test_the_public_cob_claim_is_a_secondary_claim_to_medicaid(
+    client: GatewayClient, fixtures: dict[str, Any], rx_number: Any
+) -> None:
+    """The published COB claim (308-C8 02; 05: 4C 1, 5C 01, 6C 03, 7C 004336, HB 1, HC 07,
+    DV $599.77, NR 01, NP 06, NQ $500.00: the counts zero-padded) re-targeted to Medicaid as
+    the dual member's secondary payer: Medicaid pays the patient responsibility the primary
+    left, up to its own allowed amount less its $1.00 copay, the same through both doors."""
+    vector = VECTORS["transactrx_cob_b1_double_etx"]
+    dual = fixtures["members"]["dual_coverage"]
+    member = dual | {"plan_id": dual["secondary_plan_id"], "group_id": dual["secondary_group_id"]}
+    target = _target(fixtures, member, vector, "20261120", rx_number)
+    reply = decode_response(await client.transmit(retarget(load(vector.name), target)))
+    status, rejects, _ = _status(reply.transactions[0])
+    assert (status, rejects) == ("P", []), rejects
+    raw = _amounts(reply.transactions[0])
+    allowed = raw["F6"] + raw["F7"]
+    assert allowed < 50_000  # the primary left more than this plan allows: all of it is left
+    assert (raw["F9"], raw["F5"], raw.get("J5", 0)) == (allowed - 100, 100, 0)
+    request = structured_claim(vector, 0, target)
+    assert request.claim.other_coverage_code == 2
+    assert [(a.qualifier, a.amount_cents) for a in request.other_payments[0].amounts_paid] == [
+        ("07", 59_977)
+    ]
+    assert (await client.reverse(reversal_for(request))).transaction_response_status == "A"
+    structured = await client.submit(request)
+    assert structured.transaction_response_status == "P", structured.rejects
+    assert raw == _pricing_of(structured)
+    assert (await client.reverse(reversal_for(request))).transaction_response_status == "A"
 
 
 async def test_specimen_state_licence_prescriber_is_rejected_25(

@@ -272,3 +272,83 @@ def test_a_duplicate_coverage_key_is_refused_with_its_lines(tmp_path: Path) -> N
     error = _error(tmp_path)
     assert (error.line, error.field) == (3, "member_id")
     assert "repeats line 2" in error.problem
+
+
+# --- Coordination of benefits (issue 15) ----------------------------------------------------
+OTHER_HEADER = (
+    "member_id,payer_order,payer_name,bin,pcn,group_id,cardholder_id,person_code,"
+    "help_desk_phone,start_date,end_date\n"
+)
+COVERAGE_HEADER = (
+    "member_id,plan_id,group_id,start_date,end_date,end_reason,line_of_business,"
+    "coverage_level,payer_order\n"
+)
+
+
+def _with_members(tmp_path: Path, dataset: tuple[Path, dict[str, Any]]) -> None:
+    shutil.copy(dataset[0] / "members.csv", tmp_path / "members.csv")
+    shutil.copytree(dataset[0] / "plans", tmp_path / "plans")
+    shutil.copy(dataset[0] / "sponsors.csv", tmp_path / "sponsors.csv")
+
+
+def test_other_coverage_errors_never_show_the_cardholder_id(
+    tmp_path: Path, dataset: tuple[Path, dict[str, Any]]
+) -> None:
+    _with_members(tmp_path, dataset)
+    secret = "SECRET-CARDHOLDER-ID-THAT-IS-TOO-LONG"
+    (tmp_path / "other_coverages.csv").write_text(
+        OTHER_HEADER + f"M000001,1,Acme,004336,,,{secret},,,2026-01-01,\n"
+    )
+    error = _error(tmp_path)
+    assert (error.line, error.field) == (2, "cardholder_id")
+    assert secret not in str(error) and "PHI" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ("M000001,1,Acme,04336,,,C1,,,2026-01-01,", "bin"),
+        ("M000001,0,Acme,004336,,,C1,,,2026-01-01,", "payer_order"),
+        ("M000001,1,,004336,,,C1,,,2026-01-01,", "payer_name"),
+        ("M000001,1,Acme,004336,PCN-TOO-LONG-X,,C1,,,2026-01-01,", "pcn"),
+        ("M000001,1,Acme,004336,,,C1,,,2026-01-01,2025-12-31", "end_date"),
+        ("NOBODY,1,Acme,004336,,,C1,,,2026-01-01,", "member_id"),
+    ],
+)
+def test_bad_other_coverage_rows_name_the_field(
+    tmp_path: Path, dataset: tuple[Path, dict[str, Any]], row: str, field: str
+) -> None:
+    _with_members(tmp_path, dataset)
+    (tmp_path / "other_coverages.csv").write_text(OTHER_HEADER + row + "\n")
+    error = _error(tmp_path)
+    assert (error.line, error.field) == (2, field), str(error)
+
+
+def test_medicaid_ahead_of_another_coverage_is_refused(
+    tmp_path: Path, dataset: tuple[Path, dict[str, Any]]
+) -> None:
+    """Medicaid pays last: a file that puts it first beside a commercial plan in force at the
+    same time names the line and says why; one that puts it second loads."""
+    _with_members(tmp_path, dataset)
+    rows = (
+        "M000001,COMM-HRA-2026,G,2026-01-01,,,COMMERCIAL,,2\n"
+        "M000001,MEDICAID-2026,MCAID,2026-03-01,,,MEDICAID,,1\n"
+    )
+    (tmp_path / "coverages.csv").write_text(COVERAGE_HEADER + rows)
+    error = _error(tmp_path)
+    assert (error.line, error.field) == (3, "payer_order")
+    assert "Medicaid pays last" in str(error)
+    (tmp_path / "coverages.csv").write_text(COVERAGE_HEADER + rows.replace(",1\n", ",3\n"))
+    assert len(read_dataset(tmp_path).rows("coverages.csv")) == 2
+    # not in force together (the commercial plan ended before Medicaid began): no order needed
+    ended = rows.replace("2026-01-01,,,COMMERCIAL", "2026-01-01,2026-02-28,expired,COMMERCIAL")
+    (tmp_path / "coverages.csv").write_text(COVERAGE_HEADER + ended)
+    assert len(read_dataset(tmp_path).rows("coverages.csv")) == 2
+    # an external payer after Medicaid in the order is refused too
+    (tmp_path / "coverages.csv").write_text(
+        COVERAGE_HEADER + "M000001,MEDICAID-2026,MCAID,2026-03-01,,,MEDICAID,,1\n"
+    )
+    (tmp_path / "other_coverages.csv").write_text(
+        OTHER_HEADER + "M000001,2,Acme,004336,,,C1,,,2026-01-01,\n"
+    )
+    assert "Medicaid pays last" in str(_error(tmp_path))

@@ -13,13 +13,7 @@ from typing import Any
 
 import pytest
 
-from rx_gateway.domain.claim import (
-    EligibilityRequest,
-    Header,
-    ReversalRequest,
-    format_ccyymmdd,
-    parse_ccyymmdd,
-)
+from rx_gateway.domain.claim import EligibilityRequest, Header, ReversalRequest
 from rx_gateway.domain.rejects import Reject
 from rx_gateway.domain.syntax import (
     validate_claim,
@@ -27,6 +21,7 @@ from rx_gateway.domain.syntax import (
     validate_inquiry,
     validate_reversal,
 )
+from rx_gateway.domain.values import format_ccyymmdd, parse_ccyymmdd
 from tests.unit.domain_fixtures import claim, with_header
 
 # GENERIC, 30 units: 409-D9 3000¢ (30 × $1.00 AWP) + 412-DC 200¢ = 430-DU 3200¢, U&C 6200¢.

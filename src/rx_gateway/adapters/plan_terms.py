@@ -20,7 +20,7 @@ from typing import Any
 
 from rx_gateway.adapters.document_reader import Reader
 from rx_gateway.domain.dur import DurAction, DurPolicy, DurReason, RefillOverrides
-from rx_gateway.domain.reference import EMPLOYER_SPONSOR
+from rx_gateway.domain.reference import EMPLOYER_SPONSOR, CobMethod
 from rx_gateway.domain.settlement.cycles import (
     LAG_DAYS_MAX,
     PERIOD_DAYS,
@@ -84,7 +84,8 @@ def settlement_terms(reader: Reader, doc: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def clinical_terms(reader: Reader, doc: Mapping[str, Any]) -> dict[str, Any]:
-    """The Plan fields of the clinical terms (dur, refill_overrides):
+    """The Plan fields of the clinical terms (dur, refill_overrides) and of coordination of
+    benefits (cob_method: standard, non_duplication or patient_responsibility):
 
     "refill_overrides": {"3": 2, "4": 1, "5": null},   420-DK code → uses per plan year
     "dur": {
@@ -144,4 +145,17 @@ def clinical_terms(reader: Reader, doc: Mapping[str, Any]) -> dict[str, Any]:
         drug_interaction=action("drug_interaction"),
         overrides=frozenset(trios),
     )
-    return {"dur": policy, "refill_overrides": RefillOverrides(allowed)}
+    methods = [m.value for m in CobMethod]
+    cob_method = get(
+        doc,
+        ("cob_method",),
+        str,
+        default=CobMethod.STANDARD.value,
+        check=lambda v: v in methods,
+        rule=f"must be one of {', '.join(methods)}",
+    )
+    return {
+        "dur": policy,
+        "refill_overrides": RefillOverrides(allowed),
+        "cob_method": CobMethod(cob_method),
+    }

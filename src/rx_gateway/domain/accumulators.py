@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from rx_gateway.domain.claim import format_ccyymmdd
 from rx_gateway.domain.cost_share import ShareBreakdown, remaining
 from rx_gateway.domain.ledger import AccumulatorMove
 from rx_gateway.domain.member import (
@@ -16,6 +15,7 @@ from rx_gateway.domain.member import (
 )
 from rx_gateway.domain.outcome import AccumulatorView
 from rx_gateway.domain.reference import CoverageLevel, Limits, Plan
+from rx_gateway.domain.values import format_ccyymmdd
 
 
 def accumulator_view(

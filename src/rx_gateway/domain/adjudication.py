@@ -20,6 +20,12 @@ from rx_gateway.domain.accumulators import (
 )
 from rx_gateway.domain.checks import CheckFailed
 from rx_gateway.domain.claim import ClaimRequest
+from rx_gateway.domain.cob import (
+    BASIS_OTHER_PAYER_RESPONSIBILITY,
+    check_cob,
+    coordinate,
+    member_paid,
+)
 from rx_gateway.domain.cost_share import member_share
 from rx_gateway.domain.dur import DurConflict
 from rx_gateway.domain.dur_review import review
@@ -30,6 +36,7 @@ from rx_gateway.domain.limits import check_limits, check_refill
 from rx_gateway.domain.member import Coverage, MemberState
 from rx_gateway.domain.money import format_cents
 from rx_gateway.domain.network import check_network
+from rx_gateway.domain.other_payments import PATIENT_RESPONSIBILITY_ONLY, SECONDARY_CODES
 from rx_gateway.domain.outcome import (
     ClaimResponse,
     PurseLine,
@@ -55,7 +62,7 @@ from rx_gateway.domain.reference import (
     Plan,
     ReferenceSnapshot,
 )
-from rx_gateway.domain.rejects import ordered
+from rx_gateway.domain.rejects import Reject, ordered
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +149,17 @@ def adjudicate_checked(
             request.person_code,
         )
         plan_id = plan.plan_id
+        member_state = _without_this_dispensing(member_state, request, trace)
         check_patient(request.date_of_birth, request.gender_code, plan, member_state, service_date)
         trace.append(f"eligibility: {coverage.line_of_business} coverage under {plan.plan_id}")
         if business_date is not None:
             check_filing(service_date, plan, business_date)
+        ahead = check_cob(request, plan, coverage, member_state, snapshot)
+        if ahead or request.other_coverage_code:
+            trace.append(
+                f"COB: 308-C8 {request.other_coverage_code}"
+                + (f", {len(ahead)} payer(s) before this plan" if ahead else "")
+            )
         pharmacy, contract = check_network(request, plan, snapshot)
         trace.append(f"network: {pharmacy.network.value} {pharmacy.kind} pharmacy")
         drug, entry = check_product(request, plan, snapshot, member_state)
@@ -168,10 +182,11 @@ def adjudicate_checked(
             plan_id=plan_id,
             rule_trace=tuple(trace),
         )
-        return Rejected(
-            replace(response, dur_conflicts=stop.dur_conflicts) if stop.dur_conflicts else response,
-            member_id=state.member.member_id if state else None,
-        )
+        if stop.dur_conflicts or stop.other_payers:
+            response = replace(
+                response, dur_conflicts=stop.dur_conflicts, other_payers=stop.other_payers
+            )
+        return Rejected(response, member_id=state.member.member_id if state else None)
     price = price_claim(
         drug,
         request.quantity_dispensed_thousandths,
@@ -197,6 +212,29 @@ def adjudicate_checked(
         internal_control_number=internal_control_number,
         decided=(override, conflicts),
     )
+
+
+def _without_this_dispensing(
+    state: MemberState, request: ClaimRequest, trace: list[str]
+) -> MemberState:
+    """The member's prior fills, less this very dispensing when another payer was billed for
+    it (the primary's claim of a secondary claim: same pharmacy, Rx, fill and date): it is not
+    a prior fill, so it is neither a refill too soon nor a DUR conflict nor counted twice in a
+    period limit."""
+    this = f"{request.prescription_reference_number}|{request.fill_number}"
+    fills = tuple(
+        f
+        for f in state.fills
+        if not (
+            f.prescription == this
+            and f.date_of_service == request.service_date
+            and f.service_provider_id == request.header.service_provider_id
+        )
+    )
+    if len(fills) == len(state.fills):
+        return state
+    trace.append("fills: this dispensing, billed to another payer, is not a prior fill")
+    return replace(state, fills=fills)
 
 
 def _brand_penalty(
@@ -237,7 +275,7 @@ def _pay(
     authorization_number: str,
     internal_control_number: str,
     decided: tuple[int, tuple[DurConflict, ...]] = (0, ()),
-) -> Paid:
+) -> Decision:
     """The payment: cost share, purses, accumulators, the response and the entry. ``decided``
     is what the refill and DUR groups found: the 420-DK override used, the conflicts reported."""
     plan_year_start = plan.plan_year_start(request.service_date)
@@ -270,14 +308,45 @@ def _pay(
             + (f", {format_cents(patient_tax)} sales tax to the patient" if patient_tax else "")
         )
     allowed = price.allowed_cents + extra.total_cents
-    responsibility = share.member_responsibility_cents + patient_tax
+    stages = (
+        benefit_stages(limits, plan.tiers[tier], before, price.allowed_cents, share)
+        if plan.line_of_business == PART_D
+        else ()
+    )
+    coordination = coordinate(
+        plan.cob_method,
+        request.other_coverage_code,
+        request.other_payments,
+        allowed_cents=allowed,
+        member_alone_cents=share.member_responsibility_cents + patient_tax,
+    )
+    if isinstance(coordination, Reject):
+        trace.append(f"rejected in cob: {coordination.code.value}")
+        return Rejected(
+            rejected(
+                (coordination,),
+                prescription_reference_number=request.prescription_reference_number,
+                reference_data_version=snapshot.version,
+                plan_id=plan.plan_id,
+                rule_trace=tuple(trace),
+            ),
+            member_id=state.member.member_id,
+        )
+    recognized = coordination.other_payer_amount_recognized_cents
+    if request.other_coverage_code in SECONDARY_CODES:
+        share, patient_tax = member_paid(share, patient_tax, coordination.member_cents)
+        trace.append(
+            f"COB ({plan.cob_method.value}): {format_cents(recognized)} paid before this plan"
+            f" (566-J5), {format_cents(coordination.member_cents)} left to the member"
+        )
+    responsibility = coordination.member_cents
     lines, purse_trace = route_purses(
         plan, entry.tier, drug, state, responsibility, network, request.service_date
     )
     trace += purse_trace
     purse_paid = sum(line.paid_cents for line in lines)
     patient_pay = responsibility - purse_paid
-    plan_paid = allowed - responsibility
+    plan_paid = allowed - responsibility - recognized
     moves = accumulator_moves(plan, plan_year_start, state, share)
     after = apply_moves(before, moves)
     view = accumulator_view(limits, coverage.level, plan_year_start, after)
@@ -285,8 +354,12 @@ def _pay(
         patient_pay_amount_cents=patient_pay,
         ingredient_cost_paid_cents=price.ingredient_cost_paid_cents,
         dispensing_fee_paid_cents=price.dispensing_fee_paid_cents,
-        total_amount_paid_cents=allowed - patient_pay,
-        basis_of_reimbursement_determination=price.basis,
+        total_amount_paid_cents=allowed - patient_pay - recognized,
+        basis_of_reimbursement_determination=(
+            BASIS_OTHER_PAYER_RESPONSIBILITY
+            if request.other_coverage_code == PATIENT_RESPONSIBILITY_ONLY
+            else price.basis
+        ),
         amount_applied_to_periodic_deductible_cents=share.deductible_cents,
         amount_of_copay_cents=share.copay_cents,
         amount_of_coinsurance_cents=share.coinsurance_cents,
@@ -307,11 +380,7 @@ def _pay(
         amount_attributed_to_brand_non_preferred_formulary_cents=(
             share.non_preferred_cents if drug.is_brand else 0
         ),
-        benefit_stages=(
-            benefit_stages(limits, plan.tiers[tier], before, price.allowed_cents, share)
-            if plan.line_of_business == PART_D
-            else ()
-        ),
+        benefit_stages=stages,
         flat_sales_tax_amount_paid_cents=extra.flat_sales_tax_cents,
         percentage_sales_tax_amount_paid_cents=extra.percentage_sales_tax_cents,
         percentage_sales_tax_rate_paid=extra.percentage_sales_tax_rate,
@@ -322,6 +391,7 @@ def _pay(
         amount_attributed_to_sales_tax_cents=patient_tax,
         patient_sales_tax_amount_cents=patient_tax,
         plan_sales_tax_amount_cents=extra.taxes_cents - patient_tax,
+        other_payer_amount_recognized_cents=recognized,
     )
     check_identities(pricing, lines)
     messages = []
@@ -331,6 +401,8 @@ def _pay(
         messages.append(f"Brand penalty {format_cents(share.brand_penalty_cents)}: DAW brand")
     if price.basis == BASIS_USUAL_AND_CUSTOMARY:
         messages.append("Paid at the usual and customary charge (522-FM 04)")
+    if recognized:
+        messages.append(f"Paid as secondary: {format_cents(recognized)} by the other payer")
     response = ClaimResponse(
         transaction_response_status=ResponseStatus.PAID,
         authorization_number=authorization_number,
@@ -355,6 +427,7 @@ def _pay(
         plan_paid_cents=plan_paid,
         purse_paid_cents={line.purse_id: line.paid_cents for line in lines},
         patient_pay_cents=patient_pay,
+        other_payer_cents=recognized,
     )
     return Paid(
         response=response,
@@ -392,11 +465,17 @@ def check_identities(
         == p.ingredient_cost_paid_cents
         + p.dispensing_fee_paid_cents
         + p.additional_paid_cents
-        - p.patient_pay_amount_cents,
+        - p.patient_pay_amount_cents
+        - p.other_payer_amount_recognized_cents,
         p.allowed_amount_cents
         == p.ingredient_cost_paid_cents + p.dispensing_fee_paid_cents + p.additional_paid_cents,
         p.patient_pay_amount_cents == components,
-        p.plan_paid_cents + purse_total + p.patient_pay_amount_cents == p.allowed_amount_cents,
+        p.plan_paid_cents
+        + purse_total
+        + p.patient_pay_amount_cents
+        + p.other_payer_amount_recognized_cents
+        == p.allowed_amount_cents,
+        0 <= p.other_payer_amount_recognized_cents <= p.allowed_amount_cents,
         p.health_plan_funded_assistance_amount_cents == -purse_total,
         0 <= p.patient_pay_amount_cents <= p.allowed_amount_cents,
         p.plan_paid_cents >= 0,

@@ -7,26 +7,36 @@ from __future__ import annotations
 from typing import NoReturn
 
 from rx_gateway.domain.dur import DurConflict
+from rx_gateway.domain.other_payments import OtherPayer
 from rx_gateway.domain.rejects import Reject
 
 
 class CheckFailed(Exception):
-    """A check group failed: carries its rejects (and, for DUR, its conflicts) to the
-    orchestrator."""
+    """A check group failed: carries its rejects (and, for DUR, its conflicts; for COB, the
+    payers to bill first) to the orchestrator."""
 
     def __init__(
-        self, group: str, rejects: list[Reject], dur_conflicts: tuple[DurConflict, ...] = ()
+        self,
+        group: str,
+        rejects: list[Reject],
+        dur_conflicts: tuple[DurConflict, ...] = (),
+        other_payers: tuple[OtherPayer, ...] = (),
     ) -> None:
         super().__init__(group)
         self.group = group
         self.rejects = rejects
         self.dur_conflicts = dur_conflicts
+        self.other_payers = other_payers
 
 
 def fail(
-    group: str, rejects: list[Reject], dur_conflicts: tuple[DurConflict, ...] = ()
+    group: str,
+    rejects: list[Reject],
+    dur_conflicts: tuple[DurConflict, ...] = (),
+    *,
+    other_payers: tuple[OtherPayer, ...] = (),
 ) -> NoReturn:
-    raise CheckFailed(group, rejects, dur_conflicts)
+    raise CheckFailed(group, rejects, dur_conflicts, other_payers)
 
 
 def fail_if(group: str, rejects: list[Reject]) -> None:

@@ -1,4 +1,4 @@
-"""Claim requests as the domain sees them, and their syntax checks (M/I rejects)."""
+"""Claim requests as the domain sees them: B1, B2 and E1, the claim key and the digest."""
 
 from __future__ import annotations
 
@@ -12,25 +12,13 @@ from rx_gateway.domain.additional_amounts import (
     AdditionalAmounts,
 )
 from rx_gateway.domain.dur import DurService
+from rx_gateway.domain.other_payments import OtherPayment
+from rx_gateway.domain.values import parse_ccyymmdd
 
 DAYS_SUPPLY_MAX = 365
 QUANTITY_MAX_THOUSANDTHS = 9_999_999_999  # 9(7)v999
 AMOUNT_MAX_CENTS = 99_999_999  # s$$$$$$cc: $999,999.99
 TEXT_FIELD_LENGTH_MAX = 20
-
-
-def parse_ccyymmdd(value: str) -> dt.date | None:
-    """A CCYYMMDD date, or None when the value is not one."""
-    if len(value) != 8 or not is_digits(value):
-        return None
-    try:
-        return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
-    except ValueError:
-        return None
-
-
-def format_ccyymmdd(value: dt.date) -> str:
-    return f"{value.year:04d}{value.month:02d}{value.day:02d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +103,8 @@ class ClaimRequest:
     additional_amounts: AdditionalAmounts = NO_ADDITIONAL_AMOUNTS
     submission_clarification_codes: tuple[int, ...] = ()  # 354-NX count, 420-DK
     dur_services: tuple[DurService, ...] = ()  # segment 08: what the pharmacist did
+    other_coverage_code: int = 0  # 308-C8
+    other_payments: tuple[OtherPayment, ...] = ()  # segment 05: COB/Other Payments
 
     @property
     def key(self) -> ClaimKey:
@@ -171,18 +161,6 @@ class EligibilityRequest:
         return _service_date(self.header)
 
 
-def is_digits(value: str) -> bool:
-    """Digits mean 0-9: ``str.isdigit()`` alone also accepts Arabic-Indic, full-width and
-    superscript digits, which would give one fill a second claim key."""
-    return value.isascii() and value.isdigit()
-
-
-def is_text(value: str) -> bool:
-    """NCPDP alphanumeric: printable ASCII (space to tilde). No NUL, no control character, no
-    framing byte, nothing outside ASCII."""
-    return value.isascii() and value.isprintable()
-
-
 _KEY_FIELDS = tuple(f.name for f in fields(ClaimKey))
 
 
@@ -199,6 +177,8 @@ _ADDED: tuple[tuple[str, object], ...] = (
     ("additional_amounts", NO_ADDITIONAL_AMOUNTS),
     ("submission_clarification_codes", ()),
     ("dur_services", ()),
+    ("other_coverage_code", 0),
+    ("other_payments", ()),
 )
 _ADDED_NAMES = frozenset(name for name, _ in _ADDED)
 # The digest's field order (content_hash): as it was, header fields first, vendor ID last.

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 
 from rx_gateway.domain.checks import fail
-from rx_gateway.domain.claim import ClaimRequest, format_ccyymmdd
+from rx_gateway.domain.claim import ClaimRequest
 from rx_gateway.domain.dur import (
     DurAction,
     DurConflict,
@@ -26,6 +26,7 @@ from rx_gateway.domain.member import Fill, MemberState
 from rx_gateway.domain.money import apply_basis_points
 from rx_gateway.domain.reference import Drug, Plan, ReferenceSnapshot
 from rx_gateway.domain.rejects import Reject, RejectCode
+from rx_gateway.domain.values import format_ccyymmdd
 
 YOUR_PHARMACY, OTHER_PHARMACY = "1", "4"  # 529-FT
 PRESCRIBER_UNKNOWN, SAME_PRESCRIBER, OTHER_PRESCRIBER = "0", "1", "2"  # 533-FX

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from rx_gateway.domain import syntax as claim_rules
 from rx_gateway.domain.accumulators import accumulator_view
 from rx_gateway.domain.checks import CheckFailed, fail
-from rx_gateway.domain.claim import EligibilityRequest, parse_ccyymmdd
+from rx_gateway.domain.claim import EligibilityRequest
 from rx_gateway.domain.member import Coverage, CoverageEndReason, MemberState
 from rx_gateway.domain.outcome import AccumulatorView, ResponseStatus
 from rx_gateway.domain.reference import Plan, ReferenceSnapshot
 from rx_gateway.domain.rejects import Reject, RejectCode, ordered
+from rx_gateway.domain.values import parse_ccyymmdd
 
 
 def resolve_coverage(

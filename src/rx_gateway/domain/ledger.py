@@ -9,6 +9,11 @@ A paid claim with allowed amount A = plan P + purses H + member F5 posts:
     pharmacy_payable:{npi}      +(P+H)  509-F9, what the processor owes the pharmacy
     member_paid:{member}        −F5     what the member paid at the counter
     pharmacy_collected:{npi}    +F5     what the pharmacy collected at the counter
+
+A secondary claim (domain/cob.py) also records what the payers before this plan paid the
+pharmacy, 566-J5, so the entry shows the claim's whole allowed amount (A = P + H + F5 + J5):
+    other_payers:{plan}         −J5     paid by the other payers, on this plan's claims
+    pharmacy_other_payer:{npi}  +J5     what the pharmacy received from them
 """
 
 from __future__ import annotations
@@ -42,6 +47,14 @@ def member_paid_account(member_id: str) -> str:
 
 def pharmacy_collected_account(npi: str) -> str:
     return f"pharmacy_collected:{npi}"
+
+
+def other_payers_account(plan_id: str) -> str:
+    return f"other_payers:{plan_id}"
+
+
+def pharmacy_other_payer_account(npi: str) -> str:
+    return f"pharmacy_other_payer:{npi}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +97,7 @@ def claim_entry(
     plan_paid_cents: int,
     purse_paid_cents: dict[str, int],
     patient_pay_cents: int,
+    other_payer_cents: int = 0,
 ) -> JournalEntry:
     total_paid = plan_paid_cents + sum(purse_paid_cents.values())
     amounts = [(plan_account(plan_id), -plan_paid_cents)]
@@ -92,6 +106,8 @@ def claim_entry(
         (pharmacy_payable_account(service_provider_id), total_paid),
         (member_paid_account(member_id), -patient_pay_cents),
         (pharmacy_collected_account(service_provider_id), patient_pay_cents),
+        (other_payers_account(plan_id), -other_payer_cents),
+        (pharmacy_other_payer_account(service_provider_id), other_payer_cents),
     ]
     return entry_from_amounts(amounts)
 

@@ -37,6 +37,29 @@ class Coverage:
     end_reason: CoverageEndReason | None
     line_of_business: str
     level: CoverageLevel = CoverageLevel.FAMILY
+    # 1 primary, 2 secondary ...: who pays first when the member has several coverages in
+    # force (Medicaid pays last whatever its order: see domain/cob.py)
+    payer_order: int = 1
+
+    def covers(self, date_of_service: dt.date) -> bool:
+        return self.start <= date_of_service and (self.end is None or date_of_service <= self.end)
+
+
+@dataclass(frozen=True, slots=True)
+class OtherCoverage:
+    """A member's coverage by a payer this gateway does not process (a third-party-liability
+    record): known so that a claim billed in the wrong order is sent there first."""
+
+    payer_order: int
+    payer_name: str
+    bin: str
+    processor_control_number: str
+    group_id: str
+    cardholder_id: str  # PHI: answered to the pharmacy on a 41, never logged
+    person_code: str
+    help_desk_phone: str
+    start: dt.date
+    end: dt.date | None
 
     def covers(self, date_of_service: dt.date) -> bool:
         return self.start <= date_of_service and (self.end is None or date_of_service <= self.end)
@@ -96,6 +119,7 @@ class Fill:
     service_provider_id: str = ""  # 529-FT: this pharmacy or another
     prescriber_id: str = ""  # 533-FX: this prescriber or another
     refill_override: int = 0  # the 420-DK code that let it past a refill too soon (79), or 0
+    prescription: str = ""  # 402-D2|403-D3: with the pharmacy and date, which dispensing it was
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +183,7 @@ class MemberState:
     fills: tuple[Fill, ...] = ()
     prior_authorizations: tuple[PriorAuthorization, ...] = ()
     purse_spends: tuple[PurseSpend, ...] = ()
+    other_coverages: tuple[OtherCoverage, ...] = ()  # payers this gateway does not process
 
     def accumulators_for(self, plan_id: str, plan_year_start: dt.date) -> Accumulators:
         return self.accumulators.get((plan_id, plan_year_start), Accumulators())

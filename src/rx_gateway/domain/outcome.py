@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 
 from rx_gateway.domain.dur import DurConflict
+from rx_gateway.domain.other_payments import OtherPayer
 from rx_gateway.domain.rejects import Reject
 
 
@@ -61,6 +62,8 @@ class ResponsePricing:
     amount_attributed_to_sales_tax_cents: int = 0  # 523-FN: the tax inside 505-F5
     patient_sales_tax_amount_cents: int = 0  # 575-EQ
     plan_sales_tax_amount_cents: int = 0  # 574-2Y
+    # What the payers before this plan are taken to have paid (a secondary claim)
+    other_payer_amount_recognized_cents: int = 0  # 566-J5
 
     @property
     def additional_paid_cents(self) -> int:
@@ -141,6 +144,8 @@ class ClaimResponse:
     # Kept with the claim, not answered: what the next claims' DUR and 79 checks read back.
     refill_override: int = 0  # the 420-DK code that let this fill past a refill too soon
     prescriber_id: str = ""  # 411-DB
+    # AM28: on a 41, the payers to bill before this plan
+    other_payers: tuple[OtherPayer, ...] = ()
 
     def as_status(self, status: ResponseStatus) -> ClaimResponse:
         return replace(self, transaction_response_status=status)

@@ -166,6 +166,14 @@ class Program:
 EMPLOYER_SPONSOR = "employer"  # a plan billed to each member's employer
 
 
+class CobMethod(StrEnum):
+    """How a plan pays as a secondary payer (domain/cob.py)."""
+
+    STANDARD = "standard"  # up to its own allowed amount, at most what it pays alone
+    NON_DUPLICATION = "non_duplication"  # at most what it pays alone, less the others' payment
+    PATIENT_RESPONSIBILITY = "patient_responsibility"  # the others' patient responsibility
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     plan_id: str
@@ -220,6 +228,8 @@ class Plan:
     sponsor_id: str = "employer"
     pay_schedule: Schedule = field(default_factory=Schedule)
     transaction_fee_cents: int = 0
+    # As a secondary payer (308-C8 2, 4, 8): how it coordinates with the payers before it.
+    cob_method: CobMethod = CobMethod.STANDARD
 
     def sponsor_of(self, employer_id: str) -> str:
         """The sponsor billed for a claim of a member of ``employer_id``'s."""

@@ -33,7 +33,31 @@ class RejectCode(StrEnum):
     MI_PRESCRIBER_ID = "25"
     MI_DATE_WRITTEN = "28"
     MI_PRIOR_AUTHORIZATION_NUMBER = "EV"
+    MI_OTHER_COVERAGE_CODE = "13"
+    MI_COB_COUNT = "4C"
+    MI_OTHER_PAYER_COVERAGE_TYPE = "5C"
+    MI_OTHER_PAYER_ID_QUALIFIER = "6C"
+    MI_OTHER_PAYER_ID = "7C"
+    MI_OTHER_PAYER_DATE = "E8"
+    FUTURE_OTHER_PAYER_DATE = "9J"
+    MI_OTHER_PAYER_AMOUNT_PAID_COUNT = "HB"
+    MI_OTHER_PAYER_AMOUNT_PAID_QUALIFIER = "HC"
+    MI_OTHER_PAYER_AMOUNT_PAID = "DV"
+    NEGATIVE_OTHER_PAYER_AMOUNT = "8V"
+    MI_OTHER_PAYER_REJECT_COUNT = "5E"
+    MI_OTHER_PAYER_REJECT_CODE = "6E"
+    MI_OTHER_PAYER_RESPONSIBILITY_COUNT = "NR"
+    MI_OTHER_PAYER_RESPONSIBILITY_QUALIFIER = "NP"
+    MI_OTHER_PAYER_RESPONSIBILITY = "NQ"
+    COB_COUNT_MISMATCH = "P4"
+    OTHER_PAYER_AMOUNT_COUNT_MISMATCH = "SF"
+    OTHER_PAYER_REJECT_COUNT_MISMATCH = "R2"
+    OTHER_PAYER_RESPONSIBILITY_COUNT_MISMATCH = "SH"
+    COB_SEGMENT_REQUIRED = "6G"
+    OTHER_COVERAGE_CODE_AMOUNT_DISCREPANCY = "7K"
+    OTHER_COVERAGE_CODE_AMOUNT_PAID_DISCREPANCY = "8W"
     NOT_CONTRACTED = "40"
+    SUBMIT_TO_OTHER_PAYER = "41"
     NON_MATCHED_PHARMACY = "50"
     NON_MATCHED_GROUP = "51"
     NON_MATCHED_CARDHOLDER = "52"
@@ -46,6 +70,7 @@ class RejectCode(StrEnum):
     AFTER_COVERAGE_EXPIRED = "68"
     AFTER_COVERAGE_TERMINATED = "69"
     PRODUCT_NOT_COVERED = "70"
+    OTHER_PAYMENT_MEETS_PAYABLE = "74"
     PRIOR_AUTHORIZATION_REQUIRED = "75"
     PLAN_LIMITATIONS_EXCEEDED = "76"
     REFILL_TOO_SOON = "79"
@@ -102,6 +127,49 @@ REJECT_TEXT: dict[RejectCode, str] = {
     RejectCode.MI_SERVICE_PROVIDER_ID_QUALIFIER: "M/I Service Provider ID Qualifier",
     RejectCode.MI_PRIOR_AUTHORIZATION_NUMBER: "M/I Prior Authorization Number Submitted",
     RejectCode.NON_MATCHED_PERSON_CODE: "Non-Matched Person Code",
+    RejectCode.MI_OTHER_COVERAGE_CODE: "M/I Other Coverage Code",
+    RejectCode.MI_COB_COUNT: "M/I Coordination Of Benefits/Other Payments Count",
+    RejectCode.MI_OTHER_PAYER_COVERAGE_TYPE: "M/I Other Payer Coverage Type",
+    RejectCode.MI_OTHER_PAYER_ID_QUALIFIER: "M/I Other Payer ID Qualifier",
+    RejectCode.MI_OTHER_PAYER_ID: "M/I Other Payer ID",
+    RejectCode.MI_OTHER_PAYER_DATE: "M/I Other Payer Date",
+    RejectCode.FUTURE_OTHER_PAYER_DATE: "Future Other Payer Date Not Allowed",
+    RejectCode.MI_OTHER_PAYER_AMOUNT_PAID_COUNT: "M/I Other Payer Amount Paid Count",
+    RejectCode.MI_OTHER_PAYER_AMOUNT_PAID_QUALIFIER: "M/I Other Payer Amount Paid Qualifier",
+    RejectCode.MI_OTHER_PAYER_AMOUNT_PAID: "M/I Other Payer Amount Paid",
+    RejectCode.NEGATIVE_OTHER_PAYER_AMOUNT: (
+        "Negative Dollar Amount Is Not Supported In Other Payer Amount Paid"
+    ),
+    RejectCode.MI_OTHER_PAYER_REJECT_COUNT: "M/I Other Payer Reject Count",
+    RejectCode.MI_OTHER_PAYER_REJECT_CODE: "M/I Other Payer Reject Code",
+    RejectCode.MI_OTHER_PAYER_RESPONSIBILITY_COUNT: (
+        "M/I Other Payer-Patient Responsibility Amount Count"
+    ),
+    RejectCode.MI_OTHER_PAYER_RESPONSIBILITY_QUALIFIER: (
+        "M/I Other Payer-Patient Responsibility Amount Qualifier"
+    ),
+    RejectCode.MI_OTHER_PAYER_RESPONSIBILITY: "M/I Other Payer-Patient Responsibility Amount",
+    RejectCode.COB_COUNT_MISMATCH: (
+        "COB/Other Payments Count Does Not Match Number Of Repetitions"
+    ),
+    RejectCode.OTHER_PAYER_AMOUNT_COUNT_MISMATCH: (
+        "Other Payer Amount Paid Count Does Not Match Number Of Repetitions"
+    ),
+    RejectCode.OTHER_PAYER_REJECT_COUNT_MISMATCH: (
+        "Other Payer Reject Count Does Not Match Number Of Repetitions"
+    ),
+    RejectCode.OTHER_PAYER_RESPONSIBILITY_COUNT_MISMATCH: (
+        "Other Payer-Patient Responsibility Amount Count Does Not Match Number Of Repetitions"
+    ),
+    RejectCode.COB_SEGMENT_REQUIRED: "COB/Other Payments Segment Required For Adjudication",
+    RejectCode.OTHER_COVERAGE_CODE_AMOUNT_DISCREPANCY: (
+        "Discrepancy Between Other Coverage Code And Other Payer Amount"
+    ),
+    RejectCode.OTHER_COVERAGE_CODE_AMOUNT_PAID_DISCREPANCY: (
+        "Discrepancy Between Other Coverage Code And Other Payer Amount Paid"
+    ),
+    RejectCode.SUBMIT_TO_OTHER_PAYER: "Submit Bill To Other Processor Or Primary Payer",
+    RejectCode.OTHER_PAYMENT_MEETS_PAYABLE: "Other Carrier Payment Meets Or Exceeds Payable",
     RejectCode.MI_GROUP_ID: "M/I Group ID",
     RejectCode.MI_CARDHOLDER_ID: "M/I Cardholder ID",
     RejectCode.MI_PERSON_CODE: "M/I Person Code",
@@ -187,6 +255,7 @@ CHECK_GROUPS: tuple[str, ...] = (
     "plan",
     "eligibility",
     "filing",
+    "cob",
     "network",
     "product",
     "limits",

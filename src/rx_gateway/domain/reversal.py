@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rx_gateway.domain.accumulators import accumulator_view, apply_moves
-from rx_gateway.domain.claim import ReversalRequest, parse_ccyymmdd
+from rx_gateway.domain.claim import ReversalRequest
 from rx_gateway.domain.errors import InvariantViolation
 from rx_gateway.domain.ledger import AccumulatorMove, JournalEntry, PurseMove
 from rx_gateway.domain.member import Accumulators
@@ -14,6 +14,7 @@ from rx_gateway.domain.outcome import ClaimResponse, PurseLine, ResponseStatus, 
 from rx_gateway.domain.reference import CoverageLevel, Plan
 from rx_gateway.domain.rejects import Reject, RejectCode, ordered
 from rx_gateway.domain.syntax import validate_reversal
+from rx_gateway.domain.values import parse_ccyymmdd
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """The syntax checks of each request (the M/I rejects), run before any member state is read:
 the header, the member and prescription fields, the product, the patient and prescriber, the
-pricing segment, submission clarification codes and DUR/PPS occurrences."""
+pricing segment, submission clarification codes, DUR/PPS occurrences and the COB segment."""
 
 from __future__ import annotations
 
@@ -16,12 +16,11 @@ from rx_gateway.domain.claim import (
     EligibilityRequest,
     Header,
     ReversalRequest,
-    is_digits,
-    is_text,
-    parse_ccyymmdd,
 )
 from rx_gateway.domain.dur import CLARIFICATIONS_MAX
+from rx_gateway.domain.other_payments import other_payment_rejects
 from rx_gateway.domain.rejects import Reject, RejectCode
+from rx_gateway.domain.values import is_digits, is_text, parse_ccyymmdd
 
 
 def npi_check_digit_ok(npi: str) -> bool:
@@ -173,6 +172,9 @@ def validate_claim(request: ClaimRequest) -> list[Reject]:
     rejects += _patient_and_prescriber_rejects(request)
     rejects += _pricing_rejects(request)
     rejects += _clarification_and_dur_rejects(request)
+    rejects += other_payment_rejects(
+        request.other_coverage_code, request.other_payments, request.header.service_date
+    )
     return rejects
 
 

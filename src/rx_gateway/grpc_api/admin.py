@@ -77,10 +77,32 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
             request.end_reason,
             request.line_of_business,
             request.coverage_level,
+            request.payer_order,
         )
         applied = await self._store.set_coverage(change, actor=actor)
         log.info("admin change", extra={"action": "set_coverage", "actor": actor})
         return pb.AdminReply(applied=applied, actor=actor, detail="coverage span recorded")
+
+    async def SetOtherCoverage(
+        self, request: pb.OtherCoverageChange, context: Context
+    ) -> pb.AdminReply:
+        actor = self._operator(context)
+        change = admin.other_coverage_change(
+            request.member_id,
+            request.payer_order,
+            request.payer_name,
+            request.bin,
+            request.processor_control_number,
+            request.group_id,
+            request.cardholder_id,
+            request.person_code,
+            request.help_desk_phone,
+            request.start_date,
+            request.end_date,
+        )
+        applied = await self._store.set_other_coverage(change, actor=actor)
+        log.info("admin change", extra={"action": "set_other_coverage", "actor": actor})
+        return pb.AdminReply(applied=applied, actor=actor, detail="other coverage recorded")
 
     async def GrantPriorAuthorization(
         self, request: pb.PriorAuthorizationGrant, context: Context

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+from google.protobuf.message import Message
+
 from rx_gateway.domain.additional_amounts import AdditionalAmounts, OtherAmount
-from rx_gateway.domain.claim import (
-    ClaimRequest,
-    EligibilityRequest,
-    Header,
-    ReversalRequest,
-    format_ccyymmdd,
-)
+from rx_gateway.domain.claim import ClaimRequest, EligibilityRequest, Header, ReversalRequest
 from rx_gateway.domain.dur import DurService
 from rx_gateway.domain.eligibility import Eligibility
 from rx_gateway.domain.errors import InvalidRequest
 from rx_gateway.domain.member import PurseState
+from rx_gateway.domain.other_payments import OtherPayment
 from rx_gateway.domain.outcome import AccumulatorView, ClaimResponse
+from rx_gateway.domain.values import format_ccyymmdd
 from rx_gateway.domain.views import BenefitView
 from rx_gateway.service_layer.claims import BenefitInquiry
 from rx_gateway.v1 import claims_pb2 as pb
@@ -27,24 +25,18 @@ def _require(message: object, field: str) -> None:
         raise InvalidRequest(field, "segment is required")
 
 
-def _check_lengths(
-    message: pb.ClaimRequest | pb.ReversalRequest | pb.EligibilityRequest | pb.BenefitRequest,
-) -> None:
+def _check_lengths(message: Message, path: str = "") -> None:
+    """No string anywhere in the request (segments, their occurrences, repeated codes) is
+    longer than any NCPDP field: INVALID_ARGUMENT names the first that is."""
     for descriptor, value in message.ListFields():
-        if isinstance(value, str) and len(value) > REQUEST_STRING_LENGTH_MAX:
-            raise InvalidRequest(
-                descriptor.name, f"longer than {REQUEST_STRING_LENGTH_MAX} characters"
-            )
-        if descriptor.message_type is not None:
-            # a segment, or (repeated) its occurrences: other amounts, DUR/PPS
-            for inner_message in value if hasattr(value, "add") else (value,):
-                for inner, inner_value in inner_message.ListFields():
-                    text = inner_value if isinstance(inner_value, str) else ""
-                    if len(text) > REQUEST_STRING_LENGTH_MAX:
-                        raise InvalidRequest(
-                            f"{descriptor.name}.{inner.name}",
-                            f"longer than {REQUEST_STRING_LENGTH_MAX} characters",
-                        )
+        name = f"{path}{descriptor.name}"
+        repeated = hasattr(value, "__iter__") and not isinstance(value, (str, bytes, Message))
+        values = value if repeated else (value,)
+        for item in values:
+            if isinstance(item, str) and len(item) > REQUEST_STRING_LENGTH_MAX:
+                raise InvalidRequest(name, f"longer than {REQUEST_STRING_LENGTH_MAX} characters")
+            if isinstance(item, Message):
+                _check_lengths(item, f"{name}.")
 
 
 def _header_from_pb(h: pb.Header) -> Header:
@@ -111,6 +103,21 @@ def claim_request_from_pb(message: pb.ClaimRequest) -> ClaimRequest:
                 d.reason_for_service, d.professional_service, d.result_of_service, d.level_of_effort
             )
             for d in message.dur_services
+        ),
+        other_coverage_code=c.other_coverage_code,
+        other_payments=tuple(
+            OtherPayment(
+                coverage_type=o.coverage_type,
+                payer_id_qualifier=o.payer_id_qualifier,
+                payer_id=o.payer_id,
+                date=o.date,
+                amounts_paid=tuple((a.qualifier, a.amount_cents) for a in o.amounts_paid),
+                reject_codes=tuple(o.reject_codes),
+                patient_responsibility=tuple(
+                    (a.qualifier, a.amount_cents) for a in o.patient_responsibility
+                ),
+            )
+            for o in message.other_payments
         ),
     )
 
@@ -205,6 +212,22 @@ def claim_response_to_pb(response: ClaimResponse) -> pb.ClaimResponse:
                 free_text=c.text,
             )
             for c in response.dur_conflicts
+        ],
+        other_payers=[
+            pb.OtherPayer(
+                coverage_type=o.coverage_type,
+                payer_id_qualifier=o.payer_id_qualifier,
+                payer_id=o.payer_id,
+                processor_control_number=o.processor_control_number,
+                cardholder_id=o.cardholder_id,
+                group_id=o.group_id,
+                person_code=o.person_code,
+                help_desk_phone=o.help_desk_phone,
+                benefit_effective_date=o.effective_date,
+                benefit_termination_date=o.termination_date,
+                name=o.name,
+            )
+            for o in response.other_payers
         ],
     )
     if response.pricing is not None:

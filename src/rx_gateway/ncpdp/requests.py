@@ -15,6 +15,7 @@ from collections.abc import Callable
 from rx_gateway.domain.additional_amounts import AdditionalAmounts, OtherAmount
 from rx_gateway.domain.claim import ClaimRequest, EligibilityRequest, Header, ReversalRequest
 from rx_gateway.domain.dur import DurService
+from rx_gateway.domain.other_payments import OtherPayment
 from rx_gateway.domain.rejects import RejectCode
 from rx_gateway.ncpdp.codec import (
     CodecError,
@@ -46,12 +47,19 @@ FIELD_REJECTS = {
     "DU": RejectCode.MI_GROSS_AMOUNT_DUE,
     "D9": RejectCode.GAD_FORMULA,
     "DC": RejectCode.GAD_FORMULA,
+    "C8": RejectCode.MI_OTHER_COVERAGE_CODE,
+    "4C": RejectCode.MI_COB_COUNT,
+    "HB": RejectCode.MI_OTHER_PAYER_AMOUNT_PAID_COUNT,
+    "DV": RejectCode.MI_OTHER_PAYER_AMOUNT_PAID,
+    "5E": RejectCode.MI_OTHER_PAYER_REJECT_COUNT,
+    "NR": RejectCode.MI_OTHER_PAYER_RESPONSIBILITY_COUNT,
+    "NQ": RejectCode.MI_OTHER_PAYER_RESPONSIBILITY,
 }
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 # Fields that are int32 in the structured request; every other number is int64 (so both doors
 # accept the same values).
-INT32_FIELDS = frozenset({"C6", "C5", "D3", "D5", "D8", "DF"})
+INT32_FIELDS = frozenset({"C6", "C5", "D3", "D5", "D8", "DF", "C8"})
 TEXT_LENGTH_MAX = 200  # no NCPDP field is longer; the structured door refuses the same
 
 
@@ -106,12 +114,22 @@ def _typed_value(raw: str, field_id: str, decoder: Callable[[str], int]) -> int:
     return _typed(Segment("", ((field_id, raw),)), field_id, decoder)
 
 
+def _counts(segment: Segment, count_field: str, sent: int) -> bool:
+    """A count field (337-4C, 341-HB, 354-NX, 478-H7 ...) says how many repetitions follow:
+    it is right when it is a number equal to what was sent ("01" is one: counts are numeric
+    and may be zero-padded), or absent with nothing sent."""
+    count = segment.get(count_field).strip(" ")
+    if not count:
+        return sent == 0
+    return count.isascii() and count.isdigit() and int(count) == sent
+
+
 def additional_amounts(pricing: Segment) -> AdditionalAmounts:
     """438-E3, 478-H7 with its 479-H8/480-H9 pairs, 481-HA, 482-GE, 483-HE (4 implied
     decimals), 484-JE, 433-DX. 478-H7 must count the pairs sent."""
     qualifiers, amounts = pricing.all("H8"), pricing.all("H9")
-    count = pricing.get("H7").strip(" ")
-    if len(qualifiers) != len(amounts) or ((count or qualifiers) and count != str(len(qualifiers))):
+    if len(qualifiers) != len(amounts) or not _counts(pricing, "H7", len(qualifiers)):
+        count = pricing.get("H7").strip(" ")
         msg = (
             f"field H7: 478-H7 says {count or 'nothing'!r}; {len(qualifiers)} 479-H8 and"
             f" {len(amounts)} 480-H9 sent"
@@ -134,8 +152,8 @@ def additional_amounts(pricing: Segment) -> AdditionalAmounts:
 def clarification_codes(claim: Segment) -> tuple[int, ...]:
     """354-NX count and the 420-DK codes it counts."""
     codes = claim.all("DK")
-    count = claim.get("NX").strip(" ")
-    if (count or codes) and count != str(len(codes)):
+    if not _counts(claim, "NX", len(codes)):
+        count = claim.get("NX").strip(" ")
         msg = f"field NX: 354-NX says {count or 'nothing'!r}; {len(codes)} 420-DK sent"
         raise FieldProblem(RejectCode.MI_SUBMISSION_CLARIFICATION, msg)
     return tuple(_typed_value(code, "DK", decode_number) for code in codes)
@@ -164,6 +182,69 @@ def dur_services(segment: Segment) -> tuple[DurService, ...]:
     )
 
 
+# Segment 05: each 338-5C opens one other payer's occurrence; these fields belong to it.
+_OCCURRENCE_FIELDS = frozenset(
+    {"6C", "7C", "E8", "A7", "HB", "HC", "DV", "5E", "6E", "NR", "NP", "NQ", "MU", "MV", "MW"}
+)
+# (count field, the fields it counts, the count mismatch reject)
+_COUNTED = (
+    ("HB", ("HC", "DV"), RejectCode.OTHER_PAYER_AMOUNT_COUNT_MISMATCH),
+    ("5E", ("6E",), RejectCode.OTHER_PAYER_REJECT_COUNT_MISMATCH),
+    ("NR", ("NP", "NQ"), RejectCode.OTHER_PAYER_RESPONSIBILITY_COUNT_MISMATCH),
+)
+
+
+def _count_matches(occurrence: Segment, count_field: str, counted: tuple[str, ...]) -> bool:
+    sent = [len(occurrence.all(f)) for f in counted]
+    return len(set(sent)) == 1 and _counts(occurrence, count_field, sent[0])
+
+
+def other_payments(segment: Segment) -> tuple[OtherPayment, ...]:
+    """Segment 05's occurrences: 337-4C counts them, each opened by 338-5C, each with its
+    341-HB, 471-5E and 353-NR counts matching the repetitions they count (P4, SF, R2, SH).
+    Benefit stages (392-MU .. 394-MW) and the ICN (993-A7) are read past: other payers' only."""
+    occurrences: list[list[tuple[str, str]]] = []
+    for field_id, value in segment.fields:
+        if field_id == "5C":
+            occurrences.append([])
+        elif field_id != "4C" and not occurrences and field_id in _OCCURRENCE_FIELDS:
+            msg = f"field {field_id}: a COB field before its 338-5C coverage type"
+            raise FieldProblem(RejectCode.MI_OTHER_PAYER_COVERAGE_TYPE, msg)
+        if occurrences:
+            occurrences[-1].append((field_id, value))
+    if not _counts(segment, "4C", len(occurrences)):
+        count = segment.get("4C").strip(" ")
+        msg = f"field 4C: 337-4C says {count or 'nothing'!r}; {len(occurrences)} other payers sent"
+        raise FieldProblem(RejectCode.COB_COUNT_MISMATCH, msg)
+    payments = []
+    for fields_of in occurrences:
+        occurrence = Segment("05", tuple(fields_of))
+        for count_field, counted, code in _COUNTED:
+            if not _count_matches(occurrence, count_field, counted):
+                msg = (
+                    f"field {count_field}: the count does not match the {' / '.join(counted)} sent"
+                )
+                raise FieldProblem(code, msg)
+        payments.append(
+            OtherPayment(
+                coverage_type=text(occurrence, "5C"),
+                payer_id_qualifier=text(occurrence, "6C"),
+                payer_id=text(occurrence, "7C"),
+                date=text(occurrence, "E8"),
+                amounts_paid=tuple(
+                    (q.strip(" "), _typed_value(a, "DV", decode_money))
+                    for q, a in zip(occurrence.all("HC"), occurrence.all("DV"), strict=True)
+                ),
+                reject_codes=tuple(code.strip(" ") for code in occurrence.all("6E")),
+                patient_responsibility=tuple(
+                    (q.strip(" "), _typed_value(a, "NQ", decode_money))
+                    for q, a in zip(occurrence.all("NP"), occurrence.all("NQ"), strict=True)
+                ),
+            )
+        )
+    return tuple(payments)
+
+
 def header_of(header: RequestHeader) -> Header:
     return Header(
         bin=header.bin.strip(" "),
@@ -185,7 +266,7 @@ def _request_header(transmission: Transmission) -> Header:
 
 def claim_request(transmission: Transmission, index: int) -> ClaimRequest:
     """A B1 (or the billing leg of a B3): header, insurance (04), patient (01), claim (07),
-    prescriber (03) and pricing (11) segments."""
+    prescriber (03), COB (05), DUR/PPS (08) and pricing (11) segments."""
     insurance = segment_of(transmission, index, "04")
     patient = segment_of(transmission, index, "01")
     claim = segment_of(transmission, index, "07")
@@ -218,6 +299,8 @@ def claim_request(transmission: Transmission, index: int) -> ClaimRequest:
         additional_amounts=additional_amounts(pricing),
         submission_clarification_codes=clarification_codes(claim),
         dur_services=dur_services(segment_of(transmission, index, "08")),
+        other_coverage_code=_number(claim, "C8"),
+        other_payments=other_payments(segment_of(transmission, index, "05")),
     )
 
 

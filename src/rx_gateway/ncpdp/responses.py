@@ -1,5 +1,5 @@
 """The domain's answers → D.0 response segments: status (21), claim (22), pricing (23),
-insurance (25), message (20), and the response header.
+DUR (24), insurance (25), other payers (28), message (20), and the response header.
 
 Every value echoed from a request goes through :func:`printable` first: a framing byte or a
 control character sent by a switch must not reach the response encoder.
@@ -58,6 +58,7 @@ ADDITIONAL_PRICING_FIELDS = (
     ("FN", "amount_attributed_to_sales_tax_cents"),
     ("EQ", "patient_sales_tax_amount_cents"),
     ("2Y", "plan_sales_tax_amount_cents"),
+    ("J5", "other_payer_amount_recognized_cents"),
 )
 assert {name for _, name in PRICING_FIELDS} <= {f.name for f in fields(ResponsePricing)}  # noqa: S101
 
@@ -153,7 +154,31 @@ def claim_response_segments(response: ClaimResponse, rx_number: str) -> tuple[Se
         segments.append(pricing_segment(response.pricing))
     if response.dur_conflicts:
         segments.append(dur_segment(response))
+    if response.other_payers:
+        segments.append(other_payer_segment(response))
     return tuple(segments)
+
+
+def other_payer_segment(response: ClaimResponse) -> Segment:
+    """28: 355-NT count, then per payer 338-5C, 339-6C, 340-7C, 991-MH, 356-NU, 992-MJ,
+    142-UV, 127-UB, 144-UX, 145-UY (the fields the gateway knows: blanks left out)."""
+    out: list[tuple[str, str]] = [("NT", str(len(response.other_payers)))]
+    for payer in response.other_payers:
+        for field_id, value in (
+            ("5C", payer.coverage_type),
+            ("6C", payer.payer_id_qualifier),
+            ("7C", payer.payer_id),
+            ("MH", payer.processor_control_number),
+            ("NU", payer.cardholder_id),
+            ("MJ", payer.group_id),
+            ("UV", payer.person_code),
+            ("UB", payer.help_desk_phone),
+            ("UX", payer.effective_date),
+            ("UY", payer.termination_date),
+        ):
+            if value:
+                out.append((field_id, printable(value)))
+    return Segment("28", tuple(out))
 
 
 def dur_segment(response: ClaimResponse) -> Segment:

@@ -12,14 +12,20 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rx_gateway.domain.claim import parse_ccyymmdd
 from rx_gateway.domain.errors import InvalidRequest, Unauthenticated
-from rx_gateway.domain.member import Coverage, CoverageEndReason, PriorAuthorization
+from rx_gateway.domain.member import (
+    Coverage,
+    CoverageEndReason,
+    OtherCoverage,
+    PriorAuthorization,
+)
 from rx_gateway.domain.reference import CoverageLevel
+from rx_gateway.domain.values import parse_ccyymmdd
 
 ID_LENGTH_MAX = 64
 LINES_OF_BUSINESS = frozenset({"COMMERCIAL", "MARKETPLACE", "MEDICAID", "ICHRA", "MEDICARE_PART_D"})
 FUNDING_CENTS_MAX = 10_000_000_00  # $10M: a typo guard, not a business rule
+PAYER_ORDER_MAX = 9
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +43,12 @@ class CoverageChange:
     coverage: Coverage
     # self_only or family (X12 834 HD05); None: self-only for a one-person family
     coverage_level: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OtherCoverageChange:
+    member_id: str
+    coverage: OtherCoverage
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +99,7 @@ def coverage_change(
     end_reason: str,
     line_of_business: str,
     coverage_level: str = "",
+    payer_order: int = 0,
 ) -> CoverageChange:
     start = required_date("start_date", start_date)
     end = optional_date("end_date", end_date)
@@ -103,6 +116,8 @@ def coverage_change(
         raise InvalidRequest("line_of_business", f"must be one of {sorted(LINES_OF_BUSINESS)}")
     if coverage_level and coverage_level not in set(CoverageLevel):
         raise InvalidRequest("coverage_level", "must be self_only or family (or empty)")
+    if not 0 <= payer_order <= PAYER_ORDER_MAX:
+        raise InvalidRequest("payer_order", f"must be 1-{PAYER_ORDER_MAX} (0: primary)")
     return CoverageChange(
         identifier("member_id", member_id),
         Coverage(
@@ -112,8 +127,58 @@ def coverage_change(
             end,
             reason,
             line_of_business,
+            payer_order=payer_order or 1,
         ),
         coverage_level or None,
+    )
+
+
+def _field_text(field: str, value: str, length_max: int, *, required: bool = False) -> str:
+    if (required and not value) or len(value) > length_max or not value.isascii():
+        raise InvalidRequest(
+            field, f"must be {'1' if required else '0'}-{length_max} printable ASCII characters"
+        )
+    if value and not value.isprintable():
+        raise InvalidRequest(field, "must be printable ASCII characters")
+    return value
+
+
+def other_coverage_change(
+    member_id: str,
+    payer_order: int,
+    payer_name: str,
+    bin: str,
+    pcn: str,
+    group_id: str,
+    cardholder_id: str,
+    person_code: str,
+    help_desk_phone: str,
+    start_date: str,
+    end_date: str,
+) -> OtherCoverageChange:
+    """A coverage by another payer, field by field as the 41's other payer segment sends it."""
+    if not 1 <= payer_order <= PAYER_ORDER_MAX:
+        raise InvalidRequest("payer_order", f"must be 1-{PAYER_ORDER_MAX}")
+    if len(bin) != 6 or not (bin.isascii() and bin.isdigit()):
+        raise InvalidRequest("bin", "must be 6 digits")
+    start = required_date("start_date", start_date)
+    end = optional_date("end_date", end_date)
+    if end is not None and end < start:
+        raise InvalidRequest("end_date", "must not be before start_date")
+    return OtherCoverageChange(
+        identifier("member_id", member_id),
+        OtherCoverage(
+            payer_order=payer_order,
+            payer_name=_field_text("payer_name", payer_name, 60, required=True),
+            bin=bin,
+            processor_control_number=_field_text("processor_control_number", pcn, 10),
+            group_id=_field_text("group_id", group_id, 15),
+            cardholder_id=_field_text("cardholder_id", cardholder_id, 20, required=True),
+            person_code=_field_text("person_code", person_code, 3),
+            help_desk_phone=_field_text("help_desk_phone", help_desk_phone, 18),
+            start=start,
+            end=end,
+        ),
     )
 
 

@@ -17,12 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from rx_gateway.domain.adjudication import Paid, adjudicate_checked
-from rx_gateway.domain.claim import (
-    ClaimRequest,
-    EligibilityRequest,
-    ReversalRequest,
-    parse_ccyymmdd,
-)
+from rx_gateway.domain.claim import ClaimRequest, EligibilityRequest, ReversalRequest
 from rx_gateway.domain.eligibility import Eligibility, check_eligibility_checked
 from rx_gateway.domain.errors import ConcurrencyConflict, InvalidRequest, MemberNotFound
 from rx_gateway.domain.member import MemberState, PurseState, match_person_code
@@ -35,6 +30,7 @@ from rx_gateway.domain.syntax import (
     validate_inquiry,
     validate_reversal,
 )
+from rx_gateway.domain.values import parse_ccyymmdd
 from rx_gateway.domain.views import BenefitView, benefit_view
 from rx_gateway.service_layer.ports import (
     ClaimSession,

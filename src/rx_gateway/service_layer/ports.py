@@ -15,7 +15,12 @@ from rx_gateway.domain.reference import ReferenceSnapshot
 from rx_gateway.domain.reversal import Reversal, StoredClaim
 
 if TYPE_CHECKING:
-    from rx_gateway.service_layer.admin import AuthorizationGrant, CoverageChange, PurseFunding
+    from rx_gateway.service_layer.admin import (
+        AuthorizationGrant,
+        CoverageChange,
+        OtherCoverageChange,
+        PurseFunding,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,4 +112,5 @@ class AdminStore(Protocol):
 
     async def fund_purse(self, funding: PurseFunding, *, actor: str) -> bool: ...
     async def set_coverage(self, change: CoverageChange, *, actor: str) -> bool: ...
+    async def set_other_coverage(self, change: OtherCoverageChange, *, actor: str) -> bool: ...
     async def grant_prior_authorization(self, grant: AuthorizationGrant, *, actor: str) -> bool: ...

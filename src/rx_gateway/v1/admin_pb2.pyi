@@ -379,6 +379,7 @@ class CoverageChange(_message.Message):
     END_REASON_FIELD_NUMBER: _builtins.int
     LINE_OF_BUSINESS_FIELD_NUMBER: _builtins.int
     COVERAGE_LEVEL_FIELD_NUMBER: _builtins.int
+    PAYER_ORDER_FIELD_NUMBER: _builtins.int
     member_id: _builtins.str
     plan_id: _builtins.str
     group_id: _builtins.str
@@ -393,6 +394,10 @@ class CoverageChange(_message.Message):
     """COMMERCIAL, MEDICARE_PART_D, MEDICAID, ICHRA, MARKETPLACE"""
     coverage_level: _builtins.str
     """self_only or family (X12 834 HD05); empty: self_only for a"""
+    payer_order: _builtins.int
+    """one-person family, else family
+    1 primary, 2 secondary ... 9; 0: 1. Medicaid pays last
+    """
     def __init__(
         self,
         *,
@@ -404,14 +409,74 @@ class CoverageChange(_message.Message):
         end_reason: _builtins.str = ...,
         line_of_business: _builtins.str = ...,
         coverage_level: _builtins.str = ...,
+        payer_order: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["coverage_level", b"coverage_level", "end_date", b"end_date", "end_reason", b"end_reason", "group_id", b"group_id", "line_of_business", b"line_of_business", "member_id", b"member_id", "plan_id", b"plan_id", "start_date", b"start_date"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["coverage_level", b"coverage_level", "end_date", b"end_date", "end_reason", b"end_reason", "group_id", b"group_id", "line_of_business", b"line_of_business", "member_id", b"member_id", "payer_order", b"payer_order", "plan_id", b"plan_id", "start_date", b"start_date"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CoverageChange: _TypeAlias = CoverageChange  # noqa: Y015
+
+@_typing.final
+class OtherCoverageChange(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    PAYER_ORDER_FIELD_NUMBER: _builtins.int
+    PAYER_NAME_FIELD_NUMBER: _builtins.int
+    BIN_FIELD_NUMBER: _builtins.int
+    PROCESSOR_CONTROL_NUMBER_FIELD_NUMBER: _builtins.int
+    GROUP_ID_FIELD_NUMBER: _builtins.int
+    CARDHOLDER_ID_FIELD_NUMBER: _builtins.int
+    PERSON_CODE_FIELD_NUMBER: _builtins.int
+    HELP_DESK_PHONE_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    END_DATE_FIELD_NUMBER: _builtins.int
+    member_id: _builtins.str
+    payer_order: _builtins.int
+    """1-9: where this payer stands in the member's payer order"""
+    payer_name: _builtins.str
+    """named in the 41's message (526-FQ)"""
+    bin: _builtins.str
+    """340-7C on the 41 (339-6C 03), 6 digits"""
+    processor_control_number: _builtins.str
+    """991-MH"""
+    group_id: _builtins.str
+    """992-MJ"""
+    cardholder_id: _builtins.str
+    """356-NU"""
+    person_code: _builtins.str
+    """142-UV"""
+    help_desk_phone: _builtins.str
+    """127-UB"""
+    start_date: _builtins.str
+    """CCYYMMDD (144-UX)"""
+    end_date: _builtins.str
+    """CCYYMMDD (145-UY), empty: open-ended"""
+    def __init__(
+        self,
+        *,
+        member_id: _builtins.str = ...,
+        payer_order: _builtins.int = ...,
+        payer_name: _builtins.str = ...,
+        bin: _builtins.str = ...,
+        processor_control_number: _builtins.str = ...,
+        group_id: _builtins.str = ...,
+        cardholder_id: _builtins.str = ...,
+        person_code: _builtins.str = ...,
+        help_desk_phone: _builtins.str = ...,
+        start_date: _builtins.str = ...,
+        end_date: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bin", b"bin", "cardholder_id", b"cardholder_id", "end_date", b"end_date", "group_id", b"group_id", "help_desk_phone", b"help_desk_phone", "member_id", b"member_id", "payer_name", b"payer_name", "payer_order", b"payer_order", "person_code", b"person_code", "processor_control_number", b"processor_control_number", "start_date", b"start_date"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OtherCoverageChange: _TypeAlias = OtherCoverageChange  # noqa: Y015
 
 @_typing.final
 class PriorAuthorizationGrant(_message.Message):

@@ -44,6 +44,11 @@ class AdminServiceStub:
                 request_serializer=rx__gateway_dot_v1_dot_admin__pb2.CoverageChange.SerializeToString,
                 response_deserializer=rx__gateway_dot_v1_dot_admin__pb2.AdminReply.FromString,
                 _registered_method=True)
+        self.SetOtherCoverage = channel.unary_unary(
+                '/rx_gateway.v1.AdminService/SetOtherCoverage',
+                request_serializer=rx__gateway_dot_v1_dot_admin__pb2.OtherCoverageChange.SerializeToString,
+                response_deserializer=rx__gateway_dot_v1_dot_admin__pb2.AdminReply.FromString,
+                _registered_method=True)
         self.GrantPriorAuthorization = channel.unary_unary(
                 '/rx_gateway.v1.AdminService/GrantPriorAuthorization',
                 request_serializer=rx__gateway_dot_v1_dot_admin__pb2.PriorAuthorizationGrant.SerializeToString,
@@ -85,6 +90,15 @@ class AdminServiceServicer:
     def SetCoverage(self, request, context):
         """Add or replace a coverage span (member, plan, start). An end date with reason
         "terminated" or "expired" ends it; the next claim after it is rejected 69 or 68.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetOtherCoverage(self, request, context):
+        """Add or replace the member's coverage by a payer this gateway does not process (a
+        third-party-liability record), keyed by (member, BIN, PCN, start). A claim billed here
+        before that payer (by payer order) is rejected 41 with the payer in the response.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -139,6 +153,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
             'SetCoverage': grpc.unary_unary_rpc_method_handler(
                     servicer.SetCoverage,
                     request_deserializer=rx__gateway_dot_v1_dot_admin__pb2.CoverageChange.FromString,
+                    response_serializer=rx__gateway_dot_v1_dot_admin__pb2.AdminReply.SerializeToString,
+            ),
+            'SetOtherCoverage': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetOtherCoverage,
+                    request_deserializer=rx__gateway_dot_v1_dot_admin__pb2.OtherCoverageChange.FromString,
                     response_serializer=rx__gateway_dot_v1_dot_admin__pb2.AdminReply.SerializeToString,
             ),
             'GrantPriorAuthorization': grpc.unary_unary_rpc_method_handler(
@@ -220,6 +239,33 @@ class AdminService:
             target,
             '/rx_gateway.v1.AdminService/SetCoverage',
             rx__gateway_dot_v1_dot_admin__pb2.CoverageChange.SerializeToString,
+            rx__gateway_dot_v1_dot_admin__pb2.AdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetOtherCoverage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rx_gateway.v1.AdminService/SetOtherCoverage',
+            rx__gateway_dot_v1_dot_admin__pb2.OtherCoverageChange.SerializeToString,
             rx__gateway_dot_v1_dot_admin__pb2.AdminReply.FromString,
             options,
             channel_credentials,

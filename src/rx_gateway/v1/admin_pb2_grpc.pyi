@@ -44,6 +44,11 @@ class AdminServiceStub:
     """Add or replace a coverage span (member, plan, start). An end date with reason
     "terminated" or "expired" ends it; the next claim after it is rejected 69 or 68.
     """
+    SetOtherCoverage: _grpc.UnaryUnaryMultiCallable[_admin_pb2.OtherCoverageChange, _admin_pb2.AdminReply]
+    """Add or replace the member's coverage by a payer this gateway does not process (a
+    third-party-liability record), keyed by (member, BIN, PCN, start). A claim billed here
+    before that payer (by payer order) is rejected 41 with the payer in the response.
+    """
     GrantPriorAuthorization: _grpc.UnaryUnaryMultiCallable[_admin_pb2.PriorAuthorizationGrant, _admin_pb2.AdminReply]
     """Record a prior authorization (by NDC or drug group, with dates and an optional quantity)."""
     Settle: _grpc.UnaryUnaryMultiCallable[_admin_pb2.CloseCyclesRequest, _admin_pb2.CloseCyclesReply]
@@ -70,6 +75,11 @@ class AdminServiceAsyncStub(AdminServiceStub):
     SetCoverage: _aio.UnaryUnaryMultiCallable[_admin_pb2.CoverageChange, _admin_pb2.AdminReply]  # type: ignore[assignment]
     """Add or replace a coverage span (member, plan, start). An end date with reason
     "terminated" or "expired" ends it; the next claim after it is rejected 69 or 68.
+    """
+    SetOtherCoverage: _aio.UnaryUnaryMultiCallable[_admin_pb2.OtherCoverageChange, _admin_pb2.AdminReply]  # type: ignore[assignment]
+    """Add or replace the member's coverage by a payer this gateway does not process (a
+    third-party-liability record), keyed by (member, BIN, PCN, start). A claim billed here
+    before that payer (by payer order) is rejected 41 with the payer in the response.
     """
     GrantPriorAuthorization: _aio.UnaryUnaryMultiCallable[_admin_pb2.PriorAuthorizationGrant, _admin_pb2.AdminReply]  # type: ignore[assignment]
     """Record a prior authorization (by NDC or drug group, with dates and an optional quantity)."""
@@ -106,6 +116,17 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_admin_pb2.AdminReply, _abc.Awaitable[_admin_pb2.AdminReply]]:
         """Add or replace a coverage span (member, plan, start). An end date with reason
         "terminated" or "expired" ends it; the next claim after it is rejected 69 or 68.
+        """
+
+    @_abc_1.abstractmethod
+    def SetOtherCoverage(
+        self,
+        request: _admin_pb2.OtherCoverageChange,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.AdminReply, _abc.Awaitable[_admin_pb2.AdminReply]]:
+        """Add or replace the member's coverage by a payer this gateway does not process (a
+        third-party-liability record), keyed by (member, BIN, PCN, start). A claim billed here
+        before that payer (by payer order) is rejected 41 with the payer in the response.
         """
 
     @_abc_1.abstractmethod

@@ -172,6 +172,7 @@ class Claim(_message.Message):
     PRIOR_AUTHORIZATION_TYPE_CODE_FIELD_NUMBER: _builtins.int
     PRIOR_AUTHORIZATION_NUMBER_FIELD_NUMBER: _builtins.int
     SUBMISSION_CLARIFICATION_CODES_FIELD_NUMBER: _builtins.int
+    OTHER_COVERAGE_CODE_FIELD_NUMBER: _builtins.int
     prescription_reference_number: _builtins.str
     """402-D2 Prescription/Service Reference Number"""
     fill_number: _builtins.int
@@ -194,6 +195,11 @@ class Claim(_message.Message):
     """461-EU Prior Authorization Type Code"""
     prior_authorization_number: _builtins.str
     """462-EV Prior Authorization Number Submitted"""
+    other_coverage_code: _builtins.int
+    """308-C8 Other Coverage Code: 0 not specified, 1 no other coverage, 2 other coverage paid,
+    3 billed and not covered, 4 exists but not collected, 5 managed care denial, 6 pharmacy
+    not participating, 7 not in effect on the date of service, 8 patient responsibility only
+    """
     @_builtins.property
     def submission_clarification_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """354-NX count; 420-DK Submission Clarification Codes (3 vacation supply, 4 lost or
@@ -215,10 +221,11 @@ class Claim(_message.Message):
         prior_authorization_type_code: _builtins.str = ...,
         prior_authorization_number: _builtins.str = ...,
         submission_clarification_codes: _abc.Iterable[_builtins.int] | None = ...,
+        other_coverage_code: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["date_prescription_written", b"date_prescription_written", "days_supply", b"days_supply", "dispense_as_written", b"dispense_as_written", "fill_number", b"fill_number", "number_of_refills_authorized", b"number_of_refills_authorized", "prescription_reference_number", b"prescription_reference_number", "prior_authorization_number", b"prior_authorization_number", "prior_authorization_type_code", b"prior_authorization_type_code", "product_id", b"product_id", "product_id_qualifier", b"product_id_qualifier", "quantity_dispensed_thousandths", b"quantity_dispensed_thousandths", "submission_clarification_codes", b"submission_clarification_codes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date_prescription_written", b"date_prescription_written", "days_supply", b"days_supply", "dispense_as_written", b"dispense_as_written", "fill_number", b"fill_number", "number_of_refills_authorized", b"number_of_refills_authorized", "other_coverage_code", b"other_coverage_code", "prescription_reference_number", b"prescription_reference_number", "prior_authorization_number", b"prior_authorization_number", "prior_authorization_type_code", b"prior_authorization_type_code", "product_id", b"product_id", "product_id_qualifier", b"product_id_qualifier", "quantity_dispensed_thousandths", b"quantity_dispensed_thousandths", "submission_clarification_codes", b"submission_clarification_codes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -429,6 +436,64 @@ class OtherAmount(_message.Message):
 Global___OtherAmount: _TypeAlias = OtherAmount  # noqa: Y015
 
 @_typing.final
+class OtherPayment(_message.Message):
+    """COB/Other Payments segment (AM05), one occurrence per other payer (337-4C counts them):
+    what a payer before this one did with the claim.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COVERAGE_TYPE_FIELD_NUMBER: _builtins.int
+    PAYER_ID_QUALIFIER_FIELD_NUMBER: _builtins.int
+    PAYER_ID_FIELD_NUMBER: _builtins.int
+    DATE_FIELD_NUMBER: _builtins.int
+    AMOUNTS_PAID_FIELD_NUMBER: _builtins.int
+    REJECT_CODES_FIELD_NUMBER: _builtins.int
+    PATIENT_RESPONSIBILITY_FIELD_NUMBER: _builtins.int
+    coverage_type: _builtins.str
+    """338-5C Other Payer Coverage Type: 01 primary, 02 secondary ..."""
+    payer_id_qualifier: _builtins.str
+    """339-6C Other Payer ID Qualifier: 03 BIN ..."""
+    payer_id: _builtins.str
+    """340-7C Other Payer ID"""
+    date: _builtins.str
+    """443-E8 Other Payer Date (CCYYMMDD)"""
+    @_builtins.property
+    def amounts_paid(self) -> _containers.RepeatedCompositeFieldContainer[Global___OtherAmount]:
+        """341-HB count; 342-HC Other Payer Amount Paid Qualifier (07 drug benefit, 08 sum of all
+        ...), 431-DV Other Payer Amount Paid
+        """
+
+    @_builtins.property
+    def reject_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """471-5E count; 472-6E Other Payer Reject Code"""
+
+    @_builtins.property
+    def patient_responsibility(self) -> _containers.RepeatedCompositeFieldContainer[Global___OtherAmount]:
+        """353-NR count; 351-NP Other Payer-Patient Responsibility Amount Qualifier (01 deductible,
+        05 copay, 06 patient pay amount ...), 352-NQ Other Payer-Patient Responsibility Amount
+        """
+
+    def __init__(
+        self,
+        *,
+        coverage_type: _builtins.str = ...,
+        payer_id_qualifier: _builtins.str = ...,
+        payer_id: _builtins.str = ...,
+        date: _builtins.str = ...,
+        amounts_paid: _abc.Iterable[Global___OtherAmount] | None = ...,
+        reject_codes: _abc.Iterable[_builtins.str] | None = ...,
+        patient_responsibility: _abc.Iterable[Global___OtherAmount] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amounts_paid", b"amounts_paid", "coverage_type", b"coverage_type", "date", b"date", "patient_responsibility", b"patient_responsibility", "payer_id", b"payer_id", "payer_id_qualifier", b"payer_id_qualifier", "reject_codes", b"reject_codes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OtherPayment: _TypeAlias = OtherPayment  # noqa: Y015
+
+@_typing.final
 class ClaimRequest(_message.Message):
     """B1 billing request: one transaction."""
 
@@ -441,6 +506,7 @@ class ClaimRequest(_message.Message):
     PRESCRIBER_FIELD_NUMBER: _builtins.int
     PRICING_FIELD_NUMBER: _builtins.int
     DUR_SERVICES_FIELD_NUMBER: _builtins.int
+    OTHER_PAYMENTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def header(self) -> Global___Header: ...
     @_builtins.property
@@ -457,6 +523,10 @@ class ClaimRequest(_message.Message):
     def dur_services(self) -> _containers.RepeatedCompositeFieldContainer[Global___DurService]:
         """AM08 DUR/PPS, 473-7E counts them"""
 
+    @_builtins.property
+    def other_payments(self) -> _containers.RepeatedCompositeFieldContainer[Global___OtherPayment]:
+        """AM05 COB/Other Payments, 337-4C counts them"""
+
     def __init__(
         self,
         *,
@@ -467,10 +537,11 @@ class ClaimRequest(_message.Message):
         prescriber: Global___Prescriber | None = ...,
         pricing: Global___Pricing | None = ...,
         dur_services: _abc.Iterable[Global___DurService] | None = ...,
+        other_payments: _abc.Iterable[Global___OtherPayment] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim", "header", b"header", "insurance", b"insurance", "patient", b"patient", "prescriber", b"prescriber", "pricing", b"pricing"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim", "dur_services", b"dur_services", "header", b"header", "insurance", b"insurance", "patient", b"patient", "prescriber", b"prescriber", "pricing", b"pricing"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim", "dur_services", b"dur_services", "header", b"header", "insurance", b"insurance", "other_payments", b"other_payments", "patient", b"patient", "prescriber", b"prescriber", "pricing", b"pricing"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -639,6 +710,7 @@ class PricingResponse(_message.Message):
     AMOUNT_ATTRIBUTED_TO_SALES_TAX_CENTS_FIELD_NUMBER: _builtins.int
     PATIENT_SALES_TAX_AMOUNT_CENTS_FIELD_NUMBER: _builtins.int
     PLAN_SALES_TAX_AMOUNT_CENTS_FIELD_NUMBER: _builtins.int
+    OTHER_PAYER_AMOUNT_RECOGNIZED_CENTS_FIELD_NUMBER: _builtins.int
     patient_pay_amount_cents: _builtins.int
     """505-F5 Patient Pay Amount"""
     ingredient_cost_paid_cents: _builtins.int
@@ -708,6 +780,10 @@ class PricingResponse(_message.Message):
     """575-EQ Patient Sales Tax Amount"""
     plan_sales_tax_amount_cents: _builtins.int
     """574-2Y Plan Sales Tax Amount"""
+    other_payer_amount_recognized_cents: _builtins.int
+    """566-J5 Other Payer Amount Recognized: what the payers before this plan paid (secondary
+    claims); 509-F9 = F6 + F7 + additional paid − F5 − J5
+    """
     @_builtins.property
     def benefit_stages(self) -> _containers.RepeatedCompositeFieldContainer[Global___BenefitStage]:
         """392-MU Benefit Stage Count, then the stages (Part D)"""
@@ -750,10 +826,11 @@ class PricingResponse(_message.Message):
         amount_attributed_to_sales_tax_cents: _builtins.int = ...,
         patient_sales_tax_amount_cents: _builtins.int = ...,
         plan_sales_tax_amount_cents: _builtins.int = ...,
+        other_payer_amount_recognized_cents: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_accumulated_deductible_amount_cents", b"_accumulated_deductible_amount_cents", "_amount_exceeding_periodic_benefit_maximum_cents", b"_amount_exceeding_periodic_benefit_maximum_cents", "_remaining_benefit_amount_cents", b"_remaining_benefit_amount_cents", "_remaining_deductible_amount_cents", b"_remaining_deductible_amount_cents", "_spending_account_amount_remaining_cents", b"_spending_account_amount_remaining_cents", "accumulated_deductible_amount_cents", b"accumulated_deductible_amount_cents", "amount_exceeding_periodic_benefit_maximum_cents", b"amount_exceeding_periodic_benefit_maximum_cents", "remaining_benefit_amount_cents", b"remaining_benefit_amount_cents", "remaining_deductible_amount_cents", b"remaining_deductible_amount_cents", "spending_account_amount_remaining_cents", b"spending_account_amount_remaining_cents"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accumulated_deductible_amount_cents", b"_accumulated_deductible_amount_cents", "_amount_exceeding_periodic_benefit_maximum_cents", b"_amount_exceeding_periodic_benefit_maximum_cents", "_remaining_benefit_amount_cents", b"_remaining_benefit_amount_cents", "_remaining_deductible_amount_cents", b"_remaining_deductible_amount_cents", "_spending_account_amount_remaining_cents", b"_spending_account_amount_remaining_cents", "accumulated_deductible_amount_cents", b"accumulated_deductible_amount_cents", "allowed_amount_cents", b"allowed_amount_cents", "amount_applied_to_periodic_deductible_cents", b"amount_applied_to_periodic_deductible_cents", "amount_attributed_to_brand_non_preferred_formulary_cents", b"amount_attributed_to_brand_non_preferred_formulary_cents", "amount_attributed_to_non_preferred_formulary_cents", b"amount_attributed_to_non_preferred_formulary_cents", "amount_attributed_to_product_selection_brand_cents", b"amount_attributed_to_product_selection_brand_cents", "amount_attributed_to_provider_network_selection_cents", b"amount_attributed_to_provider_network_selection_cents", "amount_attributed_to_sales_tax_cents", b"amount_attributed_to_sales_tax_cents", "amount_exceeding_periodic_benefit_maximum_cents", b"amount_exceeding_periodic_benefit_maximum_cents", "amount_of_coinsurance_cents", b"amount_of_coinsurance_cents", "amount_of_copay_cents", b"amount_of_copay_cents", "basis_of_reimbursement_determination", b"basis_of_reimbursement_determination", "benefit_stages", b"benefit_stages", "dispensing_fee_paid_cents", b"dispensing_fee_paid_cents", "flat_sales_tax_amount_paid_cents", b"flat_sales_tax_amount_paid_cents", "health_plan_funded_assistance_amount_cents", b"health_plan_funded_assistance_amount_cents", "incentive_amount_paid_cents", b"incentive_amount_paid_cents", "ingredient_cost_paid_cents", b"ingredient_cost_paid_cents", "other_amounts_paid", b"other_amounts_paid", "patient_pay_amount_cents", b"patient_pay_amount_cents", "patient_sales_tax_amount_cents", b"patient_sales_tax_amount_cents", "percentage_sales_tax_amount_paid_cents", b"percentage_sales_tax_amount_paid_cents", "percentage_sales_tax_basis_paid", b"percentage_sales_tax_basis_paid", "percentage_sales_tax_rate_paid", b"percentage_sales_tax_rate_paid", "plan_paid_cents", b"plan_paid_cents", "plan_sales_tax_amount_cents", b"plan_sales_tax_amount_cents", "remaining_benefit_amount_cents", b"remaining_benefit_amount_cents", "remaining_deductible_amount_cents", b"remaining_deductible_amount_cents", "sales_tax_exempt_indicator", b"sales_tax_exempt_indicator", "spending_account_amount_remaining_cents", b"spending_account_amount_remaining_cents", "total_amount_paid_cents", b"total_amount_paid_cents"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accumulated_deductible_amount_cents", b"_accumulated_deductible_amount_cents", "_amount_exceeding_periodic_benefit_maximum_cents", b"_amount_exceeding_periodic_benefit_maximum_cents", "_remaining_benefit_amount_cents", b"_remaining_benefit_amount_cents", "_remaining_deductible_amount_cents", b"_remaining_deductible_amount_cents", "_spending_account_amount_remaining_cents", b"_spending_account_amount_remaining_cents", "accumulated_deductible_amount_cents", b"accumulated_deductible_amount_cents", "allowed_amount_cents", b"allowed_amount_cents", "amount_applied_to_periodic_deductible_cents", b"amount_applied_to_periodic_deductible_cents", "amount_attributed_to_brand_non_preferred_formulary_cents", b"amount_attributed_to_brand_non_preferred_formulary_cents", "amount_attributed_to_non_preferred_formulary_cents", b"amount_attributed_to_non_preferred_formulary_cents", "amount_attributed_to_product_selection_brand_cents", b"amount_attributed_to_product_selection_brand_cents", "amount_attributed_to_provider_network_selection_cents", b"amount_attributed_to_provider_network_selection_cents", "amount_attributed_to_sales_tax_cents", b"amount_attributed_to_sales_tax_cents", "amount_exceeding_periodic_benefit_maximum_cents", b"amount_exceeding_periodic_benefit_maximum_cents", "amount_of_coinsurance_cents", b"amount_of_coinsurance_cents", "amount_of_copay_cents", b"amount_of_copay_cents", "basis_of_reimbursement_determination", b"basis_of_reimbursement_determination", "benefit_stages", b"benefit_stages", "dispensing_fee_paid_cents", b"dispensing_fee_paid_cents", "flat_sales_tax_amount_paid_cents", b"flat_sales_tax_amount_paid_cents", "health_plan_funded_assistance_amount_cents", b"health_plan_funded_assistance_amount_cents", "incentive_amount_paid_cents", b"incentive_amount_paid_cents", "ingredient_cost_paid_cents", b"ingredient_cost_paid_cents", "other_amounts_paid", b"other_amounts_paid", "other_payer_amount_recognized_cents", b"other_payer_amount_recognized_cents", "patient_pay_amount_cents", b"patient_pay_amount_cents", "patient_sales_tax_amount_cents", b"patient_sales_tax_amount_cents", "percentage_sales_tax_amount_paid_cents", b"percentage_sales_tax_amount_paid_cents", "percentage_sales_tax_basis_paid", b"percentage_sales_tax_basis_paid", "percentage_sales_tax_rate_paid", b"percentage_sales_tax_rate_paid", "plan_paid_cents", b"plan_paid_cents", "plan_sales_tax_amount_cents", b"plan_sales_tax_amount_cents", "remaining_benefit_amount_cents", b"remaining_benefit_amount_cents", "remaining_deductible_amount_cents", b"remaining_deductible_amount_cents", "sales_tax_exempt_indicator", b"sales_tax_exempt_indicator", "spending_account_amount_remaining_cents", b"spending_account_amount_remaining_cents", "total_amount_paid_cents", b"total_amount_paid_cents"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__accumulated_deductible_amount_cents: _TypeAlias = _typing.Literal["accumulated_deductible_amount_cents"]  # noqa: Y015
     _WhichOneofArgType__accumulated_deductible_amount_cents: _TypeAlias = _typing.Literal["_accumulated_deductible_amount_cents", b"_accumulated_deductible_amount_cents"]  # noqa: Y015
@@ -913,6 +990,7 @@ class ClaimResponse(_message.Message):
     RULE_TRACE_FIELD_NUMBER: _builtins.int
     PRESCRIPTION_REFERENCE_NUMBER_FIELD_NUMBER: _builtins.int
     DUR_RESPONSES_FIELD_NUMBER: _builtins.int
+    OTHER_PAYERS_FIELD_NUMBER: _builtins.int
     transaction_response_status: _builtins.str
     """112-AN Transaction Response Status: P, D, R, A, S"""
     authorization_number: _builtins.str
@@ -955,6 +1033,10 @@ class ClaimResponse(_message.Message):
     def dur_responses(self) -> _containers.RepeatedCompositeFieldContainer[Global___DurResponse]:
         """AM24: on an 88, and on a paid claim's warnings"""
 
+    @_builtins.property
+    def other_payers(self) -> _containers.RepeatedCompositeFieldContainer[Global___OtherPayer]:
+        """AM28: on a 41, the payers to bill first (355-NT counts them)"""
+
     def __init__(
         self,
         *,
@@ -972,14 +1054,77 @@ class ClaimResponse(_message.Message):
         rule_trace: _abc.Iterable[_builtins.str] | None = ...,
         prescription_reference_number: _builtins.str = ...,
         dur_responses: _abc.Iterable[Global___DurResponse] | None = ...,
+        other_payers: _abc.Iterable[Global___OtherPayer] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["accumulators", b"accumulators", "pricing", b"pricing"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accumulators", b"accumulators", "additional_messages", b"additional_messages", "authorization_number", b"authorization_number", "dur_responses", b"dur_responses", "internal_control_number", b"internal_control_number", "message", b"message", "plan_id", b"plan_id", "prescription_reference_number", b"prescription_reference_number", "pricing", b"pricing", "purses", b"purses", "reference_data_version", b"reference_data_version", "rejects", b"rejects", "rule_trace", b"rule_trace", "transaction_response_status", b"transaction_response_status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accumulators", b"accumulators", "additional_messages", b"additional_messages", "authorization_number", b"authorization_number", "dur_responses", b"dur_responses", "internal_control_number", b"internal_control_number", "message", b"message", "other_payers", b"other_payers", "plan_id", b"plan_id", "prescription_reference_number", b"prescription_reference_number", "pricing", b"pricing", "purses", b"purses", "reference_data_version", b"reference_data_version", "rejects", b"rejects", "rule_trace", b"rule_trace", "transaction_response_status", b"transaction_response_status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ClaimResponse: _TypeAlias = ClaimResponse  # noqa: Y015
+
+@_typing.final
+class OtherPayer(_message.Message):
+    """Response other payer segment (AM28): a payer that pays before this plan."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COVERAGE_TYPE_FIELD_NUMBER: _builtins.int
+    PAYER_ID_QUALIFIER_FIELD_NUMBER: _builtins.int
+    PAYER_ID_FIELD_NUMBER: _builtins.int
+    PROCESSOR_CONTROL_NUMBER_FIELD_NUMBER: _builtins.int
+    CARDHOLDER_ID_FIELD_NUMBER: _builtins.int
+    GROUP_ID_FIELD_NUMBER: _builtins.int
+    PERSON_CODE_FIELD_NUMBER: _builtins.int
+    HELP_DESK_PHONE_FIELD_NUMBER: _builtins.int
+    BENEFIT_EFFECTIVE_DATE_FIELD_NUMBER: _builtins.int
+    BENEFIT_TERMINATION_DATE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    coverage_type: _builtins.str
+    """338-5C: 01 the first payer, 02 the next ..."""
+    payer_id_qualifier: _builtins.str
+    """339-6C: 03 BIN"""
+    payer_id: _builtins.str
+    """340-7C Other Payer ID (its BIN)"""
+    processor_control_number: _builtins.str
+    """991-MH Other Payer Processor Control Number"""
+    cardholder_id: _builtins.str
+    """356-NU Other Payer Cardholder ID"""
+    group_id: _builtins.str
+    """992-MJ Other Payer Group ID"""
+    person_code: _builtins.str
+    """142-UV Other Payer Person Code"""
+    help_desk_phone: _builtins.str
+    """127-UB Other Payer Help Desk Phone Number"""
+    benefit_effective_date: _builtins.str
+    """144-UX Other Payer Benefit Effective Date (CCYYMMDD)"""
+    benefit_termination_date: _builtins.str
+    """145-UY Other Payer Benefit Termination Date"""
+    name: _builtins.str
+    """not an AM28 field: the payer's name (also in 526-FQ)"""
+    def __init__(
+        self,
+        *,
+        coverage_type: _builtins.str = ...,
+        payer_id_qualifier: _builtins.str = ...,
+        payer_id: _builtins.str = ...,
+        processor_control_number: _builtins.str = ...,
+        cardholder_id: _builtins.str = ...,
+        group_id: _builtins.str = ...,
+        person_code: _builtins.str = ...,
+        help_desk_phone: _builtins.str = ...,
+        benefit_effective_date: _builtins.str = ...,
+        benefit_termination_date: _builtins.str = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["benefit_effective_date", b"benefit_effective_date", "benefit_termination_date", b"benefit_termination_date", "cardholder_id", b"cardholder_id", "coverage_type", b"coverage_type", "group_id", b"group_id", "help_desk_phone", b"help_desk_phone", "name", b"name", "payer_id", b"payer_id", "payer_id_qualifier", b"payer_id_qualifier", "person_code", b"person_code", "processor_control_number", b"processor_control_number"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OtherPayer: _TypeAlias = OtherPayer  # noqa: Y015
 
 @_typing.final
 class PurseBalance(_message.Message):

@@ -3,10 +3,10 @@
 Header: BPR (the payment: ACH when the payee's bank is known, a check otherwise, an advice with
 no payment when the cycle nets to zero or less), TRN (the reassociation trace: the bank's EFT
 carries it back), DTM*405, the payer (N1*PR, N3, N4, PER*BL), the payee (N1*PE, REF). Then one
-LX per store, each claim a CLP (01 Rx-fill, 02 1 paid or 22 reversal, 03 charge = 430-DU, 04 paid
-= 509-F9, 05 patient responsibility = 505-F5, 06 filing indicator, 07 993-A7) with the patient
-(NM1*QC), on a reversal the original (REF*F8), the service (SVC N4:NDC, DTM*472) and its
-adjustments (CAS). Last, the provider-level adjustments (PLB).
+LX per store, each claim a CLP (01 Rx-fill, 02 1 paid, 2 paid as secondary or 22 reversal,
+03 charge = 430-DU, 04 paid = 509-F9, 05 patient responsibility = 505-F5, 06 filing indicator,
+07 993-A7) with the patient (NM1*QC), on a reversal the original (REF*F8), the service
+(SVC N4:NDC, DTM*472) and its adjustments (CAS). Last, the provider-level adjustments (PLB).
 """
 
 from __future__ import annotations
@@ -40,9 +40,11 @@ PART_D = "MEDICARE_PART_D"
 
 
 def filing_indicator(line_of_business: str) -> str:
-    """CLP06: OF (other federal program) for Part D, as advised for it; ZZ (mutually defined)
-    otherwise."""
-    return "OF" if line_of_business == PART_D else "ZZ"
+    """CLP06: OF (other federal program) for Part D, as advised for it; MC for Medicaid; ZZ
+    (mutually defined) otherwise."""
+    if line_of_business == PART_D:
+        return "OF"
+    return "MC" if line_of_business == "MEDICAID" else "ZZ"
 
 
 def claim_control_number(line: RemittanceLine) -> str:
@@ -114,7 +116,7 @@ def _claim(line: RemittanceLine) -> list[str]:
         segment(
             "CLP",
             text(line.patient_control_number, 38),
-            "22" if line.kind is LineKind.REVERSAL else "1",
+            line.claim_status,
             amount(line.charge_cents),
             amount(line.paid_cents),
             amount(line.patient_responsibility_cents),

@@ -27,6 +27,7 @@ from rx_gateway.adapters.files.tables import (
     is_phi,
     shown,
 )
+from rx_gateway.domain.cob import MEDICAID
 from rx_gateway.domain.errors import ReferenceDataError
 from rx_gateway.domain.reference import EMPLOYER_SPONSOR, Plan
 from rx_gateway.domain.settlement.parties import Payer
@@ -217,6 +218,35 @@ def _check_references(
             )
 
 
+def _check_medicaid_last(dataset: Dataset, directory: Path) -> None:
+    """Medicaid is the payer of last resort: a Medicaid coverage in force together with another
+    coverage of the same member (in coverages.csv or other_coverages.csv) must come after it in
+    the payer order. (Claims apply the rule whatever the files say; a file that says otherwise
+    is a mistake worth naming.)"""
+    columns = list(TABLES["coverages.csv"])
+    lob, order = columns.index("line_of_business"), columns.index("payer_order")
+    spans: dict[str, list[tuple[Any, Any, int, bool]]] = {}
+    for row in dataset.rows("coverages.csv"):
+        spans.setdefault(row[0], []).append((row[3], row[4], row[order] or 1, row[lob] == MEDICAID))
+    for row in dataset.rows("other_coverages.csv"):
+        spans.setdefault(row[0], []).append((row[9], row[10], row[1], False))
+    lines = dataset.lines.get("coverages.csv", [])
+    for row, line in zip(dataset.rows("coverages.csv"), lines, strict=True):
+        if row[lob] != MEDICAID:
+            continue
+        mine = row[order] or 1
+        for start, end, other_order, medicaid in spans[row[0]]:
+            overlap = start <= (row[4] or start) and row[3] <= (end or row[3])
+            if not medicaid and overlap and other_order >= mine:
+                raise ReferenceDataError(
+                    str(directory / "coverages.csv"),
+                    line,
+                    "payer_order",
+                    f"Medicaid pays last: its payer_order {mine} must be after the other"
+                    f" coverage in force with it (payer_order {other_order})",
+                )
+
+
 def read_plan_text(path: Path) -> str:
     """A plan file as text: UTF-8 (a leading BOM is dropped), or one error naming the line."""
     try:
@@ -280,6 +310,7 @@ def read_dataset(directory: Path, *, known: dict[str, set[Any]] | None = None) -
         ("pharmacies.csv", ("npi",)),
         ("members.csv", ("member_id",)),
         ("coverages.csv", ("member_id", "plan_id", "start_date")),
+        ("other_coverages.csv", ("member_id", "bin", "pcn", "start_date")),
         ("purses.csv", ("purse_id",)),
         ("funding.csv", ("funding_id",)),
         ("prior_authorizations.csv", ("pa_number",)),
@@ -298,6 +329,8 @@ def read_dataset(directory: Path, *, known: dict[str, set[Any]] | None = None) -
     _check_references(dataset, directory, "drugs.csv", "generic_ndc", ndcs, "NDC")
     _check_references(dataset, directory, "coverages.csv", "member_id", members, "member")
     _check_references(dataset, directory, "coverages.csv", "plan_id", plan_ids, "plan")
+    _check_references(dataset, directory, "other_coverages.csv", "member_id", members, "member")
+    _check_medicaid_last(dataset, directory)
     _check_references(dataset, directory, "purses.csv", "family_id", families, "family")
     _check_references(dataset, directory, "funding.csv", "purse_id", purses, "purse")
     _check_references(

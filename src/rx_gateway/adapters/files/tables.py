@@ -32,6 +32,11 @@ Files the settlement commands read (not part of a data directory):
     coverages.csv                member_id,plan_id,group_id,start_date,end_date,end_reason,
                                  line_of_business
                                  [,coverage_level]  (optional: self_only or family)
+                                 [,payer_order]     (optional: 1 primary (blank), 2 ...)
+    other_coverages.csv          member_id,payer_order,payer_name,bin,pcn,group_id,
+                                 cardholder_id,person_code,help_desk_phone,start_date,end_date
+                                 (coverage by payers this gateway does not process: a claim
+                                 billed here before them is answered 41 naming them)
     purses.csv                   purse_id,family_id,kind,employer_id
     funding.csv                  funding_id,purse_id,amount_cents,memo
                                  [,available_on]  (optional: an allotment from that date)
@@ -62,7 +67,7 @@ OPTIONAL_COLUMNS: dict[str, set[str]] = {
         "period_quantity_limit_thousandths",
         "period_days_supply_max",
     },
-    "coverages.csv": {"coverage_level"},
+    "coverages.csv": {"coverage_level", "payer_order"},
     "funding.csv": {"available_on"},
     "prior_authorizations.csv": {"quantity_thousandths"},
     "pharmacies.csv": {"payee_id"},
@@ -81,6 +86,7 @@ OPTIONAL_COLUMNS: dict[str, set[str]] = {
 # Columns whose values are PHI: an error names the file, line and field, never the value.
 PHI_COLUMNS: dict[str, frozenset[str]] = {
     "members.csv": frozenset({"cardholder_id", "first_name", "last_name", "date_of_birth"}),
+    "other_coverages.csv": frozenset({"cardholder_id"}),
 }
 SHOWN_VALUE_CHARS_MAX = 40  # an error quotes at most this much of a (non-PHI) value
 
@@ -183,6 +189,18 @@ def _digits(count: int, what: str) -> Parser:
         text = value.strip()
         if not (len(text) == count and text.isascii() and text.isdigit()):
             raise ValueError(f"must be a {count}-digit {what}")
+        return text
+
+    return parse
+
+
+def _bounded(length_max: int) -> Parser:
+    """Printable ASCII text of at most ``length_max`` characters (an NCPDP field's width)."""
+
+    def parse(value: str) -> str:
+        text = _text(value)
+        if len(text) > length_max or not (text.isascii() and text.isprintable()):
+            raise ValueError(f"must be 1-{length_max} printable ASCII characters")
         return text
 
     return parse
@@ -311,6 +329,21 @@ TABLES: dict[str, dict[str, Parser]] = {
         "line_of_business": _text,
         # self_only or family (X12 834 HD05); blank: self_only for a one-person family
         "coverage_level": _optional(_one_of("self_only", "family")),
+        # 1 primary, 2 secondary ... (blank: 1); Medicaid pays last whatever it says
+        "payer_order": _optional(_int_between(1, 9)),
+    },
+    "other_coverages.csv": {
+        "member_id": _text,
+        "payer_order": _int_between(1, 9),
+        "payer_name": _bounded(60),
+        "bin": _digits(6, "BIN"),
+        "pcn": _optional(_bounded(10)),
+        "group_id": _optional(_bounded(15)),
+        "cardholder_id": _bounded(20),
+        "person_code": _optional(_bounded(3)),
+        "help_desk_phone": _optional(_bounded(18)),
+        "start_date": _date,
+        "end_date": _optional_date,
     },
     "purses.csv": {"purse_id": _text, "family_id": _text, "kind": _text, "employer_id": _text},
     "funding.csv": {
@@ -373,6 +406,7 @@ def _authorized_product(row: dict[str, Any]) -> tuple[str, str] | None:
 # Rules across the fields of one row: (field, problem) when broken.
 ROW_RULES: dict[str, Callable[[dict[str, Any]], tuple[str, str] | None]] = {
     "coverages.csv": _coverage_dates,
+    "other_coverages.csv": _coverage_dates,
     "prior_authorizations.csv": _authorized_product,
     "payees.csv": _payee_identity,
 }

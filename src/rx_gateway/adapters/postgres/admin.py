@@ -14,7 +14,12 @@ import asyncpg
 
 from rx_gateway.adapters.postgres.errors import mapped_errors
 from rx_gateway.domain.errors import InvalidRequest, UnknownReference
-from rx_gateway.service_layer.admin import AuthorizationGrant, CoverageChange, PurseFunding
+from rx_gateway.service_layer.admin import (
+    AuthorizationGrant,
+    CoverageChange,
+    OtherCoverageChange,
+    PurseFunding,
+)
 
 
 @contextmanager
@@ -79,14 +84,15 @@ class PostgresAdmin:
             change.member_id,
             "member_id or plan_id",
             "INSERT INTO coverage (family_id, member_id, plan_id, group_id, start_date, end_date,"
-            " end_reason, line_of_business, coverage_level)"
+            " end_reason, line_of_business, coverage_level, payer_order)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, CASE WHEN (SELECT count(*)"
-            " FROM member_key k WHERE k.family_id = $1) = 1 THEN 'self_only' ELSE 'family' END))"
+            " FROM member_key k WHERE k.family_id = $1) = 1 THEN 'self_only' ELSE 'family' END),"
+            " $10)"
             " ON CONFLICT (family_id, member_id, plan_id, start_date) DO UPDATE SET"
             " group_id = EXCLUDED.group_id, end_date = EXCLUDED.end_date,"
             " end_reason = EXCLUDED.end_reason,"
             " line_of_business = EXCLUDED.line_of_business,"
-            " coverage_level = EXCLUDED.coverage_level",
+            " coverage_level = EXCLUDED.coverage_level, payer_order = EXCLUDED.payer_order",
             (
                 change.member_id,
                 c.plan_id,
@@ -96,6 +102,7 @@ class PostgresAdmin:
                 end_reason,
                 c.line_of_business,
                 change.coverage_level,
+                c.payer_order,
             ),
             actor=actor,
             action="set_coverage",
@@ -108,6 +115,48 @@ class PostgresAdmin:
                 "end_reason": end_reason,
                 "line_of_business": c.line_of_business,
                 "coverage_level": change.coverage_level,
+                "payer_order": c.payer_order,
+            },
+        )
+        return True
+
+    async def set_other_coverage(self, change: OtherCoverageChange, *, actor: str) -> bool:
+        o = change.coverage
+        await self._change(
+            change.member_id,
+            "member_id",
+            "INSERT INTO other_coverage (family_id, member_id, payer_order, payer_name, bin, pcn,"
+            " group_id, cardholder_id, person_code, help_desk_phone, start_date, end_date)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            " ON CONFLICT (family_id, member_id, bin, pcn, start_date) DO UPDATE SET"
+            " payer_order = EXCLUDED.payer_order, payer_name = EXCLUDED.payer_name,"
+            " group_id = EXCLUDED.group_id, cardholder_id = EXCLUDED.cardholder_id,"
+            " person_code = EXCLUDED.person_code, help_desk_phone = EXCLUDED.help_desk_phone,"
+            " end_date = EXCLUDED.end_date",
+            (
+                change.member_id,
+                o.payer_order,
+                o.payer_name,
+                o.bin,
+                o.processor_control_number,
+                o.group_id,
+                o.cardholder_id,
+                o.person_code,
+                o.help_desk_phone,
+                o.start,
+                o.end,
+            ),
+            actor=actor,
+            action="set_other_coverage",
+            # no cardholder ID in the audit detail: it names the member by member_id
+            detail={
+                "member_id": change.member_id,
+                "payer_order": o.payer_order,
+                "payer_name": o.payer_name,
+                "bin": o.bin,
+                "pcn": o.processor_control_number,
+                "start_date": o.start.isoformat(),
+                "end_date": o.end.isoformat() if o.end else None,
             },
         )
         return True

@@ -33,6 +33,7 @@ PER_FAMILY_TABLES: tuple[str, ...] = (
     "family",
     "member",
     "coverage",
+    "other_coverage",
     "prior_authorization",
     "purse",
     "journal_entry",

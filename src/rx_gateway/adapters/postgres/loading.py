@@ -113,11 +113,15 @@ async def write_dataset(
             "SELECT member_id, family_id FROM member_key WHERE member_id = ANY($1::text[])",
             sorted(
                 {r[0] for r in dataset.rows("coverages.csv")}
+                | {r[0] for r in dataset.rows("other_coverages.csv")}
                 | {r[1] for r in dataset.rows("prior_authorizations.csv")}
             ),
             {r[0]: r[3] for r in members},
         )
-        coverages = await _with_coverage_levels(conn, dataset.rows("coverages.csv"))
+        coverages = [
+            (*row[:-1], row[-1] or 1)  # payer_order: blank is primary
+            for row in await _with_coverage_levels(conn, dataset.rows("coverages.csv"))
+        ]
         if coverages:
             await conn.execute(
                 "DELETE FROM coverage WHERE member_id = ANY($1::text[])",
@@ -131,6 +135,7 @@ async def write_dataset(
                 ("family_id", "member_id", "plan_id", "start_date"),
                 family=[member_family[r[0]] for r in coverages],
             )
+        await _write_other_coverages(conn, dataset, member_family)
         purses = dataset.rows("purses.csv")
         await conn.executemany(
             "INSERT INTO purse (purse_id, family_id, kind, employer_id) VALUES ($1, $2, $3, $4)"
@@ -189,6 +194,29 @@ async def write_dataset(
         )
         await conn.execute("SELECT pg_notify($1, $2)", REFERENCE_CHANNEL, str(version))
     return counts
+
+
+async def _write_other_coverages(
+    conn: asyncpg.Connection, dataset: Dataset, member_family: dict[str, str]
+) -> None:
+    """other_coverages.csv replaces what is stored for each member it names."""
+    rows = [
+        tuple("" if value is None and i in (4, 5, 7, 8) else value for i, value in enumerate(row))
+        for row in dataset.rows("other_coverages.csv")
+    ]
+    if not rows:
+        return
+    await conn.execute(
+        "DELETE FROM other_coverage WHERE member_id = ANY($1::text[])", sorted({r[0] for r in rows})
+    )
+    await _upsert(
+        conn,
+        "other_coverage",
+        "other_coverages.csv",
+        rows,
+        ("family_id", "member_id", "bin", "pcn", "start_date"),
+        family=[member_family[r[0]] for r in rows],
+    )
 
 
 async def _with_coverage_levels(
@@ -260,10 +288,13 @@ async def _write_directory(conn: asyncpg.Connection, members: list[tuple[Any, ..
 
 async def _ensure_accounts(conn: asyncpg.Connection, dataset: Dataset) -> None:
     accounts: list[tuple[str, str]] = []
-    accounts += [(ledger.plan_account(p.plan_id), "plan") for p, _ in dataset.plans]
+    for plan, _ in dataset.plans:
+        accounts.append((ledger.plan_account(plan.plan_id), "plan"))
+        accounts.append((ledger.other_payers_account(plan.plan_id), "other_payers"))
     for npi, *_ in dataset.rows("pharmacies.csv"):
         accounts.append((ledger.pharmacy_payable_account(npi), "pharmacy_payable"))
         accounts.append((ledger.pharmacy_collected_account(npi), "pharmacy_collected"))
+        accounts.append((ledger.pharmacy_other_payer_account(npi), "pharmacy_other_payer"))
     accounts += [
         (ledger.member_paid_account(r[0]), "member_paid") for r in dataset.rows("members.csv")
     ]

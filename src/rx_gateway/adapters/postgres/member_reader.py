@@ -18,6 +18,7 @@ from rx_gateway.domain.member import (
     Fill,
     Member,
     MemberState,
+    OtherCoverage,
     PriorAuthorization,
     PurseSpend,
     PurseState,
@@ -49,7 +50,7 @@ FROM m JOIN family f ON f.family_id = m.family_id
 WHERE f.family_id = $1
 UNION ALL
 SELECT 1, c.plan_id, c.group_id, c.end_reason, c.line_of_business, c.coverage_level, NULL,
-       c.start_date, c.end_date, NULL, NULL, NULL
+       c.start_date, c.end_date, c.payer_order::bigint, NULL, NULL
 FROM coverage c JOIN m ON c.family_id = m.family_id AND c.member_id = m.member_id
 WHERE c.family_id = $1
 UNION ALL
@@ -76,7 +77,9 @@ LEFT JOIN purse_funding f ON f.family_id = a.family_id AND f.funding_id = a.allo
 WHERE a.family_id = $1
 UNION ALL
 SELECT 5, c.molecule, c.product_id, c.service_provider_id, c.response->>'prescriber_id',
-       c.response->>'refill_override', NULL, c.date_of_service, NULL, c.days_supply,
+       c.response->>'refill_override',
+       split_part(c.claim_key, '|', -3) || '|' || split_part(c.claim_key, '|', -2),
+       c.date_of_service, NULL, c.days_supply,
        c.quantity_thousandths, NULL
 FROM claim c JOIN m ON c.family_id = m.family_id AND c.member_id = m.member_id
 WHERE c.family_id = $1 AND c.date_of_service BETWEEN $4::date - 400 AND $4::date
@@ -95,6 +98,11 @@ SELECT 7, pa.pa_number, pa.ndc, pa.drug_group, NULL, NULL, NULL, pa.start_date, 
 FROM prior_authorization pa JOIN m ON pa.family_id = m.family_id AND pa.member_id = m.member_id
 WHERE pa.family_id = $1
 UNION ALL
+SELECT 9, o.payer_name, o.bin, o.pcn, o.group_id, o.cardholder_id, o.person_code,
+       o.start_date, o.end_date, o.payer_order::bigint, NULL, to_jsonb(o.help_desk_phone)
+FROM other_coverage o JOIN m ON o.family_id = m.family_id AND o.member_id = m.member_id
+WHERE o.family_id = $1
+UNION ALL
 (SELECT 8, c.request_hash, NULL, NULL, NULL, NULL, NULL, NULL, NULL, c.claim_id,
         EXISTS (SELECT 1 FROM claim_reversal r
                 WHERE r.family_id = c.family_id AND r.claim_id = c.claim_id)::int, c.response
@@ -103,7 +111,18 @@ UNION ALL
 """
 # Which family a card's person belongs to (member_key: a reference table on Citus).
 FAMILY_SQL = "SELECT family_id FROM member_key WHERE cardholder_id = $1 AND person_code = $2"
-_MEMBER, _COVERAGE, _ACCUMULATOR, _PURSE, _ALLOTMENT, _FILL, _SPEND, _PA, _EXISTING = range(9)
+(
+    _MEMBER,
+    _COVERAGE,
+    _ACCUMULATOR,
+    _PURSE,
+    _ALLOTMENT,
+    _FILL,
+    _SPEND,
+    _PA,
+    _EXISTING,
+    _OTHER_COVERAGE,
+) = range(10)
 
 
 def fold_accumulators(
@@ -131,6 +150,7 @@ def member_lookup_from_rows(rows: list[Any], date_of_service: dt.date) -> Member
     fills: list[Fill] = []
     spends: list[PurseSpend] = []
     authorizations: list[PriorAuthorization] = []
+    others: list[OtherCoverage] = []
     existing: StoredClaim | None = None
     for kind, t1, t2, t3, t4, t5, t6, d1, d2, n1, n2, j in rows:
         if kind == _MEMBER:
@@ -138,7 +158,9 @@ def member_lookup_from_rows(rows: list[Any], date_of_service: dt.date) -> Member
             family_version = n2
         elif kind == _COVERAGE:
             end_reason = CoverageEndReason(t3) if t3 else None
-            coverages.append(Coverage(t1, t2, d1, d2, end_reason, t4, CoverageLevel(t5)))
+            coverages.append(
+                Coverage(t1, t2, d1, d2, end_reason, t4, CoverageLevel(t5), payer_order=n1)
+            )
         elif kind == _ACCUMULATOR:
             accumulators.append((t1, t2, d1, t3, n1))
         elif kind == _PURSE:
@@ -149,11 +171,13 @@ def member_lookup_from_rows(rows: list[Any], date_of_service: dt.date) -> Member
             elif not n2:  # due by the date of service and not yet funded: the write posts it
                 due[t1] = due.get(t1, 0) + n1
         elif kind == _FILL:
-            fills.append(Fill(t1, d1, n1, n2, t2, t3, t4 or "", int(t5 or 0)))
+            fills.append(Fill(t1, d1, n1, n2, t2, t3, t4 or "", int(t5 or 0), t6 or ""))
         elif kind == _SPEND:
             spends.append(PurseSpend(t1, d1, n1))
         elif kind == _PA:
             authorizations.append(PriorAuthorization(t2, t3, d1, d2, t1, n1))
+        elif kind == _OTHER_COVERAGE:
+            others.append(OtherCoverage(n1, t1, t2, t3, t4, t5, t6, str(j), d1, d2))
         else:
             existing = StoredClaim(n1, response_from_record(j), request_hash=t1, reversed=bool(n2))
     if member is None:
@@ -176,6 +200,7 @@ def member_lookup_from_rows(rows: list[Any], date_of_service: dt.date) -> Member
         fills=tuple(fills),
         purse_spends=tuple(spends),
         prior_authorizations=tuple(authorizations),
+        other_coverages=tuple(sorted(others, key=lambda o: (o.payer_order, o.start))),
     )
     return MemberLookup(state=state, existing=existing)
 

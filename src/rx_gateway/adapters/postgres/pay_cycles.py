@@ -125,6 +125,7 @@ def line_of(row: Any, line_of_business: dict[str, str]) -> RemittanceLine:
         plan_id=row["plan_id"],
         line_of_business=line_of_business.get(row["plan_id"], ""),
         patient=Patient(row["last_name"], row["first_name"], row["cardholder_id"]),
+        prior_payer_paid_cents=int(pricing.get("other_payer_amount_recognized_cents") or 0),
     )
 
 

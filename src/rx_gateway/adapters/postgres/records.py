@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from rx_gateway.domain.dur import DurConflict, DurReason, Significance
+from rx_gateway.domain.other_payments import OtherPayer
 from rx_gateway.domain.outcome import (
     AccumulatorView,
     ClaimResponse,
@@ -34,6 +35,7 @@ def response_to_record(response: ClaimResponse) -> dict[str, Any]:
     record["additional_messages"] = list(response.additional_messages)
     record["rule_trace"] = list(response.rule_trace)
     record["dur_conflicts"] = [_flat(c) for c in response.dur_conflicts]
+    record["other_payers"] = [_flat(p) for p in response.other_payers]
     return record
 
 
@@ -60,6 +62,7 @@ def response_from_record(record: dict[str, Any]) -> ClaimResponse:
         dur_conflicts=tuple(_conflict(c) for c in record.get("dur_conflicts", ())),
         refill_override=int(record.get("refill_override", 0)),
         prescriber_id=record.get("prescriber_id", ""),
+        other_payers=tuple(OtherPayer(**p) for p in record.get("other_payers", ())),
     )
 
 

@@ -57,6 +57,10 @@ CHECKS: tuple[tuple[str, str], ...] = (
                        <> -(c.response->'pricing'->>'patient_pay_amount_cents')::bigint
                    OR coalesce(sum(p.amount_cents) FILTER (WHERE p.account_key LIKE 'purse:%'), 0)
                        <> (c.response->'pricing'->>'health_plan_funded_assistance_amount_cents')::bigint
+                   OR coalesce(sum(p.amount_cents) FILTER (
+                       WHERE p.account_key = 'other_payers:' || c.plan_id), 0)
+                       <> -coalesce((c.response->'pricing'
+                                     ->>'other_payer_amount_recognized_cents')::bigint, 0)
                    AS wrong
             FROM posting p WHERE p.family_id = c.family_id AND p.entry_id = c.entry_id
         ) x

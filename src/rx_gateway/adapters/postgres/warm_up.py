@@ -13,11 +13,12 @@ import datetime as dt
 from typing import Any
 
 from rx_gateway.domain.adjudication import Paid
-from rx_gateway.domain.claim import ClaimRequest, Header, format_ccyymmdd
+from rx_gateway.domain.claim import ClaimRequest, Header
 from rx_gateway.domain.ledger import AccumulatorMove, PurseMove, claim_entry
 from rx_gateway.domain.member import AccumulatorKind, AccumulatorLevel
 from rx_gateway.domain.outcome import ClaimResponse, ResponseStatus
 from rx_gateway.domain.reversal import Reversal
+from rx_gateway.domain.values import format_ccyymmdd
 from rx_gateway.service_layer.ports import ClaimSession
 
 # The warm-up writes for a real family of the loaded data, in a transaction that is rolled back

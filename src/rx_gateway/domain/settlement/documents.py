@@ -33,6 +33,7 @@ INVOICE_COLUMNS = (
 def _line(line: RemittanceLine) -> dict[str, Any]:
     return {
         "kind": line.kind.value,
+        "claim_status": line.claim_status,
         "patient_control_number": line.patient_control_number,
         "internal_control_number": line.internal_control_number,
         "service_provider_id": line.service_provider_id,

@@ -8,7 +8,8 @@ The 835's three balancing identities hold by construction and are checked again 
 3. payment: BPR02 = Σ CLP04 − Σ PLB (a positive PLB amount reduces the payment).
 
 The adjustments of one line: CO 45, what the contract took off the charge (430-DU minus the
-allowed amount F6 + F7); PR, the member's share the pharmacy collected (505-F5) in its parts:
+allowed amount F6 + F7); OA 23, what the payers before this plan paid on a secondary claim
+(566-J5); PR, the member's share the pharmacy collected (505-F5) in its parts:
 1 deductible (517-FH), 2 coinsurance (572-4U), 3 copay (518-FI), 119 benefit maximum (520-FK),
 and the plan-design differentials (133-UJ network, 134-UK brand, 135-UM/136-UN non-preferred).
 A purse (129-UD) pays part of the member's share: its money is inside 509-F9, so the PR parts
@@ -40,6 +41,9 @@ CARC_NETWORK = "279"  # services not provided by preferred network providers (13
 CARC_PRODUCT_SELECTION = "45"  # charge exceeds the maximum allowable: the brand's (134-UK)
 CARC_NON_PREFERRED = "144"  # incentive adjustment, e.g. preferred product (135-UM, 136-UN)
 CARC_TAX = "137"  # regulatory surcharges, assessments, allowances or health related taxes
+# The impact of prior payer(s) adjudication including payments and/or adjustments (group OA):
+# on a secondary claim, what the payers before this plan paid (566-J5)
+CARC_PRIOR_PAYER = "23"
 
 
 class LineKind(StrEnum):
@@ -49,6 +53,7 @@ class LineKind(StrEnum):
 
 class AdjustmentGroup(StrEnum):
     CONTRACTUAL = "CO"
+    OTHER = "OA"
     PATIENT_RESPONSIBILITY = "PR"
 
 
@@ -117,6 +122,7 @@ class RemittanceLine:
     plan_id: str
     line_of_business: str
     patient: Patient
+    prior_payer_paid_cents: int = 0  # 566-J5: a secondary claim's other payers (OA 23)
     adjustments: tuple[Adjustment, ...] = field(init=False, repr=False, compare=False)
     patient_pay_cents: int = field(init=False, repr=False, compare=False)  # 505-F5, unsigned
 
@@ -127,6 +133,14 @@ class RemittanceLine:
     @property
     def sign(self) -> int:
         return -1 if self.kind is LineKind.REVERSAL else 1
+
+    @property
+    def claim_status(self) -> str:
+        """CLP02: 1 processed as primary, 2 as secondary (other payers paid first), 22 a
+        reversal of a previous payment."""
+        if self.kind is LineKind.REVERSAL:
+            return "22"
+        return "2" if self.prior_payer_paid_cents else "1"
 
     @property
     def patient_control_number(self) -> str:
@@ -146,16 +160,19 @@ class RemittanceLine:
         return self.sign * self.patient_pay_cents
 
     def _adjust(self) -> tuple[Adjustment, ...]:
-        """CO 45 and the PR parts, zero amounts left out, signed like the line (computed once,
-        when the line is made: ``adjustments``)."""
+        """CO 45, OA 23 (the prior payers) and the PR parts, zero amounts left out, signed like
+        the line (computed once, when the line is made: ``adjustments``)."""
         share = self.share
-        allowed = self.total_amount_paid_cents + self.patient_pay_cents
+        prior = self.prior_payer_paid_cents
+        allowed = self.total_amount_paid_cents + self.patient_pay_cents + prior
         out = []
         contractual = self.gross_amount_due_cents - allowed
         if contractual:
             out.append(
                 Adjustment(AdjustmentGroup.CONTRACTUAL, CARC_CONTRACTUAL, self.sign * contractual)
             )
+        if prior:
+            out.append(Adjustment(AdjustmentGroup.OTHER, CARC_PRIOR_PAYER, self.sign * prior))
         purse_left = share.purse_paid_cents
         by_reason: dict[str, int] = {}
         for reason, amount in share.parts():

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rx_gateway.client import reversal_for
-from rx_gateway.tools.synthetic.claims import claim_request
+from rx_gateway.tools.synthetic.claims import add_other_payment, claim_request
 from rx_gateway.v1 import claims_pb2 as pb
 
 Check = Callable[[pb.ClaimResponse], bool]
@@ -97,6 +97,20 @@ def script(fx: dict[str, Any]) -> list[Step]:
     overridden.CopyFrom(duplicate)
     overridden.dur_services.add(  # the pharmacist consulted the prescriber and filled
         reason_for_service="TD", professional_service="M0", result_of_service="1G"
+    )
+    # Medicaid behind an employer plan this gateway does not process: billed first here, the
+    # claim is sent to the employer plan (41); billed after it, Medicaid pays what it left
+    medicaid = members["medicaid_other_primary"]
+    acme = medicaid["other_payer"]
+    medicaid_first = claim(medicaid, "generic_copay", 32)
+    medicaid_second = claim(medicaid, "generic_copay", 33)
+    add_other_payment(
+        medicaid_second,
+        other_coverage_code=2,
+        payer_bin=acme["bin"],
+        paid_on="20261102",
+        paid_cents=1_000,
+        patient_responsibility_cents=500,
     )
     add_sales_tax(taxed, rate=62_500)  # 6.25%, on ingredient + fee, plus a $0.25 flat tax
     return [
@@ -386,6 +400,25 @@ def script(fx: dict[str, Any]) -> list[Step]:
             "P",
             check=lambda r: [c.reason_for_service for c in r.dur_responses] == ["TD"],
             check_text="paid, the conflict still reported",
+        ),
+        Step(
+            "Medicaid billed before the employer plan",
+            medicaid_first,
+            "R",
+            ("41",),
+            check=lambda r: [p.payer_id for p in r.other_payers] == [acme["bin"]],
+            check_text="41 names the primary payer (AM28)",
+        ),
+        Step(
+            "Medicaid as secondary (308-C8 2, COB segment)",
+            medicaid_second,
+            "P",
+            check=lambda r: (
+                pricing(r).other_payer_amount_recognized_cents > 0
+                and pricing(r).total_amount_paid_cents == 500
+                and pricing(r).patient_pay_amount_cents == 0
+            ),
+            check_text="pays the $5.00 the primary left (566-J5)",
         ),
         Step(
             "Part D insulin, $35 a month",

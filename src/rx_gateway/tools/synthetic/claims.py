@@ -62,3 +62,34 @@ def claim_request(
             basis_of_cost_determination="01",
         ),
     )
+
+
+DRUG_BENEFIT = "07"  # 342-HC: what the other payer paid for the drug
+PATIENT_PAY_AMOUNT = "06"  # 351-NP: the patient pay amount (505-F5) the other payer left
+
+
+def add_other_payment(
+    request: pb.ClaimRequest,
+    *,
+    other_coverage_code: int,
+    payer_bin: str,
+    paid_on: str,
+    paid_cents: int | None = None,
+    patient_responsibility_cents: int | None = None,
+    reject_codes: tuple[str, ...] = (),
+    coverage_type: str = "01",
+) -> None:
+    """Make ``request`` a secondary claim: 308-C8 and one COB/Other Payments occurrence for the
+    payer before this one (by BIN, 339-6C 03): what it paid for the drug (342-HC 07), its
+    rejects (472-6E) and the patient pay amount it left (351-NP 06)."""
+    request.claim.other_coverage_code = other_coverage_code
+    payment = request.other_payments.add(
+        coverage_type=coverage_type, payer_id_qualifier="03", payer_id=payer_bin, date=paid_on
+    )
+    if paid_cents is not None:
+        payment.amounts_paid.add(qualifier=DRUG_BENEFIT, amount_cents=paid_cents)
+    payment.reject_codes.extend(reject_codes)
+    if patient_responsibility_cents is not None:
+        payment.patient_responsibility.add(
+            qualifier=PATIENT_PAY_AMOUNT, amount_cents=patient_responsibility_cents
+        )

@@ -15,7 +15,7 @@ from rx_gateway.tools.synthetic.drugs import NdcSource, drug_list
 from rx_gateway.tools.synthetic.fixtures import fixtures
 from rx_gateway.tools.synthetic.formulary import formulary_entries
 from rx_gateway.tools.synthetic.pharmacies import payee_list, pharmacy_list
-from rx_gateway.tools.synthetic.plans import plan_documents
+from rx_gateway.tools.synthetic.plans import COMMERCIAL, MEDICAID, plan_documents
 from rx_gateway.tools.synthetic.population import population
 from rx_gateway.tools.synthetic.rows import (
     CoverageRow,
@@ -24,6 +24,7 @@ from rx_gateway.tools.synthetic.rows import (
     FundingRow,
     InteractionRow,
     MemberRow,
+    OtherCoverageRow,
     PayeeRow,
     PharmacyRow,
     PriorAuthorizationRow,
@@ -49,7 +50,12 @@ def generate(
             json.dumps(plan, indent=2) + "\n"
         )
     drug_rows = drug_list(NdcSource(rng), drugs)
-    entries = formulary_entries([plan["plan_id"] for plan in plans], drug_rows, rng)
+    # Medicaid covers what the commercial plan covers, on the same tiers (its own random draws
+    # would shift the rest of the data)
+    entries = formulary_entries(
+        [plan["plan_id"] for plan in plans if plan["plan_id"] != MEDICAID], drug_rows, rng
+    )
+    entries += [r._replace(plan_id=MEDICAID) for r in entries if r.plan_id == COMMERCIAL]
     stores = pharmacy_list(rng)
     people = population(rng, members)
     write_table(directory, DrugRow, drug_rows)
@@ -60,6 +66,7 @@ def generate(
     (directory / "processor.json").write_text(json.dumps(PROCESSOR, indent=2) + "\n")
     write_table(directory, MemberRow, people.members)
     write_table(directory, CoverageRow, people.coverages)
+    write_table(directory, OtherCoverageRow, people.other_coverages)
     write_table(directory, PurseRow, people.purses)
     write_table(directory, FundingRow, people.funding)
     named = fixtures(drug_rows, entries, stores, people)
@@ -107,7 +114,12 @@ def generate(
 def active_members(directory: Path) -> list[dict[str, str]]:
     """Members of a dataset whose coverage was not terminated, as claim builders take them."""
     with (directory / "coverages.csv").open(newline="") as handle:
-        coverage = {r["member_id"]: r for r in csv.DictReader(handle)}
+        # the primary coverage: members whose every coverage is secondary are left out
+        coverage = {
+            r["member_id"]: r
+            for r in csv.DictReader(handle)
+            if r.get("payer_order", "") in ("", "1")
+        }
     with (directory / "members.csv").open(newline="") as handle:
         return [
             {
@@ -120,5 +132,5 @@ def active_members(directory: Path) -> list[dict[str, str]]:
                 "gender_code": m["gender_code"],
             }
             for m in csv.DictReader(handle)
-            if not coverage[m["member_id"]]["end_reason"]
+            if m["member_id"] in coverage and not coverage[m["member_id"]]["end_reason"]
         ]

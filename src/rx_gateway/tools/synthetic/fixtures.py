@@ -20,8 +20,16 @@ from rx_gateway.tools.synthetic.formulary import (
     PERIOD_QUANTITY_LIMIT_THOUSANDTHS,
     QUANTITY_LIMIT_THOUSANDTHS,
 )
-from rx_gateway.tools.synthetic.plans import COMMERCIAL, HDHP, PART_D, PLAN_LOB, PLAN_ROUTING
-from rx_gateway.tools.synthetic.population import SHOWCASE, Population
+from rx_gateway.tools.synthetic.plans import (
+    COMMERCIAL,
+    HDHP,
+    MEDICAID,
+    MEDICAID_GROUP,
+    PART_D,
+    PLAN_LOB,
+    PLAN_ROUTING,
+)
+from rx_gateway.tools.synthetic.population import OTHER_PAYER, SHOWCASE, Population
 from rx_gateway.tools.synthetic.rows import (
     CoverageRow,
     DrugRow,
@@ -188,7 +196,9 @@ def _drugs(drugs: list[DrugRow], formulary: list[FormularyRow]) -> dict[str, Any
 
 def _members(people: Population) -> dict[str, Any]:
     members = people.members
-    coverage_of: dict[str, CoverageRow] = {c.member_id: c for c in people.coverages}
+    coverage_of: dict[str, CoverageRow] = {}
+    for c in sorted(people.coverages, key=lambda c: c.payer_order or 1):
+        coverage_of.setdefault(c.member_id, c)  # the first in each member's payer order
     family_size = Counter(m.family_id for m in members)
 
     def plan_of(member: MemberRow) -> str:
@@ -247,6 +257,14 @@ def _members(people: Population) -> dict[str, Any]:
         "commercial_part_time": ref(
             next(m for m in members if m.member_id == SHOWCASE["part_time"])
         ),
+        # commercial first, Medicaid second: both processed here
+        "dual_coverage": ref(next(m for m in members if m.member_id == SHOWCASE["dual"]))
+        | {"secondary_plan_id": MEDICAID, "secondary_group_id": MEDICAID_GROUP},
+        # Medicaid second to an employer plan this gateway does not process
+        "medicaid_other_primary": ref(
+            next(m for m in members if m.member_id == SHOWCASE["medicaid_other_primary"])
+        )
+        | {"other_payer": OTHER_PAYER},
     }
 
 

@@ -1,6 +1,7 @@
-"""The three plan documents (one JSON file each): a commercial copay plan with an employer HRA
-and a wellness purse, an HSA-qualified high-deductible plan, and the 2026 Medicare Part D
-defined standard benefit."""
+"""The plan documents (one JSON file each): a commercial copay plan with an employer HRA and a
+wellness purse, an HSA-qualified high-deductible plan, the 2026 Medicare Part D defined
+standard benefit, and a state Medicaid plan (the payer of last resort: it pays the patient
+responsibility other payers leave)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ from typing import Any
 
 BIN_COMMERCIAL = "610999"
 BIN_PART_D = "610888"
+BIN_MEDICAID = "610777"
+MEDICAID = "MEDICAID-2026"
+PCN_MEDICAID = "RXGMCAID"
+MEDICAID_SPONSOR = "STATE-MEDICAID"
+MEDICAID_GROUP = "MCAID"
 COMMERCIAL = "COMM-HRA-2026"
 HDHP = "HDHP-2026"
 PART_D = "PARTD-STD-2026"
@@ -19,12 +25,14 @@ PLAN_LOB = {
     COMMERCIAL: "COMMERCIAL",
     HDHP: "COMMERCIAL",
     PART_D: "MEDICARE_PART_D",
+    MEDICAID: "MEDICAID",
 }
 # BIN and PCN (101-A1, 104-A4) that route a claim to each plan
 PLAN_ROUTING = {
     COMMERCIAL: (BIN_COMMERCIAL, PCN_COMMERCIAL),
     HDHP: (BIN_COMMERCIAL, PCN_HDHP),
     PART_D: (BIN_PART_D, PCN_PART_D),
+    MEDICAID: (BIN_MEDICAID, PCN_MEDICAID),
 }
 
 WELLNESS_RULE = {
@@ -256,4 +264,45 @@ def plan_documents() -> list[dict[str, Any]]:
             }
         ],
     }
-    return [commercial, high_deductible, part_d]
+    # Medicaid: nominal copays, a professional dispensing fee on NADAC, and as a secondary
+    # payer it pays the patient responsibility the primary left (up to what it pays alone)
+    medicaid = {
+        "plan_id": MEDICAID,
+        "name": "State Medicaid",
+        "bin": BIN_MEDICAID,
+        "pcn": PCN_MEDICAID,
+        "line_of_business": "MEDICAID",
+        "plan_year_start_month": 1,
+        "sponsor_id": MEDICAID_SPONSOR,
+        "pharmacy_payment": PART_D_PAY_CYCLE,
+        "cob_method": "patient_responsibility",
+        "refill_overrides": REFILL_OVERRIDES,
+        "dur": DUR,
+        "deductible": {},
+        "out_of_pocket": {},
+        "days_supply_max": 34,
+        "refill_too_soon_threshold_bp": 8_500,
+        "timely_filing_days": 365,
+        "daw_penalty_codes": [],
+        "networks": {
+            "preferred": {
+                "awp_discount_bp": 2_000,
+                "nadac_markup_bp": 0,
+                "use_mac": True,
+                "dispensing_fee_cents": 1_049,
+            },
+            "standard": {
+                "awp_discount_bp": 2_000,
+                "nadac_markup_bp": 0,
+                "use_mac": True,
+                "dispensing_fee_cents": 1_049,
+            },
+        },
+        "tiers": {
+            "1": {"kind": "copay", "copay_cents": 100},
+            "2": {"kind": "copay", "copay_cents": 400},
+            "3": {"kind": "copay", "copay_cents": 400},
+            "4": {"kind": "copay", "copay_cents": 400},
+        },
+    }
+    return [commercial, high_deductible, part_d, medicaid]

@@ -9,8 +9,22 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from rx_gateway.tools.synthetic.catalogue import FIRST_NAMES, LAST_NAMES
-from rx_gateway.tools.synthetic.plans import COMMERCIAL, HDHP, PART_D, PLAN_LOB
-from rx_gateway.tools.synthetic.rows import CoverageRow, FundingRow, MemberRow, PurseRow
+from rx_gateway.tools.synthetic.plans import (
+    COMMERCIAL,
+    HDHP,
+    MEDICAID,
+    MEDICAID_GROUP,
+    MEDICAID_SPONSOR,
+    PART_D,
+    PLAN_LOB,
+)
+from rx_gateway.tools.synthetic.rows import (
+    CoverageRow,
+    FundingRow,
+    MemberRow,
+    OtherCoverageRow,
+    PurseRow,
+)
 
 
 @dataclass(frozen=True)
@@ -35,7 +49,24 @@ HRA_MEMO = "2026 HRA allotment"
 # Two families beyond the random ones, built without the random stream (so the rest of the
 # data does not shift): a full-time family with a wellness purse funded by quarterly
 # allotments, and a part-time employee whose HRA has a quarterly cap.
-SHOWCASE = {"wellness": "M900001", "part_time": "M900002"}
+# Coordination of benefits, also without the random stream: an employee with the commercial
+# plan first and Medicaid second, and a Medicaid member whose employer plan (a payer this
+# gateway does not process) pays first.
+SHOWCASE = {
+    "wellness": "M900001",
+    "part_time": "M900002",
+    "dual": "M900003",
+    "medicaid_other_primary": "M900004",
+}
+OTHER_PAYER = {
+    "payer_name": "Acme Health Plan",
+    "bin": "004336",
+    "pcn": "ACMERX",
+    "group_id": "ACME100",
+    "cardholder_id": "ACM000900004",
+    "person_code": "01",
+    "help_desk_phone": "8005550199",
+}
 WELLNESS_QUARTER_CENTS = 3_000
 
 
@@ -45,6 +76,7 @@ class Population:
     coverages: list[CoverageRow] = field(default_factory=list)
     purses: list[PurseRow] = field(default_factory=list)
     funding: list[FundingRow] = field(default_factory=list)
+    other_coverages: list[OtherCoverageRow] = field(default_factory=list)
 
 
 def population(rng: random.Random, count: int) -> Population:
@@ -111,6 +143,7 @@ def population(rng: random.Random, count: int) -> Population:
             amount = HRA_CENTS["self" if size == 1 else "family"]
             people.funding.append(FundingRow(f"FUND-{hra}-2026", hra, amount, HRA_MEMO))
     _showcase(people)
+    _coordinated(people)
     _coverage_levels(people)
     return people
 
@@ -162,6 +195,55 @@ def _showcase(people: Population) -> None:
                 available_on=start,
             )
         )
+
+
+def _coordinated(people: Population) -> None:
+    """The two members of coordination of benefits (each alone in a family)."""
+    for member_id, employer, born, gender in (
+        (SHOWCASE["dual"], "EMP2", "1988-02-14", 1),
+        (SHOWCASE["medicaid_other_primary"], MEDICAID_SPONSOR, "1995-07-30", 2),
+    ):
+        people.members.append(
+            MemberRow(
+                member_id=member_id,
+                cardholder_id=f"RXG9{member_id[1:]}00",
+                person_code="001",
+                family_id=f"F{member_id[1:]}",
+                employer_id=employer,
+                class_code="FT",
+                first_name="Rowan",
+                last_name="Showcase",
+                date_of_birth=born,
+                gender_code=gender,
+            )
+        )
+    dual, medicaid_only = SHOWCASE["dual"], SHOWCASE["medicaid_other_primary"]
+    start = COVERAGE_START.isoformat()
+    people.coverages += [
+        CoverageRow(dual, COMMERCIAL, "EMP2-FT", start, None, None, PLAN_LOB[COMMERCIAL]),
+        CoverageRow(
+            dual, MEDICAID, MEDICAID_GROUP, start, None, None, PLAN_LOB[MEDICAID], payer_order=2
+        ),
+        CoverageRow(
+            medicaid_only,
+            MEDICAID,
+            MEDICAID_GROUP,
+            start,
+            None,
+            None,
+            PLAN_LOB[MEDICAID],
+            payer_order=2,
+        ),
+    ]
+    people.other_coverages.append(
+        OtherCoverageRow(
+            member_id=medicaid_only,
+            payer_order=1,
+            start_date="2026-01-01",
+            end_date=None,
+            **OTHER_PAYER,
+        )
+    )
 
 
 def _coverage_levels(people: Population) -> None:

@@ -133,6 +133,23 @@ class CoverageRow(NamedTuple):
     end_reason: str | None  # terminated
     line_of_business: str
     coverage_level: str | None = None  # self_only or family (X12 834 HD05)
+    payer_order: int | None = None  # 1 primary (blank), 2 secondary ...
+
+
+class OtherCoverageRow(NamedTuple):
+    """other_coverages.csv: coverage by a payer this gateway does not process."""
+
+    member_id: str
+    payer_order: int
+    payer_name: str
+    bin: str
+    pcn: str | None
+    group_id: str | None
+    cardholder_id: str
+    person_code: str | None
+    help_desk_phone: str | None
+    start_date: str
+    end_date: str | None
 
 
 class PurseRow(NamedTuple):
@@ -175,6 +192,7 @@ FILE_OF: dict[type[NamedTuple], str] = {
     PharmacyRow: "pharmacies.csv",
     MemberRow: "members.csv",
     CoverageRow: "coverages.csv",
+    OtherCoverageRow: "other_coverages.csv",
     PurseRow: "purses.csv",
     FundingRow: "funding.csv",
     PriorAuthorizationRow: "prior_authorizations.csv",

@@ -1,13 +1,14 @@
 """Who pays and who is billed in the synthetic data: the processor (the 835's payer) and the
 sponsors. EMP1 is billed weekly in arrears with a $1.50 admin fee per paid claim; EMP2 pre-funds
-a deposit every two weeks; EMP3 takes the defaults; the Part D plan's sponsor is billed weekly.
+a deposit every two weeks; EMP3 takes the defaults; the Part D plan's sponsor and the state
+Medicaid agency are billed weekly.
 (Names, bank and tax numbers are fictitious.)"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rx_gateway.tools.synthetic.plans import PART_D_SPONSOR
+from rx_gateway.tools.synthetic.plans import MEDICAID_SPONSOR, PART_D_SPONSOR
 from rx_gateway.tools.synthetic.rows import SponsorRow
 
 PROCESSOR: dict[str, Any] = {
@@ -31,4 +32,5 @@ def sponsor_list() -> list[SponsorRow]:
         SponsorRow("EMP2", "Employer Two", 14, "sunday", 2, 0, "prefunded", 2_000_000),
         SponsorRow("EMP3", "Employer Three", None, None, None, None, None, None),
         SponsorRow(PART_D_SPONSOR, "Part D Plan Sponsor", 7, "sunday", 5, 0, "arrears", None),
+        SponsorRow(MEDICAID_SPONSOR, "State Medicaid Agency", 7, "sunday", 5, 0, "arrears", None),
     ]

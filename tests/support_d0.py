@@ -53,7 +53,11 @@ def _claim_segments(request: pb.ClaimRequest) -> tuple[Segment, ...]:
     if c.submission_clarification_codes:
         claim.append(("NX", str(len(c.submission_clarification_codes))))
         claim += [("DK", f"{code:02d}") for code in c.submission_clarification_codes]
+    claim += [("C8", str(c.other_coverage_code))] if c.other_coverage_code else []
+    claim += [("D6", str(c.compound_code))] if c.compound_code else []
     segments = [Segment("07", tuple(claim))]
+    if request.other_payments:
+        segments.append(_cob_segment(request))
     if request.dur_services:
         dur: list[tuple[str, str]] = []
         for number, d in enumerate(request.dur_services, start=1):
@@ -93,8 +97,53 @@ def _claim_segments(request: pb.ClaimRequest) -> tuple[Segment, ...]:
         pricing.append(("H7", str(len(pr.other_amounts_claimed))))
         for other in pr.other_amounts_claimed:
             pricing += [("H8", other.qualifier), ("H9", encode_money(other.amount_cents))]
+    if request.HasField("compound"):
+        segments.append(_compound_segment(request.compound))
     segments.append(Segment("11", tuple(pricing)))
     return tuple(segments)
+
+
+def _cob_segment(request: pb.ClaimRequest) -> Segment:
+    """05: 337-4C, then per other payer 338-5C, 339-6C, 340-7C, 443-E8, 341-HB with its
+    342-HC/431-DV pairs, 471-5E with its 472-6E codes, 353-NR with its 351-NP/352-NQ pairs."""
+    cob: list[tuple[str, str]] = [("4C", str(len(request.other_payments)))]
+    for o in request.other_payments:
+        cob += [("5C", o.coverage_type), ("6C", o.payer_id_qualifier), ("7C", o.payer_id)]
+        cob += [("E8", o.date)] if o.date else []
+        if o.amounts_paid:
+            cob.append(("HB", str(len(o.amounts_paid))))
+            for a in o.amounts_paid:
+                cob += [("HC", a.qualifier), ("DV", encode_money(a.amount_cents))]
+        if o.reject_codes:
+            cob.append(("5E", str(len(o.reject_codes))))
+            cob += [("6E", code) for code in o.reject_codes]
+        if o.patient_responsibility:
+            cob.append(("NR", str(len(o.patient_responsibility))))
+            for a in o.patient_responsibility:
+                cob += [("NP", a.qualifier), ("NQ", encode_money(a.amount_cents))]
+    return Segment("05", tuple(cob))
+
+
+def _compound_segment(compound: pb.Compound) -> Segment:
+    """10: 450-EF, 451-EG, 447-EC, then per ingredient 488-RE, 489-TE, 448-ED, 449-EE, 490-UE
+    and 362-2G with its 363-2H codes."""
+    fields: list[tuple[str, str]] = [
+        ("EF", compound.dosage_form_description_code),
+        ("EG", compound.dispensing_unit_form_indicator),
+        ("EC", str(len(compound.ingredients))),
+    ]
+    for i in compound.ingredients:
+        fields += [
+            ("RE", i.product_id_qualifier),
+            ("TE", i.product_id),
+            ("ED", str(i.quantity_thousandths)),
+            ("EE", encode_money(i.cost_cents)),
+        ]
+        fields += [("UE", i.basis_of_cost_determination)] if i.basis_of_cost_determination else []
+        if i.modifier_codes:
+            fields.append(("2G", str(len(i.modifier_codes))))
+            fields += [("2H", code) for code in i.modifier_codes]
+    return Segment("10", tuple(fields))
 
 
 def _patient_segment(patient: pb.Patient) -> tuple[Segment, ...]:

@@ -18,7 +18,6 @@ from rx_gateway.ncpdp.codec import (
     decode_money,
     decode_response,
     encode,
-    encode_money,
 )
 from rx_gateway.tools.synthetic.claims import add_other_payment, claim_request
 from rx_gateway.v1 import claims_pb2 as pb
@@ -38,34 +37,8 @@ def _claim(fixtures: dict[str, Any], member: dict[str, Any], rx: int, **kw: Any)
 
 
 def _with_cob(request: pb.ClaimRequest) -> Any:
-    """The D.0 transmission of ``request`` with its 308-C8 and COB segment (05)."""
-    transmission = request_transmission([request])
-    claim, *rest = transmission.transactions[0]
-    c8 = (
-        [("C8", str(request.claim.other_coverage_code))]
-        if request.claim.other_coverage_code
-        else []
-    )
-    claim = Segment("07", (*claim.fields, *c8))
-    cob: list[tuple[str, str]] = []
-    if request.other_payments:
-        cob.append(("4C", str(len(request.other_payments))))
-    for o in request.other_payments:
-        cob += [("5C", o.coverage_type), ("6C", o.payer_id_qualifier), ("7C", o.payer_id)]
-        cob += [("E8", o.date)] if o.date else []
-        if o.amounts_paid:
-            cob.append(("HB", str(len(o.amounts_paid))))
-            for a in o.amounts_paid:
-                cob += [("HC", a.qualifier), ("DV", encode_money(a.amount_cents))]
-        if o.reject_codes:
-            cob.append(("5E", str(len(o.reject_codes))))
-            cob += [("6E", code) for code in o.reject_codes]
-        if o.patient_responsibility:
-            cob.append(("NR", str(len(o.patient_responsibility))))
-            for a in o.patient_responsibility:
-                cob += [("NP", a.qualifier), ("NQ", encode_money(a.amount_cents))]
-    segments = (claim, Segment("05", tuple(cob)), *rest) if cob else (claim, *rest)
-    return type(transmission)(transmission.header, transmission.segments, (segments,))
+    """The D.0 transmission of ``request``: 308-C8 in the claim segment, the COB segment (05)."""
+    return request_transmission([request])
 
 
 async def _raw(client: GatewayClient, transmission: Any) -> dict[str, Segment]:

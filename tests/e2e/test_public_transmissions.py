@@ -459,7 +459,9 @@ def retarget(raw: bytes, target: Target, *, prescriber: tuple[str, str] | None =
                 new = _keep_padding(value, str(member["gender_code"]))
             elif segment.segment_id == "07" and fid == "D2":
                 new = _keep_padding(value, next(rx_numbers))
-            elif segment.segment_id == "07" and fid == "D7" and segment.get("E1").strip() == "03":
+            elif (
+                segment.segment_id == "07" and fid == "D7" and segment.get("E1").strip() == "03"
+            ) or (segment.segment_id == "10" and fid == "TE"):
                 new = _keep_padding(value, target.ndcs[value.strip(" ")])
             elif segment.segment_id == "03" and prescriber and fid in ("EZ", "DB"):
                 new = _keep_padding(value, prescriber[0] if fid == "EZ" else prescriber[1])
@@ -487,15 +489,33 @@ def _target(
     fixtures: dict[str, Any], member: dict[str, Any], vector: Vector, date_of_service: str, rx: Any
 ) -> Target:
     plan = fixtures["plans"][member["plan_id"]]
-    theirs = dict.fromkeys(f.product_id for f in vector.fills if f.product_qualifier == "03")
+    # compound ingredients (segment 10) become our bulk ingredients, in order; a claim's 407-D7
+    # that names one of them (the older way of naming a compound) follows it
+    published = _published(vector)
+    ingredients = dict.fromkeys(
+        tid.strip(" ")
+        for group in published.transactions
+        for s in group
+        if s.segment_id == "10"
+        for tid in s.all("TE")
+    )
+    bulk = fixtures["drugs"]["compound_ingredients"]  # (a vector's compounds together may have
+    # more ingredients than we have: no compound of ours has more than we have)
+    ndcs = {ndc: bulk[i % len(bulk)]["ndc"] for i, ndc in enumerate(ingredients)}
+    theirs = dict.fromkeys(
+        f.product_id
+        for f in vector.fills
+        if f.product_qualifier == "03" and f.product_id not in ndcs
+    )
     assert len(theirs) <= len(DRUGS)
+    ndcs |= {ndc: fixtures["drugs"][d]["ndc"] for ndc, d in zip(theirs, DRUGS, strict=False)}
     return Target(
         member=member,
         bin=plan["bin"],
         pcn=plan["pcn"],
         pharmacy=fixtures["pharmacies"][PHARMACY],
         date_of_service=date_of_service,
-        ndcs={ndc: fixtures["drugs"][d]["ndc"] for ndc, d in zip(theirs, DRUGS, strict=False)},
+        ndcs=ndcs,
         rx_numbers=[f"{rx():0{len(f.rx)}d}" for f in vector.fills] or [],
     )
 
@@ -539,6 +559,7 @@ def structured_claim(
             prior_authorization_type_code=f.pa_type,
             prior_authorization_number=f.pa_number,
             other_coverage_code=_other_coverage_code(vector, index),
+            compound_code=int(_segment(_published(vector), "07", index).get("D6") or 0),
         ),
         prescriber=pb.Prescriber(
             prescriber_id_qualifier=prescriber[0] if prescriber else f.prescriber_qualifier,
@@ -553,6 +574,7 @@ def structured_claim(
             **_additional(vector, index),
         ),
         other_payments=_other_payments(vector, index),
+        compound=_compound(vector, index, target),
     )
 
 
@@ -585,6 +607,32 @@ def _additional(vector: Vector, index: int) -> dict[str, Any]:
 
 def _published(vector: Vector) -> Any:
     return decode_request(_wrapping(load(vector.name))[1])
+
+
+def _compound(vector: Vector, index: int, target: Target) -> pb.Compound | None:
+    """The vector's Compound segment (10) as the structured request's, its ingredients
+    re-targeted to our bulk ingredients (read with the codec: the publisher's values)."""
+    segment = _published(vector).segment("10", index)
+    if segment is None:
+        return None
+    compound = pb.Compound(
+        dosage_form_description_code=_trimmed(segment, "EF"),
+        dispensing_unit_form_indicator=_trimmed(segment, "EG"),
+    )
+    ingredient: Any = None
+    for fid, padded in segment.fields:
+        value = padded.strip(" ")
+        if fid == "RE":
+            ingredient = compound.ingredients.add(product_id_qualifier=value)
+        elif fid == "TE":
+            ingredient.product_id = target.ndcs[value]
+        elif fid == "ED":
+            ingredient.quantity_thousandths = int(value)
+        elif fid == "EE":
+            ingredient.cost_cents = decode_money(value)
+        elif fid == "UE":
+            ingredient.basis_of_cost_determination = value
+    return compound
 
 
 def _other_coverage_code(vector: Vector, index: int) -> int:
@@ -784,7 +832,8 @@ async def test_retargeted_billing_pays_as_the_structured_door(
             assert [r.code for r in structured.rejects] == EXPECTED_REJECTS[name][i]
     for (status, rejects, _), f in zip(statuses, vector.fills, strict=True):
         if status == "R" and name not in EXPECTED_REJECTS:
-            assert f.product_qualifier == "00" and "E1" in rejects, rejects
+            # the vector's compounds share a transmission with other claims: 1W
+            assert f.product_qualifier == "00" and rejects == ["1W"], rejects
     for group, rx in zip(reply.transactions, target.rx_numbers, strict=True):
         assert next(s for s in group if s.segment_id == "22").get("D2") == rx
     paid = [i for i, s in enumerate(statuses) if s[0] == "P"]
@@ -806,28 +855,38 @@ async def test_the_public_cob_claim_is_a_secondary_claim_to_medicaid(
 ) -> None:
     """The published COB claim (308-C8 02; 05: 4C 1, 5C 01, 6C 03, 7C 004336, HB 1, HC 07,
     DV $599.77, NR 01, NP 06, NQ $500.00: the counts zero-padded) re-targeted to Medicaid as
-    the dual member's secondary payer: Medicaid pays the patient responsibility the primary
-    left, up to its own allowed amount less its $1.00 copay, the same through both doors."""
+    the dual member's secondary payer. Medicaid pays the lesser of the patient responsibility
+    the primary left ($500.00) and its own allowed amount less what the primary paid: the
+    primary paid $599.77, more than Medicaid allows for the drug, so there is nothing left to
+    pay: 74 (other carrier payment meets or exceeds payable), the same through both doors."""
     vector = VECTORS["transactrx_cob_b1_double_etx"]
     dual = fixtures["members"]["dual_coverage"]
     member = dual | {"plan_id": dual["secondary_plan_id"], "group_id": dual["secondary_group_id"]}
     target = _target(fixtures, member, vector, "20261120", rx_number)
     reply = decode_response(await client.transmit(retarget(load(vector.name), target)))
     status, rejects, _ = _status(reply.transactions[0])
-    assert (status, rejects) == ("P", []), rejects
-    raw = _amounts(reply.transactions[0])
-    allowed = raw["F6"] + raw["F7"]
-    assert allowed < 50_000  # the primary left more than this plan allows: all of it is left
-    assert (raw["F9"], raw["F5"], raw.get("J5", 0)) == (allowed - 100, 100, 0)
+    assert (status, rejects) == ("R", ["74"]), rejects
     request = structured_claim(vector, 0, target)
     assert request.claim.other_coverage_code == 2
     assert [(a.qualifier, a.amount_cents) for a in request.other_payments[0].amounts_paid] == [
         ("07", 59_977)
     ]
-    assert (await client.reverse(reversal_for(request))).transaction_response_status == "A"
     structured = await client.submit(request)
-    assert structured.transaction_response_status == "P", structured.rejects
-    assert raw == _pricing_of(structured)
+    assert structured.transaction_response_status == "R"
+    assert [r.code for r in structured.rejects] == ["74"]
+    # the primary paid $10.00 and left $20.00: Medicaid's allowed less $10.00 is the lesser,
+    # and Medicaid pays all of it (its $1.00 copay is within what it would pay alone)
+    for g in request.other_payments[0].amounts_paid:
+        g.amount_cents = 1_000
+    for g in request.other_payments[0].patient_responsibility:
+        g.amount_cents = 2_000
+    paid = await client.submit(request)
+    assert paid.transaction_response_status == "P", paid.rejects
+    p = paid.pricing
+    allowed = p.ingredient_cost_paid_cents + p.dispensing_fee_paid_cents
+    assert 1_000 < allowed < 1_000 + 2_000  # so allowed less what was paid is the lesser
+    assert (p.other_payer_amount_recognized_cents, p.patient_pay_amount_cents) == (1_000, 0)
+    assert p.total_amount_paid_cents == allowed - 1_000
     assert (await client.reverse(reversal_for(request))).transaction_response_status == "A"
 
 

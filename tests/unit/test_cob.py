@@ -14,7 +14,7 @@ from rx_gateway.domain.adjudication import Paid, Rejected, adjudicate
 from rx_gateway.domain.cob import coordinate, member_paid, payers_ahead
 from rx_gateway.domain.cost_share import ShareBreakdown
 from rx_gateway.domain.ledger import other_payers_account, pharmacy_other_payer_account
-from rx_gateway.domain.member import Coverage, OtherCoverage
+from rx_gateway.domain.member import Coverage, Fill, OtherCoverage
 from rx_gateway.domain.other_payments import OtherPayment, other_payment_rejects
 from rx_gateway.domain.reference import (
     CobMethod,
@@ -359,3 +359,41 @@ def test_an_other_payer_reject_the_pharmacy_can_cure_is_41(
     assert [r.code.value for r in decision.response.rejects] == expected
     if not expected:  # paid as if primary: nothing recognized
         assert _pricing(decision).other_payer_amount_recognized_cents == 0
+
+
+def test_the_same_dispensing_is_a_prior_fill_unless_another_payer_was_billed() -> None:
+    """The primary's claim of this very dispensing (same pharmacy, Rx, fill and date) is no
+    refill too soon for the secondary claim; a claim that says no other payer was billed
+    counts it (the same dispensing paid twice as primary is 79)."""
+    same = Fill("mol-w", D(2026, 11, 2), 30, 30_000, "00000000019", "1000000001", "", 0, "123|0")
+    secondary = _decide(_secondary(), fills=(same,))
+    assert isinstance(secondary, Paid), secondary.response.rejects
+    primary = _decide(_secondary(code=0, payments=()), fills=(same,))
+    assert [r.code.value for r in primary.response.rejects] == ["79"]
+
+
+def test_at_most_nine_payers_are_named_ahead() -> None:
+    others = tuple(replace(ACME, bin=f"00{n:04d}", payer_order=1) for n in range(12))
+    member = replace(STATE, coverages=(_medicaid(),), other_coverages=others)
+    medicaid_plan = replace(PLAN, line_of_business="MEDICAID")
+    ahead = payers_ahead(_medicaid(), medicaid_plan, member, SNAPSHOT, D(2026, 11, 2))
+    assert [p.coverage_type for p in ahead] == [f"{n:02d}" for n in range(1, 10)]
+
+
+def test_medicaid_pays_the_lesser_of_what_the_patient_was_left_and_what_is_left() -> None:
+    """Two payers before Medicaid: the first left 5.00 but the second then paid 3.00 of it; or
+    the others paid more than Medicaid's allowed less the patient's share (their allowed was
+    higher): Medicaid pays the lesser."""
+    first = replace(
+        PRIMARY_PAID, amounts_paid=(("07", 5_200),), patient_responsibility=(("06", 500),)
+    )
+    second = replace(PRIMARY_PAID, coverage_type="02", amounts_paid=(("07", 300),),
+                     patient_responsibility=())  # fmt: skip
+    method = CobMethod.PATIENT_RESPONSIBILITY
+    two = coordinate(method, 2, (second, first), allowed_cents=5_700, member_alone_cents=100)
+    assert not isinstance(two, Reject)
+    assert (two.other_payer_amount_recognized_cents, two.member_cents) == (5_500, 0)
+    higher = replace(PRIMARY_PAID, amounts_paid=(("07", 5_000),))  # left 15.00, paid 50.00
+    one = coordinate(method, 2, (higher,), allowed_cents=5_700, member_alone_cents=100)
+    assert not isinstance(one, Reject)
+    assert (one.other_payer_amount_recognized_cents, one.member_cents) == (5_000, 0)

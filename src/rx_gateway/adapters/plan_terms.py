@@ -20,7 +20,7 @@ from typing import Any
 
 from rx_gateway.adapters.document_reader import Reader
 from rx_gateway.domain.dur import DurAction, DurPolicy, DurReason, RefillOverrides
-from rx_gateway.domain.reference import EMPLOYER_SPONSOR, CobMethod
+from rx_gateway.domain.reference import EMPLOYER_SPONSOR, CobMethod, CompoundRules
 from rx_gateway.domain.settlement.cycles import (
     LAG_DAYS_MAX,
     PERIOD_DAYS,
@@ -158,4 +158,44 @@ def clinical_terms(reader: Reader, doc: Mapping[str, Any]) -> dict[str, Any]:
         "dur": policy,
         "refill_overrides": RefillOverrides(allowed),
         "cob_method": CobMethod(cob_method),
+        "compound": _compound_rules(reader, doc),
     }
+
+
+def _compound_rules(reader: Reader, doc: Mapping[str, Any]) -> CompoundRules:
+    """ "compound": {"covered": true, "ingredients_max": 10, "tier": 3,
+    "level_of_effort_fees_cents": {"11": 0, "12": 500, ...}} (every key optional)."""
+    get = reader.get
+    section = get(doc, ("compound",), dict, default={})
+    tiers = {str(t) for t in get(doc, ("tiers",), dict, default={})}
+    tier = get(
+        section,
+        ("compound", "tier"),
+        int,
+        default=None,
+        check=lambda v: str(v) in tiers,
+        rule=f"must be one of the plan's tiers ({', '.join(sorted(tiers))})",
+    )
+    fees: dict[int, int] = {}
+    for level, fee in get(
+        section, ("compound", "level_of_effort_fees_cents"), dict, default={}
+    ).items():
+        path = ("compound", "level_of_effort_fees_cents", level)
+        if level not in {"11", "12", "13", "14", "15"}:
+            raise reader.fail(path, "keys are 474-8E levels of effort 11-15")
+        if type(fee) is not int or not 0 <= fee <= 100_000:
+            raise reader.fail(path, f"must be 0-100000 cents, got {fee!r}")
+        fees[int(level)] = fee
+    return CompoundRules(
+        covered=get(section, ("compound", "covered"), bool, default=True),
+        ingredients_max=get(
+            section,
+            ("compound", "ingredients_max"),
+            int,
+            default=25,
+            check=lambda v: 2 <= v <= 25,
+            rule="must be 2-25",
+        ),
+        tier=tier,
+        level_of_effort_fees_cents=fees,
+    )

@@ -26,6 +26,7 @@ from rx_gateway.domain.cob import (
     coordinate,
     member_paid,
 )
+from rx_gateway.domain.compound import check_compound, level_of_effort_fee, price_compound
 from rx_gateway.domain.cost_share import member_share
 from rx_gateway.domain.dur import DurConflict
 from rx_gateway.domain.dur_review import review
@@ -36,7 +37,11 @@ from rx_gateway.domain.limits import check_limits, check_refill
 from rx_gateway.domain.member import Coverage, MemberState
 from rx_gateway.domain.money import format_cents
 from rx_gateway.domain.network import check_network
-from rx_gateway.domain.other_payments import PATIENT_RESPONSIBILITY_ONLY, SECONDARY_CODES
+from rx_gateway.domain.other_payments import (
+    DENIED_CODES,
+    PATIENT_RESPONSIBILITY_ONLY,
+    SECONDARY_CODES,
+)
 from rx_gateway.domain.outcome import (
     ClaimResponse,
     PurseLine,
@@ -162,8 +167,20 @@ def adjudicate_checked(
             )
         pharmacy, contract = check_network(request, plan, snapshot)
         trace.append(f"network: {pharmacy.network.value} {pharmacy.kind} pharmacy")
-        drug, entry = check_product(request, plan, snapshot, member_state)
-        trace.append(f"formulary: {drug.name} tier {entry.tier}")
+        compound = None
+        if request.compound is not None:
+            compound = check_compound(request, plan, snapshot, member_state)
+            drug, entry = compound.drug, compound.entry
+            trace.append(
+                f"formulary: {drug.name}, {len(compound.ingredients)} covered, tier {entry.tier}"
+                + "".join(
+                    f"; ingredient {position} dropped (420-DK 8, {why.code.value})"
+                    for position, why in compound.dropped
+                )
+            )
+        else:
+            drug, entry = check_product(request, plan, snapshot, member_state)
+            trace.append(f"formulary: {drug.name} tier {entry.tier}")
         check_limits(request, plan, drug, entry, member_state)
         override = check_refill(request, plan, drug, member_state)
         if override:
@@ -187,17 +204,23 @@ def adjudicate_checked(
                 response, dur_conflicts=stop.dur_conflicts, other_payers=stop.other_payers
             )
         return Rejected(response, member_id=state.member.member_id if state else None)
-    price = price_claim(
-        drug,
-        request.quantity_dispensed_thousandths,
-        contract,
-        usual_and_customary_cents=request.usual_and_customary_charge_cents,
-        gross_amount_due_cents=request.drug_gross_amount_due_cents,
-        ingredient_cost_submitted_cents=request.ingredient_cost_submitted_cents,
-        dispensing_fee_submitted_cents=request.dispensing_fee_submitted_cents,
-    )
+    ingredients: tuple[tuple[str, int], ...] = ()
+    if compound is not None:
+        price, ingredients = price_compound(
+            request, compound, contract, level_of_effort_fee(request, plan), trace
+        )
+    else:
+        price = price_claim(
+            drug,
+            request.quantity_dispensed_thousandths,
+            contract,
+            usual_and_customary_cents=request.usual_and_customary_charge_cents,
+            gross_amount_due_cents=request.drug_gross_amount_due_cents,
+            ingredient_cost_submitted_cents=request.ingredient_cost_submitted_cents,
+            dispensing_fee_submitted_cents=request.dispensing_fee_submitted_cents,
+        )
     trace.append(f"pricing: allowed {format_cents(price.allowed_cents)} (522-FM {price.basis})")
-    return _pay(
+    decision = _pay(
         request,
         snapshot,
         member_state,
@@ -211,16 +234,24 @@ def adjudicate_checked(
         authorization_number=authorization_number,
         internal_control_number=internal_control_number,
         decided=(override, conflicts),
+        dropped=compound.dropped if compound is not None else (),
     )
+    if ingredients and isinstance(decision, Paid):
+        response = replace(decision.response, compound_ingredients=ingredients)
+        return replace(decision, response=response)
+    return decision
 
 
 def _without_this_dispensing(
     state: MemberState, request: ClaimRequest, trace: list[str]
 ) -> MemberState:
-    """The member's prior fills, less this very dispensing when another payer was billed for
-    it (the primary's claim of a secondary claim: same pharmacy, Rx, fill and date): it is not
-    a prior fill, so it is neither a refill too soon nor a DUR conflict nor counted twice in a
-    period limit."""
+    """The member's prior fills, less this very dispensing when the claim says another payer
+    was billed for it (308-C8 2-6 or 8) and this gateway holds that payer's claim (same
+    pharmacy, Rx, fill and date): it is not a prior fill, so it is neither a refill too soon
+    nor a DUR conflict nor counted twice in a period limit. A claim that says no other payer
+    was billed keeps it: the same dispensing paid twice as primary is a refill too soon."""
+    if request.other_coverage_code not in SECONDARY_CODES | DENIED_CODES:
+        return state  # a claim that says no other payer was billed: every fill counts
     this = f"{request.prescription_reference_number}|{request.fill_number}"
     fills = tuple(
         f
@@ -275,6 +306,7 @@ def _pay(
     authorization_number: str,
     internal_control_number: str,
     decided: tuple[int, tuple[DurConflict, ...]] = (0, ()),
+    dropped: tuple[tuple[int, Reject], ...] = (),
 ) -> Decision:
     """The payment: cost share, purses, accumulators, the response and the entry. ``decided``
     is what the refill and DUR groups found: the 420-DK override used, the conflicts reported."""
@@ -403,6 +435,9 @@ def _pay(
         messages.append("Paid at the usual and customary charge (522-FM 04)")
     if recognized:
         messages.append(f"Paid as secondary: {format_cents(recognized)} by the other payer")
+    messages += [
+        f"Ingredient {position} not paid (420-DK 8): {why.message}" for position, why in dropped
+    ]
     response = ClaimResponse(
         transaction_response_status=ResponseStatus.PAID,
         authorization_number=authorization_number,
@@ -419,6 +454,7 @@ def _pay(
         dur_conflicts=decided[1],
         refill_override=decided[0],
         prescriber_id=request.prescriber_id,
+        other_coverage_code=request.other_coverage_code,
     )
     entry_out = claim_entry(
         plan_id=plan.plan_id,

@@ -11,6 +11,7 @@ from rx_gateway.domain.additional_amounts import (
     NO_ADDITIONAL_AMOUNTS,
     AdditionalAmounts,
 )
+from rx_gateway.domain.compound_segment import Compound
 from rx_gateway.domain.dur import DurService
 from rx_gateway.domain.other_payments import OtherPayment
 from rx_gateway.domain.values import parse_ccyymmdd
@@ -105,6 +106,8 @@ class ClaimRequest:
     dur_services: tuple[DurService, ...] = ()  # segment 08: what the pharmacist did
     other_coverage_code: int = 0  # 308-C8
     other_payments: tuple[OtherPayment, ...] = ()  # segment 05: COB/Other Payments
+    compound_code: int = 0  # 406-D6: 1 not a compound, 2 compound (0: not sent)
+    compound: Compound | None = None  # segment 10: the ingredients of a compound
 
     @property
     def key(self) -> ClaimKey:
@@ -179,6 +182,8 @@ _ADDED: tuple[tuple[str, object], ...] = (
     ("dur_services", ()),
     ("other_coverage_code", 0),
     ("other_payments", ()),
+    ("compound_code", 0),
+    ("compound", None),
 )
 _ADDED_NAMES = frozenset(name for name, _ in _ADDED)
 # The digest's field order (content_hash): as it was, header fields first, vendor ID last.

@@ -17,10 +17,12 @@ The plan's COB method decides what it pays (shared/reference/switch-claims.md se
 - standard: the lesser of (allowed − what the others paid) and what the plan would pay alone;
 - non_duplication: the lesser of (allowed − others) and (what it would pay alone − others):
   the member pays at least what they would have paid with this plan alone;
-- patient_responsibility (Medicaid): the patient responsibility the other payer left (its
-  OPPRA; without one, allowed − others), up to what the plan would pay alone.
+- patient_responsibility (Medicaid): the lesser of the patient responsibility the other payers
+  left (the last one's OPPRA, less what later payers paid; without one, as standard) and
+  what is left of the allowed amount, up to what the plan would pay alone.
 
-566-J5 (other payer amount recognized) is what the others are taken to have paid, so that
+566-J5 (other payer amount recognized) is what the others are taken to have covered (their
+payments, and under a patient responsibility their contract's adjustment too), so that
 509-F9 = F6 + F7 + additional − F5 − J5 holds on every response.
 """
 
@@ -49,6 +51,7 @@ from rx_gateway.domain.rejects import Reject, RejectCode
 from rx_gateway.domain.values import format_ccyymmdd
 
 MEDICAID = "MEDICAID"  # the line of business that pays last
+PAYERS_AHEAD_MAX = 9  # 338-5C names the first nine (01-09)
 # 522-FM 14: paid on the other payer's patient responsibility amount
 BASIS_OTHER_PAYER_RESPONSIBILITY = "14"
 
@@ -128,7 +131,7 @@ def payers_ahead(
     ahead.sort(key=lambda pair: pair[0])
     return tuple(
         replace(payer, coverage_type=f"{position:02d}")
-        for position, (_, payer) in enumerate(ahead, start=1)
+        for position, (_, payer) in enumerate(ahead[:PAYERS_AHEAD_MAX], start=1)
     )
 
 
@@ -198,16 +201,16 @@ def coordinate(
     the plan alone sets it). ``member_alone_cents``: the member's share with this plan alone."""
     if other_coverage_code not in SECONDARY_CODES:
         return Coordination(0, member_alone_cents)
-    paid = sum(p.paid_cents for p in payments)
-    left = [r for p in payments if (r := p.patient_responsibility_cents) is not None]
-    by_responsibility = other_coverage_code == PATIENT_RESPONSIBILITY_ONLY or (
-        method is CobMethod.PATIENT_RESPONSIBILITY and left
-    )
-    if by_responsibility:
-        # the last payer's responsibility is what is left to coordinate
-        recognized = allowed_cents - max(0, min(left[-1] if left else 0, allowed_cents))
+    paid = min(sum(p.paid_cents for p in payments), allowed_cents)
+    left = responsibility_left(payments)
+    if other_coverage_code == PATIENT_RESPONSIBILITY_ONLY or (
+        method is CobMethod.PATIENT_RESPONSIBILITY and left is not None
+    ):
+        # the lesser of what the patient was left and what the others left of this plan's
+        # allowed amount
+        recognized = allowed_cents - max(0, min(left or 0, allowed_cents - paid))
     else:
-        recognized = min(paid, allowed_cents)
+        recognized = paid
     gap = allowed_cents - recognized
     if gap == 0:
         return Reject(
@@ -218,6 +221,19 @@ def coordinate(
     alone = allowed_cents - member_alone_cents
     pays = min(gap, max(0, alone - recognized) if method is CobMethod.NON_DUPLICATION else alone)
     return Coordination(recognized, gap - pays)
+
+
+def responsibility_left(payments: tuple[OtherPayment, ...]) -> int | None:
+    """What the other payers left the patient: the patient responsibility reported by the
+    last payer that reported one (in the payer order, 338-5C), less what the payers after it
+    paid; None when no payer reported one."""
+    ordered = sorted(payments, key=lambda p: p.coverage_type)
+    reported = [i for i, p in enumerate(ordered) if p.patient_responsibility_cents is not None]
+    if not reported:
+        return None
+    last = reported[-1]
+    left = ordered[last].patient_responsibility_cents or 0
+    return max(0, left - sum(p.paid_cents for p in ordered[last + 1 :]))
 
 
 def member_paid(

@@ -10,10 +10,11 @@ A paid claim with allowed amount A = plan P + purses H + member F5 posts:
     member_paid:{member}        −F5     what the member paid at the counter
     pharmacy_collected:{npi}    +F5     what the pharmacy collected at the counter
 
-A secondary claim (domain/cob.py) also records what the payers before this plan paid the
-pharmacy, 566-J5, so the entry shows the claim's whole allowed amount (A = P + H + F5 + J5):
-    other_payers:{plan}         −J5     paid by the other payers, on this plan's claims
-    pharmacy_other_payer:{npi}  +J5     what the pharmacy received from them
+A secondary claim (domain/cob.py) also records what the payers before this plan covered,
+566-J5 (their payments and, under a patient responsibility, their contract's adjustment), so
+the entry shows the claim's whole allowed amount (A = P + H + F5 + J5):
+    other_payers:{plan}         −J5     covered by the other payers, on this plan's claims
+    pharmacy_other_payer:{npi}  +J5     what the pharmacy has from them (or adjusted off)
 """
 
 from __future__ import annotations

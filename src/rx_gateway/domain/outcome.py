@@ -146,6 +146,11 @@ class ClaimResponse:
     prescriber_id: str = ""  # 411-DB
     # AM28: on a 41, the payers to bill before this plan
     other_payers: tuple[OtherPayer, ...] = ()
+    # Kept with the claim, not answered: 308-C8 as billed (the 835 says paid as secondary)
+    other_coverage_code: int = 0
+    # Kept with a compound claim, not answered: each covered ingredient's NDC and priced amount,
+    # the largest first (the 835 names the compound by the first)
+    compound_ingredients: tuple[tuple[str, int], ...] = ()
 
     def as_status(self, status: ResponseStatus) -> ClaimResponse:
         return replace(self, transaction_response_status=status)

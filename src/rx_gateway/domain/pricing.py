@@ -80,13 +80,34 @@ def price_claim(
     ingredient_cost_submitted_cents: int,
     dispensing_fee_submitted_cents: int,
 ) -> Price:
-    """Lesser-of pricing. The contract wins ties; then U&C; then the gross amount due."""
+    """Lesser-of pricing of one drug at the network's lowest ingredient basis."""
     ingredient, basis = contract_ingredient(drug, quantity_thousandths, contract)
-    contract_price = ingredient + contract.dispensing_fee_cents
+    return lesser_of(
+        ingredient,
+        basis,
+        contract.dispensing_fee_cents,
+        usual_and_customary_cents=usual_and_customary_cents,
+        gross_amount_due_cents=gross_amount_due_cents,
+        ingredient_cost_submitted_cents=ingredient_cost_submitted_cents,
+        dispensing_fee_submitted_cents=dispensing_fee_submitted_cents,
+    )
+
+
+def lesser_of(
+    ingredient_cents: int,
+    basis: str,
+    fee_cents: int,
+    *,
+    usual_and_customary_cents: int,
+    gross_amount_due_cents: int,
+    ingredient_cost_submitted_cents: int,
+    dispensing_fee_submitted_cents: int,
+) -> Price:
+    """The lesser of the contract price (ingredient at ``basis`` plus fee), the U&C and the
+    gross amount due. The contract wins ties; then U&C; then the gross amount due."""
+    contract_price = ingredient_cents + fee_cents
     if contract_price <= usual_and_customary_cents and contract_price <= gross_amount_due_cents:
-        return Price(
-            contract_price, ingredient, contract.dispensing_fee_cents, basis, contract_price
-        )
+        return Price(contract_price, ingredient_cents, fee_cents, basis, contract_price)
     if usual_and_customary_cents <= gross_amount_due_cents:
         # U&C is what the pharmacy charges cash customers, fee included: pay it as the ingredient.
         return Price(

@@ -166,6 +166,18 @@ class Program:
 EMPLOYER_SPONSOR = "employer"  # a plan billed to each member's employer
 
 
+@dataclass(frozen=True, slots=True)
+class CompoundRules:
+    """How a plan covers compounds (domain/compound.py)."""
+
+    covered: bool = True  # False: 7Y
+    ingredients_max: int = 25  # more ingredients: 9K
+    # the cost-share tier of a compound; None: the highest tier among its covered ingredients
+    tier: int | None = None
+    # a compounding fee by 474-8E level of effort (11-15), on top of the dispensing fee
+    level_of_effort_fees_cents: Mapping[int, int] = field(default_factory=dict)
+
+
 class CobMethod(StrEnum):
     """How a plan pays as a secondary payer (domain/cob.py)."""
 
@@ -230,6 +242,7 @@ class Plan:
     transaction_fee_cents: int = 0
     # As a secondary payer (308-C8 2, 4, 8): how it coordinates with the payers before it.
     cob_method: CobMethod = CobMethod.STANDARD
+    compound: CompoundRules = field(default_factory=CompoundRules)
 
     def sponsor_of(self, employer_id: str) -> str:
         """The sponsor billed for a claim of a member of ``employer_id``'s."""

@@ -33,6 +33,28 @@ class RejectCode(StrEnum):
     MI_PRESCRIBER_ID = "25"
     MI_DATE_WRITTEN = "28"
     MI_PRIOR_AUTHORIZATION_NUMBER = "EV"
+    MI_COMPOUND_CODE = "20"
+    COMPOUND_SEGMENT_MISSING = "8B"
+    COMPOUND_SEGMENT_ON_NON_COMPOUND = "8D"
+    COMPOUND_PRODUCT_ID_NOT_ZERO = "8G"
+    MI_COMPOUND_DOSAGE_FORM = "EF"
+    MI_COMPOUND_DISPENSING_UNIT = "EG"
+    MI_COMPOUND_INGREDIENT_COUNT = "EC"
+    COMPOUND_INGREDIENT_COUNT_MISMATCH = "P3"
+    COMPOUND_TWO_INGREDIENTS = "7Z"
+    COMPOUND_INGREDIENTS_EXCEED_SUPPORTED = "9K"
+    MI_COMPOUND_PRODUCT_ID_QUALIFIER = "RE"
+    MI_COMPOUND_PRODUCT_ID = "TE"
+    MI_COMPOUND_INGREDIENT_QUANTITY = "ED"
+    MI_COMPOUND_INGREDIENT_COST = "EE"
+    COMPOUND_INGREDIENT_COST_NOT_POSITIVE = "9P"
+    MI_COMPOUND_INGREDIENT_BASIS = "UE"
+    MI_COMPOUND_INGREDIENT_MODIFIER_COUNT = "2G"
+    MI_COMPOUND_INGREDIENT_MODIFIER = "2H"
+    COMPOUND_MODIFIER_COUNT_MISMATCH = "4M"
+    DUPLICATE_COMPOUND_PRODUCT = "9Z"
+    COMPOUND_COST_SUM = "8M"
+    COMPOUND_MUST_BE_SINGLE_TRANSACTION = "1W"
     MI_OTHER_COVERAGE_CODE = "13"
     MI_COB_COUNT = "4C"
     MI_OTHER_PAYER_COVERAGE_TYPE = "5C"
@@ -70,6 +92,8 @@ class RejectCode(StrEnum):
     AFTER_COVERAGE_EXPIRED = "68"
     AFTER_COVERAGE_TERMINATED = "69"
     PRODUCT_NOT_COVERED = "70"
+    COMPOUNDS_NOT_COVERED = "7Y"
+    COMPOUND_NEEDS_COVERED_INGREDIENT = "8A"
     OTHER_PAYMENT_MEETS_PAYABLE = "74"
     PRIOR_AUTHORIZATION_REQUIRED = "75"
     PLAN_LIMITATIONS_EXCEEDED = "76"
@@ -127,6 +151,50 @@ REJECT_TEXT: dict[RejectCode, str] = {
     RejectCode.MI_SERVICE_PROVIDER_ID_QUALIFIER: "M/I Service Provider ID Qualifier",
     RejectCode.MI_PRIOR_AUTHORIZATION_NUMBER: "M/I Prior Authorization Number Submitted",
     RejectCode.NON_MATCHED_PERSON_CODE: "Non-Matched Person Code",
+    RejectCode.MI_COMPOUND_CODE: "M/I Compound Code",
+    RejectCode.COMPOUND_SEGMENT_MISSING: "Compound Segment Missing On A Compound Claim",
+    RejectCode.COMPOUND_SEGMENT_ON_NON_COMPOUND: "Compound Segment Present On A Non-Compound Claim",
+    RejectCode.COMPOUND_PRODUCT_ID_NOT_ZERO: (
+        "Product/Service ID (407-D7) Must Be A Single Zero '0' For Compounds"
+    ),
+    RejectCode.MI_COMPOUND_DOSAGE_FORM: "M/I Compound Dosage Form Description Code",
+    RejectCode.MI_COMPOUND_DISPENSING_UNIT: "M/I Compound Dispensing Unit Form Indicator",
+    RejectCode.MI_COMPOUND_INGREDIENT_COUNT: "M/I Compound Ingredient Component Count",
+    RejectCode.COMPOUND_INGREDIENT_COUNT_MISMATCH: (
+        "Compound Ingredient Component Count Does Not Match Number Of Repetitions"
+    ),
+    RejectCode.COMPOUND_TWO_INGREDIENTS: "Compound Requires Two Or More Ingredients",
+    RejectCode.COMPOUND_INGREDIENTS_EXCEED_SUPPORTED: (
+        "Compound Ingredient Component Count Exceeds Number Of Ingredients Supported"
+    ),
+    RejectCode.MI_COMPOUND_PRODUCT_ID_QUALIFIER: "M/I Compound Product ID Qualifier",
+    RejectCode.MI_COMPOUND_PRODUCT_ID: "M/I Compound Product ID",
+    RejectCode.MI_COMPOUND_INGREDIENT_QUANTITY: "M/I Compound Ingredient Quantity",
+    RejectCode.MI_COMPOUND_INGREDIENT_COST: "M/I Compound Ingredient Drug Cost",
+    RejectCode.COMPOUND_INGREDIENT_COST_NOT_POSITIVE: (
+        "Compound Ingredient Drug Cost Must Be Greater Than Zero"
+    ),
+    RejectCode.MI_COMPOUND_INGREDIENT_BASIS: (
+        "M/I Compound Ingredient Basis Of Cost Determination"
+    ),
+    RejectCode.MI_COMPOUND_INGREDIENT_MODIFIER_COUNT: (
+        "M/I Compound Ingredient Modifier Code Count"
+    ),
+    RejectCode.MI_COMPOUND_INGREDIENT_MODIFIER: "M/I Compound Ingredient Modifier Code",
+    RejectCode.COMPOUND_MODIFIER_COUNT_MISMATCH: (
+        "Compound Ingredient Modifier Code Count Does Not Match Number Of Repetitions"
+    ),
+    RejectCode.DUPLICATE_COMPOUND_PRODUCT: "Duplicate Product ID In Compound",
+    RejectCode.COMPOUND_COST_SUM: (
+        "Sum Of Compound Ingredient Costs Does Not Equal Ingredient Cost Submitted"
+    ),
+    RejectCode.COMPOUND_MUST_BE_SINGLE_TRANSACTION: (
+        "Multi-Ingredient Compound Must Be A Single Transaction"
+    ),
+    RejectCode.COMPOUNDS_NOT_COVERED: "Compounds Not Covered",
+    RejectCode.COMPOUND_NEEDS_COVERED_INGREDIENT: (
+        "Compound Requires At Least One Covered Ingredient"
+    ),
     RejectCode.MI_OTHER_COVERAGE_CODE: "M/I Other Coverage Code",
     RejectCode.MI_COB_COUNT: "M/I Coordination Of Benefits/Other Payments Count",
     RejectCode.MI_OTHER_PAYER_COVERAGE_TYPE: "M/I Other Payer Coverage Type",

@@ -17,6 +17,12 @@ from rx_gateway.domain.claim import (
     Header,
     ReversalRequest,
 )
+from rx_gateway.domain.compound_segment import (
+    COMPOUND,
+    COMPOUND_PRODUCT_ID,
+    COMPOUND_PRODUCT_QUALIFIER,
+    compound_rejects,
+)
 from rx_gateway.domain.dur import CLARIFICATIONS_MAX
 from rx_gateway.domain.other_payments import other_payment_rejects
 from rx_gateway.domain.rejects import Reject, RejectCode
@@ -146,7 +152,17 @@ def validate_claim(request: ClaimRequest) -> list[Reject]:
     rejects = validate_header(request.header)
     rejects += _member_rejects(request.cardholder_id, request.group_id, request.person_code)
     rejects += _prescription_rejects(request.prescription_reference_number, request.fill_number)
-    rejects += _product_rejects(request.product_id_qualifier, request.product_id)
+    if request.compound_code == COMPOUND or request.compound is not None:
+        rejects += compound_rejects(
+            request.compound_code,
+            request.product_id_qualifier,
+            request.product_id,
+            request.compound,
+            request.ingredient_cost_submitted_cents,
+        )
+    else:
+        rejects += _product_rejects(request.product_id_qualifier, request.product_id)
+        rejects += compound_rejects(request.compound_code, "", "", None, 0)
     if not 0 < request.quantity_dispensed_thousandths <= QUANTITY_MAX_THOUSANDTHS:
         rejects.append(
             Reject(RejectCode.MI_QUANTITY_DISPENSED, "Quantity (442-E7) must be positive")
@@ -248,7 +264,7 @@ def _clarification_and_dur_rejects(request: ClaimRequest) -> list[Reject]:
         ("result of service (441-E6)", RejectCode.MI_DUR_RESULT, "result"),
     ):
         if any(not _dur_code_ok(getattr(s, values)) for s in request.dur_services):
-            rejects.append(Reject(code, f"DUR {name} must be a 2-character code"))
+            rejects.append(Reject(code, f"DUR {name} must be a 2-character code (or blank)"))
     if len(request.dur_services) > DUR_SERVICES_MAX:
         rejects.append(
             Reject(RejectCode.MI_DUR_REASON, f"At most {DUR_SERVICES_MAX} DUR/PPS occurrences")
@@ -260,7 +276,9 @@ DUR_SERVICES_MAX = 9  # 473-7E counts 1-9
 
 
 def _dur_code_ok(value: str) -> bool:
-    return len(value) == 2 and value.isascii() and value.isalnum()
+    """A DUR/PPS code is 2 characters, or left out (an occurrence may carry only its 474-8E
+    level of effort, as a compound's does)."""
+    return value == "" or (len(value) == 2 and value.isascii() and value.isalnum())
 
 
 def _pricing_rejects(request: ClaimRequest) -> list[Reject]:
@@ -296,7 +314,11 @@ def _pricing_rejects(request: ClaimRequest) -> list[Reject]:
 def validate_reversal(request: ReversalRequest) -> list[Reject]:
     rejects = validate_header(request.header)
     rejects += _prescription_rejects(request.prescription_reference_number, request.fill_number)
-    if request.product_id or request.product_id_qualifier:
+    compound = (request.product_id_qualifier, request.product_id) == (
+        COMPOUND_PRODUCT_QUALIFIER,
+        COMPOUND_PRODUCT_ID,
+    )
+    if (request.product_id or request.product_id_qualifier) and not compound:
         rejects += _product_rejects(request.product_id_qualifier, request.product_id)
     # the optional cross-checks (302-C2, 303-C3): when sent, well formed
     rejects += _text_reject(

@@ -6,6 +6,7 @@ from google.protobuf.message import Message
 
 from rx_gateway.domain.additional_amounts import AdditionalAmounts, OtherAmount
 from rx_gateway.domain.claim import ClaimRequest, EligibilityRequest, Header, ReversalRequest
+from rx_gateway.domain.compound_segment import Compound, Ingredient
 from rx_gateway.domain.dur import DurService
 from rx_gateway.domain.eligibility import Eligibility
 from rx_gateway.domain.errors import InvalidRequest
@@ -30,8 +31,7 @@ def _check_lengths(message: Message, path: str = "") -> None:
     longer than any NCPDP field: INVALID_ARGUMENT names the first that is."""
     for descriptor, value in message.ListFields():
         name = f"{path}{descriptor.name}"
-        repeated = hasattr(value, "__iter__") and not isinstance(value, (str, bytes, Message))
-        values = value if repeated else (value,)
+        values = (value,) if isinstance(value, (str, bytes, Message, int, float)) else value
         for item in values:
             if isinstance(item, str) and len(item) > REQUEST_STRING_LENGTH_MAX:
                 raise InvalidRequest(name, f"longer than {REQUEST_STRING_LENGTH_MAX} characters")
@@ -118,6 +118,26 @@ def claim_request_from_pb(message: pb.ClaimRequest) -> ClaimRequest:
                 ),
             )
             for o in message.other_payments
+        ),
+        compound_code=c.compound_code,
+        compound=_compound_from_pb(message.compound) if message.HasField("compound") else None,
+    )
+
+
+def _compound_from_pb(message: pb.Compound) -> Compound:
+    return Compound(
+        dosage_form=message.dosage_form_description_code,
+        dispensing_unit=message.dispensing_unit_form_indicator,
+        ingredients=tuple(
+            Ingredient(
+                product_id_qualifier=i.product_id_qualifier,
+                product_id=i.product_id,
+                quantity_thousandths=i.quantity_thousandths,
+                cost_cents=i.cost_cents,
+                basis_of_cost=i.basis_of_cost_determination,
+                modifiers=tuple(i.modifier_codes),
+            )
+            for i in message.ingredients
         ),
     )
 

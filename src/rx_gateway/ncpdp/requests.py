@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from rx_gateway.domain.additional_amounts import AdditionalAmounts, OtherAmount
 from rx_gateway.domain.claim import ClaimRequest, EligibilityRequest, Header, ReversalRequest
+from rx_gateway.domain.compound_segment import Compound, Ingredient
 from rx_gateway.domain.dur import DurService
 from rx_gateway.domain.other_payments import OtherPayment
 from rx_gateway.domain.rejects import RejectCode
@@ -48,6 +49,11 @@ FIELD_REJECTS = {
     "D9": RejectCode.GAD_FORMULA,
     "DC": RejectCode.GAD_FORMULA,
     "C8": RejectCode.MI_OTHER_COVERAGE_CODE,
+    "D6": RejectCode.MI_COMPOUND_CODE,
+    "EC": RejectCode.MI_COMPOUND_INGREDIENT_COUNT,
+    "ED": RejectCode.MI_COMPOUND_INGREDIENT_QUANTITY,
+    "EE": RejectCode.MI_COMPOUND_INGREDIENT_COST,
+    "2G": RejectCode.MI_COMPOUND_INGREDIENT_MODIFIER_COUNT,
     "4C": RejectCode.MI_COB_COUNT,
     "HB": RejectCode.MI_OTHER_PAYER_AMOUNT_PAID_COUNT,
     "DV": RejectCode.MI_OTHER_PAYER_AMOUNT_PAID,
@@ -59,7 +65,7 @@ INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 # Fields that are int32 in the structured request; every other number is int64 (so both doors
 # accept the same values).
-INT32_FIELDS = frozenset({"C6", "C5", "D3", "D5", "D8", "DF", "C8"})
+INT32_FIELDS = frozenset({"C6", "C5", "D3", "D5", "D8", "DF", "C8", "D6"})
 TEXT_LENGTH_MAX = 200  # no NCPDP field is longer; the structured door refuses the same
 
 
@@ -245,6 +251,51 @@ def other_payments(segment: Segment) -> tuple[OtherPayment, ...]:
     return tuple(payments)
 
 
+_INGREDIENT_FIELDS = frozenset({"TE", "ED", "EE", "UE", "2G", "2H"})
+
+
+def compound(segment: Segment) -> Compound | None:
+    """Segment 10 (None when not sent): 450-EF, 451-EG, 447-EC, then each ingredient opened by
+    its 488-RE (489-TE, 448-ED, 449-EE, 490-UE, 362-2G with its 363-2H codes). 447-EC must
+    count the ingredients (P3), 362-2G the codes (4M)."""
+    if not segment.fields:
+        return None
+    occurrences: list[list[tuple[str, str]]] = []
+    for field_id, value in segment.fields:
+        if field_id == "RE":
+            occurrences.append([])
+        elif field_id in _INGREDIENT_FIELDS and not occurrences:
+            msg = f"field {field_id}: an ingredient field before its 488-RE qualifier"
+            raise FieldProblem(RejectCode.MI_COMPOUND_PRODUCT_ID_QUALIFIER, msg)
+        if occurrences:
+            occurrences[-1].append((field_id, value))
+    if not _counts(segment, "EC", len(occurrences)):
+        count = segment.get("EC").strip(" ")
+        msg = f"field EC: 447-EC says {count or 'nothing'!r}; {len(occurrences)} ingredients sent"
+        raise FieldProblem(RejectCode.COMPOUND_INGREDIENT_COUNT_MISMATCH, msg)
+    ingredients = []
+    for fields_of in occurrences:
+        occurrence = Segment("10", tuple(fields_of))
+        if not _counts(occurrence, "2G", len(occurrence.all("2H"))):
+            msg = "field 2G: 362-2G does not count the 363-2H codes sent"
+            raise FieldProblem(RejectCode.COMPOUND_MODIFIER_COUNT_MISMATCH, msg)
+        ingredients.append(
+            Ingredient(
+                product_id_qualifier=text(occurrence, "RE"),
+                product_id=text(occurrence, "TE"),
+                quantity_thousandths=_typed(occurrence, "ED", decode_quantity),
+                cost_cents=_money(occurrence, "EE"),
+                basis_of_cost=text(occurrence, "UE"),
+                modifiers=tuple(code.strip(" ") for code in occurrence.all("2H")),
+            )
+        )
+    return Compound(
+        dosage_form=text(segment, "EF"),
+        dispensing_unit=text(segment, "EG"),
+        ingredients=tuple(ingredients),
+    )
+
+
 def header_of(header: RequestHeader) -> Header:
     return Header(
         bin=header.bin.strip(" "),
@@ -266,12 +317,16 @@ def _request_header(transmission: Transmission) -> Header:
 
 def claim_request(transmission: Transmission, index: int) -> ClaimRequest:
     """A B1 (or the billing leg of a B3): header, insurance (04), patient (01), claim (07),
-    prescriber (03), COB (05), DUR/PPS (08) and pricing (11) segments."""
+    prescriber (03), COB (05), DUR/PPS (08), compound (10) and pricing (11) segments."""
     insurance = segment_of(transmission, index, "04")
     patient = segment_of(transmission, index, "01")
     claim = segment_of(transmission, index, "07")
     prescriber = segment_of(transmission, index, "03")
     pricing = segment_of(transmission, index, "11")
+    ingredients = compound(segment_of(transmission, index, "10"))
+    if ingredients is not None and len(transmission.transactions) > 1:
+        msg = "a compound travels alone: send it in a transmission of its own (1W)"
+        raise FieldProblem(RejectCode.COMPOUND_MUST_BE_SINGLE_TRANSACTION, msg)
     return ClaimRequest(
         header=_request_header(transmission),
         cardholder_id=text(insurance, "C2"),
@@ -301,6 +356,8 @@ def claim_request(transmission: Transmission, index: int) -> ClaimRequest:
         dur_services=dur_services(segment_of(transmission, index, "08")),
         other_coverage_code=_number(claim, "C8"),
         other_payments=other_payments(segment_of(transmission, index, "05")),
+        compound_code=_number(claim, "D6"),
+        compound=ingredients,
     )
 
 

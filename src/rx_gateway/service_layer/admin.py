@@ -133,13 +133,18 @@ def coverage_change(
     )
 
 
-def _field_text(field: str, value: str, length_max: int, *, required: bool = False) -> str:
-    if (required and not value) or len(value) > length_max or not value.isascii():
-        raise InvalidRequest(
-            field, f"must be {'1' if required else '0'}-{length_max} printable ASCII characters"
-        )
-    if value and not value.isprintable():
-        raise InvalidRequest(field, "must be printable ASCII characters")
+def _field_text(
+    field: str, value: str, length_max: int, *, required: bool = False, digits: bool = False
+) -> str:
+    """An NCPDP field's value: printable ASCII up to its width, not only spaces when required,
+    only digits 0-9 for a numeric field."""
+    what = "digits 0-9" if digits else "printable ASCII characters"
+    if (required and not value.strip()) or len(value) > length_max:
+        raise InvalidRequest(field, f"must be {'1' if required else '0'}-{length_max} {what}")
+    if value and not (value.isascii() and value.isprintable()):
+        raise InvalidRequest(field, f"must be {what}")
+    if digits and value and not value.isdigit():
+        raise InvalidRequest(field, f"must be {what}")
     return value
 
 
@@ -174,8 +179,8 @@ def other_coverage_change(
             processor_control_number=_field_text("processor_control_number", pcn, 10),
             group_id=_field_text("group_id", group_id, 15),
             cardholder_id=_field_text("cardholder_id", cardholder_id, 20, required=True),
-            person_code=_field_text("person_code", person_code, 3),
-            help_desk_phone=_field_text("help_desk_phone", help_desk_phone, 18),
+            person_code=_field_text("person_code", person_code, 3, digits=True),
+            help_desk_phone=_field_text("help_desk_phone", help_desk_phone, 18, digits=True),
             start=start,
             end=end,
         ),

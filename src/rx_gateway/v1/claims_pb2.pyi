@@ -173,6 +173,7 @@ class Claim(_message.Message):
     PRIOR_AUTHORIZATION_NUMBER_FIELD_NUMBER: _builtins.int
     SUBMISSION_CLARIFICATION_CODES_FIELD_NUMBER: _builtins.int
     OTHER_COVERAGE_CODE_FIELD_NUMBER: _builtins.int
+    COMPOUND_CODE_FIELD_NUMBER: _builtins.int
     prescription_reference_number: _builtins.str
     """402-D2 Prescription/Service Reference Number"""
     fill_number: _builtins.int
@@ -200,6 +201,10 @@ class Claim(_message.Message):
     3 billed and not covered, 4 exists but not collected, 5 managed care denial, 6 pharmacy
     not participating, 7 not in effect on the date of service, 8 patient responsibility only
     """
+    compound_code: _builtins.int
+    """406-D6 Compound Code: 1 not a compound, 2 compound (with the compound segment; 436-E1 then
+    00 and 407-D7 0); 0 not sent
+    """
     @_builtins.property
     def submission_clarification_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """354-NX count; 420-DK Submission Clarification Codes (3 vacation supply, 4 lost or
@@ -222,10 +227,11 @@ class Claim(_message.Message):
         prior_authorization_number: _builtins.str = ...,
         submission_clarification_codes: _abc.Iterable[_builtins.int] | None = ...,
         other_coverage_code: _builtins.int = ...,
+        compound_code: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["date_prescription_written", b"date_prescription_written", "days_supply", b"days_supply", "dispense_as_written", b"dispense_as_written", "fill_number", b"fill_number", "number_of_refills_authorized", b"number_of_refills_authorized", "other_coverage_code", b"other_coverage_code", "prescription_reference_number", b"prescription_reference_number", "prior_authorization_number", b"prior_authorization_number", "prior_authorization_type_code", b"prior_authorization_type_code", "product_id", b"product_id", "product_id_qualifier", b"product_id_qualifier", "quantity_dispensed_thousandths", b"quantity_dispensed_thousandths", "submission_clarification_codes", b"submission_clarification_codes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["compound_code", b"compound_code", "date_prescription_written", b"date_prescription_written", "days_supply", b"days_supply", "dispense_as_written", b"dispense_as_written", "fill_number", b"fill_number", "number_of_refills_authorized", b"number_of_refills_authorized", "other_coverage_code", b"other_coverage_code", "prescription_reference_number", b"prescription_reference_number", "prior_authorization_number", b"prior_authorization_number", "prior_authorization_type_code", b"prior_authorization_type_code", "product_id", b"product_id", "product_id_qualifier", b"product_id_qualifier", "quantity_dispensed_thousandths", b"quantity_dispensed_thousandths", "submission_clarification_codes", b"submission_clarification_codes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -494,6 +500,82 @@ class OtherPayment(_message.Message):
 Global___OtherPayment: _TypeAlias = OtherPayment  # noqa: Y015
 
 @_typing.final
+class CompoundIngredient(_message.Message):
+    """One ingredient of a compound (AM10, repeating; 447-EC counts them)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_ID_QUALIFIER_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    QUANTITY_THOUSANDTHS_FIELD_NUMBER: _builtins.int
+    COST_CENTS_FIELD_NUMBER: _builtins.int
+    BASIS_OF_COST_DETERMINATION_FIELD_NUMBER: _builtins.int
+    MODIFIER_CODES_FIELD_NUMBER: _builtins.int
+    product_id_qualifier: _builtins.str
+    """488-RE Compound Product ID Qualifier (03 = NDC)"""
+    product_id: _builtins.str
+    """489-TE Compound Product ID (11-digit NDC)"""
+    quantity_thousandths: _builtins.int
+    """448-ED Compound Ingredient Quantity (3 implied decimals)"""
+    cost_cents: _builtins.int
+    """449-EE Compound Ingredient Drug Cost"""
+    basis_of_cost_determination: _builtins.str
+    """490-UE Compound Ingredient Basis of Cost Determination"""
+    @_builtins.property
+    def modifier_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """362-2G count; 363-2H Compound Ingredient Modifier Code"""
+
+    def __init__(
+        self,
+        *,
+        product_id_qualifier: _builtins.str = ...,
+        product_id: _builtins.str = ...,
+        quantity_thousandths: _builtins.int = ...,
+        cost_cents: _builtins.int = ...,
+        basis_of_cost_determination: _builtins.str = ...,
+        modifier_codes: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["basis_of_cost_determination", b"basis_of_cost_determination", "cost_cents", b"cost_cents", "modifier_codes", b"modifier_codes", "product_id", b"product_id", "product_id_qualifier", b"product_id_qualifier", "quantity_thousandths", b"quantity_thousandths"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompoundIngredient: _TypeAlias = CompoundIngredient  # noqa: Y015
+
+@_typing.final
+class Compound(_message.Message):
+    """Compound segment (AM10)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOSAGE_FORM_DESCRIPTION_CODE_FIELD_NUMBER: _builtins.int
+    DISPENSING_UNIT_FORM_INDICATOR_FIELD_NUMBER: _builtins.int
+    INGREDIENTS_FIELD_NUMBER: _builtins.int
+    dosage_form_description_code: _builtins.str
+    """450-EF Compound Dosage Form Description Code"""
+    dispensing_unit_form_indicator: _builtins.str
+    """451-EG: 1 each, 2 grams, 3 milliliters"""
+    @_builtins.property
+    def ingredients(self) -> _containers.RepeatedCompositeFieldContainer[Global___CompoundIngredient]:
+        """447-EC Compound Ingredient Component Count"""
+
+    def __init__(
+        self,
+        *,
+        dosage_form_description_code: _builtins.str = ...,
+        dispensing_unit_form_indicator: _builtins.str = ...,
+        ingredients: _abc.Iterable[Global___CompoundIngredient] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dispensing_unit_form_indicator", b"dispensing_unit_form_indicator", "dosage_form_description_code", b"dosage_form_description_code", "ingredients", b"ingredients"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Compound: _TypeAlias = Compound  # noqa: Y015
+
+@_typing.final
 class ClaimRequest(_message.Message):
     """B1 billing request: one transaction."""
 
@@ -507,6 +589,7 @@ class ClaimRequest(_message.Message):
     PRICING_FIELD_NUMBER: _builtins.int
     DUR_SERVICES_FIELD_NUMBER: _builtins.int
     OTHER_PAYMENTS_FIELD_NUMBER: _builtins.int
+    COMPOUND_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def header(self) -> Global___Header: ...
     @_builtins.property
@@ -527,6 +610,10 @@ class ClaimRequest(_message.Message):
     def other_payments(self) -> _containers.RepeatedCompositeFieldContainer[Global___OtherPayment]:
         """AM05 COB/Other Payments, 337-4C counts them"""
 
+    @_builtins.property
+    def compound(self) -> Global___Compound:
+        """AM10 Compound: with 406-D6 = 2"""
+
     def __init__(
         self,
         *,
@@ -538,10 +625,11 @@ class ClaimRequest(_message.Message):
         pricing: Global___Pricing | None = ...,
         dur_services: _abc.Iterable[Global___DurService] | None = ...,
         other_payments: _abc.Iterable[Global___OtherPayment] | None = ...,
+        compound: Global___Compound | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim", "header", b"header", "insurance", b"insurance", "patient", b"patient", "prescriber", b"prescriber", "pricing", b"pricing"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim", "compound", b"compound", "header", b"header", "insurance", b"insurance", "patient", b"patient", "prescriber", b"prescriber", "pricing", b"pricing"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim", "dur_services", b"dur_services", "header", b"header", "insurance", b"insurance", "other_payments", b"other_payments", "patient", b"patient", "prescriber", b"prescriber", "pricing", b"pricing"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["claim", b"claim", "compound", b"compound", "dur_services", b"dur_services", "header", b"header", "insurance", b"insurance", "other_payments", b"other_payments", "patient", b"patient", "prescriber", b"prescriber", "pricing", b"pricing"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -206,6 +206,16 @@ def _bounded(length_max: int) -> Parser:
     return parse
 
 
+def _digits_up_to(length_max: int, what: str) -> Parser:
+    def parse(value: str) -> str:
+        text = value.strip()
+        if not (1 <= len(text) <= length_max and text.isascii() and text.isdigit()):
+            raise ValueError(f"must be a {what} of 1-{length_max} digits")
+        return text
+
+    return parse
+
+
 def _weekday(value: str) -> int:
     number = weekday_number(value)
     if number is None:
@@ -340,8 +350,8 @@ TABLES: dict[str, dict[str, Parser]] = {
         "pcn": _optional(_bounded(10)),
         "group_id": _optional(_bounded(15)),
         "cardholder_id": _bounded(20),
-        "person_code": _optional(_bounded(3)),
-        "help_desk_phone": _optional(_bounded(18)),
+        "person_code": _optional(_digits_up_to(3, "person code")),
+        "help_desk_phone": _optional(_digits_up_to(18, "phone number")),
         "start_date": _date,
         "end_date": _optional_date,
     },

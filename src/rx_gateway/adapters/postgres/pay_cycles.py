@@ -68,10 +68,13 @@ WHERE c.plan_id = ANY($2::text[]) AND cr.created_at < $3 AND cr.created_at >= $4
 """
 
 LINES_SQL = """
-SELECT r.kind, r.payee_id, r.service_provider_id, c.claim_key, c.product_id, c.date_of_service,
+SELECT r.kind, r.payee_id, r.service_provider_id, c.claim_key,
+       coalesce(c.response->'compound_ingredients'->0->>0, c.product_id) AS product_id,
+       c.date_of_service,
        c.quantity_thousandths, c.gross_amount_due_cents, c.plan_id,
        c.response->'pricing' AS pricing, c.response->>'internal_control_number' AS icn,
        c.response->>'prescription_reference_number' AS rx,
+       coalesce(c.response->>'other_coverage_code', '0') IN ('2', '4', '8') AS secondary,
        m.first_name, m.last_name, m.cardholder_id
 FROM remittance_item r
 JOIN claim c ON c.family_id = r.family_id AND c.claim_id = r.claim_id
@@ -126,6 +129,7 @@ def line_of(row: Any, line_of_business: dict[str, str]) -> RemittanceLine:
         line_of_business=line_of_business.get(row["plan_id"], ""),
         patient=Patient(row["last_name"], row["first_name"], row["cardholder_id"]),
         prior_payer_paid_cents=int(pricing.get("other_payer_amount_recognized_cents") or 0),
+        secondary=bool(row["secondary"]),
     )
 
 

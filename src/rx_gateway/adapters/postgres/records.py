@@ -36,6 +36,7 @@ def response_to_record(response: ClaimResponse) -> dict[str, Any]:
     record["rule_trace"] = list(response.rule_trace)
     record["dur_conflicts"] = [_flat(c) for c in response.dur_conflicts]
     record["other_payers"] = [_flat(p) for p in response.other_payers]
+    record["compound_ingredients"] = [list(i) for i in response.compound_ingredients]
     return record
 
 
@@ -63,6 +64,10 @@ def response_from_record(record: dict[str, Any]) -> ClaimResponse:
         refill_override=int(record.get("refill_override", 0)),
         prescriber_id=record.get("prescriber_id", ""),
         other_payers=tuple(OtherPayer(**p) for p in record.get("other_payers", ())),
+        other_coverage_code=int(record.get("other_coverage_code", 0)),
+        compound_ingredients=tuple(
+            (str(ndc), int(cents)) for ndc, cents in record.get("compound_ingredients", ())
+        ),
     )
 
 

@@ -123,6 +123,7 @@ class RemittanceLine:
     line_of_business: str
     patient: Patient
     prior_payer_paid_cents: int = 0  # 566-J5: a secondary claim's other payers (OA 23)
+    secondary: bool = False  # billed after another payer (308-C8 2, 4 or 8): CLP02 2
     adjustments: tuple[Adjustment, ...] = field(init=False, repr=False, compare=False)
     patient_pay_cents: int = field(init=False, repr=False, compare=False)  # 505-F5, unsigned
 
@@ -136,11 +137,11 @@ class RemittanceLine:
 
     @property
     def claim_status(self) -> str:
-        """CLP02: 1 processed as primary, 2 as secondary (other payers paid first), 22 a
+        """CLP02: 1 processed as primary, 2 as secondary (billed after another payer), 22 a
         reversal of a previous payment."""
         if self.kind is LineKind.REVERSAL:
             return "22"
-        return "2" if self.prior_payer_paid_cents else "1"
+        return "2" if self.secondary or self.prior_payer_paid_cents else "1"
 
     @property
     def patient_control_number(self) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rx_gateway.client import reversal_for
-from rx_gateway.tools.synthetic.claims import add_other_payment, claim_request
+from rx_gateway.tools.synthetic.claims import add_other_payment, claim_request, make_compound
 from rx_gateway.v1 import claims_pb2 as pb
 
 Check = Callable[[pb.ClaimResponse], bool]
@@ -98,6 +98,18 @@ def script(fx: dict[str, Any]) -> list[Step]:
     overridden.dur_services.add(  # the pharmacist consulted the prescriber and filled
         reason_for_service="TD", professional_service="M0", result_of_service="1G"
     )
+    # A compound: two covered bulk actives and a cream base the plan excludes, billed with
+    # 420-DK 8 (pay the approved ingredients), a 474-8E level of effort 13 and a compound
+    # preparation fee (479-H8 09)
+    actives, base = drugs["compound_ingredients"], drugs["compound_base"]
+    compound = claim(members["commercial_woman"], "generic", 34, "20261103")
+    make_compound(
+        compound, [(actives[0], 30_000, 1_200), (actives[1], 60_000, 4_500), (base, 10_000, 2_000)]
+    )
+    compound.claim.submission_clarification_codes.append(8)
+    compound.dur_services.add(level_of_effort=13)
+    compound.pricing.other_amounts_claimed.add(qualifier="09", amount_cents=1_000)
+    compound.pricing.gross_amount_due_cents += 1_000
     # Medicaid behind an employer plan this gateway does not process: billed first here, the
     # claim is sent to the employer plan (41); billed after it, Medicaid pays what it left
     medicaid = members["medicaid_other_primary"]
@@ -400,6 +412,18 @@ def script(fx: dict[str, Any]) -> list[Step]:
             "P",
             check=lambda r: [c.reason_for_service for c in r.dur_responses] == ["TD"],
             check_text="paid, the conflict still reported",
+        ),
+        Step(
+            "compound, base not covered (420-DK 8)",
+            compound,
+            "P",
+            check=lambda r: (
+                any("Ingredient 3 not paid" in m for m in r.additional_messages)
+                and [(o.qualifier, o.amount_cents) for o in pricing(r).other_amounts_paid]
+                == [("09", 1_000)]
+                and pricing(r).dispensing_fee_paid_cents == 1_100
+            ),
+            check_text="priced per ingredient, base dropped, +$10 level 13",
         ),
         Step(
             "Medicaid billed before the employer plan",

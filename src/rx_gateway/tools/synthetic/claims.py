@@ -93,3 +93,35 @@ def add_other_payment(
         payment.patient_responsibility.add(
             qualifier=PATIENT_PAY_AMOUNT, amount_cents=patient_responsibility_cents
         )
+
+
+def make_compound(
+    request: pb.ClaimRequest,
+    ingredients: list[tuple[dict[str, Any], int, int]],
+    *,
+    dosage_form: str = "03",
+    dispensing_unit: str = "2",
+) -> None:
+    """Make ``request`` a compound: 406-D6 2, 436-E1 00, 407-D7 0 and the Compound segment,
+    one ingredient per (drug, quantity in thousandths, drug cost in cents); 409-D9 their sum
+    and 430-DU grown to match."""
+    claim, pricing = request.claim, request.pricing
+    claim.compound_code = 2
+    claim.product_id_qualifier = "00"
+    claim.product_id = "0"
+    request.compound.dosage_form_description_code = dosage_form
+    request.compound.dispensing_unit_form_indicator = dispensing_unit
+    for drug, quantity, cost in ingredients:
+        request.compound.ingredients.add(
+            product_id_qualifier="03",
+            product_id=drug["ndc"],
+            quantity_thousandths=quantity,
+            cost_cents=cost,
+            basis_of_cost_determination="01",
+        )
+    total = sum(cost for _, _, cost in ingredients)
+    pricing.gross_amount_due_cents += total - pricing.ingredient_cost_submitted_cents
+    pricing.ingredient_cost_submitted_cents = total
+    pricing.usual_and_customary_charge_cents = max(
+        pricing.usual_and_customary_charge_cents, pricing.gross_amount_due_cents
+    )

@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from rx_gateway.tools.synthetic.csv_writer import write_table
-from rx_gateway.tools.synthetic.drugs import NdcSource, drug_list
+from rx_gateway.tools.synthetic.drugs import (
+    EXCLUDED_BASE,
+    NdcSource,
+    compounding_ingredients,
+    drug_list,
+)
 from rx_gateway.tools.synthetic.fixtures import fixtures
 from rx_gateway.tools.synthetic.formulary import formulary_entries
 from rx_gateway.tools.synthetic.pharmacies import payee_list, pharmacy_list
@@ -56,6 +61,17 @@ def generate(
         [plan["plan_id"] for plan in plans if plan["plan_id"] != MEDICAID], drug_rows, rng
     )
     entries += [r._replace(plan_id=MEDICAID) for r in entries if r.plan_id == COMMERCIAL]
+    # compounding ingredients (fixed rows: the random stream is not drawn for them)
+    bulk = compounding_ingredients()
+    drug_rows += bulk
+    entries += [
+        FormularyRow(
+            plan["plan_id"], d.ndc, "excluded" if d.ndc == EXCLUDED_BASE else "covered", 1,
+            False, None, None, None, None, None, None, None, None, None,
+        )
+        for plan in plans
+        for d in bulk
+    ]  # fmt: skip
     stores = pharmacy_list(rng)
     people = population(rng, members)
     write_table(directory, DrugRow, drug_rows)

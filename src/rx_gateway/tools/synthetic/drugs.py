@@ -164,3 +164,28 @@ def drug_list(source: NdcSource, count_min: int) -> list[DrugRow]:
             )
         )
     return rows
+
+
+COMPOUNDING_GROUP = "compounding"
+
+
+def compounding_ingredients() -> list[DrugRow]:
+    """Bulk ingredients a pharmacy compounds with, priced per gram (fixed rows, drawn from no
+    random stream): four covered actives and a cream base the plans exclude."""
+
+    def bulk(ndc: str, name: str, molecule: str, cents_per_gram: int) -> DrugRow:
+        return DrugRow(
+            ndc, name, molecule, COMPOUNDING_GROUP, False, None, False, cents_per_gram * 1_000,
+            None, None, None,
+        )  # fmt: skip
+
+    return [
+        bulk("51927100101", "ketoprofen powder (bulk)", "ketoprofen", 30),
+        bulk("51927100202", "lidocaine hydrochloride powder (bulk)", "lidocaine", 80),
+        bulk("51927100303", "cyclobenzaprine hydrochloride powder (bulk)", "cyclobenzaprine", 120),
+        bulk("51927100404", "gabapentin powder (bulk)", "gabapentin", 60),
+        bulk("38779014503", "transdermal cream base", "cream base", 20),
+    ]
+
+
+EXCLUDED_BASE = "38779014503"  # the base every synthetic plan excludes

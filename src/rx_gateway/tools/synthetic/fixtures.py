@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rx_gateway.tools.synthetic.catalogue import INSULIN_GROUP, STATIN_GROUP
-from rx_gateway.tools.synthetic.drugs import DUPLICATION_GROUP
+from rx_gateway.tools.synthetic.drugs import COMPOUNDING_GROUP, DUPLICATION_GROUP, EXCLUDED_BASE
 from rx_gateway.tools.synthetic.formulary import (
     ADULT_AGE,
     PERIOD_DAYS,
@@ -123,7 +123,7 @@ def _drugs(drugs: list[DrugRow], formulary: list[FormularyRow]) -> dict[str, Any
             and on(d).step_therapy_molecule is None
         )
     )
-    named = {
+    named: dict[str, Any] = {
         "generic": _drug_ref(generic),
         # a generic outside the $0 statin program: the member pays the tier-1 copay
         "generic_copay": _drug_ref(
@@ -188,10 +188,16 @@ def _drugs(drugs: list[DrugRow], formulary: list[FormularyRow]) -> dict[str, Any
             "period_quantity_limit_thousandths": PERIOD_QUANTITY_LIMIT_THOUSANDTHS,
         },
     }
+    # compounding: the covered bulk actives and the excluded cream base
+    named["compound_ingredients"] = [
+        _drug_ref(d) for d in drugs if d.drug_group == COMPOUNDING_GROUP and d.ndc != EXCLUDED_BASE
+    ]
+    named["compound_base"] = _drug_ref(by_ndc[EXCLUDED_BASE])
     # DUR: two antidepressants of different molecules (TD) and an anticoagulant with an
     # antibiotic that interacts with it (DD, see interactions.csv): generics covered for
     # everyone, of molecules no other fixture uses
-    return named | _dur_drugs(drugs, plain_everywhere, {v["molecule"] for v in named.values()})
+    taken = {v["molecule"] for v in named.values() if isinstance(v, dict)}
+    return named | _dur_drugs(drugs, plain_everywhere, taken)
 
 
 def _members(people: Population) -> dict[str, Any]:

@@ -70,6 +70,15 @@ DUR = {
 }
 
 
+# Compounds: up to 10 ingredients, priced on tier 3, with a compounding fee by the 474-8E
+# level of effort the pharmacist reports (on top of the dispensing fee).
+COMMERCIAL_COMPOUNDS = {
+    "ingredients_max": 10,
+    "tier": 3,
+    "level_of_effort_fees_cents": {"12": 500, "13": 1_000, "14": 1_500, "15": 2_000},
+}
+
+
 def plan_documents() -> list[dict[str, Any]]:
     """The plan documents, as `rx-gateway load` reads them from plans/*.json."""
     copay_bands_generic = [[34, 10_000], [90, 20_000]]
@@ -85,6 +94,7 @@ def plan_documents() -> list[dict[str, Any]]:
         "pharmacy_payment": COMMERCIAL_PAY_CYCLE,
         "refill_overrides": REFILL_OVERRIDES,
         "dur": DUR,
+        "compound": COMMERCIAL_COMPOUNDS,
         "deductible": {"individual_cents": 25_000, "family_cents": 50_000},
         "out_of_pocket": {"individual_cents": 400_000, "family_cents": 800_000},
         "days_supply_max": 90,
@@ -98,6 +108,7 @@ def plan_documents() -> list[dict[str, Any]]:
                 "nadac_markup_bp": 1_000,
                 "use_mac": True,
                 "dispensing_fee_cents": 100,
+                "other_amounts_paid_max_cents": {"09": 1_500},  # compound preparation
             },
             "standard": {
                 "awp_discount_bp": 1_500,
@@ -276,6 +287,7 @@ def plan_documents() -> list[dict[str, Any]]:
         "sponsor_id": MEDICAID_SPONSOR,
         "pharmacy_payment": PART_D_PAY_CYCLE,
         "cob_method": "patient_responsibility",
+        "compound": {"ingredients_max": 6},
         "refill_overrides": REFILL_OVERRIDES,
         "dur": DUR,
         "deductible": {},

@@ -106,3 +106,31 @@ async def test_an_interaction_is_88_through_both_doors(
     assert structured.dur_responses[0].clinical_significance == "1"
     status, rejects, dur = await _raw(client, second)
     assert (status, rejects, dur.get("E4"), dur.get("FS")) == ("R", ["88"], "DD", "1")
+
+
+async def test_vacation_overrides_are_counted_per_plan_year_from_the_stored_fills(
+    client: GatewayClient, fixtures: dict[str, Any], people: list[dict[str, Any]], rx_number: Any
+) -> None:
+    """The plan allows two vacation supplies a plan year: the count comes from the claims the
+    database holds (each paid override is kept with its claim), so the third is refused with
+    the count, through both doors, and a reversed override no longer counts."""
+    member = people[3]
+    day = iter(["20261101", "20261103", "20261105", "20261107"])
+    assert (
+        await client.submit(_fill(fixtures, member, "generic_copay", rx_number(), next(day)))
+    ).transaction_response_status == "P"
+    vacations = []
+    for _ in range(2):
+        early = _fill(fixtures, member, "generic_copay", rx_number(), next(day))
+        early.claim.submission_clarification_codes.append(3)
+        assert (await client.submit(early)).transaction_response_status == "P"
+        vacations.append(early)
+    third = _fill(fixtures, member, "generic_copay", rx_number(), next(day))
+    third.claim.submission_clarification_codes.append(3)
+    refused = await client.submit(third)
+    assert [r.code for r in refused.rejects] == ["79"]
+    said = (refused.message, *refused.additional_messages)
+    assert any("420-DK 3 (vacation supply) used 2 of 2 times this plan year" in m for m in said)
+    assert (await _raw(client, third))[:2] == ("R", ["79"])
+    assert (await client.reverse(reversal_for(vacations[1]))).transaction_response_status == "A"
+    assert (await _raw(client, third))[0] == "P"

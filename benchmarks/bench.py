@@ -1,6 +1,6 @@
 """The benchmark of issue 4, runnable from a checkout: the same as `rx-gateway bench`.
 
-    python benchmarks/bench.py --quick          # under 90 s
+    python benchmarks/bench.py --quick          # under 2.5 minutes, with the claim-shaped floor
     python benchmarks/bench.py                  # the full step and bisection, under 10 minutes
     python benchmarks/bench.py --workers 2      # two server processes on one port (SO_REUSEPORT)
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import asyncpg
+from grpc import aio
 
 from rx_gateway.adapters.files.loader import read_dataset
 from rx_gateway.adapters.postgres.admin import PostgresAdmin
+from rx_gateway.adapters.postgres.citus import is_distributed
 from rx_gateway.adapters.postgres.database import (
     EmbeddedPostgres,
     create_pool,
@@ -22,15 +25,18 @@ from rx_gateway.adapters.postgres.database import (
 from rx_gateway.adapters.postgres.loading import REFERENCE_CHANNEL, known_keys, write_dataset
 from rx_gateway.adapters.postgres.reference_loader import PostgresReferenceLoader
 from rx_gateway.adapters.postgres.settlement_store import PostgresSettlement
-from rx_gateway.adapters.postgres.store import PostgresClaimStore
+from rx_gateway.adapters.postgres.store import PostgresClaimStore, warming
 from rx_gateway.config import PoolLimits, Settings
 from rx_gateway.domain.errors import InsecureConfiguration, RxGatewayError
 from rx_gateway.grpc_api.admin import AdminServer, AdminServicer
 from rx_gateway.grpc_api.security import SwitchTable, TlsFiles
 from rx_gateway.grpc_api.server import GatewayServer
 from rx_gateway.grpc_api.servicer import BenefitServicer
+from rx_gateway.observability import metrics, tracing
+from rx_gateway.observability.interceptor import MetricsInterceptor
 from rx_gateway.service_layer.admin import AdminCredentials
-from rx_gateway.service_layer.claims import ClaimProcessor
+from rx_gateway.service_layer.claims import ClaimProcessor, today_utc
+from rx_gateway.service_layer.flow import Admission
 from rx_gateway.service_layer.reference import ReferenceHolder
 from rx_gateway.settlement_worker import WorkerCloser
 
@@ -99,6 +105,7 @@ class ReferenceWatcher:
 
     def _done(self, task: asyncio.Task[object]) -> None:
         self._reloads.discard(task)
+        metrics.set_reference_version(self._holder.snapshot.version)
         if not task.cancelled() and task.exception() is not None:
             log.warning("reference reload failed", extra={"error": type(task.exception()).__name__})
 
@@ -149,6 +156,7 @@ class App:
     admin_pool: asyncpg.Pool | None = None
     closer: WorkerCloser | None = None
     watcher: ReferenceWatcher | None = None
+    metrics_listener: metrics.MetricsListener | None = None
 
     @property
     def port(self) -> int:
@@ -162,6 +170,7 @@ class App:
         if self.admin is not None:
             await self.admin.stop(self.settings.shutdown_grace_s)
         await self.server.stop(self.settings.shutdown_grace_s)
+        await self.store.close_batches()
         if self.watcher is not None:
             await self.watcher.stop()
         await self.pool.close()
@@ -169,13 +178,22 @@ class App:
             await self.admin_pool.close()
         if self.closer is not None:
             self.closer.shutdown()
+        if self.metrics_listener is not None:
+            self.metrics_listener.close()
+        if self.settings.otel_enabled:
+            tracing.shutdown()
 
 
-async def _open_pool(dsn: str, limits: PoolLimits, variable: str) -> asyncpg.Pool:
+async def _open_pool(
+    dsn: str,
+    limits: PoolLimits,
+    variable: str,
+    warm: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+) -> asyncpg.Pool:
     """The pool, every connection SET ROLE to the configured role; one clear error when the
     role is missing or the login may not take it."""
     try:
-        return await create_pool(dsn, limits)
+        return await create_pool(dsn, limits, warm=warm)
     except (asyncpg.InvalidParameterValueError, asyncpg.InsufficientPrivilegeError) as error:
         msg = (
             f"cannot use database role {limits.role!r} ({error}): run `rx-gateway migrate` as a"
@@ -198,12 +216,41 @@ async def _refuse_superuser(pool: asyncpg.Pool) -> None:
         raise InsecureConfiguration(msg)
 
 
+def _metrics_listener(settings: Settings) -> metrics.MetricsListener | None:
+    """The Prometheus listener, when RX_GATEWAY_METRICS_LISTEN is set (over TLS when the
+    gateway has a certificate); under --workers the workers have none (the parent listens)."""
+    if settings.metrics_listen_address is None:
+        return None
+    listener = metrics.start_metrics_listener(
+        settings.metrics_listen_address,
+        multiprocess_dir=settings.metrics_multiprocess_dir,
+        cert_file=settings.tls_cert_file,
+        key_file=settings.tls_key_file,
+    )
+    log.info("metrics listening", extra={"port": listener.port})
+    return listener
+
+
+def _interceptors(settings: Settings) -> list[aio.ServerInterceptor]:  # type: ignore[type-arg]
+    """Ahead of the error mapping: RPC metrics when anything reads them, then traces."""
+    chosen: list[aio.ServerInterceptor] = []  # type: ignore[type-arg]
+    if settings.metrics_listen_address is not None or settings.metrics_multiprocess_dir:
+        chosen.append(MetricsInterceptor())
+    traced = tracing.server_interceptor()
+    if traced is not None:
+        chosen.append(traced)
+    return chosen
+
+
 async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
     """Migrate, open the pool, load the reference snapshot, and (optionally) start serving.
     Refuses an insecure configuration unless development mode is explicit."""
     problem = settings.security_problem()
     if problem is not None:
         raise InsecureConfiguration(problem)
+    if settings.otel_enabled:
+        tracing.configure(settings.otel_traces_exporter)
+    metrics_listener = _metrics_listener(settings)  # first: a busy port fails before any work
     tls = (
         TlsFiles(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file)
         if settings.tls_cert_file is not None and settings.tls_key_file is not None
@@ -215,23 +262,36 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
         await migrate(conn)
     finally:
         await conn.close()
-    pool = await _open_pool(dsn, settings.pool, "RX_GATEWAY_DB_ROLE")
+    made: list[PostgresClaimStore] = []  # the store, once it exists: it warms new connections
+    pool = await _open_pool(
+        dsn, settings.pool, "RX_GATEWAY_DB_ROLE", warming(lambda: made[0] if made else None)
+    )
     if not settings.dev_mode:
         await _refuse_superuser(pool)
-    store = PostgresClaimStore(pool, acquire_timeout_s=settings.pool.acquire_timeout_s)
+    store = PostgresClaimStore(
+        pool,
+        acquire_timeout_s=settings.pool.acquire_timeout_s,
+        on_acquired=metrics.record_pool_wait,
+    )
+    metrics.watch_pool(pool)
     await store.warm(settings.pool.size_min)
+    made.append(store)
+    if settings.batching and not await is_distributed(pool):
+        store.start_batching(on_batch=metrics.record_batch)
     loader = PostgresReferenceLoader(pool, acquire_timeout_s=settings.pool.acquire_timeout_s)
     reference = ReferenceHolder(await loader.load_snapshot())
+    metrics.set_reference_version(reference.snapshot.version)
     if not reference.snapshot.plans:
         # still serves: a later `load` reaches this gateway without a restart (NOTIFY)
         log.warning("no plans loaded: every claim is rejected 01 until `rx-gateway load DIR`")
     pinned = settings.business_date
-    processor = (
-        ClaimProcessor(
-            store, reference, retry=settings.conflict_retry, business_date=lambda: pinned
-        )
-        if pinned is not None
-        else ClaimProcessor(store, reference, retry=settings.conflict_retry)
+    processor = ClaimProcessor(
+        store,
+        reference,
+        retry=settings.conflict_retry,
+        business_date=today_utc if pinned is None else lambda: pinned,
+        admission=Admission(on_refused=metrics.record_refused),
+        span=tracing.span,
     )
     server = GatewayServer(
         processor,
@@ -244,8 +304,10 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
         if tls
         else None,
         switches=switches,
+        interceptors=_interceptors(settings),
     )
     app = App(settings, pool, store, reference, processor, server)
+    app.metrics_listener = metrics_listener
     if settings.admin_tokens:
         # its own small pool, as the operator's login: the application role may not change
         # members, coverage or authorizations

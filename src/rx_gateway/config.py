@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,14 @@ APPLICATION_ROLE = "rx_gateway_app"
 # The admin interface's role: funding, coverage and authorizations, no claims.
 ADMIN_ROLE = "rx_gateway_admin"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "[::1]", "localhost"})
+PORT_MAX = 65_535
+# What RX_GATEWAY_OTEL=1 needs installed (the otel extra), and where it may send spans.
+OTEL_MODULES = (
+    "opentelemetry.sdk.trace",
+    "opentelemetry.instrumentation.grpc",
+    "opentelemetry.instrumentation.asyncpg",
+)
+OTEL_EXPORTERS = ("otlp", "console", "none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +88,18 @@ class Settings:
     # The reference snapshot follows NOTIFY at once; this poll is the backstop (a lost LISTEN
     # connection is reopened, a missed notification is caught up).
     reference_poll_s: float = 5.0
+    # Prometheus metrics on their own HTTP listener (HOST:PORT); None: no listener. Under
+    # `serve --workers N` the parent listens and the workers write to metrics_multiprocess_dir
+    # (PROMETHEUS_MULTIPROC_DIR, which the parent sets for them).
+    metrics_listen_address: str | None = None
+    metrics_multiprocess_dir: Path | None = None
+    # OpenTelemetry traces (RX_GATEWAY_OTEL=1, needs the otel extra), exported as
+    # OTEL_TRACES_EXPORTER says: otlp (the default), console or none.
+    otel_enabled: bool = False
+    otel_traces_exporter: str = "otlp"
+    # Natural batching (plain PostgreSQL only; on Citus each claim goes alone): claims in
+    # flight together share one member read and one ledger write (README, Performance).
+    batching: bool = True
 
     def security_problem(self) -> str | None:
         """Why this configuration is not fit for production, or None."""
@@ -95,8 +116,9 @@ class Settings:
                 for name, address in (
                     ("RX_GATEWAY_LISTEN", self.listen_address),
                     ("RX_GATEWAY_ADMIN_LISTEN", self.admin_listen_address),
+                    ("RX_GATEWAY_METRICS_LISTEN", self.metrics_listen_address),
                 ):
-                    if not is_loopback(address):
+                    if address is not None and not is_loopback(address):
                         return (
                             f"development mode listens on loopback only: {name}={address} needs"
                             " TLS (RX_GATEWAY_TLS_CERT_FILE and RX_GATEWAY_TLS_KEY_FILE), or use"
@@ -180,6 +202,11 @@ class Settings:
             reference_poll_s=number(
                 "RX_GATEWAY_REFERENCE_POLL_S", defaults.reference_poll_s, float
             ),
+            metrics_listen_address=_listen_or_none(environ, "RX_GATEWAY_METRICS_LISTEN"),
+            metrics_multiprocess_dir=_directory_or_none(environ, "PROMETHEUS_MULTIPROC_DIR"),
+            otel_enabled=_otel_enabled(environ),
+            otel_traces_exporter=_otel_exporter(environ),
+            batching=environ.get("RX_GATEWAY_BATCHING", "1") not in {"0", "false", "no"},
             conflict_retry=replace(
                 defaults.conflict_retry,
                 attempts_max=int(
@@ -230,3 +257,52 @@ def _date_or_none(environ: Mapping[str, str], name: str) -> dt.date | None:
         return dt.date.fromisoformat(raw)
     except ValueError:
         raise InvalidRequest(name, f"must be a date YYYY-MM-DD, got {raw!r}") from None
+
+
+def _listen_or_none(environ: Mapping[str, str], name: str) -> str | None:
+    """A HOST:PORT listen address (port 0-65535, 0: any free port), or None when unset."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return None
+    host, colon, port = raw.rpartition(":")
+    if not colon or not host.strip("[]") or not port.isdigit() or int(port) > PORT_MAX:
+        raise InvalidRequest(
+            name,
+            f"must be HOST:PORT with a port of 0-{PORT_MAX} (e.g. 127.0.0.1:9464), got {raw!r}",
+        )
+    return raw
+
+
+def _directory_or_none(environ: Mapping[str, str], name: str) -> Path | None:
+    raw = environ.get(name)
+    if not raw:
+        return None
+    path = Path(raw)
+    if not path.is_dir():
+        raise InvalidRequest(name, f"no such directory: {raw}")
+    return path
+
+
+def _otel_enabled(environ: Mapping[str, str]) -> bool:
+    """RX_GATEWAY_OTEL=1, checked here so a missing extra is one line before anything starts."""
+    if environ.get("RX_GATEWAY_OTEL", "0").strip().lower() not in {"1", "true", "yes"}:
+        return False
+    for module in OTEL_MODULES:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            raise InvalidRequest(
+                "RX_GATEWAY_OTEL", "needs the otel extra: pip install 'rx-gateway[otel]'"
+            )
+    return True
+
+
+def _otel_exporter(environ: Mapping[str, str]) -> str:
+    raw = environ.get("OTEL_TRACES_EXPORTER", "").strip().lower() or "otlp"
+    if raw not in OTEL_EXPORTERS:
+        raise InvalidRequest(
+            "OTEL_TRACES_EXPORTER", f"must be one of {', '.join(OTEL_EXPORTERS)}, got {raw!r}"
+        )
+    return raw

@@ -1,6 +1,6 @@
 """`rx-gateway bench` runs end to end (a tiny configuration): real server process, real
-database, the floor, the report, the plot and the final JSON line. Speed itself is measured by
-the benchmark, not asserted here."""
+database, the bare floor and the claim-shaped floor, the report, the plot and the final JSON
+line. Speed itself is measured by the benchmark, not asserted here."""
 
 from __future__ import annotations
 
@@ -23,6 +23,22 @@ REQUIRED_KEYS = {
     "floor_p99_ms",
     "server_peak_memory_mb",
 }
+FLOOR_KEYS = {
+    "floor_claim_capacity_per_s",
+    "floor_claim_per_s_at_p99_10ms",
+    "capacity_ratio",
+    "p99_rate_ratio",
+    "cpu_ms_per_claim_gateway",
+    "cpu_ms_per_claim_postgres",
+    "cpu_ms_per_call_floor_server",
+    "cpu_ms_per_call_floor_postgres",
+    "cpu_ratio_gateway",
+    "cpu_ratio_postgres",
+}
+
+
+def quotient(numerator: float, denominator: float) -> float:
+    return round(numerator / denominator, 3) if denominator else 0.0
 
 
 async def test_bench_writes_report_plot_and_final_json_line(
@@ -54,16 +70,33 @@ async def test_bench_writes_report_plot_and_final_json_line(
     )
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary.keys() >= REQUIRED_KEYS
+    assert summary.keys() >= REQUIRED_KEYS | FLOOR_KEYS
     assert summary["floor_echo_rps"] > 0
     assert summary["floor_commit_tps"] > 0
     # the floor open loop at the offered rate and at 1,000/s, each for gRPC and the database
     assert set(summary["floor_p99_ms"]) == {"echo@20", "commit@20", "echo@1000", "commit@1000"}
     assert summary["hot_capacity_per_s"] > 0
     assert summary["no_hot_capacity_per_s"] > 0
+    # the claim-shaped floor: its capacity, CPU per call at saturation, and the quotients
+    assert summary["floor_claim_capacity_per_s"] > 0
+    assert summary["capacity_ratio"] == quotient(
+        summary["hot_capacity_per_s"], summary["floor_claim_capacity_per_s"]
+    )
+    assert summary["p99_rate_ratio"] == quotient(
+        summary["claims_per_s_at_p99_10ms"], summary["floor_claim_per_s_at_p99_10ms"]
+    )
+    for side in ("gateway", "postgres"):
+        gateway = summary[f"cpu_ms_per_claim_{side}"]
+        floor = summary[f"cpu_ms_per_call_floor_{'server' if side == 'gateway' else side}"]
+        assert gateway > 0
+        assert floor > 0
+        assert summary[f"cpu_ratio_{side}"] == quotient(gateway, floor)
+    assert len(summary["capacity_runs_per_s"]["floor-claim"]) == 2
     report = (tmp_path / "bench-report.md").read_text()
     assert "| hot | 20 |" in report
     assert "| floor: commit | 1000 |" in report
+    assert "| floor: claim | 20 |" in report
+    assert "| capacity: floor claim | closed |" in report
     assert (tmp_path / "bench-latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the bench's own database on the configured server is dropped afterwards
     conn = await asyncpg.connect(env["RX_GATEWAY_DATABASE_URL"])

@@ -26,7 +26,16 @@ __all__ = ["build_parser", "main"]
 # Commands that print their own result: their logs default to WARNING (RX_GATEWAY_LOG_LEVEL
 # set explicitly, or --verbose, shows the rest).
 SETTLEMENT_COMMANDS = ("settle", "invoice", "funding", "reconcile", "balances")
-QUIET_COMMANDS = ("demo", "migrate", "verify", "load", "citus", *SETTLEMENT_COMMANDS)
+QUIET_COMMANDS = (
+    "demo",
+    "migrate",
+    "verify",
+    "load",
+    "citus",
+    "enroll",
+    "export",
+    *SETTLEMENT_COMMANDS,
+)
 # grpc's fork handlers only log "Other threads are currently calling into gRPC, skipping
 # fork() handlers" when the embedded PostgreSQL's pg_ctl is started or stopped: nothing here
 # uses gRPC in a forked child (every child execs). Read by grpc when it is imported.
@@ -86,6 +95,18 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _run(database.citus(settings, apply=args.citus_command == "distribute"), settings)
     if command in SETTLEMENT_COMMANDS:
         return _run(_settlement(args, settings), settings)
+    if command == "enroll":
+        from rx_gateway.cli import enroll  # noqa: PLC0415 - only for this command
+
+        return _run(enroll.run(settings, args.file, report=args.report), settings)
+    if command == "export" and args.export_command == "eob":
+        from rx_gateway.cli import export_eob  # noqa: PLC0415 - only for this command
+
+        return _run(export_eob.run(settings, args), settings)
+    if command == "export":
+        from rx_gateway.cli import export_pde  # noqa: PLC0415 - only for this command
+
+        return _run(export_pde.run(settings, args), settings)
     if command == "generate":
         return tools.generate(args)
     if command == "ncpdp":

@@ -32,6 +32,42 @@ def _days(value: str) -> int:
     return int(value)
 
 
+def add_interop_commands(commands: Any, database_options: argparse.ArgumentParser) -> None:
+    """Enrollment in (X12 834), member and regulator files out (CARIN EOB, Part D PDE)."""
+    enroll = commands.add_parser(
+        "enroll",
+        help="apply an X12 834 enrollment file (all or nothing); --report lists paid claims"
+        " that later coverage changes put in question",
+        parents=[database_options],
+    )
+    enroll.add_argument("file", type=Path, nargs="?", help="an 834 (005010X220A1) file")
+    enroll.add_argument(
+        "--report",
+        action="store_true",
+        help="list claims paid under coverage a later 834 re-dated (nothing changes)",
+    )
+    export = commands.add_parser("export", help="member and regulator files: CARIN EOB, Part D PDE")
+    export_commands = export.add_subparsers(dest="export_command", required=True)
+    eob = export_commands.add_parser(
+        "eob",
+        help="a member's claims as a FHIR R4 Bundle of CARIN BB pharmacy ExplanationOfBenefit",
+        parents=[database_options],
+    )
+    eob.add_argument("--member", required=True, help="the member ID")
+    eob.add_argument("--from", dest="date_from", type=_day, help="first date of service")
+    eob.add_argument("--to", dest="date_to", type=_day, help="last date of service")
+    eob.add_argument("--out", type=Path, help="write the Bundle here (default: stdout)")
+    pde = export_commands.add_parser(
+        "pde",
+        help="Part D prescription drug event records of a plan's paid claims and reversals",
+        parents=[database_options],
+    )
+    pde.add_argument("--plan", required=True, help="the Part D plan ID")
+    pde.add_argument("--from", dest="date_from", type=_day, required=True, help="first date")
+    pde.add_argument("--to", dest="date_to", type=_day, required=True, help="last date")
+    pde.add_argument("--out", type=Path, help="write the file here (default: stdout)")
+
+
 def add_settlement_commands(commands: Any, database_options: argparse.ArgumentParser) -> None:
     settle = commands.add_parser(
         "settle",
@@ -94,7 +130,8 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="rx-gateway",
-        description="rx-gateway: serve, migrate, load, verify, citus, generate, demo, bench.",
+        description="rx-gateway: serve, migrate, load, verify, citus, settle, invoice, enroll,"
+        " export, generate, demo, bench.",
     )
     data_dir_help = "embedded PostgreSQL data (default .rx-gateway, or RX_GATEWAY_DATA_DIR)"
     parser.add_argument("--data-dir", type=Path, help=data_dir_help)
@@ -138,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     load.add_argument("directory", type=Path, help="a data directory (see `generate`)")
     add_settlement_commands(commands, database_options)
+    add_interop_commands(commands, database_options)
     generate = commands.add_parser("generate", help="write a synthetic dataset")
     generate.add_argument("directory", type=Path, help="where to write it (created if absent)")
     generate.add_argument(

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rx_gateway.cli.database import open_database
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import InsecureConfiguration, InvalidRequest, RxGatewayError
 
+if TYPE_CHECKING:
+    from rx_gateway.bootstrap import Database
+    from rx_gateway.observability.metrics import MetricsListener
+
 PORT_MAX = 65_535
+log = logging.getLogger(__name__)
 
 
 def _listen_problem(error: InvalidRequest, settings: Settings) -> RxGatewayError | None:
@@ -22,6 +33,8 @@ def _listen_problem(error: InvalidRequest, settings: Settings) -> RxGatewayError
         setting = "--listen / RX_GATEWAY_LISTEN"
     elif error.field == settings.admin_listen_address:
         setting = "RX_GATEWAY_ADMIN_LISTEN"
+    elif error.field == settings.metrics_listen_address:
+        setting = "RX_GATEWAY_METRICS_LISTEN"
     else:
         return None
     return RxGatewayError(f"cannot listen on {error.field} ({setting}): {error.problem}")
@@ -60,16 +73,22 @@ async def serve_workers(settings: Settings, workers: int) -> int:
     problem = settings.security_problem()
     if problem is not None:
         raise InsecureConfiguration(problem)
-    database = await open_database(settings)
+    metrics = _WorkerMetrics.start(settings)  # first: a busy port fails before any work
     children: list[asyncio.subprocess.Process] = []
+    database: Database | None = None
     try:
+        database = await open_database(settings)
         await database.migrate()
         env = dict(
             os.environ,
             RX_GATEWAY_DATABASE_URL=database.dsn,
             RX_GATEWAY_REUSE_PORT="1",
             RX_GATEWAY_ADMIN_TOKENS="",  # one admin listener is enough: run it separately
+            RX_GATEWAY_METRICS_LISTEN="",  # the workers write their metrics; this process serves
         )
+        env.pop(MULTIPROCESS_VARIABLE, None)
+        if metrics.directory is not None:
+            env[MULTIPROCESS_VARIABLE] = str(metrics.directory)
         for _ in range(workers):
             child = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -105,8 +124,53 @@ async def serve_workers(settings: Settings, workers: int) -> int:
                 child.terminate()
         for child in children:
             await child.wait()
-        database.close()
+        metrics.close(children)
+        if database is not None:
+            database.close()
     return 0
+
+
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@dataclass
+class _WorkerMetrics:
+    """Under --workers, one scrape sees every worker: the workers write their metrics to files
+    in a fresh temporary directory (prometheus_client's multiprocess mode), and this process
+    serves the sum on RX_GATEWAY_METRICS_LISTEN. Nothing when that is not set."""
+
+    directory: Path | None = None
+    listener: MetricsListener | None = None
+
+    @classmethod
+    def start(cls, settings: Settings) -> _WorkerMetrics:
+        if settings.metrics_listen_address is None:
+            return cls()
+        from rx_gateway.observability.metrics import start_metrics_listener  # noqa: PLC0415
+
+        directory = Path(tempfile.mkdtemp(prefix="rx-gateway-metrics-"))
+        try:
+            listener = start_metrics_listener(
+                settings.metrics_listen_address,
+                multiprocess_dir=directory,
+                cert_file=settings.tls_cert_file,
+                key_file=settings.tls_key_file,
+            )
+        except InvalidRequest as error:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise _listen_problem(error, settings) or error from None
+        log.info("metrics listening", extra={"port": listener.port})
+        return cls(directory, listener)
+
+    def close(self, children: list[asyncio.subprocess.Process]) -> None:
+        if self.directory is None or self.listener is None:
+            return
+        from rx_gateway.observability.metrics import forget_process  # noqa: PLC0415
+
+        for child in children:
+            forget_process(child.pid, self.directory)
+        self.listener.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def check_listen_address(setting: str, address: str) -> None:

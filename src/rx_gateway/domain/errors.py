@@ -46,6 +46,11 @@ class DeadlineExceeded(RxGatewayError):
     """The caller's deadline passed: no database work starts after it (→ DEADLINE_EXCEEDED)."""
 
 
+class Overloaded(RxGatewayError):
+    """The gateway cannot start this claim in time: refused at once (→ RESOURCE_EXHAUSTED,
+    retryable), rather than queued past its deadline."""
+
+
 class ReferenceDataError(RxGatewayError):
     """A reference data file is invalid. The message names the file, line and field."""
 

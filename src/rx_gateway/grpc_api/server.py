@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import grpc
 from grpc import aio
@@ -33,10 +34,13 @@ class GatewayServer:
         benefits: BenefitServicer | None = None,
         credentials: grpc.ServerCredentials | None = None,
         switches: SwitchTable | None = None,
+        interceptors: Sequence[aio.ServerInterceptor] = (),  # type: ignore[type-arg]
     ) -> None:
+        """``interceptors`` run before the error mapping (metrics, traces): they see the code
+        ErrorToStatusInterceptor answers with."""
         self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         self.server = aio.server(
-            interceptors=[ErrorToStatusInterceptor()],
+            interceptors=[*interceptors, ErrorToStatusInterceptor()],
             maximum_concurrent_rpcs=concurrent_rpcs_max,
             options=[
                 ("grpc.max_receive_message_length", message_bytes_max),

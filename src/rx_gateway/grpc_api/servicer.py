@@ -9,7 +9,7 @@ from grpc import aio
 
 from rx_gateway.grpc_api import translate
 from rx_gateway.grpc_api.security import SwitchTable, peer_switch
-from rx_gateway.grpc_api.transmit import TransmitHandler
+from rx_gateway.grpc_api.transmit import TransmitHandler, count_answer
 from rx_gateway.service_layer.claims import ClaimProcessor, member_benefits
 from rx_gateway.service_layer.ports import ClaimStore, ReferenceSource
 from rx_gateway.v1 import claims_pb2 as pb
@@ -42,6 +42,7 @@ class ClaimServicer(pb_grpc.ClaimServiceServicer):
         response = await self._processor.submit(
             translate.claim_request_from_pb(request), deadline=deadline_of(context)
         )
+        count_answer("B1", response)
         return translate.claim_response_to_pb(response)
 
     async def Reverse(self, request: pb.ReversalRequest, context: Context) -> pb.ClaimResponse:
@@ -49,6 +50,7 @@ class ClaimServicer(pb_grpc.ClaimServiceServicer):
         response = await self._processor.reverse(
             translate.reversal_request_from_pb(request), deadline=deadline_of(context)
         )
+        count_answer("B2", response)
         return translate.claim_response_to_pb(response)
 
     async def Transmit(self, request: pb.RawTransmission, context: Context) -> pb.RawTransmission:
@@ -71,6 +73,7 @@ class ClaimServicer(pb_grpc.ClaimServiceServicer):
         answer = await self._processor.check_eligibility(
             translate.eligibility_request_from_pb(request), deadline=deadline_of(context)
         )
+        count_answer("E1", answer.eligibility)
         return translate.eligibility_to_pb(answer.eligibility, answer.purses)
 
 

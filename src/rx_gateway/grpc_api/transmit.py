@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 from rx_gateway.domain.errors import (
     ConcurrencyConflict,
@@ -21,7 +22,8 @@ from rx_gateway.domain.errors import (
     InvalidRequest,
     StorageUnavailable,
 )
-from rx_gateway.domain.rejects import RejectCode
+from rx_gateway.domain.outcome import ResponseStatus
+from rx_gateway.domain.rejects import Reject, RejectCode
 from rx_gateway.ncpdp import requests
 from rx_gateway.ncpdp.codec import (
     TRANSACTIONS_MAX,
@@ -42,6 +44,7 @@ from rx_gateway.ncpdp.responses import (
     rejected_transaction,
     response_header,
 )
+from rx_gateway.observability import record_claim
 from rx_gateway.service_layer.claims import ClaimProcessor
 from rx_gateway.service_layer.ports import ReferenceSource
 
@@ -54,6 +57,30 @@ Authorize = Callable[[str | None, str | None], None]
 log = logging.getLogger(__name__)
 
 Answer = tuple[tuple[Segment, ...], str, tuple[Segment, ...]]
+
+
+class Answered(Protocol):
+    """A claim response or an eligibility answer: what the metrics count of it."""
+
+    @property
+    def transaction_response_status(self) -> ResponseStatus: ...
+
+    @property
+    def rejects(self) -> tuple[Reject, ...]: ...
+
+
+def count_answer(transaction_code: str, answer: Answered) -> None:
+    """Count one answered transaction by its code and 112-AN status, and its reject codes."""
+    rejects = answer.rejects
+    record_claim(
+        transaction_code,
+        answer.transaction_response_status.value,
+        [reject.code.value for reject in rejects] if rejects else (),
+    )
+
+
+def _count_reject(transaction_code: str, code: RejectCode) -> None:
+    record_claim(transaction_code, ResponseStatus.REJECTED.value, (code.value,))
 
 
 def _transactions_sent(transmission: Transmission, code: str) -> int:
@@ -110,6 +137,7 @@ class TransmitHandler:
         try:
             transmission = decode_request(data)
         except CodecError as error:
+            _count_reject("", RejectCode.SYNTAX_ERROR)  # no transaction code read: "other"
             return header_reject(None, RejectCode.SYNTAX_ERROR, error.message)
         header = transmission.header
         assert isinstance(header, RequestHeader)  # noqa: S101
@@ -117,6 +145,8 @@ class TransmitHandler:
             authorize(header.bin, header.processor_control_number)
         problem = self._header_problem(transmission)
         if problem is not None:
+            # refused at the header: counted once, whatever 109-A9 says
+            _count_reject(header.transaction_code, problem[0])
             return header_reject(header, *problem)
         message = ""
         groups: list[tuple[Segment, ...]] = []
@@ -150,6 +180,7 @@ class TransmitHandler:
                 answer = await self._processor.check_eligibility(
                     requests.eligibility_request(transmission), deadline=deadline
                 )
+                count_answer(code, answer.eligibility)
                 status, insurance = eligibility_segments(answer.eligibility)
                 return status, answer.eligibility.message, insurance
             if code == "B2":
@@ -167,6 +198,7 @@ class TransmitHandler:
                     requests.claim_request(transmission, index), deadline=deadline
                 )
         except FieldProblem as problem:
+            _count_reject(code, problem.code)
             return (
                 rejected_transaction(problem.code, problem.message, rx_number),
                 problem.message,
@@ -174,14 +206,17 @@ class TransmitHandler:
             )
         except InvalidRequest as error:
             reason = str(error)
+            _count_reject(code, RejectCode.SYNTAX_ERROR)
             return rejected_transaction(RejectCode.SYNTAX_ERROR, reason, rx_number), reason, ()
         except (StorageUnavailable, ConcurrencyConflict, DeadlineExceeded):
             raise
         except Exception:
             log.exception("transaction failed", extra={"transaction": index + 1})
+            _count_reject(code, RejectCode.HOST_PROCESSING_ERROR)
             return (
                 rejected_transaction(RejectCode.HOST_PROCESSING_ERROR, HOST_ERROR_TEXT, rx_number),
                 HOST_ERROR_TEXT,
                 (),
             )
+        count_answer(code, response)
         return claim_response_segments(response, rx_number), response.message, ()

@@ -8,6 +8,7 @@ whole adjudication runs again on fresh state, a small bounded number of times.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import random
@@ -32,9 +33,11 @@ from rx_gateway.domain.syntax import (
 )
 from rx_gateway.domain.values import parse_ccyymmdd
 from rx_gateway.domain.views import BenefitView, benefit_view
+from rx_gateway.service_layer.flow import Admission, Turns
 from rx_gateway.service_layer.ports import (
     ClaimSession,
     ClaimStore,
+    MemberLookup,
     MemberReader,
     ReferenceSource,
 )
@@ -108,8 +111,15 @@ class ClaimProcessor:
         authorization_numbers: Callable[[], str] = new_authorization_number,
         control_numbers: Callable[[], str] = new_internal_control_number,
         business_date: Callable[[], dt.date] = today_utc,
+        admission: Admission | None = None,
+        span: Callable[[str], contextlib.AbstractContextManager[object]] = (
+            lambda _name: contextlib.nullcontext()
+        ),
     ) -> None:
+        self._span = span  # tracing: a span around each adjudication (a no-op by default)
         self._business_date = business_date
+        self.admission = admission if admission is not None else Admission()
+        self._turns = Turns()
         self._store = store
         self._reference = reference
         self._retry = retry
@@ -119,6 +129,10 @@ class ClaimProcessor:
     @property
     def reference(self) -> ReferenceSource:
         return self._reference
+
+    def _admitted(self, deadline: float | None) -> contextlib.AbstractContextManager[None]:
+        """Admitted now, or Overloaded (see flow.Admission)."""
+        return self.admission.admitted(deadline, asyncio.get_running_loop().time())
 
     async def _with_retry(
         self, operation: Callable[[], Awaitable[T]], deadline: float | None = None
@@ -165,12 +179,17 @@ class ClaimProcessor:
         serves the claim's read and its write (or its audit row). ``deadline`` (the event
         loop's clock) bounds the database work: nothing starts after it."""
         syntax = validate_claim(request)
-        async with self._store.session(deadline=deadline) as store:
+        with self._admitted(deadline):
             if syntax:
-                return await self._syntax_reject(
-                    store, "B1", syntax, request.prescription_reference_number
-                )
-            return await self._with_retry(lambda: self._submit_once(store, request), deadline)
+                async with self._store.session(deadline=deadline) as store:
+                    return await self._syntax_reject(
+                        store, "B1", syntax, request.prescription_reference_number
+                    )
+            async with (
+                self._turns.turn(request.cardholder_id, deadline),
+                self._store.session(deadline=deadline) as store,
+            ):
+                return await self._with_retry(lambda: self._submit_once(store, request), deadline)
 
     async def _submit_once(self, store: ClaimSession, request: ClaimRequest) -> ClaimResponse:
         snapshot = self._reference.snapshot
@@ -195,14 +214,15 @@ class ClaimProcessor:
                 family_id=family_id,
             )
             return response
-        decision = adjudicate_checked(
-            request,
-            snapshot,
-            lookup.state,
-            authorization_number=self._authorization_numbers(),
-            internal_control_number=self._control_numbers(),
-            business_date=self._business_date(),
-        )
+        with self._span("adjudicate"):
+            decision = adjudicate_checked(
+                request,
+                snapshot,
+                lookup.state,
+                authorization_number=self._authorization_numbers(),
+                internal_control_number=self._control_numbers(),
+                business_date=self._business_date(),
+            )
         if not isinstance(decision, Paid):
             await store.record_outcome(
                 "B1",
@@ -237,12 +257,17 @@ class ClaimProcessor:
     ) -> ClaimResponse:
         """B2: mirror the paid claim, restore accumulators and purses."""
         syntax = validate_reversal(request)
-        async with self._store.session(deadline=deadline) as store:
+        with self._admitted(deadline):
             if syntax:
-                return await self._syntax_reject(
-                    store, "B2", syntax, request.prescription_reference_number
-                )
-            return await self._with_retry(lambda: self._reverse_once(store, request), deadline)
+                async with self._store.session(deadline=deadline) as store:
+                    return await self._syntax_reject(
+                        store, "B2", syntax, request.prescription_reference_number
+                    )
+            async with (
+                self._turns.turn(request.cardholder_id, deadline),
+                self._store.session(deadline=deadline) as store,
+            ):
+                return await self._with_retry(lambda: self._reverse_once(store, request), deadline)
 
     async def _reverse_once(self, store: ClaimSession, request: ReversalRequest) -> ClaimResponse:
         """A B2 that passed its syntax checks (the caller checked them once)."""
@@ -275,22 +300,24 @@ class ClaimProcessor:
         answer is the new billing's; if either leg fails, nothing is written and the original
         stays paid (the answer then carries the failing leg's rejects)."""
         syntax = validate_reversal(reversal) + validate_claim(claim)
-        if syntax:
-            async with self._store.session(deadline=deadline) as store:
-                return await self._syntax_reject(
-                    store, "B3", syntax, claim.prescription_reference_number
-                )
-        try:
-            return await self._with_retry(
-                lambda: self._rebill_once(reversal, claim, deadline), deadline
-            )
-        except _Abandoned as abandoned:
-            response = abandoned.response
-            async with self._store.session(deadline=deadline) as store:
-                await store.record_outcome(
-                    "B3", response, {"rejects": _codes(response), "leg": abandoned.leg}
-                )
-            return response
+        with self._admitted(deadline):
+            if syntax:
+                async with self._store.session(deadline=deadline) as store:
+                    return await self._syntax_reject(
+                        store, "B3", syntax, claim.prescription_reference_number
+                    )
+            async with self._turns.turn(claim.cardholder_id, deadline):
+                try:
+                    return await self._with_retry(
+                        lambda: self._rebill_once(reversal, claim, deadline), deadline
+                    )
+                except _Abandoned as abandoned:
+                    response = abandoned.response
+                    async with self._store.session(deadline=deadline) as store:
+                        await store.record_outcome(
+                            "B3", response, {"rejects": _codes(response), "leg": abandoned.leg}
+                        )
+                    return response
 
     async def _rebill_once(
         self, reversal: ReversalRequest, claim: ClaimRequest, deadline: float | None
@@ -317,17 +344,24 @@ class ClaimProcessor:
         if syntax:
             return EligibilityAnswer(Eligibility(ResponseStatus.REJECTED, ordered(syntax)), ())
         state: MemberState | None = None
-        async with self._store.session(deadline=deadline) as store:
-            person_code = await _person_code(
-                store, request.cardholder_id, request.person_code, request.date_of_birth, 0
-            )
-            lookup = await store.member_state(
-                request.cardholder_id, person_code, request.service_date, ""
-            )
+        with self._admitted(deadline):
+            lookup = await self._eligibility_read(request, deadline)
         state = lookup.state
         result = check_eligibility_checked(request, snapshot, state)
         approved = result.transaction_response_status is ResponseStatus.APPROVED
         return EligibilityAnswer(result, state.purses if state and approved else ())
+
+    async def _eligibility_read(
+        self, request: EligibilityRequest, deadline: float | None
+    ) -> MemberLookup:
+        async with self._store.session(deadline=deadline) as store:
+            person_code = await _person_code(
+                store, request.cardholder_id, request.person_code, request.date_of_birth, 0
+            )
+            lookup: MemberLookup = await store.member_state(
+                request.cardholder_id, person_code, request.service_date, ""
+            )
+        return lookup
 
 
 @dataclass(frozen=True, slots=True)

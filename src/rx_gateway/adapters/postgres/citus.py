@@ -25,6 +25,7 @@ supports.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -113,7 +114,7 @@ class Step:
     sql: str
 
 
-async def _distributed(conn: asyncpg.Connection) -> dict[str, str]:
+async def _distributed(conn: Any) -> dict[str, str]:
     """table -> partition method ('h' hash-distributed, 'n' reference or Citus local)."""
     rows = await conn.fetch(
         "SELECT logicalrelid::regclass::text AS name, partmethod FROM pg_dist_partition"
@@ -232,3 +233,18 @@ async def distribute(conn: asyncpg.Connection) -> list[Step]:
     for step in steps:
         await conn.execute(step.sql)
     return steps
+
+
+async def is_distributed(pool: asyncpg.Pool) -> bool:
+    """Whether the ledger is distributed by family (a Citus coordinator with the claim table
+    hash-distributed): the gateway then reads and writes one claim at a time, so that every
+    statement stays on one family's shard (a batch would span shards)."""
+    async with pool.acquire() as conn:
+        distributed: bool = await conn.fetchval(
+            "SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL"
+        )
+        if not distributed:
+            return False
+        return "claim" in {
+            name for name, method in (await _distributed(conn)).items() if method == "h"
+        }

@@ -6,15 +6,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from rx_gateway.adapters.postgres.connection import Session
 from rx_gateway.adapters.postgres.errors import mapped_errors
 from rx_gateway.adapters.postgres.member_reader import MemberReads, fold_accumulators
 from rx_gateway.adapters.postgres.records import response_from_record, response_to_record
 from rx_gateway.domain.adjudication import Paid
 from rx_gateway.domain.claim import ClaimRequest
+from rx_gateway.domain.errors import ConcurrencyConflict, InvariantViolation
 from rx_gateway.domain.ledger import AccumulatorMove, JournalEntry, Posting, PurseMove
 from rx_gateway.domain.member import AccumulatorKind, AccumulatorLevel, Accumulators
 from rx_gateway.domain.outcome import ClaimResponse
 from rx_gateway.domain.reversal import Reversal, StoredClaim
+
+# The one-claim writes (no batching, or inside a unit of work): family first, then the payload.
+SINGLE_WRITES = {
+    "claim": "SELECT rx_post_claim($1, $2)",
+    "reversal": "SELECT rx_post_reversal($1, $2)",
+}
 
 
 def _stored_accumulators(
@@ -65,8 +73,23 @@ class LedgerWrites(MemberReads):
     async def post_claim(
         self, request: ClaimRequest, paid: Paid, *, family_version: int
     ) -> StoredClaim | None:
+        result = await self._post(
+            "claim", paid.family_id, self._claim_payload(request, paid, family_version)
+        )
+        if result["outcome"] == "posted":
+            return None
+        return StoredClaim(
+            claim_id=result["claim_id"],
+            response=response_from_record(result["response"]),
+            request_hash=result["request_hash"],
+        )
+
+    def _claim_payload(
+        self, request: ClaimRequest, paid: Paid, family_version: int
+    ) -> dict[str, Any]:
+        """What rx_post_claim takes: the claim, its entry, purse and accumulator moves."""
         response = paid.response
-        payload = {
+        return {
             "family_version": family_version,
             "claim_key": request.key.as_text(),
             "request_hash": request.content_hash(),
@@ -88,28 +111,50 @@ class LedgerWrites(MemberReads):
             "releases_allotments": paid.releases_allotments,
             "accumulator_moves": _moves_payload(paid.accumulator_moves),
             "actor": self._actor,
+            # The paid claim's audit row names the claim (993-A7, the actor, when) and keeps
+            # only what the claim row does not: member, plan, pharmacy, product, reference
+            # version and the rule trace are the claim row's own columns and stored response.
             "audit": {
-                "member_id": paid.member_id,
-                "plan_id": response.plan_id,
-                "service_provider_id": request.header.service_provider_id,
-                "product_id": request.product_id,
-                "reference_data_version": response.reference_data_version,
-                "rule_trace": list(response.rule_trace),
                 # 433-DX: what the pharmacy says the patient paid (recorded, not priced)
                 "patient_paid_amount_submitted_cents": (
                     request.additional_amounts.patient_paid_cents
                 ),
             },
         }
+
+    async def _post(self, kind: str, family_id: str, payload: dict[str, Any]) -> Any:
+        """One write: with batching, joined to the batch in flight's successor (one transaction
+        for the batch, this claim's part all-or-nothing); else its own SQL call."""
+        if self._batches is not None and self._connection is None:
+            return await self._batches.writes.call((kind, family_id, payload), self._deadline)
         with mapped_errors():
-            result = await self._fetchval("SELECT rx_post_claim($1, $2)", paid.family_id, payload)
-        if result["outcome"] == "posted":
-            return None
-        return StoredClaim(
-            claim_id=result["claim_id"],
-            response=response_from_record(result["response"]),
-            request_hash=result["request_hash"],
-        )
+            return await self._fetchval(SINGLE_WRITES[kind], family_id, payload)
+
+    async def write_batch(
+        self, writes: list[tuple[str, str, dict[str, Any]]], deadline: float | None
+    ) -> list[dict[str, Any] | Exception]:
+        """The writes of a batch in one transaction (rx_post_batch), sorted by family so that
+        writers lock families in one order; each write's outcome, in the order given: its
+        result, or the conflict or invariant that rolled back its part alone."""
+        order = sorted(range(len(writes)), key=lambda k: writes[k][1])
+        async with Session(self, deadline) as store:
+            with mapped_errors():
+                results = await store._fetchval(
+                    "SELECT rx_post_batch($1, $2, $3)",
+                    [writes[k][0] for k in order],
+                    [writes[k][1] for k in order],
+                    [writes[k][2] for k in order],
+                )
+        outcomes: list[dict[str, Any] | Exception] = [{} for _ in writes]
+        for position, k in enumerate(order):
+            result = results[position]
+            if result["outcome"] == "conflict":
+                outcomes[k] = ConcurrencyConflict(result["message"])
+            elif result["outcome"] == "invariant":
+                outcomes[k] = InvariantViolation(result["message"])
+            else:
+                outcomes[k] = result
+        return outcomes
 
     async def record_outcome(
         self,
@@ -119,6 +164,19 @@ class LedgerWrites(MemberReads):
         *,
         family_id: str = "",
     ) -> None:
+        if self._batches is not None and self._connection is None:
+            await self._post(
+                "audit",
+                family_id,
+                {
+                    "actor": self._actor,
+                    "action": action,
+                    "internal_control_number": response.internal_control_number,
+                    "outcome": response.transaction_response_status.value,
+                    "detail": detail,
+                },
+            )
+            return
         with mapped_errors():
             await self._fetchval(
                 "INSERT INTO audit_log"
@@ -201,10 +259,7 @@ class LedgerWrites(MemberReads):
             "actor": self._actor,
             "audit": {"member_id": stored.member_id, "plan_id": stored.response.plan_id},
         }
-        with mapped_errors():
-            result = await self._fetchval(
-                "SELECT rx_post_reversal($1, $2)", stored.family_id, payload
-            )
+        result = await self._post("reversal", stored.family_id, payload)
         if result["outcome"] == "posted":
             return None
         return response_from_record(result["response"])

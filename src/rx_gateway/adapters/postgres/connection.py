@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any, Self
 
 import asyncpg
 
+from rx_gateway.adapters.postgres.batching import Coalescer
 from rx_gateway.adapters.postgres.errors import BROKEN_CONNECTION_ERRORS, mapped_errors
 from rx_gateway.domain.errors import DeadlineExceeded, StorageUnavailable
 
@@ -43,9 +46,12 @@ class Session:
         wait = store._acquire_timeout_s
         if self._deadline is not None:
             wait = min(wait, _left(self._deadline))
+        began = time.perf_counter()
         with mapped_errors():
             async with asyncio.timeout(wait):
                 self._connection = await store._pool.acquire()
+        if store._on_acquired is not None:
+            store._on_acquired(time.perf_counter() - began)
         return store._bound(self._connection, self._deadline)
 
     async def __aexit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
@@ -93,9 +99,34 @@ class FamilyDirectory:
         self._families.pop((cardholder_id, person_code), None)
 
 
+@dataclass(slots=True)
+class Batches:
+    """The coalescers claims share (see batching.py): member reads, and ledger writes (paid
+    claims, reversals and audit rows, in one transaction per batch)."""
+
+    reads: Coalescer[Any, list[Any]]
+    writes: Coalescer[Any, dict[str, Any]]
+
+
+class _Unbound:
+    """A batching store's session: no connection of its own (the batches have theirs), only
+    the call's deadline."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    async def __aenter__(self) -> Any:
+        return self._store
+
+    async def __aexit__(self, *_: object) -> None:
+        return None
+
+
 class PostgresStore:
-    """Pool, actor, limits, the family directory, and (inside a session) the connection and
-    the deadline."""
+    """Pool, actor, limits, the family directory, the batches (when claims share round
+    trips), and (inside a session) the connection and the deadline."""
 
     def __init__(
         self,
@@ -106,8 +137,12 @@ class PostgresStore:
         connection: Any = None,
         deadline: float | None = None,
         directory: FamilyDirectory | None = None,
+        batches: Batches | None = None,
+        on_acquired: Callable[[float], None] | None = None,
     ) -> None:
         self._pool = pool
+        self._on_acquired = on_acquired  # told each pool acquire's wait, in seconds (metrics)
+        self._batches = batches
         self._actor = actor
         self._acquire_timeout_s = acquire_timeout_s
         self._connection = connection  # set inside a session or unit of work: every call on it
@@ -122,12 +157,23 @@ class PostgresStore:
             connection=connection,
             deadline=deadline,
             directory=self._directory,
+            batches=self._batches,
+            on_acquired=self._on_acquired,
         )
 
-    def session(self, *, deadline: float | None = None) -> Session:
+    @property
+    def _batching(self) -> bool:
+        """Reads and writes go through the batches (not inside a unit of work, whose calls
+        share its connection and transaction)."""
+        return self._batches is not None and self._connection is None
+
+    def session(self, *, deadline: float | None = None) -> Session | _Unbound:
         """One pooled connection for the calls of one claim (its read, then its write or audit
         row), each still its own statement and transaction. One acquire and release per claim
-        instead of one per call. Inside a session or unit of work, the same store."""
+        instead of one per call. Inside a session or unit of work, the same store. With
+        batching, no connection: the claim's read and write join the batches."""
+        if self._batching:
+            return _Unbound(self._bound(None, deadline))
         return Session(self, deadline)
 
     @contextlib.asynccontextmanager

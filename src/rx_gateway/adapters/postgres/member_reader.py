@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from rx_gateway.adapters.postgres.connection import PostgresStore
+from rx_gateway.adapters.postgres.connection import PostgresStore, Session
 from rx_gateway.adapters.postgres.errors import mapped_errors
 from rx_gateway.adapters.postgres.records import response_from_record
 from rx_gateway.domain.member import (
@@ -76,8 +76,8 @@ FROM purse_allotment a
 LEFT JOIN purse_funding f ON f.family_id = a.family_id AND f.funding_id = a.allotment_id
 WHERE a.family_id = $1
 UNION ALL
-SELECT 5, c.molecule, c.product_id, c.service_provider_id, c.response->>'prescriber_id',
-       c.response->>'refill_override',
+SELECT 5, c.molecule, c.product_id, c.service_provider_id, c.prescriber_id,
+       c.refill_override,
        split_part(c.claim_key, '|', -3) || '|' || split_part(c.claim_key, '|', -2),
        c.date_of_service, NULL, c.days_supply,
        c.quantity_thousandths, NULL
@@ -108,6 +108,85 @@ UNION ALL
                 WHERE r.family_id = c.family_id AND r.claim_id = c.claim_id)::int, c.response
  FROM claim c WHERE c.family_id = $1 AND c.claim_key = $5
  ORDER BY c.generation DESC LIMIT 1)
+"""
+# The same read for several claims at once (natural batching): one statement, one round trip,
+# one snapshot for every claim in flight at the moment it goes. $1-$5 are arrays (family,
+# cardholder ID, person code, date of service, claim key), one element per claim; every row
+# carries its claim's position (i, from 1) first. A plain PostgreSQL plan: the claims are a
+# handful of rows joined by index to each per-family table. (On Citus a read of several
+# families is not a one-shard read: the gateway reads one claim at a time there.)
+MEMBER_STATES_SQL = """
+WITH r AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::text[])
+                  WITH ORDINALITY AS r(family_id, cardholder_id, person_code, dos, claim_key, i)
+),
+m AS (
+    SELECT r.i, r.dos, x.member_id, x.cardholder_id, x.person_code, x.family_id, x.employer_id,
+           x.class_code, x.date_of_birth, x.gender_code
+    FROM r JOIN member x ON x.family_id = r.family_id AND x.cardholder_id = r.cardholder_id
+                        AND x.person_code = r.person_code
+)
+SELECT m.i, 0 AS kind, m.member_id AS t1, m.family_id AS t2, m.employer_id AS t3,
+       m.class_code AS t4, m.cardholder_id AS t5, m.person_code AS t6,
+       m.date_of_birth AS d1, NULL::date AS d2, m.gender_code::bigint AS n1,
+       f.version AS n2, NULL::jsonb AS j
+FROM m JOIN family f ON f.family_id = m.family_id
+UNION ALL
+SELECT m.i, 1, c.plan_id, c.group_id, c.end_reason, c.line_of_business, c.coverage_level, NULL,
+       c.start_date, c.end_date, c.payer_order::bigint, NULL, NULL
+FROM m JOIN coverage c ON c.family_id = m.family_id AND c.member_id = m.member_id
+UNION ALL
+SELECT m.i, 2, a.level, a.plan_id, a.kind, NULL, NULL, NULL, a.plan_year_start, NULL,
+       a.amount_cents, NULL, NULL
+FROM m JOIN accumulator a ON a.family_id = m.family_id AND a.subject_id = m.member_id
+WHERE a.level = 'individual' AND a.plan_year_start BETWEEN m.dos - 366 AND m.dos
+UNION ALL
+SELECT m.i, 2, a.level, a.plan_id, a.kind, NULL, NULL, NULL, a.plan_year_start, NULL,
+       a.amount_cents, NULL, NULL
+FROM m JOIN accumulator a ON a.family_id = m.family_id AND a.subject_id = m.family_id
+WHERE a.level = 'family' AND a.plan_year_start BETWEEN m.dos - 366 AND m.dos
+UNION ALL
+SELECT m.i, 3, pu.purse_id, pu.kind, NULL, NULL, NULL, NULL, NULL, NULL, pu.posted_cents, NULL,
+       NULL
+FROM m JOIN purse pu ON pu.family_id = m.family_id
+UNION ALL
+SELECT m.i, 4, a.purse_id, NULL, NULL, NULL, NULL, NULL, a.available_on, NULL, a.amount_cents,
+       (f.funding_id IS NOT NULL)::int, NULL
+FROM m JOIN purse_allotment a ON a.family_id = m.family_id
+LEFT JOIN purse_funding f ON f.family_id = a.family_id AND f.funding_id = a.allotment_id
+UNION ALL
+SELECT m.i, 5, c.molecule, c.product_id, c.service_provider_id, c.prescriber_id,
+       c.refill_override,
+       split_part(c.claim_key, '|', -3) || '|' || split_part(c.claim_key, '|', -2),
+       c.date_of_service, NULL, c.days_supply,
+       c.quantity_thousandths, NULL
+FROM m JOIN claim c ON c.family_id = m.family_id AND c.member_id = m.member_id
+WHERE c.date_of_service BETWEEN m.dos - 400 AND m.dos
+  AND NOT EXISTS (SELECT 1 FROM claim_reversal r
+                  WHERE r.family_id = c.family_id AND r.claim_id = c.claim_id)
+UNION ALL
+SELECT m.i, 6, s.purse_id, NULL, NULL, NULL, NULL, NULL, s.date_of_service, NULL, s.paid_cents,
+       NULL, NULL
+FROM m JOIN claim_purse_spend s ON s.family_id = m.family_id
+WHERE s.date_of_service BETWEEN m.dos - 400 AND m.dos + 400
+  AND NOT EXISTS (SELECT 1 FROM claim_reversal r
+                  WHERE r.family_id = s.family_id AND r.claim_id = s.claim_id)
+UNION ALL
+SELECT m.i, 7, pa.pa_number, pa.ndc, pa.drug_group, NULL, NULL, NULL, pa.start_date, pa.end_date,
+       pa.quantity_thousandths, NULL, NULL
+FROM m JOIN prior_authorization pa ON pa.family_id = m.family_id AND pa.member_id = m.member_id
+UNION ALL
+SELECT m.i, 9, o.payer_name, o.bin, o.pcn, o.group_id, o.cardholder_id, o.person_code,
+       o.start_date, o.end_date, o.payer_order::bigint, NULL, to_jsonb(o.help_desk_phone)
+FROM m JOIN other_coverage o ON o.family_id = m.family_id AND o.member_id = m.member_id
+UNION ALL
+SELECT r.i, 8, e.request_hash, NULL, NULL, NULL, NULL, NULL, NULL, NULL, e.claim_id,
+       EXISTS (SELECT 1 FROM claim_reversal x
+               WHERE x.family_id = r.family_id AND x.claim_id = e.claim_id)::int, e.response
+FROM r CROSS JOIN LATERAL (
+    SELECT c.request_hash, c.claim_id, c.response FROM claim c
+    WHERE c.family_id = r.family_id AND c.claim_key = r.claim_key
+    ORDER BY c.generation DESC LIMIT 1) e
 """
 # Which family a card's person belongs to (member_key: a reference table on Citus).
 FAMILY_SQL = "SELECT family_id FROM member_key WHERE cardholder_id = $1 AND person_code = $2"
@@ -234,17 +313,29 @@ class MemberReads(PostgresStore):
             family_id = await self.family_of(cardholder_id, person_code)
             if family_id is None:
                 return MemberLookup(state=None, existing=None)
-            with mapped_errors():
-                rows = await self._fetch(
-                    MEMBER_STATE_SQL,
-                    family_id,
-                    cardholder_id,
-                    person_code,
-                    date_of_service,
-                    claim_key,
-                )
+            read = (family_id, cardholder_id, person_code, date_of_service, claim_key)
+            if self._batches is not None and self._connection is None:
+                rows = await self._batches.reads.call(read, self._deadline)
+            else:
+                with mapped_errors():
+                    rows = await self._fetch(MEMBER_STATE_SQL, *read)
             lookup = member_lookup_from_rows(rows, date_of_service)
             if lookup.state is not None:
                 return lookup
             self._directory.forget(cardholder_id, person_code)
         return MemberLookup(state=None, existing=None)
+
+    async def read_batch(
+        self, reads: list[tuple[str, str, str, dt.date, str]], deadline: float | None
+    ) -> list[list[Any]]:
+        """The member reads of a batch in one statement: each read's rows (as the one-claim
+        read's), in order."""
+        async with Session(self, deadline) as store:
+            with mapped_errors():
+                rows = await store._fetch(
+                    MEMBER_STATES_SQL, *(list(c) for c in zip(*reads, strict=True))
+                )
+        grouped: list[list[Any]] = [[] for _ in reads]
+        for row in rows:
+            grouped[row[0] - 1].append(row[1:])
+        return grouped

@@ -1,22 +1,56 @@
-"""The claim store on PostgreSQL: one read and one write per claim, each a single SQL call, on
-one pooled connection per claim.
+"""The claim store on PostgreSQL: one read and one write per claim, each a single SQL call.
 
 The parts live apart: the connection and deadline handling (connection.py), the member read
 (member_reader.py), the claim ledger's writes and the stored claim a reversal mirrors
-(claim_ledger.py, with the response records in records.py), the warm-up (warm_up.py). The
-reference snapshot is read by reference_loader.py.
+(claim_ledger.py, with the response records in records.py), natural batching (batching.py),
+the warm-up (warm_up.py). The reference snapshot is read by reference_loader.py.
+
+Without batching each claim holds one pooled connection for its read and its write. With
+batching (the default on plain PostgreSQL) a claim holds none: its read joins the member
+read in flight's successor, its write (or audit row) the ledger write's, each batch one
+statement on a pooled connection, the write one transaction.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+
+from rx_gateway.adapters.postgres.batching import Coalescer
 from rx_gateway.adapters.postgres.claim_ledger import LedgerWrites
+from rx_gateway.adapters.postgres.connection import Batches
 from rx_gateway.adapters.postgres.errors import mapped_errors
 from rx_gateway.adapters.postgres.warm_up import warm_up
 
 
 class PostgresClaimStore(LedgerWrites):
-    """The ClaimStore port: sessions (one connection per claim) that read members and write
-    the claim ledger."""
+    """The ClaimStore port: sessions that read members and write the claim ledger."""
+
+    def start_batching(
+        self,
+        *,
+        in_flight_max: int = 1,
+        on_batch: Callable[[str, int], None] | None = None,
+    ) -> None:
+        """From now on, claims in flight together share their reads and their writes.
+        ``on_batch(kind, size)`` is told every batch ("read" or "write")."""
+
+        def told(kind: str) -> Callable[[int], None] | None:
+            if on_batch is None:
+                return None
+            return lambda size: on_batch(kind, size)
+
+        self._batches = Batches(
+            reads=Coalescer(self.read_batch, in_flight_max=in_flight_max, on_batch=told("read")),
+            writes=Coalescer(self.write_batch, in_flight_max=in_flight_max, on_batch=told("write")),
+        )
+
+    async def close_batches(self) -> None:
+        if self._batches is not None:
+            await self._batches.reads.close()
+            await self._batches.writes.close()
 
     async def warm(self, connections: int) -> None:
         """Open ``connections`` pooled connections and make every hot-path call once on each,
@@ -28,7 +62,24 @@ class PostgresClaimStore(LedgerWrites):
             ]
             try:
                 for connection in held:
-                    await warm_up(self._bound(connection, None), connection)
+                    await self.warm_connection(connection)
             finally:
                 for connection in held:
                     await self._pool.release(connection)
+
+    async def warm_connection(self, connection: Any) -> None:
+        """Every hot-path call once on one connection (rolled back): the pool calls this for
+        each connection it opens later too (growth, a replaced connection), see
+        ``create_pool(warm=...)``."""
+        await warm_up(self._bound(connection, None), connection)
+
+
+def warming(store_of: Callable[[], PostgresClaimStore | None]) -> Callable[[Any], Any]:
+    """A pool's hook for each new connection: warm it once the store exists."""
+
+    async def warm(connection: asyncpg.Connection) -> None:
+        store = store_of()
+        if store is not None:
+            await store.warm_connection(connection)
+
+    return warm

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from rx_gateway.adapters.postgres.member_reader import MEMBER_STATES_SQL
 from rx_gateway.domain.adjudication import Paid
 from rx_gateway.domain.claim import ClaimRequest, Header
 from rx_gateway.domain.ledger import AccumulatorMove, PurseMove, claim_entry
@@ -107,6 +108,21 @@ def _warm_up_payment(row: Any, request: ClaimRequest, day: dt.date) -> Paid:
     )
 
 
+async def _warm_batches(
+    connection: Any, actor: str, read: tuple[str, str, str, dt.date, str]
+) -> None:
+    """The batched read and write (natural batching), once: a read of one, an audit row."""
+    await connection.fetch(MEMBER_STATES_SQL, *([value] for value in read))
+    audit = {
+        "actor": actor,
+        "action": "warm-up",
+        "internal_control_number": WARM_UP_MARK,
+        "outcome": "P",
+        "detail": {},
+    }
+    await connection.fetchval("SELECT rx_post_batch($1, $2, $3)", ["audit"], [read[0]], [audit])
+
+
 async def warm_up(session: ClaimSession, connection: Any) -> None:
     """The claim path's calls (read, paid write, reversal read and write, audit row) on the
     session's connection, in one transaction that is rolled back. Only sequence numbers are
@@ -119,6 +135,7 @@ async def warm_up(session: ClaimSession, connection: Any) -> None:
         row = await connection.fetchrow(WARM_UP_SQL)
         if row is None:
             await session.member_state(WARM_UP_MARK, "", day, WARM_UP_MARK)
+            await _warm_batches(connection, WARM_UP_MARK, ("", WARM_UP_MARK, "", day, ""))
             return
         request = _warm_up_claim(row, day)
         key = request.key.as_text()
@@ -135,5 +152,7 @@ async def warm_up(session: ClaimSession, connection: Any) -> None:
         )
         await session.post_reversal(stored, reversal)
         await session.record_outcome("warm-up", paid.response, {}, family_id=row["family_id"])
+        read = (row["family_id"], row["cardholder_id"], row["person_code"], day, key)
+        await _warm_batches(connection, WARM_UP_MARK, read)
     finally:
         await transaction.rollback()

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import asyncpg
 import grpc
@@ -16,6 +17,7 @@ from rx_gateway.tools.bench.meter import (
     RateResult,
     latency_histogram,
     memory_mb,
+    per_call_ms,
     percentile_ms,
 )
 from rx_gateway.tools.bench.mix import REVERSE, SUBMIT, Mix
@@ -24,6 +26,10 @@ from rx_gateway.v1 import claims_pb2 as pb
 DEADLINE_S = 2.0
 CHANNELS = 4  # separate TCP connections from the load generator
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"
+SATURATION_CONCURRENCY = 32  # claims in flight when measuring capacity (closed loop)
+# claims prepared per second of a saturation run: above any capacity seen on 2 cores (a run
+# that uses them all ends early, and its rate is still completed / elapsed)
+SATURATION_SHOTS_PER_S = 4_000
 FLOOR_COMMIT_SQL = "INSERT INTO bench_floor (v) VALUES ($1)"
 
 
@@ -66,13 +72,28 @@ async def open_loop(call: Call, count: int, rate: int, meter: CpuMeter, *, mix: 
     if pending:
         await asyncio.gather(*pending)
     elapsed = time.perf_counter() - start
-    server, postgres, client = meter.percent(elapsed)
+    return measured(mix, rate, elapsed, count, histogram, errors, statuses, meter)
+
+
+def measured(
+    mix: str,
+    offered: int,
+    elapsed: float,
+    sent: int,
+    histogram: Any,
+    errors: int,
+    statuses: dict[str, int],
+    meter: CpuMeter,
+) -> RateResult:
+    """A run's RateResult: latencies from the histogram, CPU from the meter (started at the
+    run's start), offered 0 for a closed-loop (saturation) run."""
+    server_s, postgres_s, client_s = meter.seconds()
     completed = histogram.get_total_count()
     return RateResult(
         mix=mix,
-        offered_per_s=rate,
+        offered_per_s=offered,
         seconds=round(elapsed, 2),
-        sent=count,
+        sent=sent,
         completed=completed,
         achieved_per_s=round(completed / elapsed, 1),
         p50_ms=percentile_ms(histogram, 50),
@@ -82,10 +103,12 @@ async def open_loop(call: Call, count: int, rate: int, meter: CpuMeter, *, mix: 
         max_ms=round(histogram.get_max_value() / 1000, 2) if completed else 0.0,
         errors=errors,
         statuses=dict(sorted(statuses.items(), key=lambda kv: -kv[1])),
-        server_cpu_percent=server,
-        postgres_cpu_percent=postgres,
-        client_cpu_percent=client,
+        server_cpu_percent=round(100 * server_s / elapsed, 1),
+        postgres_cpu_percent=round(100 * postgres_s / elapsed, 1),
+        client_cpu_percent=round(100 * client_s / elapsed, 1),
         server_rss_mb=memory_mb(meter.server_pids, "VmRSS"),
+        server_cpu_ms_per_call=per_call_ms(server_s, completed),
+        postgres_cpu_ms_per_call=per_call_ms(postgres_s, completed),
     )
 
 
@@ -127,28 +150,62 @@ class Driver:
 
         return await open_loop(call, len(shots), rate, meter, mix=label)
 
-    async def capacity(self, mix: Mix, seconds: float, concurrency: int = 32) -> float:
+    async def capacity(
+        self,
+        mix: Mix,
+        seconds: float,
+        meter: CpuMeter,
+        label: str,
+        concurrency: int = SATURATION_CONCURRENCY,
+    ) -> RateResult:
         """Saturation throughput of a mix: ``concurrency`` claims always in flight (closed
-        loop, so no call outlives its deadline and none is wasted), completed claims/s."""
-        shots = mix.shots(max(1, int(seconds * 1_500)))
+        loop, so no call outlives its deadline and none is wasted). Its achieved_per_s is the
+        completed claims/s; its CPU per call is the cost at saturation; its latencies are from
+        each call's own send (offered_per_s 0: closed loop)."""
+        shots = mix.shots(max(1, int(seconds * SATURATION_SHOTS_PER_S)))
         methods = self._methods
         cursor = iter(range(len(shots)))
-        done = 0
+        histogram = latency_histogram()
+        statuses: dict[str, int] = {}
+        errors = 0
+        sent = 0
         deadline = time.perf_counter() + seconds
 
         async def worker() -> None:
-            nonlocal done
+            nonlocal errors, sent
             for index in cursor:
-                if time.perf_counter() >= deadline:
+                began = time.perf_counter()
+                if began >= deadline:
                     return
                 path, payload = shots[index]
-                with contextlib.suppress(grpc.aio.AioRpcError):  # not completed: not counted
+                sent += 1
+                try:
                     await methods[index % len(methods)][path](payload, timeout=DEADLINE_S)
-                    done += 1
+                except grpc.aio.AioRpcError as error:  # not completed: not counted
+                    errors += 1
+                    key = f"error/{error.code().name}"
+                else:
+                    histogram.record_value(max(1, int((time.perf_counter() - began) * 1e6)))
+                    key = "ok"
+                statuses[key] = statuses.get(key, 0) + 1
 
+        meter.start()
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return round(done / (time.perf_counter() - began), 1)
+        elapsed = time.perf_counter() - began
+        return measured(label, 0, elapsed, sent, histogram, errors, statuses, meter)
+
+    async def paid_response(self, mix: Mix, attempts: int = 200) -> bytes:
+        """One claim response as the gateway sends it, a paid one if any of ``attempts`` new
+        claims is paid (else the last answer): the claim-shaped floor answers with its size."""
+        last = b""
+        for path, payload in mix.shots(attempts):
+            if path != SUBMIT:
+                continue
+            last = await self._methods[0][path](payload, timeout=DEADLINE_S)
+            if pb.ClaimResponse.FromString(last).transaction_response_status == "P":
+                break
+        return last
 
     async def echo(self, rate: int, seconds: float, meter: CpuMeter) -> RateResult:
         """The gRPC floor, open loop: bare unary calls (health Check) on the gateway's server."""

@@ -35,6 +35,10 @@ class RateResult:
     postgres_cpu_percent: float = 0.0  # the benchmark's PostgreSQL cluster, % of one core
     client_cpu_percent: float = 0.0  # the load generator, % of one core
     server_rss_mb: float = 0.0  # the gateway process(es) resident memory after the step
+    # CPU per completed call, in ms: the server process(es) (the gateway, or the claim-shaped
+    # floor's server for its rows) and the benchmark's PostgreSQL
+    server_cpu_ms_per_call: float = 0.0
+    postgres_cpu_ms_per_call: float = 0.0
 
     @property
     def holds_target(self) -> bool:
@@ -85,12 +89,20 @@ class CpuMeter:
     def start(self) -> None:
         self.began = self._now()
 
-    def percent(self, seconds: float) -> tuple[float, float, float]:
+    def seconds(self) -> tuple[float, float, float]:
+        """CPU seconds since start: the server(s), PostgreSQL, this process."""
         now = self._now()
-        server, postgres, client = (
-            round(100 * (b - a) / seconds, 1) for a, b in zip(self.began, now, strict=True)
-        )
+        server, postgres, client = (b - a for a, b in zip(self.began, now, strict=True))
         return server, postgres, client
+
+    def percent(self, seconds: float) -> tuple[float, float, float]:
+        server, postgres, client = (round(100 * c / seconds, 1) for c in self.seconds())
+        return server, postgres, client
+
+
+def per_call_ms(cpu_seconds: float, calls: int) -> float:
+    """CPU ms per completed call (0 when none completed)."""
+    return round(1000 * cpu_seconds / calls, 3) if calls else 0.0
 
 
 def memory_mb(pids: list[int], status_key: str = "VmHWM") -> float:

@@ -79,11 +79,22 @@ def load_population(data: Path, fixtures: dict[str, Any]) -> Population:
 
 
 class Mix:
-    """The claim stream: mostly new claims, some retransmissions, reversals and rejects."""
+    """The claim stream: mostly new claims, some retransmissions, reversals and rejects.
+    ``submits_only``: no reversals (the claim-shaped floor serves Submit alone); the draws that
+    would have reversed a claim send a new one."""
 
-    def __init__(self, population: Population, *, hot: bool, seed: int, rx_start: int) -> None:
+    def __init__(
+        self,
+        population: Population,
+        *,
+        hot: bool,
+        seed: int,
+        rx_start: int,
+        submits_only: bool = False,
+    ) -> None:
         self.population = population
         self.hot = hot
+        self.submits_only = submits_only
         self.rng = random.Random(seed)
         self.rx = rx_start
         self.sent: list[pb.ClaimRequest] = []
@@ -98,7 +109,7 @@ class Mix:
         roll = self.rng.random()
         if self.sent and roll < 0.04:
             return self.rng.choice(self.sent)  # a retransmission: D (or R/83 if reversed)
-        if self.sent and roll < 0.07:
+        if self.sent and roll < 0.07 and not self.submits_only:
             return reversal_for(self.sent.pop(self.rng.randrange(len(self.sent))))
         self.rx += 1
         p = self.population

@@ -1,5 +1,6 @@
-"""`run_bench`: generate and load the data, start the gateway, measure the floor, search the
-rates, measure the floor open loop and the hot-row check, then write the report."""
+"""`run_bench`: generate and load the data, start the gateway, measure the bare floor, start
+the claim-shaped floor, search the rates for both (interleaved), measure the bare floor open
+loop, the saturation of both (the hot-row check with it), then write the report."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +18,50 @@ from rx_gateway.tools.bench.meter import CpuMeter, RateResult, memory_mb
 from rx_gateway.tools.bench.mix import Mix, load_population
 from rx_gateway.tools.bench.options import BenchOptions
 from rx_gateway.tools.bench.report import write_report
-from rx_gateway.tools.bench.search import SETTLE_S, floor_rates, print_result, search, step_plan
+from rx_gateway.tools.bench.search import (
+    SETTLE_S,
+    StepPlan,
+    floor_rates,
+    print_result,
+    search_together,
+    step_plan,
+)
 from rx_gateway.tools.bench.stack import (
     bench_database,
+    floor_process,
     free_port,
     gateway_process,
     postmaster_pid,
     process_tree,
 )
+from rx_gateway.tools.bench.summary import (
+    CAPACITY_FLOOR,
+    CAPACITY_HOT,
+    CAPACITY_NO_HOT,
+    FLOOR_CLAIM,
+    HOT,
+    summarize,
+)
 from rx_gateway.tools.synthetic.dataset import generate
+
+WARM_UP_RATE = 100
+WARM_UP_S = 2.0
+
+
+@dataclass
+class Side:
+    """One server under test, as the load generator drives it: the gateway or the floor."""
+
+    driver: Driver
+    meter: CpuMeter
+    mix: Mix  # the claims of its rate steps and of its saturation runs
+    label: str  # its steps' mix name in the results
+
+    async def step(self, rate: int, seconds: float) -> RateResult:
+        return await self.driver.claims(self.mix, rate, seconds, self.meter, self.label)
+
+    async def warm_up(self, mix: Mix) -> None:
+        await self.driver.claims(mix, WARM_UP_RATE, WARM_UP_S, self.meter, "warm-up")
 
 
 async def run_bench(options: BenchOptions) -> dict[str, Any]:
@@ -39,89 +76,116 @@ async def run_bench(options: BenchOptions) -> dict[str, Any]:
             await database.migrate()
             await database.load(workdir / "data")
             population = load_population(workdir / "data", fixtures)
+            postmaster = await postmaster_pid(dsn)
             port = free_port()
             with gateway_process(dsn, port, options.workers, workdir) as root:
-                pids = process_tree(root)
-                meter = CpuMeter(pids, await postmaster_pid(dsn))
-                driver = Driver(f"127.0.0.1:{port}")
+                gateway = Side(
+                    Driver(f"127.0.0.1:{port}"),
+                    CpuMeter(process_tree(root), postmaster),
+                    Mix(population, hot=True, seed=7, rx_start=10_000_000),
+                    HOT,
+                )
                 try:
                     async with CommitFloor.open(dsn) as commit_floor:
-                        echo = await driver.echo_saturation(plan.floor_seconds)
+                        echo = await gateway.driver.echo_saturation(plan.floor_seconds)
                         commit = await commit_floor.saturation(plan.floor_seconds)
-                        warm = Mix(population, hot=True, seed=1, rx_start=90_000_000)
-                        await driver.claims(warm, 100, 2.0, meter, "warm-up")
-                        mix = Mix(population, hot=True, seed=7, rx_start=10_000_000)
-
-                        async def step(rate: int) -> RateResult:
-                            return await driver.claims(mix, rate, plan.seconds, meter, "hot")
-
-                        results += await search(step, plan.rates, plan.bisections)
-                        floor_at = floor_rates(results)
-                        at_1000 = next((r for r in results if r.offered_per_s == 1_000), None)
-                        if at_1000 is None:
-                            at_1000 = await driver.claims(mix, 1_000, 2.0, meter, "hot")
-                            results.append(at_1000)
-                            await asyncio.sleep(SETTLE_S)
-                        for rate in floor_at:
-                            for measure in (driver.echo, commit_floor.at_rate):
-                                floor_result = await measure(rate, plan.floor_seconds, meter)
-                                print_result(floor_result)
-                                results.append(floor_result)
-                        # the hot-row check: the same saturation measured for the hot and
-                        # the no-hot mix, alternately, twice each
-                        cold = Mix(population, hot=False, seed=8, rx_start=50_000_000)
-                        capacities: dict[str, list[float]] = {"hot": [], "no-hot": []}
-                        for label, stream in (("hot", mix), ("no-hot", cold)) * 2:
-                            capacities[label].append(
-                                await driver.capacity(stream, plan.capacity_seconds)
+                        await gateway.warm_up(
+                            Mix(population, hot=True, seed=1, rx_start=90_000_000)
+                        )
+                        # a paid answer of the gateway's: the claim-shaped floor answers its size
+                        sample = Mix(population, hot=False, seed=2, rx_start=95_000_000)
+                        response = await gateway.driver.paid_response(sample)
+                        floor_port = free_port()
+                        with floor_process(
+                            dsn, floor_port, options.workers, workdir, response
+                        ) as floor_pids:
+                            floor = Side(
+                                Driver(f"127.0.0.1:{floor_port}"),
+                                CpuMeter(floor_pids, postmaster),
+                                # the gateway's claims, less the reversals
+                                Mix(
+                                    population,
+                                    hot=True,
+                                    seed=7,
+                                    rx_start=10_000_000,
+                                    submits_only=True,
+                                ),
+                                FLOOR_CLAIM,
                             )
+                            try:
+                                await floor.warm_up(
+                                    Mix(
+                                        population,
+                                        hot=True,
+                                        seed=1,
+                                        rx_start=90_000_000,
+                                        submits_only=True,
+                                    )
+                                )
+                                results += await _steps(gateway, floor, commit_floor, plan)
+                                cold = Mix(population, hot=False, seed=8, rx_start=50_000_000)
+                                results += await _saturation(gateway, floor, cold, plan)
+                            finally:
+                                await floor.driver.close()
                 finally:
-                    await driver.close()
+                    await gateway.driver.close()
                 peak_memory_mb = memory_mb(process_tree(root))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    summary = _summary(options, results, echo, commit, at_1000, capacities, peak_memory_mb)
+    at_1000 = next(r for r in results if r.mix == HOT and r.offered_per_s == 1_000)
+    summary = summarize(
+        results,
+        echo=echo,
+        commit=commit,
+        at_1000=at_1000,
+        peak_memory_mb=peak_memory_mb,
+        workers=options.workers,
+        quick=options.quick,
+    )
     summary["duration_s"] = round(time.perf_counter() - began, 1)
     write_report(options.out, summary, results)
     return summary
 
 
-def _summary(
-    options: BenchOptions,
-    results: list[RateResult],
-    echo: float,
-    commit: float,
-    at_1000: RateResult,
-    capacities: dict[str, list[float]],
-    peak_memory_mb: float,
-) -> dict[str, Any]:
-    """The final JSON line's keys (duration_s is added last)."""
-    hot_capacity = round(sum(capacities["hot"]) / len(capacities["hot"]), 1)
-    cold_capacity = round(sum(capacities["no-hot"]) / len(capacities["no-hot"]), 1)
-    good = [r for r in results if r.mix == "hot" and r.holds_target]
-    best = max((r.achieved_per_s for r in good), default=0.0)
-    # less sensitive to the machine's own stalls than p99 (see the floor's p99 at the same rates)
-    p90_good = [r for r in results if r.mix == "hot" and r.holds_p90]
-    floor = min(echo, commit)
-    return {
-        "claims_per_s_at_p99_10ms": best,
-        "claims_per_s_at_p90_10ms": max((r.achieved_per_s for r in p90_good), default=0.0),
-        "p99_ms_at_1000": at_1000.p99_ms,
-        "errors_at_1000": at_1000.errors,
-        "floor_echo_rps": echo,
-        "floor_commit_tps": commit,
-        "ratio_to_floor": round(best / floor, 3) if floor else 0.0,
-        "errors": sum(r.errors for r in results if r.mix == "hot" and r.offered_per_s <= best),
-        "hot_capacity_per_s": hot_capacity,
-        "no_hot_capacity_per_s": cold_capacity,
-        "hot_vs_no_hot": round(hot_capacity / cold_capacity, 3) if cold_capacity else 0.0,
-        "capacity_runs_per_s": capacities,
-        "floor_p99_ms": {
-            f"{r.mix.removeprefix('floor: ')}@{r.offered_per_s}": r.p99_ms
-            for r in results
-            if r.mix.startswith("floor")
-        },
-        "server_peak_memory_mb": peak_memory_mb,
-        "workers": options.workers,
-        "mode": "quick" if options.quick else "full",
-    }
+async def _steps(
+    gateway: Side, floor: Side, commit_floor: CommitFloor, plan: StepPlan
+) -> list[RateResult]:
+    """The open-loop rate steps: the gateway and the claim-shaped floor searched together
+    (steps interleaved, the same rates, durations and generator), the gateway at 1,000/s if
+    the search stopped before, then the bare floor (echo, commit) at floor_rates."""
+
+    async def step(rate: int) -> RateResult:
+        return await gateway.step(rate, plan.seconds)
+
+    async def floor_step(rate: int) -> RateResult:
+        return await floor.step(rate, plan.seconds)
+
+    searched, floor_searched = await search_together(
+        [step, floor_step], plan.rates, plan.bisections
+    )
+    results = searched + floor_searched
+    if not any(r.offered_per_s == 1_000 for r in searched):
+        results.append(await gateway.step(1_000, 2.0))
+        await asyncio.sleep(SETTLE_S)
+    for rate in floor_rates(searched):
+        for measure in (gateway.driver.echo, commit_floor.at_rate):
+            bare = await measure(rate, plan.floor_seconds, gateway.meter)
+            print_result(bare)
+            results.append(bare)
+    return results
+
+
+async def _saturation(gateway: Side, floor: Side, cold: Mix, plan: StepPlan) -> list[RateResult]:
+    """Closed loop: the gateway's hot and no-hot mixes (the hot-row check) and the claim-shaped
+    floor, alternately, twice each. The CPU per claim at saturation comes from these runs."""
+    runs = (
+        (CAPACITY_HOT, gateway, gateway.mix),
+        (CAPACITY_NO_HOT, gateway, cold),
+        (CAPACITY_FLOOR, floor, floor.mix),
+    )
+    results = []
+    for label, side, mix in runs * 2:
+        saturated = await side.driver.capacity(mix, plan.capacity_seconds, side.meter, label)
+        print_result(saturated)
+        results.append(saturated)
+    return results

@@ -96,9 +96,9 @@ async def bench_database(workdir: Path) -> AsyncIterator[str]:
             await admin.close()
 
 
-@contextlib.contextmanager
-def gateway_process(dsn: str, port: int, workers: int, workdir: Path) -> Iterator[int]:
-    env = dict(
+def _server_env(dsn: str, workdir: Path) -> dict[str, str]:
+    """The environment of the servers under test (the gateway and the claim-shaped floor)."""
+    return dict(
         os.environ,
         RX_GATEWAY_DATABASE_URL=dsn,
         RX_GATEWAY_DATA_DIR=str(workdir / "state"),
@@ -107,22 +107,75 @@ def gateway_process(dsn: str, port: int, workers: int, workdir: Path) -> Iterato
         RX_GATEWAY_ADMIN_TOKENS="",
         RX_GATEWAY_DEV_MODE="1",  # plaintext on 127.0.0.1: TLS would be measured separately
     )
-    command = [sys.executable, "-m", "rx_gateway", "serve", "--listen", f"127.0.0.1:{port}"]
-    if workers > 1:
-        command += ["--workers", str(workers)]
-    server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
-    try:
-        assert server.stdout is not None  # noqa: S101 - PIPE above
-        line = server.stdout.readline().decode()
-        if not line.startswith("rx-gateway listening"):
-            msg = f"the gateway did not start: {line!r}"
-            raise RuntimeError(msg)
-        yield server.pid
-    finally:
-        server.send_signal(signal.SIGTERM)
+
+
+def _started(
+    server: subprocess.Popen[bytes], ready: str, what: str, log: Path | None = None
+) -> None:
+    assert server.stdout is not None  # noqa: S101 - PIPE
+    line = server.stdout.readline().decode()
+    if not line.startswith(ready):
+        said = log.read_text(errors="replace")[-2000:] if log is not None and log.exists() else ""
+        msg = f"{what} did not start: {line!r} {said}"
+        raise RuntimeError(msg)
+
+
+def _stop(servers: list[subprocess.Popen[bytes]]) -> None:
+    for server in servers:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+    for server in servers:
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+            server.wait()
+
+
+@contextlib.contextmanager
+def gateway_process(dsn: str, port: int, workers: int, workdir: Path) -> Iterator[int]:
+    command = [sys.executable, "-m", "rx_gateway", "serve", "--listen", f"127.0.0.1:{port}"]
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        command, env=_server_env(dsn, workdir), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    try:
+        _started(server, "rx-gateway listening", "the gateway")
+        yield server.pid
+    finally:
+        _stop([server])
+
+
+@contextlib.contextmanager
+def floor_process(
+    dsn: str, port: int, workers: int, workdir: Path, response: bytes
+) -> Iterator[list[int]]:
+    """The claim-shaped floor (floor_server), as many processes as the gateway has (several
+    share the port with SO_REUSEPORT, as `serve --workers` does). ``response``: a gateway's
+    ClaimResponse, the size of the floor's answers. Yields the processes' ids."""
+    template = workdir / "floor-response.bin"
+    template.write_bytes(response)
+    env = _server_env(dsn, workdir) | ({"RX_GATEWAY_REUSE_PORT": "1"} if workers > 1 else {})
+    command = [
+        sys.executable,
+        "-m",
+        "rx_gateway.tools.bench.floor_server",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--response",
+        str(template),
+    ]
+    log = workdir / "floor-server.log"
+    servers: list[subprocess.Popen[bytes]] = []
+    with log.open("ab") as stderr:
+        try:
+            for _ in range(workers):
+                server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                    command, env=env, stdout=subprocess.PIPE, stderr=stderr
+                )
+                servers.append(server)
+                _started(server, "rx-gateway floor listening", "the claim-shaped floor", log)
+            yield [server.pid for server in servers]
+        finally:
+            _stop(servers)

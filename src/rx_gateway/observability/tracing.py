@@ -1,0 +1,154 @@
+"""OpenTelemetry traces, with the optional extra (``pip install 'rx-gateway[otel]'``).
+
+``RX_GATEWAY_OTEL=1`` turns them on: a SERVER span per gRPC call (health checks left out), a
+CLIENT span per asyncpg call, and whatever ``span(name)`` opens in between (the adjudication).
+Spans go to an OTLP collector by default, configured by the standard variables
+(``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_SERVICE_NAME``,
+``OTEL_TRACES_SAMPLER`` ...); ``OTEL_TRACES_EXPORTER=console`` prints them, ``none`` drops them.
+
+Claims carry PHI. Query parameters are never captured (``capture_parameters=False``; the SQL
+text is, and the gateway never inlines a value into it), and our own spans take bounded codes
+as attributes only. Without the extra, or before ``configure``, ``span`` is a shared no-op.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rx_gateway.domain.errors import RxGatewayError
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from grpc import aio
+
+__all__ = [
+    "EXPORTERS",
+    "MISSING_EXTRA",
+    "configure",
+    "enabled",
+    "server_interceptor",
+    "shutdown",
+    "span",
+]
+
+EXPORTERS = ("otlp", "console", "none")
+MISSING_EXTRA = (
+    "RX_GATEWAY_OTEL=1 needs the otel extra: pip install 'rx-gateway[otel]'"
+    " (opentelemetry-sdk and the grpc and asyncpg instrumentations)"
+)
+SERVICE_NAME = "rx-gateway"
+AttributeValue = str | int | float | bool
+
+_NO_SPAN: AbstractContextManager[None] = contextlib.nullcontext()
+
+
+@dataclass
+class _Tracing:
+    provider: Any  # opentelemetry.sdk.trace.TracerProvider
+    tracer: Any  # opentelemetry.trace.Tracer
+    interceptor: Any  # grpc.aio.ServerInterceptor
+
+
+class _State:
+    active: _Tracing | None = None
+
+
+_state = _State()
+
+
+def enabled() -> bool:
+    return _state.active is not None
+
+
+def span(
+    name: str, attributes: Mapping[str, AttributeValue] | None = None
+) -> AbstractContextManager[object]:
+    """A span around a block, child of the current one (the RPC's): ``with span("adjudicate"):``.
+    Attributes are bounded codes only (transaction code, 112-AN status, reject count, plan id),
+    never a cardholder, a name, a date of birth or an Rx number. A no-op when tracing is off."""
+    active = _state.active
+    if active is None:
+        return _NO_SPAN
+    result: AbstractContextManager[object] = active.tracer.start_as_current_span(
+        name, attributes=attributes
+    )
+    return result
+
+
+def server_interceptor() -> aio.ServerInterceptor | None:  # type: ignore[type-arg]
+    """The OpenTelemetry grpc.aio server interceptor once ``configure`` ran, else None."""
+    active = _state.active
+    return None if active is None else active.interceptor
+
+
+def configure(exporter: str = "otlp", *, span_exporter: Any = None) -> None:
+    """Start tracing in this process (a second call keeps the first configuration).
+
+    ``exporter`` is one of EXPORTERS; a test passes its own ``span_exporter`` (for example the
+    SDK's InMemorySpanExporter), sent each span as it ends. Raises RxGatewayError naming the
+    extra when the OpenTelemetry packages are not installed."""
+    if _state.active is not None:
+        return
+    try:
+        from opentelemetry.instrumentation.asyncpg import (  # type: ignore[import-untyped,import-not-found,unused-ignore] # noqa: PLC0415
+            AsyncPGInstrumentor,
+        )
+        from opentelemetry.instrumentation.grpc import (  # type: ignore[import-untyped,import-not-found,unused-ignore] # noqa: PLC0415
+            aio_server_interceptor,
+            filters,
+        )
+        from opentelemetry.sdk.resources import Resource  # noqa: PLC0415
+        from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
+        from opentelemetry.sdk.trace.export import (  # noqa: PLC0415
+            BatchSpanProcessor,
+            ConsoleSpanExporter,
+            SimpleSpanProcessor,
+        )
+    except ImportError:
+        raise RxGatewayError(MISSING_EXTRA) from None
+    if exporter not in EXPORTERS:
+        msg = f"OTEL_TRACES_EXPORTER: {exporter!r} is not one of {', '.join(EXPORTERS)}"
+        raise RxGatewayError(msg)
+    # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, when set, name the service instead
+    attributes = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": SERVICE_NAME}
+    provider = TracerProvider(resource=Resource.create(attributes))
+    if span_exporter is not None:
+        provider.add_span_processor(SimpleSpanProcessor(span_exporter))
+    elif exporter == "console":
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    elif exporter == "otlp":
+        try:
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # noqa: PLC0415
+                OTLPSpanExporter,
+            )
+        except ImportError:
+            raise RxGatewayError(MISSING_EXTRA) from None
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    # IMPORTANT: capture_parameters stays False: the parameters are member IDs, dates of birth
+    # and Rx numbers.
+    AsyncPGInstrumentor(capture_parameters=False).instrument(  # type: ignore[no-untyped-call,unused-ignore]
+        tracer_provider=provider
+    )
+    interceptor = aio_server_interceptor(  # type: ignore[no-untyped-call,unused-ignore]
+        tracer_provider=provider, filter_=filters.negate(filters.health_check())
+    )
+    _state.active = _Tracing(provider, provider.get_tracer("rx_gateway"), interceptor)
+
+
+def shutdown() -> None:
+    """Flush the spans still buffered and stop tracing (the asyncpg wrappers come off)."""
+    active = _state.active
+    if active is None:
+        return
+    _state.active = None
+    from opentelemetry.instrumentation.asyncpg import (  # type: ignore[import-untyped,import-not-found,unused-ignore] # noqa: PLC0415
+        AsyncPGInstrumentor,
+    )
+
+    AsyncPGInstrumentor().uninstrument()  # type: ignore[no-untyped-call,unused-ignore]
+    active.provider.shutdown()

@@ -1,0 +1,111 @@
+"""OpenTelemetry traces with the otel extra (issue 16): a claim over a real gRPC channel makes a
+SERVER span for the RPC and a CLIENT span per database call in the same trace, and no span
+carries a query parameter (member IDs, dates of birth and Rx numbers are PHI)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rx_gateway.bootstrap import build_app
+from rx_gateway.client import GatewayClient
+from rx_gateway.config import Settings
+from rx_gateway.domain.errors import InvalidRequest
+from rx_gateway.observability import tracing
+from rx_gateway.tools.synthetic import active_members
+from rx_gateway.tools.synthetic.claims import claim_request
+from tests.support import TEST_SETTINGS
+
+pytest.importorskip("opentelemetry.sdk.trace", reason="needs the otel extra")
+pytest.importorskip("opentelemetry.instrumentation.grpc", reason="needs the otel extra")
+pytest.importorskip("opentelemetry.instrumentation.asyncpg", reason="needs the otel extra")
+
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+    InMemorySpanExporter,
+)
+
+
+def _values(attributes: Any) -> list[str]:
+    out: list[str] = []
+    for value in (attributes or {}).values():
+        out.extend(str(v) for v in value) if isinstance(value, tuple) else out.append(str(value))
+    return out
+
+
+async def test_a_claim_makes_rpc_and_database_spans_without_parameters(
+    loaded_dsn: str, dataset: tuple[Path, dict[str, Any]], rx_number: Any
+) -> None:
+    fixtures = dataset[1]
+    member = next(m for m in active_members(dataset[0])[1700:] if m["plan_id"] == "COMM-HRA-2026")
+    request = claim_request(
+        fixtures,
+        member,
+        fixtures["drugs"]["generic"],
+        pharmacy=fixtures["pharmacies"]["preferred"],
+        rx_number=rx_number(),
+        date_of_service="20261110",
+    )
+    exporter = InMemorySpanExporter()
+    tracing.configure(span_exporter=exporter)
+    try:
+        app = await build_app(
+            replace(TEST_SETTINGS, admin_tokens={}, otel_enabled=True), loaded_dsn
+        )
+        try:
+            exporter.clear()  # start-up's own queries (migrate, warm, reference load)
+            async with GatewayClient(f"127.0.0.1:{app.port}") as client:
+                with tracing.span("test.client"):
+                    reply = await client.submit(request)
+        finally:
+            await app.stop()  # RX_GATEWAY_OTEL: stopping the app stops tracing
+    finally:
+        tracing.shutdown()
+    assert not tracing.enabled()
+    assert reply.transaction_response_status == "P"
+    spans = exporter.get_finished_spans()
+    rpc = [s for s in spans if s.name == "/rx_gateway.v1.ClaimService/Submit"]
+    assert len(rpc) == 1, [s.name for s in spans]
+    assert any(s.name == "test.client" for s in spans)  # span() once tracing is on
+    assert rpc[0].attributes is not None
+    assert rpc[0].attributes["rpc.method"] == "Submit"
+    database = [s for s in spans if s.attributes and s.attributes.get("db.system") == "postgresql"]
+    assert database, [s.name for s in spans]
+    assert {s.context.trace_id for s in database} == {rpc[0].context.trace_id}
+    assert all(s.parent is not None for s in database)
+    # no parameter, and no PHI in any attribute or event of any span
+    phi = {
+        request.insurance.cardholder_id,
+        member["member_id"],
+        request.patient.date_of_birth,
+        request.claim.prescription_reference_number,
+    } - {""}
+    for span in spans:
+        assert span.attributes is not None
+        assert "db.statement.parameters" not in span.attributes, span.name
+        values = _values(span.attributes)
+        values += [v for event in span.events for v in _values(event.attributes)]
+        for value in values:
+            assert not any(secret in value for secret in phi), (span.name, value)
+
+
+def test_span_is_a_no_op_without_tracing() -> None:
+    """Before configure (or without the extra) span() opens nothing and costs nothing."""
+    assert not tracing.enabled()
+    first = tracing.span("adjudicate")
+    with first:
+        pass
+    assert tracing.span("adjudicate", {"txn": "B1"}) is first
+    assert tracing.server_interceptor() is None
+
+
+def test_otel_settings() -> None:
+    """RX_GATEWAY_OTEL=1 with the extra installed; a bad exporter names the variable."""
+    assert not Settings.from_env({}).otel_enabled
+    settings = Settings.from_env({"RX_GATEWAY_OTEL": "1", "OTEL_TRACES_EXPORTER": "console"})
+    assert settings.otel_enabled
+    assert settings.otel_traces_exporter == "console"
+    with pytest.raises(InvalidRequest, match="OTEL_TRACES_EXPORTER"):
+        Settings.from_env({"OTEL_TRACES_EXPORTER": "zipkin"})

@@ -13,6 +13,7 @@ import asyncpg
 from grpc import aio
 
 from rx_gateway.adapters.files.loader import read_dataset
+from rx_gateway.adapters.files.x12_834 import X12EnrollmentReader
 from rx_gateway.adapters.postgres.admin import PostgresAdmin
 from rx_gateway.adapters.postgres.citus import is_distributed
 from rx_gateway.adapters.postgres.database import (
@@ -22,6 +23,8 @@ from rx_gateway.adapters.postgres.database import (
     migrate,
     wait_for_database,
 )
+from rx_gateway.adapters.postgres.enrollment import PostgresEnrollment
+from rx_gateway.adapters.postgres.eob import PostgresEob
 from rx_gateway.adapters.postgres.loading import REFERENCE_CHANNEL, known_keys, write_dataset
 from rx_gateway.adapters.postgres.reference_loader import PostgresReferenceLoader
 from rx_gateway.adapters.postgres.settlement_store import PostgresSettlement
@@ -323,6 +326,11 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
                 PostgresSettlement(app.admin_pool),
                 reference,
                 app.closer,
+                eob=PostgresEob(app.admin_pool, acquire_timeout_s=admin_limits.acquire_timeout_s),
+                enrollment_reader=X12EnrollmentReader(),
+                enrollment_store=PostgresEnrollment(
+                    app.admin_pool, acquire_timeout_s=admin_limits.acquire_timeout_s
+                ),
             ),
             listen_address=settings.admin_listen_address,
             credentials=tls.server_credentials(require_client_certificate=False) if tls else None,

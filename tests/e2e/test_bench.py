@@ -1,6 +1,7 @@
 """`rx-gateway bench` runs end to end (a tiny configuration): real server process, real
-database, the bare floor and the claim-shaped floor, the report, the plot and the final JSON
-line. Speed itself is measured by the benchmark, not asserted here."""
+database, the bare floor and the claim-shaped floor, the overload run, the gateway's metrics
+scraped around each of its runs, the report, the plot and the final JSON line. Speed itself is
+measured by the benchmark, not asserted here."""
 
 from __future__ import annotations
 
@@ -34,6 +35,20 @@ FLOOR_KEYS = {
     "cpu_ms_per_call_floor_postgres",
     "cpu_ratio_gateway",
     "cpu_ratio_postgres",
+}
+OVERLOAD_KEYS = {
+    "overload_offered_per_s",
+    "overload_goodput_per_s",
+    "overload_goodput_ratio",
+    "overload_p99_admitted_ms",
+    "overload_refused",
+    "overload_errors",
+}
+METRICS_KEYS = {
+    "batch_size_read_mean_at_capacity",
+    "batch_size_write_mean_at_capacity",
+    "pool_wait_ms_p99_at_capacity",
+    "cpu_ms_per_claim_by_worker",
 }
 
 
@@ -70,7 +85,7 @@ async def test_bench_writes_report_plot_and_final_json_line(
     )
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary.keys() >= REQUIRED_KEYS | FLOOR_KEYS
+    assert summary.keys() >= REQUIRED_KEYS | FLOOR_KEYS | OVERLOAD_KEYS | METRICS_KEYS
     assert summary["floor_echo_rps"] > 0
     assert summary["floor_commit_tps"] > 0
     # the floor open loop at the offered rate and at 1,000/s, each for gRPC and the database
@@ -92,11 +107,38 @@ async def test_bench_writes_report_plot_and_final_json_line(
         assert floor > 0
         assert summary[f"cpu_ratio_{side}"] == quotient(gateway, floor)
     assert len(summary["capacity_runs_per_s"]["floor-claim"]) == 2
+    # overload: twice the hot capacity offered; goodput of the admitted claims against it
+    assert summary["overload_offered_per_s"] == max(1, round(2 * summary["hot_capacity_per_s"]))
+    assert summary["overload_goodput_per_s"] > 0
+    assert summary["overload_goodput_ratio"] == quotient(
+        summary["overload_goodput_per_s"], summary["hot_capacity_per_s"]
+    )
+    assert summary["overload_p99_admitted_ms"] > 0
+    assert summary["overload_refused"] >= 0
+    assert summary["overload_errors"] >= 0
+    # the gateway's metrics at saturation: claims per round trip, the pool's wait
+    assert summary["batch_size_read_mean_at_capacity"] >= 1
+    assert summary["batch_size_write_mean_at_capacity"] >= 1
+    assert summary["pool_wait_ms_p99_at_capacity"] >= 0
+    # one worker: its CPU per claim is (at most) the gateway's
+    (worker,) = summary["cpu_ms_per_claim_by_worker"]
+    assert 0 < worker <= summary["cpu_ms_per_claim_gateway"]
+    rows = json.loads((tmp_path / "bench-results.json").read_text())["rates"]
+    gateway_rows = [r for r in rows if r["mix"] in {"hot", "capacity: hot", "overload: hot"}]
+    assert {r["mix"] for r in gateway_rows} == {"hot", "capacity: hot", "overload: hot"}
+    for row in gateway_rows:
+        assert row["batch_size_write_mean"] >= 1, row
+        assert row["pool_wait_ms_p99"] >= 0, row
+        assert row["server_refused"] >= 0, row
+        assert len(row["server_cpu_ms_per_call_by_worker"]) == 1
+    assert all(r["server_refused"] is None for r in rows if r["mix"].startswith("floor"))
     report = (tmp_path / "bench-report.md").read_text()
     assert "| hot | 20 |" in report
     assert "| floor: commit | 1000 |" in report
     assert "| floor: claim | 20 |" in report
     assert "| capacity: floor claim | closed |" in report
+    assert f"| overload: hot | {summary['overload_offered_per_s']} |" in report
+    assert "| read batch mean | write batch mean | pool wait mean ms | pool wait p99 ms |" in report
     assert (tmp_path / "bench-latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the bench's own database on the configured server is dropped afterwards
     conn = await asyncpg.connect(env["RX_GATEWAY_DATABASE_URL"])

@@ -1,12 +1,100 @@
-"""`rx-gateway enroll` (issue 17): being written."""
+"""`rx-gateway enroll FILE.834` applies an X12 834 enrollment file (all or nothing);
+`rx-gateway enroll --report` lists the paid claims that enrollment put in question.
+
+A bad file is one line naming the file, the segment and the element, and nothing is applied;
+the same file applied again changes nothing and says so.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+from rx_gateway.cli.database import _where, open_database
 from rx_gateway.config import Settings
+from rx_gateway.domain.enrollment import EnrollmentOutcome, ReviewItem
 from rx_gateway.domain.errors import RxGatewayError
+from rx_gateway.domain.money import format_cents
+
+ACTOR = "enroll"  # the audit log's actor for the command (the admin interface names the operator)
 
 
 async def run(settings: Settings, file: Path | None, *, report: bool) -> int:
-    raise RxGatewayError("enroll is not available yet")
+    if file is None and not report:
+        msg = "enroll: give an 834 file to apply, or --report"
+        raise RxGatewayError(msg)
+    data = await asyncio.to_thread(_read, file) if file is not None else None
+
+    import asyncpg  # noqa: PLC0415
+
+    from rx_gateway.adapters.files.x12_834 import X12EnrollmentReader  # noqa: PLC0415
+    from rx_gateway.adapters.postgres.database import init_connection  # noqa: PLC0415
+    from rx_gateway.adapters.postgres.enrollment import PostgresEnrollment  # noqa: PLC0415
+    from rx_gateway.adapters.postgres.reference_loader import (  # noqa: PLC0415
+        PostgresReferenceLoader,
+    )
+    from rx_gateway.service_layer import enrollment  # noqa: PLC0415
+
+    if settings.database_url is None and not (settings.data_dir.resolve() / "pg").exists():
+        msg = f"no rx-gateway schema in {_where(settings)}: run `rx-gateway load DIR` first"
+        raise RxGatewayError(msg)
+    database = await open_database(settings)
+    try:
+        await database.migrate()
+        pool = await asyncpg.create_pool(database.dsn, min_size=1, max_size=2, init=init_connection)
+        try:
+            store = PostgresEnrollment(pool)
+            if file is not None and data is not None:
+                plans = (await PostgresReferenceLoader(pool).load_snapshot()).plans
+                outcome = await enrollment.enroll(
+                    X12EnrollmentReader(), store, data, str(file), plans, actor=ACTOR
+                )
+                _print_outcome(outcome)
+            if report:
+                _print_review(await enrollment.review(store))
+        finally:
+            await pool.close()
+    finally:
+        database.close()
+    return 0
+
+
+def _read(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError as error:
+        msg = f"{file}: cannot read it ({error.strerror or type(error).__name__})"
+        raise RxGatewayError(msg) from None
+
+
+def _print_outcome(outcome: EnrollmentOutcome) -> None:
+    when = f"{outcome.applied_at:%Y-%m-%d %H:%M %Z}".strip()
+    if outcome.applied:
+        print(
+            f"{outcome.source}: applied as enrollment file {outcome.file_id}"
+            f" (ISA13 {outcome.interchange_control_number})"
+        )
+    else:
+        print(
+            f"{outcome.source}: already applied as enrollment file {outcome.file_id}"
+            f" (ISA13 {outcome.interchange_control_number}, {when}): nothing changed"
+        )
+    print(f"  {outcome.summary()}")
+    if outcome.applied and outcome.claims_for_review:
+        print("  `rx-gateway enroll --report` lists the claims for review")
+
+
+def _print_review(items: list[ReviewItem]) -> None:
+    print(
+        f"claims for review: {len(items)} paid under coverage a later 834 re-dated"
+        " (listed only: nothing is reversed)"
+    )
+    for item in items:
+        before = f"{item.coverage_start}..{item.coverage_end_before or 'open'}"
+        after = item.coverage_end_after or "open"
+        print(
+            f"  {item.internal_control_number}  member {item.member_id}  plan {item.plan_id}"
+            f"  service {item.date_of_service}  plan paid {format_cents(item.plan_paid_cents)}"
+            f"  coverage {before}, now ends {after}"
+            f"  (file {item.file_id} {item.file_name}, {item.flagged_at:%Y-%m-%d})"
+        )

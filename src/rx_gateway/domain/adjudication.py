@@ -454,6 +454,8 @@ def _pay(
         dur_conflicts=decided[1],
         refill_override=decided[0],
         prescriber_id=request.prescriber_id,
+        dispense_as_written=request.dispense_as_written,
+        number_of_refills_authorized=request.number_of_refills_authorized,
         other_coverage_code=request.other_coverage_code,
     )
     entry_out = claim_entry(

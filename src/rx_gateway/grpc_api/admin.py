@@ -14,8 +14,8 @@ from rx_gateway.domain.errors import InvalidRequest, PreconditionFailed
 from rx_gateway.domain.reference import Plan
 from rx_gateway.grpc_api.security import listen
 from rx_gateway.grpc_api.status import ErrorToStatusInterceptor
-from rx_gateway.service_layer import admin, settlement
-from rx_gateway.service_layer.ports import AdminStore, ReferenceSource
+from rx_gateway.service_layer import admin, enrollment, settlement
+from rx_gateway.service_layer.ports import AdminStore, EobSource, ReferenceSource
 from rx_gateway.v1 import admin_pb2 as pb
 from rx_gateway.v1 import admin_pb2_grpc as pb_grpc
 
@@ -33,12 +33,19 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         settlement_store: settlement.SettlementStore | None = None,
         reference: ReferenceSource | None = None,
         close_cycles: CloseCycles | None = None,
+        *,
+        eob: EobSource | None = None,
+        enrollment_reader: enrollment.EnrollmentReader | None = None,
+        enrollment_store: enrollment.EnrollmentStore | None = None,
     ) -> None:
         self._store = store
         self._credentials = credentials
         self._settlement = settlement_store
         self._reference = reference
         self._close_cycles = close_cycles
+        self._eob = eob
+        self._enrollment_reader = enrollment_reader
+        self._enrollment_store = enrollment_store
 
     def _settling(self) -> tuple[settlement.SettlementStore, list[Plan], CloseCycles]:
         if self._settlement is None or self._reference is None or self._close_cycles is None:
@@ -214,6 +221,49 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
                 )
                 for r in rows
             ]
+        )
+
+    async def ExportEob(self, request: pb.ExportEobRequest, context: Context) -> pb.ExportEobReply:
+        actor = self._operator(context)
+        export = admin.eob_request(
+            request.member_id,
+            admin.optional_date("date_from", request.date_from),
+            admin.optional_date("date_to", request.date_to),
+        )
+        if self._eob is None:
+            msg = "EOB export is not configured on this gateway"
+            raise PreconditionFailed(msg)
+        bundle, claims = await admin.export_eob(
+            self._eob, export, actor=actor, generated_at=dt.datetime.now(dt.UTC)
+        )
+        log.info("admin read", extra={"action": "export_eob", "actor": actor})
+        return pb.ExportEobReply(bundle=bundle, claims=claims, actor=actor)
+
+    async def Enroll(self, request: pb.EnrollRequest, context: Context) -> pb.EnrollReply:
+        actor = self._operator(context)
+        source = enrollment.source_name(request.name)
+        reader, store = self._enrollment_reader, self._enrollment_store
+        if reader is None or store is None or self._reference is None:
+            msg = "enrollment is not configured on this gateway"
+            raise PreconditionFailed(msg)
+        outcome = await enrollment.enroll(
+            reader, store, request.content, source, self._reference.snapshot.plans, actor=actor
+        )
+        log.info("admin change", extra={"action": "enroll", "actor": actor})
+        c = outcome.counts
+        return pb.EnrollReply(
+            applied=outcome.applied,
+            actor=actor,
+            detail=outcome.summary(),
+            file_id=outcome.file_id,
+            interchange_control_number=outcome.interchange_control_number,
+            members_added=c.members_added,
+            members_changed=c.members_changed,
+            members_terminated=c.members_terminated,
+            members_reinstated=c.members_reinstated,
+            coverage_spans_added=c.spans_added,
+            coverage_spans_changed=c.spans_changed,
+            claims_for_review=outcome.claims_for_review,
         )
 
 

@@ -12,6 +12,7 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from rx_gateway.domain import eob
 from rx_gateway.domain.errors import InvalidRequest, Unauthenticated
 from rx_gateway.domain.member import (
     Coverage,
@@ -21,6 +22,7 @@ from rx_gateway.domain.member import (
 )
 from rx_gateway.domain.reference import CoverageLevel
 from rx_gateway.domain.values import parse_ccyymmdd
+from rx_gateway.service_layer.ports import EobSource
 
 ID_LENGTH_MAX = 64
 LINES_OF_BUSINESS = frozenset({"COMMERCIAL", "MARKETPLACE", "MEDICAID", "ICHRA", "MEDICARE_PART_D"})
@@ -217,6 +219,40 @@ def authorization_grant(
             quantity_thousandths or None,
         ),
     )
+
+
+# A member's EOB file per call: a year of even a heavy user's fills, and a reply (about 8 kB an
+# ExplanationOfBenefit) well under gRPC's 4 MB default a client receives.
+EOB_CLAIMS_MAX = 300
+
+
+@dataclass(frozen=True, slots=True)
+class EobRequest:
+    member_id: str
+    date_from: dt.date | None  # first date of service; None: from the first claim
+    date_to: dt.date | None  # last date of service; None: to the last claim
+
+
+def eob_request(member_id: str, date_from: dt.date | None, date_to: dt.date | None) -> EobRequest:
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise InvalidRequest("date_from", f"{date_from} is after date_to {date_to}")
+    return EobRequest(identifier("member_id", member_id), date_from, date_to)
+
+
+async def export_eob(
+    source: EobSource, request: EobRequest, *, actor: str, generated_at: dt.datetime
+) -> tuple[bytes, int]:
+    """The member's claims in the range as a FHIR Bundle of CARIN BB pharmacy
+    ExplanationOfBenefit resources (JSON), and how many; the read is audited as ``actor``."""
+    facts = await source.eob_facts(
+        request.member_id,
+        request.date_from,
+        request.date_to,
+        claims_max=EOB_CLAIMS_MAX,
+        actor=actor,
+    )
+    bundle = eob.bundle(facts.member, facts.claims, generated_at=generated_at)
+    return eob.fhir_json(bundle), len(facts.claims)
 
 
 class AdminCredentials:

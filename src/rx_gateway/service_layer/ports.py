@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from rx_gateway.domain.adjudication import Paid
 from rx_gateway.domain.claim import ClaimRequest
+from rx_gateway.domain.eob import EobClaim, EobMember
 from rx_gateway.domain.member import CardMember, MemberState
 from rx_gateway.domain.outcome import ClaimResponse
 from rx_gateway.domain.reference import ReferenceSnapshot
@@ -114,3 +115,28 @@ class AdminStore(Protocol):
     async def set_coverage(self, change: CoverageChange, *, actor: str) -> bool: ...
     async def set_other_coverage(self, change: OtherCoverageChange, *, actor: str) -> bool: ...
     async def grant_prior_authorization(self, grant: AuthorizationGrant, *, actor: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EobFacts:
+    """A member and their claims in a date range, as their ExplanationOfBenefit file needs."""
+
+    member: EobMember
+    claims: tuple[EobClaim, ...]
+
+
+class EobSource(Protocol):
+    """The member's claims for their EOB file: one read, audited with the operator's name."""
+
+    async def eob_facts(
+        self,
+        member_id: str,
+        date_from: dt.date | None,
+        date_to: dt.date | None,
+        *,
+        claims_max: int,
+        actor: str,
+    ) -> EobFacts:
+        """UnknownReference for an unknown member; InvalidRequest for more than
+        ``claims_max`` claims in the range (nothing read is returned, nothing audited)."""
+        ...

@@ -334,6 +334,144 @@ class AlertsReply(_message.Message):
 Global___AlertsReply: _TypeAlias = AlertsReply  # noqa: Y015
 
 @_typing.final
+class ExportEobRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    DATE_FROM_FIELD_NUMBER: _builtins.int
+    DATE_TO_FIELD_NUMBER: _builtins.int
+    member_id: _builtins.str
+    date_from: _builtins.str
+    """CCYYMMDD: the first date of service; empty: from the first claim"""
+    date_to: _builtins.str
+    """CCYYMMDD: the last date of service; empty: to the last claim"""
+    def __init__(
+        self,
+        *,
+        member_id: _builtins.str = ...,
+        date_from: _builtins.str = ...,
+        date_to: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date_from", b"date_from", "date_to", b"date_to", "member_id", b"member_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportEobRequest: _TypeAlias = ExportEobRequest  # noqa: Y015
+
+@_typing.final
+class ExportEobReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUNDLE_FIELD_NUMBER: _builtins.int
+    CLAIMS_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    bundle: _builtins.bytes
+    """the Bundle as FHIR JSON (UTF-8, application/fhir+json)"""
+    claims: _builtins.int
+    """ExplanationOfBenefit resources in the Bundle"""
+    actor: _builtins.str
+    """the operator, as written to the audit log"""
+    def __init__(
+        self,
+        *,
+        bundle: _builtins.bytes = ...,
+        claims: _builtins.int = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "bundle", b"bundle", "claims", b"claims"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportEobReply: _TypeAlias = ExportEobReply  # noqa: Y015
+
+@_typing.final
+class EnrollRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    content: _builtins.bytes
+    """the 834 file as received (within the admin listener's message size)"""
+    name: _builtins.str
+    """how messages name the file; empty: "834" """
+    def __init__(
+        self,
+        *,
+        content: _builtins.bytes = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnrollRequest: _TypeAlias = EnrollRequest  # noqa: Y015
+
+@_typing.final
+class EnrollReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APPLIED_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    FILE_ID_FIELD_NUMBER: _builtins.int
+    INTERCHANGE_CONTROL_NUMBER_FIELD_NUMBER: _builtins.int
+    MEMBERS_ADDED_FIELD_NUMBER: _builtins.int
+    MEMBERS_CHANGED_FIELD_NUMBER: _builtins.int
+    MEMBERS_TERMINATED_FIELD_NUMBER: _builtins.int
+    MEMBERS_REINSTATED_FIELD_NUMBER: _builtins.int
+    COVERAGE_SPANS_ADDED_FIELD_NUMBER: _builtins.int
+    COVERAGE_SPANS_CHANGED_FIELD_NUMBER: _builtins.int
+    CLAIMS_FOR_REVIEW_FIELD_NUMBER: _builtins.int
+    applied: _builtins.bool
+    """false: this file was applied before; nothing changed"""
+    actor: _builtins.str
+    """the operator, as written to the audit log"""
+    detail: _builtins.str
+    """the summary `rx-gateway enroll` prints"""
+    file_id: _builtins.int
+    """the enrollment file's ID (its first application)"""
+    interchange_control_number: _builtins.str
+    """ISA13"""
+    members_added: _builtins.int
+    members_changed: _builtins.int
+    members_terminated: _builtins.int
+    members_reinstated: _builtins.int
+    coverage_spans_added: _builtins.int
+    coverage_spans_changed: _builtins.int
+    """re-dated, ended or reinstated"""
+    claims_for_review: _builtins.int
+    """paid claims no coverage covers any more (listed by"""
+    def __init__(
+        self,
+        *,
+        applied: _builtins.bool = ...,
+        actor: _builtins.str = ...,
+        detail: _builtins.str = ...,
+        file_id: _builtins.int = ...,
+        interchange_control_number: _builtins.str = ...,
+        members_added: _builtins.int = ...,
+        members_changed: _builtins.int = ...,
+        members_terminated: _builtins.int = ...,
+        members_reinstated: _builtins.int = ...,
+        coverage_spans_added: _builtins.int = ...,
+        coverage_spans_changed: _builtins.int = ...,
+        claims_for_review: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "applied", b"applied", "claims_for_review", b"claims_for_review", "coverage_spans_added", b"coverage_spans_added", "coverage_spans_changed", b"coverage_spans_changed", "detail", b"detail", "file_id", b"file_id", "interchange_control_number", b"interchange_control_number", "members_added", b"members_added", "members_changed", b"members_changed", "members_reinstated", b"members_reinstated", "members_terminated", b"members_terminated"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnrollReply: _TypeAlias = EnrollReply  # noqa: Y015
+
+@_typing.final
 class FundPurseRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -74,6 +74,16 @@ class AdminServiceStub:
                 request_serializer=rx__gateway_dot_v1_dot_admin__pb2.AlertsRequest.SerializeToString,
                 response_deserializer=rx__gateway_dot_v1_dot_admin__pb2.AlertsReply.FromString,
                 _registered_method=True)
+        self.ExportEob = channel.unary_unary(
+                '/rx_gateway.v1.AdminService/ExportEob',
+                request_serializer=rx__gateway_dot_v1_dot_admin__pb2.ExportEobRequest.SerializeToString,
+                response_deserializer=rx__gateway_dot_v1_dot_admin__pb2.ExportEobReply.FromString,
+                _registered_method=True)
+        self.Enroll = channel.unary_unary(
+                '/rx_gateway.v1.AdminService/Enroll',
+                request_serializer=rx__gateway_dot_v1_dot_admin__pb2.EnrollRequest.SerializeToString,
+                response_deserializer=rx__gateway_dot_v1_dot_admin__pb2.EnrollReply.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -142,6 +152,29 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportEob(self, request, context):
+        """A member's claims as a FHIR R4 Bundle (type collection) of CARIN Blue Button pharmacy
+        ExplanationOfBenefit resources (C4BB-ExplanationOfBenefit-Pharmacy, STU 2.2.0): the same as
+        `rx-gateway export eob`. Reversed claims are status cancelled. At most 300 claims a call
+        (more: INVALID_ARGUMENT, ask for fewer dates); an unknown member is NOT_FOUND. Read only,
+        but audited: the audit row names the operator, the member and the range.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Enroll(self, request, context):
+        """Apply an X12 834 (005010X220A1) enrollment file, the same as `rx-gateway enroll FILE`:
+        the whole file is validated first (its structure by an X12 validator, then its meaning:
+        plans, dates, who is on which card), then applied in one transaction. A bad file is
+        INVALID_ARGUMENT naming the segment and element, and changes nothing. The same file again
+        changes nothing (applied false); a different file under a used ISA13 is refused. Claims
+        already paid under coverage the file re-dates are counted for review, never changed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -184,6 +217,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ListAlerts,
                     request_deserializer=rx__gateway_dot_v1_dot_admin__pb2.AlertsRequest.FromString,
                     response_serializer=rx__gateway_dot_v1_dot_admin__pb2.AlertsReply.SerializeToString,
+            ),
+            'ExportEob': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportEob,
+                    request_deserializer=rx__gateway_dot_v1_dot_admin__pb2.ExportEobRequest.FromString,
+                    response_serializer=rx__gateway_dot_v1_dot_admin__pb2.ExportEobReply.SerializeToString,
+            ),
+            'Enroll': grpc.unary_unary_rpc_method_handler(
+                    servicer.Enroll,
+                    request_deserializer=rx__gateway_dot_v1_dot_admin__pb2.EnrollRequest.FromString,
+                    response_serializer=rx__gateway_dot_v1_dot_admin__pb2.EnrollReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -402,6 +445,60 @@ class AdminService:
             '/rx_gateway.v1.AdminService/ListAlerts',
             rx__gateway_dot_v1_dot_admin__pb2.AlertsRequest.SerializeToString,
             rx__gateway_dot_v1_dot_admin__pb2.AlertsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportEob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rx_gateway.v1.AdminService/ExportEob',
+            rx__gateway_dot_v1_dot_admin__pb2.ExportEobRequest.SerializeToString,
+            rx__gateway_dot_v1_dot_admin__pb2.ExportEobReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Enroll(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rx_gateway.v1.AdminService/Enroll',
+            rx__gateway_dot_v1_dot_admin__pb2.EnrollRequest.SerializeToString,
+            rx__gateway_dot_v1_dot_admin__pb2.EnrollReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -64,6 +64,21 @@ class AdminServiceStub:
     """
     ListAlerts: _grpc.UnaryUnaryMultiCallable[_admin_pb2.AlertsRequest, _admin_pb2.AlertsReply]
     """The newest settlement alerts (a pre-funded sponsor below its threshold), newest first."""
+    ExportEob: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ExportEobRequest, _admin_pb2.ExportEobReply]
+    """A member's claims as a FHIR R4 Bundle (type collection) of CARIN Blue Button pharmacy
+    ExplanationOfBenefit resources (C4BB-ExplanationOfBenefit-Pharmacy, STU 2.2.0): the same as
+    `rx-gateway export eob`. Reversed claims are status cancelled. At most 300 claims a call
+    (more: INVALID_ARGUMENT, ask for fewer dates); an unknown member is NOT_FOUND. Read only,
+    but audited: the audit row names the operator, the member and the range.
+    """
+    Enroll: _grpc.UnaryUnaryMultiCallable[_admin_pb2.EnrollRequest, _admin_pb2.EnrollReply]
+    """Apply an X12 834 (005010X220A1) enrollment file, the same as `rx-gateway enroll FILE`:
+    the whole file is validated first (its structure by an X12 validator, then its meaning:
+    plans, dates, who is on which card), then applied in one transaction. A bad file is
+    INVALID_ARGUMENT naming the segment and element, and changes nothing. The same file again
+    changes nothing (applied false); a different file under a used ISA13 is refused. Claims
+    already paid under coverage the file re-dates are counted for review, never changed.
+    """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -96,6 +111,21 @@ class AdminServiceAsyncStub(AdminServiceStub):
     """
     ListAlerts: _aio.UnaryUnaryMultiCallable[_admin_pb2.AlertsRequest, _admin_pb2.AlertsReply]  # type: ignore[assignment]
     """The newest settlement alerts (a pre-funded sponsor below its threshold), newest first."""
+    ExportEob: _aio.UnaryUnaryMultiCallable[_admin_pb2.ExportEobRequest, _admin_pb2.ExportEobReply]  # type: ignore[assignment]
+    """A member's claims as a FHIR R4 Bundle (type collection) of CARIN Blue Button pharmacy
+    ExplanationOfBenefit resources (C4BB-ExplanationOfBenefit-Pharmacy, STU 2.2.0): the same as
+    `rx-gateway export eob`. Reversed claims are status cancelled. At most 300 claims a call
+    (more: INVALID_ARGUMENT, ask for fewer dates); an unknown member is NOT_FOUND. Read only,
+    but audited: the audit row names the operator, the member and the range.
+    """
+    Enroll: _aio.UnaryUnaryMultiCallable[_admin_pb2.EnrollRequest, _admin_pb2.EnrollReply]  # type: ignore[assignment]
+    """Apply an X12 834 (005010X220A1) enrollment file, the same as `rx-gateway enroll FILE`:
+    the whole file is validated first (its structure by an X12 validator, then its meaning:
+    plans, dates, who is on which card), then applied in one transaction. A bad file is
+    INVALID_ARGUMENT naming the segment and element, and changes nothing. The same file again
+    changes nothing (applied false); a different file under a used ISA13 is refused. Claims
+    already paid under coverage the file re-dates are counted for review, never changed.
+    """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -173,5 +203,32 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.AlertsReply, _abc.Awaitable[_admin_pb2.AlertsReply]]:
         """The newest settlement alerts (a pre-funded sponsor below its threshold), newest first."""
+
+    @_abc_1.abstractmethod
+    def ExportEob(
+        self,
+        request: _admin_pb2.ExportEobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.ExportEobReply, _abc.Awaitable[_admin_pb2.ExportEobReply]]:
+        """A member's claims as a FHIR R4 Bundle (type collection) of CARIN Blue Button pharmacy
+        ExplanationOfBenefit resources (C4BB-ExplanationOfBenefit-Pharmacy, STU 2.2.0): the same as
+        `rx-gateway export eob`. Reversed claims are status cancelled. At most 300 claims a call
+        (more: INVALID_ARGUMENT, ask for fewer dates); an unknown member is NOT_FOUND. Read only,
+        but audited: the audit row names the operator, the member and the range.
+        """
+
+    @_abc_1.abstractmethod
+    def Enroll(
+        self,
+        request: _admin_pb2.EnrollRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.EnrollReply, _abc.Awaitable[_admin_pb2.EnrollReply]]:
+        """Apply an X12 834 (005010X220A1) enrollment file, the same as `rx-gateway enroll FILE`:
+        the whole file is validated first (its structure by an X12 validator, then its meaning:
+        plans, dates, who is on which card), then applied in one transaction. A bad file is
+        INVALID_ARGUMENT naming the segment and element, and changes nothing. The same file again
+        changes nothing (applied false); a different file under a used ISA13 is refused. Claims
+        already paid under coverage the file re-dates are counted for review, never changed.
+        """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -49,6 +49,7 @@ PER_FAMILY_TABLES: tuple[str, ...] = (
     "audit_log",
     "remittance_item",
     "invoice_item",
+    "enrollment_review",
 )
 REFERENCE_TABLES: tuple[str, ...] = (
     "reference_version",
@@ -73,6 +74,7 @@ REFERENCE_TABLES: tuple[str, ...] = (
     "bank_line",
     "bank_match",
     "settlement_alert",
+    "enrollment_file",
 )
 LOCAL_TABLES: tuple[str, ...] = ("schema_migration",)
 # Foreign keys that point at a future reference table: dropped before anything is distributed

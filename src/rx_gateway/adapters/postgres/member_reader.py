@@ -112,13 +112,20 @@ UNION ALL
 # The same read for several claims at once (natural batching): one statement, one round trip,
 # one snapshot for every claim in flight at the moment it goes. $1-$5 are arrays (family,
 # cardholder ID, person code, date of service, claim key), one element per claim; every row
-# carries its claim's position (i, from 1) first. A plain PostgreSQL plan: the claims are a
-# handful of rows joined by index to each per-family table. (On Citus a read of several
-# families is not a one-shard read: the gateway reads one claim at a time there.)
+# carries its claim's position (i, from 1) first. A NULL family: the read looks the card's
+# person up in member_key itself (no round trip of its own for a card not seen before). A plain
+# PostgreSQL plan: the claims are a handful of rows joined by index to each per-family table.
+# (On Citus a read of several families is not a one-shard read: one claim at a time there.)
 MEMBER_STATES_SQL = """
-WITH r AS (
+WITH q AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::text[])
-                  WITH ORDINALITY AS r(family_id, cardholder_id, person_code, dos, claim_key, i)
+                  WITH ORDINALITY AS q(family_id, cardholder_id, person_code, dos, claim_key, i)
+),
+r AS (  -- a family the gateway does not know yet (NULL): the directory's, in the same read
+    SELECT coalesce(q.family_id, k.family_id) AS family_id, q.cardholder_id, q.person_code,
+           q.dos, q.claim_key, q.i
+    FROM q LEFT JOIN member_key k ON q.family_id IS NULL AND k.cardholder_id = q.cardholder_id
+                                 AND k.person_code = q.person_code
 ),
 m AS (
     SELECT r.i, r.dos, x.member_id, x.cardholder_id, x.person_code, x.family_id, x.employer_id,
@@ -309,24 +316,53 @@ class MemberReads(PostgresStore):
     async def member_state(
         self, cardholder_id: str, person_code: str, date_of_service: dt.date, claim_key: str
     ) -> MemberLookup:
+        if self._batches is not None and self._connection is None:
+            return await self._batched_member_state(
+                cardholder_id, person_code, date_of_service, claim_key
+            )
         for _ in range(2):  # a remembered family the member has left: ask the directory again
             family_id = await self.family_of(cardholder_id, person_code)
             if family_id is None:
                 return MemberLookup(state=None, existing=None)
-            read = (family_id, cardholder_id, person_code, date_of_service, claim_key)
-            if self._batches is not None and self._connection is None:
-                rows = await self._batches.reads.call(read, self._deadline)
-            else:
-                with mapped_errors():
-                    rows = await self._fetch(MEMBER_STATE_SQL, *read)
+            with mapped_errors():
+                rows = await self._fetch(
+                    MEMBER_STATE_SQL,
+                    family_id,
+                    cardholder_id,
+                    person_code,
+                    date_of_service,
+                    claim_key,
+                )
             lookup = member_lookup_from_rows(rows, date_of_service)
             if lookup.state is not None:
                 return lookup
             self._directory.forget(cardholder_id, person_code)
         return MemberLookup(state=None, existing=None)
 
+    async def _batched_member_state(
+        self, cardholder_id: str, person_code: str, date_of_service: dt.date, claim_key: str
+    ) -> MemberLookup:
+        """The read, in the read batch in flight's successor: with the family the directory
+        remembers, or (none remembered, or the member has left it) with the read finding it."""
+        assert self._batches is not None  # noqa: S101 - the caller checked
+        family_id = self._directory.get(cardholder_id, person_code)
+        for _ in range(2):
+            read = (family_id, cardholder_id, person_code, date_of_service, claim_key)
+            rows = await self._batches.reads.call(read, self._deadline)
+            lookup = member_lookup_from_rows(rows, date_of_service)
+            if lookup.state is not None:
+                if family_id is None:
+                    family = lookup.state.member.family_id
+                    self._directory.remember(cardholder_id, person_code, family)
+                return lookup
+            if family_id is None:
+                break
+            self._directory.forget(cardholder_id, person_code)
+            family_id = None
+        return MemberLookup(state=None, existing=None)
+
     async def read_batch(
-        self, reads: list[tuple[str, str, str, dt.date, str]], deadline: float | None
+        self, reads: list[tuple[str | None, str, str, dt.date, str]], deadline: float | None
     ) -> list[list[Any]]:
         """The member reads of a batch in one statement: each read's rows (as the one-claim
         read's), in order."""

@@ -63,6 +63,8 @@ def response_from_record(record: dict[str, Any]) -> ClaimResponse:
         dur_conflicts=tuple(_conflict(c) for c in record.get("dur_conflicts", ())),
         refill_override=int(record.get("refill_override", 0)),
         prescriber_id=record.get("prescriber_id", ""),
+        dispense_as_written=int(record.get("dispense_as_written", 0)),
+        number_of_refills_authorized=int(record.get("number_of_refills_authorized", 0)),
         other_payers=tuple(OtherPayer(**p) for p in record.get("other_payers", ())),
         other_coverage_code=int(record.get("other_coverage_code", 0)),
         compound_ingredients=tuple(

@@ -29,6 +29,17 @@
   holds p99 <= 10 ms with no errors. Each rate reports achieved claims/s, p50/p90/p99/p99.9/max,
   errors, statuses and reject codes, and the CPU of the server, of PostgreSQL and of the load
   generator (% of a core and ms per call: what bounds the number), plus the server's memory.
+* Overload without collapse: after the capacity runs, the gateway is offered twice its hot
+  capacity, open loop, with the same generator and mix (4 s in quick mode, 10 s in full).
+  Calls answered RESOURCE_EXHAUSTED (admission control) are counted as refused, apart from the
+  errors, and their latency is not in the histogram: the run reports the goodput (admitted
+  claims answered per second) against the capacity, and the p99 of the admitted claims.
+* The gateway runs with its Prometheus metrics on a listener of its own (under --workers the
+  parent serves one scrape for all workers); they are scraped before and after each of its
+  runs, and each run reports its mean read and write batch sizes, its pool acquire wait (mean,
+  and p99 from the histogram's buckets) and the calls the gateway refused.
+* The CPU of each server process is metered separately: under --workers, each worker's CPU
+  per claim at saturation shows how the load spreads.
 
 Output: a Markdown report and a latency-versus-offered-rate PNG (the gateway and the claim
 floor on the same axes) in --out, and one final JSON line with claims_per_s_at_p99_10ms,
@@ -36,7 +47,11 @@ p99_ms_at_1000, floor_echo_rps, floor_commit_tps, ratio_to_floor, errors, ... an
 floor's keys: floor_claim_capacity_per_s, floor_claim_per_s_at_p99_10ms, capacity_ratio,
 p99_rate_ratio, cpu_ms_per_claim_gateway, cpu_ms_per_claim_postgres,
 cpu_ms_per_call_floor_server, cpu_ms_per_call_floor_postgres, cpu_ratio_gateway and
-cpu_ratio_postgres. --quick stays under 2.5 minutes; the full mode under 10 minutes.
+cpu_ratio_postgres; the overload run's overload_offered_per_s, overload_goodput_per_s,
+overload_goodput_ratio, overload_p99_admitted_ms, overload_refused and overload_errors; the
+metrics at saturation batch_size_read_mean_at_capacity, batch_size_write_mean_at_capacity and
+pool_wait_ms_p99_at_capacity; and cpu_ms_per_claim_by_worker. --quick stays under 3 minutes;
+the full mode under 10 minutes.
 
     options    BenchOptions: what `rx-gateway bench` was asked
     mix        the population the claims come from and the claim stream (hot and no-hot)

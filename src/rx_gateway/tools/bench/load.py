@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -36,28 +37,47 @@ FLOOR_COMMIT_SQL = "INSERT INTO bench_floor (v) VALUES ($1)"
 Call = Callable[[int], Awaitable[str]]  # sends item i; answers its status key (or raises)
 
 
+@dataclass
+class Tally:
+    """What a run's calls answered beyond their latency: errors, refusals (RESOURCE_EXHAUSTED,
+    not errors), each status key's count, and when the last admitted call was answered."""
+
+    errors: int = 0
+    refused: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    last_answer: float = 0.0
+
+    def failed(self, error: grpc.aio.AioRpcError) -> str:
+        """Count a failed call; its status key."""
+        if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+            self.refused += 1
+            return "refused/RESOURCE_EXHAUSTED"
+        self.errors += 1
+        return f"error/{error.code().name}"
+
+
 async def open_loop(call: Call, count: int, rate: int, meter: CpuMeter, *, mix: str) -> RateResult:
     """Send ``count`` calls at ``rate`` per second, each at its intended time whatever the
-    replies do; latency from the intended time (no coordinated omission)."""
+    replies do; latency from the intended time (no coordinated omission). A call answered
+    RESOURCE_EXHAUSTED (refused by admission control) is counted apart from the errors, and
+    only the admitted calls' latencies enter the histogram."""
     histogram = latency_histogram()
-    statuses: dict[str, int] = {}
-    errors = 0
+    tally = Tally()
     pending: set[asyncio.Task[None]] = set()
     loop = asyncio.get_running_loop()
 
     async def one(index: int, intended: float) -> None:
-        nonlocal errors
         try:
             key = await call(index)
         except grpc.aio.AioRpcError as error:
-            errors += 1
-            key = f"error/{error.code().name}"
+            key = tally.failed(error)
         except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-            errors += 1
+            tally.errors += 1
             key = f"error/{type(error).__name__}"
         else:
-            histogram.record_value(max(1, int((time.perf_counter() - intended) * 1_000_000)))
-        statuses[key] = statuses.get(key, 0) + 1
+            tally.last_answer = time.perf_counter()
+            histogram.record_value(max(1, int((tally.last_answer - intended) * 1_000_000)))
+        tally.statuses[key] = tally.statuses.get(key, 0) + 1
 
     meter.start()
     start = time.perf_counter() + 0.02
@@ -72,7 +92,7 @@ async def open_loop(call: Call, count: int, rate: int, meter: CpuMeter, *, mix: 
     if pending:
         await asyncio.gather(*pending)
     elapsed = time.perf_counter() - start
-    return measured(mix, rate, elapsed, count, histogram, errors, statuses, meter)
+    return measured(mix, rate, elapsed, count, histogram, tally, meter, start)
 
 
 def measured(
@@ -81,13 +101,15 @@ def measured(
     elapsed: float,
     sent: int,
     histogram: Any,
-    errors: int,
-    statuses: dict[str, int],
+    tally: Tally,
     meter: CpuMeter,
+    start: float,
 ) -> RateResult:
     """A run's RateResult: latencies from the histogram, CPU from the meter (started at the
-    run's start), offered 0 for a closed-loop (saturation) run."""
+    run's start, ``start`` on the perf_counter clock), offered 0 for a closed-loop
+    (saturation) run."""
     server_s, postgres_s, client_s = meter.seconds()
+    by_worker = meter.worker_seconds()
     completed = histogram.get_total_count()
     return RateResult(
         mix=mix,
@@ -101,14 +123,17 @@ def measured(
         p99_ms=percentile_ms(histogram, 99),
         p999_ms=percentile_ms(histogram, 99.9),
         max_ms=round(histogram.get_max_value() / 1000, 2) if completed else 0.0,
-        errors=errors,
-        statuses=dict(sorted(statuses.items(), key=lambda kv: -kv[1])),
+        errors=tally.errors,
+        statuses=dict(sorted(tally.statuses.items(), key=lambda kv: -kv[1])),
         server_cpu_percent=round(100 * server_s / elapsed, 1),
         postgres_cpu_percent=round(100 * postgres_s / elapsed, 1),
         client_cpu_percent=round(100 * client_s / elapsed, 1),
         server_rss_mb=memory_mb(meter.server_pids, "VmRSS"),
         server_cpu_ms_per_call=per_call_ms(server_s, completed),
         postgres_cpu_ms_per_call=per_call_ms(postgres_s, completed),
+        refused=tally.refused,
+        answered_seconds=round(max(0.0, tally.last_answer - start), 3),
+        server_cpu_ms_per_call_by_worker=[per_call_ms(s, completed) for s in by_worker],
     )
 
 
@@ -166,13 +191,12 @@ class Driver:
         methods = self._methods
         cursor = iter(range(len(shots)))
         histogram = latency_histogram()
-        statuses: dict[str, int] = {}
-        errors = 0
+        tally = Tally()
         sent = 0
         deadline = time.perf_counter() + seconds
 
         async def worker() -> None:
-            nonlocal errors, sent
+            nonlocal sent
             for index in cursor:
                 began = time.perf_counter()
                 if began >= deadline:
@@ -182,18 +206,18 @@ class Driver:
                 try:
                     await methods[index % len(methods)][path](payload, timeout=DEADLINE_S)
                 except grpc.aio.AioRpcError as error:  # not completed: not counted
-                    errors += 1
-                    key = f"error/{error.code().name}"
+                    key = tally.failed(error)
                 else:
-                    histogram.record_value(max(1, int((time.perf_counter() - began) * 1e6)))
+                    tally.last_answer = time.perf_counter()
+                    histogram.record_value(max(1, int((tally.last_answer - began) * 1e6)))
                     key = "ok"
-                statuses[key] = statuses.get(key, 0) + 1
+                tally.statuses[key] = tally.statuses.get(key, 0) + 1
 
         meter.start()
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - began
-        return measured(label, 0, elapsed, sent, histogram, errors, statuses, meter)
+        return measured(label, 0, elapsed, sent, histogram, tally, meter, began)
 
     async def paid_response(self, mix: Mix, attempts: int = 200) -> bytes:
         """One claim response as the gateway sends it, a paid one if any of ``attempts`` new

@@ -19,6 +19,7 @@ from rx_gateway.tools.bench.summary import (
     FLOOR_COMMIT,
     FLOOR_ECHO,
     HOT,
+    OVERLOAD,
     mean_capacity,
 )
 
@@ -39,28 +40,92 @@ def write_report(out: Path, summary: dict[str, Any], results: list[RateResult]) 
         "`floor: claim` is the claim-shaped floor: a bare grpc.aio server like the gateway whose"
         " Submit decodes the same ClaimRequest and makes one asyncpg call inserting a claim's"
         " rows in one statement. `capacity: ...` rows are closed loop (32 calls in flight,"
-        " latency from each call's own send).",
+        " latency from each call's own send). `overload: hot` is the gateway offered twice its"
+        " hot capacity, open loop. `refused` counts calls answered RESOURCE_EXHAUSTED (admission"
+        " control): they are not errors, and only admitted calls are in the latencies. CPU ms"
+        " per call by worker: each server process's CPU over all the completed calls (the"
+        " workers of `--workers N`, not their parent): they add up to the server's.",
         "",
         "| mix | offered/s | achieved/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms"
-        " | errors | server CPU % | PostgreSQL CPU % | load generator CPU %"
-        " | server CPU ms/call | PostgreSQL CPU ms/call | server RSS MB | statuses |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        " | errors | refused | server CPU % | PostgreSQL CPU % | load generator CPU %"
+        " | server CPU ms/call | PostgreSQL CPU ms/call | server CPU ms/call by worker"
+        " | server RSS MB | statuses |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(results, key=lambda r: (r.mix, r.offered_per_s)):
+    ordered = sorted(results, key=lambda r: (r.mix, r.offered_per_s))
+    for r in ordered:
         top = ", ".join(f"{k} {v}" for k, v in list(r.statuses.items())[:5])
         offered = r.offered_per_s or "closed"
+        by_worker = " / ".join(str(ms) for ms in r.server_cpu_ms_per_call_by_worker) or "-"
         lines.append(
             f"| {r.mix} | {offered} | {r.achieved_per_s} | {r.p50_ms} | {r.p90_ms}"
-            f" | {r.p99_ms} | {r.p999_ms} | {r.max_ms} | {r.errors} | {r.server_cpu_percent}"
-            f" | {r.postgres_cpu_percent} | {r.client_cpu_percent} | {r.server_cpu_ms_per_call}"
-            f" | {r.postgres_cpu_ms_per_call} | {r.server_rss_mb} | {top} |"
+            f" | {r.p99_ms} | {r.p999_ms} | {r.max_ms} | {r.errors} | {r.refused}"
+            f" | {r.server_cpu_percent} | {r.postgres_cpu_percent} | {r.client_cpu_percent}"
+            f" | {r.server_cpu_ms_per_call} | {r.postgres_cpu_ms_per_call} | {by_worker}"
+            f" | {r.server_rss_mb} | {top} |"
         )
+    lines += _metrics_table(ordered)
+    lines += _overload_lines(summary)
     lines += ["", "```json", json.dumps(summary, indent=2), "```", ""]
     (out / "bench-report.md").write_text("\n".join(lines))
     (out / "bench-results.json").write_text(
         json.dumps({"summary": summary, "rates": [asdict(r) for r in results]}, indent=2)
     )
     _plot(out / "bench-latency.png", results)
+
+
+def _shown(value: float | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def _metrics_table(results: list[RateResult]) -> list[str]:
+    """The gateway's runs beside what its metrics said (scraped before and after each run)."""
+    scraped = [r for r in results if r.server_refused is not None]
+    if not scraped:
+        return []
+    lines = [
+        "",
+        "## What the gateway's metrics said, run by run",
+        "",
+        "Scraped from the gateway's Prometheus listener before and after each run: claims per"
+        " database round trip (mean of `rxgw_db_batch_size` by kind), the wait for a pooled"
+        " connection (`rxgw_db_acquire_seconds`: mean, and p99 estimated from the histogram's"
+        " buckets) and the calls the gateway refused (`rxgw_refused_requests_total`).",
+        "",
+        "| mix | offered/s | achieved/s | p50 ms | p99 ms | refused (client) | refused (metrics)"
+        " | read batch mean | write batch mean | pool wait mean ms | pool wait p99 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in scraped:
+        lines.append(
+            f"| {r.mix} | {r.offered_per_s or 'closed'} | {r.achieved_per_s} | {r.p50_ms}"
+            f" | {r.p99_ms} | {r.refused} | {r.server_refused}"
+            f" | {_shown(r.batch_size_read_mean)} | {_shown(r.batch_size_write_mean)}"
+            f" | {_shown(r.pool_wait_ms_mean)} | {_shown(r.pool_wait_ms_p99)} |"
+        )
+    return lines
+
+
+def _overload_lines(summary: dict[str, Any]) -> list[str]:
+    if not summary.get("overload_offered_per_s"):
+        return []
+    by_worker = summary.get("cpu_ms_per_claim_by_worker") or []
+    return [
+        "",
+        "## Overload and the workers",
+        "",
+        f"Offered {summary['overload_offered_per_s']} claims/s (twice the hot capacity of"
+        f" {summary['hot_capacity_per_s']}/s), the gateway answered"
+        f" {summary['overload_goodput_per_s']} admitted claims/s"
+        f" ({summary['overload_goodput_ratio']} of capacity; target >= 0.9) with p99"
+        f" {summary['overload_p99_admitted_ms']} ms for the admitted ones (target < 50 ms),"
+        f" refused {summary['overload_refused']} at once (RESOURCE_EXHAUSTED) and had"
+        f" {summary['overload_errors']} other errors.",
+        "",
+        f"CPU ms per claim at saturation, by gateway worker process:"
+        f" {' / '.join(str(ms) for ms in by_worker) or '-'}"
+        f" (the gateway's, all processes: {summary['cpu_ms_per_claim_gateway']}).",
+    ]
 
 
 def _plot(path: Path, results: list[RateResult]) -> None:
@@ -98,6 +163,15 @@ def _plot(path: Path, results: list[RateResult]) -> None:
                 color="black",
                 label=f"bare {name.removeprefix('floor: ')} p99",
             )
+    for r in (r for r in results if r.mix == OVERLOAD):
+        axes.scatter(
+            [r.offered_per_s],
+            [max(0.1, r.p99_ms)],
+            marker="*",
+            s=80,
+            color="tab:red",
+            label=f"gateway overload p99 (admitted; {r.refused} refused)",
+        )
     for mix, name, style in ((CAPACITY_HOT, "gateway", ":"), (CAPACITY_FLOOR, "claim floor", "-.")):
         capacity = mean_capacity(results, mix)
         if capacity:

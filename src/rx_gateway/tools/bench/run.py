@@ -1,18 +1,23 @@
-"""`run_bench`: generate and load the data, start the gateway, measure the bare floor, start
-the claim-shaped floor, search the rates for both (interleaved), measure the bare floor open
-loop, the saturation of both (the hot-row check with it), then write the report."""
+"""`run_bench`: generate and load the data, start the gateway (its metrics on a listener of
+its own), measure the bare floor, start the claim-shaped floor, search the rates for both
+(interleaved), measure the bare floor open loop, the saturation of both (the hot-row check with
+it), offer the gateway twice its capacity (overload), then write the report. The gateway's
+metrics are scraped before and after each of its runs."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from rx_gateway.bootstrap import Database
+from rx_gateway.observability import scrape
 from rx_gateway.tools.bench.load import CommitFloor, Driver
 from rx_gateway.tools.bench.meter import CpuMeter, RateResult, memory_mb
 from rx_gateway.tools.bench.mix import Mix, load_population
@@ -33,6 +38,7 @@ from rx_gateway.tools.bench.stack import (
     gateway_process,
     postmaster_pid,
     process_tree,
+    worker_pids,
 )
 from rx_gateway.tools.bench.summary import (
     CAPACITY_FLOOR,
@@ -40,6 +46,12 @@ from rx_gateway.tools.bench.summary import (
     CAPACITY_NO_HOT,
     FLOOR_CLAIM,
     HOT,
+    OVERLOAD,
+    add_deltas,
+    mean_capacity,
+    overload_rate,
+    scrape_delta,
+    step_metrics,
     summarize,
 )
 from rx_gateway.tools.synthetic.dataset import generate
@@ -50,18 +62,47 @@ WARM_UP_S = 2.0
 
 @dataclass
 class Side:
-    """One server under test, as the load generator drives it: the gateway or the floor."""
+    """One server under test, as the load generator drives it: the gateway or the floor.
+    ``metrics_url``: the server's Prometheus metrics (the gateway's), scraped before and after
+    each of its runs; ``scrapes`` keeps each run's mix and what it added to the metrics."""
 
     driver: Driver
     meter: CpuMeter
     mix: Mix  # the claims of its rate steps and of its saturation runs
     label: str  # its steps' mix name in the results
+    metrics_url: str | None = None
+    scrapes: list[tuple[str, dict[str, float]]] = field(default_factory=list)
 
-    async def step(self, rate: int, seconds: float) -> RateResult:
-        return await self.driver.claims(self.mix, rate, seconds, self.meter, self.label)
+    async def step(self, rate: int, seconds: float, label: str | None = None) -> RateResult:
+        return await self.scraped(
+            self.driver.claims(self.mix, rate, seconds, self.meter, label or self.label)
+        )
+
+    async def capacity(self, mix: Mix, seconds: float, label: str) -> RateResult:
+        return await self.scraped(self.driver.capacity(mix, seconds, self.meter, label))
 
     async def warm_up(self, mix: Mix) -> None:
         await self.driver.claims(mix, WARM_UP_RATE, WARM_UP_S, self.meter, "warm-up")
+
+    async def scraped(self, run: Awaitable[RateResult]) -> RateResult:
+        """``run``'s result, with the batch sizes, pool waits and refusals its metrics say."""
+        before = await self._scrape()
+        result = await run
+        after = await self._scrape()
+        if before is None or after is None:
+            return result
+        delta = scrape_delta(before, after)
+        self.scrapes.append((result.mix, delta))
+        return replace(result, **asdict(step_metrics(delta)))
+
+    async def _scrape(self) -> dict[str, float] | None:
+        if self.metrics_url is None:
+            return None
+        try:
+            return await asyncio.to_thread(scrape, self.metrics_url)
+        except (OSError, ValueError) as error:  # the run goes on; its metrics columns stay empty
+            print(f"bench: could not scrape {self.metrics_url}: {error}", file=sys.stderr)
+            return None
 
 
 async def run_bench(options: BenchOptions) -> dict[str, Any]:
@@ -78,12 +119,16 @@ async def run_bench(options: BenchOptions) -> dict[str, Any]:
             population = load_population(workdir / "data", fixtures)
             postmaster = await postmaster_pid(dsn)
             port = free_port()
-            with gateway_process(dsn, port, options.workers, workdir) as root:
+            metrics_port = free_port()
+            with gateway_process(dsn, port, options.workers, workdir, metrics_port) as root:
                 gateway = Side(
                     Driver(f"127.0.0.1:{port}"),
-                    CpuMeter(process_tree(root), postmaster),
+                    CpuMeter(
+                        process_tree(root), postmaster, workers=worker_pids(root, options.workers)
+                    ),
                     Mix(population, hot=True, seed=7, rx_start=10_000_000),
                     HOT,
+                    metrics_url=f"http://127.0.0.1:{metrics_port}/metrics",
                 )
                 try:
                     async with CommitFloor.open(dsn) as commit_floor:
@@ -101,7 +146,7 @@ async def run_bench(options: BenchOptions) -> dict[str, Any]:
                         ) as floor_pids:
                             floor = Side(
                                 Driver(f"127.0.0.1:{floor_port}"),
-                                CpuMeter(floor_pids, postmaster),
+                                CpuMeter(floor_pids, postmaster, workers=floor_pids),
                                 # the gateway's claims, less the reversals
                                 Mix(
                                     population,
@@ -125,6 +170,7 @@ async def run_bench(options: BenchOptions) -> dict[str, Any]:
                                 results += await _steps(gateway, floor, commit_floor, plan)
                                 cold = Mix(population, hot=False, seed=8, rx_start=50_000_000)
                                 results += await _saturation(gateway, floor, cold, plan)
+                                results.append(await _overload(gateway, results, plan))
                             finally:
                                 await floor.driver.close()
                 finally:
@@ -141,6 +187,7 @@ async def run_bench(options: BenchOptions) -> dict[str, Any]:
         peak_memory_mb=peak_memory_mb,
         workers=options.workers,
         quick=options.quick,
+        capacity_metrics=add_deltas(d for mix, d in gateway.scrapes if mix == CAPACITY_HOT),
     )
     summary["duration_s"] = round(time.perf_counter() - began, 1)
     write_report(options.out, summary, results)
@@ -185,7 +232,17 @@ async def _saturation(gateway: Side, floor: Side, cold: Mix, plan: StepPlan) -> 
     )
     results = []
     for label, side, mix in runs * 2:
-        saturated = await side.driver.capacity(mix, plan.capacity_seconds, side.meter, label)
+        saturated = await side.capacity(mix, plan.capacity_seconds, label)
         print_result(saturated)
         results.append(saturated)
     return results
+
+
+async def _overload(gateway: Side, results: list[RateResult], plan: StepPlan) -> RateResult:
+    """Overload without collapse: the gateway offered twice its hot capacity (as measured
+    above), open loop, with the hot mix and the same generator as its steps. What it admits
+    should still finish in time; the rest is refused at once (RESOURCE_EXHAUSTED)."""
+    rate = overload_rate(mean_capacity(results, CAPACITY_HOT))
+    overloaded = await gateway.step(rate, plan.overload_seconds, OVERLOAD)
+    print_result(overloaded)
+    return overloaded

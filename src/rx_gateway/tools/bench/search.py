@@ -25,13 +25,14 @@ class StepPlan:
     floor_seconds: float
     bisections: int
     capacity_seconds: float
+    overload_seconds: float  # the gateway offered twice its hot capacity, open loop
 
 
 def step_plan(options: BenchOptions) -> StepPlan:
     if options.quick:
-        plan = StepPlan((50, 100, 200, 300, 400, 600, 800, 1_000), 4.0, 2.0, 2, 3.0)
+        plan = StepPlan((50, 100, 200, 300, 400, 600, 800, 1_000), 4.0, 2.0, 2, 3.0, 4.0)
     else:
-        plan = StepPlan((50, *range(100, 1_600, 100)), 10.0, 5.0, 3, 5.0)
+        plan = StepPlan((50, *range(100, 1_600, 100)), 10.0, 5.0, 3, 5.0, 10.0)
     seconds = options.seconds or plan.seconds
     return StepPlan(
         options.rates or plan.rates,
@@ -39,6 +40,7 @@ def step_plan(options: BenchOptions) -> StepPlan:
         options.floor_seconds or plan.floor_seconds,
         plan.bisections,
         min(plan.capacity_seconds, seconds),
+        min(plan.overload_seconds, seconds),
     )
 
 

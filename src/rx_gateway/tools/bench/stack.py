@@ -28,6 +28,12 @@ def parent_pid(pid: int) -> int | None:
     return None
 
 
+def worker_pids(root: int, workers: int) -> list[int]:
+    """The processes of `serve` that serve calls: the root itself, or under --workers (N > 1)
+    the workers it started (its children), not the parent that supervises them."""
+    return sorted(process_tree(root)[1:]) if workers > 1 else [root]
+
+
 def process_tree(root: int | None) -> list[int]:
     """A process and the processes it started: the gateway and the workers of `serve
     --workers`, or the benchmark's PostgreSQL (its postmaster, backends, WAL writer,
@@ -97,9 +103,15 @@ async def bench_database(workdir: Path) -> AsyncIterator[str]:
 
 
 def _server_env(dsn: str, workdir: Path) -> dict[str, str]:
-    """The environment of the servers under test (the gateway and the claim-shaped floor)."""
+    """The environment of the servers under test (the gateway and the claim-shaped floor): no
+    metrics listener unless one is asked for (gateway_process's ``metrics_port``)."""
+    inherited = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"RX_GATEWAY_METRICS_LISTEN", "PROMETHEUS_MULTIPROC_DIR"}
+    }
     return dict(
-        os.environ,
+        inherited,
         RX_GATEWAY_DATABASE_URL=dsn,
         RX_GATEWAY_DATA_DIR=str(workdir / "state"),
         RX_GATEWAY_LOG_LEVEL="WARNING",
@@ -133,12 +145,20 @@ def _stop(servers: list[subprocess.Popen[bytes]]) -> None:
 
 
 @contextlib.contextmanager
-def gateway_process(dsn: str, port: int, workers: int, workdir: Path) -> Iterator[int]:
+def gateway_process(
+    dsn: str, port: int, workers: int, workdir: Path, metrics_port: int | None = None
+) -> Iterator[int]:
+    """`rx-gateway serve` on 127.0.0.1:``port`` (``workers`` processes under one parent when
+    more than one), its Prometheus metrics on 127.0.0.1:``metrics_port`` if given (under
+    --workers the parent serves one scrape for all workers). Yields the root process's id."""
     command = [sys.executable, "-m", "rx_gateway", "serve", "--listen", f"127.0.0.1:{port}"]
     if workers > 1:
         command += ["--workers", str(workers)]
+    env = _server_env(dsn, workdir)
+    if metrics_port is not None:
+        env["RX_GATEWAY_METRICS_LISTEN"] = f"127.0.0.1:{metrics_port}"
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        command, env=_server_env(dsn, workdir), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )
     try:
         _started(server, "rx-gateway listening", "the gateway")

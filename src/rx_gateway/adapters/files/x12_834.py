@@ -1,0 +1,232 @@
+"""An 834 file read for enrollment: its structure validated by pyx12, then read and checked by
+``x12/enrollment_834.py``.
+
+pyx12 (its HIPAA implementation-guide map 834.5010.X220.A1 and its validation driver, the
+function behind its ``x12valid`` command) checks the envelope and control counts, the loop and
+segment structure (order, required segments and loops, repeats), each element's usage, length,
+type, dates and the code values the guide lists. A file with any such error is refused with
+the first one, named as a 999 names it: the segment's position in its transaction set (ST is
+1), its ID and the element. An error never quotes a value from a segment that may hold PHI
+(names, addresses, demographics, identifiers), and pyx12's own log lines (which do) never
+reach the gateway's log.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rx_gateway.domain.enrollment import Enrollment, Where
+from rx_gateway.domain.errors import InvalidRequest
+from rx_gateway.domain.reference import Plan
+from rx_gateway.x12.enrollment_834 import IMPLEMENTATION, read_834, split
+
+ENROLLMENT_BYTES_MAX = 256 * 1024 * 1024  # about 300,000 members; larger files are split
+_LOGGER = "pyx12"
+_LOCK = threading.Lock()  # pyx12's log is process-wide: one validation at a time
+_ELEMENT_LOG = re.compile(r"^Line:(\d+) ELE:(\S+) - (.*)$", re.DOTALL)
+_REFDES = re.compile(r"\(((?:ISA|IEA|GS|GE|ST|SE)\d{2})\)")
+# segments whose values an error may quote: none of them holds a name, an address, a date of
+# birth or a member's identifier
+QUOTABLE_SEGMENTS = frozenset(
+    {"ISA", "GS", "ST", "BGN", "QTY", "N1", "INS", "HD", "DTP", "LX", "LS", "LE", "SE", "GE", "IEA"}
+)
+ELEMENT_ERRORS = {  # 999 IK403
+    "1": "is required",
+    "2": "is required when another element is sent",
+    "3": "is one element too many",
+    "4": "is too short",
+    "5": "is too long",
+    "6": "has an invalid character",
+    "7": "is not a valid code",
+    "8": "is not a valid date",
+    "9": "is not a valid time",
+    "10": "must not be sent with another element",
+    "12": "repeats too many times",
+    "13": "has too many components",
+    "I10": "is not used in this implementation",
+    "I11": "repeats too many times",
+    "I12": "does not match its pattern",
+    "I13": "is required in this situation",
+    "I6": "is a code not used in this implementation",
+    "I9": "is required in this implementation",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StructureProblem:
+    line: int  # the segment's number in the interchange (for ordering)
+    where: Where
+    element: str
+    message: str
+
+    def text(self) -> str:
+        return self.where.problem(self.element, self.message)
+
+
+class _ErrorLog(logging.Handler):
+    """Keeps the messages pyx12 logs while one document is validated."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _without_value(segment_id: str, text: str, value: object) -> str:
+    if segment_id in QUOTABLE_SEGMENTS or value in (None, ""):
+        return text
+    return text.replace(f"({value})", "(value not shown)").replace(str(value), "...")
+
+
+def _segment_problems(segment: dict[str, Any], transaction: str) -> list[StructureProblem]:
+    seg_id = str(segment["seg_id"])
+    where = Where(int(segment["seg_count"] or 0), seg_id, transaction)
+    line = int(segment["cur_line"] or 0)
+    problems = [
+        StructureProblem(
+            line, where, "", _without_value(seg_id, str(err["err_str"]), err.get("err_val"))
+        )
+        for err in segment["errors"]
+        if str(err["err_cde"]) != "8"  # "has data element errors": the element says which
+    ]
+    for element in segment["elements"]:
+        ref = f"{seg_id}{int(element['ele_pos']):02d}"
+        if element.get("subele_pos") is not None:
+            ref += f"-{int(element['subele_pos'])}"
+        for err in element["errors"]:
+            value = err.get("err_val")
+            described = ELEMENT_ERRORS.get(str(err["err_cde"]))
+            if described is None:
+                message = _without_value(seg_id, str(err["err_str"]), value)
+            else:
+                shown = f" ({value!r})" if value and seg_id in QUOTABLE_SEGMENTS else ""
+                message = f"({element['name']}){shown} {described}"
+            problems.append(StructureProblem(line, where, ref, message))
+    return problems
+
+
+def _report_problems(report: dict[str, Any]) -> list[StructureProblem]:
+    problems: list[StructureProblem] = []
+    for isa in report["interchanges"]:
+        problems += [
+            StructureProblem(int(isa["cur_line"] or 0), Where(0, "ISA"), "", str(err["err_str"]))
+            for err in isa["errors"]
+        ]
+        for gs in isa["groups"]:
+            problems += [
+                StructureProblem(int(gs["cur_line"] or 0), Where(0, "GS"), "", str(err["err_str"]))
+                for err in gs["errors"]
+            ]
+            several = len(gs["transactions"]) > 1 or len(isa["groups"]) > 1
+            for st in gs["transactions"]:
+                control = str(st["trn_set_control_num"]) if several else ""
+                problems += [
+                    StructureProblem(
+                        int(st["cur_line"] or 0), Where(0, "SE", control), "", str(err["err_str"])
+                    )
+                    for err in st["errors"]
+                ]
+                for segment in st["segments"]:
+                    problems += _segment_problems(segment, control)
+    return problems
+
+
+def _envelope_problems(messages: list[str], reported: set[int]) -> list[StructureProblem]:
+    """Element errors of ISA, GS, ST, SE, GE and IEA: pyx12 logs them but leaves them out of
+    its JSON report."""
+    problems: list[StructureProblem] = []
+    for message in messages:
+        match = _ELEMENT_LOG.match(message)
+        if match is None or int(match.group(1)) in reported:
+            continue
+        line, _code, text = match.groups()
+        ref = _REFDES.search(text)
+        element = ref.group(1) if ref is not None else ""
+        where = Where(0, element[:-2] if element else "envelope")
+        problems.append(StructureProblem(int(line), where, element, text))
+    return problems
+
+
+def structure_problems(text: str) -> list[StructureProblem]:
+    """pyx12's validation of one interchange against the 834 5010 X220A1 map, in file order
+    (empty: valid)."""
+    # imported on first use: a gateway that never enrolls never loads it
+    import pyx12.errors  # type: ignore[import-untyped]  # noqa: PLC0415
+    import pyx12.params  # type: ignore[import-untyped]  # noqa: PLC0415
+    import pyx12.x12n_document  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    report = io.StringIO()
+    capture = _ErrorLog()
+    logger = logging.getLogger(_LOGGER)
+    with _LOCK:
+        propagate, level = logger.propagate, logger.level
+        logger.propagate = False  # pyx12 logs the file's values (PHI): never to our log
+        logger.setLevel(logging.ERROR)
+        logger.addHandler(capture)
+        try:
+            valid: bool = pyx12.x12n_document.x12n_document(
+                param=pyx12.params.ParamsBase(),  # defaults only: no ~/.pyx12.conf.xml
+                src_file=io.StringIO(text),
+                fd_997=None,
+                fd_html=None,
+                fd_json=report,
+            )
+        except (pyx12.errors.EngineError, pyx12.errors.X12Error) as error:
+            name = type(error).__name__
+            return [StructureProblem(0, Where(0, "ISA"), "", f"pyx12 cannot read it ({name})")]
+        finally:
+            logger.removeHandler(capture)
+            logger.propagate, logger.level = propagate, level
+    problems: list[StructureProblem] = []
+    if report.getvalue():
+        problems = _report_problems(json.loads(report.getvalue()))
+        reported = {p.line for p in problems}
+        problems += _envelope_problems(capture.messages, reported)
+    if not valid and not problems:
+        problems = [StructureProblem(0, Where(0, "ISA"), "", "pyx12 found it invalid")]
+    return sorted(problems, key=lambda p: p.line)
+
+
+def decode(data: bytes, source: str) -> str:
+    """The file's text: X12's character sets are within UTF-8 (the basic set within ASCII)."""
+    if len(data) > ENROLLMENT_BYTES_MAX:
+        msg = f"{len(data)} bytes: at most {ENROLLMENT_BYTES_MAX} (split the file)"
+        raise InvalidRequest(source, msg)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        msg = f"byte {error.start} is not UTF-8 text: an 834 is X12 text"
+        raise InvalidRequest(source, msg) from None
+
+
+def read_enrollment(data: bytes, source: str, plans: Mapping[str, Plan]) -> Enrollment:
+    """Validate the whole file, structure first (pyx12), then meaning; the Enrollment it
+    says, or InvalidRequest naming the file, segment and element of the first problem."""
+    text = decode(data, source)
+    _, segments = split(text, source)  # an X12 interchange at all, before pyx12 reads it
+    gs = next((s for s in segments if s.segment_id == "GS"), None)
+    if gs is None or gs.get(1) != "BE" or gs.get(8) != IMPLEMENTATION:
+        raise InvalidRequest(
+            source, f"GS: GS08 must be {IMPLEMENTATION} with GS01 BE (an 834 enrollment)"
+        )
+    problems = structure_problems(text.lstrip("\ufeff\r\n\t "))
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise InvalidRequest(source, problems[0].text() + more)
+    return read_834(text, source, plans)
+
+
+class X12EnrollmentReader:
+    """The service layer's EnrollmentReader: bytes of an 834 file → Enrollment."""
+
+    def read(self, data: bytes, source: str, plans: Mapping[str, Plan]) -> Enrollment:
+        return read_enrollment(data, source, plans)

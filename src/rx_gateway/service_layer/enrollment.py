@@ -1,0 +1,70 @@
+"""Enrollment in (X12 834): read a whole file, then apply it in one transaction, or list the
+paid claims that later enrollment put in question.
+
+The same use case serves `rx-gateway enroll` and the admin interface's Enroll call. A file is
+read and checked whole (structure, then meaning) before the store is asked to apply it; the
+store checks it again against what is stored, inside the transaction that applies it, so a
+bad file changes nothing. Members are read fresh by every claim, so a committed file applies
+to the next claim on every running gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Protocol
+
+from rx_gateway.domain.enrollment import Enrollment, EnrollmentOutcome, ReviewItem
+from rx_gateway.domain.errors import InvalidRequest
+from rx_gateway.domain.reference import Plan
+
+REVIEW_ITEMS_MAX = 10_000  # a report's limit (the oldest first)
+SOURCE_NAME_MAX = 200
+
+
+class EnrollmentReader(Protocol):
+    """An 834 file's bytes → the Enrollment it says, or InvalidRequest naming the file,
+    segment and element."""
+
+    def read(self, data: bytes, source: str, plans: Mapping[str, Plan]) -> Enrollment: ...
+
+
+class EnrollmentStore(Protocol):
+    async def apply(
+        self, enrollment: Enrollment, plans: Mapping[str, Plan], *, actor: str
+    ) -> EnrollmentOutcome: ...
+
+    async def review(self, limit: int) -> list[ReviewItem]: ...
+
+
+def source_name(name: str) -> str:
+    """How messages name a file: its name as given, or "834"."""
+    name = name.strip() or "834"
+    if len(name) > SOURCE_NAME_MAX or not name.isprintable():
+        raise InvalidRequest("name", f"must be 1-{SOURCE_NAME_MAX} printable characters")
+    return name
+
+
+async def enroll(
+    reader: EnrollmentReader,
+    store: EnrollmentStore,
+    data: bytes,
+    source: str,
+    plans: Mapping[str, Plan],
+    *,
+    actor: str,
+) -> EnrollmentOutcome:
+    """Validate the whole file, then apply it (all or nothing; the same file twice changes
+    nothing the second time)."""
+    if not data:
+        raise InvalidRequest(source, "the file is empty")
+    # reading is CPU work (the X12 validator): off the event loop, which may serve claims
+    enrollment = await asyncio.to_thread(reader.read, data, source, plans)
+    return await store.apply(enrollment, plans, actor=actor)
+
+
+async def review(store: EnrollmentStore, limit: int = REVIEW_ITEMS_MAX) -> list[ReviewItem]:
+    """Claims paid under coverage a later 834 re-dated, oldest first (nothing changes)."""
+    if not 1 <= limit <= REVIEW_ITEMS_MAX:
+        raise InvalidRequest("limit", f"must be 1-{REVIEW_ITEMS_MAX}")
+    return await store.review(limit)

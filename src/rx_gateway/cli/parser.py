@@ -191,6 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"synthetic members (default 10000; at least {GENERATE_MEMBERS_MIN}, so that every"
         " scripted fixture is drawn)",
     )
+    generate.add_argument(
+        "--834",
+        dest="x12_834",
+        action="store_true",
+        help="also write the members and coverage as X12 834 files, one per sponsor (DIR/834)",
+    )
     demo = commands.add_parser(
         "demo", help="scripted claims over real gRPC on the embedded database"
     )

@@ -61,6 +61,14 @@ def generate(args: argparse.Namespace) -> int:
         )
         raise RxGatewayError(msg) from None
     print(f"synthetic dataset written to {args.directory}")
+    if args.x12_834:
+        from rx_gateway.tools.synthetic.x12_834 import write_834_files  # noqa: PLC0415
+
+        files = write_834_files(args.directory)
+        print(
+            f"its members and coverage as {len(files)} X12 834 files (one per sponsor) in"
+            f" {args.directory / '834'}: `rx-gateway enroll FILE` applies each"
+        )
     return 0
 
 

@@ -12,10 +12,17 @@ from pathlib import Path
 from rx_gateway.bootstrap import Database, build_app
 from rx_gateway.client import GatewayClient
 from rx_gateway.config import Settings
+from rx_gateway.tools.demo.enrollment import (
+    COMMERCIAL,
+    enroll_newcomer,
+    files_out,
+    newcomer,
+)
 from rx_gateway.tools.demo.scenarios import Outcome, Step, script
 from rx_gateway.tools.demo.settlement import settle_the_week
 from rx_gateway.tools.demo.table import render
 from rx_gateway.tools.synthetic.dataset import generate
+from rx_gateway.tools.synthetic.plans import MEDICAID
 from rx_gateway.v1 import claims_pb2 as pb
 
 # The demo's day at the counter: the scripted claims are dated around it.
@@ -104,6 +111,10 @@ async def run_demo(
         if verbose:
             loaded = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
             print(f"loaded synthetic data: {loaded}", flush=True)
+        # a member who arrives by X12 834 (two sponsors' files), billed in the script
+        await enroll_newcomer(demo_settings, database.dsn, workdir / "834")
+        fixtures["members"]["enrolled_by_834"] = newcomer(MEDICAID)
+        fixtures["members"]["enrolled_by_834_employer"] = newcomer(COMMERCIAL)
         app = await build_app(demo_settings, database.dsn)
         try:
             async with GatewayClient(f"127.0.0.1:{app.port}") as client:
@@ -111,6 +122,7 @@ async def run_demo(
         finally:
             await app.stop()
         summary, settled = await settle_the_week(database.dsn, out)
+        files = await files_out(demo_settings, database.dsn, out)
     finally:
         database.close()
         if keep:
@@ -119,4 +131,5 @@ async def run_demo(
             shutil.rmtree(workdir, ignore_errors=True)
     print(render(outcomes))
     print(summary)
+    print(files)
     return 0 if all(o.passed for o in outcomes) and settled else 1

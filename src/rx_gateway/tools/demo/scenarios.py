@@ -471,4 +471,33 @@ def script(fx: dict[str, Any]) -> list[Step]:
             check=lambda r: pricing(r).patient_pay_amount_cents == 0,
             check_text="member pays $0",
         ),
+        *_enrolled_by_834(members, claim),
+    ]
+
+
+def _enrolled_by_834(members: dict[str, Any], claim: Callable[..., pb.ClaimRequest]) -> list[Step]:
+    """The member two 834s enrolled (tools/demo/enrollment.py): Medicaid to June, the
+    employer's plan from July; each claim is adjudicated on the coverage of its day."""
+    if "enrolled_by_834" not in members:
+        return []
+    medicaid, employer = members["enrolled_by_834"], members["enrolled_by_834_employer"]
+    return [
+        Step(
+            "834-enrolled: Medicaid in March",
+            claim(medicaid, "generic_copay", 35, "20260310"),
+            "P",
+            check_text="the state's 834: Medicaid Jan-Jun",
+        ),
+        Step(
+            "834-enrolled: Medicaid billed in August",
+            claim(medicaid, "generic_copay", 36, "20260810"),
+            "R",
+            check_text="Medicaid ended June 30 (the state's 834)",
+        ),
+        Step(
+            "834-enrolled: employer plan in August",
+            claim(employer, "generic_copay", 37, "20260810"),
+            "P",
+            check_text="the employer's 834: plan from July 1",
+        ),
     ]

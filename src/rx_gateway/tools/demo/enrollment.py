@@ -1,5 +1,6 @@
-"""The demo's member who arrives by X12 834 (issue 17), and whose year is then followed to the
-files that leave the gateway.
+"""Enrollment by X12 834 in the demo (issue 17): the synthetic population is loaded through one
+834 per sponsor, and one more member arrives by two sponsors' 834s; their year is then
+followed to the files that leave the gateway.
 
 Two 834s, as two sponsors would send them: the state enrolls the member in Medicaid for the
 first half of 2026, then an employer enrolls the same card in its plan from July. One member,
@@ -11,14 +12,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import io
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from rx_gateway.bootstrap import Database
 from rx_gateway.config import Settings
 from rx_gateway.tools.synthetic.plans import MEDICAID, MEDICAID_GROUP
-from rx_gateway.tools.synthetic.x12_834 import enrollment_834
+from rx_gateway.tools.synthetic.x12_834 import enrollment_834, write_834_files
 
 COMMERCIAL = "COMM-HRA-2026"
 COMMERCIAL_GROUP = "EMP2-FT"
@@ -87,34 +92,105 @@ def newcomer(plan_id: str) -> dict[str, Any]:
     }
 
 
-async def enroll_newcomer(settings: Settings, dsn: str, directory: Path) -> None:
-    """Apply the two 834s as `rx-gateway enroll` does (it prints what each changed)."""
-    from rx_gateway.cli import enroll  # noqa: PLC0415 - the command's own path
+# What an 834 does not carry, loaded after the files enrolled the members it names
+AFTER_ENROLLMENT = (
+    "purses.csv",
+    "funding.csv",
+    "prior_authorizations.csv",
+    "other_coverages.csv",
+)
+# What the 834s carry instead
+ENROLLED = ("members.csv", "coverages.csv")
 
-    for path in await asyncio.to_thread(newcomer_files, directory):
-        await enroll.run(replace(settings, database_url=dsn), path, report=False)
+
+def _split(directory: Path) -> tuple[Path, Path]:
+    """The dataset as two directories: the reference data (plans, drugs, pharmacies, ...),
+    and what refers to enrolled members (purses, funding, authorizations, other payers)."""
+    reference, after = directory / "reference", directory / "after-enrollment"
+    for target in (reference, after):
+        target.mkdir(exist_ok=True)
+    for entry in directory.iterdir():
+        if entry.name in ENROLLED or entry in (reference, after) or entry.name == "834":
+            continue
+        target = after if entry.name in AFTER_ENROLLMENT else reference
+        if entry.is_dir():
+            shutil.copytree(entry, target / entry.name)
+        else:
+            shutil.copy2(entry, target / entry.name)
+    return reference, after
+
+
+async def _enroll(dsn: str, files: list[Path]) -> int:
+    """Apply 834 files in order as `rx-gateway enroll` does (quietly); members added."""
+    import asyncpg  # noqa: PLC0415
+
+    from rx_gateway.adapters.files.x12_834 import X12EnrollmentReader  # noqa: PLC0415
+    from rx_gateway.adapters.postgres.database import init_connection  # noqa: PLC0415
+    from rx_gateway.adapters.postgres.enrollment import PostgresEnrollment  # noqa: PLC0415
+    from rx_gateway.adapters.postgres.reference_loader import (  # noqa: PLC0415
+        PostgresReferenceLoader,
+    )
+    from rx_gateway.service_layer import enrollment  # noqa: PLC0415
+
+    added = 0
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2, init=init_connection)
+    try:
+        plans = (await PostgresReferenceLoader(pool).load_snapshot()).plans
+        store = PostgresEnrollment(pool)
+        for path in files:
+            data = await asyncio.to_thread(path.read_bytes)
+            outcome = await enrollment.enroll(
+                X12EnrollmentReader(), store, data, path.name, plans, actor="demo"
+            )
+            added += outcome.counts.members_added
+    finally:
+        await pool.close()
+    return added
+
+
+async def load_through_834(database: Database, directory: Path) -> dict[str, int]:
+    """The synthetic population loaded as a plan would receive it: the reference data, then
+    each sponsor's 834 (`rx-gateway generate --834` writes them), then purses, funding,
+    authorizations and other payers' coverage, which an 834 does not carry."""
+    files = await asyncio.to_thread(write_834_files, directory)
+    reference, after = await asyncio.to_thread(_split, directory)
+    counts = await database.load(reference)
+    counts["members_enrolled_by_834"] = await _enroll(database.dsn, files)
+    for name, value in (await database.load(after)).items():
+        counts[name] = counts.get(name, 0) + value
+    counts["834_files"] = len(files)
+    return counts
+
+
+async def enroll_newcomer(dsn: str, directory: Path) -> None:
+    """Apply the newcomer's two 834s."""
+    await _enroll(dsn, await asyncio.to_thread(newcomer_files, directory))
 
 
 async def files_out(settings: Settings, dsn: str, out: Path) -> str:
     """The newcomer's EOB Bundle and the Part D plan's PDE file, written under ``out``, as
-    `rx-gateway export eob` and `export pde` write them (each prints what it wrote); a line
-    saying what the Bundle holds."""
+    `rx-gateway export eob` and `export pde` write them; what they said, and a line saying
+    what the Bundle holds."""
     from rx_gateway.cli import export_eob, export_pde  # noqa: PLC0415
 
     here = replace(settings, database_url=dsn)
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     eob_path = out / f"eob-{NEWCOMER['member_id']}.json"
-    await export_eob.run(
-        here,
-        argparse.Namespace(
-            member=NEWCOMER["member_id"], date_from=None, date_to=None, out=eob_path
-        ),
-    )
     pde_path = out / f"pde-{PART_D}.txt"
-    await export_pde.run(
-        here,
-        argparse.Namespace(plan=PART_D, date_from="2026-01-01", date_to="2026-12-31", out=pde_path),
-    )
+    said = io.StringIO()  # what each command prints, said after the table instead
+    with contextlib.redirect_stdout(said):
+        await export_eob.run(
+            here,
+            argparse.Namespace(
+                member=NEWCOMER["member_id"], date_from=None, date_to=None, out=eob_path
+            ),
+        )
+        await export_pde.run(
+            here,
+            argparse.Namespace(
+                plan=PART_D, date_from="2026-01-01", date_to="2026-12-31", out=pde_path
+            ),
+        )
     bundle = json.loads(await asyncio.to_thread(eob_path.read_text))
     eobs = [e["resource"] for e in bundle.get("entry", ())]
     plans = sorted(
@@ -126,7 +202,7 @@ async def files_out(settings: Settings, dsn: str, out: Path) -> str:
             for k in c.get("class", ())
         }
     )
-    return (
+    return said.getvalue() + (
         f"member {NEWCOMER['member_id']} (enrolled by two 834s): {len(eobs)} CARIN"
         f" ExplanationOfBenefit (coverage classes {', '.join(plans)}) in {eob_path}"
     )

@@ -16,6 +16,7 @@ from rx_gateway.tools.demo.enrollment import (
     COMMERCIAL,
     enroll_newcomer,
     files_out,
+    load_through_834,
     newcomer,
 )
 from rx_gateway.tools.demo.scenarios import Outcome, Step, script
@@ -107,12 +108,12 @@ async def run_demo(
     try:
         fixtures = generate(workdir / "data")
         await database.migrate()
-        counts = await database.load(workdir / "data")
+        counts = await load_through_834(database, workdir / "data")
         if verbose:
             loaded = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
             print(f"loaded synthetic data: {loaded}", flush=True)
         # a member who arrives by X12 834 (two sponsors' files), billed in the script
-        await enroll_newcomer(demo_settings, database.dsn, workdir / "834")
+        await enroll_newcomer(database.dsn, workdir / "834")
         fixtures["members"]["enrolled_by_834"] = newcomer(MEDICAID)
         fixtures["members"]["enrolled_by_834_employer"] = newcomer(COMMERCIAL)
         app = await build_app(demo_settings, database.dsn)

@@ -183,6 +183,19 @@ def structure_problems(text: str) -> list[StructureProblem]:
         except (pyx12.errors.EngineError, pyx12.errors.X12Error) as error:
             name = type(error).__name__
             return [StructureProblem(0, Where(0, "ISA"), "", f"pyx12 cannot read it ({name})")]
+        except Exception as error:  # pyx12 itself breaks on some malformed envelopes
+            # (found by fuzzing: a segment terminator lost in GS or ST leaves its loop stack
+            # empty: IndexError, AttributeError): the file's structure is what is wrong
+            name = type(error).__name__
+            return [
+                StructureProblem(
+                    0,
+                    Where(0, "ISA"),
+                    "",
+                    f"the envelope (ISA/GS/ST..SE/GE/IEA) is malformed: pyx12 cannot read it"
+                    f" ({name})",
+                )
+            ]
         finally:
             logger.removeHandler(capture)
             logger.propagate, logger.level = propagate, level

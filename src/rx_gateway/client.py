@@ -80,6 +80,12 @@ class GatewayClient(_Channel):
         """E1 eligibility verification."""
         return await self._stub.CheckEligibility(request, timeout=timeout_s or self.timeout_s)
 
+    async def check_price(
+        self, request: pb.PriceCheckRequest, *, timeout_s: float | None = None
+    ) -> pb.PriceCheckResponse:
+        """A price check with alternatives (read-only: nothing is posted)."""
+        return await self._stub.CheckPrice(request, timeout=timeout_s or self.timeout_s)
+
     async def transmit(self, data: bytes, *, timeout_s: float | None = None) -> bytes:
         """A raw NCPDP D.0 transmission in, the raw D.0 response out."""
         reply = await self._stub.Transmit(

@@ -154,9 +154,20 @@ async def test_the_application_role_cannot_create_money(
             "kind": "deductible",
             "amount": 500,
         }
+
+        def reward(**fields: Any) -> dict[str, Any]:
+            move = {"program_id": "R", "purse_id": purse_id, "amount": 1_000}
+            return {"reward_moves": [move | {"plan_year_start": "2026-01-01"} | fields]}
+
         for member, changes, why in (
             ("NOT-IN-FAMILY", {}, "not in the family"),
             (member_id, {"accumulator_moves": [someone_else]}, "accumulators"),
+            # a reward (0018) credits a purse of the family, a positive amount, under a program
+            (member_id, reward(amount=-1_000), "a reward only credits"),
+            (member_id, reward(amount=0), "a reward only credits"),
+            (member_id, reward(program_id=""), "a reward only credits"),
+            (member_id, reward(plan_year_start=None), "a reward only credits"),
+            (member_id, reward(purse_id="HRA-ANOTHER-FAMILY"), "a reward only credits"),
         ):
             with pytest.raises(asyncpg.CheckViolationError, match=why):
                 await pooled.fetchval(

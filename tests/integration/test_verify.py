@@ -33,7 +33,7 @@ async def test_ledger_verifies_after_claims_and_reversals(
     assert (await client.reverse(reversal_for(request))).transaction_response_status == "A"
     results = await verify_ledger(conn)
     assert [r.name for r in results if not r.passed] == []
-    assert len(results) == 19  # 10 of the claims ledger, 9 of settlement
+    assert len(results) == 20  # 11 of the claims ledger, 9 of settlement
 
 
 async def test_tampering_is_named(

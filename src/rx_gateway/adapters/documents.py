@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rx_gateway.adapters.document_reader import Reader
-from rx_gateway.adapters.plan_terms import clinical_terms, settlement_terms
+from rx_gateway.adapters.plan_terms import clinical_terms, reward_terms, settlement_terms
 from rx_gateway.domain.additional_amounts import OTHER_AMOUNT_QUALIFIERS
 from rx_gateway.domain.errors import ReferenceDataError
 from rx_gateway.domain.reference import (
@@ -264,6 +264,16 @@ def plan_from_document(doc: Any, source: str, text: str = "") -> Plan:
                     program_doc, (*path, "preferred_pharmacies_only"), bool, default=False
                 ),
                 generics_only=get(program_doc, (*path, "generics_only"), bool, default=False),
+                tiers=frozenset(
+                    get(
+                        program_doc,
+                        (*path, "tiers"),
+                        list,
+                        default=[],
+                        check=lambda v: all(type(t) is int and t > 0 for t in v),
+                        rule="must be a list of tier numbers",
+                    )
+                ),
             )
         )
     plan = Plan(
@@ -338,6 +348,7 @@ def plan_from_document(doc: Any, source: str, text: str = "") -> Plan:
         ),
         **settlement_terms(reader, doc),
         **clinical_terms(reader, doc),
+        **reward_terms(reader, doc),
     )
     if not tiers:
         raise reader.fail(("tiers",), "at least one tier is required")

@@ -20,7 +20,13 @@ from typing import Any
 
 from rx_gateway.adapters.document_reader import Reader
 from rx_gateway.domain.dur import DurAction, DurPolicy, DurReason, RefillOverrides
-from rx_gateway.domain.reference import EMPLOYER_SPONSOR, CobMethod, CompoundRules
+from rx_gateway.domain.reference import (
+    EMPLOYER_SPONSOR,
+    CobMethod,
+    CompoundRules,
+    PharmacyNetwork,
+    RewardProgram,
+)
 from rx_gateway.domain.settlement.cycles import (
     LAG_DAYS_MAX,
     PERIOD_DAYS,
@@ -199,3 +205,95 @@ def _compound_rules(reader: Reader, doc: Mapping[str, Any]) -> CompoundRules:
         tier=tier,
         level_of_effort_fees_cents=fees,
     )
+
+
+PHARMACY_KINDS = ("retail", "retail90", "mail", "specialty")
+
+
+def reward_terms(reader: Reader, doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The Plan field of its incentive programs for lower-cost choices (domain/rewards.py):
+
+    "rewards": [{
+        "program_id": "MAIL90-MAINT",       unique in the plan, at most 20 characters
+        "amount_cents": 1000,               credited per rewarded fill (1 to 100000)
+        "purse_kind": "HRA",                the member's purse it is credited to
+        "per_year_max": 4,                  rewards per member per plan year (>= 1)
+        "drug_groups": ["cardiovascular"],  every rule optional; empty or absent: any
+        "pharmacy_kinds": ["mail", "retail90"],   retail, retail90, mail, specialty
+        "networks": ["preferred"],
+        "tiers": [1],
+        "days_supply_min": 84,
+        "generics_only": false
+    }]
+    """
+    get = reader.get
+    programs: list[RewardProgram] = []
+    seen: set[str] = set()
+    for index, item in enumerate(get(doc, ("rewards",), list, default=[])):
+        path = ("rewards", str(index))
+        if not isinstance(item, dict):
+            raise reader.fail(path, "each reward program is an object")
+
+        program_id = get(
+            item,
+            (*path, "program_id"),
+            str,
+            check=lambda v: 0 < len(v) <= 20 and v not in seen,
+            rule="must be 1-20 characters and unique in the plan",
+        )
+        seen.add(program_id)
+        tiers = get(item, (*path, "tiers"), list, default=[])
+        if not all(type(t) is int and t > 0 for t in tiers):
+            raise reader.fail((*path, "tiers"), "must be a list of tier numbers")
+        programs.append(
+            RewardProgram(
+                program_id=program_id,
+                amount_cents=get(
+                    item,
+                    (*path, "amount_cents"),
+                    int,
+                    check=lambda v: 0 < v <= 100_000,
+                    rule="must be 1-100000 cents",
+                ),
+                purse_kind=get(
+                    item, (*path, "purse_kind"), str, check=bool, rule="must not be empty"
+                ),
+                per_year_max=get(
+                    item, (*path, "per_year_max"), int, check=lambda v: v >= 1, rule="must be >= 1"
+                ),
+                drug_groups=_strings(reader, item, (*path, "drug_groups")),
+                pharmacy_kinds=_strings(reader, item, (*path, "pharmacy_kinds"), PHARMACY_KINDS),
+                networks=frozenset(
+                    PharmacyNetwork(n)
+                    for n in _strings(
+                        reader, item, (*path, "networks"), tuple(n.value for n in PharmacyNetwork)
+                    )
+                ),
+                tiers=frozenset(tiers),
+                days_supply_min=get(
+                    item,
+                    (*path, "days_supply_min"),
+                    int,
+                    default=0,
+                    check=lambda v: 0 <= v <= 365,
+                    rule="must be 0-365",
+                ),
+                generics_only=get(item, (*path, "generics_only"), bool, default=False),
+            )
+        )
+    return {"rewards": tuple(programs)}
+
+
+def _strings(
+    reader: Reader,
+    doc: Mapping[str, Any],
+    path: tuple[str, ...],
+    allowed: tuple[str, ...] | None = None,
+) -> frozenset[str]:
+    """An optional list of non-empty strings (each one of ``allowed`` when given)."""
+    values = reader.get(doc, path, list, default=[])
+    if not all(isinstance(v, str) and v for v in values):
+        raise reader.fail(path, "must be a list of non-empty strings")
+    if allowed is not None and not set(values) <= set(allowed):
+        raise reader.fail(path, f"each must be one of {', '.join(allowed)}")
+    return frozenset(values)

@@ -34,6 +34,7 @@ QUIET_COMMANDS = (
     "citus",
     "enroll",
     "export",
+    "simulate",
     *SETTLEMENT_COMMANDS,
 )
 # grpc's fork handlers only log "Other threads are currently calling into gRPC, skipping
@@ -107,6 +108,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from rx_gateway.cli import export_pde  # noqa: PLC0415 - only for this command
 
         return _run(export_pde.run(settings, args), settings)
+    if command == "simulate":
+        from rx_gateway.cli import simulate  # noqa: PLC0415 - only for this command
+
+        return _run(simulate.run(settings, args), settings)
     if command == "generate":
         return tools.generate(args)
     if command == "ncpdp":

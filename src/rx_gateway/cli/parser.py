@@ -68,6 +68,22 @@ def add_interop_commands(commands: Any, database_options: argparse.ArgumentParse
     pde.add_argument("--out", type=Path, help="write the file here (default: stdout)")
 
 
+def add_simulate_command(commands: Any, database_options: argparse.ArgumentParser) -> None:
+    """Plan designs tested on real claims (issue 18)."""
+    simulate = commands.add_parser(
+        "simulate",
+        help="replay stored claims under another plan design; report against what happened",
+        parents=[database_options],
+    )
+    simulate.add_argument(
+        "--design", type=Path, required=True, help="a design JSON (plan patches, formulary moves)"
+    )
+    simulate.add_argument("--from", dest="date_from", type=_day, help="first date of service")
+    simulate.add_argument("--to", dest="date_to", type=_day, help="last date of service")
+    simulate.add_argument("--sponsor", help="only the claims billed to this sponsor")
+    simulate.add_argument("--out", type=Path, required=True, help="the report's directory")
+
+
 def add_settlement_commands(commands: Any, database_options: argparse.ArgumentParser) -> None:
     settle = commands.add_parser(
         "settle",
@@ -176,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("directory", type=Path, help="a data directory (see `generate`)")
     add_settlement_commands(commands, database_options)
     add_interop_commands(commands, database_options)
+    add_simulate_command(commands, database_options)
     generate = commands.add_parser("generate", help="write a synthetic dataset")
     generate.add_argument("directory", type=Path, help="where to write it (created if absent)")
     generate.add_argument(

@@ -47,6 +47,7 @@ from rx_gateway.domain.outcome import (
     PurseLine,
     ResponsePricing,
     ResponseStatus,
+    RewardLine,
     rejected,
 )
 from rx_gateway.domain.part_d import PART_D, benefit_stages
@@ -63,11 +64,13 @@ from rx_gateway.domain.purses import route_purses, spending_account_left
 from rx_gateway.domain.reference import (
     Drug,
     FormularyEntry,
+    Pharmacy,
     PharmacyNetwork,
     Plan,
     ReferenceSnapshot,
 )
 from rx_gateway.domain.rejects import Reject, ordered
+from rx_gateway.domain.rewards import earn_rewards, reward_message
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,16 @@ class Paid:
     # The claim spends purses whose available balance counted allotments that are due but not
     # yet posted: the write must post them first (in the same transaction).
     releases_allotments: bool = False
+    # The program whose cap applies to this fill, and what the cap took off the member's share
+    # (a price check shows them; the response says it only in words).
+    program_id: str = ""
+    program_reduction_cents: int = 0
+    # The processor's today the decision was made on (timely filing): kept with the claim so
+    # that a replay of stored claims decides it on the same day.
+    business_date: dt.date | None = None
+    # Rewards for a lower-cost choice (domain/rewards.py): each credits a purse in the same
+    # write, as its own balanced entry (the response carries them too)
+    rewards: tuple[RewardLine, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,8 +251,43 @@ def adjudicate_checked(
     )
     if ingredients and isinstance(decision, Paid):
         response = replace(decision.response, compound_ingredients=ingredients)
-        return replace(decision, response=response)
+        decision = replace(decision, response=response)
+    if plan.rewards and isinstance(decision, Paid):
+        decision = _with_rewards(decision, request, plan, drug, entry.tier, pharmacy, member_state)
+    if business_date is not None and isinstance(decision, Paid):
+        decision = replace(decision, business_date=business_date)
     return decision
+
+
+def _with_rewards(
+    paid: Paid,
+    request: ClaimRequest,
+    plan: Plan,
+    drug: Drug,
+    tier: int,
+    pharmacy: Pharmacy,
+    state: MemberState,
+) -> Paid:
+    """The paid claim with the rewards its fill earns: in the response (a message each and
+    the rewards field) and in the decision the write posts."""
+    rewards, trace = earn_rewards(
+        plan,
+        drug,
+        tier,
+        pharmacy.kind,
+        pharmacy.network,
+        request.days_supply,
+        request.service_date,
+        state,
+    )
+    response = replace(
+        paid.response,
+        additional_messages=paid.response.additional_messages
+        + tuple(reward_message(line) for line in rewards),
+        rule_trace=paid.response.rule_trace + tuple(trace),
+        rewards=rewards,
+    )
+    return replace(paid, response=response, rewards=rewards)
 
 
 def _without_this_dispensing(
@@ -315,7 +363,7 @@ def _pay(
     limits = plan.limits(coverage.level)
     cost, generic_tier = _brand_penalty(request, plan, drug, snapshot, price, network)
     tier = generic_tier if generic_tier is not None else entry.tier
-    program = plan.program_for(drug.drug_group, network, is_brand=drug.is_brand)
+    program = plan.program_for(drug.drug_group, network, is_brand=drug.is_brand, tier=entry.tier)
     share = member_share(
         limits,
         plan.tiers[tier],
@@ -477,6 +525,8 @@ def _pay(
         molecule=drug.molecule,
         releases_allotments=bool(lines)
         and any(p.available_cents != p.posted_cents for p in state.purses),
+        program_id=program.program_id if program is not None else "",
+        program_reduction_cents=share.program_reduction_cents,
     )
 
 

@@ -51,6 +51,11 @@ class Overloaded(RxGatewayError):
     retryable), rather than queued past its deadline."""
 
 
+class DesignError(RxGatewayError):
+    """A plan design given to replay (`rx-gateway simulate --design`) that cannot be applied:
+    one line naming what is wrong."""
+
+
 class ReferenceDataError(RxGatewayError):
     """A reference data file is invalid. The message names the file, line and field."""
 

@@ -10,6 +10,11 @@ A paid claim with allowed amount A = plan P + purses H + member F5 posts:
     member_paid:{member}        −F5     what the member paid at the counter
     pharmacy_collected:{npi}    +F5     what the pharmacy collected at the counter
 
+A reward for a lower-cost choice (domain/rewards.py) is its own entry, written with the claim
+and mirrored with it by a reversal:
+    incentive_funding:{sponsor} −R      the sponsor funds the reward
+    purse:{purse}               +R      the member's purse is credited
+
 A secondary claim (domain/cob.py) also records what the payers before this plan covered,
 566-J5 (their payments and, under a patient responsibility, their contract's adjustment), so
 the entry shows the claim's whole allowed amount (A = P + H + F5 + J5):
@@ -36,6 +41,11 @@ def purse_account(purse_id: str) -> str:
 
 def employer_funding_account(employer_id: str) -> str:
     return f"employer_funding:{employer_id}"
+
+
+def incentive_funding_account(employer_id: str) -> str:
+    """What a sponsor funds rewards for lower-cost choices from (domain/rewards.py)."""
+    return f"incentive_funding:{employer_id}"
 
 
 def pharmacy_payable_account(npi: str) -> str:

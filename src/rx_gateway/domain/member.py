@@ -108,6 +108,15 @@ class PurseSpend:
 
 
 @dataclass(frozen=True, slots=True)
+class RewardEarned:
+    """A reward the member earned on a paid, unreversed claim (the per-year cap counts them)."""
+
+    program_id: str
+    plan_year_start: dt.date
+    amount_cents: int
+
+
+@dataclass(frozen=True, slots=True)
 class Fill:
     """A paid, unreversed prior fill: for refill-too-soon, period limits and DUR."""
 
@@ -184,6 +193,7 @@ class MemberState:
     prior_authorizations: tuple[PriorAuthorization, ...] = ()
     purse_spends: tuple[PurseSpend, ...] = ()
     other_coverages: tuple[OtherCoverage, ...] = ()  # payers this gateway does not process
+    rewards: tuple[RewardEarned, ...] = ()  # the member's own, for reward programs' caps
 
     def accumulators_for(self, plan_id: str, plan_year_start: dt.date) -> Accumulators:
         return self.accumulators.get((plan_id, plan_year_start), Accumulators())

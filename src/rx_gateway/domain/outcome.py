@@ -111,6 +111,19 @@ class PurseLine:
 
 
 @dataclass(frozen=True, slots=True)
+class RewardLine:
+    """A reward a claim credited to a member's purse (negative on its reversal), and the
+    rewards of its program the member has had this plan year, this one included."""
+
+    program_id: str
+    purse_id: str  # internal: kept with the claim, not answered
+    purse_kind: str
+    amount_cents: int
+    plan_year_start: str  # CCYYMMDD
+    earned_this_year: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class AccumulatorView:
     plan_year: str  # CCYYMMDD
     deductible_individual_met_cents: int
@@ -153,6 +166,8 @@ class ClaimResponse:
     # Kept with a compound claim, not answered: each covered ingredient's NDC and priced amount,
     # the largest first (the 835 names the compound by the first)
     compound_ingredients: tuple[tuple[str, int], ...] = ()
+    # Rewards for a lower-cost choice credited to the member's purse in the claim's write
+    rewards: tuple[RewardLine, ...] = ()
 
     def as_status(self, status: ResponseStatus) -> ClaimResponse:
         return replace(self, transaction_response_status=status)

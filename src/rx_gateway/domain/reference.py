@@ -161,6 +161,53 @@ class Program:
     deductible_applies: bool = False
     preferred_pharmacies_only: bool = False  # e.g. $0 generic statins at preferred pharmacies
     generics_only: bool = False
+    # the formulary tiers it applies to (empty: every tier), e.g. $0 copay for a preferred
+    # generic (tier 1) of a group instead of its brand
+    tiers: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class RewardProgram:
+    """An incentive for a lower-cost choice (domain/rewards.py): a fill that matches every rule
+    (empty sets match anything) credits ``amount_cents`` to the member's purse of
+    ``purse_kind``, funded by the purse's sponsor, at most ``per_year_max`` times per member
+    per plan year. E.g. a maintenance drug moved to a 90-day mail fill."""
+
+    program_id: str
+    amount_cents: int
+    purse_kind: str
+    per_year_max: int
+    drug_groups: frozenset[str] = frozenset()
+    pharmacy_kinds: frozenset[str] = frozenset()  # retail, retail90, mail, specialty
+    networks: frozenset[PharmacyNetwork] = frozenset()
+    tiers: frozenset[int] = frozenset()
+    days_supply_min: int = 0
+    generics_only: bool = False
+
+    def refusal(
+        self,
+        *,
+        drug_group: str,
+        is_brand: bool,
+        tier: int,
+        pharmacy_kind: str,
+        network: PharmacyNetwork,
+        days_supply: int,
+    ) -> str | None:
+        """None when the fill earns the reward, else why not (for the rule trace)."""
+        if self.drug_groups and drug_group not in self.drug_groups:
+            return f"not for {drug_group}"
+        if self.generics_only and is_brand:
+            return "generics only"
+        if self.tiers and tier not in self.tiers:
+            return f"not for tier {tier}"
+        if self.pharmacy_kinds and pharmacy_kind not in self.pharmacy_kinds:
+            return f"not at a {pharmacy_kind} pharmacy"
+        if self.networks and network not in self.networks:
+            return f"not at {network.value} pharmacies"
+        if days_supply < self.days_supply_min:
+            return f"needs at least {self.days_supply_min} days supply"
+        return None
 
 
 EMPLOYER_SPONSOR = "employer"  # a plan billed to each member's employer
@@ -243,6 +290,8 @@ class Plan:
     # As a secondary payer (308-C8 2, 4, 8): how it coordinates with the payers before it.
     cob_method: CobMethod = CobMethod.STANDARD
     compound: CompoundRules = field(default_factory=CompoundRules)
+    # Incentives for lower-cost choices credited to a member's purse (domain/rewards.py).
+    rewards: tuple[RewardProgram, ...] = ()
 
     def sponsor_of(self, employer_id: str) -> str:
         """The sponsor billed for a claim of a member of ``employer_id``'s."""
@@ -293,9 +342,15 @@ class Plan:
         return start
 
     def program_for(
-        self, drug_group: str, network: PharmacyNetwork, *, is_brand: bool = False
+        self,
+        drug_group: str,
+        network: PharmacyNetwork,
+        *,
+        is_brand: bool = False,
+        tier: int | None = None,
     ) -> Program | None:
-        """The program for a drug group at a pharmacy of this network, if any."""
+        """The program for a drug group at a pharmacy of this network (and a product of this
+        formulary tier, when the program names tiers), if any."""
         return next(
             (
                 p
@@ -303,6 +358,7 @@ class Plan:
                 if p.drug_group == drug_group
                 and (not p.preferred_pharmacies_only or network is PharmacyNetwork.PREFERRED)
                 and not (p.generics_only and is_brand)
+                and (not p.tiers or tier in p.tiers)
             ),
             None,
         )

@@ -3,13 +3,14 @@ a patient that does not match: 52/53, a repeated reversal: S)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rx_gateway.domain.accumulators import accumulator_view, apply_moves
 from rx_gateway.domain.claim import ReversalRequest
 from rx_gateway.domain.errors import InvariantViolation
 from rx_gateway.domain.ledger import AccumulatorMove, JournalEntry, PurseMove
 from rx_gateway.domain.member import Accumulators
+from rx_gateway.domain.money import format_cents
 from rx_gateway.domain.outcome import ClaimResponse, PurseLine, ResponseStatus, rejected
 from rx_gateway.domain.reference import CoverageLevel, Plan
 from rx_gateway.domain.rejects import Reject, RejectCode, ordered
@@ -125,10 +126,20 @@ def reverse_checked(
         )
         for line in original.purses
     )
+    # A reward the claim credited is taken back with it (the write mirrors its entry), and
+    # no longer counts toward its program's cap.
+    rewards = tuple(
+        replace(r, amount_cents=-r.amount_cents, earned_this_year=r.earned_this_year - 1)
+        for r in original.rewards
+    )
     response = ClaimResponse(
         transaction_response_status=ResponseStatus.APPROVED,
         authorization_number=authorization_number,
         message="Reversal accepted",
+        additional_messages=tuple(
+            f"Reward {r.program_id}: {format_cents(-r.amount_cents)} taken back" for r in rewards
+        ),
+        rewards=rewards,
         pricing=original.pricing.negated(),
         purses=restored,
         accumulators=accumulator_view(plan.limits(level), level, year, after),

@@ -12,6 +12,7 @@ from rx_gateway.grpc_api.security import SwitchTable, peer_switch
 from rx_gateway.grpc_api.transmit import TransmitHandler, count_answer
 from rx_gateway.service_layer.claims import ClaimProcessor, member_benefits
 from rx_gateway.service_layer.ports import ClaimStore, ReferenceSource
+from rx_gateway.service_layer.price_check import PriceChecker
 from rx_gateway.v1 import claims_pb2 as pb
 from rx_gateway.v1 import claims_pb2_grpc as pb_grpc
 
@@ -32,6 +33,7 @@ class ClaimServicer(pb_grpc.ClaimServiceServicer):
         self._processor = processor
         self._switches = switches
         self._transmit = TransmitHandler(processor, processor.reference)
+        self._prices = PriceChecker(processor)
 
     def _authorize(self, context: Context, header: pb.Header) -> None:
         if self._switches is not None:
@@ -75,6 +77,15 @@ class ClaimServicer(pb_grpc.ClaimServiceServicer):
         )
         count_answer("E1", answer.eligibility)
         return translate.eligibility_to_pb(answer.eligibility, answer.purses)
+
+    async def CheckPrice(
+        self, request: pb.PriceCheckRequest, context: Context
+    ) -> pb.PriceCheckResponse:
+        self._authorize(context, request.header)
+        check = await self._prices.check(
+            translate.price_inquiry_from_pb(request), deadline=deadline_of(context)
+        )
+        return translate.price_check_to_pb(check)
 
 
 class BenefitServicer(pb_grpc.BenefitServiceServicer):

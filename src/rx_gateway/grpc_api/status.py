@@ -17,6 +17,7 @@ from grpc import aio
 from rx_gateway.domain.errors import (
     ConcurrencyConflict,
     DeadlineExceeded,
+    DesignError,
     InsecureConfiguration,
     InvalidRequest,
     InvariantViolation,
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 STATUS_BY_ERROR: dict[type[RxGatewayError], grpc.StatusCode] = {
     RxGatewayError: grpc.StatusCode.INTERNAL,
     InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
+    DesignError: grpc.StatusCode.INVALID_ARGUMENT,
     ConcurrencyConflict: grpc.StatusCode.ABORTED,
     StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
     DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,

@@ -13,6 +13,7 @@ from rx_gateway.domain.errors import InvalidRequest
 from rx_gateway.domain.member import PurseState
 from rx_gateway.domain.other_payments import OtherPayment
 from rx_gateway.domain.outcome import AccumulatorView, ClaimResponse
+from rx_gateway.domain.price_check import PriceCheck, PriceInquiry, Quote
 from rx_gateway.domain.values import format_ccyymmdd
 from rx_gateway.domain.views import BenefitView
 from rx_gateway.service_layer.claims import BenefitInquiry
@@ -172,6 +173,73 @@ def eligibility_request_from_pb(message: pb.EligibilityRequest) -> EligibilityRe
     )
 
 
+def price_inquiry_from_pb(message: pb.PriceCheckRequest) -> PriceInquiry:
+    for field in ("header", "insurance", "patient"):
+        _require(message, field)
+    _check_lengths(message)
+    i, p = message.insurance, message.patient
+    return PriceInquiry(
+        header=_header_from_pb(message.header),
+        cardholder_id=i.cardholder_id,
+        group_id=i.group_id,
+        person_code=i.person_code,
+        patient_relationship_code=i.patient_relationship_code,
+        date_of_birth=p.date_of_birth,
+        gender_code=p.gender_code,
+        product_id=message.product_id,
+        quantity_thousandths=message.quantity_thousandths,
+        days_supply=message.days_supply,
+        dispense_as_written=message.dispense_as_written,
+        prescriber_id=message.prescriber_id,
+    )
+
+
+def _quote_to_pb(quote: Quote) -> pb.PriceQuote:
+    """A quote: the claim's answer as Submit would send it, and what it means for the member."""
+    answer = claim_response_to_pb(quote.response)
+    option, drug, pharmacy = quote.option, quote.option.drug, quote.option.pharmacy
+    message = pb.PriceQuote(
+        changes=[change.value for change in option.changes],
+        product_id=option.request.product_id,
+        product_name=drug.name if drug is not None else "",
+        brand=drug is not None and drug.is_brand,
+        formulary_status=quote.formulary_status.value,
+        tier=quote.tier,
+        service_provider_id=option.request.header.service_provider_id,
+        pharmacy_name=pharmacy.name if pharmacy is not None else "",
+        pharmacy_network=pharmacy.network.value if pharmacy is not None else "",
+        pharmacy_kind=pharmacy.kind if pharmacy is not None else "",
+        quantity_thousandths=option.request.quantity_dispensed_thousandths,
+        days_supply=option.request.days_supply,
+        transaction_response_status=answer.transaction_response_status,
+        rejects=answer.rejects,
+        benefit_restrictions=[r.value for r in quote.restrictions],
+        member_pay_cents=quote.member_pay_cents,
+        plan_cost_cents=quote.plan_cost_cents,
+        member_pay_per_30_days_cents=quote.member_pay_per_30_days_cents,
+        purses=answer.purses,
+        program_id=quote.program_id,
+        program_reduction_cents=quote.program_reduction_cents,
+        message=answer.message,
+        additional_messages=answer.additional_messages,
+    )
+    if answer.HasField("pricing"):
+        message.pricing.CopyFrom(answer.pricing)
+    if answer.HasField("accumulators"):
+        message.accumulators.CopyFrom(answer.accumulators)
+    return message
+
+
+def price_check_to_pb(check: PriceCheck) -> pb.PriceCheckResponse:
+    return pb.PriceCheckResponse(
+        quote=_quote_to_pb(check.asked),
+        alternatives=[_quote_to_pb(q) for q in check.alternatives],
+        date_of_service=check.date_of_service,
+        plan_id=check.plan_id,
+        reference_data_version=check.reference_data_version,
+    )
+
+
 def benefit_inquiry_from_pb(message: pb.BenefitRequest) -> BenefitInquiry:
     _check_lengths(message)
     return BenefitInquiry(
@@ -248,6 +316,16 @@ def claim_response_to_pb(response: ClaimResponse) -> pb.ClaimResponse:
                 name=o.name,
             )
             for o in response.other_payers
+        ],
+        rewards=[
+            pb.Reward(
+                program_id=r.program_id,
+                purse_kind=r.purse_kind,
+                amount_cents=r.amount_cents,
+                plan_year=r.plan_year_start,
+                earned_this_year=r.earned_this_year,
+            )
+            for r in response.rewards
         ],
     )
     if response.pricing is not None:

@@ -17,12 +17,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from rx_gateway.domain.adjudication import Paid, adjudicate_checked
+from rx_gateway.domain.adjudication import Decision, Paid, adjudicate_checked
 from rx_gateway.domain.claim import ClaimRequest, EligibilityRequest, ReversalRequest
+from rx_gateway.domain.claim_record import request_to_record
 from rx_gateway.domain.eligibility import Eligibility, check_eligibility_checked
 from rx_gateway.domain.errors import ConcurrencyConflict, InvalidRequest, MemberNotFound
 from rx_gateway.domain.member import MemberState, PurseState, match_person_code
 from rx_gateway.domain.outcome import ClaimResponse, ResponseStatus, rejected
+from rx_gateway.domain.reference import ReferenceSnapshot
 from rx_gateway.domain.rejects import Reject, RejectCode, ordered
 from rx_gateway.domain.reversal import Reversal, StoredClaim, reverse_checked
 from rx_gateway.domain.syntax import (
@@ -130,6 +132,51 @@ class ClaimProcessor:
     def reference(self) -> ReferenceSource:
         return self._reference
 
+    @property
+    def business_date(self) -> dt.date:
+        """The processor's today: what a claim's timely-filing checks (81/82) compare with."""
+        return self._business_date()
+
+    def decide(
+        self,
+        request: ClaimRequest,
+        snapshot: ReferenceSnapshot,
+        state: MemberState | None,
+        *,
+        authorization_number: str,
+        internal_control_number: str,
+    ) -> Decision:
+        """The claim's decision on a request that passed its syntax checks: the one call every
+        B1 makes, and every price check (which posts nothing), on the processor's today."""
+        return adjudicate_checked(
+            request,
+            snapshot,
+            state,
+            authorization_number=authorization_number,
+            internal_control_number=internal_control_number,
+            business_date=self._business_date(),
+        )
+
+    async def read_member(
+        self, request: ClaimRequest, *, deadline: float | None = None
+    ) -> MemberState | None:
+        """The member read of a claim that will not be posted (a price check): the claim's
+        statement, its person code matched as for a claim, no claim key (nothing to replay),
+        admitted like a claim and bounded by its deadline. It reads; it writes nothing."""
+        with self._admitted(deadline):
+            async with self._store.session(deadline=deadline) as store:
+                person_code = await _person_code(
+                    store,
+                    request.cardholder_id,
+                    request.person_code,
+                    request.date_of_birth,
+                    request.gender_code,
+                )
+                lookup: MemberLookup = await store.member_state(
+                    request.cardholder_id, person_code, request.service_date, ""
+                )
+        return lookup.state
+
     def _admitted(self, deadline: float | None) -> contextlib.AbstractContextManager[None]:
         """Admitted now, or Overloaded (see flow.Admission)."""
         return self.admission.admitted(deadline, asyncio.get_running_loop().time())
@@ -215,13 +262,12 @@ class ClaimProcessor:
             )
             return response
         with self._span("adjudicate"):
-            decision = adjudicate_checked(
+            decision = self.decide(
                 request,
                 snapshot,
                 lookup.state,
                 authorization_number=self._authorization_numbers(),
                 internal_control_number=self._control_numbers(),
-                business_date=self._business_date(),
             )
         if not isinstance(decision, Paid):
             await store.record_outcome(
@@ -233,6 +279,12 @@ class ClaimProcessor:
                     "plan_id": decision.response.plan_id,
                     "rule_trace": list(decision.response.rule_trace),
                     "reference_data_version": snapshot.version,
+                    # the request as sent, for a replay of stored claims (rx-gateway simulate)
+                    **(
+                        {"request": request_to_record(request, self._business_date())}
+                        if decision.member_id is not None
+                        else {}
+                    ),
                 },
                 family_id=family_id,
             )

@@ -1079,6 +1079,7 @@ class ClaimResponse(_message.Message):
     PRESCRIPTION_REFERENCE_NUMBER_FIELD_NUMBER: _builtins.int
     DUR_RESPONSES_FIELD_NUMBER: _builtins.int
     OTHER_PAYERS_FIELD_NUMBER: _builtins.int
+    REWARDS_FIELD_NUMBER: _builtins.int
     transaction_response_status: _builtins.str
     """112-AN Transaction Response Status: P, D, R, A, S"""
     authorization_number: _builtins.str
@@ -1125,6 +1126,13 @@ class ClaimResponse(_message.Message):
     def other_payers(self) -> _containers.RepeatedCompositeFieldContainer[Global___OtherPayer]:
         """AM28: on a 41, the payers to bill first (355-NT counts them)"""
 
+    @_builtins.property
+    def rewards(self) -> _containers.RepeatedCompositeFieldContainer[Global___Reward]:
+        """Not NCPDP: rewards for a lower-cost choice (the plan's reward programs) this claim credited
+        to the member's purse, in the same write as the claim; on a reversal, the same rewards
+        taken back (negative amounts). The messages (526-FQ) say them in words.
+        """
+
     def __init__(
         self,
         *,
@@ -1143,14 +1151,53 @@ class ClaimResponse(_message.Message):
         prescription_reference_number: _builtins.str = ...,
         dur_responses: _abc.Iterable[Global___DurResponse] | None = ...,
         other_payers: _abc.Iterable[Global___OtherPayer] | None = ...,
+        rewards: _abc.Iterable[Global___Reward] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["accumulators", b"accumulators", "pricing", b"pricing"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accumulators", b"accumulators", "additional_messages", b"additional_messages", "authorization_number", b"authorization_number", "dur_responses", b"dur_responses", "internal_control_number", b"internal_control_number", "message", b"message", "other_payers", b"other_payers", "plan_id", b"plan_id", "prescription_reference_number", b"prescription_reference_number", "pricing", b"pricing", "purses", b"purses", "reference_data_version", b"reference_data_version", "rejects", b"rejects", "rule_trace", b"rule_trace", "transaction_response_status", b"transaction_response_status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accumulators", b"accumulators", "additional_messages", b"additional_messages", "authorization_number", b"authorization_number", "dur_responses", b"dur_responses", "internal_control_number", b"internal_control_number", "message", b"message", "other_payers", b"other_payers", "plan_id", b"plan_id", "prescription_reference_number", b"prescription_reference_number", "pricing", b"pricing", "purses", b"purses", "reference_data_version", b"reference_data_version", "rejects", b"rejects", "rewards", b"rewards", "rule_trace", b"rule_trace", "transaction_response_status", b"transaction_response_status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ClaimResponse: _TypeAlias = ClaimResponse  # noqa: Y015
+
+@_typing.final
+class Reward(_message.Message):
+    """A reward for a lower-cost choice (e.g. a maintenance drug moved to a 90-day mail fill)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROGRAM_ID_FIELD_NUMBER: _builtins.int
+    PURSE_KIND_FIELD_NUMBER: _builtins.int
+    AMOUNT_CENTS_FIELD_NUMBER: _builtins.int
+    PLAN_YEAR_FIELD_NUMBER: _builtins.int
+    EARNED_THIS_YEAR_FIELD_NUMBER: _builtins.int
+    program_id: _builtins.str
+    """the plan's reward program"""
+    purse_kind: _builtins.str
+    """the purse credited: HRA ... (its ID stays internal)"""
+    amount_cents: _builtins.int
+    """credited (negative: taken back by a reversal)"""
+    plan_year: _builtins.str
+    """CCYYMMDD: the plan year whose cap it counts toward"""
+    earned_this_year: _builtins.int
+    """the program's rewards the member has this plan year, this one included"""
+    def __init__(
+        self,
+        *,
+        program_id: _builtins.str = ...,
+        purse_kind: _builtins.str = ...,
+        amount_cents: _builtins.int = ...,
+        plan_year: _builtins.str = ...,
+        earned_this_year: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_cents", b"amount_cents", "earned_this_year", b"earned_this_year", "plan_year", b"plan_year", "program_id", b"program_id", "purse_kind", b"purse_kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Reward: _TypeAlias = Reward  # noqa: Y015
 
 @_typing.final
 class OtherPayer(_message.Message):
@@ -1309,6 +1356,250 @@ class EligibilityResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EligibilityResponse: _TypeAlias = EligibilityResponse  # noqa: Y015
+
+@_typing.final
+class PriceCheckRequest(_message.Message):
+    """CheckPrice request: the member as on a claim, a drug, a quantity and a days supply."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    INSURANCE_FIELD_NUMBER: _builtins.int
+    PATIENT_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    QUANTITY_THOUSANDTHS_FIELD_NUMBER: _builtins.int
+    DAYS_SUPPLY_FIELD_NUMBER: _builtins.int
+    DISPENSE_AS_WRITTEN_FIELD_NUMBER: _builtins.int
+    PRESCRIBER_ID_FIELD_NUMBER: _builtins.int
+    product_id: _builtins.str
+    """407-D7 Product/Service ID: the NDC (11 digits)"""
+    quantity_thousandths: _builtins.int
+    """442-E7 Quantity Dispensed (3 implied decimals)"""
+    days_supply: _builtins.int
+    """405-D5 Days Supply"""
+    dispense_as_written: _builtins.int
+    """408-D8 DAW/Product Selection Code (0 when not sent)"""
+    prescriber_id: _builtins.str
+    """411-DB Prescriber ID: an NPI (optional)"""
+    @_builtins.property
+    def header(self) -> Global___Header:
+        """101-A1 BIN and 104-A4 PCN (required); 201-B1 the pharmacy's NPI (optional: empty prices at
+        a preferred retail pharmacy); 401-D1 the date to price (optional: empty is today).
+        """
+
+    @_builtins.property
+    def insurance(self) -> Global___Insurance:
+        """302-C2 Cardholder ID and 301-C1 Group ID required; 303-C3 as on a claim"""
+
+    @_builtins.property
+    def patient(self) -> Global___Patient:
+        """304-C4 Date of Birth required; 305-C5 Gender optional"""
+
+    def __init__(
+        self,
+        *,
+        header: Global___Header | None = ...,
+        insurance: Global___Insurance | None = ...,
+        patient: Global___Patient | None = ...,
+        product_id: _builtins.str = ...,
+        quantity_thousandths: _builtins.int = ...,
+        days_supply: _builtins.int = ...,
+        dispense_as_written: _builtins.int = ...,
+        prescriber_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["header", b"header", "insurance", b"insurance", "patient", b"patient"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["days_supply", b"days_supply", "dispense_as_written", b"dispense_as_written", "header", b"header", "insurance", b"insurance", "patient", b"patient", "prescriber_id", b"prescriber_id", "product_id", b"product_id", "quantity_thousandths", b"quantity_thousandths"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PriceCheckRequest: _TypeAlias = PriceCheckRequest  # noqa: Y015
+
+@_typing.final
+class PriceQuote(_message.Message):
+    """One priced fill: the fill asked about, or an alternative to it. Amounts are those the claim
+    would be answered now (the plan's contract price allowed); nothing is kept.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANGES_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    PRODUCT_NAME_FIELD_NUMBER: _builtins.int
+    BRAND_FIELD_NUMBER: _builtins.int
+    FORMULARY_STATUS_FIELD_NUMBER: _builtins.int
+    TIER_FIELD_NUMBER: _builtins.int
+    SERVICE_PROVIDER_ID_FIELD_NUMBER: _builtins.int
+    PHARMACY_NAME_FIELD_NUMBER: _builtins.int
+    PHARMACY_NETWORK_FIELD_NUMBER: _builtins.int
+    PHARMACY_KIND_FIELD_NUMBER: _builtins.int
+    QUANTITY_THOUSANDTHS_FIELD_NUMBER: _builtins.int
+    DAYS_SUPPLY_FIELD_NUMBER: _builtins.int
+    TRANSACTION_RESPONSE_STATUS_FIELD_NUMBER: _builtins.int
+    REJECTS_FIELD_NUMBER: _builtins.int
+    BENEFIT_RESTRICTIONS_FIELD_NUMBER: _builtins.int
+    MEMBER_PAY_CENTS_FIELD_NUMBER: _builtins.int
+    PLAN_COST_CENTS_FIELD_NUMBER: _builtins.int
+    MEMBER_PAY_PER_30_DAYS_CENTS_FIELD_NUMBER: _builtins.int
+    PRICING_FIELD_NUMBER: _builtins.int
+    PURSES_FIELD_NUMBER: _builtins.int
+    ACCUMULATORS_FIELD_NUMBER: _builtins.int
+    PROGRAM_ID_FIELD_NUMBER: _builtins.int
+    PROGRAM_REDUCTION_CENTS_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    ADDITIONAL_MESSAGES_FIELD_NUMBER: _builtins.int
+    product_id: _builtins.str
+    """407-D7 the NDC"""
+    product_name: _builtins.str
+    """not NCPDP: the drug file's name"""
+    brand: _builtins.bool
+    """not NCPDP: the product is a brand"""
+    formulary_status: _builtins.str
+    """RTPBC formularyStatus (NCPDP formulary status): P preferred, B brand preferred, O on
+    formulary (an equivalent product preferred), X needs prior authorization,
+    N non-formulary, Y excluded, U unknown
+    """
+    tier: _builtins.int
+    """the plan's formulary tier; 0 when not on the formulary"""
+    service_provider_id: _builtins.str
+    """201-B1 the pharmacy's NPI"""
+    pharmacy_name: _builtins.str
+    """not NCPDP: the pharmacy file's name"""
+    pharmacy_network: _builtins.str
+    """preferred, standard, out_of_network (empty: not on file)"""
+    pharmacy_kind: _builtins.str
+    """retail, retail90, mail, specialty (empty: not on file)"""
+    quantity_thousandths: _builtins.int
+    """442-E7"""
+    days_supply: _builtins.int
+    """405-D5"""
+    transaction_response_status: _builtins.str
+    """112-AN: P the claim would be paid, R rejected"""
+    member_pay_cents: _builtins.int
+    """505-F5 Patient Pay Amount (0 when rejected)"""
+    plan_cost_cents: _builtins.int
+    """509-F9: the plan's and the purses' payment (0 when rejected)"""
+    member_pay_per_30_days_cents: _builtins.int
+    """505-F5 per 30 days of supply (how fills are compared)"""
+    program_id: _builtins.str
+    """the program whose cap applies (e.g. an insulin cap); empty: none"""
+    program_reduction_cents: _builtins.int
+    """what that cap takes off the member's share"""
+    message: _builtins.str
+    """504-F4 Message"""
+    @_builtins.property
+    def changes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What differs from the fill asked about (empty: the fill asked about): generic,
+        preferred_product, preferred_pharmacy, specialty_pharmacy, mail_90_day
+        """
+
+    @_builtins.property
+    def rejects(self) -> _containers.RepeatedCompositeFieldContainer[Global___Reject]:
+        """511-FB the claim would get, in precedence order"""
+
+    @_builtins.property
+    def benefit_restrictions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """RTPBC benefitRestriction for the rejects, in their order, each once: prior-auth,
+        step-therapy, quantity-limit, pharmacy-restriction, not-covered, other-restriction;
+        covered when the claim would be paid
+        """
+
+    @_builtins.property
+    def pricing(self) -> Global___PricingResponse:
+        """AM23 as the claim would answer it: 505-F5 in parts (517-FH, 518-FI, 572-4U, 129-UD ...)"""
+
+    @_builtins.property
+    def purses(self) -> _containers.RepeatedCompositeFieldContainer[Global___PurseLine]:
+        """what each purse would pay"""
+
+    @_builtins.property
+    def accumulators(self) -> Global___Accumulators:
+        """as they would be after this fill (nothing is kept)"""
+
+    @_builtins.property
+    def additional_messages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """526-FQ Additional Message Information"""
+
+    def __init__(
+        self,
+        *,
+        changes: _abc.Iterable[_builtins.str] | None = ...,
+        product_id: _builtins.str = ...,
+        product_name: _builtins.str = ...,
+        brand: _builtins.bool = ...,
+        formulary_status: _builtins.str = ...,
+        tier: _builtins.int = ...,
+        service_provider_id: _builtins.str = ...,
+        pharmacy_name: _builtins.str = ...,
+        pharmacy_network: _builtins.str = ...,
+        pharmacy_kind: _builtins.str = ...,
+        quantity_thousandths: _builtins.int = ...,
+        days_supply: _builtins.int = ...,
+        transaction_response_status: _builtins.str = ...,
+        rejects: _abc.Iterable[Global___Reject] | None = ...,
+        benefit_restrictions: _abc.Iterable[_builtins.str] | None = ...,
+        member_pay_cents: _builtins.int = ...,
+        plan_cost_cents: _builtins.int = ...,
+        member_pay_per_30_days_cents: _builtins.int = ...,
+        pricing: Global___PricingResponse | None = ...,
+        purses: _abc.Iterable[Global___PurseLine] | None = ...,
+        accumulators: Global___Accumulators | None = ...,
+        program_id: _builtins.str = ...,
+        program_reduction_cents: _builtins.int = ...,
+        message: _builtins.str = ...,
+        additional_messages: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accumulators", b"accumulators", "pricing", b"pricing"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accumulators", b"accumulators", "additional_messages", b"additional_messages", "benefit_restrictions", b"benefit_restrictions", "brand", b"brand", "changes", b"changes", "days_supply", b"days_supply", "formulary_status", b"formulary_status", "member_pay_cents", b"member_pay_cents", "member_pay_per_30_days_cents", b"member_pay_per_30_days_cents", "message", b"message", "pharmacy_kind", b"pharmacy_kind", "pharmacy_name", b"pharmacy_name", "pharmacy_network", b"pharmacy_network", "plan_cost_cents", b"plan_cost_cents", "pricing", b"pricing", "product_id", b"product_id", "product_name", b"product_name", "program_id", b"program_id", "program_reduction_cents", b"program_reduction_cents", "purses", b"purses", "quantity_thousandths", b"quantity_thousandths", "rejects", b"rejects", "service_provider_id", b"service_provider_id", "tier", b"tier", "transaction_response_status", b"transaction_response_status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PriceQuote: _TypeAlias = PriceQuote  # noqa: Y015
+
+@_typing.final
+class PriceCheckResponse(_message.Message):
+    """CheckPrice answer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUOTE_FIELD_NUMBER: _builtins.int
+    ALTERNATIVES_FIELD_NUMBER: _builtins.int
+    DATE_OF_SERVICE_FIELD_NUMBER: _builtins.int
+    PLAN_ID_FIELD_NUMBER: _builtins.int
+    REFERENCE_DATA_VERSION_FIELD_NUMBER: _builtins.int
+    date_of_service: _builtins.str
+    """401-D1 priced, CCYYMMDD (as asked, or today)"""
+    plan_id: _builtins.str
+    """524-FO Plan ID (empty when no plan was found)"""
+    reference_data_version: _builtins.str
+    """not NCPDP: the reference snapshot priced under"""
+    @_builtins.property
+    def quote(self) -> Global___PriceQuote:
+        """the fill asked about"""
+
+    @_builtins.property
+    def alternatives(self) -> _containers.RepeatedCompositeFieldContainer[Global___PriceQuote]:
+        """The alternatives the claim would pay: the member's pay per day of supply lowest first,
+        then the plan's cost per day. None when the member, the plan or the drug is not found.
+        """
+
+    def __init__(
+        self,
+        *,
+        quote: Global___PriceQuote | None = ...,
+        alternatives: _abc.Iterable[Global___PriceQuote] | None = ...,
+        date_of_service: _builtins.str = ...,
+        plan_id: _builtins.str = ...,
+        reference_data_version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["quote", b"quote"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alternatives", b"alternatives", "date_of_service", b"date_of_service", "plan_id", b"plan_id", "quote", b"quote", "reference_data_version", b"reference_data_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PriceCheckResponse: _TypeAlias = PriceCheckResponse  # noqa: Y015
 
 @_typing.final
 class BenefitRequest(_message.Message):

@@ -54,6 +54,11 @@ class ClaimServiceStub:
                 request_serializer=rx__gateway_dot_v1_dot_claims__pb2.RawTransmission.SerializeToString,
                 response_deserializer=rx__gateway_dot_v1_dot_claims__pb2.RawTransmission.FromString,
                 _registered_method=True)
+        self.CheckPrice = channel.unary_unary(
+                '/rx_gateway.v1.ClaimService/CheckPrice',
+                request_serializer=rx__gateway_dot_v1_dot_claims__pb2.PriceCheckRequest.SerializeToString,
+                response_deserializer=rx__gateway_dot_v1_dot_claims__pb2.PriceCheckResponse.FromString,
+                _registered_method=True)
 
 
 class ClaimServiceServicer:
@@ -89,6 +94,18 @@ class ClaimServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckPrice(self, request, context):
+        """Price check (RTPB-like; not a D.0 transaction): what the member would pay now for a drug, a
+        quantity and a days supply, the restrictions its claim would meet, and priced alternatives
+        (the generic or the plan's preferred equivalent product, a preferred pharmacy, a specialty
+        pharmacy, a 90-day fill by mail). The claim's own adjudication on the member's
+        current state, read once; nothing is written. A malformed field answers INVALID_ARGUMENT
+        naming it; an unknown member is an answer whose quote has status "R" and the claim's rejects.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClaimServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -111,6 +128,11 @@ def add_ClaimServiceServicer_to_server(servicer, server):
                     servicer.Transmit,
                     request_deserializer=rx__gateway_dot_v1_dot_claims__pb2.RawTransmission.FromString,
                     response_serializer=rx__gateway_dot_v1_dot_claims__pb2.RawTransmission.SerializeToString,
+            ),
+            'CheckPrice': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckPrice,
+                    request_deserializer=rx__gateway_dot_v1_dot_claims__pb2.PriceCheckRequest.FromString,
+                    response_serializer=rx__gateway_dot_v1_dot_claims__pb2.PriceCheckResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -221,6 +243,33 @@ class ClaimService:
             '/rx_gateway.v1.ClaimService/Transmit',
             rx__gateway_dot_v1_dot_claims__pb2.RawTransmission.SerializeToString,
             rx__gateway_dot_v1_dot_claims__pb2.RawTransmission.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckPrice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rx_gateway.v1.ClaimService/CheckPrice',
+            rx__gateway_dot_v1_dot_claims__pb2.PriceCheckRequest.SerializeToString,
+            rx__gateway_dot_v1_dot_claims__pb2.PriceCheckResponse.FromString,
             options,
             channel_credentials,
             insecure,

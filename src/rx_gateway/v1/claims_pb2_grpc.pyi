@@ -51,6 +51,14 @@ class ClaimServiceStub:
     B2, B3 rebill, E1), answered with a raw D.0 response. Same adjudication and ledger as the
     structured calls. Header problems answer 501-F1 = R (R8, 1R, 1S, 01, 04, 1U, 1V).
     """
+    CheckPrice: _grpc.UnaryUnaryMultiCallable[_claims_pb2.PriceCheckRequest, _claims_pb2.PriceCheckResponse]
+    """Price check (RTPB-like; not a D.0 transaction): what the member would pay now for a drug, a
+    quantity and a days supply, the restrictions its claim would meet, and priced alternatives
+    (the generic or the plan's preferred equivalent product, a preferred pharmacy, a specialty
+    pharmacy, a 90-day fill by mail). The claim's own adjudication on the member's
+    current state, read once; nothing is written. A malformed field answers INVALID_ARGUMENT
+    naming it; an unknown member is an answer whose quote has status "R" and the claim's rejects.
+    """
 
 @_typing.type_check_only
 class ClaimServiceAsyncStub(ClaimServiceStub):
@@ -65,6 +73,14 @@ class ClaimServiceAsyncStub(ClaimServiceStub):
     """A raw NCPDP Telecommunication Standard vD.0 transmission (B1 with up to four transactions,
     B2, B3 rebill, E1), answered with a raw D.0 response. Same adjudication and ledger as the
     structured calls. Header problems answer 501-F1 = R (R8, 1R, 1S, 01, 04, 1U, 1V).
+    """
+    CheckPrice: _aio.UnaryUnaryMultiCallable[_claims_pb2.PriceCheckRequest, _claims_pb2.PriceCheckResponse]  # type: ignore[assignment]
+    """Price check (RTPB-like; not a D.0 transaction): what the member would pay now for a drug, a
+    quantity and a days supply, the restrictions its claim would meet, and priced alternatives
+    (the generic or the plan's preferred equivalent product, a preferred pharmacy, a specialty
+    pharmacy, a 90-day fill by mail). The claim's own adjudication on the member's
+    current state, read once; nothing is written. A malformed field answers INVALID_ARGUMENT
+    naming it; an unknown member is an answer whose quote has status "R" and the claim's rejects.
     """
 
 class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -101,6 +117,20 @@ class ClaimServiceServicer(metaclass=_abc_1.ABCMeta):
         """A raw NCPDP Telecommunication Standard vD.0 transmission (B1 with up to four transactions,
         B2, B3 rebill, E1), answered with a raw D.0 response. Same adjudication and ledger as the
         structured calls. Header problems answer 501-F1 = R (R8, 1R, 1S, 01, 04, 1U, 1V).
+        """
+
+    @_abc_1.abstractmethod
+    def CheckPrice(
+        self,
+        request: _claims_pb2.PriceCheckRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_claims_pb2.PriceCheckResponse, _abc.Awaitable[_claims_pb2.PriceCheckResponse]]:
+        """Price check (RTPB-like; not a D.0 transaction): what the member would pay now for a drug, a
+        quantity and a days supply, the restrictions its claim would meet, and priced alternatives
+        (the generic or the plan's preferred equivalent product, a preferred pharmacy, a specialty
+        pharmacy, a 90-day fill by mail). The claim's own adjudication on the member's
+        current state, read once; nothing is written. A malformed field answers INVALID_ARGUMENT
+        naming it; an unknown member is an answer whose quote has status "R" and the claim's rejects.
         """
 
 def add_ClaimServiceServicer_to_server(servicer: ClaimServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

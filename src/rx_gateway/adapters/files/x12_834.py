@@ -67,7 +67,8 @@ class StructureProblem:
     message: str
 
     def text(self) -> str:
-        return self.where.problem(self.element, self.message)
+        """One line: pyx12's messages may carry line breaks (found by fuzzing)."""
+        return " ".join(self.where.problem(self.element, self.message).split())
 
 
 class _ErrorLog(logging.Handler):

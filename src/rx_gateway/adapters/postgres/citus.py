@@ -44,6 +44,7 @@ PER_FAMILY_TABLES: tuple[str, ...] = (
     "claim",
     "claim_reversal",
     "claim_purse_spend",
+    "claim_reward",
     "accumulator",
     "accumulator_move",
     "audit_log",

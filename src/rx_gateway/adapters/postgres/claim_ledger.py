@@ -12,11 +12,13 @@ from rx_gateway.adapters.postgres.member_reader import MemberReads, fold_accumul
 from rx_gateway.adapters.postgres.records import response_from_record, response_to_record
 from rx_gateway.domain.adjudication import Paid
 from rx_gateway.domain.claim import ClaimRequest
+from rx_gateway.domain.claim_record import request_to_record
 from rx_gateway.domain.errors import ConcurrencyConflict, InvariantViolation
 from rx_gateway.domain.ledger import AccumulatorMove, JournalEntry, Posting, PurseMove
 from rx_gateway.domain.member import AccumulatorKind, AccumulatorLevel, Accumulators
 from rx_gateway.domain.outcome import ClaimResponse
 from rx_gateway.domain.reversal import Reversal, StoredClaim
+from rx_gateway.domain.values import parse_ccyymmdd
 
 # The one-claim writes (no batching, or inside a unit of work): family first, then the payload.
 SINGLE_WRITES = {
@@ -109,6 +111,17 @@ class LedgerWrites(MemberReads):
             "postings": _postings_payload(paid.entry),
             "purse_moves": _purse_payload(paid.purse_moves),
             "releases_allotments": paid.releases_allotments,
+            # rewards for a lower-cost choice: each its own entry, built and checked by
+            # rx_post_claim (0018): the sponsor's incentive_funding account to the purse
+            "reward_moves": [
+                {
+                    "program_id": r.program_id,
+                    "purse_id": r.purse_id,
+                    "amount": r.amount_cents,
+                    "plan_year_start": parse_ccyymmdd(r.plan_year_start),
+                }
+                for r in paid.rewards
+            ],
             "accumulator_moves": _moves_payload(paid.accumulator_moves),
             "actor": self._actor,
             # The paid claim's audit row names the claim (993-A7, the actor, when) and keeps
@@ -119,6 +132,8 @@ class LedgerWrites(MemberReads):
                 "patient_paid_amount_submitted_cents": (
                     request.additional_amounts.patient_paid_cents
                 ),
+                # the request as sent, for a replay of stored claims (rx-gateway simulate)
+                "request": request_to_record(request, paid.business_date or request.service_date),
             },
         }
 

@@ -301,6 +301,7 @@ async def _ensure_accounts(conn: asyncpg.Connection, dataset: Dataset) -> None:
     for purse_id, _family, _kind, employer in dataset.rows("purses.csv"):
         accounts.append((ledger.purse_account(purse_id), "purse"))
         accounts.append((ledger.employer_funding_account(employer), "employer_funding"))
+        accounts.append((ledger.incentive_funding_account(employer), "incentive_funding"))
     await conn.executemany(
         "INSERT INTO account (account_key, kind) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         sorted(set(accounts)),

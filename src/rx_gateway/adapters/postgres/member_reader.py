@@ -22,6 +22,7 @@ from rx_gateway.domain.member import (
     PriorAuthorization,
     PurseSpend,
     PurseState,
+    RewardEarned,
 )
 from rx_gateway.domain.reference import CoverageLevel
 from rx_gateway.domain.reversal import StoredClaim
@@ -102,6 +103,13 @@ SELECT 9, o.payer_name, o.bin, o.pcn, o.group_id, o.cardholder_id, o.person_code
        o.start_date, o.end_date, o.payer_order::bigint, NULL, to_jsonb(o.help_desk_phone)
 FROM other_coverage o JOIN m ON o.family_id = m.family_id AND o.member_id = m.member_id
 WHERE o.family_id = $1
+UNION ALL
+SELECT 10, cr.program_id, NULL, NULL, NULL, NULL, NULL, cr.plan_year_start, NULL,
+       cr.amount_cents, NULL, NULL
+FROM claim_reward cr JOIN m ON cr.family_id = m.family_id AND cr.member_id = m.member_id
+WHERE cr.family_id = $1 AND cr.plan_year_start BETWEEN $4::date - 366 AND $4::date
+  AND NOT EXISTS (SELECT 1 FROM claim_reversal r
+                  WHERE r.family_id = cr.family_id AND r.claim_id = cr.claim_id)
 UNION ALL
 (SELECT 8, c.request_hash, NULL, NULL, NULL, NULL, NULL, NULL, NULL, c.claim_id,
         EXISTS (SELECT 1 FROM claim_reversal r
@@ -187,6 +195,13 @@ SELECT m.i, 9, o.payer_name, o.bin, o.pcn, o.group_id, o.cardholder_id, o.person
        o.start_date, o.end_date, o.payer_order::bigint, NULL, to_jsonb(o.help_desk_phone)
 FROM m JOIN other_coverage o ON o.family_id = m.family_id AND o.member_id = m.member_id
 UNION ALL
+SELECT m.i, 10, cr.program_id, NULL, NULL, NULL, NULL, NULL, cr.plan_year_start, NULL,
+       cr.amount_cents, NULL, NULL
+FROM m JOIN claim_reward cr ON cr.family_id = m.family_id AND cr.member_id = m.member_id
+WHERE cr.plan_year_start BETWEEN m.dos - 366 AND m.dos
+  AND NOT EXISTS (SELECT 1 FROM claim_reversal r
+                  WHERE r.family_id = cr.family_id AND r.claim_id = cr.claim_id)
+UNION ALL
 SELECT r.i, 8, e.request_hash, NULL, NULL, NULL, NULL, NULL, NULL, NULL, e.claim_id,
        EXISTS (SELECT 1 FROM claim_reversal x
                WHERE x.family_id = r.family_id AND x.claim_id = e.claim_id)::int, e.response
@@ -208,7 +223,8 @@ FAMILY_SQL = "SELECT family_id FROM member_key WHERE cardholder_id = $1 AND pers
     _PA,
     _EXISTING,
     _OTHER_COVERAGE,
-) = range(10)
+    _REWARD,
+) = range(11)
 
 
 def fold_accumulators(
@@ -237,6 +253,7 @@ def member_lookup_from_rows(rows: list[Any], date_of_service: dt.date) -> Member
     spends: list[PurseSpend] = []
     authorizations: list[PriorAuthorization] = []
     others: list[OtherCoverage] = []
+    rewards: list[RewardEarned] = []
     existing: StoredClaim | None = None
     for kind, t1, t2, t3, t4, t5, t6, d1, d2, n1, n2, j in rows:
         if kind == _MEMBER:
@@ -264,6 +281,8 @@ def member_lookup_from_rows(rows: list[Any], date_of_service: dt.date) -> Member
             authorizations.append(PriorAuthorization(t2, t3, d1, d2, t1, n1))
         elif kind == _OTHER_COVERAGE:
             others.append(OtherCoverage(n1, t1, t2, t3, t4, t5, t6, str(j), d1, d2))
+        elif kind == _REWARD:
+            rewards.append(RewardEarned(t1, d1, n1))
         else:
             existing = StoredClaim(n1, response_from_record(j), request_hash=t1, reversed=bool(n2))
     if member is None:
@@ -287,6 +306,7 @@ def member_lookup_from_rows(rows: list[Any], date_of_service: dt.date) -> Member
         purse_spends=tuple(spends),
         prior_authorizations=tuple(authorizations),
         other_coverages=tuple(sorted(others, key=lambda o: (o.payer_order, o.start))),
+        rewards=tuple(rewards),
     )
     return MemberLookup(state=state, existing=existing)
 

@@ -14,6 +14,7 @@ from rx_gateway.domain.outcome import (
     PurseLine,
     ResponsePricing,
     ResponseStatus,
+    RewardLine,
 )
 from rx_gateway.domain.rejects import Reject, RejectCode
 
@@ -37,6 +38,7 @@ def response_to_record(response: ClaimResponse) -> dict[str, Any]:
     record["dur_conflicts"] = [_flat(c) for c in response.dur_conflicts]
     record["other_payers"] = [_flat(p) for p in response.other_payers]
     record["compound_ingredients"] = [list(i) for i in response.compound_ingredients]
+    record["rewards"] = [_flat(r) for r in response.rewards]
     return record
 
 
@@ -70,6 +72,7 @@ def response_from_record(record: dict[str, Any]) -> ClaimResponse:
         compound_ingredients=tuple(
             (str(ndc), int(cents)) for ndc, cents in record.get("compound_ingredients", ())
         ),
+        rewards=tuple(RewardLine(**r) for r in record.get("rewards", ())),
     )
 
 

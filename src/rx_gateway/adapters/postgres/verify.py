@@ -87,6 +87,35 @@ CHECKS: tuple[tuple[str, str], ...] = (
         """,
     ),
     (
+        "each claim's rewards are its response's, each credited by an entry of its own",
+        """
+        SELECT 'claim ' || c.internal_control_number || ': ' || x.what
+        FROM claim c
+        CROSS JOIN LATERAL (
+            SELECT coalesce(r.program_id, s.program_id) || ' credited '
+                   || coalesce(r.amount_cents, 0) || ' but the response says '
+                   || coalesce(s.amount_cents, 0) || ', the entry '
+                   || coalesce(r.posted_cents, 0) AS what,
+                   coalesce(r.amount_cents, 0) <> coalesce(s.amount_cents, 0)
+                   OR coalesce(r.amount_cents, 0) <> coalesce(r.posted_cents, 0)
+                   OR r.entry_kind IS DISTINCT FROM (CASE WHEN r.program_id IS NOT NULL
+                                                     THEN 'reward' END) AS wrong
+            FROM (SELECT cr.program_id, cr.amount_cents, e.kind AS entry_kind,
+                         (SELECT sum(p.amount_cents) FROM posting p
+                          WHERE p.family_id = cr.family_id AND p.entry_id = cr.entry_id
+                            AND p.account_key = 'purse:' || cr.purse_id) AS posted_cents
+                  FROM claim_reward cr
+                  JOIN journal_entry e ON e.family_id = cr.family_id AND e.entry_id = cr.entry_id
+                  WHERE cr.family_id = c.family_id AND cr.claim_id = c.claim_id) r
+            FULL JOIN (SELECT x->>'program_id' AS program_id,
+                              (x->>'amount_cents')::bigint AS amount_cents
+                       FROM jsonb_array_elements(coalesce(c.response->'rewards', '[]'::jsonb)) x
+                      ) s USING (program_id)
+        ) x
+        WHERE x.wrong
+        """,
+    ),
+    (
         "every accumulator equals the sum of its moves",
         "SELECT a.level || ' ' || a.subject_id || ' ' || a.kind || ' ' || a.plan_year_start"
         " || ': ' || a.amount_cents || ' but moves ' || coalesce(m.total, 0)"
@@ -140,6 +169,7 @@ CHECKED_TABLES = (
     "claim",
     "claim_purse_spend",
     "claim_reversal",
+    "claim_reward",
     "journal_entry",
     "member_key",
     "posting",

@@ -19,7 +19,13 @@ from rx_gateway.tools.demo.enrollment import (
     load_through_834,
     newcomer,
 )
-from rx_gateway.tools.demo.scenarios import Outcome, Step, script
+from rx_gateway.tools.demo.scenarios import (
+    Outcome,
+    Step,
+    price_check,
+    price_check_line,
+    script,
+)
 from rx_gateway.tools.demo.settlement import settle_the_week
 from rx_gateway.tools.demo.table import render
 from rx_gateway.tools.synthetic.dataset import generate
@@ -120,6 +126,7 @@ async def run_demo(
         try:
             async with GatewayClient(f"127.0.0.1:{app.port}") as client:
                 outcomes = await run_script(client, script(fixtures))
+                priced = price_check_line(await client.check_price(price_check(fixtures)))
         finally:
             await app.stop()
         summary, settled = await settle_the_week(database.dsn, out)
@@ -131,6 +138,7 @@ async def run_demo(
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     print(render(outcomes))
+    print(priced)
     print(summary)
     print(files)
     return 0 if all(o.passed for o in outcomes) and settled else 1

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rx_gateway.client import reversal_for
+from rx_gateway.domain.money import format_cents
 from rx_gateway.tools.synthetic.claims import add_other_payment, claim_request, make_compound
 from rx_gateway.v1 import claims_pb2 as pb
 
@@ -471,8 +472,66 @@ def script(fx: dict[str, Any]) -> list[Step]:
             check=lambda r: pricing(r).patient_pay_amount_cents == 0,
             check_text="member pays $0",
         ),
+        Step(
+            "reward: maintenance drug by 90-day mail",
+            claim(
+                family_head,
+                "generic_copay",
+                38,
+                "20261104",
+                pharmacy=pharmacies["mail"],
+                quantity_thousandths=90_000,
+                days_supply=90,
+            ),
+            "P",
+            check=lambda r: any(w.amount_cents > 0 for w in r.rewards),
+            check_text="$10.00 credited to the HRA, in the same write (a reward program)",
+        ),
         *_enrolled_by_834(members, claim),
     ]
+
+
+def price_check(fx: dict[str, Any]) -> pb.PriceCheckRequest:
+    """The demo's price check: an HDHP member asks for a brand as written (DAW 1) at a
+    standard pharmacy; the answer shows what the generic, a preferred pharmacy and 90-day mail
+    would cost instead."""
+    member = fx["members"]["hdhp_single"]
+    plan = fx["plans"][member["plan_id"]]
+    return pb.PriceCheckRequest(
+        header=pb.Header(
+            bin=plan["bin"],
+            processor_control_number=plan["pcn"],
+            service_provider_id=fx["pharmacies"]["standard"],
+            date_of_service="20261102",
+        ),
+        insurance=pb.Insurance(
+            cardholder_id=member["cardholder_id"],
+            group_id=member["group_id"],
+            person_code=member["person_code"],
+        ),
+        patient=pb.Patient(date_of_birth=member["date_of_birth"]),
+        product_id=fx["drugs"]["multi_source_brand"]["ndc"],
+        quantity_thousandths=30_000,
+        days_supply=30,
+        dispense_as_written=1,
+    )
+
+
+def price_check_line(answer: pb.PriceCheckResponse) -> str:
+    """The price check's headline: the fill asked about and the cheapest alternative."""
+    quote = answer.quote
+    line = (
+        f"price check: {quote.product_name} as written, {quote.days_supply} days at a"
+        f" {quote.pharmacy_network} pharmacy: member pays {format_cents(quote.member_pay_cents)}"
+    )
+    if not answer.alternatives:
+        return line + "; no alternative the plan would pay"
+    best = answer.alternatives[0]
+    return (
+        f"{line}; cheapest alternative ({', '.join(best.changes)}): {best.product_name},"
+        f" {best.days_supply} days, {format_cents(best.member_pay_cents)}"
+        f" ({format_cents(best.member_pay_per_30_days_cents)} per 30 days)"
+    )
 
 
 def _enrolled_by_834(members: dict[str, Any], claim: Callable[..., pb.ClaimRequest]) -> list[Step]:

@@ -185,6 +185,19 @@ def plan_documents() -> list[dict[str, Any]]:
                 "deductible_applies": False,
             },
         ],
+        # A reward for a lower-cost choice: a maintenance drug filled for 84 days or more by mail
+        # or at a 90-day retail pharmacy credits $10 to the member's HRA, twice a plan year.
+        "rewards": [
+            {
+                "program_id": "MAIL90-MAINT",
+                "amount_cents": 1_000,
+                "purse_kind": "HRA",
+                "per_year_max": 2,
+                "drug_groups": ["cardiovascular", "diabetes", "thyroid", "statin"],
+                "pharmacy_kinds": ["mail", "retail90"],
+                "days_supply_min": 84,
+            }
+        ],
     }
     coinsurance_bands = [[34, 10_000], [90, 10_000]]
     high_deductible = {

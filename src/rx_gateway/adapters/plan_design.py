@@ -1,0 +1,139 @@
+"""A plan design (`rx-gateway simulate --design FILE.json`): overrides applied to the loaded plan
+documents and formulary, giving the reference snapshot a replay decides claims under.
+
+    {
+      "name": "tier 1 at $5, insulin excluded",
+      "plans": {"PLAN-ID": {<a JSON merge patch (RFC 7386) of the plan document>}},
+      "formulary": [{"plan_id": "PLAN-ID", "ndc": "...", "tier": 3, "status": "covered"}]
+    }
+
+``plans``: each plan's document (the plan format of the README: tiers with their copays and
+coinsurance, deductible, out-of-pocket maximum, purses, programs, ...) patched: an object
+merges into the object it names, any other value replaces, ``null`` removes. The patched
+document is read by the same parser as a loaded plan, so a mistake names its JSON path.
+``formulary``: entries moved (tier, status, prior authorization, limits: any field of a
+formulary entry but the plan and the NDC), or added for a drug the plan did not list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from rx_gateway.adapters.documents import plan_from_document
+from rx_gateway.domain.errors import DesignError, ReferenceDataError
+from rx_gateway.domain.reference import (
+    FormularyEntry,
+    FormularyStatus,
+    ReferenceSnapshot,
+)
+
+_ENTRY_FIELDS = {f.name: f for f in dataclasses.fields(FormularyEntry)}
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386: ``patch`` applied to ``target`` (neither is changed)."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
+def _entry(source: str, position: int, move: Any, snapshot: ReferenceSnapshot) -> FormularyEntry:
+    where = f"{source}: formulary[{position}]"
+    if not isinstance(move, dict):
+        msg = f"{where}: an entry is an object with plan_id and ndc"
+        raise DesignError(msg)
+    plan_id, ndc = str(move.get("plan_id")), str(move.get("ndc"))
+    if plan_id not in snapshot.plans:
+        msg = f"{where}: plan_id {plan_id!r}: no such plan"
+        raise DesignError(msg)
+    if ndc not in snapshot.drugs:
+        msg = f"{where}: ndc {ndc!r}: no such drug"
+        raise DesignError(msg)
+    existing = snapshot.formulary.get((plan_id, ndc))
+    changes: dict[str, Any] = {}
+    for key, value in move.items():
+        if key in ("plan_id", "ndc"):
+            continue
+        if key not in _ENTRY_FIELDS:
+            msg = f"{where}.{key}: not a formulary field ({', '.join(sorted(_ENTRY_FIELDS))})"
+            raise DesignError(msg)
+        if key == "status":
+            try:
+                changes[key] = FormularyStatus(value)
+            except ValueError:
+                choices = ", ".join(s.value for s in FormularyStatus)
+                msg = f"{where}.status: {value!r} is not one of {choices}"
+                raise DesignError(msg) from None
+            continue
+        if key == "tier" and not (isinstance(value, int) and not isinstance(value, bool)):
+            msg = f"{where}.tier: {value!r} is not a tier number"
+            raise DesignError(msg)
+        changes[key] = value
+    if existing is None:
+        if "tier" not in changes:
+            msg = f"{where}: {ndc} is not on {plan_id}'s formulary: give its tier"
+            raise DesignError(msg)
+        changes.setdefault("status", FormularyStatus.COVERED)
+        return FormularyEntry(plan_id=plan_id, ndc=ndc, **changes)
+    return dataclasses.replace(existing, **changes)
+
+
+def apply_design(
+    design: Any,
+    source: str,
+    documents: dict[str, Any],
+    snapshot: ReferenceSnapshot,
+) -> ReferenceSnapshot:
+    """The snapshot with the design's plan and formulary changes. ``documents``: each plan's
+    stored document. Raises DesignError (one line naming the file and the place)."""
+    if not isinstance(design, dict):
+        msg = f"{source}: a design is a JSON object with plans and/or formulary"
+        raise DesignError(msg)
+    unknown = sorted(set(design) - {"name", "description", "plans", "formulary"})
+    if unknown:
+        msg = f"{source}: unknown key {unknown[0]!r} (name, description, plans, formulary)"
+        raise DesignError(msg)
+    patches = design.get("plans", {})
+    moves = design.get("formulary", [])
+    if not isinstance(patches, dict) or not isinstance(moves, list):
+        msg = f"{source}: plans is an object by plan ID, formulary a list"
+        raise DesignError(msg)
+    if not patches and not moves:
+        msg = f"{source}: the design changes nothing (no plans, no formulary)"
+        raise DesignError(msg)
+    plans = dict(snapshot.plans)
+    for plan_id, patch in patches.items():
+        if plan_id not in documents:
+            msg = f"{source}: plans.{plan_id}: no such plan (known: {', '.join(sorted(documents))})"
+            raise DesignError(msg)
+        if not isinstance(patch, dict):
+            msg = f"{source}: plans.{plan_id}: a patch of the plan document is an object"
+            raise DesignError(msg)
+        document = merge_patch(documents[plan_id], patch)
+        try:
+            plan = plan_from_document(document, f"{source}: plans.{plan_id}")
+        except ReferenceDataError as error:
+            raise DesignError(str(error)) from None
+        if plan.plan_id != plan_id:
+            msg = f"{source}: plans.{plan_id}: a design does not rename a plan"
+            raise DesignError(msg)
+        plans[plan_id] = plan
+    formulary = dict(snapshot.formulary)
+    for position, move in enumerate(moves):
+        entry = _entry(source, position, move, snapshot)
+        formulary[(entry.plan_id, entry.ndc)] = entry
+    return ReferenceSnapshot.build(
+        f"{snapshot.version}+design",
+        list(plans.values()),
+        list(snapshot.drugs.values()),
+        list(formulary.values()),
+        list(snapshot.pharmacies.values()),
+        list(dict.fromkeys(snapshot.interactions.values())),
+    )

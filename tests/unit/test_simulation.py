@@ -1,0 +1,255 @@
+"""The pure replay of stored claims (domain/simulation.py) and the request record it replays
+(domain/claim_record.py): the unchanged design answers what was answered, a copay change moves
+what members pay by the amount worked out by hand, a formulary move flips a claim."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pytest
+
+from rx_gateway.adapters.plan_design import DesignError, apply_design, merge_patch
+from rx_gateway.domain.accumulators import apply_moves
+from rx_gateway.domain.additional_amounts import AdditionalAmounts, OtherAmount
+from rx_gateway.domain.adjudication import Paid, adjudicate_checked
+from rx_gateway.domain.claim import ClaimRequest
+from rx_gateway.domain.claim_record import request_from_record, request_to_record
+from rx_gateway.domain.compound_segment import Compound, Ingredient
+from rx_gateway.domain.dur import DurService
+from rx_gateway.domain.member import Fill, MemberState
+from rx_gateway.domain.other_payments import OtherPayment
+from rx_gateway.domain.reference import (
+    FormularyEntry,
+    FormularyStatus,
+    Plan,
+    ReferenceSnapshot,
+)
+from rx_gateway.domain.simulation import (
+    Household,
+    MemberBase,
+    StoredEvent,
+    compare,
+    most_affected,
+    period_filter,
+    replay,
+    reproduces,
+)
+from tests.unit.domain_fixtures import BRAND, GENERIC, INSULIN, PLAN, SNAPSHOT, STATE, claim
+
+BUSINESS_DATE = dt.date(2026, 11, 23)
+NO_PURSES = replace(STATE, purses=())
+HOUSEHOLD = Household(
+    "F1",
+    {"M1": MemberBase(STATE.member, STATE.coverages)},
+)
+
+
+def _history(
+    requests: list[ClaimRequest], reversed_numbers: frozenset[int] = frozenset()
+) -> list[StoredEvent]:
+    """What 'really happened', worked out without the simulator: each claim decided on the
+    member's state as the previous paid claims left it (accumulators, fills), reversals undo."""
+    state: MemberState = NO_PURSES
+    events: list[StoredEvent] = []
+    for number, request in enumerate(requests):
+        icn = f"ICN{number}"
+        decision = adjudicate_checked(
+            request,
+            SNAPSHOT,
+            state,
+            authorization_number=f"A{number}",
+            internal_control_number=icn,
+            business_date=BUSINESS_DATE,
+        )
+        paid = isinstance(decision, Paid)
+        events.append(
+            StoredEvent(
+                len(events),
+                "F1",
+                "M1",
+                icn,
+                request=request,
+                business_date=BUSINESS_DATE,
+                authorization_number=f"A{number}",
+                real=decision.response if paid else None,
+                real_rejects=tuple(r.code.value for r in decision.response.rejects),
+                reversed_later=paid and number in reversed_numbers,
+            )
+        )
+        if isinstance(decision, Paid) and number not in reversed_numbers:
+            year = next(iter(decision.accumulator_moves)).plan_year_start
+            before = state.accumulators_for("P1", year)
+            fill = Fill(
+                decision.molecule,
+                request.service_date,
+                request.days_supply,
+                request.quantity_dispensed_thousandths,
+                request.product_id,
+                request.header.service_provider_id,
+                prescription=f"{request.prescription_reference_number}|{request.fill_number}",
+            )
+            state = replace(
+                state,
+                accumulators={("P1", year): apply_moves(before, decision.accumulator_moves)},
+                fills=(*state.fills, fill),
+            )
+        if paid and number in reversed_numbers:
+            events.append(StoredEvent(len(events), "F1", "M1", "", reverses=icn))
+    return events
+
+
+def _claims() -> list[ClaimRequest]:
+    return [
+        claim(GENERIC, prescription_reference_number="1", date_of_service="20260301"),
+        claim(BRAND, prescription_reference_number="2", date_of_service="20260302"),
+        claim(BRAND, prescription_reference_number="3", date_of_service="20260401"),
+        # out of network: rejected, whatever the design
+        claim(
+            GENERIC,
+            prescription_reference_number="4",
+            date_of_service="20260402",
+            service_provider_id="1000000003",
+        ),
+        claim(GENERIC, prescription_reference_number="5", date_of_service="20260501"),
+        claim(INSULIN, prescription_reference_number="6", date_of_service="20260601"),
+    ]
+
+
+def _snapshot(plans: list[Plan], formulary: list[FormularyEntry]) -> ReferenceSnapshot:
+    return ReferenceSnapshot.build(
+        "design",
+        plans,
+        list(SNAPSHOT.drugs.values()),
+        formulary,
+        list(SNAPSHOT.pharmacies.values()),
+    )
+
+
+def _household() -> dict[str, Household]:
+    return {"F1": HOUSEHOLD}
+
+
+def test_the_request_record_round_trips_every_field() -> None:
+    request = claim(
+        BRAND,
+        date_of_birth="19800101",
+        gender_code=1,
+        submission_clarification_codes=(7, 8),
+        dur_services=(DurService("ER", "M0", "1B", 11),),
+        other_coverage_code=2,
+        other_payments=(
+            OtherPayment("01", "03", "123", "20260101", (("07", 500),), ("70",), (("06", 20),)),
+        ),
+        additional_amounts=AdditionalAmounts(
+            incentive_cents=5, other_amounts=(OtherAmount("01", 7),), patient_paid_cents=3
+        ),
+        compound_code=2,
+        compound=Compound("10", "1", (Ingredient("03", GENERIC.ndc, 1_000, 50, "01", ("A",)),)),
+    )
+    record = request_to_record(request, BUSINESS_DATE)
+    assert "cardholder_id" not in record
+    assert record["business_date"] == "2026-11-23"
+    assert request_from_record(record, "CH1") == request
+
+
+def test_the_unchanged_design_reproduces_every_answer() -> None:
+    events = _history(_claims(), reversed_numbers=frozenset({2}))
+    replayed = replay(events, _household(), SNAPSHOT, SNAPSHOT, period_filter(None, None))
+    assert len(replayed) == 6
+    assert all(reproduces(r) for r in replayed)
+    # the second fill of the molecule a day later is a refill too soon; out of network: 40
+    assert [r.paid for r in replayed] == [True, False, True, False, True, True]
+    assert replayed[2].reversed_later
+    report = compare(replayed, _household(), SNAPSHOT, SNAPSHOT, replayed)
+    assert report.reproduction_rate == 1.0
+    assert report.overall.real.as_dict() == report.overall.simulated.as_dict()
+    assert report.flips == []
+
+
+def test_a_lower_generic_copay_lowers_member_pay_by_the_difference() -> None:
+    """Tier 1: $10 → $2. A generic fill is allowed $4.60 (30 units at the $0.12 MAC and the
+    $1.00 fee), below the $10 copay: the member paid $4.60; with a $2 copay $2.00, $2.60 less,
+    and the plan pays $2.60 more. Two generic fills stand (March and May; no deductible on tier
+    1), one is out of network (rejected either way): members pay $5.20 less; the brand's and
+    the insulin's fills are not touched."""
+    events = _history(_claims(), reversed_numbers=frozenset({2}))
+    cheaper = replace(PLAN, tiers={**PLAN.tiers, 1: replace(PLAN.tiers[1], copay_cents=200)})
+    design = _snapshot([cheaper], list(SNAPSHOT.formulary.values()))
+    inside = period_filter(None, None)
+    replayed = replay(events, _household(), SNAPSHOT, design, inside)
+    report = compare(replayed, _household(), SNAPSHOT, design)
+    real, simulated = report.overall.real, report.overall.simulated
+    assert simulated.member_paid_cents - real.member_paid_cents == -520
+    assert simulated.plan_paid_cents - real.plan_paid_cents == 520
+    assert report.by["tier"]["2"].real.as_dict() == report.by["tier"]["2"].simulated.as_dict()
+    assert report.member_change_cents == {"M1": -520}
+    assert set(report.by["utilization_band"]) == {"6-11 claims"}  # M1's 6 claims
+    assert set(report.by["age_band"]) == {"45-64"}  # born 1980
+    assert most_affected(report) == ([], [("M1", -520)])
+    # only March in the period: one generic fill, $2.60
+    march = period_filter(dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+    report = compare(
+        replay(events, _household(), SNAPSHOT, design, march), _household(), SNAPSHOT, design
+    )
+    assert report.claims_in_period == 2
+    assert report.member_change_cents == {"M1": -260}
+
+
+def test_a_formulary_move_flips_a_claim() -> None:
+    """Insulin taken off the formulary (excluded): its paid fill is rejected (70). The brand
+    excluded instead flips nothing: its one fill that was paid was reversed (it stands in
+    neither world), the other was a refill too soon."""
+    events = _history(_claims(), reversed_numbers=frozenset({2}))
+    entries = [
+        e
+        if e.ndc != INSULIN.ndc
+        else FormularyEntry("P1", INSULIN.ndc, FormularyStatus.EXCLUDED, e.tier)
+        for e in SNAPSHOT.formulary.values()
+    ]
+    design = _snapshot(list(SNAPSHOT.plans.values()), entries)
+    replayed = replay(events, _household(), SNAPSHOT, design, period_filter(None, None))
+    report = compare(replayed, _household(), SNAPSHOT, design)
+    assert [(f.internal_control_number, f.real, f.simulated) for f in report.flips] == [
+        ("ICN5", "paid", "rejected")
+    ]
+    assert report.flips[0].rejects == ("70",)
+    assert report.overall.simulated.paid_claims == report.overall.real.paid_claims - 1
+
+
+def test_a_merge_patch_merges_objects_replaces_values_and_removes_nulls() -> None:
+    document = {"tiers": {"1": {"kind": "copay", "copay_cents": 1_000}, "2": {"x": 1}}, "a": 1}
+    patched = merge_patch(document, {"tiers": {"1": {"copay_cents": 500}, "2": None}, "a": [2]})
+    assert patched == {"tiers": {"1": {"kind": "copay", "copay_cents": 500}}, "a": [2]}
+    assert document["tiers"]["1"]["copay_cents"] == 1_000  # not changed in place
+
+
+def test_a_formulary_move_keeps_the_rest_of_the_entry() -> None:
+    design = apply_design(
+        {"formulary": [{"plan_id": "P1", "ndc": BRAND.ndc, "tier": 4}]}, "d.json", {}, SNAPSHOT
+    )
+    moved = design.formulary[("P1", BRAND.ndc)]
+    assert moved == replace(SNAPSHOT.formulary[("P1", BRAND.ndc)], tier=4)
+    assert moved.quantity_limit_thousandths == 90_000
+    assert design.plans == SNAPSHOT.plans
+
+
+@pytest.mark.parametrize(
+    ("design", "expected"),
+    [
+        ([], "a design is a JSON object"),
+        ({"plan": {}}, "unknown key 'plan'"),
+        ({"plans": {}}, "changes nothing"),
+        ({"plans": {"P9": {}}}, "plans.P9: no such plan"),
+        ({"formulary": [{"plan_id": "P1", "ndc": "1"}]}, "ndc '1': no such drug"),
+        ({"formulary": [{"plan_id": "P1", "ndc": GENERIC.ndc, "tier": "2"}]}, "not a tier"),
+        ({"formulary": [{"plan_id": "P1", "ndc": GENERIC.ndc, "status": "gone"}]}, "status"),
+        ({"formulary": [{"plan_id": "P1", "ndc": GENERIC.ndc, "colour": 1}]}, "colour"),
+    ],
+)
+def test_a_design_mistake_is_one_line(design: object, expected: str) -> None:
+    with pytest.raises(DesignError) as raised:
+        apply_design(design, "d.json", {"P1": {}}, SNAPSHOT)
+    message = str(raised.value)
+    assert "\n" not in message and message.startswith("d.json")
+    assert expected in message, message

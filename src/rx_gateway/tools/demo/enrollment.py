@@ -206,3 +206,27 @@ async def files_out(settings: Settings, dsn: str, out: Path) -> str:
         f"member {NEWCOMER['member_id']} (enrolled by two 834s): {len(eobs)} CARIN"
         f" ExplanationOfBenefit (coverage classes {', '.join(plans)}) in {eob_path}"
     )
+
+
+# The demo's changed design: tier-1 generics at $5 instead of $10 on the commercial plan.
+DEMO_DESIGN = {
+    "name": "commercial tier 1 at $5",
+    "plans": {COMMERCIAL: {"tiers": {"1": {"copay_cents": 500}}}},
+}
+
+
+async def simulate_design(settings: Settings, dsn: str, out: Path) -> str:
+    """`rx-gateway simulate` of the demo's claims under DEMO_DESIGN: its headline lines (the
+    reproduction rate first), the report under ``out``."""
+    from rx_gateway.cli import simulate  # noqa: PLC0415
+
+    design = out / "design.json"
+    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
+    await asyncio.to_thread(design.write_text, json.dumps(DEMO_DESIGN), "utf-8")
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said):
+        await simulate.run(
+            replace(settings, database_url=dsn),
+            argparse.Namespace(design=design, date_from=None, date_to=None, sponsor=None, out=out),
+        )
+    return said.getvalue().rstrip()

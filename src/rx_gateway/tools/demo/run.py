@@ -18,6 +18,7 @@ from rx_gateway.tools.demo.enrollment import (
     files_out,
     load_through_834,
     newcomer,
+    simulate_design,
 )
 from rx_gateway.tools.demo.scenarios import (
     Outcome,
@@ -131,6 +132,7 @@ async def run_demo(
             await app.stop()
         summary, settled = await settle_the_week(database.dsn, out)
         files = await files_out(demo_settings, database.dsn, out)
+        simulated = await simulate_design(demo_settings, database.dsn, out / "simulation")
     finally:
         database.close()
         if keep:
@@ -141,4 +143,5 @@ async def run_demo(
     print(priced)
     print(summary)
     print(files)
+    print(simulated)
     return 0 if all(o.passed for o in outcomes) and settled else 1

@@ -40,6 +40,11 @@ def test_demo_command_exits_zero_and_prints_the_table(tmp_path: Path) -> None:
     result = _run("demo", "--out", str(tmp_path / "settlement"), env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "scripted claims answered as expected" in result.stdout
+    # issue 18: the demo ends with a price check, a rewarded claim and a simulation, whose
+    # replay of the demo's own claims under the unchanged design reproduces every one
+    assert "price check: " in result.stdout and "cheapest alternative" in result.stdout
+    assert "reward: maintenance drug by 90-day mail" in result.stdout
+    assert "reproduction rate: 100.00%" in result.stdout
     # it ends with the week settled: a pay cycle, billing cycles, and the files it wrote
     assert "Pay cycle PAY-7D-SUN-3-" in result.stdout and "Billing cycle INV-" in result.stdout
     written = [line.strip() for line in result.stdout.splitlines() if line.startswith("  /")]

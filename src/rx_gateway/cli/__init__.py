@@ -35,6 +35,7 @@ QUIET_COMMANDS = (
     "enroll",
     "export",
     "simulate",
+    "utilization",
     *SETTLEMENT_COMMANDS,
 )
 # grpc's fork handlers only log "Other threads are currently calling into gRPC, skipping
@@ -112,6 +113,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from rx_gateway.cli import simulate  # noqa: PLC0415 - only for this command
 
         return _run(simulate.run(settings, args), settings)
+    if command == "utilization":
+        from rx_gateway.cli import utilization  # noqa: PLC0415 - only for this command
+
+        return _run(utilization.run(settings, args), settings)
     if command == "generate":
         return tools.generate(args)
     if command == "ncpdp":

@@ -82,6 +82,21 @@ def add_simulate_command(commands: Any, database_options: argparse.ArgumentParse
     simulate.add_argument("--to", dest="date_to", type=_day, help="last date of service")
     simulate.add_argument("--sponsor", help="only the claims billed to this sponsor")
     simulate.add_argument("--out", type=Path, required=True, help="the report's directory")
+    utilization = commands.add_parser(
+        "utilization",
+        help="a sponsor's observed use and the savings opportunities its claims show",
+        parents=[database_options],
+    )
+    utilization.add_argument("--sponsor", required=True, help="the sponsor (e.g. an employer)")
+    utilization.add_argument(
+        "--from", dest="date_from", type=_day, required=True, help="first date of service"
+    )
+    utilization.add_argument(
+        "--to", dest="date_to", type=_day, required=True, help="last date of service"
+    )
+    utilization.add_argument(
+        "--out", type=Path, help="write report.md and report.json here (default: print Markdown)"
+    )
 
 
 def add_settlement_commands(commands: Any, database_options: argparse.ArgumentParser) -> None:

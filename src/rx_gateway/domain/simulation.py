@@ -283,10 +283,15 @@ def replay(
     real: ReferenceSnapshot,
     design: ReferenceSnapshot,
     in_period: Callable[[StoredEvent], bool],
+    transform: Callable[[StoredEvent], ClaimRequest | None] | None = None,
 ) -> list[Replayed]:
     """Every stored event in order, each family on its own copy of state: claims in the period
     decided under ``design``, the others under ``real``; reversals undo what the replay paid.
-    The claims as replayed, in the order given (a reversed one marked)."""
+    The claims as replayed, in the order given (a reversed one marked).
+
+    ``transform`` (pure; none: every claim as stored): the request a claim in the period is
+    replayed with instead of its own (e.g. the generic for the brand), or None for a claim that
+    is not made at all (left out of the answer; its reversal, if any, undoes nothing)."""
     families: dict[str, _Family] = {}
     out: list[Replayed] = []
     position: dict[str, int] = {}
@@ -303,7 +308,13 @@ def replay(
                 out[k] = replace(out[k], reversed_later=True)
             continue
         request = event.request
-        chosen = design if in_period(event) else real
+        inside = in_period(event)
+        if inside and transform is not None:
+            changed = transform(event)
+            if changed is None:
+                continue
+            request = changed
+        chosen = design if inside else real
         state = family.state(event.member_id, request.service_date)
         decision = adjudicate_checked(
             request,
@@ -321,7 +332,7 @@ def replay(
                 event,
                 decision.response,
                 isinstance(decision, Paid),
-                in_period(event),
+                inside,
                 reversed_later=False,
             )
         )

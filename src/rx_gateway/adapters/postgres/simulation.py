@@ -296,3 +296,11 @@ async def plan_documents(conn: asyncpg.Connection) -> dict[str, Any]:
     return {
         r["plan_id"]: r["document"] for r in await conn.fetch("SELECT plan_id, document FROM plan")
     }
+
+
+async def sponsor_known(conn: asyncpg.Connection, sponsor: str) -> bool:
+    """Is ``sponsor`` a sponsor on file (the loader puts every plan's sponsor there)?"""
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM sponsor WHERE sponsor_id = $1)", sponsor
+    )
+    return found

@@ -115,3 +115,21 @@ async def test_the_synthetic_year_replays_exactly(
     first = out.decode().splitlines()[0]
     assert first.startswith("reproduction rate: 100.00%"), out.decode()
     assert (tmp_path / "report" / "report.json").exists()
+    # a design that funds no HRA: the purses pay less, the members more, the plan the same
+    # or more (nothing else changed)
+    design.write_text(json.dumps({"name": "no HRA", "purse_funding": {"HRA": {"scale_bp": 0}}}))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "rx_gateway", "simulate", "--design", str(design),
+        "--out", str(tmp_path / "no-hra"),
+        env=dict(os.environ, RX_GATEWAY_DATABASE_URL=dsn),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    overall = json.loads((tmp_path / "no-hra" / "report.json").read_text())["overall"]
+    real, simulated = overall["real"], overall["simulated"]
+    assert simulated["purse_paid_cents"] < real["purse_paid_cents"]
+    assert simulated["member_paid_cents"] > real["member_paid_cents"]
+    assert simulated["member_paid_cents"] - real["member_paid_cents"] >= real[
+        "purse_paid_cents"
+    ] - simulated["purse_paid_cents"] - (simulated["plan_paid_cents"] - real["plan_paid_cents"])

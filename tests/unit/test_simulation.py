@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -253,3 +254,44 @@ def test_a_design_mistake_is_one_line(design: object, expected: str) -> None:
     message = str(raised.value)
     assert "\n" not in message and message.startswith("d.json")
     assert expected in message, message
+
+
+def test_purse_funding_scales_each_kinds_starting_balance_and_allotments() -> None:
+    """Hand-computed: an HRA of $500.00 posted and a $100.00 allotment at 150% → $750.00 and
+    $150.00; the wellness purse untouched; 0 basis points funds nothing."""
+    import datetime as dt
+
+    from rx_gateway.domain.simulation import Household, with_purse_funding
+
+    family = Household(
+        "F1",
+        {},
+        purses=(("P-HRA", "HRA", 50_000), ("P-WELL", "WELLNESS", 7_500)),
+        allotments=(("P-HRA", dt.date(2026, 7, 1), 10_000), ("P-WELL", dt.date(2026, 7, 1), 2_500)),
+    )
+    more = with_purse_funding({"F1": family}, {"HRA": 15_000})["F1"]
+    assert more.purses == (("P-HRA", "HRA", 75_000), ("P-WELL", "WELLNESS", 7_500))
+    assert more.allotments == (
+        ("P-HRA", dt.date(2026, 7, 1), 15_000),
+        ("P-WELL", dt.date(2026, 7, 1), 2_500),
+    )
+    none = with_purse_funding({"F1": family}, {"HRA": 0, "WELLNESS": 0})["F1"]
+    assert [p[2] for p in none.purses] == [0, 0] and [a[2] for a in none.allotments] == [0, 0]
+    assert with_purse_funding({"F1": family}, {})["F1"] == family
+
+
+@pytest.mark.parametrize(
+    ("funding", "problem"),
+    [
+        ([], "purse_funding is an object by purse kind"),
+        ({"HRA": 15_000}, "purse_funding.HRA: give"),
+        ({"HRA": {"scale_bp": -1}}, "purse_funding.HRA: give"),
+        ({"HRA": {"scale_bp": 1.5}}, "purse_funding.HRA: give"),
+        ({"HRA": {"scale_bp": 100, "cap": 1}}, "purse_funding.HRA: give"),
+    ],
+)
+def test_a_bad_purse_funding_names_its_place(funding: Any, problem: str) -> None:
+    from rx_gateway.adapters.plan_design import purse_funding_scales
+
+    with pytest.raises(DesignError, match=problem):
+        purse_funding_scales({"purse_funding": funding}, "d.json")

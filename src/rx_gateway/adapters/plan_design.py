@@ -85,6 +85,37 @@ def _entry(source: str, position: int, move: Any, snapshot: ReferenceSnapshot) -
     return dataclasses.replace(existing, **changes)
 
 
+PURSE_FUNDING_SCALE_MAX_BP = 1_000_000  # at most 100 times the funding
+
+
+def purse_funding_scales(design: Any, source: str) -> dict[str, int]:
+    """The design's ``purse_funding``: purse kind → ``{"scale_bp": N}`` (basis points of the
+    funding each purse of the kind really got: 15000 half as much again, 0 none). Raises
+    DesignError naming the place."""
+    raw = design.get("purse_funding", {}) if isinstance(design, dict) else {}
+    if not isinstance(raw, dict):
+        msg = (
+            f"{source}: purse_funding is an object by purse kind,"
+            ' e.g. {"HRA": {"scale_bp": 15000}}'
+        )
+        raise DesignError(msg)
+    scales: dict[str, int] = {}
+    for kind, rule in raw.items():
+        scale = rule.get("scale_bp") if isinstance(rule, dict) else None
+        if set(rule if isinstance(rule, dict) else {}) - {"scale_bp"} or not (
+            isinstance(scale, int)
+            and not isinstance(scale, bool)
+            and 0 <= scale <= PURSE_FUNDING_SCALE_MAX_BP
+        ):
+            msg = (
+                f'{source}: purse_funding.{kind}: give {{"scale_bp": N}}, N a whole number of'
+                f" basis points from 0 to {PURSE_FUNDING_SCALE_MAX_BP}"
+            )
+            raise DesignError(msg)
+        scales[str(kind)] = scale
+    return scales
+
+
 def apply_design(
     design: Any,
     source: str,
@@ -96,17 +127,21 @@ def apply_design(
     if not isinstance(design, dict):
         msg = f"{source}: a design is a JSON object with plans and/or formulary"
         raise DesignError(msg)
-    unknown = sorted(set(design) - {"name", "description", "plans", "formulary"})
+    unknown = sorted(set(design) - {"name", "description", "plans", "formulary", "purse_funding"})
     if unknown:
-        msg = f"{source}: unknown key {unknown[0]!r} (name, description, plans, formulary)"
+        msg = (
+            f"{source}: unknown key {unknown[0]!r} (name, description, plans, formulary,"
+            " purse_funding)"
+        )
         raise DesignError(msg)
     patches = design.get("plans", {})
     moves = design.get("formulary", [])
     if not isinstance(patches, dict) or not isinstance(moves, list):
         msg = f"{source}: plans is an object by plan ID, formulary a list"
         raise DesignError(msg)
-    if not patches and not moves:
-        msg = f"{source}: the design changes nothing (no plans, no formulary)"
+    funding = purse_funding_scales(design, source)
+    if not patches and not moves and not funding:
+        msg = f"{source}: the design changes nothing (no plans, no formulary, no purse_funding)"
         raise DesignError(msg)
     plans = dict(snapshot.plans)
     for plan_id, patch in patches.items():

@@ -29,6 +29,7 @@ from rx_gateway.domain.simulation import (
     most_affected,
     period_filter,
     replay,
+    with_purse_funding,
 )
 
 MOST_AFFECTED = 10
@@ -308,7 +309,12 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         raise RxGatewayError(msg)
     started = time.perf_counter()
     reproduction = replay(history.events, history.households, real, real, lambda _e: False)
-    replayed = replay(history.events, history.households, real, alternative, inside)
+    from rx_gateway.adapters.plan_design import purse_funding_scales  # noqa: PLC0415
+
+    # purse funding is each family's from its start: the design's purses start as funded
+    scales = purse_funding_scales(design, str(args.design))
+    funded = with_purse_funding(history.households, scales)
+    replayed = replay(history.events, funded, real, alternative, inside)
     seconds = time.perf_counter() - started
     report = compare(replayed, history.households, real, alternative, reproduction)
     claims = len(reproduction) + len(replayed)

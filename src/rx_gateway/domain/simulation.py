@@ -42,6 +42,7 @@ from rx_gateway.domain.member import (
     PurseState,
     RewardEarned,
 )
+from rx_gateway.domain.money import apply_basis_points
 from rx_gateway.domain.outcome import ClaimResponse
 from rx_gateway.domain.product import age_on
 from rx_gateway.domain.reference import ReferenceSnapshot
@@ -76,6 +77,35 @@ class Household:
     accumulators: Mapping[AccumulatorKey, int] = field(default_factory=dict)
     purses: tuple[tuple[str, str, int], ...] = ()  # purse ID, kind, posted cents
     allotments: tuple[tuple[str, dt.date, int], ...] = ()  # purse ID, available on, cents
+
+
+def with_purse_funding(
+    households: Mapping[str, Household], scales_bp: Mapping[str, int]
+) -> dict[str, Household]:
+    """The households with the funding of each purse kind in ``scales_bp`` (kind → basis
+    points: 15_000 funds half as much again, 0 funds nothing) scaled: the purse's starting
+    balance and its scheduled allotments, each rounded with the one rounding helper."""
+    if not scales_bp:
+        return dict(households)
+    scaled: dict[str, Household] = {}
+    for family_id, household in households.items():
+        kinds = {purse_id: kind for purse_id, kind, _ in household.purses}
+        scaled[family_id] = replace(
+            household,
+            purses=tuple(
+                (purse_id, kind, apply_basis_points(posted, scales_bp[kind]))
+                if kind in scales_bp
+                else (purse_id, kind, posted)
+                for purse_id, kind, posted in household.purses
+            ),
+            allotments=tuple(
+                (purse_id, on, apply_basis_points(cents, scales_bp[kinds[purse_id]]))
+                if kinds.get(purse_id) in scales_bp
+                else (purse_id, on, cents)
+                for purse_id, on, cents in household.allotments
+            ),
+        )
+    return scaled
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from rx_gateway.config import Settings
@@ -149,3 +151,38 @@ async def citus(settings: Settings, *, apply: bool) -> int:
     for step in steps:
         print(f"-- {step.why}\n{step.sql};")
     return 0
+
+
+@contextlib.asynccontextmanager
+async def ledger_connection(settings: Settings) -> AsyncIterator[tuple[Any, Any]]:
+    """The commands that read the ledger (export, simulate, utilization): a connection to a
+    migrated database (jsonb through orjson) and a one-connection pool beside it, or one line
+    saying what is missing and what to run."""
+    import asyncpg  # noqa: PLC0415
+
+    from rx_gateway.adapters.postgres.database import init_connection  # noqa: PLC0415
+    from rx_gateway.adapters.postgres.verify import schema_problem  # noqa: PLC0415
+
+    if settings.database_url is None and not (settings.data_dir.resolve() / "pg").exists():
+        msg = f"no rx-gateway schema in {_where(settings)}: run `rx-gateway load DIR` first"
+        raise RxGatewayError(msg)
+    database = await open_database(settings)
+    try:
+        conn = await asyncpg.connect(database.dsn)
+        try:
+            problem = await schema_problem(conn)
+            if problem is not None:
+                msg = f"{problem} in {_where(settings)}: run `rx-gateway migrate` (or load) first"
+                raise RxGatewayError(msg)
+            await init_connection(conn)
+            pool = await asyncpg.create_pool(
+                database.dsn, min_size=1, max_size=1, init=init_connection
+            )
+            try:
+                yield conn, pool
+            finally:
+                await pool.close()
+        finally:
+            await conn.close()
+    finally:
+        database.close()

@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from rx_gateway.cli.database import _where, open_database
+from rx_gateway.cli.database import _where, ledger_connection
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import RxGatewayError
 from rx_gateway.domain.part_d import PART_D
@@ -53,40 +53,21 @@ async def _read(
     settings: Settings, plan_id: str, first: dt.date, last: dt.date
 ) -> tuple[str, list[PdeRecord]]:
     """The plan's sponsor and its events' records, or one line saying what is wrong."""
-    import asyncpg  # noqa: PLC0415
-
-    from rx_gateway.adapters.postgres.database import init_connection  # noqa: PLC0415
     from rx_gateway.adapters.postgres.pde import read_events, read_plan  # noqa: PLC0415
-    from rx_gateway.adapters.postgres.verify import schema_problem  # noqa: PLC0415
 
-    if settings.database_url is None and not (settings.data_dir.resolve() / "pg").exists():
-        msg = f"no rx-gateway schema in {_where(settings)}: run `rx-gateway load DIR` first"
-        raise RxGatewayError(msg)
-    database = await open_database(settings)
-    try:
-        conn = await asyncpg.connect(database.dsn)
-        try:
-            problem = await schema_problem(conn)
-            if problem is not None:
-                msg = f"{problem} in {_where(settings)}: run `rx-gateway migrate` (or load) first"
-                raise RxGatewayError(msg)
-            await init_connection(conn)
-            plan = await read_plan(conn, plan_id)
-            if plan is None:
-                msg = f"--plan {plan_id}: no such plan in {_where(settings)}"
-                raise RxGatewayError(msg)
-            if plan.line_of_business != PART_D:
-                msg = (
-                    f"--plan {plan_id}: not a Part D plan (line of business"
-                    f" {plan.line_of_business or 'not set'}); PDEs are for {PART_D} plans"
-                )
-                raise RxGatewayError(msg)
-            async with conn.transaction(isolation="repeatable_read", readonly=True):
-                events = await read_events(conn, plan_id, first, last)
-        finally:
-            await conn.close()
-    finally:
-        database.close()
+    async with ledger_connection(settings) as (conn, _):
+        plan = await read_plan(conn, plan_id)
+        if plan is None:
+            msg = f"--plan {plan_id}: no such plan in {_where(settings)}"
+            raise RxGatewayError(msg)
+        if plan.line_of_business != PART_D:
+            msg = (
+                f"--plan {plan_id}: not a Part D plan (line of business"
+                f" {plan.line_of_business or 'not set'}); PDEs are for {PART_D} plans"
+            )
+            raise RxGatewayError(msg)
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            events = await read_events(conn, plan_id, first, last)
     return plan.sponsor_id, [pde_record(event) for event in events]
 
 

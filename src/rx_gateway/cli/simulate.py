@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rx_gateway.cli.database import _where, open_database
+from rx_gateway.cli.database import ledger_connection
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import RxGatewayError
 from rx_gateway.domain.money import format_cents
@@ -65,10 +65,7 @@ def _check_out(out: Path) -> None:
 async def _read(
     settings: Settings, design: Any, source: str, args: argparse.Namespace
 ) -> tuple[ReferenceSnapshot, ReferenceSnapshot, Any]:
-    import asyncpg  # noqa: PLC0415
-
     from rx_gateway.adapters.plan_design import apply_design  # noqa: PLC0415
-    from rx_gateway.adapters.postgres.database import init_connection  # noqa: PLC0415
     from rx_gateway.adapters.postgres.reference_loader import (  # noqa: PLC0415
         PostgresReferenceLoader,
     )
@@ -76,36 +73,14 @@ async def _read(
         plan_documents,
         read_history,
     )
-    from rx_gateway.adapters.postgres.verify import schema_problem  # noqa: PLC0415
 
-    if settings.database_url is None and not (settings.data_dir.resolve() / "pg").exists():
-        msg = f"no rx-gateway schema in {_where(settings)}: run `rx-gateway load DIR` first"
-        raise RxGatewayError(msg)
-    database = await open_database(settings)
-    try:
-        conn = await asyncpg.connect(database.dsn)
-        try:
-            problem = await schema_problem(conn)
-            if problem is not None:
-                msg = f"{problem} in {_where(settings)}: run `rx-gateway migrate` first"
-                raise RxGatewayError(msg)
-            await init_connection(conn)
-            pool = await asyncpg.create_pool(
-                database.dsn, min_size=1, max_size=1, init=init_connection
-            )
-            try:
-                real = await PostgresReferenceLoader(pool).load_snapshot()
-            finally:
-                await pool.close()
-            documents = await plan_documents(conn)
-            alternative = apply_design(design, source, documents, real)
-            first = dt.date.fromisoformat(args.date_from) if args.date_from else None
-            last = dt.date.fromisoformat(args.date_to) if args.date_to else None
-            history = await read_history(conn, first, last, args.sponsor, real)
-        finally:
-            await conn.close()
-    finally:
-        database.close()
+    async with ledger_connection(settings) as (conn, pool):
+        real = await PostgresReferenceLoader(pool).load_snapshot()
+        documents = await plan_documents(conn)
+        alternative = apply_design(design, source, documents, real)
+        first = dt.date.fromisoformat(args.date_from) if args.date_from else None
+        last = dt.date.fromisoformat(args.date_to) if args.date_to else None
+        history = await read_history(conn, first, last, args.sponsor, real)
     return real, alternative, history
 
 

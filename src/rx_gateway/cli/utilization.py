@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rx_gateway.cli.database import _where, open_database
+from rx_gateway.cli.database import ledger_connection
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import RxGatewayError
 from rx_gateway.domain.money import format_cents
@@ -48,9 +48,6 @@ WHAT = {
 async def _read(
     settings: Settings, args: argparse.Namespace, first: dt.date, last: dt.date
 ) -> tuple[ReferenceSnapshot, list[StoredEvent], dict[str, Household], int]:
-    import asyncpg  # noqa: PLC0415
-
-    from rx_gateway.adapters.postgres.database import init_connection  # noqa: PLC0415
     from rx_gateway.adapters.postgres.reference_loader import (  # noqa: PLC0415
         PostgresReferenceLoader,
     )
@@ -58,35 +55,13 @@ async def _read(
         read_history,
         sponsor_known,
     )
-    from rx_gateway.adapters.postgres.verify import schema_problem  # noqa: PLC0415
 
-    if settings.database_url is None and not (settings.data_dir.resolve() / "pg").exists():
-        msg = f"no rx-gateway schema in {_where(settings)}: run `rx-gateway load DIR` first"
-        raise RxGatewayError(msg)
-    database = await open_database(settings)
-    try:
-        conn = await asyncpg.connect(database.dsn)
-        try:
-            problem = await schema_problem(conn)
-            if problem is not None:
-                msg = f"{problem} in {_where(settings)}: run `rx-gateway migrate` first"
-                raise RxGatewayError(msg)
-            await init_connection(conn)
-            if not await sponsor_known(conn, args.sponsor):
-                msg = f"--sponsor {args.sponsor}: no such sponsor"
-                raise RxGatewayError(msg)
-            pool = await asyncpg.create_pool(
-                database.dsn, min_size=1, max_size=1, init=init_connection
-            )
-            try:
-                snapshot = await PostgresReferenceLoader(pool).load_snapshot()
-            finally:
-                await pool.close()
-            history = await read_history(conn, first, last, args.sponsor, snapshot)
-        finally:
-            await conn.close()
-    finally:
-        database.close()
+    async with ledger_connection(settings) as (conn, pool):
+        if not await sponsor_known(conn, args.sponsor):
+            msg = f"--sponsor {args.sponsor}: no such sponsor"
+            raise RxGatewayError(msg)
+        snapshot = await PostgresReferenceLoader(pool).load_snapshot()
+        history = await read_history(conn, first, last, args.sponsor, snapshot)
     return snapshot, history.events, history.households, history.claims_without_requests
 
 

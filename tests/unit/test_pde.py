@@ -643,3 +643,34 @@ def test_an_adjudicated_claim_crossing_the_threshold_with_an_hra() -> None:
     assert record.plro_amount_cents == 5_000
     assert record.cpp_amount_cents == pricing.plan_paid_cents == drug - 10_000
     _assert_identities(record)
+
+
+def test_what_an_employer_hra_pays_is_not_troop() -> None:
+    """Part D's TrOOP counts what the member paid, not what a group health plan (an employer
+    HRA: PLRO) paid: of the member's $100.00 share, the HRA's $50.00 does not move the
+    out-of-pocket accumulators; the member's $50.00 does (individual and family)."""
+    year = dt.date(2026, 1, 1)
+    member = state(
+        coverages=(Coverage(PART_D_HRA.plan_id, "G1", year, None, None, "MEDICARE_PART_D"),),
+        purses=(PurseState("HRA-F1", "HRA", 5_000),),
+        accumulators={(PART_D_HRA.plan_id, year): Accumulators(61_500, 0, 200_000, 0)},
+    )
+    request = with_header(
+        claim(BRAND, quantity_dispensed_thousandths=30_000),
+        bin=PART_D_HRA.bin,
+        processor_control_number=PART_D_HRA.pcn,
+        date_of_service="20260915",
+    )
+    decision = adjudicate(
+        request,
+        SNAPSHOT,
+        member,
+        authorization_number="A",
+        internal_control_number="ICN1",
+        business_date=dt.date(2026, 11, 23),
+    )
+    assert isinstance(decision, Paid), decision
+    assert decision.response.pricing is not None
+    assert decision.response.pricing.patient_pay_amount_cents == 5_000
+    out_of_pocket = [m for m in decision.accumulator_moves if m.kind.value == "out_of_pocket"]
+    assert [m.amount_cents for m in out_of_pocket] == [5_000, 5_000]

@@ -72,13 +72,22 @@ def remaining_deductible(limits: Limits, acc: Accumulators) -> int | None:
 
 
 def accumulator_moves(
-    plan: Plan, plan_year_start: dt.date, state: MemberState, share: ShareBreakdown
+    plan: Plan,
+    plan_year_start: dt.date,
+    state: MemberState,
+    share: ShareBreakdown,
+    *,
+    not_out_of_pocket_cents: int = 0,
 ) -> tuple[AccumulatorMove, ...]:
+    """The claim's moves: the deductible and the out-of-pocket it counts, less
+    ``not_out_of_pocket_cents`` of the latter (what others paid of the member's share that the
+    plan's out-of-pocket does not count: on Part D, an employer purse, PLRO, is not TrOOP)."""
     member, family = state.member.member_id, state.member.family_id
+    out_of_pocket = max(0, share.counted_toward_out_of_pocket_cents - not_out_of_pocket_cents)
     moves = []
     for kind, amount in (
         (AccumulatorKind.DEDUCTIBLE, share.deductible_cents),
-        (AccumulatorKind.OUT_OF_POCKET, share.counted_toward_out_of_pocket_cents),
+        (AccumulatorKind.OUT_OF_POCKET, out_of_pocket),
     ):
         if amount:
             for level, subject in (

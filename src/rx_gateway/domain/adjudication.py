@@ -427,7 +427,15 @@ def _pay(
     purse_paid = sum(line.paid_cents for line in lines)
     patient_pay = responsibility - purse_paid
     plan_paid = allowed - responsibility - recognized
-    moves = accumulator_moves(plan, plan_year_start, state, share)
+    # Part D: TrOOP counts what the member (and TrOOP-eligible payers) paid; what an employer
+    # purse paid is a group health plan's payment (PLRO) and does not count
+    moves = accumulator_moves(
+        plan,
+        plan_year_start,
+        state,
+        share,
+        not_out_of_pocket_cents=purse_paid if plan.line_of_business == PART_D else 0,
+    )
     after = apply_moves(before, moves)
     view = accumulator_view(limits, coverage.level, plan_year_start, after)
     pricing = ResponsePricing(

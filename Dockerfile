@@ -8,6 +8,8 @@
 # Docker (the README's two commands). The admin interface (port 50052) listens only when
 # RX_GATEWAY_ADMIN_TOKENS is set. Claims run as the database role rx_gateway_app (created by
 # `rx-gateway migrate` when the migrating login may CREATEROLE); a superuser login is refused.
+# Prometheus metrics: RX_GATEWAY_METRICS_LISTEN=0.0.0.0:9464 (HTTPS with the gateway's
+# certificate; port 9464 exposed below). Traces need the otel extra, not in this image.
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -23,7 +25,7 @@ ENV RX_GATEWAY_LISTEN=0.0.0.0:50051 \
     RX_GATEWAY_ADMIN_LISTEN=0.0.0.0:50052 \
     RX_GATEWAY_DATA_DIR=/data \
     PYTHONUNBUFFERED=1
-EXPOSE 50051 50052
+EXPOSE 50051 50052 9464
 VOLUME ["/data"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["rx-gateway"]

@@ -295,3 +295,25 @@ def test_a_bad_purse_funding_names_its_place(funding: Any, problem: str) -> None
 
     with pytest.raises(DesignError, match=problem):
         purse_funding_scales({"purse_funding": funding}, "d.json")
+
+
+def test_reversing_a_spent_reward_leaves_the_purse_at_zero_as_the_ledger_does() -> None:
+    """A $10.00 reward credited, then spent by another claim, then its claim reversed: the
+    ledger recovers the $10.00 from the member (reward_recovery) and the purse stays at $0.00,
+    never below; the replay's copy of the purse does the same (found in review)."""
+    from types import SimpleNamespace
+
+    from rx_gateway.domain.outcome import RewardLine
+    from rx_gateway.domain.simulation import Household, _Family
+
+    family = _Family.starting(Household("F", {}, {}, purses=(("P", "HRA", 0),)))
+    family.posted["P"] += 1_000  # the reward, credited with its claim
+    family.paid["ICN1"] = SimpleNamespace(  # type: ignore[assignment]
+        accumulator_moves=(),
+        purse_moves=(),
+        rewards=(RewardLine("MAIL90", "P", "HRA", 1_000, "20260101", 1),),
+        member_id="M",
+    )
+    family.posted["P"] -= 1_000  # another claim spent it
+    family.reverse("ICN1")
+    assert family.posted["P"] == 0

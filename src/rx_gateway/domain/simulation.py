@@ -298,7 +298,9 @@ class _Family:
         for purse_move in paid.purse_moves:
             self.posted[purse_move.purse_id] -= purse_move.amount_cents
         for line in paid.rewards:
-            self.posted[line.purse_id] -= line.amount_cents
+            # a reward already spent is first recovered from the member (the ledger's
+            # reward_recovery entry): the purse gives back what it has, never below zero
+            self.posted[line.purse_id] = max(0, self.posted[line.purse_id] - line.amount_cents)
         earned = self.rewards.get(paid.member_id, [])
         self.rewards[paid.member_id] = [(i, r) for i, r in earned if i != icn]
         self.spends = [(i, s) for i, s in self.spends if i != icn]

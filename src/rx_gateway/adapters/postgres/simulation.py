@@ -102,7 +102,7 @@ SELECT p.family_id, p.purse_id, p.kind,
        - coalesce((SELECT sum(x.amount_cents) FROM posting x
                    JOIN journal_entry e ON e.family_id = x.family_id AND e.entry_id = x.entry_id
                    WHERE x.family_id = p.family_id AND x.account_key = 'purse:' || p.purse_id
-                     AND e.kind IN ('claim', 'reversal', 'reward')), 0)
+                     AND e.kind IN ('claim', 'reversal', 'reward', 'reward_recovery')), 0)
        - coalesce((SELECT sum(a.amount_cents) FROM purse_allotment a
                    JOIN purse_funding f ON f.family_id = a.family_id
                                        AND f.funding_id = a.allotment_id

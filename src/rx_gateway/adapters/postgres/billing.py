@@ -46,7 +46,9 @@ WITH events AS (
     SELECT * FROM unnest($5::text[], $6::text[]) AS s(plan_id, sponsor)
 ), parts AS (
     SELECT e.family_id, e.claim_id, e.kind,
-           CASE WHEN sp.sponsor = 'employer' THEN f.employer_id ELSE sp.sponsor END AS sponsor_id,
+           CASE WHEN sp.sponsor = 'employer'  -- the family's employer when the claim was written
+                THEN rx_employer_at(c.family_id, c.created_at, f.employer_id)
+                ELSE sp.sponsor END AS sponsor_id,
            e.sign * (c.response->'pricing'->>'plan_paid_cents')::bigint AS plan_paid,
            0::bigint AS purse_paid, true AS plan_sponsor
     FROM events e

@@ -32,6 +32,7 @@ import asyncpg
 # Parents before children: each table's composite foreign keys point at tables earlier here.
 PER_FAMILY_TABLES: tuple[str, ...] = (
     "family",
+    "family_employer_change",
     "member",
     "coverage",
     "other_coverage",

@@ -277,7 +277,9 @@ WITH events AS (
     SELECT * FROM unnest($1::text[], $2::text[]) AS s(plan_id, sponsor)
 ), parts AS (
     SELECT e.family_id, e.claim_id, e.kind,
-           CASE WHEN sp.sponsor = 'employer' THEN f.employer_id ELSE sp.sponsor END AS sponsor_id,
+           CASE WHEN sp.sponsor = 'employer'  -- the family's employer when the claim was written
+                THEN rx_employer_at(c.family_id, c.created_at, f.employer_id)
+                ELSE sp.sponsor END AS sponsor_id,
            e.sign * (c.response->'pricing'->>'plan_paid_cents')::bigint AS amount
     FROM events e
     JOIN claim c ON c.family_id = e.family_id AND c.claim_id = e.claim_id

@@ -13,24 +13,11 @@ import tempfile
 from pathlib import Path
 
 from rx_gateway.cli.database import _where, ledger_connection
+from rx_gateway.cli.outputs import check_writable_file
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import RxGatewayError
 from rx_gateway.domain.part_d import PART_D
 from rx_gateway.domain.pde import PdeFileHeader, PdeRecord, pde_record, render_pde_file
-
-
-def _check_writable(out: Path) -> None:
-    """--out must name a file in a directory we can write: checked before anything is read."""
-    if out.is_dir():
-        msg = f"--out {out}: is a directory, not a file"
-        raise RxGatewayError(msg)
-    parent = out.parent
-    if not parent.is_dir():
-        msg = f"--out {out}: directory {parent} does not exist"
-        raise RxGatewayError(msg)
-    if not os.access(parent, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        msg = f"--out {out}: not writable"
-        raise RxGatewayError(msg)
 
 
 def _write(out: Path, text: str) -> None:
@@ -79,7 +66,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         raise RxGatewayError(msg)
     out: Path | None = args.out
     if out is not None:
-        await asyncio.to_thread(_check_writable, out)
+        await asyncio.to_thread(check_writable_file, out)
     sponsor_id, records = await _read(settings, args.plan, first, last)
     created_on = settings.business_date or dt.datetime.now(dt.UTC).date()
     header = PdeFileHeader(sponsor_id, args.plan, created_on, first, last)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rx_gateway.cli.database import ledger_connection
+from rx_gateway.cli.outputs import check_report_dir, write_report_dir
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import RxGatewayError
 from rx_gateway.domain.money import format_cents
@@ -51,15 +52,6 @@ def _design(path: Path) -> Any:
     except json.JSONDecodeError as error:
         msg = f"--design {path}:{error.lineno}: not JSON: {error.msg}"
         raise RxGatewayError(msg) from None
-
-
-def _check_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        msg = f"--out {out}: is a file, not a directory"
-        raise RxGatewayError(msg)
-    if not out.parent.is_dir():
-        msg = f"--out {out}: directory {out.parent} does not exist"
-        raise RxGatewayError(msg)
 
 
 async def _read(
@@ -248,16 +240,6 @@ def _plots(report: Report, out: Path) -> list[str]:
     return ["cost_by_month.png", "member_pay_change.png"]
 
 
-def _write_all(out: Path, markdown: str, document: dict[str, Any]) -> None:
-    try:
-        out.mkdir(exist_ok=True)
-        (out / "report.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-        (out / "report.md").write_text(markdown, encoding="utf-8")
-    except OSError as error:
-        msg = f"--out {out}: cannot write: {error.strerror or error}"
-        raise RxGatewayError(msg) from None
-
-
 async def run(settings: Settings, args: argparse.Namespace) -> int:
     first = dt.date.fromisoformat(args.date_from) if args.date_from else None
     last = dt.date.fromisoformat(args.date_to) if args.date_to else None
@@ -265,7 +247,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         msg = f"--from {first} is after --to {last}"
         raise RxGatewayError(msg)
     out: Path = args.out
-    _check_out(out)
+    check_report_dir(out)
     design = _design(args.design)
     real, alternative, history = await _read(settings, design, str(args.design), args)
     inside = period_filter(first, last)
@@ -312,7 +294,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     print(f"  outcome flips: {len(report.flips)}")
     plots = await asyncio.to_thread(_plots_safe, report, out)
     markdown = _markdown(report, name, args, speed, plots)
-    await asyncio.to_thread(_write_all, out, markdown, _json(report, name, args, seconds))
+    await asyncio.to_thread(write_report_dir, out, markdown, _json(report, name, args, seconds))
     print(f"{out}: report.md, report.json" + "".join(f", {p}" for p in plots))
     return 0
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
 from rx_gateway.cli.database import ledger_connection
+from rx_gateway.cli.outputs import check_report_dir, write_report_dir
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import RxGatewayError
 from rx_gateway.domain.money import format_cents
@@ -172,25 +172,6 @@ def document(
     }
 
 
-def _check_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        msg = f"--out {out}: is a file, not a directory"
-        raise RxGatewayError(msg)
-    if not out.parent.is_dir():
-        msg = f"--out {out}: directory {out.parent} does not exist"
-        raise RxGatewayError(msg)
-
-
-def _write(out: Path, text: str, data: dict[str, Any]) -> None:
-    try:
-        out.mkdir(exist_ok=True)
-        (out / "report.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        (out / "report.md").write_text(text, encoding="utf-8")
-    except OSError as error:
-        msg = f"--out {out}: cannot write: {error.strerror or error}"
-        raise RxGatewayError(msg) from None
-
-
 async def run(settings: Settings, args: argparse.Namespace) -> int:
     first = dt.date.fromisoformat(args.date_from)
     last = dt.date.fromisoformat(args.date_to)
@@ -199,7 +180,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         raise RxGatewayError(msg)
     out: Path | None = args.out
     if out is not None:
-        _check_out(out)
+        check_report_dir(out)
     snapshot, events, households, skipped = await _read(settings, args, first, last)
     summary = summarise(events, households, snapshot, first, last)
     if not summary.claims:
@@ -215,7 +196,9 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     if out is None:
         print(text, end="")
         return 0
-    await asyncio.to_thread(_write, out, text, document(summary, found, args.sponsor, first, last))
+    await asyncio.to_thread(
+        write_report_dir, out, text, document(summary, found, args.sponsor, first, last)
+    )
     for opportunity in found:
         print(headline(opportunity))
     print(f"{out}: report.md, report.json")

@@ -236,15 +236,7 @@ class _Family:
     def post(self, event: StoredEvent, request: ClaimRequest, paid: Paid) -> None:
         icn = event.internal_control_number
         date_of_service = request.service_date
-        for move in paid.accumulator_moves:
-            key = (
-                move.level.value,
-                move.subject_id,
-                move.plan_id,
-                move.plan_year_start,
-                move.kind.value,
-            )
-            self.accumulators[key] = self.accumulators.get(key, 0) + move.amount_cents
+        self._move_accumulators(paid, 1)
         if paid.purse_moves and paid.releases_allotments:
             for position, (_, available_on, _) in enumerate(self.household.allotments):
                 if available_on <= date_of_service:
@@ -282,10 +274,8 @@ class _Family:
         self.fills.setdefault(paid.member_id, []).append((icn, fill))
         self.paid[icn] = paid
 
-    def reverse(self, icn: str) -> bool:
-        paid = self.paid.pop(icn, None)
-        if paid is None:
-            return False
+    def _move_accumulators(self, paid: Paid, sign: int) -> None:
+        """A replayed claim's accumulator moves applied (1) or undone (-1)."""
         for move in paid.accumulator_moves:
             key = (
                 move.level.value,
@@ -294,7 +284,13 @@ class _Family:
                 move.plan_year_start,
                 move.kind.value,
             )
-            self.accumulators[key] = self.accumulators.get(key, 0) - move.amount_cents
+            self.accumulators[key] = self.accumulators.get(key, 0) + sign * move.amount_cents
+
+    def reverse(self, icn: str) -> bool:
+        paid = self.paid.pop(icn, None)
+        if paid is None:
+            return False
+        self._move_accumulators(paid, -1)
         for purse_move in paid.purse_moves:
             self.posted[purse_move.purse_id] -= purse_move.amount_cents
         for line in paid.rewards:

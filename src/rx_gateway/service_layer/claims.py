@@ -225,18 +225,37 @@ class ClaimProcessor:
         """B1: adjudicate and, when paid, post in one atomic write. One pooled connection
         serves the claim's read and its write (or its audit row). ``deadline`` (the event
         loop's clock) bounds the database work: nothing starts after it."""
-        syntax = validate_claim(request)
+        return await self._one_claim(
+            "B1",
+            validate_claim(request),
+            request.cardholder_id,
+            request.prescription_reference_number,
+            lambda store: self._submit_once(store, request),
+            deadline,
+        )
+
+    async def _one_claim(
+        self,
+        action: str,
+        syntax: list[Reject],
+        cardholder_id: str,
+        prescription_reference_number: str,
+        once: Callable[[ClaimSession], Awaitable[ClaimResponse]],
+        deadline: float | None,
+    ) -> ClaimResponse:
+        """A B1 or B2 admitted: its M/I rejects (audited, nothing read), or the transaction on
+        its card's turn, run again on fresh state while the family keeps changing."""
         with self._admitted(deadline):
             if syntax:
                 async with self._store.session(deadline=deadline) as store:
                     return await self._syntax_reject(
-                        store, "B1", syntax, request.prescription_reference_number
+                        store, action, syntax, prescription_reference_number
                     )
             async with (
-                self._turns.turn(request.cardholder_id, deadline),
+                self._turns.turn(cardholder_id, deadline),
                 self._store.session(deadline=deadline) as store,
             ):
-                return await self._with_retry(lambda: self._submit_once(store, request), deadline)
+                return await self._with_retry(lambda: once(store), deadline)
 
     async def _submit_once(self, store: ClaimSession, request: ClaimRequest) -> ClaimResponse:
         snapshot = self._reference.snapshot
@@ -308,18 +327,14 @@ class ClaimProcessor:
         self, request: ReversalRequest, *, deadline: float | None = None
     ) -> ClaimResponse:
         """B2: mirror the paid claim, restore accumulators and purses."""
-        syntax = validate_reversal(request)
-        with self._admitted(deadline):
-            if syntax:
-                async with self._store.session(deadline=deadline) as store:
-                    return await self._syntax_reject(
-                        store, "B2", syntax, request.prescription_reference_number
-                    )
-            async with (
-                self._turns.turn(request.cardholder_id, deadline),
-                self._store.session(deadline=deadline) as store,
-            ):
-                return await self._with_retry(lambda: self._reverse_once(store, request), deadline)
+        return await self._one_claim(
+            "B2",
+            validate_reversal(request),
+            request.cardholder_id,
+            request.prescription_reference_number,
+            lambda store: self._reverse_once(store, request),
+            deadline,
+        )
 
     async def _reverse_once(self, store: ClaimSession, request: ReversalRequest) -> ClaimResponse:
         """A B2 that passed its syntax checks (the caller checked them once)."""

@@ -192,11 +192,13 @@ async def _open_pool(
     limits: PoolLimits,
     variable: str,
     warm: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+    *,
+    generic_plans: bool = False,
 ) -> asyncpg.Pool:
     """The pool, every connection SET ROLE to the configured role; one clear error when the
     role is missing or the login may not take it."""
     try:
-        return await create_pool(dsn, limits, warm=warm)
+        return await create_pool(dsn, limits, warm=warm, generic_plans=generic_plans)
     except (asyncpg.InvalidParameterValueError, asyncpg.InsufficientPrivilegeError) as error:
         msg = (
             f"cannot use database role {limits.role!r} ({error}): run `rx-gateway migrate` as a"
@@ -267,7 +269,11 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
         await conn.close()
     made: list[PostgresClaimStore] = []  # the store, once it exists: it warms new connections
     pool = await _open_pool(
-        dsn, settings.pool, "RX_GATEWAY_DB_ROLE", warming(lambda: made[0] if made else None)
+        dsn,
+        settings.pool,
+        "RX_GATEWAY_DB_ROLE",
+        warming(lambda: made[0] if made else None),
+        generic_plans=True,  # the claim path's statements: planned once per connection
     )
     if not settings.dev_mode:
         await _refuse_superuser(pool)

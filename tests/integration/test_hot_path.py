@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from rx_gateway.adapters.postgres.database import _migrations, init_connection, migrate
+from rx_gateway.adapters.postgres.member_reader import MEMBER_STATES_SQL
 from rx_gateway.bootstrap import build_app
 from tests.support import TEST_SETTINGS
 
@@ -98,3 +99,37 @@ async def test_0007_backfills_purse_spending_from_stored_responses(fresh_databas
         )
     finally:
         await conn.close()
+
+
+async def test_the_claim_pool_plans_the_member_read_once(loaded_dsn: str) -> None:
+    """The batched member read, sent again and again with batches of every size, is planned
+    once per connection (a generic plan): left to PostgreSQL it was planned again on every
+    call, which cost more than running it."""
+    application = await build_app(replace(TEST_SETTINGS), loaded_dsn, start=False)
+    try:
+        async with application.pool.acquire() as pooled:
+            cards = await pooled.fetch(
+                "SELECT family_id, cardholder_id, person_code FROM member_key"
+                " ORDER BY cardholder_id, person_code LIMIT 12"
+            )
+            for size in (1, 2, 5, 12, 1, 3, 1, 8):
+                batch = cards[:size]
+                rows = await pooled.fetch(
+                    MEMBER_STATES_SQL,
+                    [c["family_id"] for c in batch],
+                    [c["cardholder_id"] for c in batch],
+                    [c["person_code"] for c in batch],
+                    [dt.date(2026, 11, 1)] * size,
+                    ["no-such-claim"] * size,
+                )
+                assert {row["i"] for row in rows if row["kind"] == 0} == set(range(1, size + 1))
+            plans = await pooled.fetchrow(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE statement = $1",
+                MEMBER_STATES_SQL,
+            )
+    finally:
+        await application.stop()
+    assert plans is not None
+    assert plans["custom_plans"] == 0
+    assert plans["generic_plans"] >= 9  # the warm-up's read and the eight above

@@ -269,9 +269,10 @@ async def serve(settings: Settings, template: pb.ClaimResponse) -> int:
         print("rx-gateway floor: RX_GATEWAY_DATABASE_URL is not set", file=sys.stderr)
         return 2
     await create_tables(settings.database_url)
-    # the gateway's pool (size, codecs, reset hook, timeouts) as the login: the tables are ours
+    # the gateway's pool (size, codecs, reset hook, timeouts, plans made once) as the login:
+    # the tables are ours
     limits = replace(settings.pool, role=None)
-    pool = await create_pool(settings.database_url, limits)
+    pool = await create_pool(settings.database_url, limits, generic_plans=True)
     try:
         # control numbers unique across several floor processes (--workers) in one run
         service = FloorService(pool, template, first_serial=os.getpid() * 10_000_000)

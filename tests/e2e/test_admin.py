@@ -165,7 +165,8 @@ async def test_coverage_and_authorization_changes_apply_to_the_next_claim(
     paid = await client.submit(fill("prior_authorization", "20261111"))
     assert paid.transaction_response_status == "P"
     actions = await conn.fetch(
-        "SELECT action FROM audit_log WHERE actor = $1 AND detail->>'member_id' = $2",
+        "SELECT action FROM audit_log WHERE actor = $1 AND detail->>'member_id' = $2"
+        " ORDER BY occurred_at, audit_id",
         ADMIN_OPERATOR,
         member["member_id"],
     )

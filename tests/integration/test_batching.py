@@ -167,7 +167,7 @@ async def test_a_write_that_fails_does_not_fail_its_batch(
     """In one batch: an audit row, and a claim whose member is not in its family (the
     database refuses it: check_violation). The claim's part rolls back alone and its caller
     gets the invariant; the audit row commits."""
-    row = await conn.fetchrow(WARM_UP_SQL)
+    row = await conn.fetchrow(WARM_UP_SQL, "")
     assert row is not None
     other = await conn.fetchval(
         "SELECT member_id FROM member WHERE family_id <> $1 LIMIT 1", row["family_id"]

@@ -76,7 +76,7 @@ class LedgerWrites(MemberReads):
         self, request: ClaimRequest, paid: Paid, *, family_version: int
     ) -> StoredClaim | None:
         result = await self._post(
-            "claim", paid.family_id, self._claim_payload(request, paid, family_version)
+            "claim", paid.family_id, self.claim_payload(request, paid, family_version)
         )
         if result["outcome"] == "posted":
             return None
@@ -86,7 +86,7 @@ class LedgerWrites(MemberReads):
             request_hash=result["request_hash"],
         )
 
-    def _claim_payload(
+    def claim_payload(
         self, request: ClaimRequest, paid: Paid, family_version: int
     ) -> dict[str, Any]:
         """What rx_post_claim takes: the claim, its entry, purse and accumulator moves."""

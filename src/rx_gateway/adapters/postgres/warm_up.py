@@ -10,8 +10,10 @@ role may not create families or purses.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
+from rx_gateway.adapters.postgres.claim_ledger import LedgerWrites
 from rx_gateway.adapters.postgres.member_reader import MEMBER_STATES_SQL
 from rx_gateway.domain.adjudication import Paid
 from rx_gateway.domain.claim import ClaimRequest, Header
@@ -20,7 +22,6 @@ from rx_gateway.domain.member import AccumulatorKind, AccumulatorLevel
 from rx_gateway.domain.outcome import ClaimResponse, ResponseStatus
 from rx_gateway.domain.reversal import Reversal
 from rx_gateway.domain.values import format_ccyymmdd
-from rx_gateway.service_layer.ports import ClaimSession
 
 # The warm-up writes for a real family of the loaded data, in a transaction that is rolled back
 # (the claim path's role may not create families or purses of its own).
@@ -33,9 +34,9 @@ SELECT m.cardholder_id, m.person_code, m.member_id, m.family_id, f.version,
          ORDER BY p.purse_id LIMIT 1) AS purse_id,
        (SELECT npi FROM pharmacy ORDER BY npi LIMIT 1) AS npi
 FROM member m JOIN family f ON f.family_id = m.family_id
-WHERE m.family_id = (SELECT min(family_id) FROM member_key)
+WHERE m.family_id = (SELECT min(family_id) FROM member_key WHERE family_id > $1)
 ORDER BY m.member_id LIMIT 1
-"""
+"""  # $1: '' for the first family; the first's ID for a second (the set path's two claims)
 WARM_UP_MARK = "~warm-up"  # the claim key, control number and audit action of the warm-up
 
 
@@ -125,7 +126,23 @@ async def _warm_batches(
     )
 
 
-async def warm_up(session: ClaimSession, connection: Any) -> None:
+async def _warm_set_path(
+    store: LedgerWrites, connection: Any, rows: list[Any], day: dt.date
+) -> None:
+    """A batch of two claims of two families: the write's set path (rx_post_batch_set, 0020),
+    which a batch of one does not take."""
+    writes = []
+    for row in rows:
+        request = replace(_warm_up_claim(row, day), prescription_reference_number="2")
+        paid = _warm_up_payment(row, request, day)
+        version = await connection.fetchval(
+            "SELECT version FROM family WHERE family_id = $1", row["family_id"]
+        )
+        writes.append(("claim", row["family_id"], store.claim_payload(request, paid, version)))
+    await store.write_batch(writes, None)
+
+
+async def warm_up(session: LedgerWrites, connection: Any) -> None:
     """The claim path's calls (read, paid write, reversal read and write, audit row) on the
     session's connection, in one transaction that is rolled back. Only sequence numbers are
     consumed (identifiers may skip a few values). With no member loaded yet, only the read
@@ -134,7 +151,7 @@ async def warm_up(session: ClaimSession, connection: Any) -> None:
     transaction = connection.transaction()
     await transaction.start()
     try:
-        row = await connection.fetchrow(WARM_UP_SQL)
+        row = await connection.fetchrow(WARM_UP_SQL, "")
         if row is None:
             await session.member_state(WARM_UP_MARK, "", day, WARM_UP_MARK)
             await _warm_batches(connection, WARM_UP_MARK, ("", WARM_UP_MARK, "", day, ""))
@@ -156,5 +173,8 @@ async def warm_up(session: ClaimSession, connection: Any) -> None:
         await session.record_outcome("warm-up", paid.response, {}, family_id=row["family_id"])
         read = (row["family_id"], row["cardholder_id"], row["person_code"], day, key)
         await _warm_batches(connection, WARM_UP_MARK, read)
+        second = await connection.fetchrow(WARM_UP_SQL, row["family_id"])
+        if second is not None:
+            await _warm_set_path(session, connection, [row, second], day)
     finally:
         await transaction.rollback()

@@ -116,10 +116,13 @@ async def test_bench_writes_report_plot_and_final_json_line(
     assert summary["overload_p99_admitted_ms"] > 0
     assert summary["overload_refused"] >= 0
     assert summary["overload_errors"] >= 0
-    # the gateway's metrics at saturation: claims per round trip, the pool's wait
+    # the gateway's metrics at saturation: claims per round trip, the pool's wait (None when no
+    # call acquired: the batches keep their connections, only calls that do not batch acquire)
     assert summary["batch_size_read_mean_at_capacity"] >= 1
     assert summary["batch_size_write_mean_at_capacity"] >= 1
-    assert summary["pool_wait_ms_p99_at_capacity"] >= 0
+    assert summary["pool_wait_ms_p99_at_capacity"] is None or (
+        summary["pool_wait_ms_p99_at_capacity"] >= 0
+    )
     # one worker: its CPU per claim is (at most) the gateway's
     (worker,) = summary["cpu_ms_per_claim_by_worker"]
     assert 0 < worker <= summary["cpu_ms_per_claim_gateway"]
@@ -128,7 +131,7 @@ async def test_bench_writes_report_plot_and_final_json_line(
     assert {r["mix"] for r in gateway_rows} == {"hot", "capacity: hot", "overload: hot"}
     for row in gateway_rows:
         assert row["batch_size_write_mean"] >= 1, row
-        assert row["pool_wait_ms_p99"] >= 0, row
+        assert row["pool_wait_ms_p99"] is None or row["pool_wait_ms_p99"] >= 0, row
         assert row["server_refused"] >= 0, row
         assert len(row["server_cpu_ms_per_call_by_worker"]) == 1
     assert all(r["server_refused"] is None for r in rows if r["mix"].startswith("floor"))

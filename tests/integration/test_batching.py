@@ -7,7 +7,7 @@ recorder told every batch's size shows what went together."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -30,22 +30,24 @@ DAY = "20261112"
 
 
 @pytest.fixture
-def batches(app: App) -> Iterator[list[tuple[str, int]]]:
+async def batches(app: App) -> AsyncIterator[list[tuple[str, int]]]:
     """Every batch (kind, size) while the test runs; the gateway's batching as before after."""
     seen: list[tuple[str, int]] = []
+    await app.store.close_batches()
     app.store.start_batching(on_batch=lambda kind, size: seen.append((kind, size)))
     yield seen
+    await app.store.close_batches()
     app.store.start_batching()
 
 
 @pytest.fixture(scope="module")
 def people(dataset: tuple[Path, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Members no other test bills for: 24 commercial, 2 HDHP."""
+    """Members no other test bills for: 24 commercial, 2 HDHP, one more commercial."""
     members = active_members(dataset[0])[830:990]  # members no other test bills for
     families = {m["cardholder_id"]: m for m in members if m["plan_id"] == "COMM-HRA-2026"}
-    commercial = list(families.values())[:24]  # one member of each card: distinct families
+    commercial = list(families.values())[:25]  # one member of each card: distinct families
     hdhp = [m for m in members if m["plan_id"] == "HDHP-2026"][:2]
-    return commercial + hdhp
+    return commercial[:24] + hdhp + commercial[24:]
 
 
 async def test_claims_in_flight_together_share_reads_and_writes(
@@ -216,3 +218,29 @@ async def _deductible(conn: asyncpg.Connection, member: dict[str, Any]) -> int:
         member["person_code"],
     )
     return total
+
+
+async def test_batches_keep_their_connections_and_give_them_back(
+    app: App,
+    client: GatewayClient,
+    fixtures: dict[str, Any],
+    people: list[dict[str, Any]],
+    batches: list[tuple[str, int]],
+    rx_number: Any,
+) -> None:
+    """The reads and the writes each keep one pooled connection between their batches (no pool
+    acquire and release per round trip); closing the batches gives both back to the pool."""
+    member = people[26]
+    answer = await client.submit(generic_fill(fixtures, member, rx_number(), "20260113"))
+    assert answer.transaction_response_status == "P"
+    kept = app.store._batches
+    assert kept is not None and kept.read_pin is not None and kept.write_pin is not None
+    read, write = kept.read_pin.connection, kept.write_pin.connection
+    assert read is not None and write is not None and read is not write
+    again = await client.submit(generic_fill(fixtures, member, rx_number(), "20260613"))
+    assert again.transaction_response_status == "P"
+    assert (kept.read_pin.connection, kept.write_pin.connection) == (read, write)
+    idle = app.pool.get_idle_size()
+    await app.store.close_batches()
+    assert kept.read_pin.connection is None and kept.write_pin.connection is None
+    assert app.pool.get_idle_size() == idle + 2

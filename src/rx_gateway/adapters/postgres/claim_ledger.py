@@ -152,7 +152,8 @@ class LedgerWrites(MemberReads):
         writers lock families in one order; each write's outcome, in the order given: its
         result, or the conflict or invariant that rolled back its part alone."""
         order = sorted(range(len(writes)), key=lambda k: writes[k][1])
-        async with Session(self, deadline) as store:
+        pin = self._batches.write_pin if self._batches is not None else None
+        async with Session(self, deadline, pin) as store:
             with mapped_errors():
                 results = await store._fetchval(
                     "SELECT rx_post_batch($1, $2, $3)",

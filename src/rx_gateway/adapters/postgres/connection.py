@@ -23,26 +23,54 @@ from rx_gateway.adapters.postgres.batching import Coalescer
 from rx_gateway.adapters.postgres.errors import BROKEN_CONNECTION_ERRORS, mapped_errors
 from rx_gateway.domain.errors import DeadlineExceeded, StorageUnavailable
 
+# Batches keep connections (Pin) only from this pool size up: two kept, the rest for the rest.
+PINS_POOL_SIZE_MIN = 4
+
+
+class Pin:
+    """The pooled connection one kind of batch keeps between its round trips (the member reads,
+    or the ledger writes): natural batching sends one batch of a kind at a time, so it is never
+    shared. A pool acquire and release cost the gateway about three times the CPU of a round
+    trip itself (asyncpg shields each release in a task of its own), and at low load a claim
+    makes two round trips. Kept only after a batch that succeeded: after any error the
+    connection goes back to the pool (or is closed, when it broke) and the next batch acquires
+    another; a connection that broke closes its ``sibling``'s kept one too (the server likely
+    restarted: the other kind's next batch would fail on it). ``Batches.release`` gives the
+    kept connections back when batching stops."""
+
+    __slots__ = ("connection", "sibling")
+
+    def __init__(self) -> None:
+        self.connection: Any = None
+        self.sibling: Pin | None = None
+
 
 class Session:
     """A store bound to one connection: the store's own (inside a session or unit of work), or
-    a pooled one until the block ends. A class rather than a generator, because every claim
-    enters one. The acquire waits at most acquire_timeout_s (and never past the deadline), so
-    an exhausted pool answers UNAVAILABLE quickly instead of queueing until the deadline; under
-    asyncio.timeout, because asyncpg's own acquire timeout runs the acquire in a new task
-    (asyncio.wait_for)."""
+    a pooled one until the block ends (or, with a ``pin``, kept in it for the next batch of its
+    kind). A class rather than a generator, because every claim enters one. The acquire waits
+    at most acquire_timeout_s (and never past the deadline), so an exhausted pool answers
+    UNAVAILABLE quickly instead of queueing until the deadline; under asyncio.timeout, because
+    asyncpg's own acquire timeout runs the acquire in a new task (asyncio.wait_for)."""
 
-    __slots__ = ("_connection", "_deadline", "_store")
+    __slots__ = ("_connection", "_deadline", "_pin", "_store")
 
-    def __init__(self, store: PostgresStore, deadline: float | None = None) -> None:
+    def __init__(
+        self, store: PostgresStore, deadline: float | None = None, pin: Pin | None = None
+    ) -> None:
         self._store = store
         self._deadline = deadline
+        self._pin = pin
         self._connection: Any = None
 
     async def __aenter__(self) -> Any:
         store = self._store
         if store._connection is not None:
             return store
+        pin = self._pin
+        if pin is not None and pin.connection is not None:
+            self._connection, pin.connection = pin.connection, None
+            return store._bound(self._connection, self._deadline)
         wait = store._acquire_timeout_s
         if self._deadline is not None:
             wait = min(wait, _left(self._deadline))
@@ -57,15 +85,25 @@ class Session:
     async def __aexit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
         if self._connection is not None:
             connection, self._connection = self._connection, None
+            pin = self._pin
+            if error is None and pin is not None:
+                pin.connection = connection  # for the next batch of its kind
+                return
+            closing = [connection]
             if isinstance(error, StorageUnavailable) and isinstance(
                 error.__cause__, BROKEN_CONNECTION_ERRORS
             ):
-                # Its protocol state is unknown: close it rather than give it to the next claim
-                # (the pool opens a new one). The pool may have detached it already.
-                with contextlib.suppress(asyncpg.InterfaceError):
-                    connection.terminate()
-            with mapped_errors():
-                await self._store._pool.release(connection)
+                if pin is not None and pin.sibling is not None and pin.sibling.connection:
+                    closing.append(pin.sibling.connection)
+                    pin.sibling.connection = None
+                for broken in closing:
+                    # Its protocol state is unknown: close it rather than give it to the next
+                    # claim (the pool opens a new one). The pool may have detached it already.
+                    with contextlib.suppress(asyncpg.InterfaceError):
+                        broken.terminate()
+            for returned in closing:
+                with mapped_errors():
+                    await self._store._pool.release(returned)
 
 
 def _left(deadline: float) -> float:
@@ -106,6 +144,33 @@ class Batches:
 
     reads: Coalescer[Any, list[Any]]
     writes: Coalescer[Any, dict[str, Any]]
+    # The connections the reads and the writes keep between batches: only with a pool of
+    # PINS_POOL_SIZE_MIN connections or more, so that others remain for the calls that do not
+    # batch (a reversal's read of its claim, a unit of work).
+    read_pin: Pin | None = None
+    write_pin: Pin | None = None
+
+    def __post_init__(self) -> None:
+        if self.read_pin is not None and self.write_pin is not None:
+            self.read_pin.sibling = self.write_pin
+            self.write_pin.sibling = self.read_pin
+
+    def kept(self) -> bool:
+        """Whether a connection is kept (the batches are running, or ran and were not closed)."""
+        return any(pin is not None and pin.connection is not None for pin in self._pins())
+
+    def _pins(self) -> tuple[Pin | None, Pin | None]:
+        return (self.read_pin, self.write_pin)
+
+    async def release(self, pool: asyncpg.Pool) -> None:
+        """Give the connections the batches kept back to the pool (batching stops)."""
+        for pin in self._pins():
+            if pin is None:
+                continue
+            connection, pin.connection = pin.connection, None
+            if connection is not None:
+                with mapped_errors():
+                    await pool.release(connection)
 
 
 class _Unbound:

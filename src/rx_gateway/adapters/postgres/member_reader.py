@@ -386,7 +386,8 @@ class MemberReads(PostgresStore):
     ) -> list[list[Any]]:
         """The member reads of a batch in one statement: each read's rows (as the one-claim
         read's), in order."""
-        async with Session(self, deadline) as store:
+        pin = self._batches.read_pin if self._batches is not None else None
+        async with Session(self, deadline, pin) as store:
             with mapped_errors():
                 rows = await store._fetch(
                     MEMBER_STATES_SQL, *(list(c) for c in zip(*reads, strict=True))

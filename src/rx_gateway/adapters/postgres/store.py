@@ -20,7 +20,7 @@ import asyncpg
 
 from rx_gateway.adapters.postgres.batching import Coalescer
 from rx_gateway.adapters.postgres.claim_ledger import LedgerWrites
-from rx_gateway.adapters.postgres.connection import Batches
+from rx_gateway.adapters.postgres.connection import PINS_POOL_SIZE_MIN, Batches, Pin
 from rx_gateway.adapters.postgres.errors import mapped_errors
 from rx_gateway.adapters.postgres.warm_up import warm_up
 
@@ -37,6 +37,11 @@ class PostgresClaimStore(LedgerWrites):
         """From now on, claims in flight together share their reads and their writes.
         ``on_batch(kind, size)`` is told every batch ("read" or "write")."""
 
+        if self._batches is not None and self._batches.kept():
+            msg = "close_batches() first: the batches running now keep pooled connections"
+            raise RuntimeError(msg)
+        pinned = self._pool.get_max_size() >= PINS_POOL_SIZE_MIN
+
         def told(kind: str) -> Callable[[int], None] | None:
             if on_batch is None:
                 return None
@@ -45,12 +50,16 @@ class PostgresClaimStore(LedgerWrites):
         self._batches = Batches(
             reads=Coalescer(self.read_batch, in_flight_max=in_flight_max, on_batch=told("read")),
             writes=Coalescer(self.write_batch, in_flight_max=in_flight_max, on_batch=told("write")),
+            read_pin=Pin() if pinned and in_flight_max == 1 else None,
+            write_pin=Pin() if pinned and in_flight_max == 1 else None,
         )
 
     async def close_batches(self) -> None:
+        """Wait for the batches in flight, then give back the connections they kept."""
         if self._batches is not None:
             await self._batches.reads.close()
             await self._batches.writes.close()
+            await self._batches.release(self._pool)
 
     async def warm(self, connections: int) -> None:
         """Open ``connections`` pooled connections and make every hot-path call once on each,

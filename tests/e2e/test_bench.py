@@ -43,6 +43,7 @@ OVERLOAD_KEYS = {
     "overload_p99_admitted_ms",
     "overload_refused",
     "overload_errors",
+    "overload_server_p99_ms",
 }
 METRICS_KEYS = {
     "batch_size_read_mean_at_capacity",
@@ -116,6 +117,8 @@ async def test_bench_writes_report_plot_and_final_json_line(
     assert summary["overload_p99_admitted_ms"] > 0
     assert summary["overload_refused"] >= 0
     assert summary["overload_errors"] >= 0
+    # the admitted claims' p99 inside the handler, from the gateway's own histogram
+    assert 0 < summary["overload_server_p99_ms"] <= 5_000
     # the gateway's metrics at saturation: claims per round trip, the pool's wait (None when no
     # call acquired: the batches keep their connections, only calls that do not batch acquire)
     assert summary["batch_size_read_mean_at_capacity"] >= 1
@@ -132,6 +135,7 @@ async def test_bench_writes_report_plot_and_final_json_line(
     for row in gateway_rows:
         assert row["batch_size_write_mean"] >= 1, row
         assert row["pool_wait_ms_p99"] is None or row["pool_wait_ms_p99"] >= 0, row
+        assert row["server_p99_ms"] is not None and row["server_p99_ms"] > 0, row
         assert row["server_refused"] >= 0, row
         assert len(row["server_cpu_ms_per_call_by_worker"]) == 1
     assert all(r["server_refused"] is None for r in rows if r["mix"].startswith("floor"))

@@ -150,7 +150,17 @@ async def test_the_set_path_writes_what_rx_post_claim_writes(
     rows = await _families(tx, 4)
     families = [r["family_id"] for r in rows]
     assert sum(1 for r in rows if r["purse_id"]) >= 2
-    payloads = [await _payload(app, tx, r, "71") for r in rows]
+    for row in rows:  # the accumulators of DAY exist: the upsert's update branch runs
+        first = await _payload(app, tx, row, "70")
+        posted = await tx.fetchval("SELECT rx_post_claim($1, $2)", row["family_id"], first)
+        assert posted["outcome"] == "posted"
+    payloads = []
+    for row in rows:
+        payload = await _payload(app, tx, row, "71")
+        # two moves of one accumulator in one claim: summed, in both paths
+        payload["accumulator_moves"] = payload["accumulator_moves"] * 2
+        payloads.append(payload)
+    before = await _calls(tx, "rx_post_claim")
     start = tx.transaction()
     await start.start()
     results = await _batch(
@@ -159,7 +169,7 @@ async def test_the_set_path_writes_what_rx_post_claim_writes(
     assert [r["outcome"] for r in results] == ["posted"] * 4
     assert len({r["claim_id"] for r in results}) == 4
     assert await _calls(tx, "rx_post_batch_set") == 1
-    assert await _calls(tx, "rx_post_claim") == 0
+    assert await _calls(tx, "rx_post_claim") == before  # none: the set path posted them
     by_set = await _written(tx, families)
     assert all(check.passed for check in await run_checks(tx)), await run_checks(tx)
     await start.rollback()
@@ -167,8 +177,9 @@ async def test_the_set_path_writes_what_rx_post_claim_writes(
         result = await tx.fetchval("SELECT rx_post_claim($1, $2)", row["family_id"], payload)
         assert result["outcome"] == "posted"
     assert await _written(tx, families) == by_set
-    assert len(by_set["claims"]) == 4 and len(by_set["postings"]) >= 12
-    assert len(by_set["spends"]) == sum(1 for r in rows if r["purse_id"])
+    assert len(by_set["claims"]) == 8 and len(by_set["postings"]) >= 24
+    assert all(row[-1] == 3 for row in by_set["accumulators"])  # 1 + 2 cents each
+    assert len(by_set["spends"]) == 2 * sum(1 for r in rows if r["purse_id"])
 
 
 async def test_a_failing_claim_in_the_set_path_gets_its_own_answer(
@@ -288,3 +299,86 @@ async def test_one_claim_goes_claim_by_claim(app: App, tx: asyncpg.Connection) -
     assert [r["outcome"] for r in results] == ["posted"]
     assert await _calls(tx, "rx_post_batch_set") == 0
     assert await _calls(tx, "rx_post_claim") == 1
+
+
+async def test_the_set_paths_own_checks_find_a_stale_family_and_an_empty_purse(
+    app: App, tx: asyncpg.Connection
+) -> None:
+    """Batches the set path takes to its end of checks (nothing it leaves to the claim-by-claim
+    path): a family changed since its read, then a purse that cannot pay. Its own checks find
+    them; the batch goes claim by claim and each claim gets its own answer."""
+    rows = await _families(tx, 6)
+    broke = next(r for r in rows if r["purse_id"])  # a family whose purse has money
+    good, stale, other = [r for r in rows if r is not broke][:3]
+    results = await _batch(
+        tx,
+        [
+            ("claim", good["family_id"], await _payload(app, tx, good, "77")),
+            ("claim", stale["family_id"], await _payload(app, tx, stale, "77", family_version=-1)),
+        ],
+    )
+    assert [r["outcome"] for r in results] == ["posted", "conflict"]
+    assert "family state changed" in results[1]["message"]
+    balance = await tx.fetchval(
+        "SELECT posted_cents FROM purse WHERE family_id = $1 AND purse_id = $2",
+        broke["family_id"],
+        broke["purse_id"],
+    )
+    too_much = await _payload(app, tx, broke, "78")
+    factor = (balance + 1) * 2
+    too_much["postings"] = [
+        {"account": a["account"], "amount": a["amount"] * factor} for a in too_much["postings"]
+    ]
+    too_much["purse_moves"] = [
+        {"purse_id": m["purse_id"], "amount": m["amount"] * factor} for m in too_much["purse_moves"]
+    ]
+    results = await _batch(
+        tx,
+        [
+            ("claim", other["family_id"], await _payload(app, tx, other, "78")),
+            ("claim", broke["family_id"], too_much),
+        ],
+    )
+    assert [r["outcome"] for r in results] == ["posted", "conflict"]
+    assert "purse cannot pay" in results[1]["message"]
+    assert balance == await tx.fetchval(
+        "SELECT posted_cents FROM purse WHERE family_id = $1 AND purse_id = $2",
+        broke["family_id"],
+        broke["purse_id"],
+    )
+    assert all(check.passed for check in await run_checks(tx))
+
+
+async def test_a_claim_the_set_path_posted_reverses(app: App, tx: asyncpg.Connection) -> None:
+    """A claim posted by the set path is reversed by rx_post_reversal like any other: the
+    mirror entry balances, purse and accumulators come back, the ledger's invariants hold."""
+    rows = await _families(tx, 2)
+    payloads = [await _payload(app, tx, r, "79") for r in rows]
+    results = await _batch(
+        tx, [("claim", r["family_id"], p) for r, p in zip(rows, payloads, strict=True)]
+    )
+    assert await _calls(tx, "rx_post_batch_set") == 1
+    row, payload = rows[0], payloads[0]
+    reversal = {
+        "claim_id": results[0]["claim_id"],
+        "authorization_number": "",
+        "response": {**payload["response"], "transaction_response_status": "A"},
+        "actor": "set-path-test",
+        "audit": {"member_id": row["member_id"], "plan_id": payload["plan_id"]},
+    }
+    reversed_ = await tx.fetchval("SELECT rx_post_reversal($1, $2)", row["family_id"], reversal)
+    assert reversed_["outcome"] == "posted"
+    assert all(check.passed for check in await run_checks(tx))
+
+
+async def test_a_batch_item_without_a_kind_is_refused(app: App, tx: asyncpg.Connection) -> None:
+    """A NULL kind beside two good claims: the set path does not take the batch; claim by claim
+    the item is refused (invariant) and the claims are posted."""
+    rows = await _families(tx, 2)
+    results: list[Any] = await tx.fetchval(
+        "SELECT rx_post_batch($1, $2, $3)",
+        ["claim", None, "claim"],
+        [rows[0]["family_id"], rows[0]["family_id"], rows[1]["family_id"]],
+        [await _payload(app, tx, rows[0], "80"), {}, await _payload(app, tx, rows[1], "80")],
+    )
+    assert [r["outcome"] for r in results] == ["posted", "invariant", "posted"]

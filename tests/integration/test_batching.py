@@ -240,7 +240,14 @@ async def test_batches_keep_their_connections_and_give_them_back(
     again = await client.submit(generic_fill(fixtures, member, rx_number(), "20260613"))
     assert again.transaction_response_status == "P"
     assert (kept.read_pin.connection, kept.write_pin.connection) == (read, write)
+    with pytest.raises(RuntimeError, match="close_batches"):
+        app.store.start_batching()  # the running batches keep connections: close them first
     idle = app.pool.get_idle_size()
     await app.store.close_batches()
+    assert kept.read_pin.connection is None and kept.write_pin.connection is None
+    assert app.pool.get_idle_size() == idle + 2
+    # closed batches still batch, but keep nothing (the pool can close)
+    late = await client.submit(generic_fill(fixtures, member, rx_number(), "20261013"))
+    assert late.transaction_response_status == "P"
     assert kept.read_pin.connection is None and kept.write_pin.connection is None
     assert app.pool.get_idle_size() == idle + 2

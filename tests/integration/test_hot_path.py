@@ -10,6 +10,7 @@ import asyncpg
 
 from rx_gateway.adapters.postgres.database import _migrations, init_connection, migrate
 from rx_gateway.adapters.postgres.member_reader import MEMBER_STATES_SQL
+from rx_gateway.adapters.postgres.warm_up import WARM_UP_SQL, _warm_set_path, warm_up
 from rx_gateway.bootstrap import build_app
 from tests.support import TEST_SETTINGS
 
@@ -133,3 +134,35 @@ async def test_the_claim_pool_plans_the_member_read_once(loaded_dsn: str) -> Non
     assert plans is not None
     assert plans["custom_plans"] == 0
     assert plans["generic_plans"] >= 9  # the warm-up's read and the eight above
+
+
+async def test_the_warm_up_runs_the_set_path_to_its_end(loaded_dsn: str) -> None:
+    """The warm-up's batch of two claims of two families is posted by the set path, every
+    statement of it run (and so planned), and rolled back with the rest."""
+    application = await build_app(replace(TEST_SETTINGS), loaded_dsn, start=False)
+    conn = await asyncpg.connect(loaded_dsn)
+    transaction = conn.transaction()
+    try:
+        await init_connection(conn)
+        await conn.execute("SET track_functions = 'pl'")
+        await transaction.start()
+        first = await conn.fetchrow(WARM_UP_SQL, "")
+        second = await conn.fetchrow(WARM_UP_SQL, first["family_id"])
+        store = application.store._bound(conn, None)
+        outcomes = await _warm_set_path(store, conn, [first, second], dt.date(2000, 1, 1))
+        assert [o["outcome"] for o in outcomes] == ["posted", "posted"]  # type: ignore[index]
+        await transaction.rollback()
+        transaction = conn.transaction()
+        await transaction.start()
+        # the whole warm-up (its single claim first, then the set path), rolled back inside
+        await warm_up(store, conn)
+        calls = await conn.fetchval(
+            "SELECT calls FROM pg_stat_xact_user_functions WHERE funcname = 'rx_post_batch_set'"
+        )
+        # the calls that completed (a call that raised is not counted), not yet flushed: the one
+        # above and the warm-up's
+        assert calls == 2
+    finally:
+        await transaction.rollback()
+        await conn.close()
+        await application.stop()

@@ -197,7 +197,10 @@ def test_overload_goodput_counts_admitted_answers_over_the_send_window() -> None
         "overload_p99_admitted_ms": 30.0,
         "overload_refused": 2_390,
         "overload_errors": 10,
+        "overload_server_p99_ms": 0.0,  # not scraped
     }
+    scraped = replace(overload, server_p99_ms=24.5)
+    assert overload_keys([*RESULTS, scraped])["overload_server_p99_ms"] == 24.5
     # admitted answers trailing past the send window stretch it
     late = replace(overload, answered_seconds=5.0)
     assert overload_keys([*RESULTS, late])["overload_goodput_per_s"] == 400.0
@@ -240,6 +243,9 @@ BEFORE = {
     "rxgw_db_acquire_seconds_sum": 0.01,
     "rxgw_refused_requests_total": 4.0,
     "rxgw_inflight_requests": 3.0,
+    'grpc_server_handling_seconds_bucket{grpc_code="OK",grpc_method="Submit",le="0.01"}': 50.0,
+    'grpc_server_handling_seconds_bucket{grpc_code="OK",grpc_method="Submit",le="0.025"}': 50.0,
+    'grpc_server_handling_seconds_bucket{grpc_code="OK",grpc_method="Submit",le="+Inf"}': 50.0,
 }
 # the run: 100 reads of 400 claims, 50 writes of 200; 1,000 acquires (900 within 1 ms, 90 in
 # 1-5 ms, 10 in 5-10 ms) waiting 1.5 s in all; 7 refused; a series new in this scrape
@@ -257,6 +263,14 @@ AFTER = {
     "rxgw_refused_requests_total": 11.0,
     "rxgw_inflight_requests": 0.0,
     'rxgw_claims_total{status="P",txn="B1"}': 500.0,
+    # 500 answered Submits: 400 within 10 ms, 100 in 10-25 ms; 30 refused (not counted)
+    'grpc_server_handling_seconds_bucket{grpc_code="OK",grpc_method="Submit",le="0.01"}': 450.0,
+    'grpc_server_handling_seconds_bucket{grpc_code="OK",grpc_method="Submit",le="0.025"}': 550.0,
+    'grpc_server_handling_seconds_bucket{grpc_code="OK",grpc_method="Submit",le="+Inf"}': 550.0,
+    'grpc_server_handling_seconds_bucket{grpc_code="RESOURCE_EXHAUSTED",grpc_method="Submit",'
+    'le="0.01"}': 30.0,
+    'grpc_server_handling_seconds_bucket{grpc_code="RESOURCE_EXHAUSTED",grpc_method="Submit",'
+    'le="+Inf"}': 30.0,
 }
 
 
@@ -311,6 +325,8 @@ def test_step_metrics_and_the_final_keys() -> None:
     assert metrics.pool_wait_ms_mean == 1.5  # 1.5 s over 1,000 acquires
     assert metrics.pool_wait_ms_p99 == 5.0
     assert metrics.server_refused == 7
+    # rank 495 of 500: 95/100 into the 10-25 ms bucket (the refused calls are not counted)
+    assert metrics.server_p99_ms == pytest.approx(24.2)
     assert metrics_keys(add_deltas([delta, delta])) == {
         "batch_size_read_mean_at_capacity": 4.0,
         "batch_size_write_mean_at_capacity": 4.0,
@@ -320,6 +336,7 @@ def test_step_metrics_and_the_final_keys() -> None:
     assert nothing.batch_size_read_mean is None
     assert nothing.pool_wait_ms_p99 is None
     assert nothing.server_refused == 0
+    assert nothing.server_p99_ms is None
     assert metrics_keys({})["pool_wait_ms_p99_at_capacity"] == 0.0
 
 

@@ -25,6 +25,8 @@ from rx_gateway.domain.errors import DeadlineExceeded, StorageUnavailable
 
 # Batches keep connections (Pin) only from this pool size up: two kept, the rest for the rest.
 PINS_POOL_SIZE_MIN = 4
+# A kept connection goes back to the pool after this many batches (and is acquired again).
+PIN_USES_MAX = 10_000
 
 
 class Pin:
@@ -38,11 +40,24 @@ class Pin:
     restarted: the other kind's next batch would fail on it). ``Batches.release`` gives the
     kept connections back when batching stops."""
 
-    __slots__ = ("connection", "sibling")
+    __slots__ = ("closed", "connection", "sibling", "uses")
 
     def __init__(self) -> None:
         self.connection: Any = None
         self.sibling: Pin | None = None
+        self.closed = False  # batching stopped: nothing is kept any more
+        self.uses = 0  # batches since the connection was acquired
+
+    def keeps(self, connection: Any) -> bool:
+        """Keep ``connection`` for the next batch (after one that succeeded)? Not once closed,
+        not when one is kept already, and not past PIN_USES_MAX batches: then it goes back to
+        the pool, which replaces it after max_queries as it does the others."""
+        self.uses += 1
+        if self.closed or self.connection is not None or self.uses >= PIN_USES_MAX:
+            self.uses = 0
+            return False
+        self.connection = connection
+        return True
 
 
 class Session:
@@ -68,7 +83,7 @@ class Session:
         if store._connection is not None:
             return store
         pin = self._pin
-        if pin is not None and pin.connection is not None:
+        if pin is not None and pin.connection is not None and not pin.closed:
             self._connection, pin.connection = pin.connection, None
             return store._bound(self._connection, self._deadline)
         wait = store._acquire_timeout_s
@@ -86,9 +101,8 @@ class Session:
         if self._connection is not None:
             connection, self._connection = self._connection, None
             pin = self._pin
-            if error is None and pin is not None:
-                pin.connection = connection  # for the next batch of its kind
-                return
+            if error is None and pin is not None and pin.keeps(connection):
+                return  # for the next batch of its kind
             closing = [connection]
             if isinstance(error, StorageUnavailable) and isinstance(
                 error.__cause__, BROKEN_CONNECTION_ERRORS
@@ -155,15 +169,20 @@ class Batches:
             self.read_pin.sibling = self.write_pin
             self.write_pin.sibling = self.read_pin
 
-    def kept(self) -> bool:
-        """Whether a connection is kept (the batches are running, or ran and were not closed)."""
-        return any(pin is not None and pin.connection is not None for pin in self._pins())
+    closed: bool = False
 
     def _pins(self) -> tuple[Pin | None, Pin | None]:
         return (self.read_pin, self.write_pin)
 
+    def close(self) -> None:
+        """From now on no connection is kept (a batch in flight gives its back when it ends)."""
+        self.closed = True
+        for pin in self._pins():
+            if pin is not None:
+                pin.closed = True
+
     async def release(self, pool: asyncpg.Pool) -> None:
-        """Give the connections the batches kept back to the pool (batching stops)."""
+        """Give the connections the batches kept back to the pool (after ``close``)."""
         for pin in self._pins():
             if pin is None:
                 continue

@@ -51,6 +51,15 @@ async def keep_session(_conn: asyncpg.Connection) -> None:
     """
 
 
+# Every statement of the connection planned once (see create_pool), set per connection when the
+# pool opens it; not on a Citus coordinator, whose distributed planner needs the parameters'
+# values for a statement that spans shards (a generic plan there is an error, not a slow plan).
+GENERIC_PLANS_SQL = (
+    "SELECT set_config('plan_cache_mode', 'force_generic_plan', false)"
+    " WHERE to_regclass('pg_catalog.pg_dist_partition') IS NULL"
+)
+
+
 async def create_pool(
     dsn: str,
     limits: PoolLimits,
@@ -72,10 +81,13 @@ async def create_pool(
     PostgreSQL CPU than running them (about 0.8 ms a round trip; pg_stat_statements with
     track_planning under `rx-gateway bench`). The claim path's statements are lookups by key
     whose best plan does not depend on the values; the admin pool and the CLI's are left to
-    PostgreSQL's own choice."""
+    PostgreSQL's own choice. Not on Citus (GENERIC_PLANS_SQL): its planner cannot plan a
+    multi-shard statement without the parameters' values and counts on the custom plan."""
 
     async def init(connection: asyncpg.Connection) -> None:
         await init_connection(connection)
+        if generic_plans:
+            await connection.execute(GENERIC_PLANS_SQL)
         if warm is not None:
             await warm(connection)
 
@@ -92,7 +104,6 @@ async def create_pool(
             "statement_timeout": str(limits.statement_timeout_ms),
             "application_name": "rx-gateway",
         }
-        | ({"plan_cache_mode": "force_generic_plan"} if generic_plans else {})
         | ({"role": limits.role} if limits.role else {}),
     )
     assert pool is not None  # noqa: S101 - create_pool returns a pool once awaited

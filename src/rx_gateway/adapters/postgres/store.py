@@ -37,7 +37,7 @@ class PostgresClaimStore(LedgerWrites):
         """From now on, claims in flight together share their reads and their writes.
         ``on_batch(kind, size)`` is told every batch ("read" or "write")."""
 
-        if self._batches is not None and self._batches.kept():
+        if self._batches is not None and not self._batches.closed:
             msg = "close_batches() first: the batches running now keep pooled connections"
             raise RuntimeError(msg)
         pinned = self._pool.get_max_size() >= PINS_POOL_SIZE_MIN
@@ -55,8 +55,10 @@ class PostgresClaimStore(LedgerWrites):
         )
 
     async def close_batches(self) -> None:
-        """Wait for the batches in flight, then give back the connections they kept."""
+        """Keep no connection from now on, wait for the batches in flight, then give back the
+        connections they kept. Calls after this still batch, acquiring for each round trip."""
         if self._batches is not None:
+            self._batches.close()
             await self._batches.reads.close()
             await self._batches.writes.close()
             await self._batches.release(self._pool)

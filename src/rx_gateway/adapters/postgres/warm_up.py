@@ -128,18 +128,24 @@ async def _warm_batches(
 
 async def _warm_set_path(
     store: LedgerWrites, connection: Any, rows: list[Any], day: dt.date
-) -> None:
+) -> list[dict[str, Any] | Exception]:
     """A batch of two claims of two families: the write's set path (rx_post_batch_set, 0020),
-    which a batch of one does not take."""
+    which a batch of one does not take. Each claim's outcome (both posted: the set path ran to
+    its end, every statement planned)."""
     writes = []
     for row in rows:
         request = replace(_warm_up_claim(row, day), prescription_reference_number="2")
         paid = _warm_up_payment(row, request, day)
+        # a control number of its own: the first family already holds the warm-up claim's
+        paid = replace(
+            paid,
+            response=replace(paid.response, internal_control_number=f"{WARM_UP_MARK}-set"),
+        )
         version = await connection.fetchval(
             "SELECT version FROM family WHERE family_id = $1", row["family_id"]
         )
         writes.append(("claim", row["family_id"], store.claim_payload(request, paid, version)))
-    await store.write_batch(writes, None)
+    return await store.write_batch(writes, None)
 
 
 async def warm_up(session: LedgerWrites, connection: Any) -> None:

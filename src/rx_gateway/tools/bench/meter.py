@@ -49,13 +49,17 @@ class RateResult:
     server_cpu_ms_per_call_by_worker: list[float] = field(default_factory=list)
     # from the gateway's Prometheus metrics scraped before and after the run (None: not
     # scraped, as for the floors): mean claims per read and per write round trip, the pool
-    # acquire wait (mean, and p99 estimated from the histogram's buckets) and the calls the
-    # gateway counted as refused
+    # acquire wait (mean, and p99 estimated from the histogram's buckets), the calls the
+    # gateway counted as refused, and the p99 of the paid-or-rejected Submits' time inside the
+    # gateway's handler (from its arrival at the handler to its answer: what the client's
+    # latency adds on top of it waited before the handler, in grpc's, the loop's, the kernel's
+    # or the load generator's queues)
     batch_size_read_mean: float | None = None
     batch_size_write_mean: float | None = None
     pool_wait_ms_mean: float | None = None
     pool_wait_ms_p99: float | None = None
     server_refused: int | None = None
+    server_p99_ms: float | None = None
 
     @property
     def holds_target(self) -> bool:

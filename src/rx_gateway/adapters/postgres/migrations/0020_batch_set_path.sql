@@ -17,9 +17,10 @@
 -- claim as before, so that each claim gets its own answer (posted, duplicate, conflict or
 -- invariant) exactly as rx_post_claim gives it.
 --
--- Families are locked in family order first, as the claim-by-claim path locks them (the
--- caller sorts the batch by family), so that two writers (--workers) never wait on each other
--- in a cycle.
+-- Families are locked in family order first (code point order, as the caller sorts the batch
+-- for the claim-by-claim path), so that two writers (--workers) never wait on each other in a
+-- cycle; FOR NO KEY UPDATE, the lock the claim-by-claim path's UPDATE of the family takes, so
+-- that foreign-key checks of rows inserted elsewhere for the family do not wait on it.
 --
 -- Its statements are planned once per connection (the claim pool's plan_cache_mode), possibly
 -- on a fresh database whose claim tables are empty: there a hash join over a sequential scan
@@ -42,7 +43,8 @@ DECLARE
     v_claim_of  jsonb;  -- family -> the claim's ID
     v_results   jsonb[] := '{}';
 BEGIN
-    IF EXISTS (SELECT 1 FROM unnest(p_kinds) AS k WHERE k NOT IN ('claim', 'reversal', 'audit'))
+    IF EXISTS (SELECT 1 FROM unnest(p_kinds) AS k
+               WHERE k IS NULL OR k NOT IN ('claim', 'reversal', 'audit'))
        OR (SELECT count(DISTINCT x.f) <> count(*)
            FROM unnest(p_kinds, p_families) AS x(k, f) WHERE x.k <> 'audit') THEN
         RAISE EXCEPTION 'not a batch for the set path' USING ERRCODE = 'RXN01';
@@ -50,8 +52,8 @@ BEGIN
     PERFORM 1 FROM family f
      WHERE f.family_id IN (SELECT x.f FROM unnest(p_kinds, p_families) AS x(k, f)
                            WHERE x.k <> 'audit')
-     ORDER BY f.family_id
-       FOR UPDATE;
+     ORDER BY f.family_id COLLATE "C"  -- the caller's order (Python sorts by code point)
+       FOR NO KEY UPDATE;                 -- what UPDATE family takes: no wait on FK checks
 
     -- IMPORTANT: what a claim may not do, whatever the caller sends (rx_post_claim's rules),
     -- and what the set path leaves to it.

@@ -1,11 +1,12 @@
 """What a batch's ledger write costs PostgreSQL (issue 16): backend CPU per claim of
 ``rx_post_batch`` at batch sizes 1, 2, 4, 8 and 16, on the gateway's own write payloads.
 
-    RX_GATEWAY_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test \\
+    [RX_GATEWAY_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test] \\
         python benchmarks/write_bench.py [--claims 1500] [--runs 2]
 
-It creates its own database on RX_GATEWAY_DATABASE_URL's server (local: it reads the backend's
-CPU from /proc/<pid>/schedstat) and drops it at the end. It loads the synthetic data, runs the
+It creates its own database on RX_GATEWAY_DATABASE_URL's server, or starts an embedded one
+without it, and drops it at the end (the server must be on this machine: it reads the
+backend's CPU from /proc/<pid>/schedstat). It loads the synthetic data, runs the
 gateway in this process on 127.0.0.1 and sends it the benchmark's claim mix (8 in flight),
 keeping every write payload the gateway sends to ``rx_post_batch``; then it posts those claims
 again, under new claim keys and control numbers and each family's current version, batch by
@@ -21,25 +22,23 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 from rx_gateway.adapters.postgres.claim_ledger import LedgerWrites
-from rx_gateway.adapters.postgres.database import init_connection
+from rx_gateway.adapters.postgres.database import GENERIC_PLANS_SQL, init_connection
 from rx_gateway.bootstrap import Database, build_app
 from rx_gateway.client import GatewayClient
 from rx_gateway.config import Settings
 from rx_gateway.tools.bench.mix import Mix, load_population
+from rx_gateway.tools.bench.stack import bench_database
 from rx_gateway.tools.synthetic import generate
 
 SIZES = (1, 2, 4, 8, 16)
@@ -83,8 +82,10 @@ async def gateway_payloads(dsn: str, data: Path, fixtures: dict[str, Any], claim
     finally:
         await app.stop()
         LedgerWrites.write_batch = write_batch  # type: ignore[method-assign]
+    # the last write of each claim (a claim whose first write met a conflict was written again);
     # JSON round trip: the payloads as the pool's codec sends them
-    return json.loads(json.dumps(captured, default=str))
+    last = {payload["claim_key"]: (kind, family, payload) for kind, family, payload in captured}
+    return json.loads(json.dumps(list(last.values()), default=str))
 
 
 async def replay(conn: asyncpg.Connection, payloads: list, size: int, tag: str) -> dict[str, Any]:
@@ -137,45 +138,33 @@ async def main() -> int:
     parser.add_argument("--claims", type=int, default=1500, help="claims per batch size per run")
     parser.add_argument("--runs", type=int, default=2, help="runs over the batch sizes")
     args = parser.parse_args()
-    url = os.environ.get("RX_GATEWAY_DATABASE_URL")
-    if not url:
-        print("set RX_GATEWAY_DATABASE_URL to a local PostgreSQL server", file=sys.stderr)
-        return 2
     workdir = Path(tempfile.mkdtemp(prefix="rxgw-write-bench-"))
-    name = f"rxgw_write_bench_{os.getpid()}"
-    admin = await asyncpg.connect(url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    dsn = urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
     results = []
     try:
-        fixtures = generate(workdir / "data", members=10_000)
-        database = Database(dsn)
-        await database.migrate()
-        await database.load(workdir / "data")
-        payloads = await gateway_payloads(dsn, workdir / "data", fixtures, args.claims)
-        conn = await asyncpg.connect(
-            dsn,
-            server_settings={"plan_cache_mode": "force_generic_plan"},  # the claim pool's
-        )
-        try:
-            await init_connection(conn)
-            await conn.execute(
-                "SELECT rx_fund_purse(family_id, 'write-bench-' || purse_id, purse_id,"
-                " 100000000, 'write-bench', 'write bench') FROM purse"
-            )
-            for run in range(args.runs):
-                sizes = SIZES if run % 2 == 0 else tuple(reversed(SIZES))
-                for size in sizes:
-                    result = await replay(conn, payloads, size, f"r{run}b{size}")
-                    print(json.dumps(result), flush=True)
-                    results.append(result)
-        finally:
-            await conn.close()
+        # a new database on RX_GATEWAY_DATABASE_URL's server, or an embedded one (as the bench)
+        async with bench_database(workdir) as dsn:
+            fixtures = generate(workdir / "data", members=10_000)
+            database = Database(dsn)
+            await database.migrate()
+            await database.load(workdir / "data")
+            payloads = await gateway_payloads(dsn, workdir / "data", fixtures, args.claims)
+            conn = await asyncpg.connect(dsn)
+            try:
+                await init_connection(conn)
+                await conn.execute(GENERIC_PLANS_SQL)  # as the claim pool's connections
+                await conn.execute(
+                    "SELECT rx_fund_purse(family_id, 'write-bench-' || purse_id, purse_id,"
+                    " 100000000, 'write-bench', 'write bench') FROM purse"
+                )
+                for run in range(args.runs):
+                    sizes = SIZES if run % 2 == 0 else tuple(reversed(SIZES))
+                    for size in sizes:
+                        result = await replay(conn, payloads, size, f"r{run}b{size}")
+                        print(json.dumps(result), flush=True)
+                        results.append(result)
+            finally:
+                await conn.close()
     finally:
-        admin = await asyncpg.connect(url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
         shutil.rmtree(workdir, ignore_errors=True)
     summary = {
         f"postgres_cpu_us_per_claim_at_{size}": statistics.median(

@@ -31,13 +31,24 @@ def _check_lengths(message: Message, path: str = "") -> None:
     """No string anywhere in the request (segments, their occurrences, repeated codes) is
     longer than any NCPDP field: INVALID_ARGUMENT names the first that is."""
     for descriptor, value in message.ListFields():
-        name = f"{path}{descriptor.name}"
-        values = (value,) if isinstance(value, (str, bytes, Message, int, float)) else value
+        if isinstance(value, str):  # the usual field: no name built unless it is too long
+            if len(value) > REQUEST_STRING_LENGTH_MAX:
+                raise InvalidRequest(
+                    f"{path}{descriptor.name}",
+                    f"longer than {REQUEST_STRING_LENGTH_MAX} characters",
+                )
+            continue
+        if isinstance(value, (bytes, int, float)):
+            continue
+        values = (value,) if isinstance(value, Message) else value
         for item in values:
             if isinstance(item, str) and len(item) > REQUEST_STRING_LENGTH_MAX:
-                raise InvalidRequest(name, f"longer than {REQUEST_STRING_LENGTH_MAX} characters")
+                raise InvalidRequest(
+                    f"{path}{descriptor.name}",
+                    f"longer than {REQUEST_STRING_LENGTH_MAX} characters",
+                )
             if isinstance(item, Message):
-                _check_lengths(item, f"{name}.")
+                _check_lengths(item, f"{path}{descriptor.name}.")
 
 
 def _header_from_pb(h: pb.Header) -> Header:

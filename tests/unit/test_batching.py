@@ -124,3 +124,22 @@ async def test_two_batches_may_be_in_flight_when_asked() -> None:
     await asyncio.sleep(0.001)
     assert len(runner.batches) == 2  # the second did not wait for the first
     assert await asyncio.gather(first, second) == [10, 20]
+
+
+def test_a_pin_keeps_one_connection_until_closed_or_used_up() -> None:
+    """connection.Pin: keeps a connection after a batch, not a second one over it, none once
+    closed, and gives one back after PIN_USES_MAX batches (the pool recycles it then)."""
+    from rx_gateway.adapters.postgres.connection import PIN_USES_MAX, Pin
+
+    pin = Pin()
+    first, second = object(), object()
+    assert pin.keeps(first) and pin.connection is first
+    assert not pin.keeps(second) and pin.connection is first  # one kept already: not replaced
+    pin.connection = None  # the next batch took it
+    kept = 0
+    while pin.keeps(first):
+        kept += 1
+        pin.connection = None
+    assert 0 < kept < PIN_USES_MAX and pin.uses == 0 and pin.connection is None
+    pin.closed = True
+    assert not pin.keeps(first) and pin.connection is None

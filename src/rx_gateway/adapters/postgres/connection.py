@@ -101,8 +101,11 @@ class Session:
         if self._connection is not None:
             connection, self._connection = self._connection, None
             pin = self._pin
-            if error is None and pin is not None and pin.keeps(connection):
-                return  # for the next batch of its kind
+            if pin is not None:
+                if error is None and pin.keeps(connection):
+                    return  # for the next batch of its kind
+                if error is not None:
+                    pin.uses = 0  # the next batch acquires another
             closing = [connection]
             if isinstance(error, StorageUnavailable) and isinstance(
                 error.__cause__, BROKEN_CONNECTION_ERRORS

@@ -166,3 +166,29 @@ async def test_the_warm_up_runs_the_set_path_to_its_end(loaded_dsn: str) -> None
         await transaction.rollback()
         await conn.close()
         await application.stop()
+
+
+async def test_stored_responses_use_lz4_where_the_server_has_it(
+    conn: asyncpg.Connection,
+) -> None:
+    """Migration 0021: claim and reversal responses compressed with lz4 when the server was
+    built with it, PostgreSQL's default otherwise (the embedded server)."""
+    has_lz4 = await conn.fetchval(
+        "SELECT 'lz4' = ANY (enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+    )
+    methods = {
+        r["attrelid"]: r["attcompression"]
+        for r in await conn.fetch(
+            "SELECT attrelid::regclass::text AS attrelid, attcompression::text FROM pg_attribute"
+            " WHERE attname = 'response' AND attrelid IN ('claim'::regclass,"
+            " 'claim_reversal'::regclass)"
+        )
+    }
+    assert (
+        methods == {"claim": "l", "claim_reversal": "l"}
+        if has_lz4
+        else {
+            "claim": "",
+            "claim_reversal": "",
+        }
+    )

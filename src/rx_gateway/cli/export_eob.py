@@ -17,12 +17,9 @@ from pathlib import Path
 
 from rx_gateway.cli.database import ledger_connection
 from rx_gateway.cli.outputs import check_writable_file
+from rx_gateway.cli.parser import date_range
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import RxGatewayError
-
-
-def _day(value: str | None) -> dt.date | None:
-    return None if value is None else dt.date.fromisoformat(value)
 
 
 def _actor() -> str:
@@ -36,10 +33,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     from rx_gateway.adapters.postgres.eob import PostgresEob  # noqa: PLC0415
     from rx_gateway.service_layer import admin  # noqa: PLC0415
 
-    date_from, date_to = _day(args.date_from), _day(args.date_to)
-    if date_from is not None and date_to is not None and date_from > date_to:
-        msg = f"--from {date_from} is after --to {date_to}"
-        raise RxGatewayError(msg)
+    date_from, date_to = date_range(args)
     request = admin.eob_request(args.member, date_from, date_to)
     out: Path | None = args.out
     if out is not None:

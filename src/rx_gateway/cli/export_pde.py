@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rx_gateway.cli.database import _where, ledger_connection
 from rx_gateway.cli.outputs import check_writable_file
+from rx_gateway.cli.parser import required_date_range
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import RxGatewayError
 from rx_gateway.domain.part_d import PART_D
@@ -59,11 +60,7 @@ async def _read(
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
-    first = dt.date.fromisoformat(args.date_from)
-    last = dt.date.fromisoformat(args.date_to)
-    if first > last:
-        msg = f"--from {first} is after --to {last}"
-        raise RxGatewayError(msg)
+    first, last = required_date_range(args)
     out: Path | None = args.out
     if out is not None:
         await asyncio.to_thread(check_writable_file, out)

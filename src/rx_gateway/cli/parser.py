@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 from typing import Any, NoReturn
 
 from rx_gateway.cli.tools import GENERATE_MEMBERS_MIN
+from rx_gateway.domain.errors import RxGatewayError
 from rx_gateway.domain.settlement.reconciliation import UNCONFIRMED_AFTER_DAYS
 
 
 def _day(value: str) -> str:
     """A YYYY-MM-DD option, checked here so a bad one is a usage line."""
-    import datetime as dt  # noqa: PLC0415
-
     try:
         day = dt.date.fromisoformat(value)
     except ValueError:
@@ -23,6 +23,26 @@ def _day(value: str) -> str:
         msg = f"{value!r} is outside the years 2000-2199"
         raise argparse.ArgumentTypeError(msg)
     return value
+
+
+def date_range(args: argparse.Namespace) -> tuple[dt.date | None, dt.date | None]:
+    """--from and --to (``date_from``, ``date_to``, checked by _day) as dates, None when not
+    given; one clear line when --from is after --to."""
+    first = None if args.date_from is None else dt.date.fromisoformat(args.date_from)
+    last = None if args.date_to is None else dt.date.fromisoformat(args.date_to)
+    if first is not None and last is not None and first > last:
+        msg = f"--from {first} is after --to {last}"
+        raise RxGatewayError(msg)
+    return first, last
+
+
+def required_date_range(args: argparse.Namespace) -> tuple[dt.date, dt.date]:
+    """date_range of a command whose --from and --to are required (argparse made sure)."""
+    first, last = date_range(args)
+    if first is None or last is None:  # pragma: no cover - argparse requires both
+        msg = "--from and --to are required"
+        raise RxGatewayError(msg)
+    return first, last
 
 
 def _days(value: str) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 
 from rx_gateway.cli.database import ledger_connection
 from rx_gateway.cli.outputs import check_report_dir, write_report_dir
+from rx_gateway.cli.parser import date_range
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import RxGatewayError
 from rx_gateway.domain.money import format_cents
@@ -55,7 +56,12 @@ def _design(path: Path) -> Any:
 
 
 async def _read(
-    settings: Settings, design: Any, source: str, args: argparse.Namespace
+    settings: Settings,
+    design: Any,
+    source: str,
+    args: argparse.Namespace,
+    first: dt.date | None,
+    last: dt.date | None,
 ) -> tuple[ReferenceSnapshot, ReferenceSnapshot, Any]:
     from rx_gateway.adapters.plan_design import apply_design  # noqa: PLC0415
     from rx_gateway.adapters.postgres.reference_loader import (  # noqa: PLC0415
@@ -70,8 +76,6 @@ async def _read(
         real = await PostgresReferenceLoader(pool).load_snapshot()
         documents = await plan_documents(conn)
         alternative = apply_design(design, source, documents, real)
-        first = dt.date.fromisoformat(args.date_from) if args.date_from else None
-        last = dt.date.fromisoformat(args.date_to) if args.date_to else None
         history = await read_history(conn, first, last, args.sponsor, real)
     return real, alternative, history
 
@@ -241,15 +245,11 @@ def _plots(report: Report, out: Path) -> list[str]:
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
-    first = dt.date.fromisoformat(args.date_from) if args.date_from else None
-    last = dt.date.fromisoformat(args.date_to) if args.date_to else None
-    if first is not None and last is not None and first > last:
-        msg = f"--from {first} is after --to {last}"
-        raise RxGatewayError(msg)
+    first, last = date_range(args)
     out: Path = args.out
     check_report_dir(out)
     design = _design(args.design)
-    real, alternative, history = await _read(settings, design, str(args.design), args)
+    real, alternative, history = await _read(settings, design, str(args.design), args, first, last)
     inside = period_filter(first, last)
     if not any(inside(e) for e in history.events):
         where = f" with --sponsor {args.sponsor}" if args.sponsor else ""

@@ -16,6 +16,7 @@ from typing import Any
 
 from rx_gateway.cli.database import ledger_connection
 from rx_gateway.cli.outputs import check_report_dir, write_report_dir
+from rx_gateway.cli.parser import required_date_range
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import RxGatewayError
 from rx_gateway.domain.money import format_cents
@@ -173,11 +174,7 @@ def document(
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
-    first = dt.date.fromisoformat(args.date_from)
-    last = dt.date.fromisoformat(args.date_to)
-    if first > last:
-        msg = f"--from {first} is after --to {last}"
-        raise RxGatewayError(msg)
+    first, last = required_date_range(args)
     out: Path | None = args.out
     if out is not None:
         check_report_dir(out)

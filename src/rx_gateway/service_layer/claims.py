@@ -165,15 +165,14 @@ class ClaimProcessor:
         admitted like a claim and bounded by its deadline. It reads; it writes nothing."""
         with self._admitted(deadline):
             async with self._store.session(deadline=deadline) as store:
-                person_code = await _person_code(
+                lookup = await _matched_member(
                     store,
                     request.cardholder_id,
                     request.person_code,
                     request.date_of_birth,
                     request.gender_code,
-                )
-                lookup: MemberLookup = await store.member_state(
-                    request.cardholder_id, person_code, request.service_date, ""
+                    request.service_date,
+                    "",
                 )
         return lookup.state
 
@@ -260,15 +259,14 @@ class ClaimProcessor:
     async def _submit_once(self, store: ClaimSession, request: ClaimRequest) -> ClaimResponse:
         snapshot = self._reference.snapshot
         key = request.key.as_text()
-        person_code = await _person_code(
+        lookup = await _matched_member(
             store,
             request.cardholder_id,
             request.person_code,
             request.date_of_birth,
             request.gender_code,
-        )
-        lookup = await store.member_state(
-            request.cardholder_id, person_code, request.service_date, key
+            request.service_date,
+            key,
         )
         family_id = lookup.state.member.family_id if lookup.state is not None else ""
         if lookup.existing is not None and not lookup.existing.reversed:
@@ -422,13 +420,15 @@ class ClaimProcessor:
         self, request: EligibilityRequest, deadline: float | None
     ) -> MemberLookup:
         async with self._store.session(deadline=deadline) as store:
-            person_code = await _person_code(
-                store, request.cardholder_id, request.person_code, request.date_of_birth, 0
+            return await _matched_member(
+                store,
+                request.cardholder_id,
+                request.person_code,
+                request.date_of_birth,
+                0,
+                request.service_date,
+                "",
             )
-            lookup: MemberLookup = await store.member_state(
-                request.cardholder_id, person_code, request.service_date, ""
-            )
-        return lookup
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,10 +486,15 @@ async def member_benefits(
     if not plans:
         raise MemberNotFound(NOT_FOUND)
     async with store.session(deadline=deadline) as session:
-        person_code = await _person_code(
-            session, inquiry.cardholder_id, inquiry.person_code, inquiry.date_of_birth, 0
+        lookup = await _matched_member(
+            session,
+            inquiry.cardholder_id,
+            inquiry.person_code,
+            inquiry.date_of_birth,
+            0,
+            as_of,
+            "",
         )
-        lookup = await session.member_state(inquiry.cardholder_id, person_code, as_of, "")
     state = lookup.state
     plan_ids = {p.plan_id for p in plans}
     if state is None or state.member.date_of_birth != born:
@@ -507,15 +512,26 @@ async def member_benefits(
     return view, tuple(p for p in state.purses if p.kind in kinds)
 
 
-async def _person_code(
-    store: MemberReader, cardholder_id: str, person_code: str, date_of_birth: str, gender_code: int
-) -> str:
-    """303-C3 as sent, or (when it was left out) the person on the card that the date of birth
-    and gender tell apart; empty when nobody or several match (the claim answers 52)."""
-    if person_code:
-        return person_code
-    people = await store.card_members(cardholder_id)
-    return match_person_code(people, parse_ccyymmdd(date_of_birth), gender_code) or ""
+async def _matched_member(
+    store: MemberReader,
+    cardholder_id: str,
+    person_code: str,
+    date_of_birth: str,
+    gender_code: int,
+    date_of_service: dt.date,
+    claim_key: str,
+) -> MemberLookup:
+    """The member read of a claim, eligibility check or inquiry: the person 303-C3 names, or
+    (when it was left out) the person on the card that the date of birth and gender tell apart
+    (nobody, when nobody or several match: the claim answers 52); ``claim_key`` the claim to
+    look for (empty: none)."""
+    if not person_code:
+        people = await store.card_members(cardholder_id)
+        person_code = match_person_code(people, parse_ccyymmdd(date_of_birth), gender_code) or ""
+    lookup: MemberLookup = await store.member_state(
+        cardholder_id, person_code, date_of_service, claim_key
+    )
+    return lookup
 
 
 def _codes(response: ClaimResponse) -> list[str]:

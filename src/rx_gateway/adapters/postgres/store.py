@@ -40,7 +40,8 @@ class PostgresClaimStore(LedgerWrites):
         if self._batches is not None and not self._batches.closed:
             msg = "close_batches() first: the batches running now keep pooled connections"
             raise RuntimeError(msg)
-        pinned = self._pool.get_max_size() >= PINS_POOL_SIZE_MIN
+        # kept connections (Pin): one batch of a kind in flight at a time, and a pool with room
+        pinned = in_flight_max == 1 and self._pool.get_max_size() >= PINS_POOL_SIZE_MIN
 
         def told(kind: str) -> Callable[[int], None] | None:
             if on_batch is None:
@@ -50,8 +51,8 @@ class PostgresClaimStore(LedgerWrites):
         self._batches = Batches(
             reads=Coalescer(self.read_batch, in_flight_max=in_flight_max, on_batch=told("read")),
             writes=Coalescer(self.write_batch, in_flight_max=in_flight_max, on_batch=told("write")),
-            read_pin=Pin() if pinned and in_flight_max == 1 else None,
-            write_pin=Pin() if pinned and in_flight_max == 1 else None,
+            read_pin=Pin() if pinned else None,
+            write_pin=Pin() if pinned else None,
         )
 
     async def close_batches(self) -> None:

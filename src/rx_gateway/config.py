@@ -179,6 +179,9 @@ class Settings:
             grpc_concurrent_rpcs_max=int(
                 number("RX_GATEWAY_GRPC_CONCURRENT_RPCS_MAX", defaults.grpc_concurrent_rpcs_max)
             ),
+            database_start_timeout_s=number(
+                "RX_GATEWAY_DATABASE_START_TIMEOUT_S", defaults.database_start_timeout_s, float
+            ),
             shutdown_grace_s=number(
                 "RX_GATEWAY_SHUTDOWN_GRACE_S", defaults.shutdown_grace_s, float
             ),

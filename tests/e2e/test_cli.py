@@ -116,6 +116,12 @@ def test_settings_from_env_validates() -> None:
         Settings.from_env({"RX_GATEWAY_DB_POOL_SIZE_MAX": "many"})
     with pytest.raises(InvalidRequest, match="RX_GATEWAY_DB_POOL_SIZE_MIN"):
         Settings.from_env({"RX_GATEWAY_DB_POOL_SIZE_MIN": "30"})
+    assert Settings.from_env({}).database_start_timeout_s == 30.0
+    waits = Settings.from_env({"RX_GATEWAY_DATABASE_START_TIMEOUT_S": "2.5"})
+    assert waits.database_start_timeout_s == 2.5
+    for bad in ("soon", "0", "-1"):
+        with pytest.raises(InvalidRequest, match="RX_GATEWAY_DATABASE_START_TIMEOUT_S"):
+            Settings.from_env({"RX_GATEWAY_DATABASE_START_TIMEOUT_S": bad})
 
 
 # --- A newcomer never sees a traceback (issue 11) -------------------------------------------
@@ -233,6 +239,34 @@ async def test_a_bad_load_is_one_line_and_changes_nothing(
         assert await conn.fetchval("SELECT count(*) FROM pharmacy") == 0
     finally:
         await conn.close()
+
+
+def test_an_unreachable_database_is_said_at_once_and_given_up_after_the_start_timeout() -> None:
+    """A wrong RX_GATEWAY_DATABASE_URL (nothing listens there): a log line says at the first
+    failed attempt that the gateway is retrying and for how long, and after
+    RX_GATEWAY_DATABASE_START_TIMEOUT_S one line names the database; non-zero, no traceback."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]  # bound, never listening: connections are refused
+        env = _env(
+            RX_GATEWAY_DATABASE_URL=f"postgresql://nobody@127.0.0.1:{closed}/rx",
+            RX_GATEWAY_DATABASE_START_TIMEOUT_S="1",
+            RX_GATEWAY_DEV_MODE="1",
+        )
+        result = _run("serve", "--listen", "127.0.0.1:0", env=env)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("rx-gateway:")]
+    assert errors == [
+        f"rx-gateway: cannot reach database 127.0.0.1:{closed}/rx: ConnectionRefusedError:"
+        " [Errno 111] Connection refused"
+    ], result.stderr
+    logged = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    retrying = [entry for entry in logged if entry["msg"] == "database not answering, retrying"]
+    assert len(retrying) == 1, result.stderr
+    assert retrying[0]["retry_for_s"] == 1.0
+    assert retrying[0]["setting"] == "RX_GATEWAY_DATABASE_START_TIMEOUT_S"
+    assert "nobody" not in result.stderr  # the URL's user is not repeated
 
 
 def test_a_malformed_listen_address_is_one_line() -> None:

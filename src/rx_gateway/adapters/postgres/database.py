@@ -176,14 +176,27 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
 
 
 async def wait_for_database(dsn: str, timeout_s: float) -> None:
-    """Retry connecting until the server answers (a freshly started server takes a moment)."""
+    """Retry connecting until the server answers (a freshly started server takes a moment),
+    for at most ``timeout_s`` (RX_GATEWAY_DATABASE_START_TIMEOUT_S). The first failure is
+    logged at once, so a wrong address is not a silent wait."""
     deadline = asyncio.get_running_loop().time() + timeout_s
+    told = False
     while True:
         try:
             conn = await asyncpg.connect(dsn, timeout=2.0)
-        except (OSError, asyncpg.CannotConnectNowError):
+        except (OSError, asyncpg.CannotConnectNowError) as error:
             if asyncio.get_running_loop().time() > deadline:
                 raise
+            if not told:
+                told = True
+                log.warning(
+                    "database not answering, retrying",
+                    extra={
+                        "problem": type(error).__name__,
+                        "retry_for_s": timeout_s,
+                        "setting": "RX_GATEWAY_DATABASE_START_TIMEOUT_S",
+                    },
+                )
             await asyncio.sleep(0.2)
         else:
             await conn.close()

@@ -249,13 +249,25 @@ def _interceptors(settings: Settings) -> list[aio.ServerInterceptor]:  # type: i
 
 async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
     """Migrate, open the pool, load the reference snapshot, and (optionally) start serving.
-    Refuses an insecure configuration unless development mode is explicit."""
+    Refuses an insecure configuration unless development mode is explicit. When a step fails
+    (a busy port, a missing role), what the earlier steps opened is closed again."""
+    async with contextlib.AsyncExitStack() as undo:
+        app = await _build_app(settings, dsn, start, undo)
+        undo.pop_all()  # built: App.stop closes it all from now on
+    return app
+
+
+async def _build_app(
+    settings: Settings, dsn: str, start: bool, undo: contextlib.AsyncExitStack
+) -> App:
     problem = settings.security_problem()
     if problem is not None:
         raise InsecureConfiguration(problem)
     if settings.otel_enabled:
         tracing.configure(settings.otel_traces_exporter)
     metrics_listener = _metrics_listener(settings)  # first: a busy port fails before any work
+    if metrics_listener is not None:
+        undo.callback(metrics_listener.close)
     tls = (
         TlsFiles(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file)
         if settings.tls_cert_file is not None and settings.tls_key_file is not None
@@ -275,6 +287,7 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
         warming(lambda: made[0] if made else None),
         generic_plans=True,  # the claim path's statements: planned once per connection
     )
+    undo.push_async_callback(pool.close)
     if not settings.dev_mode:
         await _refuse_superuser(pool)
     store = PostgresClaimStore(
@@ -285,6 +298,7 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
     metrics.watch_pool(pool)
     await store.warm(settings.pool.size_min)
     made.append(store)
+    undo.push_async_callback(store.close_batches)
     if settings.batching and not await is_distributed(pool):
         store.start_batching(on_batch=metrics.record_batch)
     loader = PostgresReferenceLoader(pool, acquire_timeout_s=settings.pool.acquire_timeout_s)
@@ -315,6 +329,7 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
         switches=switches,
         interceptors=_interceptors(settings),
     )
+    undo.push_async_callback(server.stop, 0)
     app = App(settings, pool, store, reference, processor, server)
     app.metrics_listener = metrics_listener
     if settings.admin_tokens:
@@ -322,9 +337,11 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
         # members, coverage or authorizations
         admin_limits = replace(settings.pool, role=settings.admin_db_role, size_min=1, size_max=2)
         app.admin_pool = await _open_pool(dsn, admin_limits, "RX_GATEWAY_ADMIN_DB_ROLE")
+        undo.push_async_callback(app.admin_pool.close)
         app.closer = WorkerCloser(
             dsn, admin_limits, settings.settlement_dir, settings.business_date
         )
+        undo.callback(app.closer.shutdown)
         app.admin = AdminServer(
             AdminServicer(
                 PostgresAdmin(app.admin_pool, acquire_timeout_s=admin_limits.acquire_timeout_s),
@@ -341,8 +358,10 @@ async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
             listen_address=settings.admin_listen_address,
             credentials=tls.server_credentials(require_client_certificate=False) if tls else None,
         )
+        undo.push_async_callback(app.admin.stop, 0)
     app.watcher = ReferenceWatcher(dsn, reference, loader, settings.reference_poll_s)
     await app.watcher.start()
+    undo.push_async_callback(app.watcher.stop)
     if start:
         await server.start()
         if app.admin is not None:

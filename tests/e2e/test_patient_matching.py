@@ -9,7 +9,13 @@ from rx_gateway.client import GatewayClient, reversal_for
 from rx_gateway.tools.synthetic.claims import claim_request
 
 
-def _claim(fixtures: dict[str, Any], member: dict[str, Any], rx: int, **patient: Any) -> Any:
+def _claim(
+    fixtures: dict[str, Any],
+    member: dict[str, Any],
+    rx: int,
+    date_of_service: str = "20260801",
+    **patient: Any,
+) -> Any:
     request = claim_request(
         fixtures,
         member,
@@ -17,7 +23,7 @@ def _claim(fixtures: dict[str, Any], member: dict[str, Any], rx: int, **patient:
         pharmacy=fixtures["pharmacies"]["preferred"],
         rx_number=rx,
         # a day no other test fills this drug for these members (no 79 from their fills)
-        date_of_service="20260801",
+        date_of_service=date_of_service,
     )
     for name, value in patient.items():
         setattr(request.patient, name, value)
@@ -77,3 +83,49 @@ async def test_a_date_of_birth_or_gender_that_is_not_the_members_rejects_through
     other = 2 if int(member["gender_code"]) == 1 else 1
     gender = _claim(fixtures, member, rx_number(), gender_code=other)
     assert [r.code for r in (await client.submit(gender)).rejects] == ["10"]
+
+
+async def test_a_person_code_nobody_on_the_card_has_is_a_hint(
+    client: GatewayClient, fixtures: dict[str, Any], rx_number: Any
+) -> None:
+    """303-C3 is x(3) and plan-specific: "2" and "02" are the person stored as "002"; a code
+    nobody on the card has, sent with a date of birth, is the one person that date of birth
+    (and gender) tells apart, as when the code is left out. The claim is that person's (a
+    reversal naming the head is 53, naming the dependant is approved). Without a date of birth,
+    or with one nobody on the card has, it stays 52 and nothing is paid."""
+    family = fixtures["members"]["hdhp_family"]
+    head = next(m for m in family if m["person_code"] == "001")
+    dependant = next(m for m in family if m["person_code"] != "001")
+    assert dependant["person_code"].isdigit() and dependant["person_code"].startswith("00")
+    day = "20260805"  # no other test fills this drug for this family on it
+    for sent in (dependant["person_code"][1:], dependant["person_code"][2:]):
+        short = _claim(fixtures, dependant, rx_number(), day)
+        short.insurance.person_code = sent
+        paid = await client.submit(short)
+        assert paid.transaction_response_status == "P", (sent, paid.rejects)
+        assert (await client.reverse(reversal_for(short))).transaction_response_status == "A"
+    unknown = _claim(
+        fixtures,
+        dependant,
+        rx_number(),
+        day,
+        date_of_birth=dependant["date_of_birth"],
+        gender_code=int(dependant["gender_code"]),
+    )
+    unknown.insurance.person_code = "009"
+    paid = await client.submit(unknown)
+    assert paid.transaction_response_status == "P", paid.rejects
+    naming_head = reversal_for(unknown)
+    naming_head.insurance.person_code = head["person_code"]
+    assert [r.code for r in (await client.reverse(naming_head)).rejects] == ["53"]
+    naming_dependant = reversal_for(unknown)
+    naming_dependant.insurance.person_code = dependant["person_code"]
+    assert (await client.reverse(naming_dependant)).transaction_response_status == "A"
+    no_birth_date = _claim(fixtures, dependant, rx_number(), day)
+    no_birth_date.insurance.person_code = "009"
+    assert [r.code for r in (await client.submit(no_birth_date)).rejects] == ["52"]
+    born = {m["date_of_birth"] for m in family}
+    nobody = next(d for d in ("19000101", "19010101", "19020101") if d not in born)
+    stranger = _claim(fixtures, dependant, rx_number(), day, date_of_birth=nobody)
+    stranger.insurance.person_code = "009"
+    assert [r.code for r in (await client.submit(stranger)).rejects] == ["52"]

@@ -15,7 +15,13 @@ from rx_gateway.config import Settings
 from rx_gateway.domain.adjudication import Paid, Rejected, adjudicate
 from rx_gateway.domain.claim import ReversalRequest
 from rx_gateway.domain.errors import ReferenceDataError
-from rx_gateway.domain.member import Accumulators, CardMember, Coverage, match_person_code
+from rx_gateway.domain.member import (
+    Accumulators,
+    CardMember,
+    Coverage,
+    match_person_code,
+    match_unknown_person_code,
+)
 from rx_gateway.domain.reference import (
     CoverageLevel,
     Limits,
@@ -285,6 +291,33 @@ def test_person_code_matching(
     people: tuple[CardMember, ...], born: dt.date | None, gender: int, expected: str | None
 ) -> None:
     assert match_person_code(people, born, gender) == expected
+
+
+@pytest.mark.parametrize(
+    ("people", "sent", "born", "gender", "expected"),
+    [
+        (PEOPLE, "2", None, 0, "002"),  # the same number: x(3) with its zeros left out
+        (PEOPLE, "02", None, 0, "002"),
+        (PEOPLE, "0002", None, 0, "002"),
+        (PEOPLE, "009", None, 0, None),  # no such number and no date of birth
+        (PEOPLE, "009", dt.date(1982, 5, 5), 0, "002"),  # the date of birth tells
+        (PEOPLE, "009", dt.date(1982, 5, 5), 1, None),  # ... but not with the other gender
+        (PEOPLE, "009", dt.date(2015, 3, 3), 0, None),  # twins
+        (PEOPLE, "009", dt.date(2015, 3, 3), 2, "004"),
+        (PEOPLE, "AB", dt.date(1982, 5, 5), 0, "002"),  # not a number: the date of birth
+        (PEOPLE, "AB", None, 0, None),
+        (PEOPLE[:1], "009", None, 0, None),  # one person, but nothing says it is them
+        ((), "2", dt.date(1982, 5, 5), 0, None),
+    ],
+)
+def test_a_person_code_nobody_has_is_matched_as_a_hint(
+    people: tuple[CardMember, ...],
+    sent: str,
+    born: dt.date | None,
+    gender: int,
+    expected: str | None,
+) -> None:
+    assert match_unknown_person_code(people, sent, born, gender) == expected
 
 
 def test_a_plan_may_require_the_person_code() -> None:

@@ -181,6 +181,34 @@ def match_person_code(
     return candidates[0].person_code if len(candidates) == 1 else None
 
 
+def same_person_code(one: str, other: str) -> bool:
+    """Two 303-C3 values naming one person code: equal, or the same number (x(3): "1", "01"
+    and "001" are one code)."""
+    if one == other:
+        return True
+    numbers = one.isascii() and one.isdigit() and other.isascii() and other.isdigit()
+    return numbers and int(one) == int(other)
+
+
+def match_unknown_person_code(
+    people: tuple[CardMember, ...] | list[CardMember],
+    sent: str,
+    date_of_birth: dt.date | None,
+    gender_code: int,
+) -> str | None:
+    """The person a 303-C3 that nobody on the card has means: 303-C3 is a hint (person codes
+    are plan-specific, and x(3): "1", "01" and "001" are one code), so the one person whose
+    code is the same number, else (with a date of birth only) the one person the date of
+    birth and gender tell apart, as when the code is left out. None when that is nobody or
+    several (the claim answers 52)."""
+    same = [p for p in people if same_person_code(p.person_code, sent)]
+    if len(same) == 1:
+        return same[0].person_code
+    if date_of_birth is None:
+        return None
+    return match_person_code(people, date_of_birth, gender_code)
+
+
 @dataclass(frozen=True, slots=True)
 class MemberState:
     member: Member

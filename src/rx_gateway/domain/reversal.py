@@ -9,7 +9,7 @@ from rx_gateway.domain.accumulators import accumulator_view, apply_moves
 from rx_gateway.domain.claim import ReversalRequest
 from rx_gateway.domain.errors import InvariantViolation
 from rx_gateway.domain.ledger import AccumulatorMove, JournalEntry, PurseMove
-from rx_gateway.domain.member import Accumulators
+from rx_gateway.domain.member import Accumulators, same_person_code
 from rx_gateway.domain.money import format_cents
 from rx_gateway.domain.outcome import ClaimResponse, PurseLine, ResponseStatus, rejected
 from rx_gateway.domain.reference import CoverageLevel, Plan
@@ -58,7 +58,7 @@ def _reversal_member_mismatch(request: ReversalRequest, stored: StoredClaim) -> 
                 "Cardholder ID (302-C2) does not match the paid claim",
             )
         )
-    elif request.person_code and request.person_code != stored.person_code:
+    elif request.person_code and not same_person_code(request.person_code, stored.person_code):
         rejects.append(
             Reject(
                 RejectCode.NON_MATCHED_PERSON_CODE,

@@ -22,7 +22,12 @@ from rx_gateway.domain.claim import ClaimRequest, EligibilityRequest, ReversalRe
 from rx_gateway.domain.claim_record import request_to_record
 from rx_gateway.domain.eligibility import Eligibility, check_eligibility_checked
 from rx_gateway.domain.errors import ConcurrencyConflict, InvalidRequest, MemberNotFound
-from rx_gateway.domain.member import MemberState, PurseState, match_person_code
+from rx_gateway.domain.member import (
+    MemberState,
+    PurseState,
+    match_person_code,
+    match_unknown_person_code,
+)
 from rx_gateway.domain.outcome import ClaimResponse, ResponseStatus, rejected
 from rx_gateway.domain.reference import ReferenceSnapshot
 from rx_gateway.domain.rejects import Reject, RejectCode, ordered
@@ -524,13 +529,20 @@ async def _matched_member(
     """The member read of a claim, eligibility check or inquiry: the person 303-C3 names, or
     (when it was left out) the person on the card that the date of birth and gender tell apart
     (nobody, when nobody or several match: the claim answers 52); ``claim_key`` the claim to
-    look for (empty: none)."""
+    look for (empty: none). A 303-C3 that nobody on the card has is a hint, matched by
+    match_unknown_person_code (one more read, only for such claims)."""
+    born = parse_ccyymmdd(date_of_birth)
     if not person_code:
         people = await store.card_members(cardholder_id)
-        person_code = match_person_code(people, parse_ccyymmdd(date_of_birth), gender_code) or ""
+        person_code = match_person_code(people, born, gender_code) or ""
     lookup: MemberLookup = await store.member_state(
         cardholder_id, person_code, date_of_service, claim_key
     )
+    if lookup.state is None and person_code:
+        people = await store.card_members(cardholder_id)
+        meant = match_unknown_person_code(people, person_code, born, gender_code)
+        if meant is not None and meant != person_code:
+            lookup = await store.member_state(cardholder_id, meant, date_of_service, claim_key)
     return lookup
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rx_gateway.addresses import PORT_MAX, split_listen_address
 from rx_gateway.cli.database import open_database
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import InsecureConfiguration, InvalidRequest, RxGatewayError
@@ -23,7 +25,6 @@ if TYPE_CHECKING:
     from rx_gateway.bootstrap import Database
     from rx_gateway.observability.metrics import MetricsListener
 
-PORT_MAX = 65_535
 log = logging.getLogger(__name__)
 
 
@@ -75,6 +76,7 @@ async def serve_workers(settings: Settings, workers: int) -> int:
         raise InsecureConfiguration(problem)
     metrics = _WorkerMetrics.start(settings)  # first: a busy port fails before any work
     children: list[asyncio.subprocess.Process] = []
+    forwarders: list[asyncio.Future[None]] = []
     database: Database | None = None
     try:
         database = await open_database(settings)
@@ -107,6 +109,9 @@ async def serve_workers(settings: Settings, workers: int) -> int:
                 # the worker has said why on stderr (shared with this process)
                 msg = f"worker {len(children)} of {workers} did not start"
                 raise RxGatewayError(msg)
+            # what the worker writes to stdout from now on (the console trace exporter's
+            # spans) goes on to this process's: a pipe nobody reads would block the worker
+            forwarders.append(asyncio.ensure_future(_forward(child.stdout)))
         print(
             f"rx-gateway listening on {settings.listen_address} with {workers} workers", flush=True
         )
@@ -114,20 +119,52 @@ async def serve_workers(settings: Settings, workers: int) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        waits = [asyncio.ensure_future(child.wait()) for child in children]
-        await asyncio.wait(
+        waits = {asyncio.ensure_future(child.wait()): n for n, child in enumerate(children, 1)}
+        done, _ = await asyncio.wait(
             [asyncio.ensure_future(stop.wait()), *waits], return_when="FIRST_COMPLETED"
         )
+        if not stop.is_set():
+            ended = next(w for w in waits if w in done)
+            child = children[waits[ended] - 1]
+            log.error(
+                "a worker stopped: stopping the others",
+                extra={"worker": waits[ended], "pid": child.pid, "status": child.returncode},
+            )
+            msg = (
+                f"worker {waits[ended]} of {workers} (pid {child.pid}) stopped"
+                f" ({_exit_status(child.returncode)}); the other workers were stopped too:"
+                " restart the gateway"
+            )
+            raise RxGatewayError(msg)
     finally:
         for child in children:
             if child.returncode is None:
                 child.terminate()
         for child in children:
             await child.wait()
+        for forwarder in forwarders:
+            with contextlib.suppress(Exception):
+                await forwarder  # ends at the worker's end of file
         metrics.close(children)
         if database is not None:
             database.close()
     return 0
+
+
+async def _forward(stream: asyncio.StreamReader) -> None:
+    """Copy a worker's stdout to this process's, line by line, until the worker closes it."""
+    while line := await stream.readline():
+        sys.stdout.buffer.write(line)
+        sys.stdout.flush()
+
+
+def _exit_status(code: int | None) -> str:
+    """How a process ended, for a message: its exit status or the signal that killed it."""
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+        return f"killed by signal {-code}"
+    return f"exit status {code}"
 
 
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -177,16 +214,16 @@ def check_listen_address(setting: str, address: str) -> None:
     """HOST:PORT with a port of 0-65535 (0: any free port), before anything is started."""
     if address.startswith(("unix:", "unix-abstract:")):
         return  # a grpc socket path: grpc checks it
-    host, colon, port = address.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not colon or not port.isdigit() or int(port) > PORT_MAX:
+    split = split_listen_address(address)
+    if split is None:
         msg = f"{setting}: {address!r} is not HOST:PORT with a port of 0-{PORT_MAX}"
         raise InvalidRequest(msg, "e.g. 127.0.0.1:50051")
+    host, port = split
     if not host:
         msg = f"{setting}: {address!r} names no host"
         raise InvalidRequest(msg, "use 127.0.0.1 for this machine, 0.0.0.0 for every interface")
     try:
-        socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except (socket.gaierror, UnicodeError) as error:
         msg = f"{setting}: {address!r}"
         raise InvalidRequest(msg, f"host {host!r} does not resolve ({error})") from None

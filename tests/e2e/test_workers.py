@@ -1,0 +1,110 @@
+"""`serve --workers N`: a worker that dies stops the service with a line saying which and how
+(a supervisor restarts it), and what the workers write to stdout reaches the parent's."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+
+from rx_gateway.client import GatewayClient
+from rx_gateway.tools.bench.stack import worker_pids
+from rx_gateway.tools.synthetic.claims import claim_request
+from tests.support import BUSINESS_DATE
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve(dsn: str, port: int, **extra: str) -> subprocess.Popen[bytes]:
+    env = dict(
+        os.environ,
+        RX_GATEWAY_DATABASE_URL=dsn,
+        RX_GATEWAY_DEV_MODE="1",
+        RX_GATEWAY_BUSINESS_DATE=BUSINESS_DATE.isoformat(),
+        RX_GATEWAY_LOG_LEVEL="WARNING",
+        **extra,
+    )
+    env.pop("RX_GATEWAY_METRICS_LISTEN", None)
+    listen = f"127.0.0.1:{port}"
+    return subprocess.Popen(
+        [sys.executable, "-m", "rx_gateway", "serve", "--listen", listen, "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+async def test_a_worker_that_dies_stops_the_service_with_one_line(loaded_dsn: str) -> None:
+    """kill -9 of one worker: the parent stops the other and exits 1 with one line naming the
+    worker, its pid and the signal (not 0 and silence, which a supervisor would not restart)."""
+    server = _serve(loaded_dsn, _free_port())
+    try:
+        assert server.stdout is not None
+        line = await asyncio.to_thread(server.stdout.readline)
+        assert line.decode().startswith("rx-gateway listening"), line
+        workers = worker_pids(server.pid, 2)
+        assert len(workers) == 2
+        os.kill(workers[1], signal.SIGKILL)
+        _, errors = await asyncio.to_thread(server.communicate, timeout=60)
+    finally:
+        if server.returncode is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 1, errors
+    text = errors.decode()
+    assert "Traceback" not in text
+    lines = [x for x in text.splitlines() if x.startswith("rx-gateway:")]
+    assert len(lines) == 1, text
+    assert f"(pid {workers[1]}) stopped (killed by SIGKILL)" in lines[0]
+    assert "restart the gateway" in lines[0]
+    assert all(not os.path.exists(f"/proc/{pid}") for pid in workers)  # none left behind
+
+
+async def test_the_workers_stdout_reaches_the_parents_and_does_not_block_them(
+    loaded_dsn: str, fixtures: dict[str, Any], rx_number: Any
+) -> None:
+    """With the console trace exporter the workers print spans to stdout: the parent passes
+    them on (a pipe nobody read filled up and blocked the workers' exporters, and shutdown
+    waited 30 s for them), and SIGTERM stops the service within the drain time."""
+    pytest.importorskip("opentelemetry.sdk.trace", reason="needs the otel extra")
+    port = _free_port()
+    server = _serve(loaded_dsn, port, RX_GATEWAY_OTEL="1", OTEL_TRACES_EXPORTER="console")
+    try:
+        assert server.stdout is not None
+        line = await asyncio.to_thread(server.stdout.readline)
+        assert line.decode().startswith("rx-gateway listening"), line
+        member = fixtures["members"]["commercial_single"]
+        async with GatewayClient(f"127.0.0.1:{port}") as client:
+            for _ in range(3):
+                request = claim_request(
+                    fixtures,
+                    member,
+                    fixtures["drugs"]["generic"],
+                    pharmacy=fixtures["pharmacies"]["preferred"],
+                    rx_number=rx_number(),
+                    date_of_service="20261112",
+                )
+                assert (await client.submit(request)).transaction_response_status in "PR"
+        await asyncio.sleep(6)  # the SDK's batch processor exports every 5 s
+        began = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        out, errors = await asyncio.to_thread(server.communicate, timeout=60)
+        took = time.monotonic() - began
+    finally:
+        if server.returncode is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 0, errors
+    assert took < 15, took  # the drain (5 s), not the 30 s an exporter blocked on a pipe took
+    assert b'"name": "adjudicate"' in out, out[-2000:]

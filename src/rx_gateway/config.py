@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from rx_gateway.addresses import PORT_MAX, split_listen_address
 from rx_gateway.domain.errors import InvalidRequest
 from rx_gateway.service_layer.claims import RetryPolicy
 
@@ -21,7 +22,6 @@ APPLICATION_ROLE = "rx_gateway_app"
 # The admin interface's role: funding, coverage and authorizations, no claims.
 ADMIN_ROLE = "rx_gateway_admin"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "[::1]", "localhost"})
-PORT_MAX = 65_535
 # What RX_GATEWAY_OTEL=1 needs installed (the otel extra), and where it may send spans.
 OTEL_MODULES = (
     "opentelemetry.sdk.trace",
@@ -267,8 +267,8 @@ def _listen_or_none(environ: Mapping[str, str], name: str) -> str | None:
     raw = environ.get(name, "").strip()
     if not raw:
         return None
-    host, colon, port = raw.rpartition(":")
-    if not colon or not host.strip("[]") or not port.isdigit() or int(port) > PORT_MAX:
+    split = split_listen_address(raw)
+    if split is None or not split[0]:
         raise InvalidRequest(
             name,
             f"must be HOST:PORT with a port of 0-{PORT_MAX} (e.g. 127.0.0.1:9464), got {raw!r}",

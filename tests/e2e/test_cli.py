@@ -271,7 +271,7 @@ def test_an_unreachable_database_is_said_at_once_and_given_up_after_the_start_ti
 
 def test_a_malformed_listen_address_is_one_line() -> None:
     """--listen nonsense: one line naming the option and the address, before anything starts."""
-    for address in ("nonsense", "127.0.0.1:99999", ":50051"):
+    for address in ("nonsense", "127.0.0.1:99999", ":50051", "127.0.0.1:\u00b2", "[::1:50051"):
         line = _one_line_error(
             _run("serve", "--listen", address, env=_env(RX_GATEWAY_DEV_MODE="1"))
         )

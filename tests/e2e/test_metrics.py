@@ -153,7 +153,9 @@ async def test_a_scrape_shows_claims_rejects_rpcs_and_the_pool(
             assert str(member[field]) not in text, field
 
 
-@pytest.mark.parametrize("address", ["nonsense", "127.0.0.1:99999", ":9464"])
+@pytest.mark.parametrize(
+    "address", ["nonsense", "127.0.0.1:99999", ":9464", "127.0.0.1:\u00b2", "[::1:9464", "[]:9464"]
+)
 def test_a_bad_metrics_address_is_one_line(address: str) -> None:
     """A malformed RX_GATEWAY_METRICS_LISTEN: one line naming the variable, no traceback."""
     env = dict(os.environ, RX_GATEWAY_DEV_MODE="1", RX_GATEWAY_METRICS_LISTEN=address)

@@ -28,6 +28,7 @@ from rx_gateway.domain.reference import (
     PursePeriod,
     PurseRule,
 )
+from rx_gateway.domain.values import is_digits
 
 
 def _non_negative(value: int) -> bool:
@@ -223,7 +224,7 @@ def plan_from_document(doc: Any, source: str, text: str = "") -> Plan:
     tiers_doc = get(doc, ("tiers",), dict)
     tiers = {}
     for key, tier_doc in tiers_doc.items():
-        if not key.isdigit() or not isinstance(tier_doc, dict):
+        if not is_digits(key) or not isinstance(tier_doc, dict):
             raise reader.fail(("tiers", key), "tiers are keyed by number and hold an object")
         tiers[int(key)] = _tier(reader, tier_doc, ("tiers", key))
     networks_doc = get(doc, ("networks",), dict)

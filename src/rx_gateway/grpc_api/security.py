@@ -20,6 +20,7 @@ from typing import Any
 import grpc
 from grpc import aio
 
+from rx_gateway.addresses import PORT_MAX, split_listen_address
 from rx_gateway.domain.errors import InvalidRequest, PermissionDenied, Unauthenticated
 
 ANY_PCN = "*"
@@ -139,13 +140,13 @@ def listen(server: aio.Server, address: str, credentials: grpc.ServerCredentials
         return first.strerror or str(first)
 
     if not address.startswith(("unix:", "unix-abstract:")):
-        host, colon, port_text = address.rpartition(":")
-        if not colon or not port_text.isdigit() or int(port_text) > 65_535:
-            raise InvalidRequest(address, "not HOST:PORT with a port of 0-65535")
-        host = host.removeprefix("[").removesuffix("]")
+        split = split_listen_address(address)
+        if split is None:
+            raise InvalidRequest(address, f"not HOST:PORT with a port of 0-{PORT_MAX}")
+        host, port = split
         if not host:
             raise InvalidRequest(address, "names no host (127.0.0.1: this machine only)")
-        problem = bind_problem(host, int(port_text))
+        problem = bind_problem(host, port)
         if problem is not None:
             raise InvalidRequest(address, problem)
     try:

@@ -43,6 +43,7 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.parser import text_string_to_metric_families
 
+from rx_gateway.addresses import split_listen_address
 from rx_gateway.domain.errors import InvalidRequest
 from rx_gateway.domain.outcome import ResponseStatus
 from rx_gateway.domain.rejects import RejectCode
@@ -298,10 +299,10 @@ def start_metrics_listener(
     thread, over TLS when given a certificate. With ``multiprocess_dir`` it serves the sum of
     the files the worker processes write there. An address that cannot be bound raises
     InvalidRequest(address, why), as the gRPC listeners do."""
-    host, _, port_text = address.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not host or not port_text.isdigit():
+    split = split_listen_address(address)
+    if split is None or not split[0]:
         raise InvalidRequest(address, "not HOST:PORT")
+    host, port = split
     registry = REGISTRY
     if multiprocess_dir is not None:
         registry = CollectorRegistry()
@@ -310,18 +311,18 @@ def start_metrics_listener(
     disable_created_metrics()  # type: ignore[no-untyped-call]
     try:
         server, thread = start_http_server(
-            int(port_text),
+            port,
             addr=host,
             registry=registry,
             certfile=str(cert_file) if cert_file is not None else None,
             keyfile=str(key_file) if key_file is not None else None,
         )
     except OSError as error:
-        raise InvalidRequest(address, _bind_problem(error, host, port_text)) from None
+        raise InvalidRequest(address, _bind_problem(error, host, port)) from None
     return MetricsListener(server, thread)
 
 
-def _bind_problem(error: OSError, host: str, port: str) -> str:
+def _bind_problem(error: OSError, host: str, port: int) -> str:
     if isinstance(error, socket.gaierror):
         return f"host {host!r} does not resolve ({error})"
     if error.errno == errno.EADDRINUSE:

@@ -21,7 +21,7 @@ from rx_gateway.domain.member import (
     PriorAuthorization,
 )
 from rx_gateway.domain.reference import CoverageLevel
-from rx_gateway.domain.values import parse_ccyymmdd
+from rx_gateway.domain.values import is_digits, parse_ccyymmdd
 from rx_gateway.service_layer.ports import EobSource
 
 ID_LENGTH_MAX = 64
@@ -145,7 +145,7 @@ def _field_text(
         raise InvalidRequest(field, f"must be {'1' if required else '0'}-{length_max} {what}")
     if value and not (value.isascii() and value.isprintable()):
         raise InvalidRequest(field, f"must be {what}")
-    if digits and value and not value.isdigit():
+    if digits and value and not is_digits(value):
         raise InvalidRequest(field, f"must be {what}")
     return value
 
@@ -200,7 +200,7 @@ def authorization_grant(
 ) -> AuthorizationGrant:
     if bool(ndc) == bool(drug_group):
         raise InvalidRequest("ndc", "give exactly one of ndc or drug_group")
-    if ndc and (len(ndc) != 11 or not ndc.isdigit()):
+    if ndc and (len(ndc) != 11 or not is_digits(ndc)):
         raise InvalidRequest("ndc", "must be 11 digits")
     if quantity_thousandths < 0:
         raise InvalidRequest("quantity_thousandths", "must be >= 0 (0: no quantity)")

@@ -39,6 +39,7 @@ from rx_gateway.domain.enrollment import (
     refuse,
 )
 from rx_gateway.domain.reference import CoverageLevel, Plan
+from rx_gateway.domain.values import is_digits
 
 IMPLEMENTATION = "005010X220A1"
 ISA_LENGTH = 106  # the ISA is fixed length: its 4th character and its last three are delimiters
@@ -146,7 +147,7 @@ def content_sha256(sender_id: str, segments: list[Segment]) -> str:
 def _date(source: str, s: Segment, position: int) -> dt.date:
     value = s.get(position)
     parsed: dt.date | None = None
-    if len(value) == 8 and value.isdigit():
+    if len(value) == 8 and is_digits(value):
         try:
             parsed = dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
         except ValueError:

@@ -53,6 +53,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rx_gateway.domain.settlement.cycles import WEEKDAYS, weekday_number
+from rx_gateway.domain.values import is_digits
 
 Parser = Callable[[str], Any]
 
@@ -179,7 +180,7 @@ def _one_of(*choices: str) -> Parser:
 
 
 def _ndc(value: str) -> str:
-    if not (len(value.strip()) == 11 and value.strip().isdigit()):
+    if not (len(value.strip()) == 11 and is_digits(value.strip())):
         raise ValueError("must be an 11-digit NDC")
     return value.strip()
 

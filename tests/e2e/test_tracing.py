@@ -71,6 +71,16 @@ async def test_a_claim_makes_rpc_and_database_spans_without_parameters(
     assert any(s.name == "test.client" for s in spans)  # span() once tracing is on
     assert rpc[0].attributes is not None
     assert rpc[0].attributes["rpc.method"] == "Submit"
+    adjudicate = [s for s in spans if s.name == "adjudicate"]
+    assert len(adjudicate) == 1 and adjudicate[0].attributes is not None
+    assert dict(adjudicate[0].attributes) == {
+        "rx.transaction": "B1",
+        "rx.status": "P",
+        "rx.reject_count": 0,
+        "rx.plan_id": "COMM-HRA-2026",
+    }
+    assert adjudicate[0].parent is not None
+    assert adjudicate[0].parent.span_id == rpc[0].context.span_id
     database = [s for s in spans if s.attributes and s.attributes.get("db.system") == "postgresql"]
     assert database, [s.name for s in spans]
     assert {s.context.trace_id for s in database} == {rpc[0].context.trace_id}

@@ -55,3 +55,17 @@ def test_every_panel_queries_exported_metrics() -> None:
         "rxgw_reference_data_version_info",
     ):
         assert name in used, name
+
+
+def test_heatmaps_of_histogram_buckets_ask_for_the_heatmap_format() -> None:
+    """A heatmap over a histogram's `_bucket` series needs the target's format "heatmap":
+    Grafana then takes each bucket less the one below (Prometheus buckets are cumulative)
+    and orders them by `le`; without it every bucket at or above the real size lights up."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    heatmaps = [p for p in dashboard["panels"] if p["type"] == "heatmap"]
+    assert heatmaps
+    for panel in heatmaps:
+        for target in panel["targets"]:
+            if "_bucket" in target["expr"]:
+                assert target.get("format") == "heatmap", panel["title"]
+                assert "by (le)" in target["expr"].replace("  ", " "), panel["title"]

@@ -283,7 +283,7 @@ class ClaimProcessor:
                 family_id=family_id,
             )
             return response
-        with self._span("adjudicate"):
+        with self._span("adjudicate") as span:
             decision = self.decide(
                 request,
                 snapshot,
@@ -291,6 +291,7 @@ class ClaimProcessor:
                 authorization_number=self._authorization_numbers(),
                 internal_control_number=self._control_numbers(),
             )
+            _describe(span, "B1", decision.response)
         if not isinstance(decision, Paid):
             await store.record_outcome(
                 "B1",
@@ -544,6 +545,21 @@ async def _matched_member(
         if meant is not None and meant != person_code:
             lookup = await store.member_state(cardholder_id, meant, date_of_service, claim_key)
     return lookup
+
+
+def _describe(span: object, transaction: str, response: ClaimResponse) -> None:
+    """The adjudication span's attributes, bounded codes only (never a cardholder, a name, a
+    date of birth or an Rx number): nothing when tracing is off (the span is then None)."""
+    set_attribute = getattr(span, "set_attribute", None)
+    if set_attribute is None:
+        return
+    set_attribute("rx.transaction", transaction)
+    set_attribute("rx.status", response.transaction_response_status.value)
+    set_attribute("rx.reject_count", len(response.rejects))
+    if response.rejects:
+        set_attribute("rx.first_reject", response.rejects[0].code.value)
+    if response.plan_id:
+        set_attribute("rx.plan_id", response.plan_id)
 
 
 def _codes(response: ClaimResponse) -> list[str]:

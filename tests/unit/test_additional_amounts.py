@@ -97,6 +97,35 @@ def test_the_worked_example_pays_taxes_incentive_and_delivery() -> None:
     assert sum(posting.amount_cents for posting in decision.entry.postings) == 0
 
 
+@pytest.mark.parametrize(
+    ("billed", "rate", "paid"),
+    [
+        (612, 60_000, 549),  # the worked example: 6% of the 91.50 paid, under the 6.12 billed
+        (1, 1_000_000, 1),  # 100% of 91.50 by the rate, but one cent billed: one cent
+        (300, 1_000_000, 300),
+        (549, 60_000, 549),  # exactly what the rate gives
+        (548, 60_000, 548),
+    ],
+)
+def test_the_percentage_tax_paid_is_never_more_than_billed(
+    billed: int, rate: int, paid: int
+) -> None:
+    """559-AX is 483-HE on the paid basis (561-AZ), at most the 482-GE the pharmacy billed:
+    a rate that disagrees with the amount billed cannot pay the pharmacy more than its
+    430-DU (found by fuzzing: 1 cent of tax billed at 100% paid $3.00 on a $3.01 claim)."""
+    amounts = replace(WORKED, percentage_sales_tax_cents=billed, percentage_sales_tax_rate=rate)
+    decision = _decide(_worked(amounts))
+    assert isinstance(decision, Paid), decision.response.rejects
+    p = decision.response.pricing
+    assert p is not None
+    assert p.percentage_sales_tax_amount_paid_cents == paid
+    assert (
+        p.total_amount_paid_cents + p.patient_pay_amount_cents
+        <= _worked(amounts).gross_amount_due_cents
+    )
+    assert sum(posting.amount_cents for posting in decision.entry.postings) == 0
+
+
 def test_when_the_patient_owes_the_tax_it_is_inside_505_f5() -> None:
     """F5 = 10.00 + 5.74 = 15.74 with 523-FN = 575-EQ = 5.74; F9 = 85.50."""
     decision = _decide(_worked(), sales_tax="patient")

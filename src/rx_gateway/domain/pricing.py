@@ -161,8 +161,9 @@ def price_additional(
     amounts: AdditionalAmounts, contract: NetworkPricing, price: Price
 ) -> AdditionalPaid:
     """Taxes as the contract says (passed through at the submitted flat amount and the
-    submitted rate applied to what is paid for the drug; or none when the plan is exempt);
-    the incentive and each other amount up to the contract's maximum."""
+    submitted rate applied to what is paid for the drug, never more than the 482-GE billed;
+    or none when the plan is exempt); the incentive and each other amount up to the
+    contract's maximum."""
     incentive = min(amounts.incentive_cents, contract.incentive_paid_max_cents)
     others = tuple(
         OtherAmount(o.qualifier, paid)
@@ -181,7 +182,10 @@ def price_additional(
         basis = price.ingredient_cost_paid_cents
         if amounts.percentage_sales_tax_basis != TAX_BASIS_INGREDIENT:
             basis += price.dispensing_fee_paid_cents
-        percentage = divide(basis * amounts.percentage_sales_tax_rate, TAX_RATE_UNIT)
+        percentage = min(
+            divide(basis * amounts.percentage_sales_tax_rate, TAX_RATE_UNIT),
+            amounts.percentage_sales_tax_cents,  # a rate that says more than was billed
+        )
     return AdditionalPaid(
         flat_sales_tax_cents=amounts.flat_sales_tax_cents,
         percentage_sales_tax_cents=percentage,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import math
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -149,8 +150,8 @@ class Settings:
                 value = kind(raw)
             except ValueError:
                 raise InvalidRequest(name, f"must be a number, got {raw!r}") from None
-            if value <= 0:
-                raise InvalidRequest(name, "must be positive")
+            if not math.isfinite(value) or value <= 0:
+                raise InvalidRequest(name, f"must be a positive number, got {raw!r}")
             return value
 
         defaults = cls()
@@ -185,11 +186,10 @@ class Settings:
             shutdown_grace_s=number(
                 "RX_GATEWAY_SHUTDOWN_GRACE_S", defaults.shutdown_grace_s, float
             ),
-            use_uvloop=environ.get("RX_GATEWAY_UVLOOP", "1" if defaults.use_uvloop else "0")
-            in {"1", "true", "yes"},
-            reuse_port=environ.get("RX_GATEWAY_REUSE_PORT", "0") in {"1", "true", "yes"},
+            use_uvloop=_flag(environ, "RX_GATEWAY_UVLOOP", default=defaults.use_uvloop),
+            reuse_port=_flag(environ, "RX_GATEWAY_REUSE_PORT", default=False),
             business_date=_date_or_none(environ, "RX_GATEWAY_BUSINESS_DATE"),
-            log_level=environ.get("RX_GATEWAY_LOG_LEVEL", defaults.log_level).upper(),
+            log_level=_log_level(environ, "RX_GATEWAY_LOG_LEVEL", defaults.log_level),
             admin_listen_address=environ.get("RX_GATEWAY_ADMIN_LISTEN")
             or defaults.admin_listen_address,
             admin_tokens=_admin_tokens(environ.get("RX_GATEWAY_ADMIN_TOKENS", "")),
@@ -200,7 +200,7 @@ class Settings:
             tls_key_file=_path_or_none(environ, "RX_GATEWAY_TLS_KEY_FILE"),
             tls_client_ca_file=_path_or_none(environ, "RX_GATEWAY_TLS_CLIENT_CA_FILE"),
             switches_file=_path_or_none(environ, "RX_GATEWAY_SWITCHES_FILE"),
-            dev_mode=environ.get("RX_GATEWAY_DEV_MODE", "0") in {"1", "true", "yes"},
+            dev_mode=_flag(environ, "RX_GATEWAY_DEV_MODE", default=False),
             admin_db_role=_role(environ, "RX_GATEWAY_ADMIN_DB_ROLE", ADMIN_ROLE),
             reference_poll_s=number(
                 "RX_GATEWAY_REFERENCE_POLL_S", defaults.reference_poll_s, float
@@ -209,7 +209,7 @@ class Settings:
             metrics_multiprocess_dir=_directory_or_none(environ, "PROMETHEUS_MULTIPROC_DIR"),
             otel_enabled=_otel_enabled(environ),
             otel_traces_exporter=_otel_exporter(environ),
-            batching=environ.get("RX_GATEWAY_BATCHING", "1") not in {"0", "false", "no"},
+            batching=_flag(environ, "RX_GATEWAY_BATCHING", default=True),
             conflict_retry=replace(
                 defaults.conflict_retry,
                 attempts_max=int(
@@ -217,6 +217,31 @@ class Settings:
                 ),
             ),
         )
+
+
+FLAG_TRUE = frozenset({"1", "true", "yes", "on"})
+FLAG_FALSE = frozenset({"0", "false", "no", "off"})
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _flag(environ: Mapping[str, str], name: str, *, default: bool) -> bool:
+    """An on/off variable: 1/true/yes/on or 0/false/no/off (any case); unset or empty is
+    the default; anything else names the variable (a typo would otherwise silently mean off)."""
+    raw = environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in FLAG_TRUE:
+        return True
+    if raw in FLAG_FALSE:
+        return False
+    raise InvalidRequest(name, f"must be 1 or 0 (true/false, yes/no, on/off), got {raw!r}")
+
+
+def _log_level(environ: Mapping[str, str], name: str, default: str) -> str:
+    raw = environ.get(name, "").strip().upper() or default
+    if raw not in LOG_LEVELS:
+        raise InvalidRequest(name, f"must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
+    return raw
 
 
 def _role(environ: Mapping[str, str], name: str, default: str) -> str | None:
@@ -288,7 +313,7 @@ def _directory_or_none(environ: Mapping[str, str], name: str) -> Path | None:
 
 def _otel_enabled(environ: Mapping[str, str]) -> bool:
     """RX_GATEWAY_OTEL=1, checked here so a missing extra is one line before anything starts."""
-    if environ.get("RX_GATEWAY_OTEL", "0").strip().lower() not in {"1", "true", "yes"}:
+    if not _flag(environ, "RX_GATEWAY_OTEL", default=False):
         return False
     for module in OTEL_MODULES:
         try:

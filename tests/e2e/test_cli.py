@@ -119,9 +119,65 @@ def test_settings_from_env_validates() -> None:
     assert Settings.from_env({}).database_start_timeout_s == 30.0
     waits = Settings.from_env({"RX_GATEWAY_DATABASE_START_TIMEOUT_S": "2.5"})
     assert waits.database_start_timeout_s == 2.5
-    for bad in ("soon", "0", "-1"):
+    for bad in ("soon", "0", "-1", "nan", "inf", "-inf"):
         with pytest.raises(InvalidRequest, match="RX_GATEWAY_DATABASE_START_TIMEOUT_S"):
             Settings.from_env({"RX_GATEWAY_DATABASE_START_TIMEOUT_S": bad})
+    for name in (
+        "RX_GATEWAY_DB_ACQUIRE_TIMEOUT_S",
+        "RX_GATEWAY_DB_COMMAND_TIMEOUT_S",
+        "RX_GATEWAY_SHUTDOWN_GRACE_S",
+        "RX_GATEWAY_REFERENCE_POLL_S",
+    ):  # NaN is not <= 0: it passed, then failed in the event loop with a traceback
+        with pytest.raises(InvalidRequest, match=name):
+            Settings.from_env({name: "nan"})
+        with pytest.raises(InvalidRequest, match=name):
+            Settings.from_env({name: "inf"})
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "RX_GATEWAY_UVLOOP",
+        "RX_GATEWAY_REUSE_PORT",
+        "RX_GATEWAY_DEV_MODE",
+        "RX_GATEWAY_BATCHING",
+        "RX_GATEWAY_OTEL",
+    ],
+)
+def test_on_off_settings_take_on_or_off_and_name_anything_else(name: str) -> None:
+    field = {
+        "RX_GATEWAY_UVLOOP": "use_uvloop",
+        "RX_GATEWAY_REUSE_PORT": "reuse_port",
+        "RX_GATEWAY_DEV_MODE": "dev_mode",
+        "RX_GATEWAY_BATCHING": "batching",
+        "RX_GATEWAY_OTEL": "otel_enabled",
+    }[name]
+    for on in ("1", "true", "YES", " on "):
+        assert getattr(Settings.from_env({name: on}), field) is True
+    for off in ("0", "false", "No", "OFF"):
+        assert getattr(Settings.from_env({name: off}), field) is False
+    assert getattr(Settings.from_env({name: ""}), field) is getattr(Settings(), field)
+    for typo in ("2", "x", "enabled", "tru"):
+        with pytest.raises(InvalidRequest, match=name):
+            Settings.from_env({name: typo})
+
+
+def test_an_unknown_log_level_is_one_line_for_every_command() -> None:
+    """RX_GATEWAY_LOG_LEVEL=LOUD: a configuration error naming the variable and the levels
+    (it was a ValueError traceback from logging, in every command)."""
+    assert Settings.from_env({"RX_GATEWAY_LOG_LEVEL": "debug"}).log_level == "DEBUG"
+    for command in (["migrate"], ["ncpdp", "decode"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "rx_gateway", *command],
+            capture_output=True,
+            text=True,
+            input="",
+            timeout=60,
+            env=_env(RX_GATEWAY_LOG_LEVEL="LOUD"),
+            check=False,
+        )
+        line = _one_line_error(result)
+        assert "RX_GATEWAY_LOG_LEVEL" in line and "'LOUD'" in line and "WARNING" in line
 
 
 # --- A newcomer never sees a traceback (issue 11) -------------------------------------------

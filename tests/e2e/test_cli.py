@@ -267,13 +267,30 @@ def _latin1_pharmacy(directory: Path) -> None:
     )
 
 
+def _plan_document(text: str) -> Any:
+    def make(directory: Path) -> None:
+        (directory / "plans").mkdir(parents=True)
+        (directory / "plans" / "P.json").write_text(text)
+
+    return make
+
+
 @pytest.mark.parametrize(
     ("make", "expected"),
     [
         (_latin1_pharmacy, "pharmacies.csv:3: field 'name': byte 0xe9 that is not UTF-8"),
         (lambda d: d.mkdir(), "holds no data files: nothing to load"),
+        # a RecursionError and an int-digits ValueError were tracebacks
+        (
+            _plan_document("[" * 100_000 + "]" * 100_000),
+            "P.json:1: field '(json)': not JSON: nested too deeply",
+        ),
+        (
+            _plan_document('{"plan_id": ' + "9" * 5_000 + "}"),
+            "P.json:1: field '(json)': not JSON: a number longer than",
+        ),
     ],
-    ids=["latin-1 byte", "empty directory"],
+    ids=["latin-1 byte", "empty directory", "nested too deeply", "an integer too long"],
 )
 async def test_a_bad_load_is_one_line_and_changes_nothing(
     fresh_database: Any, tmp_path: Path, make: Any, expected: str
@@ -295,6 +312,23 @@ async def test_a_bad_load_is_one_line_and_changes_nothing(
         assert await conn.fetchval("SELECT count(*) FROM pharmacy") == 0
     finally:
         await conn.close()
+
+
+def test_ncpdp_encode_of_json_nested_too_deeply_is_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "rx_gateway", "ncpdp", "encode"],
+        capture_output=True,
+        text=True,
+        input="[" * 100_000 + "]" * 100_000,
+        timeout=60,
+        env=_env(),
+        check=False,
+    )
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        == "rx-gateway ncpdp encode: nested too deeply: line 1 column 1 (char 0)"
+    )
 
 
 def test_an_unreachable_database_is_said_at_once_and_given_up_after_the_start_timeout() -> None:

@@ -29,6 +29,7 @@ from rx_gateway.domain.reference import (
     PurseRule,
 )
 from rx_gateway.domain.values import is_digits
+from rx_gateway.jsontext import parse_json
 
 
 def _non_negative(value: int) -> bool:
@@ -461,7 +462,7 @@ def _month_bands(reader: Reader, doc: Mapping[str, Any]) -> tuple[tuple[int, int
 
 def parse_plan_text(text: str, source: str) -> Plan:
     try:
-        doc = json.loads(text)
+        doc = parse_json(text)
     except json.JSONDecodeError as error:
         raise ReferenceDataError(source, error.lineno, "(json)", error.msg) from error
     return plan_from_document(doc, source, text)

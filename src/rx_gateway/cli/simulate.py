@@ -33,6 +33,7 @@ from rx_gateway.domain.simulation import (
     replay,
     with_purse_funding,
 )
+from rx_gateway.jsontext import parse_json
 
 MOST_AFFECTED = 10
 FLIPS_LISTED = 50
@@ -49,7 +50,7 @@ def _design(path: Path) -> Any:
         msg = f"--design {path}: cannot read: {error}"
         raise RxGatewayError(msg) from None
     try:
-        return json.loads(text)
+        return parse_json(text)
     except json.JSONDecodeError as error:
         msg = f"--design {path}:{error.lineno}: not JSON: {error.msg}"
         raise RxGatewayError(msg) from None

@@ -7,6 +7,7 @@ import sys
 
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import RxGatewayError
+from rx_gateway.jsontext import parse_json
 
 GENERATE_MEMBERS_MIN = 100  # fewer may not hold every scripted fixture (depends on the seed)
 
@@ -41,7 +42,7 @@ def ncpdp(command: str) -> int:
         if command == "decode":
             print(json.dumps(to_json(decode(data.rstrip(b"\r\n"))), indent=2))
         else:
-            sys.stdout.buffer.write(encode(from_json(json.loads(data))))
+            sys.stdout.buffer.write(encode(from_json(parse_json(data))))
     except (CodecError, ValueError) as error:
         print(f"rx-gateway ncpdp {command}: {error}", file=sys.stderr)
         return 1

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from grpc import aio
 
 from rx_gateway.addresses import PORT_MAX, split_listen_address
 from rx_gateway.domain.errors import InvalidRequest, PermissionDenied, Unauthenticated
+from rx_gateway.jsontext import parse_json
 
 ANY_PCN = "*"
 
@@ -36,7 +36,7 @@ class SwitchTable:
     def from_file(cls, path: Path) -> SwitchTable:
         """``{"switch-name": ["610999/RXGCOMM", "610888/*"], ...}``; ``*`` allows any PCN."""
         try:
-            document = json.loads(path.read_text())
+            document = parse_json(path.read_text())
         except (OSError, ValueError) as error:
             raise InvalidRequest("RX_GATEWAY_SWITCHES_FILE", f"cannot read: {error}") from error
         if not isinstance(document, dict):

@@ -31,6 +31,7 @@ from rx_gateway.domain.cob import MEDICAID
 from rx_gateway.domain.errors import ReferenceDataError
 from rx_gateway.domain.reference import EMPLOYER_SPONSOR, Plan
 from rx_gateway.domain.settlement.parties import Payer
+from rx_gateway.jsontext import parse_json
 
 
 @dataclass
@@ -287,7 +288,7 @@ def read_dataset(directory: Path, *, known: dict[str, set[Any]] | None = None) -
         for path in sorted(plans_dir.glob("*.json")):
             text = read_plan_text(path)
             try:
-                document = json.loads(text)
+                document = parse_json(text)
             except json.JSONDecodeError as error:
                 raise ReferenceDataError(
                     str(path),

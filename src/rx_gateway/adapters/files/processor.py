@@ -21,6 +21,7 @@ from pathlib import Path
 from rx_gateway.adapters.document_reader import Reader
 from rx_gateway.domain.errors import ReferenceDataError
 from rx_gateway.domain.settlement.parties import Payer
+from rx_gateway.jsontext import parse_json
 
 NAME = "processor.json"
 RULES: dict[str, tuple[str, str]] = {
@@ -46,7 +47,7 @@ def read_payer(path: Path) -> Payer:
     except (OSError, UnicodeDecodeError) as error:
         raise ReferenceDataError(str(path), 0, "(file)", f"cannot be read: {error}") from None
     try:
-        doc = json.loads(text)
+        doc = parse_json(text)
     except json.JSONDecodeError as error:
         raise ReferenceDataError(
             str(path), error.lineno, "(json)", f"not JSON: {error.msg}"

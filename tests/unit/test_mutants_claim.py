@@ -192,6 +192,22 @@ CLAIM_ROWS: list[Any] = [
         id="fill-beyond-refills",
     ),
     pytest.param({"fill_number": 2, "number_of_refills_authorized": 2}, [], id="last-refill"),
+    pytest.param({"number_of_refills_authorized": 99}, [], id="refills-99"),
+    pytest.param(
+        {"number_of_refills_authorized": 100},
+        [("29", "Number of refills authorized (415-DF) must be 0-99")],
+        id="refills-100",
+    ),
+    pytest.param(
+        {"number_of_refills_authorized": -1},
+        [("29", "Number of refills authorized (415-DF) must be 0-99")],
+        id="refills-negative",
+    ),
+    pytest.param(
+        {"fill_number": 3, "number_of_refills_authorized": -2_147_483_648},
+        [("29", "Number of refills authorized (415-DF) must be 0-99")],
+        id="refills-int32-min",
+    ),
     pytest.param({"prescriber_id": "123456789"}, [("25", NPI_BAD)], id="npi-9"),
     pytest.param({"prescriber_id": "12345678901"}, [("25", NPI_BAD)], id="npi-11"),
     pytest.param({"prescriber_id": "123456789A"}, [("25", NPI_BAD)], id="npi-letter"),

@@ -32,6 +32,7 @@ class RejectCode(StrEnum):
     MI_DAW = "22"
     MI_PRESCRIBER_ID = "25"
     MI_DATE_WRITTEN = "28"
+    MI_REFILLS_AUTHORIZED = "29"
     MI_PRIOR_AUTHORIZATION_NUMBER = "EV"
     MI_COMPOUND_CODE = "20"
     COMPOUND_SEGMENT_MISSING = "8B"
@@ -262,6 +263,7 @@ REJECT_TEXT: dict[RejectCode, str] = {
     RejectCode.MI_PRODUCT_ID: "M/I Product/Service ID",
     RejectCode.MI_DAW: "M/I DAW/Product Selection Code",
     RejectCode.MI_DATE_WRITTEN: "M/I Date Prescription Written",
+    RejectCode.MI_REFILLS_AUTHORIZED: "M/I Number of Refills Authorized",
     RejectCode.NOT_CONTRACTED: "Pharmacy Not Contracted With Plan On Date Of Service",
     RejectCode.NON_MATCHED_PHARMACY: "Non-Matched Pharmacy Number",
     RejectCode.NON_MATCHED_GROUP: "Non-Matched Group ID",

@@ -197,6 +197,7 @@ def validate_claim(request: ClaimRequest) -> list[Reject]:
 # 423-DN values (NCPDP ECL): blank, 00-09, 11-15
 BASIS_OF_COST_CODES = frozenset({"", *(f"{n:02d}" for n in (*range(10), *range(11, 16)))})
 DATE_OF_BIRTH_YEAR_MIN = 1880
+REFILLS_AUTHORIZED_MAX = 99  # 415-DF is 9(2)
 
 
 def _date_of_birth_rejects(date_of_birth: str, service: dt.date | None) -> list[Reject]:
@@ -231,7 +232,14 @@ def _patient_and_prescriber_rejects(request: ClaimRequest) -> list[Reject]:
             )
         )
     refills = request.number_of_refills_authorized
-    if refills > 0 and request.fill_number > refills:
+    if not 0 <= refills <= REFILLS_AUTHORIZED_MAX:
+        rejects.append(
+            Reject(
+                RejectCode.MI_REFILLS_AUTHORIZED,
+                f"Number of refills authorized (415-DF) must be 0-{REFILLS_AUTHORIZED_MAX}",
+            )
+        )
+    elif refills > 0 and request.fill_number > refills:
         rejects.append(
             Reject(
                 RejectCode.MI_FILL_NUMBER,

@@ -209,6 +209,20 @@ def test_errors_never_show_a_phi_value(tmp_path: Path, column: str, bad: str) ->
         assert "1961" not in str(error) and "13-01" not in str(error)
 
 
+@pytest.mark.parametrize("born", ["1800-01-01", "2999-01-01"])
+def test_a_date_of_birth_no_claim_could_carry_is_refused(tmp_path: Path, born: str) -> None:
+    """members.csv with a birth year before 1880 or after next year: refused at its line and
+    field (a claim sending the member's real 304-C4 would otherwise be 09 forever)."""
+    columns = MEMBERS_HEADER.strip().split(",")
+    values = MEMBER_ROW.strip().split(",")
+    values[columns.index("date_of_birth")] = born
+    (tmp_path / "members.csv").write_text(MEMBERS_HEADER + MEMBER_ROW + ",".join(values) + "\n")
+    error = _error(tmp_path)
+    assert (error.line, error.field) == (3, "date_of_birth")
+    assert "from 1880 to the end of next year" in str(error)
+    assert born not in str(error)
+
+
 def test_a_duplicate_cardholder_is_refused_without_showing_it(tmp_path: Path) -> None:
     """A cardholder ID and person code name one member; the ID (PHI) is not shown."""
     second = MEMBER_ROW.replace("M000001", "M000002")

@@ -323,6 +323,31 @@ def test_a_malformed_file_is_refused_by_its_structure(text: str, expected: str) 
     assert re.search(expected, str(caught.value)), str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("born", "refused"),
+    [
+        ("18791231", True),  # before the claim door's 304-C4 floor
+        ("18800101", False),
+        ("20271231", False),  # the end of the year after the file's BGN03 (2026-11-01)
+        ("20280101", True),
+        ("29990101", True),
+    ],
+)
+def test_a_birth_date_no_claim_could_carry_is_refused(born: str, refused: bool) -> None:
+    """A DMG02 a claim's 304-C4 would never match (1800, 2999) loaded, and the member's
+    every claim with their real date of birth was then 09: the file is refused instead,
+    naming the element, not the date (PHI)."""
+    text = interchange(member("E834C9", born=born, group="G"))
+    if not refused:
+        assert _read(text).transactions
+        return
+    with pytest.raises(InvalidRequest) as caught:
+        _read(text)
+    message = str(caught.value)
+    assert "segment 9 (DMG): DMG02 must be a date of birth from 1880" in message, message
+    assert born not in message
+
+
 def test_structure_errors_never_quote_phi() -> None:
     """A bad date of birth is named by its element, not shown."""
     text = interchange(member("E834C9", born="19801341", group="G"))

@@ -26,7 +26,12 @@ from rx_gateway.domain.compound_segment import (
 from rx_gateway.domain.dur import CLARIFICATIONS_MAX
 from rx_gateway.domain.other_payments import other_payment_rejects
 from rx_gateway.domain.rejects import Reject, RejectCode
-from rx_gateway.domain.values import is_digits, is_text, parse_ccyymmdd
+from rx_gateway.domain.values import (
+    DATE_OF_BIRTH_YEAR_MIN,
+    is_digits,
+    is_text,
+    parse_ccyymmdd,
+)
 
 
 def npi_check_digit_ok(npi: str) -> bool:
@@ -196,7 +201,6 @@ def validate_claim(request: ClaimRequest) -> list[Reject]:
 
 # 423-DN values (NCPDP ECL): blank, 00-09, 11-15
 BASIS_OF_COST_CODES = frozenset({"", *(f"{n:02d}" for n in (*range(10), *range(11, 16)))})
-DATE_OF_BIRTH_YEAR_MIN = 1880
 REFILLS_AUTHORIZED_MAX = 99  # 415-DF is 9(2)
 
 

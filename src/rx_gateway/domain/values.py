@@ -11,6 +11,16 @@ def is_digits(value: str) -> bool:
     return value.isascii() and value.isdigit()
 
 
+# 304-C4 and every file that carries a date of birth: nobody alive was born before this year
+DATE_OF_BIRTH_YEAR_MIN = 1880
+
+
+def plausible_birth_date(born: dt.date, today: dt.date) -> bool:
+    """A date of birth an enrollment file may carry: from 1880 (the claim door's 304-C4 floor)
+    to the end of next year (a clock behind the file's; a year like 2999 is a typo)."""
+    return DATE_OF_BIRTH_YEAR_MIN <= born.year <= today.year + 1
+
+
 def is_text(value: str) -> bool:
     """NCPDP alphanumeric: printable ASCII (space to tilde). No NUL, no control character, no
     framing byte, nothing outside ASCII."""

@@ -39,7 +39,12 @@ from rx_gateway.domain.enrollment import (
     refuse,
 )
 from rx_gateway.domain.reference import CoverageLevel, Plan
-from rx_gateway.domain.values import is_digits
+from rx_gateway.domain.values import (
+    DATE_OF_BIRTH_YEAR_MIN,
+    is_digits,
+    parse_ccyymmdd,
+    plausible_birth_date,
+)
 
 IMPLEMENTATION = "005010X220A1"
 ISA_LENGTH = 106  # the ISA is fixed length: its 4th character and its last three are delimiters
@@ -217,6 +222,8 @@ class _Reader:
         self.group_control_number = ""
         self.loop = "header"
         self.member: _Loop | None = None
+        # the file's date (BGN03, else today): no one in it was born after the next year
+        self.created = dt.datetime.now(dt.UTC).date()
 
     def fail(self, s: Segment, element: str, message: str) -> NoReturn:
         refuse(self.source, s.where, element, message)
@@ -260,6 +267,7 @@ class _Reader:
 
     def _bgn(self, s: Segment) -> None:
         self._current(s).bgn = s
+        self.created = parse_ccyymmdd(s.get(3)) or self.created
 
     def _n1(self, s: Segment) -> None:
         transaction = self._current(s)
@@ -378,6 +386,13 @@ class _Reader:
         if s.get(1) != "D8":
             self.fail(s, "DMG01", "must be D8")
         born = _date(self.source, s, 2)
+        if not plausible_birth_date(born, self.created):
+            self.fail(
+                s,
+                "DMG02",
+                f"must be a date of birth from {DATE_OF_BIRTH_YEAR_MIN}"
+                " to the end of the year after the file's (BGN03)",
+            )
         gender = s.get(3)
         if gender not in GENDER_CODES:
             self.fail(s, "DMG03", "must be F, M or U")

@@ -53,7 +53,11 @@ from collections.abc import Callable
 from typing import Any
 
 from rx_gateway.domain.settlement.cycles import WEEKDAYS, weekday_number
-from rx_gateway.domain.values import is_digits
+from rx_gateway.domain.values import (
+    DATE_OF_BIRTH_YEAR_MIN,
+    is_digits,
+    plausible_birth_date,
+)
 
 Parser = Callable[[str], Any]
 
@@ -168,6 +172,14 @@ def _date(value: str) -> dt.date:
         return dt.date.fromisoformat(value.strip())
     except ValueError:
         raise ValueError("must be a date YYYY-MM-DD") from None
+
+
+def _birth_date(value: str) -> dt.date:
+    born = _date(value)
+    if not plausible_birth_date(born, dt.datetime.now(dt.UTC).date()):
+        msg = f"must be a date of birth from {DATE_OF_BIRTH_YEAR_MIN} to the end of next year"
+        raise ValueError(msg)
+    return born
 
 
 def _one_of(*choices: str) -> Parser:
@@ -327,7 +339,7 @@ TABLES: dict[str, dict[str, Parser]] = {
         "class_code": _text,
         "first_name": _text,
         "last_name": _text,
-        "date_of_birth": _date,
+        "date_of_birth": _birth_date,
         "gender_code": _int_between(0, 2),
     },
     "coverages.csv": {

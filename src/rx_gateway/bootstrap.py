@@ -273,6 +273,8 @@ async def _build_app(
         if settings.tls_cert_file is not None and settings.tls_key_file is not None
         else None
     )
+    if tls is not None:
+        tls.check()  # a bad certificate or key named now, not as a port that cannot be bound
     switches = SwitchTable.from_file(settings.switches_file) if settings.switches_file else None
     conn = await asyncpg.connect(dsn)
     try:

@@ -298,3 +298,33 @@ def test_tls_settings_from_the_environment(pki: Path) -> None:
     assert Settings.from_env({"RX_GATEWAY_DEV_MODE": "1"}).security_problem() is None
     with pytest.raises(InvalidRequest, match="RX_GATEWAY_TLS_CERT_FILE"):
         Settings.from_env({"RX_GATEWAY_TLS_CERT_FILE": str(pki / "missing.pem")})
+
+
+@pytest.mark.parametrize(
+    ("files", "setting"),
+    [
+        ({"tls_cert_file": "garbage.pem"}, "RX_GATEWAY_TLS_CERT_FILE and RX_GATEWAY_TLS_KEY_FILE"),
+        ({"tls_key_file": "garbage.pem"}, "RX_GATEWAY_TLS_CERT_FILE and RX_GATEWAY_TLS_KEY_FILE"),
+        ({"tls_key_file": "switch-a.key"}, "RX_GATEWAY_TLS_CERT_FILE and RX_GATEWAY_TLS_KEY_FILE"),
+        ({"tls_client_ca_file": "garbage.pem"}, "RX_GATEWAY_TLS_CLIENT_CA_FILE"),
+    ],
+    ids=["a certificate that is not PEM", "a key that is not PEM", "another's key", "a bad CA"],
+)
+async def test_a_bad_tls_file_is_named_before_anything_starts(
+    pki: Path, loaded_dsn: str, files: dict[str, str], setting: str
+) -> None:
+    """A certificate, key or CA the TLS library cannot use: the error names the setting
+    (grpc only failed to bind the port, naming neither), before any pool is opened."""
+    (pki / "garbage.pem").write_text("-----BEGIN CERTIFICATE-----\nnot base64\n")
+    chosen = {
+        "tls_cert_file": pki / "server.pem",
+        "tls_key_file": pki / "server.key",
+        "tls_client_ca_file": pki / "ca.pem",
+    } | {name: pki / file for name, file in files.items()}
+    switches = pki / "switches-any.json"
+    switches.write_text(json.dumps({"switch-a": ["610999/*"]}))
+    settings = replace(TEST_SETTINGS, switches_file=switches, **chosen)
+    with pytest.raises(InvalidRequest) as raised:
+        await build_app(settings, loaded_dsn)
+    assert str(raised.value).startswith(setting), str(raised.value)
+    assert "not base64" not in str(raised.value)

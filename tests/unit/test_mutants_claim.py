@@ -48,8 +48,9 @@ DOB_BAD = "Date of birth (304-C4) must be CCYYMMDD"
 GENDER_BAD = "Gender code (305-C5) must be 0, 1 or 2"
 NPI_BAD = "Prescriber ID (411-DB) must be a 10-digit NPI"
 DN_BAD = "Basis of cost (423-DN) must be 00-15 or blank"
-UC_BAD = "U&C (426-DQ) must be greater than zero"
-GAD_BAD = "Gross amount due (430-DU) must be positive"
+UC_BAD = "U&C (426-DQ) must be $0.01 to $999,999.99"
+GAD_BAD = "Gross amount due (430-DU) must be $0.01 to $999,999.99"
+COST_BAD = "Ingredient cost (409-D9) and dispensing fee (412-DC) must each be $0.00 to $999,999.99"
 R9 = (
     "Gross amount due (430-DU) must equal 409-D9 + 412-DC + 481-HA + 482-GE + 438-E3"
     " + the 480-H9 other amounts"
@@ -266,12 +267,12 @@ CLAIM_ROWS: list[Any] = [
     # a negative 409-D9 or 412-DC, even when the sum matches: 3201 − 1 = 3200
     pytest.param(
         {"ingredient_cost_submitted_cents": -1, "dispensing_fee_submitted_cents": 3_201},
-        [("R9", R9)],
+        [("R9", COST_BAD)],
         id="ingredient-neg",
     ),
     pytest.param(
         {"ingredient_cost_submitted_cents": 3_201, "dispensing_fee_submitted_cents": -1},
-        [("R9", R9)],
+        [("R9", COST_BAD)],
         id="fee-neg",
     ),
     # 409-D9 over the maximum with a matching sum: MAX + 1 − 2 = MAX − 1
@@ -281,7 +282,7 @@ CLAIM_ROWS: list[Any] = [
             "ingredient_cost_submitted_cents": MAX + 1,
             "dispensing_fee_submitted_cents": -2,
         },
-        [("R9", R9)],
+        [("R9", COST_BAD)],
         id="ingredient-over",
     ),
     pytest.param(
@@ -290,7 +291,7 @@ CLAIM_ROWS: list[Any] = [
             "ingredient_cost_submitted_cents": -2,
             "dispensing_fee_submitted_cents": MAX + 1,
         },
-        [("R9", R9)],
+        [("R9", COST_BAD)],
         id="fee-over",
     ),
     # --- everything wrong at once: every reject, in the order the checks run (header first) ---

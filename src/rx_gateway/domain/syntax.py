@@ -297,18 +297,30 @@ def _pricing_rejects(request: ClaimRequest) -> list[Reject]:
     rejects = []
     if not 0 < request.usual_and_customary_charge_cents <= AMOUNT_MAX_CENTS:
         rejects.append(
-            Reject(RejectCode.UC_MUST_BE_POSITIVE, "U&C (426-DQ) must be greater than zero")
+            Reject(RejectCode.UC_MUST_BE_POSITIVE, "U&C (426-DQ) must be $0.01 to $999,999.99")
         )
     extra = additional_amount_rejects(request.additional_amounts)
     rejects += extra
     if not 0 < request.gross_amount_due_cents <= AMOUNT_MAX_CENTS:
         rejects.append(
-            Reject(RejectCode.GAD_MUST_BE_POSITIVE, "Gross amount due (430-DU) must be positive")
+            Reject(
+                RejectCode.GAD_MUST_BE_POSITIVE,
+                "Gross amount due (430-DU) must be $0.01 to $999,999.99",
+            )
         )
     elif not extra and (
         not 0 <= request.ingredient_cost_submitted_cents <= AMOUNT_MAX_CENTS
         or not 0 <= request.dispensing_fee_submitted_cents <= AMOUNT_MAX_CENTS
-        or request.gross_amount_due_cents
+    ):
+        rejects.append(
+            Reject(
+                RejectCode.GAD_FORMULA,
+                "Ingredient cost (409-D9) and dispensing fee (412-DC) must each be $0.00 to"
+                " $999,999.99",
+            )
+        )
+    elif not extra and (
+        request.gross_amount_due_cents
         != request.ingredient_cost_submitted_cents
         + request.dispensing_fee_submitted_cents
         + request.additional_amounts.total_cents

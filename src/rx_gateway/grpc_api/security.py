@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,13 +83,47 @@ class TlsFiles:
     key_file: Path
     client_ca_file: Path | None = None
 
+    def check(self) -> None:
+        """The certificate and its key (and the client CA) are what a TLS library takes: one
+        error naming the setting otherwise (grpc would only fail to bind the port, naming
+        neither). An encrypted key is refused too: grpc cannot use one."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            context.load_cert_chain(self.cert_file, self.key_file, password=b"")
+        except (ssl.SSLError, OSError, ValueError) as error:
+            raise InvalidRequest(
+                "RX_GATEWAY_TLS_CERT_FILE and RX_GATEWAY_TLS_KEY_FILE",
+                f"not a PEM certificate and its unencrypted private key ({_reason(error)})",
+            ) from None
+        if self.client_ca_file is not None:
+            try:
+                context.load_verify_locations(cafile=self.client_ca_file)
+            except (ssl.SSLError, OSError, ValueError) as error:
+                raise InvalidRequest(
+                    "RX_GATEWAY_TLS_CLIENT_CA_FILE",
+                    f"not a PEM CA certificate ({_reason(error)})",
+                ) from None
+
     def server_credentials(self, *, require_client_certificate: bool) -> grpc.ServerCredentials:
+        self.check()
         ca = self.client_ca_file.read_bytes() if self.client_ca_file else None
         return grpc.ssl_server_credentials(
             [(self.key_file.read_bytes(), self.cert_file.read_bytes())],
             root_certificates=ca if require_client_certificate else None,
             require_client_auth=require_client_certificate,
         )
+
+
+def _reason(error: Exception) -> str:
+    """What is wrong with a TLS file, in a few words (never its contents)."""
+    if isinstance(error, ssl.SSLError):
+        detail = str(error.reason).replace("_", " ").lower() if error.reason else ""
+        return "the TLS library cannot read it" + (f": {detail}" if detail else "")
+    if isinstance(error, FileNotFoundError):
+        return "no such file"
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    return type(error).__name__
 
 
 def client_credentials(

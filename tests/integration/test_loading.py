@@ -83,6 +83,49 @@ async def test_repeated_load_funds_once(
     assert second["funding_applied"] == 0
 
 
+async def test_a_reload_cannot_change_a_purses_kind_or_employer(
+    fresh_database: Any, dataset: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """purses.csv loaded again with another kind or employer for a stored purse: refused at
+    its line and column, nothing changed (it was silently ignored, exit 0)."""
+    dsn = await fresh_database()
+    database = Database(dsn)
+    await database.migrate()
+    await database.load(dataset[0])
+    header, first, *_ = (dataset[0] / "purses.csv").read_text().splitlines()
+    purse_id, family_id, kind, employer = first.split(",")
+    for column, changed in (
+        ("kind", f"{purse_id},{family_id},{'FSA' if kind != 'FSA' else 'HRA'},{employer}"),
+        ("employer_id", f"{purse_id},{family_id},{kind},{employer}-OTHER"),
+    ):
+        (tmp_path / "purses.csv").write_text(f"{header}\n{changed}\n")
+        with pytest.raises(ReferenceDataError) as caught:
+            await database.load(tmp_path)
+        assert (caught.value.line, caught.value.field) == (2, column)
+        assert f"purse {purse_id} is already stored with {column}" in str(caught.value)
+    conn = await asyncpg.connect(dsn)
+    try:
+        stored = await conn.fetchrow(
+            "SELECT kind, employer_id FROM purse WHERE purse_id = $1", purse_id
+        )
+        assert (stored["kind"], stored["employer_id"]) == (kind, employer)
+    finally:
+        await conn.close()
+
+
+def test_a_quote_left_open_is_refused_not_read_into_the_next_row(tmp_path: Path) -> None:
+    """An unbalanced quote made one field of the rest of the file, line breaks included: a
+    text field must be one printable line."""
+    (tmp_path / "members.csv").write_text(
+        MEMBERS_HEADER
+        + MEMBER_ROW.replace(",Ava,", ',"Ava,')
+        + MEMBER_ROW.replace("M000001", "M000002").replace("001,", "002,", 1)
+    )
+    error = _error(tmp_path)
+    assert error.field == "first_name"
+    assert "quote left open" in str(error)
+
+
 def test_formulary_without_the_optional_edit_columns_still_loads(
     tmp_path: Path, dataset: tuple[Path, dict[str, Any]]
 ) -> None:

@@ -122,11 +122,19 @@ def shown(name: str, column: str, raw: str) -> str:
 def _text(value: str) -> str:
     if not value.strip():
         raise ValueError("is required")
-    return value.strip()
+    return _printable(value.strip())
 
 
 def _optional_text(value: str) -> str | None:
-    return value.strip() or None
+    return _printable(value.strip()) or None
+
+
+def _printable(value: str) -> str:
+    """No line break, tab or other control character: a quote left open in a CSV row makes a
+    field of the rest of the file, line breaks included (a PA number that held the next row)."""
+    if not value.isprintable():
+        raise ValueError("must be one line of printable text (a quote left open?)")
+    return value
 
 
 def _int_between(low: int, high: int) -> Parser:

@@ -272,6 +272,37 @@ async def _refuse_moves(conn: asyncpg.Connection, dataset: Dataset) -> None:
                 raise ReferenceDataError(
                     name, line, column, f"already belongs to family {held}, not {row[family]}"
                 )
+    await _refuse_purse_changes(conn, dataset)
+
+
+async def _refuse_purse_changes(conn: asyncpg.Connection, dataset: Dataset) -> None:
+    """A purse keeps its kind and its employer: a reload saying otherwise was ignored (the
+    row is stored once), so it is an error naming the line (a new purse needs a new ID)."""
+    rows = dataset.rows("purses.csv")
+    if not rows:
+        return
+    stored = {
+        r["purse_id"]: (r["kind"], r["employer_id"])
+        for r in await conn.fetch(
+            "SELECT purse_id, kind, employer_id FROM purse WHERE purse_id = ANY($1::text[])",
+            [r[0] for r in rows],
+        )
+    }
+    for (purse_id, _family, kind, employer), line in zip(
+        rows, dataset.lines["purses.csv"], strict=True
+    ):
+        held = stored.get(purse_id)
+        if held is None:
+            continue
+        for column, now, before in (("kind", kind, held[0]), ("employer_id", employer, held[1])):
+            if now != before:
+                raise ReferenceDataError(
+                    "purses.csv",
+                    line,
+                    column,
+                    f"purse {purse_id} is already stored with {column} {before}, not {now}"
+                    " (a purse keeps its kind and employer: give a new purse a new purse_id)",
+                )
 
 
 async def _write_directory(conn: asyncpg.Connection, members: list[tuple[Any, ...]]) -> None:

@@ -247,6 +247,16 @@ def _interceptors(settings: Settings) -> list[aio.ServerInterceptor]:  # type: i
     return chosen
 
 
+def tls_files(settings: Settings) -> TlsFiles | None:
+    """The configured certificate, key and client CA, checked (InvalidRequest naming the
+    setting when the TLS library cannot use them), or None without TLS."""
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        return None
+    tls = TlsFiles(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file)
+    tls.check()
+    return tls
+
+
 async def build_app(settings: Settings, dsn: str, *, start: bool = True) -> App:
     """Migrate, open the pool, load the reference snapshot, and (optionally) start serving.
     Refuses an insecure configuration unless development mode is explicit. When a step fails
@@ -265,16 +275,11 @@ async def _build_app(
         raise InsecureConfiguration(problem)
     if settings.otel_enabled:
         tracing.configure(settings.otel_traces_exporter)
-    metrics_listener = _metrics_listener(settings)  # first: a busy port fails before any work
+        undo.callback(tracing.shutdown)
+    tls = tls_files(settings)  # checked first: a bad file is named, not a port
+    metrics_listener = _metrics_listener(settings)  # then a busy port fails before any work
     if metrics_listener is not None:
         undo.callback(metrics_listener.close)
-    tls = (
-        TlsFiles(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file)
-        if settings.tls_cert_file is not None and settings.tls_key_file is not None
-        else None
-    )
-    if tls is not None:
-        tls.check()  # a bad certificate or key named now, not as a port that cannot be bound
     switches = SwitchTable.from_file(settings.switches_file) if settings.switches_file else None
     conn = await asyncpg.connect(dsn)
     try:

@@ -150,7 +150,7 @@ class Settings:
                 value = kind(raw)
             except ValueError:
                 raise InvalidRequest(name, f"must be a number, got {raw!r}") from None
-            if not math.isfinite(value) or value <= 0:
+            if value > NUMBER_MAX or not math.isfinite(value) or value <= 0:
                 raise InvalidRequest(name, f"must be a positive number, got {raw!r}")
             return value
 
@@ -222,6 +222,10 @@ class Settings:
 FLAG_TRUE = frozenset({"1", "true", "yes", "on"})
 FLAG_FALSE = frozenset({"0", "false", "no", "off"})
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL", "NOTSET": "DEBUG"}  # logging's own
+# Past any count or duration these settings mean; compared before math.isfinite, which
+# raises OverflowError for an integer of 309 digits or more
+NUMBER_MAX = 10**9
 
 
 def _flag(environ: Mapping[str, str], name: str, *, default: bool) -> bool:
@@ -239,6 +243,7 @@ def _flag(environ: Mapping[str, str], name: str, *, default: bool) -> bool:
 
 def _log_level(environ: Mapping[str, str], name: str, default: str) -> str:
     raw = environ.get(name, "").strip().upper() or default
+    raw = LOG_LEVEL_ALIASES.get(raw, raw)
     if raw not in LOG_LEVELS:
         raise InvalidRequest(name, f"must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
     return raw

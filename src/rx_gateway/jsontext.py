@@ -17,6 +17,9 @@ def parse_json(text: str | bytes) -> Any:
         return json.loads(text)
     except json.JSONDecodeError:
         raise
+    except UnicodeDecodeError as error:  # bytes that are not UTF-8 (a ValueError too)
+        msg = f"not UTF-8 (byte {error.start})"
+        raise json.JSONDecodeError(msg, _text(text), 0) from None
     except RecursionError:
         raise json.JSONDecodeError("nested too deeply", _text(text), 0) from None
     except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"

@@ -132,6 +132,9 @@ def test_settings_from_env_validates() -> None:
             Settings.from_env({name: "nan"})
         with pytest.raises(InvalidRequest, match=name):
             Settings.from_env({name: "inf"})
+    # an integer too long for math.isfinite (OverflowError) is refused like any other
+    with pytest.raises(InvalidRequest, match="RX_GATEWAY_DB_POOL_SIZE_MAX"):
+        Settings.from_env({"RX_GATEWAY_DB_POOL_SIZE_MAX": "9" * 400})
 
 
 @pytest.mark.parametrize(
@@ -166,6 +169,8 @@ def test_an_unknown_log_level_is_one_line_for_every_command() -> None:
     """RX_GATEWAY_LOG_LEVEL=LOUD: a configuration error naming the variable and the levels
     (it was a ValueError traceback from logging, in every command)."""
     assert Settings.from_env({"RX_GATEWAY_LOG_LEVEL": "debug"}).log_level == "DEBUG"
+    assert Settings.from_env({"RX_GATEWAY_LOG_LEVEL": "warn"}).log_level == "WARNING"
+    assert Settings.from_env({"RX_GATEWAY_LOG_LEVEL": "FATAL"}).log_level == "CRITICAL"
     for command in (["migrate"], ["ncpdp", "decode"]):
         result = subprocess.run(
             [sys.executable, "-m", "rx_gateway", *command],

@@ -51,16 +51,17 @@ async def test_a_claim_without_person_code_is_matched_on_date_of_birth(
 async def test_a_reversal_naming_another_patient_is_refused(
     client: GatewayClient, fixtures: dict[str, Any], rx_number: Any
 ) -> None:
-    """302-C2 or 303-C3 on a B2 that do not match the paid claim: 52 / 53, and the claim
-    stays paid (a later correct reversal succeeds)."""
+    """302-C2 or 303-C3 on a B2 that name someone else: 52 / 53, and the claim stays paid (a
+    later correct reversal succeeds)."""
     member = fixtures["members"]["commercial_child"]
     request = _claim(fixtures, member, rx_number())
     assert (await client.submit(request)).transaction_response_status == "P"
     wrong_card = reversal_for(request)
     wrong_card.insurance.cardholder_id = "SOMEONEELSE"
     assert [r.code for r in (await client.reverse(wrong_card)).rejects] == ["52"]
+    assert member["person_code"] != "001"  # a dependant: 001 is someone else on the card
     wrong_person = reversal_for(request)
-    wrong_person.insurance.person_code = "009"
+    wrong_person.insurance.person_code = "001"
     assert [r.code for r in (await client.reverse(wrong_person)).rejects] == ["53"]
     assert (await client.reverse(reversal_for(request))).transaction_response_status == "A"
 
@@ -92,7 +93,8 @@ async def test_a_person_code_nobody_on_the_card_has_is_a_hint(
     nobody on the card has, sent with a date of birth, is the one person that date of birth
     (and gender) tells apart, as when the code is left out. The claim is that person's (a
     reversal naming the head is 53, naming the dependant is approved). Without a date of birth,
-    or with one nobody on the card has, it stays 52 and nothing is paid."""
+    or with one nobody on the card has, it stays 52 and nothing is paid. The pharmacy reverses
+    with the code it billed (009: nobody's on the card, so it names the claim's patient)."""
     family = fixtures["members"]["hdhp_family"]
     head = next(m for m in family if m["person_code"] == "001")
     dependant = next(m for m in family if m["person_code"] != "001")
@@ -118,7 +120,20 @@ async def test_a_person_code_nobody_on_the_card_has_is_a_hint(
     naming_head = reversal_for(unknown)
     naming_head.insurance.person_code = head["person_code"]
     assert [r.code for r in (await client.reverse(naming_head)).rejects] == ["53"]
-    naming_dependant = reversal_for(unknown)
+    as_billed = reversal_for(unknown)  # the pharmacy reverses with the code it sent: 009
+    assert as_billed.insurance.person_code == "009"
+    assert (await client.reverse(as_billed)).transaction_response_status == "A"
+    again = _claim(
+        fixtures,
+        dependant,
+        rx_number(),
+        day,
+        date_of_birth=dependant["date_of_birth"],
+        gender_code=int(dependant["gender_code"]),
+    )
+    again.insurance.person_code = "009"
+    assert (await client.submit(again)).transaction_response_status == "P"
+    naming_dependant = reversal_for(again)
     naming_dependant.insurance.person_code = dependant["person_code"]
     assert (await client.reverse(naming_dependant)).transaction_response_status == "A"
     no_birth_date = _claim(fixtures, dependant, rx_number(), day)

@@ -328,3 +328,27 @@ async def test_a_bad_tls_file_is_named_before_anything_starts(
         await build_app(settings, loaded_dsn)
     assert str(raised.value).startswith(setting), str(raised.value)
     assert "not base64" not in str(raised.value)
+
+
+def test_files_grpc_can_use_pass_the_check_however_weak(tmp_path: Path) -> None:
+    """The check asks whether the TLS library can use the files, not how strong they are: a
+    1024-bit RSA key that Python's default security level refuses (and grpc binds) passes,
+    so does an EC key in PKCS#8 (the fixtures'); an encrypted key is refused without asking
+    for a passphrase."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from rx_gateway.grpc_api.security import TlsFiles
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    certificate = _certificate("localhost", key, server=True)  # type: ignore[arg-type]
+    _write(tmp_path, "weak", certificate, key)
+    TlsFiles(tmp_path / "weak.pem", tmp_path / "weak.key").check()
+    (tmp_path / "locked.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret"),
+        )
+    )
+    with pytest.raises(InvalidRequest, match="unencrypted private key"):
+        TlsFiles(tmp_path / "weak.pem", tmp_path / "locked.key").check()

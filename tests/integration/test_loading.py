@@ -123,7 +123,16 @@ def test_a_quote_left_open_is_refused_not_read_into_the_next_row(tmp_path: Path)
     )
     error = _error(tmp_path)
     assert error.field == "first_name"
-    assert "quote left open" in str(error)
+    assert "no control character (a quote left open?)" in str(error)
+
+
+def test_a_no_break_space_or_soft_hyphen_in_a_name_is_text(tmp_path: Path) -> None:
+    """Only control characters are refused: a name exported with a no-break space loads."""
+    (tmp_path / "members.csv").write_text(
+        MEMBERS_HEADER + MEMBER_ROW.replace(",Ava,Lowe,", ",Ava\u00a0Mae,Lo\u00adwe,")
+    )
+    dataset = read_dataset(tmp_path)
+    assert dataset.rows("members.csv")[0][6:8] == ("Ava\u00a0Mae", "Lo\u00adwe")
 
 
 def test_formulary_without_the_optional_edit_columns_still_loads(

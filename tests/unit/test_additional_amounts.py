@@ -10,6 +10,7 @@ import pytest
 
 from rx_gateway.domain.additional_amounts import AdditionalAmounts, OtherAmount
 from rx_gateway.domain.adjudication import Paid, Rejected, adjudicate
+from rx_gateway.domain.money import divide
 from rx_gateway.domain.reference import (
     Drug,
     FormularyEntry,
@@ -119,6 +120,9 @@ def test_the_percentage_tax_paid_is_never_more_than_billed(
     p = decision.response.pricing
     assert p is not None
     assert p.percentage_sales_tax_amount_paid_cents == paid
+    # 560-AY on 561-AZ's basis (F6 + F7 = 91.50) gives 559-AX, to the cent, capped or not
+    assert divide(p.percentage_sales_tax_rate_paid * 9_150, 1_000_000) == paid
+    assert p.percentage_sales_tax_rate_paid <= rate
     assert (
         p.total_amount_paid_cents + p.patient_pay_amount_cents
         <= _worked(amounts).gross_amount_due_cents

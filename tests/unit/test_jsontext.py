@@ -21,8 +21,9 @@ def test_json_parses_as_json_does() -> None:
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
         ("9" * 5_000, "a number longer than 4300 digits"),
         ('{"a": ', "Expecting value"),
+        (b'{"a": "caf\xe9"}', "not UTF-8"),  # a UnicodeDecodeError is a ValueError too
     ],
-    ids=["nested", "nested bytes", "a long integer", "syntax"],
+    ids=["nested", "nested bytes", "a long integer", "syntax", "latin-1 bytes"],
 )
 def test_what_json_cannot_take_is_a_decode_error(text: str | bytes, message: str) -> None:
     with pytest.raises(json.JSONDecodeError, match=message) as raised:

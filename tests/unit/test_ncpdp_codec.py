@@ -275,3 +275,16 @@ def test_unreadable_transmissions_are_r8(data: bytes) -> None:
     with pytest.raises(CodecError) as caught:
         decode(data)
     assert caught.value.reject == "R8"
+
+
+@pytest.mark.parametrize("raw", ["X", "1.5", "2147483648", "-2147483649"])
+def test_a_refills_authorized_field_the_codec_cannot_read_is_29(raw: str) -> None:
+    """415-DF that is not a number (or past int32): M/I Number of Refills Authorized (29) for
+    its transaction, as the structured door answers out-of-range counts, not the generic 1V."""
+    from rx_gateway.domain.rejects import RejectCode
+    from rx_gateway.ncpdp.codec import Segment
+    from rx_gateway.ncpdp.requests import FieldProblem, _number
+
+    with pytest.raises(FieldProblem) as raised:
+        _number(Segment("07", (("DF", raw),)), "DF")
+    assert raised.value.code is RejectCode.MI_REFILLS_AUTHORIZED

@@ -74,7 +74,10 @@ async def serve_workers(settings: Settings, workers: int) -> int:
     problem = settings.security_problem()
     if problem is not None:
         raise InsecureConfiguration(problem)
-    metrics = _WorkerMetrics.start(settings)  # first: a busy port fails before any work
+    from rx_gateway.bootstrap import tls_files  # noqa: PLC0415 - imports grpc: after main()
+
+    tls_files(settings)  # a bad certificate or key: named once here, not by each worker
+    metrics = _WorkerMetrics.start(settings)  # then a busy port fails before any work
     children: list[asyncio.subprocess.Process] = []
     forwarders: list[asyncio.Future[None]] = []
     database: Database | None = None
@@ -109,12 +112,16 @@ async def serve_workers(settings: Settings, workers: int) -> int:
                 # the worker has said why on stderr (shared with this process)
                 msg = f"worker {len(children)} of {workers} did not start"
                 raise RxGatewayError(msg)
-            # what the worker writes to stdout from now on (the console trace exporter's
-            # spans) goes on to this process's: a pipe nobody reads would block the worker
-            forwarders.append(asyncio.ensure_future(_forward(child.stdout)))
         print(
             f"rx-gateway listening on {settings.listen_address} with {workers} workers", flush=True
         )
+        # what the workers write to stdout from now on (the console trace exporter's spans)
+        # goes on to this process's: a pipe nobody reads would block them
+        forwarders += [
+            asyncio.ensure_future(_forward(child.stdout))
+            for child in children
+            if child.stdout is not None
+        ]
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -123,6 +130,11 @@ async def serve_workers(settings: Settings, workers: int) -> int:
         done, _ = await asyncio.wait(
             [asyncio.ensure_future(stop.wait()), *waits], return_when="FIRST_COMPLETED"
         )
+        if not stop.is_set():
+            # a signal sent to the whole process group may reach a worker first: give this
+            # process's own a moment before calling the worker's end a failure
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), SIBLING_SIGNAL_GRACE_S)
         if not stop.is_set():
             ended = next(w for w in waits if w in done)
             child = children[waits[ended] - 1]
@@ -152,10 +164,15 @@ async def serve_workers(settings: Settings, workers: int) -> int:
 
 
 async def _forward(stream: asyncio.StreamReader) -> None:
-    """Copy a worker's stdout to this process's, line by line, until the worker closes it."""
-    while line := await stream.readline():
-        sys.stdout.buffer.write(line)
+    """Copy a worker's stdout to this process's until the worker closes it (in chunks: a
+    line longer than the reader's limit would stop a line-by-line copy, and the pipe would
+    fill again)."""
+    while chunk := await stream.read(FORWARD_CHUNK_BYTES):
+        sys.stdout.buffer.write(chunk)
         sys.stdout.flush()
+
+
+FORWARD_CHUNK_BYTES = 64 * 1024
 
 
 def _exit_status(code: int | None) -> str:
@@ -168,6 +185,7 @@ def _exit_status(code: int | None) -> str:
 
 
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+SIBLING_SIGNAL_GRACE_S = 1.0
 
 
 @dataclass

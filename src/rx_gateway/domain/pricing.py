@@ -178,18 +178,21 @@ def price_additional(
             tax_exempt_indicator=TAX_EXEMPT_PAYER if exempt else "",
         )
     percentage = 0
+    rate = amounts.percentage_sales_tax_rate
     if amounts.percentage_sales_tax_cents:
         basis = price.ingredient_cost_paid_cents
         if amounts.percentage_sales_tax_basis != TAX_BASIS_INGREDIENT:
             basis += price.dispensing_fee_paid_cents
-        percentage = min(
-            divide(basis * amounts.percentage_sales_tax_rate, TAX_RATE_UNIT),
-            amounts.percentage_sales_tax_cents,  # a rate that says more than was billed
-        )
+        percentage = divide(basis * rate, TAX_RATE_UNIT)
+        if percentage > amounts.percentage_sales_tax_cents:
+            # a rate that says more than was billed: pay what was billed, and say at what
+            # rate that is on the paid basis (560-AY × 561-AZ = 559-AX, to the cent)
+            percentage = amounts.percentage_sales_tax_cents
+            rate = divide(percentage * TAX_RATE_UNIT, basis)
     return AdditionalPaid(
         flat_sales_tax_cents=amounts.flat_sales_tax_cents,
         percentage_sales_tax_cents=percentage,
-        percentage_sales_tax_rate=amounts.percentage_sales_tax_rate if percentage else 0,
+        percentage_sales_tax_rate=rate if percentage else 0,
         percentage_sales_tax_basis=amounts.percentage_sales_tax_basis if percentage else "",
         incentive_cents=incentive,
         other_amounts=others,

@@ -42,6 +42,7 @@ FIELD_REJECTS = {
     "E7": RejectCode.MI_QUANTITY_DISPENSED,
     "D5": RejectCode.MI_DAYS_SUPPLY,
     "D3": RejectCode.MI_FILL_NUMBER,
+    "DF": RejectCode.MI_REFILLS_AUTHORIZED,
     "D8": RejectCode.MI_DAW,
     "C5": RejectCode.MI_GENDER,
     "DQ": RejectCode.MI_USUAL_AND_CUSTOMARY,

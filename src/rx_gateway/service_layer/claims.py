@@ -27,6 +27,7 @@ from rx_gateway.domain.member import (
     PurseState,
     match_person_code,
     match_unknown_person_code,
+    same_person_code,
 )
 from rx_gateway.domain.outcome import ClaimResponse, ResponseStatus, rejected
 from rx_gateway.domain.reference import ReferenceSnapshot
@@ -347,6 +348,8 @@ class ClaimProcessor:
             request.key.as_text(), request.cardholder_id, request.person_code
         )
         plan = snapshot.plans.get(stored.response.plan_id) if stored else None
+        if stored is not None:
+            request = await _hinted_reversal(store, request, stored)
         outcome = reverse_checked(
             request, stored, plan, authorization_number=self._authorization_numbers()
         )
@@ -545,6 +548,23 @@ async def _matched_member(
         if meant is not None and meant != person_code:
             lookup = await store.member_state(cardholder_id, meant, date_of_service, claim_key)
     return lookup
+
+
+async def _hinted_reversal(
+    store: MemberReader, request: ReversalRequest, stored: StoredClaim
+) -> ReversalRequest:
+    """A B2's 303-C3 read as the claim's was (a hint): a code nobody on the claim's card has
+    names no other patient, so it is taken as the claim's own, and a claim paid for the code
+    its pharmacy sent (then matched by date of birth) is reversed with that same code. A
+    code that is someone else's on the card still answers 53 (reverse_checked)."""
+    if not request.person_code or same_person_code(request.person_code, stored.person_code):
+        return request
+    if request.cardholder_id and request.cardholder_id != stored.cardholder_id:
+        return request  # 52 first, as reverse_checked says
+    people = await store.card_members(stored.cardholder_id)
+    if any(same_person_code(p.person_code, request.person_code) for p in people):
+        return request
+    return replace(request, person_code=stored.person_code)
 
 
 def _describe(span: object, transaction: str, response: ClaimResponse) -> None:

@@ -49,6 +49,7 @@ Files the settlement commands read (not part of a data directory):
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -130,10 +131,11 @@ def _optional_text(value: str) -> str | None:
 
 
 def _printable(value: str) -> str:
-    """No line break, tab or other control character: a quote left open in a CSV row makes a
-    field of the rest of the file, line breaks included (a PA number that held the next row)."""
-    if not value.isprintable():
-        raise ValueError("must be one line of printable text (a quote left open?)")
+    """No line break, tab or other control character (Unicode category Cc; a no-break space
+    or a soft hyphen is text): a quote left open in a CSV row makes a field of the rest of the
+    file, line breaks included (a PA number that held the next row)."""
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError("must be one line of text, no control character (a quote left open?)")
     return value
 
 

@@ -106,15 +106,21 @@ async def test_a_person_code_nobody_on_the_card_has_is_a_hint(
         paid = await client.submit(short)
         assert paid.transaction_response_status == "P", (sent, paid.rejects)
         assert (await client.reverse(reversal_for(short))).transaction_response_status == "A"
-    unknown = _claim(
-        fixtures,
-        dependant,
-        rx_number(),
-        day,
-        date_of_birth=dependant["date_of_birth"],
-        gender_code=int(dependant["gender_code"]),
-    )
-    unknown.insurance.person_code = "009"
+
+    def as_009() -> Any:
+        """The dependant's claim with their date of birth and gender, sent as person 009."""
+        request = _claim(
+            fixtures,
+            dependant,
+            rx_number(),
+            day,
+            date_of_birth=dependant["date_of_birth"],
+            gender_code=int(dependant["gender_code"]),
+        )
+        request.insurance.person_code = "009"
+        return request
+
+    unknown = as_009()
     paid = await client.submit(unknown)
     assert paid.transaction_response_status == "P", paid.rejects
     naming_head = reversal_for(unknown)
@@ -123,15 +129,7 @@ async def test_a_person_code_nobody_on_the_card_has_is_a_hint(
     as_billed = reversal_for(unknown)  # the pharmacy reverses with the code it sent: 009
     assert as_billed.insurance.person_code == "009"
     assert (await client.reverse(as_billed)).transaction_response_status == "A"
-    again = _claim(
-        fixtures,
-        dependant,
-        rx_number(),
-        day,
-        date_of_birth=dependant["date_of_birth"],
-        gender_code=int(dependant["gender_code"]),
-    )
-    again.insurance.person_code = "009"
+    again = as_009()
     assert (await client.submit(again)).transaction_response_status == "P"
     naming_dependant = reversal_for(again)
     naming_dependant.insurance.person_code = dependant["person_code"]

@@ -135,6 +135,42 @@ def test_a_no_break_space_or_soft_hyphen_in_a_name_is_text(tmp_path: Path) -> No
     assert dataset.rows("members.csv")[0][6:8] == ("Ava\u00a0Mae", "Lo\u00adwe")
 
 
+@pytest.mark.parametrize(
+    ("file", "text", "column", "says"),
+    [
+        (
+            "funding.csv",
+            "funding_id,purse_id,amount_cents,memo,availble_on\nF1,P1,100,x,2026-07-01\n",
+            "availble_on",
+            "is not a column of funding.csv",
+        ),
+        (
+            "members.csv",
+            "member_id,cardholder_id,person_code,family_id,employer_id,class_code,first_name,"
+            "last_name,date_of_birth,gender_code,nickname\n",
+            "nickname",
+            "is not a column",
+        ),
+        (
+            "pharmacies.csv",
+            "npi,name,network,kind,name\n1000000001,A,preferred,retail,B\n",
+            "name",
+            "is in the header twice",
+        ),
+    ],
+    ids=["a misspelled optional column", "an extra column", "a column twice"],
+)
+def test_a_header_names_only_the_files_columns(
+    tmp_path: Path, file: str, text: str, column: str, says: str
+) -> None:
+    """A misspelled optional column was ignored with its values (an allotment's date, so the
+    allotment funded at once): the header is refused at line 1, naming the column."""
+    (tmp_path / file).write_text(text)
+    error = _error(tmp_path)
+    assert (error.line, error.field) == (1, column)
+    assert says in str(error)
+
+
 def test_formulary_without_the_optional_edit_columns_still_loads(
     tmp_path: Path, dataset: tuple[Path, dict[str, Any]]
 ) -> None:

@@ -99,6 +99,23 @@ def _csv_problem(error: csv.Error) -> str:
     return f"cannot be read as CSV: {text}"
 
 
+def _refuse_unknown_columns(path: Path, header: list[str], columns: Iterable[str]) -> None:
+    """A data file's header names only its columns, each once: a misspelled optional column
+    (`availble_on`) would otherwise be ignored, and its values with it (an allotment funded
+    at once)."""
+    known = list(columns)
+    for index, column in enumerate(header):
+        if column not in known:
+            raise ReferenceDataError(
+                str(path),
+                1,
+                column or "(header)",
+                f"is not a column of {path.name} (its columns: {', '.join(known)})",
+            )
+        if column in header[:index]:
+            raise ReferenceDataError(str(path), 1, column, "is in the header twice")
+
+
 def read_table(
     path: Path, layout: dict[str, Parser] | None = None
 ) -> tuple[list[tuple[Any, ...]], list[int]]:
@@ -125,6 +142,8 @@ def read_table(
                     raise ReferenceDataError(
                         str(path), 1, missing[0], "column is missing from the header"
                     )
+                if layout is None:
+                    _refuse_unknown_columns(path, header, columns)
                 position = {column: header.index(column) for column in columns if column in header}
                 for record in reader:
                     if not record:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,15 +14,8 @@ from typing import Any
 import pytest
 
 from rx_gateway.client import GatewayClient
-from rx_gateway.tools.bench.stack import worker_pids
-from rx_gateway.tools.synthetic.claims import claim_request
-from tests.support import BUSINESS_DATE
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from rx_gateway.tools.bench.stack import free_port, worker_pids
+from tests.support import BUSINESS_DATE, generic_fill
 
 
 def _serve(dsn: str, port: int, **extra: str) -> subprocess.Popen[bytes]:
@@ -48,7 +40,7 @@ def _serve(dsn: str, port: int, **extra: str) -> subprocess.Popen[bytes]:
 async def test_a_worker_that_dies_stops_the_service_with_one_line(loaded_dsn: str) -> None:
     """kill -9 of one worker: the parent stops the other and exits 1 with one line naming the
     worker, its pid and the signal (not 0 and silence, which a supervisor would not restart)."""
-    server = _serve(loaded_dsn, _free_port())
+    server = _serve(loaded_dsn, free_port())
     try:
         assert server.stdout is not None
         line = await asyncio.to_thread(server.stdout.readline)
@@ -78,7 +70,7 @@ async def test_the_workers_stdout_reaches_the_parents_and_does_not_block_them(
     them on (a pipe nobody read filled up and blocked the workers' exporters, and shutdown
     waited 30 s for them), and SIGTERM stops the service within the drain time."""
     pytest.importorskip("opentelemetry.sdk.trace", reason="needs the otel extra")
-    port = _free_port()
+    port = free_port()
     server = _serve(loaded_dsn, port, RX_GATEWAY_OTEL="1", OTEL_TRACES_EXPORTER="console")
     try:
         assert server.stdout is not None
@@ -87,14 +79,7 @@ async def test_the_workers_stdout_reaches_the_parents_and_does_not_block_them(
         member = fixtures["members"]["commercial_single"]
         async with GatewayClient(f"127.0.0.1:{port}") as client:
             for _ in range(3):
-                request = claim_request(
-                    fixtures,
-                    member,
-                    fixtures["drugs"]["generic"],
-                    pharmacy=fixtures["pharmacies"]["preferred"],
-                    rx_number=rx_number(),
-                    date_of_service="20261112",
-                )
+                request = generic_fill(fixtures, member, rx_number(), "20261112")
                 assert (await client.submit(request)).transaction_response_status in "PR"
         await asyncio.sleep(6)  # the SDK's batch processor exports every 5 s
         began = time.monotonic()

@@ -534,16 +534,16 @@ async def _matched_member(
     (when it was left out) the person on the card that the date of birth and gender tell apart
     (nobody, when nobody or several match: the claim answers 52); ``claim_key`` the claim to
     look for (empty: none). A 303-C3 that nobody on the card has is a hint, matched by
-    match_unknown_person_code (one more read, only for such claims)."""
-    born = parse_ccyymmdd(date_of_birth)
+    match_unknown_person_code (one or two more reads, only for such claims)."""
     if not person_code:
         people = await store.card_members(cardholder_id)
-        person_code = match_person_code(people, born, gender_code) or ""
+        person_code = match_person_code(people, parse_ccyymmdd(date_of_birth), gender_code) or ""
     lookup: MemberLookup = await store.member_state(
         cardholder_id, person_code, date_of_service, claim_key
     )
     if lookup.state is None and person_code:
         people = await store.card_members(cardholder_id)
+        born = parse_ccyymmdd(date_of_birth)
         meant = match_unknown_person_code(people, person_code, born, gender_code)
         if meant is not None and meant != person_code:
             lookup = await store.member_state(cardholder_id, meant, date_of_service, claim_key)

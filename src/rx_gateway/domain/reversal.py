@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from rx_gateway.domain.accumulators import accumulator_view, apply_moves
+from rx_gateway.domain.accumulators import (
+    accumulated_deductible,
+    accumulator_view,
+    apply_moves,
+    remaining_deductible,
+)
 from rx_gateway.domain.claim import ReversalRequest
 from rx_gateway.domain.errors import InvariantViolation
 from rx_gateway.domain.ledger import AccumulatorMove, JournalEntry, PurseMove
-from rx_gateway.domain.member import Accumulators, same_person_code
+from rx_gateway.domain.member import Accumulators, PurseState, same_person_code
 from rx_gateway.domain.money import format_cents
 from rx_gateway.domain.outcome import ClaimResponse, PurseLine, ResponseStatus, rejected
 from rx_gateway.domain.reference import CoverageLevel, Plan
@@ -38,6 +43,11 @@ class StoredClaim:
     accumulators_now: Accumulators = field(default_factory=Accumulators)
     cardholder_id: str = ""
     person_code: str = ""
+    # the family's purses as they are when the reversal reads the claim (available: posted plus
+    # allotments due by the claim's date of service), and the member's class (whose benefit
+    # stack 128-UC sums): the reversal answers the balances after it
+    purses_now: tuple[PurseState, ...] = ()
+    class_code: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,21 +127,14 @@ def reverse_checked(
         msg = "a paid claim must carry its plan year"
         raise InvariantViolation(msg)
     level = CoverageLevel(original.accumulators.coverage_level)
-    restored = tuple(
-        PurseLine(
-            line.purse_id,
-            line.kind,
-            -line.paid_cents,
-            line.available_cents + line.paid_cents,
-        )
-        for line in original.purses
-    )
+    limits = plan.limits(level)
     # A reward the claim credited is taken back with it (the write mirrors its entry), and
     # no longer counts toward its program's cap.
     rewards = tuple(
         replace(r, amount_cents=-r.amount_cents, earned_this_year=r.earned_this_year - 1)
         for r in original.rewards
     )
+    given_back = _given_back(original)
     response = ClaimResponse(
         transaction_response_status=ResponseStatus.APPROVED,
         authorization_number=authorization_number,
@@ -140,9 +143,19 @@ def reverse_checked(
             f"Reward {r.program_id}: {format_cents(-r.amount_cents)} taken back" for r in rewards
         ),
         rewards=rewards,
-        pricing=original.pricing.negated(),
-        purses=restored,
-        accumulators=accumulator_view(plan.limits(level), level, year, after),
+        pricing=replace(
+            original.pricing.negated(),
+            accumulated_deductible_amount_cents=accumulated_deductible(limits, after),
+            remaining_deductible_amount_cents=remaining_deductible(limits, after),
+            spending_account_amount_remaining_cents=_spending_account_after(
+                plan,
+                stored,
+                given_back,
+                original.pricing.spending_account_amount_remaining_cents,
+            ),
+        ),
+        purses=_restored_purses(stored, given_back),
+        accumulators=accumulator_view(limits, level, year, after),
         internal_control_number=original.internal_control_number,
         plan_id=original.plan_id,
         reference_data_version=original.reference_data_version,
@@ -155,3 +168,48 @@ def reverse_checked(
         purse_moves=tuple(PurseMove(m.purse_id, -m.amount_cents) for m in stored.purse_moves),
         accumulator_moves=accumulator_moves,
     )
+
+
+def _given_back(original: ClaimResponse) -> dict[str, int]:
+    """What the reversal changes in each purse: what it paid comes back, a reward it credited
+    is taken back."""
+    back: dict[str, int] = {}
+    for line in original.purses:
+        back[line.purse_id] = back.get(line.purse_id, 0) + line.paid_cents
+    for reward in original.rewards:
+        back[reward.purse_id] = back.get(reward.purse_id, 0) - reward.amount_cents
+    return back
+
+
+def _restored_purses(stored: StoredClaim, given_back: dict[str, int]) -> tuple[PurseLine, ...]:
+    """The reversal's purse lines: what each purse gets back, and what it has available after
+    the reversal (its balance now, not the one the claim saw: other claims may have spent since).
+    A stored claim read without the purses (older readers) answers from the claim's own view."""
+    now = {purse.purse_id: purse.available_cents for purse in stored.purses_now}
+    return tuple(
+        PurseLine(
+            line.purse_id,
+            line.kind,
+            -line.paid_cents,
+            now[line.purse_id] + given_back.get(line.purse_id, 0)
+            if line.purse_id in now
+            else line.available_cents + line.paid_cents,
+        )
+        for line in stored.response.purses
+    )
+
+
+def _spending_account_after(
+    plan: Plan, stored: StoredClaim, given_back: dict[str, int], before: int | None
+) -> int | None:
+    """128-UC after the reversal: what the purses of the member's benefit stack hold once it
+    is posted (None when the claim answered none: ``before``, the claim's 128-UC)."""
+    if before is None or not stored.purses_now:
+        return before
+    kinds = {rule.kind for rule in plan.purse_rules_for(stored.class_code)}
+    held = [
+        purse.available_cents + given_back.get(purse.purse_id, 0)
+        for purse in stored.purses_now
+        if purse.kind in kinds
+    ]
+    return sum(held) if held else None

@@ -15,7 +15,12 @@ from rx_gateway.domain.claim import ClaimRequest
 from rx_gateway.domain.claim_record import request_to_record
 from rx_gateway.domain.errors import ConcurrencyConflict, InvariantViolation
 from rx_gateway.domain.ledger import AccumulatorMove, JournalEntry, Posting, PurseMove
-from rx_gateway.domain.member import AccumulatorKind, AccumulatorLevel, Accumulators
+from rx_gateway.domain.member import (
+    AccumulatorKind,
+    AccumulatorLevel,
+    Accumulators,
+    PurseState,
+)
 from rx_gateway.domain.outcome import ClaimResponse
 from rx_gateway.domain.reversal import Reversal, StoredClaim
 from rx_gateway.domain.values import parse_ccyymmdd
@@ -263,6 +268,11 @@ class LedgerWrites(MemberReads):
             accumulators_now=next(iter(accumulators.values()), Accumulators()),
             cardholder_id=record.get("cardholder_id") or "",
             person_code=record.get("person_code") or "",
+            purses_now=tuple(
+                PurseState(p["purse_id"], p["kind"], available_cents=p["available_cents"])
+                for p in record.get("purses", ())
+            ),
+            class_code=record.get("class_code") or "",
         )
 
     async def post_reversal(self, stored: StoredClaim, reversal: Reversal) -> ClaimResponse | None:

@@ -1,0 +1,92 @@
+"""A reversal answers the balances after it: its purse lines and 128-UC are what the member's
+purses hold once it is posted, whatever was spent since its claim (both doors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rx_gateway.client import GatewayClient, reversal_for
+from rx_gateway.ncpdp.codec import decode_response, encode
+from rx_gateway.tools.synthetic.claims import claim_request
+from rx_gateway.v1 import claims_pb2 as pb
+from tests.support_d0 import reversal_transmission
+
+DAY = "20260415"  # no other test fills these drugs for this member near it
+
+
+def _fill(fixtures: dict[str, Any], drug: str, rx: int) -> pb.ClaimRequest:
+    return claim_request(
+        fixtures,
+        fixtures["members"]["commercial_single"],
+        fixtures["drugs"][drug],
+        pharmacy=fixtures["pharmacies"]["preferred"],
+        rx_number=rx,
+        date_of_service=DAY,
+    )
+
+
+def _hra(response: pb.ClaimResponse) -> pb.PurseLine:
+    (line,) = (p for p in response.purses if p.kind == "HRA")
+    return line
+
+
+async def _hra_available(client: GatewayClient, request: pb.ClaimRequest) -> int:
+    """What E1 says the HRA has on the claims' date of service."""
+    reply = await client.check_eligibility(
+        pb.EligibilityRequest(header=request.header, insurance=request.insurance)
+    )
+    (purse,) = (p for p in reply.purses if p.kind == "HRA")
+    return purse.available_cents
+
+
+async def test_a_reversal_answers_the_purse_balance_after_it_not_its_claims(
+    client: GatewayClient, fixtures: dict[str, Any], rx_number: Any
+) -> None:
+    """HRA at H; claim A takes a, claim B takes b; A reversed: the reversal gives a back and
+    answers H - b (the purse line and 128-UC), as E1 says right after; through Reverse and
+    through a D.0 B2 (its 128-UC). It answered H - a + a = H before, as if B had not paid."""
+    a = _fill(fixtures, "generic_copay", rx_number())
+    b = _fill(fixtures, "preferred_brand", rx_number())
+    held = await _hra_available(client, a)
+    paid_a = await client.submit(a)
+    paid_b = await client.submit(b)
+    assert (paid_a.transaction_response_status, paid_b.transaction_response_status) == ("P", "P")
+    took_a, took_b = _hra(paid_a).paid_cents, _hra(paid_b).paid_cents
+    assert took_a > 0 and took_b > 0, "both claims must draw on the HRA"
+    assert _hra(paid_b).available_cents == held - took_a - took_b
+
+    reversed_a = await client.reverse(reversal_for(a))
+    assert reversed_a.transaction_response_status == "A"
+    line = _hra(reversed_a)
+    assert (line.paid_cents, line.available_cents) == (-took_a, held - took_b)
+    assert reversed_a.pricing.spending_account_amount_remaining_cents == held - took_b
+    assert await _hra_available(client, a) == held - took_b
+    # 512-FC / 513-FD after the reversal too: B's, less what A applied to the deductible
+    applied_a = paid_a.pricing.amount_applied_to_periodic_deductible_cents
+    assert paid_b.pricing.HasField("accumulated_deductible_amount_cents")
+    assert (
+        reversed_a.pricing.accumulated_deductible_amount_cents,
+        reversed_a.pricing.remaining_deductible_amount_cents,
+    ) == (
+        paid_b.pricing.accumulated_deductible_amount_cents - applied_a,
+        paid_b.pricing.remaining_deductible_amount_cents + applied_a,
+    )
+
+    assert (await client.submit(a)).transaction_response_status == "P"  # A again, then a D.0 B2
+    answer = decode_response(
+        await client.transmit(encode(reversal_transmission([reversal_for(a)])))
+    )
+    pricing = next(s for s in answer.transactions[0] if s.segment_id == "23")
+    status = next(s for s in answer.transactions[0] if s.segment_id == "21")
+    assert status.get("AN") == "A"
+    assert pricing.get("UC") == _signed_overpunch(held - took_b)
+    assert (await client.reverse(reversal_for(b))).transaction_response_status == "A"
+    assert await _hra_available(client, a) == held
+
+
+def _signed_overpunch(cents: int) -> str:
+    """D.0's s9(n)v99 as the reference writes it: the last digit overpunched ({ A-I for +0-9),
+    written out by hand here, not with the gateway's encoder."""
+    assert cents >= 0
+    digits = str(cents)
+    return digits[:-1] + "{ABCDEFGHI"[int(digits[-1])]

@@ -47,7 +47,8 @@ def _claim_segments(request: pb.ClaimRequest) -> tuple[Segment, ...]:
         ("D8", str(c.dispense_as_written)),
     ]
     claim += [(fid, v) for fid, v in (("DE", c.date_prescription_written),) if v]
-    claim += [("DF", str(c.number_of_refills_authorized))] if c.number_of_refills_authorized else []
+    if c.HasField("number_of_refills_authorized"):  # 0 sent says "no refills": sent as 0
+        claim.append(("DF", str(c.number_of_refills_authorized)))
     claim += [(fid, v) for fid, v in (("EU", c.prior_authorization_type_code),) if v]
     claim += [(fid, v) for fid, v in (("EV", c.prior_authorization_number),) if v]
     if c.submission_clarification_codes:

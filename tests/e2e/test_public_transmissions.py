@@ -555,7 +555,10 @@ def structured_claim(
             days_supply=f.days,
             dispense_as_written=f.daw,
             date_prescription_written=f.written,
-            number_of_refills_authorized=f.refills,
+            # 415-DF as the vector has it: sent (0 too) or not
+            number_of_refills_authorized=(
+                f.refills if _segment(_published(vector), "07", index).get("DF").strip() else None
+            ),
             prior_authorization_type_code=f.pa_type,
             prior_authorization_number=f.pa_number,
             other_coverage_code=_other_coverage_code(vector, index),

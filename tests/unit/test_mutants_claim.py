@@ -193,6 +193,13 @@ CLAIM_ROWS: list[Any] = [
         id="fill-beyond-refills",
     ),
     pytest.param({"fill_number": 2, "number_of_refills_authorized": 2}, [], id="last-refill"),
+    pytest.param(
+        {"fill_number": 1, "number_of_refills_authorized": 0},
+        [("17", "Fill 1 (403-D3) is a refill, and 415-DF says no refills are authorized")],
+        id="refill-of-no-refills",
+    ),
+    pytest.param({"fill_number": 0, "number_of_refills_authorized": 0}, [], id="original-of-0"),
+    pytest.param({"fill_number": 7, "number_of_refills_authorized": None}, [], id="df-not-sent"),
     pytest.param({"number_of_refills_authorized": 99}, [], id="refills-99"),
     pytest.param(
         {"number_of_refills_authorized": 100},

@@ -93,7 +93,7 @@ class ClaimRequest:
     days_supply: int
     dispense_as_written: int
     date_prescription_written: str
-    number_of_refills_authorized: int
+    number_of_refills_authorized: int | None  # 415-DF; None: not sent (0 sent: no refills)
     prior_authorization_number: str
     prescriber_id: str
     ingredient_cost_submitted_cents: int
@@ -170,7 +170,14 @@ _KEY_FIELDS = tuple(f.name for f in fields(ClaimKey))
 def _field(name: str) -> Callable[[ClaimRequest], object]:
     if name in _HEADER_FIELDS:
         return lambda request: getattr(request.header, name)
+    if name in _SENT_OR_ZERO:
+        return lambda request: getattr(request, name) or 0
     return lambda request: getattr(request, name)
+
+
+# Fields that became "sent or not" after claims were first stored (415-DF): not sent digests as
+# the 0 it was read as then, so a stored claim's retransmission still answers D.
+_SENT_OR_ZERO = frozenset({"number_of_refills_authorized"})
 
 
 _HEADER_FIELDS = frozenset(f.name for f in fields(Header))

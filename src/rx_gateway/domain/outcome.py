@@ -158,7 +158,9 @@ class ClaimResponse:
     refill_override: int = 0  # the 420-DK code that let this fill past a refill too soon
     prescriber_id: str = ""  # 411-DB
     dispense_as_written: int = 0  # 408-D8 as submitted (member files: EOB, PDE)
-    number_of_refills_authorized: int = 0  # 415-DF as submitted (0: none, or not sent)
+    # 415-DF as submitted (None: not sent; claims stored before 415-DF's presence was kept
+    # have 0 for not sent)
+    number_of_refills_authorized: int | None = None
     # AM28: on a 41, the payers to bill before this plan
     other_payers: tuple[OtherPayer, ...] = ()
     # Kept with the claim, not answered: 308-C8 as billed (the 835 says paid as secondary)

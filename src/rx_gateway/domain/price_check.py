@@ -276,7 +276,7 @@ def asked_claim(
         days_supply=inquiry.days_supply,
         dispense_as_written=inquiry.dispense_as_written,
         date_prescription_written="",
-        number_of_refills_authorized=0,
+        number_of_refills_authorized=None,
         prior_authorization_number="",
         prescriber_id=inquiry.prescriber_id,
         ingredient_cost_submitted_cents=SUBMITTED_CENTS,

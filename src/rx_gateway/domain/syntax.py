@@ -235,20 +235,22 @@ def _patient_and_prescriber_rejects(request: ClaimRequest) -> list[Reject]:
                 "Prescriber ID (411-DB) is not an NPI: its check digit (Luhn) does not match",
             )
         )
-    refills = request.number_of_refills_authorized
-    if not 0 <= refills <= REFILLS_AUTHORIZED_MAX:
+    refills = request.number_of_refills_authorized  # None: not sent, nothing to check
+    if refills is not None and not 0 <= refills <= REFILLS_AUTHORIZED_MAX:
         rejects.append(
             Reject(
                 RejectCode.MI_REFILLS_AUTHORIZED,
                 f"Number of refills authorized (415-DF) must be 0-{REFILLS_AUTHORIZED_MAX}",
             )
         )
-    elif refills > 0 and request.fill_number > refills:
+    elif refills is not None and request.fill_number > refills:
+        fill = f"Fill {request.fill_number} (403-D3)"
         rejects.append(
             Reject(
                 RejectCode.MI_FILL_NUMBER,
-                f"Fill {request.fill_number} (403-D3) is beyond the {refills} refills authorized"
-                " (415-DF)",
+                f"{fill} is beyond the {refills} refills authorized (415-DF)"
+                if refills
+                else f"{fill} is a refill, and 415-DF says no refills are authorized",
             )
         )
     if request.basis_of_cost_determination not in BASIS_OF_COST_CODES:

@@ -29,7 +29,10 @@ def _require(message: object, field: str) -> None:
 
 def _check_lengths(message: Message, path: str = "") -> None:
     """No string anywhere in the request (segments, their occurrences, repeated codes) is
-    longer than any NCPDP field: INVALID_ARGUMENT names the first that is."""
+    longer than any NCPDP field: INVALID_ARGUMENT names the first that is. Trailing spaces are
+    removed, in place: D.0's text fields are left-justified and space-filled, so a value padded
+    to its field's width means what it means unpadded, on this door as on the raw one (a
+    leading space is content: the field's own checks answer it on both)."""
     for descriptor, value in message.ListFields():
         if isinstance(value, str):  # the usual field: no name built unless it is too long
             if len(value) > REQUEST_STRING_LENGTH_MAX:
@@ -37,17 +40,24 @@ def _check_lengths(message: Message, path: str = "") -> None:
                     f"{path}{descriptor.name}",
                     f"longer than {REQUEST_STRING_LENGTH_MAX} characters",
                 )
+            if value[-1:] == " ":
+                setattr(message, descriptor.name, value.rstrip(" "))
             continue
         if isinstance(value, (bytes, int, float)):
             continue
-        values = (value,) if isinstance(value, Message) else value
-        for item in values:
-            if isinstance(item, str) and len(item) > REQUEST_STRING_LENGTH_MAX:
-                raise InvalidRequest(
-                    f"{path}{descriptor.name}",
-                    f"longer than {REQUEST_STRING_LENGTH_MAX} characters",
-                )
-            if isinstance(item, Message):
+        if isinstance(value, Message):
+            _check_lengths(value, f"{path}{descriptor.name}.")
+            continue
+        for position, item in enumerate(value):  # a repeated field
+            if isinstance(item, str):
+                if len(item) > REQUEST_STRING_LENGTH_MAX:
+                    raise InvalidRequest(
+                        f"{path}{descriptor.name}",
+                        f"longer than {REQUEST_STRING_LENGTH_MAX} characters",
+                    )
+                if item[-1:] == " ":
+                    value[position] = item.rstrip(" ")
+            elif isinstance(item, Message):
                 _check_lengths(item, f"{path}{descriptor.name}.")
 
 
@@ -90,7 +100,9 @@ def claim_request_from_pb(message: pb.ClaimRequest) -> ClaimRequest:
         days_supply=c.days_supply,
         dispense_as_written=c.dispense_as_written,
         date_prescription_written=c.date_prescription_written,
-        number_of_refills_authorized=c.number_of_refills_authorized,
+        number_of_refills_authorized=(
+            c.number_of_refills_authorized if c.HasField("number_of_refills_authorized") else None
+        ),
         prior_authorization_number=c.prior_authorization_number,
         prescriber_id=rx.prescriber_id,
         ingredient_cost_submitted_cents=pr.ingredient_cost_submitted_cents,

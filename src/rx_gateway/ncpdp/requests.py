@@ -85,8 +85,10 @@ def segment_of(transmission: Transmission, index: int, segment_id: str) -> Segme
 
 
 def text(segment: Segment, field_id: str) -> str:
-    """A text field without the space padding D.0 allows (fields may be sent at full width)."""
-    value = segment.get(field_id).strip(" ")
+    """A text field without the space padding D.0 allows: x(n) fields are left-justified and
+    space-filled, so trailing spaces are padding (at any width); a leading space is the
+    field's content, which its checks answer as the structured door's do."""
+    value = segment.get(field_id).rstrip(" ")
     if len(value) > TEXT_LENGTH_MAX:
         msg = f"field {field_id}: longer than {TEXT_LENGTH_MAX} characters"
         raise FieldProblem(RejectCode.SYNTAX_ERROR, msg)
@@ -111,6 +113,14 @@ def _typed(segment: Segment, field_id: str, decoder: Callable[[str], int]) -> in
 
 def _number(segment: Segment, field_id: str) -> int:
     return _typed(segment, field_id, decode_number)
+
+
+def _sent_number(segment: Segment, field_id: str) -> int | None:
+    """A numeric field whose 0 says something (415-DF: no refills): None when not sent (absent
+    or blank), else its value or its M/I reject."""
+    if segment.get(field_id).strip(" ") == "":
+        return None
+    return _number(segment, field_id)
 
 
 def _money(segment: Segment, field_id: str) -> int:
@@ -344,7 +354,7 @@ def claim_request(transmission: Transmission, index: int) -> ClaimRequest:
         days_supply=_number(claim, "D5"),
         dispense_as_written=_number(claim, "D8"),
         date_prescription_written=text(claim, "DE"),
-        number_of_refills_authorized=_number(claim, "DF"),
+        number_of_refills_authorized=_sent_number(claim, "DF"),
         prior_authorization_number=text(claim, "EV"),
         prescriber_id=text(prescriber, "DB"),
         ingredient_cost_submitted_cents=_money(pricing, "D9"),

@@ -191,7 +191,9 @@ class Claim(_message.Message):
     date_prescription_written: _builtins.str
     """414-DE Date Prescription Written (CCYYMMDD)"""
     number_of_refills_authorized: _builtins.int
-    """415-DF Number of Refills Authorized"""
+    """415-DF Number of Refills Authorized (0-99): sent or not (0 sent is "no refills": a fill
+    403-D3 of 1 or more is then beyond it, 17)
+    """
     prior_authorization_type_code: _builtins.str
     """461-EU Prior Authorization Type Code"""
     prior_authorization_number: _builtins.str
@@ -222,18 +224,20 @@ class Claim(_message.Message):
         days_supply: _builtins.int = ...,
         dispense_as_written: _builtins.int = ...,
         date_prescription_written: _builtins.str = ...,
-        number_of_refills_authorized: _builtins.int = ...,
+        number_of_refills_authorized: _builtins.int | None = ...,
         prior_authorization_type_code: _builtins.str = ...,
         prior_authorization_number: _builtins.str = ...,
         submission_clarification_codes: _abc.Iterable[_builtins.int] | None = ...,
         other_coverage_code: _builtins.int = ...,
         compound_code: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_number_of_refills_authorized", b"_number_of_refills_authorized", "number_of_refills_authorized", b"number_of_refills_authorized"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["compound_code", b"compound_code", "date_prescription_written", b"date_prescription_written", "days_supply", b"days_supply", "dispense_as_written", b"dispense_as_written", "fill_number", b"fill_number", "number_of_refills_authorized", b"number_of_refills_authorized", "other_coverage_code", b"other_coverage_code", "prescription_reference_number", b"prescription_reference_number", "prior_authorization_number", b"prior_authorization_number", "prior_authorization_type_code", b"prior_authorization_type_code", "product_id", b"product_id", "product_id_qualifier", b"product_id_qualifier", "quantity_dispensed_thousandths", b"quantity_dispensed_thousandths", "submission_clarification_codes", b"submission_clarification_codes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_number_of_refills_authorized", b"_number_of_refills_authorized", "compound_code", b"compound_code", "date_prescription_written", b"date_prescription_written", "days_supply", b"days_supply", "dispense_as_written", b"dispense_as_written", "fill_number", b"fill_number", "number_of_refills_authorized", b"number_of_refills_authorized", "other_coverage_code", b"other_coverage_code", "prescription_reference_number", b"prescription_reference_number", "prior_authorization_number", b"prior_authorization_number", "prior_authorization_type_code", b"prior_authorization_type_code", "product_id", b"product_id", "product_id_qualifier", b"product_id_qualifier", "quantity_dispensed_thousandths", b"quantity_dispensed_thousandths", "submission_clarification_codes", b"submission_clarification_codes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__number_of_refills_authorized: _TypeAlias = _typing.Literal["number_of_refills_authorized"]  # noqa: Y015
+    _WhichOneofArgType__number_of_refills_authorized: _TypeAlias = _typing.Literal["_number_of_refills_authorized", b"_number_of_refills_authorized"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__number_of_refills_authorized) -> _WhichOneofReturnType__number_of_refills_authorized | None: ...
 
 Global___Claim: _TypeAlias = Claim  # noqa: Y015
 

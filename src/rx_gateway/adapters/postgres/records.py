@@ -66,7 +66,7 @@ def response_from_record(record: dict[str, Any]) -> ClaimResponse:
         refill_override=int(record.get("refill_override", 0)),
         prescriber_id=record.get("prescriber_id", ""),
         dispense_as_written=int(record.get("dispense_as_written", 0)),
-        number_of_refills_authorized=int(record.get("number_of_refills_authorized", 0)),
+        number_of_refills_authorized=_optional_int(record.get("number_of_refills_authorized")),
         other_payers=tuple(OtherPayer(**p) for p in record.get("other_payers", ())),
         other_coverage_code=int(record.get("other_coverage_code", 0)),
         compound_ingredients=tuple(
@@ -74,6 +74,10 @@ def response_from_record(record: dict[str, Any]) -> ClaimResponse:
         ),
         rewards=tuple(RewardLine(**r) for r in record.get("rewards", ())),
     )
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _conflict(record: dict[str, Any]) -> DurConflict:

@@ -63,7 +63,7 @@ def _warm_up_claim(row: Any, day: dt.date) -> ClaimRequest:
         days_supply=1,
         dispense_as_written=0,
         date_prescription_written="",
-        number_of_refills_authorized=0,
+        number_of_refills_authorized=None,
         prior_authorization_number="",
         prescriber_id="",
         ingredient_cost_submitted_cents=1,

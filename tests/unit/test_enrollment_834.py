@@ -301,7 +301,7 @@ def test_each_problem_of_meaning_names_its_segment_and_element(
         ),
         pytest.param(
             interchange(member("E834C9")).replace("SE*9*0001", "SE*8*0001"),
-            r"SE: SE count of 8 for SE02=0001 is wrong",
+            r"SE: SE01 SE count of 8 for SE02=0001 is wrong",
             id="a wrong SE count",
         ),
         pytest.param(
@@ -485,3 +485,79 @@ def test_medicare_at_65_leaves_the_family_with_its_employer() -> None:
     assert plan.families == ()
     assert all(m.employer_id == "EMP2" for m in plan.members)
     assert _span_of(plan, "E834M1").line_of_business == "MEDICARE_PART_D"
+
+
+def test_a_change_dated_only_by_its_maintenance_date_keeps_the_coverage_dates() -> None:
+    """DTP*303 is when the change takes effect (an address, say), not a coverage date: a 001
+    sending only 303 (on the member and on its HD) leaves the span's start where it was (it
+    re-dated the span to the 303 date, and claims before it were 65 and listed for review)."""
+    body = member(
+        "E834C1",
+        maintenance="001",
+        dates=["DTP*303*D8*20261101"],
+        lines=[*coverage(COMMERCIAL, maintenance="001", level="FAM"), "DTP*303*D8*20261101"],
+    )
+    plan = _plan(interchange(body))
+    assert all(s.after.start == SPAN.start for s in plan.spans if s.member_id == "E834M1")
+    redated = member(
+        "E834C1", maintenance="001", lines=coverage(COMMERCIAL, maintenance="001", begin="20260201")
+    )
+    assert _span_of(_plan(interchange(redated)), "E834M1").start == D(2026, 2, 1)
+
+
+def test_coverage_dates_may_be_a_range() -> None:
+    """2300 DTP*348 in RD8 form (the guide allows D8 or RD8): the range's first day begins the
+    span and its last ends it; an RD8 that is not a range of dates in order names DTP03."""
+    body = member(
+        "E834C9",
+        member_id="E834M9",
+        group="EMP2-FT",
+        lines=[f"HD*021**PDG*{COMMERCIAL}*FAM", "DTP*348*RD8*20260301-20261231"],
+    )
+    span = _span_of(_plan(interchange(body)), "E834M9")
+    assert (span.start, span.end) == (D(2026, 3, 1), D(2026, 12, 31))
+    for bad in ("20261231-20260301", "20260301", "20260301-2026123", "2026030120261231"):
+        wrong = interchange(body).replace("20260301-20261231", bad)
+        with pytest.raises(InvalidRequest, match="DTP03"):
+            _plan(wrong)
+
+
+def test_a_file_holds_one_interchange() -> None:
+    """A second ISA after the first IEA is refused, naming it (both were applied under the
+    first's control number, and the second sent alone later was applied again)."""
+    one = interchange(member("E834C9", group="G", lines=coverage(COMMERCIAL, begin="20260101")))
+    two = interchange(
+        member("E834C8", group="G", lines=coverage(COMMERCIAL, begin="20260101")), control=2
+    )
+    with pytest.raises(InvalidRequest, match=r"^t\.834: ISA: a file holds one interchange"):
+        _read(one + two)
+
+
+def test_the_content_digest_ignores_the_component_separator() -> None:
+    """ISA16 ':' or '>' (and the composites written with it) is the same content."""
+    body = member("E834C9", group="G", lines=coverage(COMMERCIAL, begin="20260101"))
+    body[body.index("DMG*D8*19800101*F")] = "DMG*D8*19800101*F**:RET:2106-3"
+    colon = interchange(body)
+    greater = colon.replace("*P*:~", "*P*>~").replace(":RET:2106-3", ">RET>2106-3")
+    assert greater != colon
+    assert _read(colon).content_sha256 == _read(greater).content_sha256
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (("SE*9*0001", "SE*8*0001"), r"^t\.834: SE: SE01 "),
+        (("SE*9*0001", "SE*9*0002"), r"^t\.834: SE: SE02 "),
+        (("GE*1*1~", "GE*1*2~"), r"^t\.834: GE: GE02 "),
+        (("IEA*1*000000001", "IEA*1*000000009"), r"^t\.834: IEA: IEA02 "),
+    ],
+    ids=["SE count", "SE control number", "GE control number", "IEA control number"],
+)
+def test_an_envelope_problem_names_its_segment_and_element(
+    edit: tuple[str, str], expected: str
+) -> None:
+    text = interchange(member("E834C9"))
+    assert edit[0] in text
+    with pytest.raises(InvalidRequest) as caught:
+        _read(text.replace(*edit))
+    assert re.search(expected, str(caught.value)), str(caught.value)

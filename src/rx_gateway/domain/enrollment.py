@@ -533,8 +533,12 @@ class _Planner:
         self, member: EnrolledMember, change: MemberChange, line: CoverageLine, plan: Plan
     ) -> None:
         """021, 001, 026: the span of the line's plan that its begin date falls in is updated
-        (a change re-dates its start, an add keeps it); with none, a span is added."""
-        begin = line.begin or change.eligibility_begin or change.effective
+        (a change re-dates its start to a coverage or eligibility begin date, 2300 DTP*348 or
+        2000 DTP*356; an add keeps it); with none, a span is added. DTP*303, when the change
+        takes effect, finds the span but never re-dates it (an address change sent with 303
+        moved the coverage's start to that day)."""
+        dated = line.begin or change.eligibility_begin  # a coverage or eligibility begin
+        begin = dated or change.effective
         group_id = line.group_id or change.group_id or self.card_group(member, plan.plan_id)
         if not group_id:
             self.fail(
@@ -548,14 +552,16 @@ class _Planner:
             found = next(
                 (s for s in spans if s.now.start == begin.date or s.now.covers(begin.date)), None
             )
-        elif line.maintenance is not Maintenance.ADDITION and spans:
-            found = spans[-1]  # a change that sends no begin date changes the latest span
+        if found is None and dated is None and line.maintenance is not Maintenance.ADDITION:
+            # a change that sends no begin date (or only when it takes effect, outside every
+            # span) changes the latest span: it does not open coverage on that day
+            found = spans[-1] if spans else None
         end = line.end.date if line.end else None
         reason = CoverageEndReason.EXPIRED if end is not None else None
         if found is not None:
             start = found.now.start
-            if begin is not None and line.maintenance is not Maintenance.ADDITION:
-                start = begin.date
+            if dated is not None and line.maintenance is not Maintenance.ADDITION:
+                start = dated.date
             if line.end is None:  # no end sent: the span's end stays as it is
                 end, reason = found.now.end, found.now.end_reason
             if end is not None and end < start:

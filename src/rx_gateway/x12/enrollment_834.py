@@ -133,11 +133,17 @@ def split(text: str, source: str) -> tuple[Delimiters, list[Segment]]:
     return found, segments
 
 
-def content_sha256(sender_id: str, segments: list[Segment]) -> str:
-    """SHA-256 of the sender and each transaction set's BGN..(SE exclusive), with * and ~ as
-    delimiters."""
+def content_sha256(sender_id: str, segments: list[Segment], found: Delimiters) -> str:
+    """SHA-256 of the sender and each transaction set's BGN..(SE exclusive), written with the
+    delimiters * : ^ ~ whatever the file's ISA declared (the same content in another envelope
+    is the same file)."""
     digest = hashlib.sha256(f"{sender_id}\n".encode())
     inside = False
+    swaps = [  # a component or repetition separator other than the usual one, not a letter
+        (mine, usual)
+        for mine, usual in ((found.component, ":"), (found.repetition, "^"))
+        if mine != usual and not mine.isalnum()
+    ]
     for s in segments:
         if s.segment_id == "BGN":
             inside = True
@@ -145,28 +151,54 @@ def content_sha256(sender_id: str, segments: list[Segment]) -> str:
             inside = False
             digest.update(b"\n")
         if inside:
-            digest.update(("*".join(e.strip() for e in s.elements) + "~").encode())
+            text = "*".join(e.strip() for e in s.elements)
+            for mine, usual in swaps:
+                text = text.replace(mine, usual)
+            digest.update((text + "~").encode())
     return digest.hexdigest()
 
 
+def _ccyymmdd(value: str) -> dt.date | None:
+    if len(value) != 8 or not is_digits(value):
+        return None
+    try:
+        return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
+    except ValueError:
+        return None
+
+
 def _date(source: str, s: Segment, position: int) -> dt.date:
-    value = s.get(position)
-    parsed: dt.date | None = None
-    if len(value) == 8 and is_digits(value):
-        try:
-            parsed = dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
-        except ValueError:
-            parsed = None
+    parsed = _ccyymmdd(s.get(position))
     if parsed is None:
         refuse(source, s.where, s.element(position), "is not a date CCYYMMDD")
     return parsed
 
 
 def _dated(source: str, s: Segment) -> Dated:
-    """A DTP's date: D8 only (one date)."""
+    """A member DTP's date (loop 2000): D8 only (one date)."""
     if s.get(2) != "D8":
         refuse(source, s.where, "DTP02", "must be D8 (one date CCYYMMDD)")
     return Dated(_date(source, s, 3), s.where)
+
+
+def _dated_range(source: str, s: Segment) -> tuple[Dated, Dated]:
+    """A coverage DTP's dates (loop 2300, 348/349): D8, one date (first and last the same), or
+    RD8, a range CCYYMMDD-CCYYMMDD whose first day is not after its last."""
+    if s.get(2) == "D8":
+        one = _dated(source, s)
+        return one, one
+    if s.get(2) != "RD8":
+        refuse(source, s.where, "DTP02", "must be D8 (one date) or RD8 (a range of dates)")
+    first, dash, last = s.get(3).partition("-")
+    begin, end = _ccyymmdd(first), _ccyymmdd(last)
+    if not dash or begin is None or end is None or end < begin:
+        refuse(
+            source,
+            s.where,
+            "DTP03",
+            "is not a range of dates CCYYMMDD-CCYYMMDD, the first not after the last",
+        )
+    return Dated(begin, s.where), Dated(end, s.where)
 
 
 def _identifier(source: str, s: Segment, position: int, length_max: int) -> str:
@@ -351,12 +383,14 @@ class _Reader:
                 change = replace(change, eligibility_end=dated)
             self.member.change = change
         elif self.loop == "2300" and qualifier in ("348", "349"):
-            dated = _dated(self.source, s)
+            first, last = _dated_range(self.source, s)
             line = self.member.lines[-1]
-            if qualifier == "348":
-                self.member.lines[-1] = replace(line, begin=dated)
-            else:
-                self.member.lines[-1] = replace(line, end=dated)
+            if qualifier == "349":  # benefit end: a range's last day
+                self.member.lines[-1] = replace(line, end=last)
+            elif last is first:  # benefit begin, one date
+                self.member.lines[-1] = replace(line, begin=first)
+            else:  # benefit begin as a range: the coverage's first and last days
+                self.member.lines[-1] = replace(line, begin=first, end=line.end or last)
 
     # ------------------------------------------------------------ 2100: names
 
@@ -465,8 +499,16 @@ class _Reader:
 def read_834(text: str, source: str, plans: Mapping[str, Plan]) -> Enrollment:
     """An 834 interchange read into an Enrollment, or InvalidRequest naming the file, the
     segment and the element of the first problem."""
-    _, segments = split(text, source)
+    found, segments = split(text, source)
     isa = segments[0]
+    if sum(1 for s in segments if s.segment_id == "ISA") > 1:
+        refuse(
+            source,
+            Where(0, "ISA"),
+            "",
+            "a file holds one interchange: a second ISA follows the first's IEA (send each"
+            " interchange as a file of its own)",
+        )
     if isa.get(12) != "00501":
         refuse(source, isa.where, "ISA12", "must be 00501 (version 5010)")
     several = sum(1 for s in segments if s.segment_id == "ST") > 1
@@ -483,6 +525,6 @@ def read_834(text: str, source: str, plans: Mapping[str, Plan]) -> Enrollment:
         source=source,
         sender_id=isa.get(6),
         interchange_control_number=isa.get(13),
-        content_sha256=content_sha256(isa.get(6), segments),
+        content_sha256=content_sha256(isa.get(6), segments, found),
         transactions=transactions,
     )

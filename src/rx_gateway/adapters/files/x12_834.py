@@ -59,6 +59,37 @@ ELEMENT_ERRORS = {  # 999 IK403
 }
 
 
+# Envelope errors as pyx12 codes them (a TA1's note codes, a 999's AK905 and IK502): the
+# segment and element each is about
+INTERCHANGE_ERRORS = {"001": ("IEA", "IEA02"), "021": ("IEA", "IEA01")}
+GROUP_ERRORS = {
+    "1": ("GS", "GS01"),
+    "2": ("GS", "GS08"),
+    "3": ("GE", ""),
+    "4": ("GE", "GE02"),
+    "5": ("GE", "GE01"),
+    "6": ("GS", "GS06"),
+}
+TRANSACTION_ERRORS = {
+    "1": ("ST", "ST01"),
+    "2": ("SE", ""),
+    "3": ("SE", "SE02"),
+    "4": ("SE", "SE01"),
+    "6": ("ST", "ST01"),
+    "7": ("ST", "ST02"),
+    "23": ("ST", "ST02"),
+}
+
+
+def _envelope_problem(
+    line: Any, error: dict[str, Any], codes: dict[str, tuple[str, str]], default: str, control: str
+) -> StructureProblem:
+    segment, element = codes.get(str(error["err_cde"]), (default, ""))
+    return StructureProblem(
+        int(line or 0), Where(0, segment, control), element, str(error["err_str"])
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class StructureProblem:
     line: int  # the segment's number in the interchange (for ordering)
@@ -119,21 +150,19 @@ def _report_problems(report: dict[str, Any]) -> list[StructureProblem]:
     problems: list[StructureProblem] = []
     for isa in report["interchanges"]:
         problems += [
-            StructureProblem(int(isa["cur_line"] or 0), Where(0, "ISA"), "", str(err["err_str"]))
+            _envelope_problem(isa["cur_line"], err, INTERCHANGE_ERRORS, "ISA", "")
             for err in isa["errors"]
         ]
         for gs in isa["groups"]:
             problems += [
-                StructureProblem(int(gs["cur_line"] or 0), Where(0, "GS"), "", str(err["err_str"]))
+                _envelope_problem(gs["cur_line"], err, GROUP_ERRORS, "GS", "")
                 for err in gs["errors"]
             ]
             several = len(gs["transactions"]) > 1 or len(isa["groups"]) > 1
             for st in gs["transactions"]:
                 control = str(st["trn_set_control_num"]) if several else ""
                 problems += [
-                    StructureProblem(
-                        int(st["cur_line"] or 0), Where(0, "SE", control), "", str(err["err_str"])
-                    )
+                    _envelope_problem(st["cur_line"], err, TRANSACTION_ERRORS, "SE", control)
                     for err in st["errors"]
                 ]
                 for segment in st["segments"]:

@@ -115,7 +115,7 @@ CASES: list[tuple[str, ResponsePricing, int, dict[str, int]]] = [
         {
             "submitted": 6_000, "eligible": 4_700, "deductible": 0, "copay": 2_000,
             "coinsurance": 0, "benefit": 2_700, "memberliability": 2_000,
-            "paidbypatient": 500, "paidbypatientcash": 500,
+            "paidbypatient": 2_000, "paidbypatientcash": 500,
             "paidbypatienthealthaccount": 1_500, "paidtoprovider": 4_200,
         },
     ),
@@ -171,7 +171,8 @@ def assert_identities(resource: dict[str, Any]) -> dict[str, Decimal]:
         assert amounts["eligible"] == amounts["benefit"] + amounts["memberliability"]
     assert amounts["paidtoprovider"] == amounts["benefit"] + hra
     assert amounts["memberliability"] == amounts["paidbypatientcash"] + hra
-    assert amounts["paidbypatient"] == amounts["paidbypatientcash"]
+    # paidbypatient is all the patient paid: at the counter and from the health account
+    assert amounts["paidbypatient"] == amounts["paidbypatientcash"] + hra
     assert "paidbypatientother" not in amounts  # the HRA is a health account
     return amounts
 
@@ -211,7 +212,18 @@ def assert_carin_pharmacy_eob(resource: dict[str, Any]) -> None:
     assert resource["created"]
     (insurance,) = resource["insurance"]
     assert insurance["focal"] is True
-    assert contained[insurance["coverage"]["reference"][1:]]["resourceType"] == "Coverage"
+    coverage = contained[insurance["coverage"]["reference"][1:]]
+    assert coverage["resourceType"] == "Coverage"
+    # C4BB-Coverage: subscriberId 1..1, relationship 1..1 from subscriber-relationship
+    assert coverage["subscriberId"]
+    assert (
+        _codes(coverage["relationship"])
+        <= {
+            ("http://terminology.hl7.org/CodeSystem/subscriber-relationship", code)
+            for code in ("self", "spouse", "child", "other")
+        }
+        and coverage["relationship"]["coding"]
+    )
     for member in resource.get("careTeam", ()):
         assert contained[member["provider"]["reference"][1:]]["resourceType"] == "Practitioner"
         assert _codes(member["role"]) == {(CARIN + "C4BBClaimCareTeamRole", "prescribing")}
@@ -422,3 +434,31 @@ def test_json_keeps_decimals_exact_and_refuses_floats() -> None:
     )
     with pytest.raises(TypeError):
         eob.fhir_json({"v": 42.0})
+
+
+@pytest.mark.parametrize(
+    ("member", "relationship"),
+    [
+        (eob.EobMember("M1", "R", "A", 2, "CARD1", "001", None), "self"),
+        (eob.EobMember("M2", "R", "B", 1, "CARD1", "002", None), "other"),
+        (eob.EobMember("M3", "R", "C", 1, "CARD1", "003", 3), "child"),
+        (eob.EobMember("M4", "R", "D", 2, "CARD1", "002", 2), "spouse"),
+        (eob.EobMember("M5", "R", "E", 2, "CARD1", "01", 0), "self"),
+    ],
+)
+def test_the_coverage_names_the_card_and_the_members_relationship(
+    member: eob.EobMember, relationship: str
+) -> None:
+    """subscriberId is the card's ID (302-C2); relationship is 306-C6 as enrollment said it
+    (1 self, 2 spouse, 3 child, 4 other), else the cardholder (person code 001) is self."""
+    resource = eob.explanation_of_benefit(
+        member, _claim(_pricing(ingredient=4_500, fee=200), 6_000)
+    )
+    (coverage,) = (r for r in resource["contained"] if r["resourceType"] == "Coverage")
+    assert coverage["subscriberId"] == "CARD1"
+    assert coverage["relationship"]["coding"] == [
+        {
+            "system": "http://terminology.hl7.org/CodeSystem/subscriber-relationship",
+            "code": relationship,
+        }
+    ]

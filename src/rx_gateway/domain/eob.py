@@ -41,6 +41,9 @@ from rx_gateway.domain.outcome import ResponsePricing
 
 PROFILE = "http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-ExplanationOfBenefit-Pharmacy"
 PROFILE_VERSION = "2.2.0"
+SUBSCRIBER_RELATIONSHIP = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"
+# 306-C6 (member.patient_relationship_code, INS02 as enrollment says it) → FHIR relationship
+RELATIONSHIPS = {1: "self", 2: "spouse", 3: "child", 4: "other"}
 _CARIN = "http://hl7.org/fhir/us/carin-bb/CodeSystem/"
 C4BB_ADJUDICATION = _CARIN + "C4BBAdjudication"
 C4BB_ADJUDICATION_DISCRIMINATOR = _CARIN + "C4BBAdjudicationDiscriminator"
@@ -79,6 +82,18 @@ class EobMember:
     family_name: str
     given_name: str
     gender_code: int  # 305-C5: 0 unknown, 1 male, 2 female
+    cardholder_id: str = ""  # 302-C2: the ID on the card (the Coverage's subscriberId)
+    person_code: str = ""  # 303-C3
+    relationship_code: int | None = None  # 306-C6 as enrollment says it; None: not known
+
+    @property
+    def relationship(self) -> str:
+        """The Coverage's relationship to the subscriber: 306-C6's, else the cardholder (person
+        code 001) is "self" and anyone else on the card "other"."""
+        known = RELATIONSHIPS.get(self.relationship_code or 0)
+        if known is not None:
+            return known
+        return "self" if self.person_code.lstrip("0") in ("", "1") else "other"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +136,7 @@ class EobAmounts:
     coinsurance_cents: int
     benefit_cents: int
     member_liability_cents: int
-    paid_by_patient_cents: int
+    paid_by_patient_cents: int  # at the counter (505-F5): paidbypatientcash
     health_account_cents: int
     paid_to_provider_cents: int
     prior_payer_paid_cents: int
@@ -137,7 +152,13 @@ class EobAmounts:
             (C4BB_ADJUDICATION, "coinsurance", self.coinsurance_cents),
             (ADJUDICATION, "benefit", self.benefit_cents),
             (C4BB_ADJUDICATION, "memberliability", self.member_liability_cents),
-            (C4BB_ADJUDICATION, "paidbypatient", self.paid_by_patient_cents),
+            # all the patient paid (C4BBAdjudication: "the amount paid by the patient"), by
+            # cash at the counter and from the health account
+            (
+                C4BB_ADJUDICATION,
+                "paidbypatient",
+                self.paid_by_patient_cents + self.health_account_cents,
+            ),
             (C4BB_ADJUDICATION, "paidbypatientcash", self.paid_by_patient_cents),
             (C4BB_ADJUDICATION, "paidbypatienthealthaccount", self.health_account_cents),
             (C4BB_ADJUDICATION, "paidtoprovider", self.paid_to_provider_cents),
@@ -228,6 +249,9 @@ def _patient(member: EobMember) -> dict[str, Any]:
 
 
 def _contained(member: EobMember, claim: EobClaim) -> list[dict[str, Any]]:
+    """The EOB's patient, insurer, pharmacy, coverage and prescriber, contained: FHIR's dom-4
+    forbids a contained resource its own meta.lastUpdated (which C4BB's Coverage, Patient and
+    Organization profiles require of a resource of their own)."""
     contained = [
         _patient(member),
         {
@@ -250,7 +274,7 @@ def _contained(member: EobMember, claim: EobClaim) -> list[dict[str, Any]]:
             "identifier": [_npi_or_local(claim.pharmacy_id, "service-provider-id", "pharmacy")],
             "name": claim.pharmacy_name or claim.pharmacy_id,
         },
-        _coverage(claim),
+        _coverage(member, claim),
     ]
     if claim.prescriber_id:
         contained.append(
@@ -263,8 +287,10 @@ def _contained(member: EobMember, claim: EobClaim) -> list[dict[str, Any]]:
     return contained
 
 
-def _coverage(claim: EobClaim) -> dict[str, Any]:
-    """The coverage in force on the date of service: its plan, group and dates."""
+def _coverage(member: EobMember, claim: EobClaim) -> dict[str, Any]:
+    """The coverage in force on the date of service: its plan, group and dates, the card's ID
+    (subscriberId) and the member's relationship to the subscriber (both required by
+    C4BB-Coverage)."""
     classes = [
         {
             "type": _coding(COVERAGE_CLASS, "plan"),
@@ -278,7 +304,9 @@ def _coverage(claim: EobClaim) -> dict[str, Any]:
         "resourceType": "Coverage",
         "id": "coverage",
         "status": "active",
+        "subscriberId": member.cardholder_id or member.member_id,
         "beneficiary": {"reference": "#patient"},
+        "relationship": _coding(SUBSCRIBER_RELATIONSHIP, member.relationship),
         "payor": [{"reference": "#insurer"}],
         "class": classes,
     }

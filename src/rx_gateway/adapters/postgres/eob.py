@@ -20,7 +20,8 @@ from rx_gateway.domain.errors import InvalidRequest, InvariantViolation, Unknown
 from rx_gateway.service_layer.ports import EobFacts
 
 MEMBER_SQL = """
-SELECT m.family_id, m.first_name, m.last_name, m.gender_code
+SELECT m.family_id, m.first_name, m.last_name, m.gender_code, m.cardholder_id, m.person_code,
+       m.patient_relationship_code
 FROM member_key k JOIN member m ON m.family_id = k.family_id AND m.member_id = k.member_id
 WHERE k.member_id = $1
 """
@@ -174,6 +175,9 @@ class PostgresEob:
                 family_name=member["last_name"],
                 given_name=member["first_name"],
                 gender_code=member["gender_code"],
+                cardholder_id=member["cardholder_id"],
+                person_code=member["person_code"],
+                relationship_code=member["patient_relationship_code"],
             ),
             claims,
         )

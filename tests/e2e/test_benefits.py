@@ -51,6 +51,7 @@ async def test_benefits_follow_a_paid_claim_and_a_coverage_change(
         == deductible.remaining_cents - moved
     )
     hra_before = before.purses[0].available_cents
+    assert [(p.kind, p.purse_id) for p in after.purses][:1] == [("HRA", "")]  # no purse ID
     assert (
         after.purses[0].available_cents
         == hra_before + paid.pricing.health_plan_funded_assistance_amount_cents

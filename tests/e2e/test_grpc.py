@@ -100,6 +100,7 @@ async def test_eligibility_reports_accumulators_and_purses(
     hra = reply.purses[0]
     assert hra.available_cents > 0
     assert hra.balance_cents == hra.available_cents  # the deprecated name, kept filled
+    assert hra.purse_id == ""  # a kind, not the purse's identifier (it names the family)
 
 
 async def test_graceful_shutdown_reports_not_serving(loaded_dsn: str) -> None:

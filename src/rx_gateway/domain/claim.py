@@ -6,12 +6,13 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from rx_gateway.domain.additional_amounts import (
     NO_ADDITIONAL_AMOUNTS,
     AdditionalAmounts,
 )
-from rx_gateway.domain.compound_segment import Compound
+from rx_gateway.domain.compound_segment import NOT_A_COMPOUND, Compound
 from rx_gateway.domain.dur import DurService
 from rx_gateway.domain.other_payments import OtherPayment
 from rx_gateway.domain.values import parse_ccyymmdd
@@ -131,6 +132,8 @@ class ClaimRequest:
         canonical = "\x1f".join(str(value(self)) for value in _HASHED)
         for name, default in _ADDED:
             value = getattr(self, name)
+            if name in _DIGESTED_AS:
+                value = _DIGESTED_AS[name](value)
             if value != default:
                 canonical += f"\x1f{name}={value!r}"
         return hashlib.sha256(canonical.encode()).hexdigest()
@@ -170,14 +173,20 @@ _KEY_FIELDS = tuple(f.name for f in fields(ClaimKey))
 def _field(name: str) -> Callable[[ClaimRequest], object]:
     if name in _HEADER_FIELDS:
         return lambda request: getattr(request.header, name)
-    if name in _SENT_OR_ZERO:
-        return lambda request: getattr(request, name) or 0
+    if name in _DIGESTED_AS:
+        digested = _DIGESTED_AS[name]
+        return lambda request: digested(getattr(request, name))
     return lambda request: getattr(request, name)
 
 
-# Fields that became "sent or not" after claims were first stored (415-DF): not sent digests as
-# the 0 it was read as then, so a stored claim's retransmission still answers D.
-_SENT_OR_ZERO = frozenset({"number_of_refills_authorized"})
+# Values that mean the same claim digest alike: 415-DF not sent as the 0 it was read as before
+# its presence was kept (a stored claim's retransmission still answers D); 406-D6 1 "not a
+# compound" as 0 "not sent" (a switch sends 1, a structured client often leaves it out: the
+# same claim sent both ways is a retransmission, D, not another claim under its key, 83).
+_DIGESTED_AS: dict[str, Callable[[Any], object]] = {
+    "number_of_refills_authorized": lambda value: value or 0,
+    "compound_code": lambda value: 0 if value == NOT_A_COMPOUND else value,
+}
 
 
 _HEADER_FIELDS = frozenset(f.name for f in fields(Header))

@@ -381,8 +381,7 @@ def eligibility_to_pb(
         rejects=[pb.Reject(code=r.code.value, text=r.text) for r in result.rejects],
         message=result.message,
         purses=[
-            pb.PurseBalance(
-                purse_id=p.purse_id,
+            pb.PurseBalance(  # kinds, not purse (family) identifiers: purse_id left empty
                 kind=p.kind,
                 available_cents=p.available_cents,
                 balance_cents=p.available_cents,
@@ -415,8 +414,7 @@ def benefits_to_pb(view: BenefitView, purses: tuple[PurseState, ...]) -> pb.Bene
             for c, in_force in view.coverages
         ],
         purses=[
-            pb.PurseAccount(
-                purse_id=p.purse_id,
+            pb.PurseAccount(  # kinds, not purse (family) identifiers: purse_id left empty
                 kind=p.kind,
                 posted_cents=p.posted_cents,
                 pending_cents=p.pending_cents,

@@ -1274,6 +1274,7 @@ class PurseBalance(_message.Message):
     BALANCE_CENTS_FIELD_NUMBER: _builtins.int
     AVAILABLE_CENTS_FIELD_NUMBER: _builtins.int
     purse_id: _builtins.str
+    """not sent (an internal identifier, which names the family): empty"""
     kind: _builtins.str
     @_builtins.property
     @_deprecated("""This field has been marked as deprecated using proto field options.""")
@@ -1699,6 +1700,7 @@ class PurseAccount(_message.Message):
     PENDING_CENTS_FIELD_NUMBER: _builtins.int
     AVAILABLE_CENTS_FIELD_NUMBER: _builtins.int
     purse_id: _builtins.str
+    """not sent (an internal identifier, which names the family): empty"""
     kind: _builtins.str
     posted_cents: _builtins.int
     """the ledger balance: funded (and released allotments) minus spent"""

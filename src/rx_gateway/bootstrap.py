@@ -199,6 +199,14 @@ async def _open_pool(
     role is missing or the login may not take it."""
     try:
         return await create_pool(dsn, limits, warm=warm, generic_plans=generic_plans)
+    except asyncpg.TooManyConnectionsError:
+        msg = (
+            f"the database refused a connection: too many connections (this pool opens"
+            f" {limits.size_min} at start, up to {limits.size_max}): lower"
+            " RX_GATEWAY_DB_POOL_SIZE_MIN/RX_GATEWAY_DB_POOL_SIZE_MAX (and --workers), or raise"
+            " the server's max_connections"
+        )
+        raise RxGatewayError(msg) from None
     except (asyncpg.InvalidParameterValueError, asyncpg.InsufficientPrivilegeError) as error:
         msg = (
             f"cannot use database role {limits.role!r} ({error}): run `rx-gateway migrate` as a"

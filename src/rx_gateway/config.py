@@ -142,16 +142,28 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Read RX_GATEWAY_* variables; fail fast naming the variable on a bad value."""
 
-        def number(name: str, default: float, kind: type[int] | type[float] = int) -> float:
+        def number(
+            name: str,
+            default: float,
+            kind: type[int] | type[float] = int,
+            minimum: float | None = None,
+        ) -> float:
             raw = environ.get(name)
             if raw is None or raw == "":
                 return default
+            wanted = (
+                f"a whole number from 1 to {NUMBER_MAX}"
+                if kind is int
+                else f"a number greater than 0, at most {NUMBER_MAX}"
+            )
             try:
                 value = kind(raw)
             except ValueError:
-                raise InvalidRequest(name, f"must be a number, got {raw!r}") from None
+                raise InvalidRequest(name, f"must be {wanted}, got {raw!r}") from None
             if value > NUMBER_MAX or not math.isfinite(value) or value <= 0:
-                raise InvalidRequest(name, f"must be a positive number, got {raw!r}")
+                raise InvalidRequest(name, f"must be {wanted}, got {raw!r}")
+            if minimum is not None and value < minimum:
+                raise InvalidRequest(name, f"must be at least {minimum:g}, got {raw!r}")
             return value
 
         defaults = cls()
@@ -203,7 +215,10 @@ class Settings:
             dev_mode=_flag(environ, "RX_GATEWAY_DEV_MODE", default=False),
             admin_db_role=_role(environ, "RX_GATEWAY_ADMIN_DB_ROLE", ADMIN_ROLE),
             reference_poll_s=number(
-                "RX_GATEWAY_REFERENCE_POLL_S", defaults.reference_poll_s, float
+                "RX_GATEWAY_REFERENCE_POLL_S",
+                defaults.reference_poll_s,
+                float,
+                minimum=REFERENCE_POLL_S_MIN,
             ),
             metrics_listen_address=_listen_or_none(environ, "RX_GATEWAY_METRICS_LISTEN"),
             metrics_multiprocess_dir=_directory_or_none(environ, "PROMETHEUS_MULTIPROC_DIR"),
@@ -226,6 +241,9 @@ LOG_LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL", "NOTSET": "DEBUG"} 
 # Past any count or duration these settings mean; compared before math.isfinite, which
 # raises OverflowError for an integer of 309 digits or more
 NUMBER_MAX = 10**9
+# The reference version is polled (besides NOTIFY) at most this often: a smaller period made an
+# idle gateway poll PostgreSQL in a busy loop (half a core)
+REFERENCE_POLL_S_MIN = 0.1
 
 
 def _flag(environ: Mapping[str, str], name: str, *, default: bool) -> bool:

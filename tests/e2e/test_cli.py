@@ -403,3 +403,129 @@ async def test_a_busy_port_is_one_line_naming_the_address(
     setting = "RX_GATEWAY_LISTEN" if listener == "claims" else "RX_GATEWAY_ADMIN_LISTEN"
     assert setting in errors[0]
     assert "rx-gateway listening" not in result.stdout
+
+
+def test_numbers_say_what_they_must_be_and_the_poll_has_a_floor() -> None:
+    """A count that is not a whole number says so (it said "must be a number" of '2.5'); the
+    reference poll below 0.1 s is refused (a 1e-7 s poll kept an idle gateway at half a core)."""
+    with pytest.raises(InvalidRequest, match="must be a whole number from 1 to"):
+        Settings.from_env({"RX_GATEWAY_DB_POOL_SIZE_MAX": "2.5"})
+    with pytest.raises(InvalidRequest, match="must be a whole number from 1 to"):
+        Settings.from_env({"RX_GATEWAY_GRPC_CONCURRENT_RPCS_MAX": "1e10"})
+    with pytest.raises(InvalidRequest, match=r"RX_GATEWAY_REFERENCE_POLL_S: must be at least 0\.1"):
+        Settings.from_env({"RX_GATEWAY_REFERENCE_POLL_S": "0.0000001"})
+    assert Settings.from_env({"RX_GATEWAY_REFERENCE_POLL_S": "0.1"}).reference_poll_s == 0.1
+
+
+@pytest.mark.parametrize(
+    ("argv", "environment", "expected"),
+    [
+        (["serve", "--workers", "0"], {}, "'0' is not a number of processes 1-64"),
+        (["serve", "--workers", "-1"], {}, "'-1' is not a number of processes 1-64"),
+        (
+            ["serve", "--listen", "127.0.0.1:50999"],
+            {"RX_GATEWAY_METRICS_LISTEN": "127.0.0.1:50999"},
+            "RX_GATEWAY_METRICS_LISTEN: the metrics listener needs an address of its own, not"
+            " the claim listener's 127.0.0.1:50999",
+        ),
+        (
+            ["verify"],
+            {"RX_GATEWAY_DATABASE_URL": "not-a-url"},
+            "cannot reach the database of RX_GATEWAY_DATABASE_URL (not a"
+            " postgresql://HOST/DATABASE URL)",
+        ),
+    ],
+    ids=["workers-0", "workers-negative", "metrics-on-the-claim-port", "database-url"],
+)
+def test_a_mistake_at_start_is_one_line_and_a_non_zero_exit(
+    argv: list[str], environment: dict[str, str], expected: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "rx_gateway", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(RX_GATEWAY_DEV_MODE="1", **environment),
+        check=False,
+    )
+    assert result.returncode != 0
+    assert expected in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 2
+
+
+def test_output_to_a_reader_that_went_away_is_no_traceback(tmp_path: Path) -> None:
+    """`rx-gateway ... | head -1`: the reader closes the pipe; the command stops quietly (it
+    printed a BrokenPipeError traceback)."""
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader is gone before anything is written
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "rx_gateway", "generate", str(tmp_path / "data")],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            env=_env(),
+            check=False,
+        )
+    finally:
+        os.close(writer)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.stderr == ""
+
+
+async def test_what_the_database_refuses_at_start_is_one_line(fresh_database: Any) -> None:
+    """A login that may not create in the schema (serve migrates first), then the same login
+    owning it but limited to 2 connections while the pool opens 5: one line each (both were
+    tracebacks: InsufficientPrivilegeError, TooManyConnectionsError)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    dsn: str = await fresh_database()
+    login = f"rxgw_limited_{os.getpid()}"
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f"CREATE ROLE {login} LOGIN CONNECTION LIMIT 2")
+        parts = urlsplit(dsn)
+        netloc = f"{login}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        as_login = urlunsplit(parts._replace(netloc=netloc))
+        environment = _env(
+            RX_GATEWAY_DATABASE_URL=as_login,
+            RX_GATEWAY_DEV_MODE="1",
+            RX_GATEWAY_DB_ROLE=login,
+            RX_GATEWAY_DB_POOL_SIZE_MIN="5",
+            RX_GATEWAY_DB_POOL_SIZE_MAX="5",
+        )
+
+        def serve() -> str:
+            result = subprocess.run(
+                [sys.executable, "-m", "rx_gateway", "serve", "--listen", "127.0.0.1:0"],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env=environment,
+                check=False,
+            )
+            assert result.returncode == 1
+            assert "Traceback" not in result.stderr, result.stderr
+            return result.stderr.strip().splitlines()[-1]
+
+        refused = await asyncio.to_thread(serve)
+        assert refused.startswith(
+            "rx-gateway: the database refused this login a privilege the command needs"
+        ), refused
+        await admin.execute(f"ALTER SCHEMA public OWNER TO {login}")
+        await admin.execute(f"ALTER ROLE {login} CREATEROLE")
+        limited = await asyncio.to_thread(serve)
+        assert limited.startswith(
+            "rx-gateway: the database refused a connection: too many connections"
+        ), limited
+        assert "RX_GATEWAY_DB_POOL_SIZE_MAX" in limited
+    finally:
+        await admin.execute(f"REASSIGN OWNED BY {login} TO CURRENT_USER")
+        await admin.execute(f"DROP OWNED BY {login}")
+        await admin.close()
+        cleanup = await asyncpg.connect(dsn)
+        try:
+            await cleanup.execute(f"DROP ROLE IF EXISTS {login}")
+        finally:
+            await cleanup.close()

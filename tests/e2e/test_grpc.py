@@ -34,13 +34,13 @@ async def test_demo_script_answers_as_expected(
 
 
 async def test_health_and_reflection(app: App) -> None:
-    """grpc.health.v1 says SERVING for the claim service; reflection lists it."""
+    """grpc.health.v1 says SERVING for the server and each service it serves (the benefit
+    service was NOT_FOUND while reflection listed it); reflection lists them."""
     async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
         health = health_pb2_grpc.HealthStub(channel)
-        reply = await health.Check(
-            health_pb2.HealthCheckRequest(service="rx_gateway.v1.ClaimService")
-        )
-        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        for service in ("", "rx_gateway.v1.ClaimService", "rx_gateway.v1.BenefitService"):
+            reply = await health.Check(health_pb2.HealthCheckRequest(service=service))
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING, service
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
         responses = stub.ServerReflectionInfo(
             iter([reflection_pb2.ServerReflectionRequest(list_services="")])

@@ -45,11 +45,33 @@ GRPC_ENVIRONMENT = {"GRPC_ENABLE_FORK_SUPPORT": "0"}
 
 
 def _run(coroutine: Coroutine[Any, Any, int], settings: Settings) -> int:
-    if settings.use_uvloop:
-        import uvloop  # noqa: PLC0415 - optional event loop
+    """A database command's coroutine on the configured loop. What the database refuses that
+    reaches this far (a command's own rules are checked before) is a start-up or setup
+    mistake (a login without a privilege, a role past its connection limit): one line."""
+    import asyncpg  # noqa: PLC0415 - a database command's
 
-        return uvloop.run(coroutine)
-    return asyncio.run(coroutine)
+    try:
+        if settings.use_uvloop:
+            import uvloop  # noqa: PLC0415 - optional event loop
+
+            return uvloop.run(coroutine)
+        return asyncio.run(coroutine)
+    except asyncpg.InsufficientPrivilegeError as error:
+        msg = (
+            f"the database refused this login a privilege the command needs ({error}): run"
+            " `rx-gateway migrate` as the database's owner, and serve as a login that may SET"
+            " ROLE to the application role"
+        )
+        raise RxGatewayError(msg) from None
+    except asyncpg.TooManyConnectionsError as error:
+        msg = (
+            f"the database refused a connection ({error}): lower RX_GATEWAY_DB_POOL_SIZE_MIN"
+            "/RX_GATEWAY_DB_POOL_SIZE_MAX (and --workers), or raise the server's or the"
+            " login's connection limit"
+        )
+        raise RxGatewayError(msg) from None
+    except asyncpg.PostgresError as error:  # its message only: a DETAIL may quote values
+        raise RxGatewayError(f"the database refused: {type(error).__name__}: {error}") from None
 
 
 def _log_level(args: argparse.Namespace, settings: Settings) -> str:
@@ -78,6 +100,15 @@ def _settings(args: argparse.Namespace, settings: Settings) -> Settings:
                     f"the admin interface needs an address of its own, not the claim"
                     f" listener's {settings.listen_address}",
                 )
+        taken = {settings.listen_address: "the claim listener's"}
+        if settings.admin_tokens:
+            taken.setdefault(settings.admin_listen_address, "the admin interface's")
+        metrics = settings.metrics_listen_address
+        if metrics is not None and not metrics.endswith(":0") and metrics in taken:
+            raise InvalidRequest(
+                "RX_GATEWAY_METRICS_LISTEN",
+                f"the metrics listener needs an address of its own, not {taken[metrics]} {metrics}",
+            )
     return settings
 
 
@@ -164,6 +195,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except RxGatewayError as error:
         print(f"rx-gateway: {error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # the reader of the output went away (`| head`): stop quietly, as a shell tool does,
+        # and keep the interpreter's last flush of stdout from failing again on the way out
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except KeyboardInterrupt:
         with contextlib.suppress(Exception):

@@ -20,8 +20,13 @@ def _where(settings: Settings) -> str:
     if settings.database_url is None:
         return f"the embedded database in {settings.data_dir}"
     parts = urlsplit(settings.database_url)
+    if parts.scheme not in ("postgresql", "postgres") or not parts.netloc:
+        return "the database of RX_GATEWAY_DATABASE_URL (not a postgresql://HOST/DATABASE URL)"
     host = parts.hostname or "localhost"
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a port that is not a number
+        port = ""
     return f"database {host}{port}{parts.path or ''}"
 
 

@@ -52,6 +52,18 @@ def _days(value: str) -> int:
     return int(value)
 
 
+# More server processes than this on one machine is a typo, not a deployment (each opens its
+# own database pool)
+PROCESSES_MAX = 64
+
+
+def _processes(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or not 0 < int(value) <= PROCESSES_MAX:
+        msg = f"{value!r} is not a number of processes 1-{PROCESSES_MAX}"
+        raise argparse.ArgumentTypeError(msg)
+    return int(value)
+
+
 def add_interop_commands(commands: Any, database_options: argparse.ArgumentParser) -> None:
     """Enrollment in (X12 834), member and regulator files out (CARIN EOB, Part D PDE)."""
     enroll = commands.add_parser(
@@ -197,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", help="host:port (default 127.0.0.1:50051, or RX_GATEWAY_LISTEN)")
     serve.add_argument(
         "--workers",
-        type=int,
+        type=_processes,
         default=1,
         help="server processes sharing the port with SO_REUSEPORT (default 1)",
     )
@@ -274,7 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="the short mode (under 90 s)")
     bench.add_argument("--rates", help="comma-separated arrival rates (claims/s) to step over")
     bench.add_argument("--seconds", type=float, default=0.0, help="seconds per rate")
-    bench.add_argument("--workers", type=int, default=1, help="server processes (SO_REUSEPORT)")
+    bench.add_argument(
+        "--workers", type=_processes, default=1, help="server processes (SO_REUSEPORT)"
+    )
     bench.add_argument("--members", type=int, default=10_000, help="synthetic members")
     bench.add_argument("--out", type=Path, default=Path("bench-results"), help="report directory")
     return parser

@@ -170,7 +170,10 @@ def validate_claim(request: ClaimRequest) -> list[Reject]:
         rejects += compound_rejects(request.compound_code, "", "", None, 0)
     if not 0 < request.quantity_dispensed_thousandths <= QUANTITY_MAX_THOUSANDTHS:
         rejects.append(
-            Reject(RejectCode.MI_QUANTITY_DISPENSED, "Quantity (442-E7) must be positive")
+            Reject(
+                RejectCode.MI_QUANTITY_DISPENSED,
+                "Quantity (442-E7) must be more than 0 and at most 9999999.999",
+            )
         )
     if not 0 < request.days_supply <= DAYS_SUPPLY_MAX:
         rejects.append(Reject(RejectCode.MI_DAYS_SUPPLY, "Days supply (405-D5) must be 1-365"))

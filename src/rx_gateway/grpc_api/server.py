@@ -59,10 +59,12 @@ class GatewayServer:
             self.server,
         )
         self.port = listen(self.server, listen_address, credentials)
+        # health answers for each service this server serves (and "" for the server)
+        self._served = ("", SERVICE_NAME, *((BENEFIT_SERVICE_NAME,) if benefits else ()))
 
     async def start(self) -> None:
         await self.server.start()
-        for name in ("", SERVICE_NAME):
+        for name in self._served:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("gateway serving", extra={"port": self.port})
 

@@ -25,6 +25,7 @@ from rx_gateway.adapters.postgres.database import (
 )
 from rx_gateway.adapters.postgres.enrollment import PostgresEnrollment
 from rx_gateway.adapters.postgres.eob import PostgresEob
+from rx_gateway.adapters.postgres.errors import server_message
 from rx_gateway.adapters.postgres.loading import REFERENCE_CHANNEL, known_keys, write_dataset
 from rx_gateway.adapters.postgres.reference_loader import PostgresReferenceLoader
 from rx_gateway.adapters.postgres.settlement_store import PostgresSettlement
@@ -133,7 +134,8 @@ class ReferenceWatcher:
                     log.warning("reference change caught up by polling")
                     self._reload()
             except (TimeoutError, OSError, asyncpg.PostgresError, RxGatewayError) as error:
-                log.warning("reference watch: database unreachable", extra={"error": str(error)})
+                said = server_message(error) if isinstance(error, asyncpg.PostgresError) else error
+                log.warning("reference watch: database unreachable", extra={"error": str(said)})
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -209,7 +211,8 @@ async def _open_pool(
         raise RxGatewayError(msg) from None
     except (asyncpg.InvalidParameterValueError, asyncpg.InsufficientPrivilegeError) as error:
         msg = (
-            f"cannot use database role {limits.role!r} ({error}): run `rx-gateway migrate` as a"
+            f"cannot use database role {limits.role!r} ({server_message(error)}): run"
+            " `rx-gateway migrate` as a"
             f" login that may CREATEROLE and GRANT it to this login, or set {variable}"
         )
         raise InsecureConfiguration(msg) from None

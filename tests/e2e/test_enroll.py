@@ -316,3 +316,51 @@ async def test_a_member_moving_from_medicaid_to_a_marketplace_plan_stays_one_mem
         (MEDICAID, "2026-01-01", "2026-06-30", "terminated"),
         (HDHP, "2026-07-01", None, None),
     ]
+
+
+async def test_the_same_content_under_other_delimiters_is_the_same_file(
+    loaded_dsn: str, conn: asyncpg.Connection
+) -> None:
+    """ISA16 '>' and ':' around the same content are one file; a '>' file applied by a gateway
+    that digested it as written (before delimiters were written the usual way) is still
+    recognized: its row is found by the digest it was stored under."""
+    body = member(
+        "E834D0001", group="EMP2-FT", lines=coverage(COMMERCIAL, begin="20260101")
+    )  # fmt: skip
+    body[body.index("DMG*D8*19800101*F")] = "DMG*D8*19800101*F**:RET:2106-3"
+    colon = interchange(body, sender="E834DELIM", control=1, reference="DELIM")
+    greater = (
+        interchange(body, sender="E834DELIM", control=2, reference="DELIM")
+        .replace("*P*:~", "*P*>~")
+        .replace(":RET:2106-3", ">RET>2106-3")
+    )
+    first = await _enroll(loaded_dsn, colon)
+    assert first.applied
+    resent = await _enroll(loaded_dsn, greater)
+    assert (resent.applied, resent.file_id) == (False, first.file_id)
+
+    # a '>' file an older gateway applied: stored under the digest of its text as written
+    older = (
+        interchange(body, sender="E834DELIM", control=3, reference="OLDER")
+        .replace("*P*:~", "*P*>~")
+        .replace(":RET:2106-3", ">RET>2106-3")
+    )
+    from rx_gateway.adapters.documents import plan_from_document
+    from rx_gateway.tools.synthetic.plans import plan_documents
+
+    plans = {d["plan_id"]: plan_from_document(d, d["plan_id"]) for d in plan_documents()}
+    read = X12EnrollmentReader().read(older.encode(), "older.834", plans)
+    assert read.earlier_content_sha256 not in ("", read.content_sha256)
+    stored_id = await conn.fetchval(
+        "INSERT INTO enrollment_file (content_sha256, name, interchange_sender_id,"
+        " interchange_control_number, transaction_control_numbers, sponsor_ids, actor, summary)"
+        " VALUES ($1, 'older.834', 'E834DELIM', '000000003', '{0001}', '{EMP2}', 'test',"
+        " '{\"counts\": {}}')"
+        " RETURNING file_id",
+        read.earlier_content_sha256,
+    )
+    again = await _enroll(
+        loaded_dsn,
+        older.replace("*000000003*", "*000000004*").replace("IEA*1*000000003", "IEA*1*000000004"),
+    )
+    assert (again.applied, again.file_id) == (False, stored_id)

@@ -83,3 +83,48 @@ async def test_padding_means_the_same_through_both_doors(
         reversal = reversal_for(request)
         reversal.insurance.cardholder_id = reversal.insurance.cardholder_id.strip(" ")
         assert (await client.reverse(reversal)).transaction_response_status == "A"
+
+
+async def test_a_header_field_with_a_leading_space_is_refused_on_both_doors(
+    client: GatewayClient, fixtures: dict[str, Any], rx_number: Any
+) -> None:
+    """104-A4 " RXG..." (a leading space inside the fixed-width header): 04 on both doors (the
+    raw door stripped it and paid)."""
+    request = generic_fill(fixtures, fixtures["members"]["commercial_single"], rx_number(), DAY)
+    pcn = request.header.processor_control_number
+    raw = bytearray(encode(request_transmission([request])))
+    assert raw[10:20].decode() == pcn.ljust(10)  # 101-A1, 102-A2, 103-A3, then 104-A4
+    raw[10:20] = f" {pcn}".ljust(10).encode()
+    request.header.processor_control_number = f" {pcn}"
+    structured = await client.submit(request)
+    assert [r.code for r in structured.rejects] == ["04"]
+    answer = decode_response(await client.transmit(bytes(raw)))
+    codes = [
+        code
+        for group in (answer.segments, *answer.transactions)
+        for segment in group
+        if segment.segment_id == "21"
+        for code in segment.all("FB")
+    ]
+    assert codes == ["04"], codes
+
+
+async def test_a_dur_code_padded_with_a_space_means_the_code(
+    client: GatewayClient, fixtures: dict[str, Any], rx_number: Any
+) -> None:
+    """440-E5 "M0 " on the raw door is the code M0, as "M0 " is on the structured door."""
+    request = generic_fill(fixtures, fixtures["members"]["commercial_single"], rx_number(), DAY)
+    request.dur_services.add(reason_for_service="ER", professional_service="M0 ")
+    structured = await client.submit(request)
+    reversal = reversal_for(request)
+    if structured.transaction_response_status == "P":
+        assert (await client.reverse(reversal)).transaction_response_status == "A"
+    raw = encode(request_transmission([request]))
+    answer = decode_response(await client.transmit(raw))
+    status = next(s for s in answer.transactions[0] if s.segment_id == "21")
+    assert (status.get("AN"), status.all("FB")) == (
+        structured.transaction_response_status,
+        [r.code for r in structured.rejects],
+    )
+    if status.get("AN") == "P":
+        assert (await client.reverse(reversal)).transaction_response_status == "A"

@@ -63,6 +63,10 @@ async def test_a_reversal_answers_the_purse_balance_after_it_not_its_claims(
     assert await _hra_available(client, a) == held - took_b
     # 512-FC / 513-FD after the reversal too: B's, less what A applied to the deductible
     applied_a = paid_a.pricing.amount_applied_to_periodic_deductible_cents
+    applied_b = paid_b.pricing.amount_applied_to_periodic_deductible_cents
+    # A's own 512-FC (what the reversal answered before) differs from the one after it only when
+    # B applied another amount to the deductible: the check below tells them apart
+    assert applied_a != applied_b, (applied_a, applied_b)
     assert paid_b.pricing.HasField("accumulated_deductible_amount_cents")
     assert (
         reversed_a.pricing.accumulated_deductible_amount_cents,

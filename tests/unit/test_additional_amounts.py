@@ -175,6 +175,8 @@ def test_the_incentive_and_other_amounts_are_paid_up_to_the_contract() -> None:
         (replace(WORKED, other_amounts=(OtherAmount("01", 1), OtherAmount("01", 299))), 0, ["H8"]),
         (replace(WORKED, other_amounts=tuple(OtherAmount(q, 75) for q in ("01", "02", "03", "04"))), 0, ["H7"]),
         (replace(WORKED, percentage_sales_tax_rate=1_000_001), 0, ["HE"]),
+        # 483-HE is required when 482-GE is sent: the billed tax was dropped silently (AX 0)
+        (replace(WORKED, percentage_sales_tax_rate=0), 0, ["HE"]),
         (replace(WORKED, percentage_sales_tax_basis=""), 0, ["JE"]),
         (replace(WORKED, percentage_sales_tax_basis="01"), 0, ["JE"]),
         (replace(WORKED, patient_paid_cents=-5), 0, ["DX"]),

@@ -183,6 +183,14 @@ def test_the_level_of_effort_adds_the_compounding_fee() -> None:
     assert decision.response.pricing.dispensing_fee_paid_cents == 1_200
 
 
+@pytest.mark.parametrize("level", [-1, 1, 10, 16, 99])
+def test_a_level_of_effort_outside_11_to_15_is_8e(level: int) -> None:
+    """474-8E is 11-15 (or left out, 0): 99 was accepted and paid no compounding fee."""
+    request = _compound_claim(dur_services=(DurService("", "", "", level),))
+    decision = _decide(request)
+    assert [r.code.value for r in decision.response.rejects] == ["8E"]
+
+
 def test_a_lower_usual_and_customary_wins() -> None:
     decision = _decide(_compound_claim(usual_and_customary_charge_cents=3_000))
     assert isinstance(decision, Paid)

@@ -561,3 +561,29 @@ def test_an_envelope_problem_names_its_segment_and_element(
     with pytest.raises(InvalidRequest) as caught:
         _read(text.replace(*edit))
     assert re.search(expected, str(caught.value)), str(caught.value)
+
+
+def test_the_content_digest_tells_a_separator_from_the_same_character_in_data() -> None:
+    """With ISA16 '>' a ':' in the data is data, not a component: 'SUITE:5' and a composite
+    'SUITE>5' are two contents; ISA16 '^' with ISA11 ':' (swapped) is the usual content. (The
+    digest of split segments: pyx12 would refuse a composite in N301 before it.)"""
+    from rx_gateway.x12.enrollment_834 import content_sha256, split
+
+    def digest(text: str) -> str:
+        found, segments = split(text, "t.834")
+        return content_sha256("S", segments, found)
+
+    body = member("E834C9", group="G", lines=coverage(COMMERCIAL, begin="20260101"))
+    body.insert(body.index("DMG*D8*19800101*F"), "N3*SUITE:5")
+    colon = interchange(body)  # the usual delimiters: ':' is the component separator
+    greater = colon.replace("*P*:~", "*P*>~")  # ':' is now a character of data
+    assert digest(greater) != digest(colon)
+    assert digest(greater.replace("N3*SUITE:5", "N3*SUITE>5")) == digest(colon)
+    swapped = (
+        colon.replace("*^*00501*", "*:*00501*")
+        .replace("*P*:~", "*P*^~")
+        .replace("N3*SUITE:5", "N3*SUITE^5")
+    )
+    assert digest(swapped) == digest(colon)
+    found, segments = split(colon, "t.834")
+    assert digest(colon) == content_sha256("S", segments, found, as_written=True)

@@ -532,6 +532,16 @@ def test_content_hash_is_sha256_of_every_field_in_order() -> None:
     assert BASE.content_hash() == expected
     assert with_header(BASE, software_vendor_id="V").content_hash() != expected
     assert replace(BASE, basis_of_cost_determination="01").content_hash() != expected
+    # 406-D6 1 (not a compound) digests as not sent; a claim stored before that, under the
+    # digest that carried it, is still its own retransmission's
+    stored_before = hashlib.sha256(
+        ("\x1f".join(values) + "\x1fcompound_code=1").encode()
+    ).hexdigest()
+    sent_with_1 = replace(BASE, compound_code=1)
+    assert sent_with_1.content_hash() == expected
+    assert sent_with_1.is_digest_of(stored_before) and sent_with_1.is_digest_of(expected)
+    assert not replace(sent_with_1, days_supply=31).is_digest_of(stored_before)
+    assert replace(BASE, compound_code=2).content_hash() != expected
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,7 @@ from rx_gateway.domain.outcome import (
     PurseLine,
     ResponsePricing,
     ResponseStatus,
+    RewardLine,
 )
 from rx_gateway.domain.part_d import benefit_stages
 from rx_gateway.domain.reference import CostShareKind, CostShareRule, CoverageLevel, Limits
@@ -146,6 +147,43 @@ def test_reversal_mirrors_the_paid_claim() -> None:
         AccumulatorMove(IND, "M1", "P1", YEAR, OOP, -460),
         AccumulatorMove(FAM, "F1", "P1", YEAR, OOP, -460),
     )
+
+
+def _after(purses_now: tuple[PurseState, ...], paid: Paid | None = None) -> ClaimResponse:
+    outcome = reverse(
+        B2, stored(paid, purses_now=purses_now, class_code="FT"), PLAN, authorization_number="R1"
+    )
+    assert isinstance(outcome, Reversal)
+    return outcome.response
+
+
+def test_a_reversal_answers_the_balances_after_it_not_its_claims() -> None:
+    """The claim left the HRA 4540; other claims spent 1000 since (posted 3540) and an
+    allotment of 500 is due: the reversal gives 460 back and answers 3540 + 460 + 500 = 4500,
+    in its line and in 128-UC (it answered 5000, the claim's view). A purse outside the member's
+    benefit stack (an FSA here) is not in 128-UC."""
+    response = _after(
+        (
+            PurseState("HRA-F1", "HRA", 4_040, posted_cents=3_540),
+            PurseState("FSA-F1", "FSA", 999, posted_cents=999),
+        )
+    )
+    assert response.purses == (PurseLine("HRA-F1", "HRA", -460, 4_500),)
+    assert response.pricing is not None
+    assert response.pricing.spending_account_amount_remaining_cents == 4_500
+
+
+def test_a_reward_taken_back_never_leaves_a_purse_below_zero() -> None:
+    """The claim credited a 1000 reward to the HRA and the member spent most of it (posted
+    300): the reversal gives back 460, takes back the reward (the rest is recovered from the
+    member, not the purse, as rx_post_reversal posts it): the HRA holds 0, not -240."""
+    paid = original()
+    reward = RewardLine("MAIL90", "HRA-F1", "HRA", 1_000, "20260101", 1)
+    paid = replace(paid, response=replace(paid.response, rewards=(reward,)))
+    response = _after((PurseState("HRA-F1", "HRA", 300, posted_cents=300),), paid)
+    assert response.purses == (PurseLine("HRA-F1", "HRA", -460, 0),)
+    assert response.pricing is not None
+    assert response.pricing.spending_account_amount_remaining_cents == 0
 
 
 def test_reversal_of_a_self_only_claim_reports_self_only_limits() -> None:

@@ -288,3 +288,47 @@ def test_a_refills_authorized_field_the_codec_cannot_read_is_29(raw: str) -> Non
     with pytest.raises(FieldProblem) as raised:
         _number(Segment("07", (("DF", raw),)), "DF")
     assert raised.value.code is RejectCode.MI_REFILLS_AUTHORIZED
+
+
+@pytest.mark.parametrize("raw", ["X", "1.5", "1-"])
+def test_a_level_of_effort_the_codec_cannot_read_is_8e(raw: str) -> None:
+    """474-8E that is not a number: M/I DUR/PPS Level of Effort (8E), not the reason code E4."""
+    from rx_gateway.domain.rejects import RejectCode
+    from rx_gateway.ncpdp.codec import decode_number
+    from rx_gateway.ncpdp.requests import FieldProblem, _typed_value
+
+    with pytest.raises(FieldProblem) as raised:
+        _typed_value(raw, "8E", decode_number)
+    assert raised.value.code is RejectCode.MI_DUR_LEVEL_OF_EFFORT
+
+
+def _document() -> dict[str, object]:
+    import json
+
+    return json.loads(
+        json.dumps(to_json(decode((HEADER_B1 + INSURANCE + PATIENT + GS + CLAIM).encode())))
+    )
+
+
+@pytest.mark.parametrize(
+    ("edit", "place"),
+    [
+        (lambda d: d["header"]["bin"].update(value=None), "header.bin"),
+        (lambda d: d["header"].update(bin=610999), "header.bin"),
+        (lambda d: d["segments"][0].update(segment=4), "segments[0].segment"),
+        (lambda d: d["segments"][0]["fields"][0].update(raw=[1, 2]), "segments[0].fields[0].raw"),
+        (lambda d: d["transactions"][0][0]["fields"][1].update(id=None), "transactions[0][0]"),
+        (lambda d: d.update(segments="AM04"), "segments"),
+        (lambda d: d.update(header=[]), "header"),
+        (lambda d: d.update(kind="claim"), "kind"),
+    ],
+)
+def test_a_transmission_document_of_wrong_types_names_the_place(edit: object, place: str) -> None:
+    """`rx-gateway ncpdp encode` wrote None as the BIN, [1, 2] into a field and 4 as AM4, and
+    exited 0: a value that is not a string (a list that is not a list) is R8 naming where."""
+    document = _document()
+    assert encode(from_json(document))  # the unedited document encodes
+    edit(document)  # type: ignore[operator]
+    with pytest.raises(CodecError) as raised:
+        from_json(document)
+    assert place in raised.value.message, raised.value.message

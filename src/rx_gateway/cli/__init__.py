@@ -50,6 +50,8 @@ def _run(coroutine: Coroutine[Any, Any, int], settings: Settings) -> int:
     mistake (a login without a privilege, a role past its connection limit): one line."""
     import asyncpg  # noqa: PLC0415 - a database command's
 
+    from rx_gateway.adapters.postgres.errors import server_message  # noqa: PLC0415
+
     try:
         if settings.use_uvloop:
             import uvloop  # noqa: PLC0415 - optional event loop
@@ -58,20 +60,23 @@ def _run(coroutine: Coroutine[Any, Any, int], settings: Settings) -> int:
         return asyncio.run(coroutine)
     except asyncpg.InsufficientPrivilegeError as error:
         msg = (
-            f"the database refused this login a privilege the command needs ({error}): run"
+            f"the database refused this login a privilege the command needs"
+            f" ({server_message(error)}): run"
             " `rx-gateway migrate` as the database's owner, and serve as a login that may SET"
             " ROLE to the application role"
         )
         raise RxGatewayError(msg) from None
     except asyncpg.TooManyConnectionsError as error:
         msg = (
-            f"the database refused a connection ({error}): lower RX_GATEWAY_DB_POOL_SIZE_MIN"
+            f"the database refused a connection ({server_message(error)}): lower"
+            " RX_GATEWAY_DB_POOL_SIZE_MIN"
             "/RX_GATEWAY_DB_POOL_SIZE_MAX (and --workers), or raise the server's or the"
             " login's connection limit"
         )
         raise RxGatewayError(msg) from None
     except asyncpg.PostgresError as error:  # its message only: a DETAIL may quote values
-        raise RxGatewayError(f"the database refused: {type(error).__name__}: {error}") from None
+        msg = f"the database refused: {type(error).__name__}: {server_message(error)}"
+        raise RxGatewayError(msg) from None
 
 
 def _log_level(args: argparse.Namespace, settings: Settings) -> str:
@@ -187,7 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logs.configure(_log_level(args, settings))
     try:
-        return _dispatch(args, settings)
+        code = _dispatch(args, settings)
+        sys.stdout.flush()  # buffered output meets a closed pipe here, not at exit
     except ReferenceDataError as error:
         # a directory-level problem has no line: "DIR: problem", not "DIR:0: field ..."
         where = f"{error}" if error.line else f"{error.file}: {error.problem}"
@@ -206,3 +212,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(Exception):
             print("interrupted", file=sys.stderr)
         return 130
+    return code

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import RxGatewayError
@@ -20,9 +20,11 @@ def _where(settings: Settings) -> str:
     if settings.database_url is None:
         return f"the embedded database in {settings.data_dir}"
     parts = urlsplit(settings.database_url)
-    if parts.scheme not in ("postgresql", "postgres") or not parts.netloc:
-        return "the database of RX_GATEWAY_DATABASE_URL (not a postgresql://HOST/DATABASE URL)"
-    host = parts.hostname or "localhost"
+    if parts.scheme not in ("postgresql", "postgres"):
+        return "the database of RX_GATEWAY_DATABASE_URL (not a postgresql:// URL)"
+    # a socket URL (postgresql:///db?host=/run/postgresql) names its host in the query
+    socket = parse_qs(parts.query).get("host", [""])[0]
+    host = parts.hostname or socket or "localhost"
     try:
         port = f":{parts.port}" if parts.port else ""
     except ValueError:  # a port that is not a number
@@ -41,12 +43,14 @@ async def open_database(settings: Settings) -> Database:
     """The configured or embedded database, or one line saying why it cannot be reached."""
     import asyncpg  # noqa: PLC0415
 
+    from rx_gateway.adapters.postgres.errors import server_message  # noqa: PLC0415
     from rx_gateway.bootstrap import Database  # noqa: PLC0415 - imports grpc: after main()
 
     try:
         return await Database.open(settings)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-        msg = f"cannot reach {_where(settings)}: {type(error).__name__}: {error}"
+        said = server_message(error) if isinstance(error, asyncpg.PostgresError) else error
+        msg = f"cannot reach {_where(settings)}: {type(error).__name__}: {said}"
         raise RxGatewayError(msg) from error
 
 

@@ -114,6 +114,13 @@ def additional_amount_rejects(amounts: AdditionalAmounts) -> list[Reject]:
                 "Percentage sales tax rate (483-HE) must be 0 to 100% (4 implied decimals)",
             )
         )
+    elif amounts.percentage_sales_tax_cents > 0 and not amounts.percentage_sales_tax_rate:
+        rejects.append(  # the billed tax was dropped silently (559-AX 0): the rate is required
+            Reject(
+                RejectCode.MI_PERCENTAGE_SALES_TAX_RATE,
+                "Percentage sales tax rate (483-HE) is required when 482-GE is sent",
+            )
+        )
     basis = amounts.percentage_sales_tax_basis
     if (basis and basis not in PERCENTAGE_TAX_BASES) or (
         amounts.percentage_sales_tax_cents and not basis

@@ -129,10 +129,18 @@ class ClaimRequest:
         fields are joined in the order of the stored claims' digests (before the header was a
         value of its own), so a retransmission of a claim paid before still answers D; fields
         added since (the additional amounts) join only when the claim carries them."""
+        return self._digest(normalized=True)
+
+    def is_digest_of(self, stored_hash: str) -> bool:
+        """Whether a stored claim's digest is this claim's: today's, or (a claim stored before
+        406-D6 1 digested as not sent) the digest it was stored under."""
+        return stored_hash in {self.content_hash(), self._digest(normalized=False)}
+
+    def _digest(self, *, normalized: bool) -> str:
         canonical = "\x1f".join(str(value(self)) for value in _HASHED)
         for name, default in _ADDED:
             value = getattr(self, name)
-            if name in _DIGESTED_AS:
+            if normalized and name in _DIGESTED_AS:
                 value = _DIGESTED_AS[name](value)
             if value != default:
                 canonical += f"\x1f{name}={value!r}"

@@ -190,6 +190,9 @@ class Enrollment:
     interchange_control_number: str  # ISA13
     content_sha256: str  # of the transaction sets' business content (see x12/enrollment_834)
     transactions: tuple[EnrollmentTransaction, ...]
+    # the digest as files were digested before delimiters were written the usual way (only
+    # a file declaring unusual ones differs): a file applied then is still the same file
+    earlier_content_sha256: str = ""
 
 
 # ---------------------------------------------------------------- what is stored

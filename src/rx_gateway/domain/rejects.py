@@ -135,6 +135,7 @@ class RejectCode(StrEnum):
     MI_DUR_REASON = "E4"
     MI_DUR_SERVICE = "E5"
     MI_DUR_RESULT = "E6"
+    MI_DUR_LEVEL_OF_EFFORT = "8E"
     DUR_REJECT = "88"
     SYNTAX_ERROR = "R8"
     VERSION_NOT_SUPPORTED = "1R"
@@ -312,6 +313,7 @@ REJECT_TEXT: dict[RejectCode, str] = {
     RejectCode.MI_DUR_REASON: "M/I DUR Conflict/Reason For Service Code",
     RejectCode.MI_DUR_SERVICE: "M/I DUR Intervention/Professional Service Code",
     RejectCode.MI_DUR_RESULT: "M/I DUR Outcome/Result Of Service Code",
+    RejectCode.MI_DUR_LEVEL_OF_EFFORT: "M/I DUR/PPS Level Of Effort",
     RejectCode.DUR_REJECT: "DUR Reject Error",
 }
 

@@ -134,7 +134,7 @@ def reverse_checked(
         replace(r, amount_cents=-r.amount_cents, earned_this_year=r.earned_this_year - 1)
         for r in original.rewards
     )
-    given_back = _given_back(original)
+    after_reversal = _available_after(stored)
     response = ClaimResponse(
         transaction_response_status=ResponseStatus.APPROVED,
         authorization_number=authorization_number,
@@ -150,11 +150,11 @@ def reverse_checked(
             spending_account_amount_remaining_cents=_spending_account_after(
                 plan,
                 stored,
-                given_back,
+                after_reversal,
                 original.pricing.spending_account_amount_remaining_cents,
             ),
         ),
-        purses=_restored_purses(stored, given_back),
+        purses=_restored_purses(stored, after_reversal),
         accumulators=accumulator_view(limits, level, year, after),
         internal_control_number=original.internal_control_number,
         plan_id=original.plan_id,
@@ -170,46 +170,46 @@ def reverse_checked(
     )
 
 
-def _given_back(original: ClaimResponse) -> dict[str, int]:
-    """What the reversal changes in each purse: what it paid comes back, a reward it credited
-    is taken back."""
-    back: dict[str, int] = {}
-    for line in original.purses:
-        back[line.purse_id] = back.get(line.purse_id, 0) + line.paid_cents
-    for reward in original.rewards:
-        back[reward.purse_id] = back.get(reward.purse_id, 0) - reward.amount_cents
-    return back
+def _available_after(stored: StoredClaim) -> dict[str, int]:
+    """What each of the family's purses has available once the reversal is posted, as
+    rx_post_reversal posts it: what the claim paid comes back, then each reward it credited is
+    taken back, never below zero (what the member already spent of a reward is recovered from
+    the member, not the purse); allotments due stay as they were."""
+    posted = {purse.purse_id: purse.posted_cents for purse in stored.purses_now}
+    for line in stored.response.purses:
+        if line.purse_id in posted:
+            posted[line.purse_id] += line.paid_cents
+    for reward in sorted(stored.response.rewards, key=lambda r: (r.purse_id, r.program_id)):
+        if reward.purse_id in posted:
+            posted[reward.purse_id] = max(0, posted[reward.purse_id] - reward.amount_cents)
+    return {
+        purse.purse_id: posted[purse.purse_id] + purse.available_cents - purse.posted_cents
+        for purse in stored.purses_now
+    }
 
 
-def _restored_purses(stored: StoredClaim, given_back: dict[str, int]) -> tuple[PurseLine, ...]:
+def _restored_purses(stored: StoredClaim, after: dict[str, int]) -> tuple[PurseLine, ...]:
     """The reversal's purse lines: what each purse gets back, and what it has available after
     the reversal (its balance now, not the one the claim saw: other claims may have spent since).
     A stored claim read without the purses (older readers) answers from the claim's own view."""
-    now = {purse.purse_id: purse.available_cents for purse in stored.purses_now}
     return tuple(
         PurseLine(
             line.purse_id,
             line.kind,
             -line.paid_cents,
-            now[line.purse_id] + given_back.get(line.purse_id, 0)
-            if line.purse_id in now
-            else line.available_cents + line.paid_cents,
+            after.get(line.purse_id, line.available_cents + line.paid_cents),
         )
         for line in stored.response.purses
     )
 
 
 def _spending_account_after(
-    plan: Plan, stored: StoredClaim, given_back: dict[str, int], before: int | None
+    plan: Plan, stored: StoredClaim, after: dict[str, int], before: int | None
 ) -> int | None:
     """128-UC after the reversal: what the purses of the member's benefit stack hold once it
     is posted (None when the claim answered none: ``before``, the claim's 128-UC)."""
     if before is None or not stored.purses_now:
         return before
     kinds = {rule.kind for rule in plan.purse_rules_for(stored.class_code)}
-    held = [
-        purse.available_cents + given_back.get(purse.purse_id, 0)
-        for purse in stored.purses_now
-        if purse.kind in kinds
-    ]
+    held = [after[purse.purse_id] for purse in stored.purses_now if purse.kind in kinds]
     return sum(held) if held else None

@@ -282,6 +282,16 @@ def _clarification_and_dur_rejects(request: ClaimRequest) -> list[Reject]:
     ):
         if any(not _dur_code_ok(getattr(s, values)) for s in request.dur_services):
             rejects.append(Reject(code, f"DUR {name} must be a 2-character code (or blank)"))
+    if any(
+        s.level_of_effort and not LEVEL_OF_EFFORT_MIN <= s.level_of_effort <= LEVEL_OF_EFFORT_MAX
+        for s in request.dur_services
+    ):
+        rejects.append(
+            Reject(
+                RejectCode.MI_DUR_LEVEL_OF_EFFORT,
+                "DUR/PPS level of effort (474-8E) must be 11-15 (or left out)",
+            )
+        )
     if len(request.dur_services) > DUR_SERVICES_MAX:
         rejects.append(
             Reject(RejectCode.MI_DUR_REASON, f"At most {DUR_SERVICES_MAX} DUR/PPS occurrences")
@@ -290,6 +300,7 @@ def _clarification_and_dur_rejects(request: ClaimRequest) -> list[Reject]:
 
 
 DUR_SERVICES_MAX = 9  # 473-7E counts 1-9
+LEVEL_OF_EFFORT_MIN, LEVEL_OF_EFFORT_MAX = 11, 15  # 474-8E (0: not specified)
 
 
 def _dur_code_ok(value: str) -> bool:

@@ -54,13 +54,13 @@ class GatewayServer:
         if benefits is not None:
             claims_pb2_grpc.add_BenefitServiceServicer_to_server(benefits, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        # health answers for each service this server serves (and "" for the server), and
+        # reflection lists them
+        self._served = ("", SERVICE_NAME, *((BENEFIT_SERVICE_NAME,) if benefits else ()))
         reflection.enable_server_reflection(
-            (SERVICE_NAME, BENEFIT_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME),
-            self.server,
+            (*self._served[1:], health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
         )
         self.port = listen(self.server, listen_address, credentials)
-        # health answers for each service this server serves (and "" for the server)
-        self._served = ("", SERVICE_NAME, *((BENEFIT_SERVICE_NAME,) if benefits else ()))
 
     async def start(self) -> None:
         await self.server.start()

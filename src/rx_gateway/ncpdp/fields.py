@@ -93,28 +93,82 @@ def to_json(transmission: Transmission) -> dict[str, Any]:
     }
 
 
-def from_json(document: Any) -> Transmission:
-    """The inverse of :func:`to_json` (only ``raw`` values are read). Raises CodecError."""
-    try:
-        kind = document["kind"]
-        header_type = RequestHeader if kind == "request" else ResponseHeader
-        if kind not in {"request", "response"}:
-            raise CodecError("R8", "kind is request or response")
-        values = {}
-        for f in fields(header_type):
-            item = document["header"][f.name]
-            values[f.name] = str(item["value"] if isinstance(item, dict) else item)
+def _string(value: Any, place: str) -> str:
+    if not isinstance(value, str):
+        raise CodecError("R8", f"{place} must be a string, got {_json_type(value)}")
+    return value
 
-        def segment(doc: Any) -> Segment:
-            return Segment(
-                str(doc["segment"]), tuple((str(f["id"]), str(f["raw"])) for f in doc["fields"])
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _listed(value: Any, place: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise CodecError("R8", f"{place} must be a list, got {_json_type(value)}")
+    return value
+
+
+def _object(value: Any, place: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise CodecError("R8", f"{place} must be an object, got {_json_type(value)}")
+    return value
+
+
+def _segment_of(document: Any, place: str) -> Segment:
+    segment = _object(document, place)
+    if "segment" not in segment or "fields" not in segment:
+        raise CodecError("R8", f"{place} must have 'segment' and 'fields'")
+    fields_ = []
+    for index, item in enumerate(_listed(segment["fields"], f"{place}.fields")):
+        field = _object(item, f"{place}.fields[{index}]")
+        if "id" not in field or "raw" not in field:
+            raise CodecError("R8", f"{place}.fields[{index}] must have 'id' and 'raw'")
+        fields_.append(
+            (
+                _string(field["id"], f"{place}.fields[{index}].id"),
+                _string(field["raw"], f"{place}.fields[{index}].raw"),
             )
-
-        return Transmission(
-            header_type(**values),
-            tuple(segment(s) for s in document.get("segments", [])),
-            tuple(tuple(segment(s) for s in group) for group in document.get("transactions", [])),
         )
-    except (KeyError, TypeError) as error:
-        msg = f"not a transmission document: missing or wrong {error}"
-        raise CodecError("R8", msg) from error
+    return Segment(_string(segment["segment"], f"{place}.segment"), tuple(fields_))
+
+
+def from_json(document: Any) -> Transmission:
+    """The inverse of :func:`to_json` (only ``raw`` values are read). Raises CodecError (R8)
+    naming the place of the first value that is missing or not of its type."""
+    root = _object(document, "the document")
+    kind = root.get("kind")
+    if kind not in ("request", "response"):
+        raise CodecError("R8", 'kind must be "request" or "response"')
+    header_type = RequestHeader if kind == "request" else ResponseHeader
+    header = _object(root.get("header"), "header")
+    values = {}
+    for f in fields(header_type):
+        if f.name not in header:
+            raise CodecError("R8", f"header.{f.name} is missing")
+        item = header[f.name]
+        value = item.get("value") if isinstance(item, dict) else item
+        values[f.name] = _string(value, f"header.{f.name}")
+    segments = _listed(root.get("segments", []), "segments")
+    groups = _listed(root.get("transactions", []), "transactions")
+    return Transmission(
+        header_type(**values),
+        tuple(_segment_of(s, f"segments[{i}]") for i, s in enumerate(segments)),
+        tuple(
+            tuple(
+                _segment_of(s, f"transactions[{g}][{i}]")
+                for i, s in enumerate(_listed(group, f"transactions[{g}]"))
+            )
+            for g, group in enumerate(groups)
+        ),
+    )

@@ -38,7 +38,7 @@ FIELD_REJECTS = {
     "HE": RejectCode.MI_PERCENTAGE_SALES_TAX_RATE,
     "DX": RejectCode.MI_PATIENT_PAID_AMOUNT,
     "DK": RejectCode.MI_SUBMISSION_CLARIFICATION,
-    "8E": RejectCode.MI_DUR_REASON,
+    "8E": RejectCode.MI_DUR_LEVEL_OF_EFFORT,
     "E7": RejectCode.MI_QUANTITY_DISPENSED,
     "D5": RejectCode.MI_DAYS_SUPPLY,
     "D3": RejectCode.MI_FILL_NUMBER,
@@ -155,7 +155,7 @@ def additional_amounts(pricing: Segment) -> AdditionalAmounts:
     return AdditionalAmounts(
         incentive_cents=_money(pricing, "E3"),
         other_amounts=tuple(
-            OtherAmount(q.strip(" "), _typed_value(a, "H9", decode_money))
+            OtherAmount(q.rstrip(" "), _typed_value(a, "H9", decode_money))
             for q, a in zip(qualifiers, amounts, strict=True)
         ),
         flat_sales_tax_cents=_money(pricing, "HA"),
@@ -184,7 +184,7 @@ def dur_services(segment: Segment) -> tuple[DurService, ...]:
         if field_id == "7E":
             occurrences.append({})
         elif occurrences and field_id in ("E4", "E5", "E6", "8E"):
-            occurrences[-1][field_id] = value.strip(" ")
+            occurrences[-1][field_id] = value.rstrip(" ")
         elif field_id in ("E4", "E5", "E6", "8E"):
             msg = f"field {field_id}: a DUR/PPS field before its 473-7E counter"
             raise FieldProblem(RejectCode.MI_DUR_REASON, msg)
@@ -249,12 +249,12 @@ def other_payments(segment: Segment) -> tuple[OtherPayment, ...]:
                 payer_id=text(occurrence, "7C"),
                 date=text(occurrence, "E8"),
                 amounts_paid=tuple(
-                    (q.strip(" "), _typed_value(a, "DV", decode_money))
+                    (q.rstrip(" "), _typed_value(a, "DV", decode_money))
                     for q, a in zip(occurrence.all("HC"), occurrence.all("DV"), strict=True)
                 ),
-                reject_codes=tuple(code.strip(" ") for code in occurrence.all("6E")),
+                reject_codes=tuple(code.rstrip(" ") for code in occurrence.all("6E")),
                 patient_responsibility=tuple(
-                    (q.strip(" "), _typed_value(a, "NQ", decode_money))
+                    (q.rstrip(" "), _typed_value(a, "NQ", decode_money))
                     for q, a in zip(occurrence.all("NP"), occurrence.all("NQ"), strict=True)
                 ),
             )
@@ -297,7 +297,7 @@ def compound(segment: Segment) -> Compound | None:
                 quantity_thousandths=_typed(occurrence, "ED", decode_quantity),
                 cost_cents=_money(occurrence, "EE"),
                 basis_of_cost=text(occurrence, "UE"),
-                modifiers=tuple(code.strip(" ") for code in occurrence.all("2H")),
+                modifiers=tuple(code.rstrip(" ") for code in occurrence.all("2H")),
             )
         )
     return Compound(
@@ -309,12 +309,12 @@ def compound(segment: Segment) -> Compound | None:
 
 def header_of(header: RequestHeader) -> Header:
     return Header(
-        bin=header.bin.strip(" "),
-        processor_control_number=header.processor_control_number.strip(" "),
-        service_provider_id=header.service_provider_id.strip(" "),
-        date_of_service=header.date_of_service.strip(" "),
-        service_provider_id_qualifier=header.service_provider_id_qualifier.strip(" "),
-        software_vendor_id=header.software_vendor_id.strip(" "),
+        bin=header.bin.rstrip(" "),
+        processor_control_number=header.processor_control_number.rstrip(" "),
+        service_provider_id=header.service_provider_id.rstrip(" "),
+        date_of_service=header.date_of_service.rstrip(" "),
+        service_provider_id_qualifier=header.service_provider_id_qualifier.rstrip(" "),
+        software_vendor_id=header.software_vendor_id.rstrip(" "),
     )
 
 

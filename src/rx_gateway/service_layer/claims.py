@@ -87,7 +87,7 @@ class EligibilityAnswer:
 
 
 def _duplicate_answer(request: ClaimRequest, existing: StoredClaim) -> ClaimResponse:
-    if existing.request_hash == request.content_hash():
+    if request.is_digest_of(existing.request_hash):
         return existing.response.as_status(ResponseStatus.DUPLICATE_OF_PAID)
     return rejected(
         (

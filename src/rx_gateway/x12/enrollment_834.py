@@ -133,17 +133,37 @@ def split(text: str, source: str) -> tuple[Delimiters, list[Segment]]:
     return found, segments
 
 
-def content_sha256(sender_id: str, segments: list[Segment], found: Delimiters) -> str:
+def _usual_delimiters(found: Delimiters) -> dict[int, str]:
+    """How a file that declares an unusual component or repetition separator (ISA16, ISA11) is
+    written with the usual ones (: and ^): its separators become them and a usual one in its
+    data is escaped, in one pass, so that no two contents digest alike. Empty for a file that
+    declares the usual ones (its text digests as it is, as it always did)."""
+    wanted = {
+        mine: usual
+        for mine, usual in ((found.component, ":"), (found.repetition, "^"))
+        if mine != usual and len(mine) == 1 and not mine.isalnum()
+    }
+    if not wanted:
+        return {}
+    table = {"\\": "\\\\"}
+    if found.component != ":":
+        table[":"] = "\\:"
+    if found.repetition != "^":
+        table["^"] = "\\^"
+    table.update(wanted)  # this file's own separators: mapped, not escaped
+    return str.maketrans(table)
+
+
+def content_sha256(
+    sender_id: str, segments: list[Segment], found: Delimiters, *, as_written: bool = False
+) -> str:
     """SHA-256 of the sender and each transaction set's BGN..(SE exclusive), written with the
-    delimiters * : ^ ~ whatever the file's ISA declared (the same content in another envelope
-    is the same file)."""
+    usual delimiters * : ^ ~ whatever the file's ISA declared (the same content in another
+    envelope is the same file). ``as_written``: the component and repetition separators as the
+    file has them, as files were digested before (a file applied then is still recognized)."""
     digest = hashlib.sha256(f"{sender_id}\n".encode())
     inside = False
-    swaps = [  # a component or repetition separator other than the usual one, not a letter
-        (mine, usual)
-        for mine, usual in ((found.component, ":"), (found.repetition, "^"))
-        if mine != usual and not mine.isalnum()
-    ]
+    table = {} if as_written else _usual_delimiters(found)
     for s in segments:
         if s.segment_id == "BGN":
             inside = True
@@ -152,9 +172,7 @@ def content_sha256(sender_id: str, segments: list[Segment], found: Delimiters) -
             digest.update(b"\n")
         if inside:
             text = "*".join(e.strip() for e in s.elements)
-            for mine, usual in swaps:
-                text = text.replace(mine, usual)
-            digest.update((text + "~").encode())
+            digest.update((text.translate(table) + "~").encode())
     return digest.hexdigest()
 
 
@@ -526,5 +544,10 @@ def read_834(text: str, source: str, plans: Mapping[str, Plan]) -> Enrollment:
         sender_id=isa.get(6),
         interchange_control_number=isa.get(13),
         content_sha256=content_sha256(isa.get(6), segments, found),
+        earlier_content_sha256=(
+            content_sha256(isa.get(6), segments, found, as_written=True)
+            if _usual_delimiters(found)
+            else ""
+        ),
         transactions=transactions,
     )

@@ -269,7 +269,12 @@ class LedgerWrites(MemberReads):
             cardholder_id=record.get("cardholder_id") or "",
             person_code=record.get("person_code") or "",
             purses_now=tuple(
-                PurseState(p["purse_id"], p["kind"], available_cents=p["available_cents"])
+                PurseState(
+                    p["purse_id"],
+                    p["kind"],
+                    available_cents=p["available_cents"],
+                    posted_cents=p["posted_cents"],
+                )
                 for p in record.get("purses", ())
             ),
             class_code=record.get("class_code") or "",

@@ -152,7 +152,9 @@ class PostgresEnrollment:
     ) -> EnrollmentOutcome:
         await conn.execute("SELECT pg_advisory_xact_lock($1)", ENROLLMENT_LOCK_KEY)
         earlier = await conn.fetchrow(
-            "SELECT * FROM enrollment_file WHERE content_sha256 = $1", enrollment.content_sha256
+            "SELECT * FROM enrollment_file WHERE content_sha256 = ANY($1::text[])"
+            " ORDER BY file_id LIMIT 1",
+            [enrollment.content_sha256, enrollment.earlier_content_sha256 or None],
         )
         if earlier is not None:
             flagged = await conn.fetchval(

@@ -42,14 +42,22 @@ BROKEN_CONNECTION_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+def server_message(error: Exception) -> str:
+    """A server error's primary message only: str() of asyncpg's errors adds the DETAIL and
+    HINT lines, and a DETAIL quotes the row's values ("Failing row contains (...)"), which
+    may be PHI: never into a log, an answer or a command's error line."""
+    message = error.args[0] if error.args else ""
+    return message if isinstance(message, str) and message else type(error).__name__
+
+
 @contextmanager
 def mapped_errors() -> Iterator[None]:
     """Translate driver errors raised inside the block into the gateway's exception tree."""
     try:
         yield
     except CONFLICT_ERRORS as error:
-        raise ConcurrencyConflict(str(error)) from error
+        raise ConcurrencyConflict(server_message(error)) from error
     except asyncpg.CheckViolationError as error:
-        raise InvariantViolation(str(error)) from error
+        raise InvariantViolation(server_message(error)) from error
     except UNAVAILABLE_ERRORS as error:
         raise StorageUnavailable(type(error).__name__) from error

@@ -3,9 +3,9 @@
 -- A B2's purse lines and 128-UC said what each purse had after the ORIGINAL claim plus what
 -- the reversal gives back: stale by every claim paid since (a member's HRA at 500.00, claim A
 -- paid 10.00, claim B 8.44, A reversed: 500.00 answered, 491.56 held). The stored claim a
--- reversal reads now carries the family's purses as they are (posted balance plus allotments
--- due by the claim's date of service, as a claim's read counts them) and the member's class
--- (whose benefit stack 128-UC sums). Same signature: grants and Citus distribution are kept.
+-- reversal reads now carries the family's purses as they are (posted balance, and available:
+-- posted plus allotments due by the claim's date of service, as a claim's read counts them)
+-- and the member's class (whose benefit stack 128-UC sums). Same signature: grants and Citus distribution are kept.
 CREATE OR REPLACE FUNCTION rx_claim_for_reversal(p_family_id text, p_claim_key text)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
@@ -45,6 +45,7 @@ BEGIN
                            AND a.plan_year_start = (c.response->'accumulators'->>'plan_year')::date),
         'purses', (SELECT coalesce(jsonb_agg(jsonb_build_object(
                              'purse_id', pu.purse_id, 'kind', pu.kind,
+                             'posted_cents', pu.posted_cents,
                              'available_cents', pu.posted_cents + coalesce(
                                  (SELECT sum(a.amount_cents) FROM purse_allotment a
                                   WHERE a.family_id = p_family_id AND a.purse_id = pu.purse_id

@@ -363,6 +363,37 @@ async def test_payer_order_and_other_coverage_change_the_next_claim(
         (_other(payer_name="   "), "payer_name", "INVALID_ARGUMENT"),
         (_other(end_date="20251231"), "end_date", "INVALID_ARGUMENT"),
         (_other(member_id="NOBODY"), "member_id", "NOT_FOUND"),
+        # a NUL in the memo was INTERNAL (the database refused the byte)
+        (
+            admin_pb.FundPurseRequest(
+                funding_id="F-NUL", purse_id="X", amount_cents=1, memo="a\x00b"
+            ),
+            "memo",
+            "INVALID_ARGUMENT",
+        ),
+        # values no claim could ever match: a group past 301-C1's 15 characters, year 1
+        (
+            admin_pb.CoverageChange(
+                member_id="M1",
+                plan_id="P",
+                group_id="G" * 16,
+                start_date="20260101",
+                line_of_business="COMMERCIAL",
+            ),
+            "group_id",
+            "INVALID_ARGUMENT",
+        ),
+        (
+            admin_pb.CoverageChange(
+                member_id="M1",
+                plan_id="P",
+                group_id="G",
+                start_date="00010101",
+                line_of_business="COMMERCIAL",
+            ),
+            "start_date",
+            "INVALID_ARGUMENT",
+        ),
     ],
 )
 async def test_bad_changes_name_the_field(
@@ -380,3 +411,48 @@ async def test_bad_changes_name_the_field(
     assert caught.value.code().name == code
     assert field in (caught.value.details() or "")
     assert await _audit_count(conn) == before
+
+
+async def test_a_funding_id_names_one_funding_event_wherever_it_is_sent(
+    admin: AdminClient, conn: asyncpg.Connection, member: dict[str, Any]
+) -> None:
+    """The same funding ID again, as it was, is 'already applied'; the same ID as an allotment,
+    for another purse (another family's) or another amount is refused (FAILED_PRECONDITION)
+    and changes nothing: each of those funded a second time under one ID."""
+    purse_id = await _purse_id(conn, member)
+    other_purse: str = await conn.fetchval(
+        "SELECT purse_id FROM purse WHERE purse_id <> $1 AND family_id <> ("
+        " SELECT family_id FROM purse WHERE purse_id = $1) ORDER BY purse_id LIMIT 1",
+        purse_id,
+    )
+    first = admin_pb.FundPurseRequest(
+        funding_id="ADMIN-ONCE-1", purse_id=purse_id, amount_cents=1_000, memo="once"
+    )
+    assert (await admin.fund_purse(first)).applied is True
+    assert (await admin.fund_purse(first)).applied is False
+    posted = "SELECT posted_cents FROM purse WHERE purse_id = $1"
+    before = (await conn.fetchval(posted, purse_id), await conn.fetchval(posted, other_purse))
+    for reuse in (
+        admin_pb.FundPurseRequest(
+            funding_id="ADMIN-ONCE-1", purse_id=purse_id, amount_cents=1_000,
+            available_on="20261201",
+        ),
+        admin_pb.FundPurseRequest(
+            funding_id="ADMIN-ONCE-1", purse_id=other_purse, amount_cents=1_000
+        ),
+        admin_pb.FundPurseRequest(
+            funding_id="ADMIN-ONCE-1", purse_id=purse_id, amount_cents=2_000
+        ),
+    ):  # fmt: skip
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await admin.fund_purse(reuse)
+        assert caught.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+        assert "funding_id" in (caught.value.details() or "")
+    after = (await conn.fetchval(posted, purse_id), await conn.fetchval(posted, other_purse))
+    assert after == before
+    assert (
+        await conn.fetchval(
+            "SELECT count(*) FROM purse_allotment WHERE allotment_id = 'ADMIN-ONCE-1'"
+        )
+        == 0
+    )

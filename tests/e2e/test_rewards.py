@@ -89,6 +89,24 @@ async def test_a_mail_90_day_fill_earns_a_reward_capped_per_year_and_reversed(
     assert list(retail.rewards) == []
     assert moved == -_hra_paid(retail)
 
+    # priced first: the quote says what the claim would credit, and credits nothing (it said
+    # "credited to your HRA")
+    from tests.e2e.test_price_check import price_request
+
+    before = await _posted(conn, purse_id)
+    quote = await client.check_price(
+        price_request(
+            fixtures, member, drug, pharmacy=fixtures["pharmacies"]["mail"], day="20260301",
+            quantity_thousandths=90_000, days_supply=90,
+        )
+    )  # fmt: skip
+    assert (
+        f"Reward {PROGRAM}: $10.00 would be credited to your HRA for this lower-cost choice"
+        " when the claim is paid"
+    ) in quote.quote.additional_messages
+    assert not any("$10.00 credited" in m for m in quote.quote.additional_messages)
+    assert await _posted(conn, purse_id) == before
+
     # the first 90-day mail fill of the year: $10 into the HRA in the claim's write
     first_request = fill("20260301")
     first, moved = await submit(first_request)

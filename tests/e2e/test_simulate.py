@@ -199,6 +199,13 @@ async def test_a_design_replayed_on_stored_claims(
             (),
             "copay_cents",
         ),
+        # a tier removed while drugs are on it, a misspelled field: a traceback, and ignored
+        ('{"plans": {"COMM-HRA-2026": {"tiers": {"1": null}}}}', (), "tiers: tier 1 is gone"),
+        (
+            '{"plans": {"COMM-HRA-2026": {"tiers": {"1": {"copay_centz": 500}}}}}',
+            (),
+            "tiers.1.copay_centz",
+        ),
         (
             '{"plans": {"COMM-HRA-2026": {}}}',
             ("--from", "2026-05-01", "--to", "2026-04-01"),

@@ -454,3 +454,39 @@ def test_medicaid_ahead_of_another_coverage_is_refused(
         OTHER_HEADER + "M000001,2,Acme,004336,,,C1,,,2026-01-01,\n"
     )
     assert "Medicaid pays last" in str(_error(tmp_path))
+
+
+def test_a_formulary_tier_the_plan_does_not_have_is_refused(
+    tmp_path: Path, dataset: tuple[Path, dict[str, Any]]
+) -> None:
+    """A formulary row on tier 5 of a plan with tiers 1-4 loaded, then every claim and price
+    check of the drug answered INTERNAL (KeyError): refused with its line."""
+    shutil.copytree(dataset[0], tmp_path / "data")
+    path = tmp_path / "data" / "formulary.csv"
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index("tier")] = "5"
+    lines[1] = ",".join(row)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ReferenceDataError) as caught:
+        read_dataset(tmp_path / "data")
+    assert (caught.value.file, caught.value.line, caught.value.field) == (str(path), 2, "tier")
+    assert "tier 5" in caught.value.problem
+
+
+def test_a_misspelled_plan_field_is_refused_not_ignored(
+    tmp_path: Path, dataset: tuple[Path, dict[str, Any]]
+) -> None:
+    """`copay_centz` was ignored and the tier's copay read as its default, 0: a plan field
+    nobody reads is refused, naming its path."""
+    (tmp_path / "plans").mkdir()
+    text = (dataset[0] / "plans" / "COMM-HRA-2026.json").read_text()
+    assert '"copay_cents"' in text
+    (tmp_path / "plans" / "COMM-HRA-2026.json").write_text(
+        text.replace('"copay_cents"', '"copay_centz"', 1)
+    )
+    with pytest.raises(ReferenceDataError) as caught:
+        read_dataset(tmp_path)
+    assert caught.value.field.endswith(".copay_centz"), caught.value.field
+    assert "unknown" in caught.value.problem

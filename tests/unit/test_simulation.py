@@ -246,6 +246,23 @@ def test_a_formulary_move_keeps_the_rest_of_the_entry() -> None:
         ({"formulary": [{"plan_id": "P1", "ndc": GENERIC.ndc, "tier": "2"}]}, "not a tier"),
         ({"formulary": [{"plan_id": "P1", "ndc": GENERIC.ndc, "status": "gone"}]}, "status"),
         ({"formulary": [{"plan_id": "P1", "ndc": GENERIC.ndc, "colour": 1}]}, "colour"),
+        # a tier the plan does not have was a KeyError traceback in the replay
+        ({"formulary": [{"plan_id": "P1", "ndc": GENERIC.ndc, "tier": 9}]}, "tier 9"),
+        ({"formulary": [{"plan_id": "P1", "ndc": GENERIC.ndc, "tier": -1}]}, "tier: -1 must be"),
+        # the formulary file's rules for every field, and the JSON type each value must be
+        *(
+            ({"formulary": [{"plan_id": "P1", "ndc": GENERIC.ndc, field: value}]}, field)
+            for field, value in (
+                ("quantity_limit_thousandths", "abc"),
+                ("quantity_limit_thousandths", -5),
+                ("prior_authorization_required", "yes"),
+                ("prior_authorization_required", 1),
+                ("gender_code", 7),
+                ("days_supply_max", 0),
+                ("age_min", "x"),
+                ("step_therapy_molecule", 5),
+            )
+        ),
     ],
 )
 def test_a_design_mistake_is_one_line(design: object, expected: str) -> None:

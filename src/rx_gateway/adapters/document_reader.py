@@ -25,6 +25,16 @@ class Reader:
     def __init__(self, source: str, text: str) -> None:
         self.source = source
         self.text = text
+        # every object read through get(): its path and the keys read of it
+        self._read: dict[int, tuple[Mapping[str, Any], tuple[str, ...], set[str]]] = {}
+
+    def refuse_unknown_keys(self) -> None:
+        """A key of an object the document's fields were read from that no field reads: a
+        misspelling (`copay_centz`) would otherwise leave its field at its default, silently."""
+        for doc, prefix, keys in self._read.values():
+            for key in doc:
+                if key not in keys:
+                    raise self.fail((*prefix, str(key)), "unknown key: no field of this name")
 
     def fail(self, path: tuple[str, ...], problem: str) -> ReferenceDataError:
         return ReferenceDataError(self.source, line_of(self.text, path), ".".join(path), problem)
@@ -40,6 +50,7 @@ class Reader:
         rule: str = "",
     ) -> T:
         key = path[-1]
+        self._read.setdefault(id(doc), (doc, path[:-1], set()))[2].add(key)
         if key not in doc:
             if default is ...:
                 raise self.fail(path, "is required")

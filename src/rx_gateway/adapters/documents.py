@@ -214,8 +214,11 @@ def _purse_order(reader: Reader, docs: list[Any], base: tuple[str, ...]) -> tupl
     return tuple(rules)
 
 
-def plan_from_document(doc: Any, source: str, text: str = "") -> Plan:
-    """Validate a plan document and build the domain plan. Raises ReferenceDataError."""
+def plan_from_document(doc: Any, source: str, text: str = "", *, strict: bool = False) -> Plan:
+    """Validate a plan document and build the domain plan. Raises ReferenceDataError.
+    ``strict`` (a plan file being loaded, a design): a key no field reads is refused, naming
+    its path; the documents already stored are read as they are (one written by an earlier
+    version must not stop the gateway)."""
     reader = Reader(source, text)
     if not isinstance(doc, dict):
         raise reader.fail((), "a plan document is a JSON object")
@@ -378,6 +381,8 @@ def plan_from_document(doc: Any, source: str, text: str = "") -> Plan:
         problem = hsa_problem(plan)
         if problem is not None:
             raise reader.fail(problem[0], problem[1])
+    if strict:
+        reader.refuse_unknown_keys()
     return plan
 
 

@@ -21,6 +21,7 @@ import dataclasses
 from typing import Any
 
 from rx_gateway.adapters.documents import plan_from_document
+from rx_gateway.adapters.files.tables import TABLES
 from rx_gateway.domain.errors import DesignError, ReferenceDataError
 from rx_gateway.domain.reference import (
     FormularyEntry,
@@ -29,6 +30,8 @@ from rx_gateway.domain.reference import (
 )
 
 _ENTRY_FIELDS = {f.name: f for f in dataclasses.fields(FormularyEntry)}
+# each formulary field's rule, as formulary.csv is read
+FORMULARY_PARSERS = TABLES["formulary.csv"]
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -42,6 +45,34 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             merged[key] = merge_patch(merged.get(key), value)
     return merged
+
+
+def _formulary_value(where: str, key: str, value: Any) -> Any:
+    """A formulary field's value as formulary.csv's rules read it (a positive quantity limit, a
+    gender of 1 or 2 ...), of the JSON type its field holds (true/false, a whole number, text;
+    null for an optional field left out)."""
+    parse = FORMULARY_PARSERS.get(key)
+    if parse is None:
+        return value
+    if value is None:
+        text = ""
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (int, str)):
+        text = str(value)
+    else:
+        msg = f"{where}: {value!r} is not a value of this field"
+        raise DesignError(msg)
+    try:
+        parsed = parse(text)
+    except ValueError as error:
+        msg = f"{where}: {value!r} {error}"
+        raise DesignError(msg) from None
+    if value is not None and parsed is not None and type(parsed) is not type(value):
+        kind = {bool: "true or false", int: "a whole number", str: "text"}[type(parsed)]
+        msg = f"{where}: {value!r} must be {kind}"
+        raise DesignError(msg)
+    return parsed
 
 
 def _entry(source: str, position: int, move: Any, snapshot: ReferenceSnapshot) -> FormularyEntry:
@@ -75,7 +106,7 @@ def _entry(source: str, position: int, move: Any, snapshot: ReferenceSnapshot) -
         if key == "tier" and not (isinstance(value, int) and not isinstance(value, bool)):
             msg = f"{where}.tier: {value!r} is not a tier number"
             raise DesignError(msg)
-        changes[key] = value
+        changes[key] = _formulary_value(f"{where}.{key}", key, value)
     if existing is None:
         if "tier" not in changes:
             msg = f"{where}: {ndc} is not on {plan_id}'s formulary: give its tier"
@@ -116,6 +147,32 @@ def purse_funding_scales(design: Any, source: str) -> dict[str, int]:
     return scales
 
 
+def _check_tiers(
+    source: str,
+    plans: dict[str, Any],
+    formulary: dict[tuple[str, str], FormularyEntry],
+    moved: dict[tuple[str, str], int],
+) -> None:
+    """Every formulary entry's tier is one of its plan's after the design (a move to tier 9, or
+    a plan patch that removes a tier drugs are on, failed the replay with a KeyError)."""
+    for key, entry in formulary.items():
+        plan = plans.get(entry.plan_id)
+        if plan is None or entry.tier in plan.tiers:
+            continue
+        known = ", ".join(str(t) for t in sorted(plan.tiers))
+        if key in moved:
+            msg = (
+                f"{source}: formulary[{moved[key]}].tier: tier {entry.tier} is not one of"
+                f" {entry.plan_id}'s tiers ({known})"
+            )
+        else:
+            msg = (
+                f"{source}: plans.{entry.plan_id}.tiers: tier {entry.tier} is gone, and"
+                f" {entry.ndc} is on it (move the plan's drugs off it first)"
+            )
+        raise DesignError(msg)
+
+
 def apply_design(
     design: Any,
     source: str,
@@ -153,7 +210,7 @@ def apply_design(
             raise DesignError(msg)
         document = merge_patch(documents[plan_id], patch)
         try:
-            plan = plan_from_document(document, f"{source}: plans.{plan_id}")
+            plan = plan_from_document(document, f"{source}: plans.{plan_id}", strict=True)
         except ReferenceDataError as error:
             raise DesignError(str(error)) from None
         if plan.plan_id != plan_id:
@@ -161,9 +218,12 @@ def apply_design(
             raise DesignError(msg)
         plans[plan_id] = plan
     formulary = dict(snapshot.formulary)
+    moved: dict[tuple[str, str], int] = {}
     for position, move in enumerate(moves):
         entry = _entry(source, position, move, snapshot)
         formulary[(entry.plan_id, entry.ndc)] = entry
+        moved[(entry.plan_id, entry.ndc)] = position
+    _check_tiers(source, plans, formulary, moved)
     return ReferenceSnapshot.build(
         f"{snapshot.version}+design",
         list(plans.values()),

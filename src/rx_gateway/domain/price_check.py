@@ -45,6 +45,7 @@ from rx_gateway.domain.reference import (
     ReferenceSnapshot,
 )
 from rx_gateway.domain.rejects import Reject, RejectCode
+from rx_gateway.domain.rewards import quoted_reward_message, reward_message
 from rx_gateway.domain.syntax import validate_claim
 from rx_gateway.domain.values import format_ccyymmdd
 
@@ -478,6 +479,12 @@ def quote(
             f"a {type(decision).__name__} decision answered {response.transaction_response_status}"
         )
         raise InvariantViolation(msg)
+    if response.rewards:  # a quote credits nothing: its messages say what the claim would
+        said = {reward_message(r): quoted_reward_message(r) for r in response.rewards}
+        response = replace(
+            response,
+            additional_messages=tuple(said.get(m, m) for m in response.additional_messages),
+        )
     return Quote(
         option=option,
         response=response,

@@ -81,3 +81,11 @@ def reward_message(line: RewardLine) -> str:
         f"Reward {line.program_id}: {format_cents(line.amount_cents)} credited to your"
         f" {line.purse_kind} for a lower-cost choice"
     )
+
+
+def quoted_reward_message(line: RewardLine) -> str:
+    """A price check's words for the reward the claim would earn: nothing is credited yet."""
+    return (
+        f"Reward {line.program_id}: {format_cents(line.amount_cents)} would be credited to"
+        f" your {line.purse_kind} for this lower-cost choice when the claim is paid"
+    )

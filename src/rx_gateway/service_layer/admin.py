@@ -65,10 +65,18 @@ def identifier(field: str, value: str) -> str:
     return value
 
 
+GROUP_ID_LENGTH_MAX = 15  # 301-C1 x(15): a longer group no claim could send
+
+# Dates an administrator may give: anything earlier or later is a typo no claim could meet
+DATE_YEAR_MIN, DATE_YEAR_MAX = 1900, 2199
+
+
 def required_date(field: str, value: str) -> dt.date:
     parsed = parse_ccyymmdd(value)
     if parsed is None:
         raise InvalidRequest(field, "must be a date CCYYMMDD")
+    if not DATE_YEAR_MIN <= parsed.year <= DATE_YEAR_MAX:
+        raise InvalidRequest(field, f"must be a date in {DATE_YEAR_MIN}-{DATE_YEAR_MAX}")
     return parsed
 
 
@@ -83,6 +91,8 @@ def purse_funding(
         raise InvalidRequest("amount_cents", f"must be 1-{FUNDING_CENTS_MAX}")
     if len(memo) > 200:
         raise InvalidRequest("memo", "must be at most 200 characters")
+    if not memo.isprintable():  # a NUL was INTERNAL (the database refuses the byte)
+        raise InvalidRequest("memo", "must be one line of printable characters")
     return PurseFunding(
         identifier("funding_id", funding_id),
         identifier("purse_id", purse_id),
@@ -124,7 +134,7 @@ def coverage_change(
         identifier("member_id", member_id),
         Coverage(
             identifier("plan_id", plan_id),
-            identifier("group_id", group_id),
+            _field_text("group_id", group_id, GROUP_ID_LENGTH_MAX, required=True),
             start,
             end,
             reason,

@@ -238,6 +238,29 @@ def _check_references(
             )
 
 
+def _check_formulary_tiers(dataset: Dataset, directory: Path, stored: set[tuple[str, int]]) -> None:
+    """A formulary row's tier is one of its plan's (this load's plan document, else the stored
+    one's): a tier the plan does not have loaded, and every claim of the drug failed."""
+    tiers: dict[str, set[int]] = {}
+    for plan_id, tier in stored:
+        tiers.setdefault(plan_id, set()).add(tier)
+    for plan, _ in dataset.plans:
+        tiers[plan.plan_id] = set(plan.tiers)
+    columns = list(TABLES["formulary.csv"])
+    plan_at, tier_at = columns.index("plan_id"), columns.index("tier")
+    rows = zip(dataset.rows("formulary.csv"), dataset.lines.get("formulary.csv", []), strict=True)
+    for row, line in rows:
+        known = tiers.get(row[plan_at])
+        if known is not None and row[tier_at] not in known:
+            raise ReferenceDataError(
+                str(directory / "formulary.csv"),
+                line,
+                "tier",
+                f"tier {row[tier_at]} is not one of plan {row[plan_at]}'s tiers"
+                f" ({', '.join(str(t) for t in sorted(known))})",
+            )
+
+
 def _check_medicaid_last(dataset: Dataset, directory: Path) -> None:
     """Medicaid is the payer of last resort: a Medicaid coverage in force together with another
     coverage of the same member (in coverages.csv or other_coverages.csv) must come after it in
@@ -315,7 +338,8 @@ def read_dataset(directory: Path, *, known: dict[str, set[Any]] | None = None) -
                     "(json)",
                     f"not JSON: {error.msg} (column {error.colno})",
                 ) from None
-            dataset.plans.append((plan_from_document(document, str(path), text), document))
+            plan = plan_from_document(document, str(path), text, strict=True)
+            dataset.plans.append((plan, document))
     for name in TABLES:
         path = directory / name
         if path.exists():
@@ -346,6 +370,7 @@ def read_dataset(directory: Path, *, known: dict[str, set[Any]] | None = None) -
     purses = {r[0] for r in dataset.rows("purses.csv")} | known.get("purses", set())
     _check_references(dataset, directory, "formulary.csv", "plan_id", plan_ids, "plan")
     _check_references(dataset, directory, "formulary.csv", "ndc", ndcs, "NDC")
+    _check_formulary_tiers(dataset, directory, known.get("plan_tiers", set()))
     _check_references(dataset, directory, "drugs.csv", "generic_ndc", ndcs, "NDC")
     _check_references(dataset, directory, "coverages.csv", "member_id", members, "member")
     _check_references(dataset, directory, "coverages.csv", "plan_id", plan_ids, "plan")

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 
 from rx_gateway.adapters.postgres.errors import mapped_errors
-from rx_gateway.domain.errors import InvalidRequest, UnknownReference
+from rx_gateway.domain.errors import InvalidRequest, PreconditionFailed, UnknownReference
 from rx_gateway.service_layer.admin import (
     AuthorizationGrant,
     CoverageChange,
@@ -29,6 +29,40 @@ def _references(what: str) -> Iterator[None]:
             yield
     except asyncpg.ForeignKeyViolationError as error:
         raise UnknownReference(f"unknown {what}") from error
+
+
+# Where a funding ID is already used, in any family: funded now, or scheduled (an allotment's
+# release is funded under its own ID, with the same purse and amount)
+FUNDING_ID_USES_SQL = """
+SELECT f.purse_id, f.amount_cents, NULL::date AS available_on FROM purse_funding f
+WHERE f.funding_id = $1
+UNION ALL
+SELECT a.purse_id, a.amount_cents, a.available_on FROM purse_allotment a
+WHERE a.allotment_id = $1
+"""
+
+
+async def _one_funding_event(conn: Any, funding: PurseFunding) -> None:
+    """A funding ID names one funding event: sent again as it was, it is "already applied"
+    (the functions answer that); for another purse (another family's), another amount, or
+    now instead of scheduled (or the reverse), it is refused: each funded a second time."""
+    uses = await conn.fetch(FUNDING_ID_USES_SQL, funding.funding_id)
+    if not uses:
+        return
+    scheduled = [u for u in uses if u["available_on"] is not None]
+    same = all(
+        u["purse_id"] == funding.purse_id and u["amount_cents"] == funding.amount_cents
+        for u in uses
+    ) and (
+        bool(scheduled) == (funding.available_on is not None)
+        and all(u["available_on"] == funding.available_on for u in scheduled)
+    )
+    if not same:
+        msg = (
+            f"funding_id {funding.funding_id!r} was already used for another funding (another"
+            " purse, amount or date): a funding ID names one funding event; use a new one"
+        )
+        raise PreconditionFailed(msg)
 
 
 class PostgresAdmin:
@@ -54,6 +88,7 @@ class PostgresAdmin:
                     funding.purse_id,
                     "purse_id",
                 )
+                await _one_funding_event(conn, funding)
                 if funding.available_on is not None:
                     applied = await conn.fetchval(
                         "SELECT rx_schedule_allotment($1, $2, $3, $4, $5, $6, $7)",

@@ -18,6 +18,14 @@ async def known_keys(conn: asyncpg.Connection) -> dict[str, set[Any]]:
     """Keys already stored, so a partial load may refer to them."""
     return {
         "plans": {r[0] for r in await conn.fetch("SELECT plan_id FROM plan")},
+        "plan_tiers": {
+            (r[0], int(r[1]))
+            for r in await conn.fetch(
+                "SELECT plan_id, jsonb_object_keys(document->'tiers') FROM plan"
+                " WHERE jsonb_typeof(document->'tiers') = 'object'"
+            )
+            if r[1].isdigit()
+        },
         "drugs": {r[0] for r in await conn.fetch("SELECT ndc FROM drug")},
         "members": {r[0] for r in await conn.fetch("SELECT member_id FROM member_key")},
         "families": {r[0] for r in await conn.fetch("SELECT family_id FROM family")},

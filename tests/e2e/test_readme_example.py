@@ -26,6 +26,14 @@ def _readme_request() -> pb.ClaimRequest:
     return json_format.ParseDict(json.loads(found.group(1)), pb.ClaimRequest())
 
 
+def _readme_rule_trace() -> list[str]:
+    """The rule trace the README shows for its claim's answer."""
+    found = re.search(r'"rule_trace": (\[.*?\])', README.read_text(), re.DOTALL)
+    assert found, "the README's answer shows no rule_trace"
+    trace: list[str] = json.loads(found.group(1))
+    return trace
+
+
 async def test_the_readme_claim_is_paid_as_the_readme_says(fresh_loaded_database: Any) -> None:
     """On a database loaded with the synthetic data (seed 2026) and the pinned business date:
     P, the README's message, allowed amount and plan paid; sent again, D with the same
@@ -42,6 +50,7 @@ async def test_the_readme_claim_is_paid_as_the_readme_says(fresh_loaded_database
             assert answer.pricing.plan_paid_cents == 2829
             assert answer.pricing.basis_of_reimbursement_determination == "07"
             assert answer.plan_id == "COMM-HRA-2026"
+            assert list(answer.rule_trace) == _readme_rule_trace()
             again = await client.submit(request)
             assert again.transaction_response_status == "D"
             assert again.authorization_number == answer.authorization_number

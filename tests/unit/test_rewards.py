@@ -123,7 +123,12 @@ OTHER_PROGRAM = (RewardEarned("OTHER", YEAR, 1_000),) * 2
         ("last year's do not count", {"earned": LAST_YEAR}, 1, "1 of 2"),
         ("another program's do not count", {"earned": OTHER_PROGRAM}, 1, "1 of 2"),
         ("capped: two this year", {"earned": TWO_THIS_YEAR}, 0, "2 per plan year already"),
-        ("30 days at retail", {"days": 30, "pharmacy": RETAIL}, 0, "not at a retail pharmacy"),
+        (
+            "30 days at retail",
+            {"days": 30, "pharmacy": RETAIL},
+            0,
+            "only at a mail or retail90 pharmacy (this fill: retail)",
+        ),
         ("83 days", {"days": 83}, 0, "needs at least 84 days"),
         ("a 30-day fill by mail", {"days": 30}, 0, "needs at least 84 days"),
         ("another drug group", {"drug": INSULIN}, 0, "not for insulin"),

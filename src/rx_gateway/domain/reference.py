@@ -202,7 +202,8 @@ class RewardProgram:
         if self.tiers and tier not in self.tiers:
             return f"not for tier {tier}"
         if self.pharmacy_kinds and pharmacy_kind not in self.pharmacy_kinds:
-            return f"not at a {pharmacy_kind} pharmacy"
+            where = " or ".join(sorted(self.pharmacy_kinds))
+            return f"only at a {where} pharmacy (this fill: {pharmacy_kind})"
         if self.networks and network not in self.networks:
             return f"not at {network.value} pharmacies"
         if days_supply < self.days_supply_min:

@@ -62,22 +62,3 @@ async def test_a_refill_of_a_prescription_with_no_refills_is_17_through_both_doo
     paid = await client.submit(request)
     assert paid.transaction_response_status == "P", paid.rejects
     assert (await client.reverse(reversal_for(request))).transaction_response_status == "A"
-
-
-async def test_a_retransmission_that_adds_a_zero_refills_authorized_is_still_the_same_claim(
-    client: GatewayClient, fixtures: dict[str, Any], rx_number: Any
-) -> None:
-    """An original fill (403-D3 = 0) paid without 415-DF and sent again with 415-DF = 0 is
-    the same claim (D, the stored answer): claims stored before 415-DF's presence was kept were
-    digested with 0 for a 415-DF not sent."""
-    request = _refill(fixtures, rx_number())
-    request.claim.fill_number = 0
-    paid = await client.submit(request)
-    assert paid.transaction_response_status == "P", paid.rejects
-    again = pb.ClaimRequest()
-    again.CopyFrom(request)
-    again.claim.number_of_refills_authorized = 0
-    duplicate = await client.submit(again)
-    assert duplicate.transaction_response_status == "D"
-    assert duplicate.internal_control_number == paid.internal_control_number
-    assert (await client.reverse(reversal_for(request))).transaction_response_status == "A"

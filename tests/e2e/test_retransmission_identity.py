@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from rx_gateway.client import GatewayClient, reversal_for
 from rx_gateway.ncpdp.codec import decode_response, encode
 from rx_gateway.v1 import claims_pb2 as pb
@@ -32,10 +34,28 @@ async def test_a_claim_sent_with_and_without_406_d6_1_is_one_claim(
     status = next(s for s in answer.transactions[0] if s.segment_id == "21")
     assert (status.get("AN"), status.all("FB")) == ("D", [])
 
-    one = pb.ClaimRequest()
-    one.CopyFrom(request)
-    one.claim.compound_code = 1
-    again = await client.submit(one)
-    assert again.transaction_response_status == "D"
-    assert again.internal_control_number == paid.internal_control_number
+    assert (await client.reverse(reversal_for(request))).transaction_response_status == "A"
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "compound_code",  # 406-D6 1, not a compound
+        "number_of_refills_authorized",  # 415-DF 0 on an original fill: stored claims read so
+    ],
+)
+async def test_a_structured_retransmission_written_another_way_is_the_same_claim(
+    client: GatewayClient, fixtures: dict[str, Any], rx_number: Any, field: str
+) -> None:
+    """Paid without the field, sent again with it (1, or 0): D with the paid claim's 993-A7."""
+    request = generic_fill(fixtures, fixtures["members"]["commercial_woman"], rx_number(), DAY)
+    paid = await client.submit(request)
+    assert paid.transaction_response_status == "P", paid.rejects
+    again = pb.ClaimRequest()
+    again.CopyFrom(request)
+    setattr(again.claim, field, 1 if field == "compound_code" else 0)
+    assert again.SerializeToString() != request.SerializeToString()  # the field is on the wire
+    duplicate = await client.submit(again)
+    assert duplicate.transaction_response_status == "D"
+    assert duplicate.internal_control_number == paid.internal_control_number
     assert (await client.reverse(reversal_for(request))).transaction_response_status == "A"

@@ -41,7 +41,6 @@ from rx_gateway.domain.enrollment import (
 from rx_gateway.domain.reference import CoverageLevel, Plan
 from rx_gateway.domain.values import (
     DATE_OF_BIRTH_YEAR_MIN,
-    is_digits,
     parse_ccyymmdd,
     plausible_birth_date,
 )
@@ -176,17 +175,8 @@ def content_sha256(
     return digest.hexdigest()
 
 
-def _ccyymmdd(value: str) -> dt.date | None:
-    if len(value) != 8 or not is_digits(value):
-        return None
-    try:
-        return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
-    except ValueError:
-        return None
-
-
 def _date(source: str, s: Segment, position: int) -> dt.date:
-    parsed = _ccyymmdd(s.get(position))
+    parsed = parse_ccyymmdd(s.get(position))
     if parsed is None:
         refuse(source, s.where, s.element(position), "is not a date CCYYMMDD")
     return parsed
@@ -208,7 +198,7 @@ def _dated_range(source: str, s: Segment) -> tuple[Dated, Dated]:
     if s.get(2) != "RD8":
         refuse(source, s.where, "DTP02", "must be D8 (one date) or RD8 (a range of dates)")
     first, dash, last = s.get(3).partition("-")
-    begin, end = _ccyymmdd(first), _ccyymmdd(last)
+    begin, end = parse_ccyymmdd(first), parse_ccyymmdd(last)
     if not dash or begin is None or end is None or end < begin:
         refuse(
             source,

@@ -352,3 +352,34 @@ def test_files_grpc_can_use_pass_the_check_however_weak(tmp_path: Path) -> None:
     )
     with pytest.raises(InvalidRequest, match="unencrypted private key"):
         TlsFiles(tmp_path / "weak.pem", tmp_path / "locked.key").check()
+
+
+def test_an_idle_connection_to_the_tls_metrics_port_holds_no_scrape_and_no_shutdown(
+    pki: Path,
+) -> None:
+    """A TCP connection that never starts its TLS handshake: a scrape right after is answered,
+    and the listener closes at once (prometheus_client's TLS server shook hands inside
+    accept() on its one thread: every scrape waited, and shutdown waited for the peer)."""
+    import socket
+    import ssl
+    import time
+    import urllib.request
+
+    from rx_gateway.observability.metrics import start_metrics_listener
+
+    listener = start_metrics_listener(
+        "127.0.0.1:0", cert_file=pki / "server.pem", key_file=pki / "server.key"
+    )
+    idle = socket.create_connection(("127.0.0.1", listener.port))
+    try:
+        context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+        context.check_hostname = False
+        with urllib.request.urlopen(
+            f"https://127.0.0.1:{listener.port}/metrics", context=context, timeout=5
+        ) as reply:
+            assert b"# TYPE " in reply.read()
+        began = time.monotonic()
+        listener.close()
+        assert time.monotonic() - began < 3
+    finally:
+        idle.close()

@@ -29,7 +29,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import (
     REGISTRY,
@@ -38,7 +38,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     disable_created_metrics,
-    start_http_server,
+    make_wsgi_app,
 )
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.parser import text_string_to_metric_families
@@ -309,17 +309,63 @@ def start_metrics_listener(
         MultiProcessCollector(registry, path=str(multiprocess_dir))  # type: ignore[no-untyped-call]
     # The *_created series double what is scraped and say nothing a dashboard here uses.
     disable_created_metrics()  # type: ignore[no-untyped-call]
+    tls = None
+    if cert_file is not None and key_file is not None:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.minimum_version = ssl.TLSVersion.TLSv1_2
+        tls.set_ciphers(METRICS_TLS12_CIPHERS)  # TLS 1.2 as the gRPC listeners: AEAD only
+        tls.load_cert_chain(certfile=str(cert_file), keyfile=str(key_file))
     try:
-        server, thread = start_http_server(
-            port,
-            addr=host,
-            registry=registry,
-            certfile=str(cert_file) if cert_file is not None else None,
-            keyfile=str(key_file) if key_file is not None else None,
-        )
+        server = _metrics_server(host, port, registry, tls)
     except OSError as error:
         raise InvalidRequest(address, _bind_problem(error, host, port)) from None
+    thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
+    thread.start()
     return MetricsListener(server, thread)
+
+
+# A connection has this long to finish its TLS handshake and send its request: an idle one is
+# dropped, it never holds the listener (prometheus_client's own TLS server shakes hands in
+# accept(), on its one serving thread: one idle connection stopped every scrape and shutdown).
+METRICS_CONNECTION_TIMEOUT_S = 10.0
+METRICS_TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
+
+
+def _metrics_server(
+    host: str, port: int, registry: CollectorRegistry, tls: ssl.SSLContext | None
+) -> WSGIServer:
+    """prometheus_client's WSGI app on a thread-per-connection server whose TLS handshake runs
+    in the connection's own thread, under a timeout."""
+    from socketserver import ThreadingMixIn  # noqa: PLC0415
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer  # noqa: PLC0415
+
+    family, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0][::4]
+
+    class Handler(WSGIRequestHandler):
+        timeout = METRICS_CONNECTION_TIMEOUT_S
+
+        def log_message(self, format: str, *args: object) -> None:
+            """No access log (the gateway's log is JSON)."""
+
+    class Server(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+        address_family = family
+
+        def process_request_thread(self, request: Any, client_address: Any) -> None:
+            if tls is not None:  # in this connection's thread, bounded: never in accept()
+                try:
+                    request.settimeout(METRICS_CONNECTION_TIMEOUT_S)
+                    request = tls.wrap_socket(request, server_side=True)
+                except (OSError, ValueError):
+                    self.shutdown_request(request)
+                    return
+            super().process_request_thread(request, client_address)
+
+    server = Server((str(address[0]), port), Handler)
+    server.set_app(make_wsgi_app(registry))
+    return server
 
 
 def _bind_problem(error: OSError, host: str, port: int) -> str:

@@ -296,6 +296,12 @@ def _admin_tokens(raw: str) -> dict[str, str]:
                 "each entry is operator=token, the token at least"
                 f" {ADMIN_TOKEN_LENGTH_MIN} characters",
             )
+        if token in tokens:  # the audit would name whichever operator came last
+            raise InvalidRequest(
+                "RX_GATEWAY_ADMIN_TOKENS",
+                f"operators {tokens[token]!r} and {operator!r} share a token: each operator needs"
+                " a token of their own (the audit names who made each change)",
+            )
         tokens[token] = operator
     return tokens
 

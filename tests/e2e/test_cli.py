@@ -410,6 +410,9 @@ def test_numbers_say_what_they_must_be_and_the_poll_has_a_floor() -> None:
     reference poll below 0.1 s is refused (a 1e-7 s poll kept an idle gateway at half a core)."""
     with pytest.raises(InvalidRequest, match="must be a whole number from 1 to"):
         Settings.from_env({"RX_GATEWAY_DB_POOL_SIZE_MAX": "2.5"})
+    # two operators with one token: the audit named whichever came last
+    with pytest.raises(InvalidRequest, match="share a token"):
+        Settings.from_env({"RX_GATEWAY_ADMIN_TOKENS": "alice=" + "t" * 20 + ",bob=" + "t" * 20})
     with pytest.raises(InvalidRequest, match="must be a whole number from 1 to"):
         Settings.from_env({"RX_GATEWAY_GRPC_CONCURRENT_RPCS_MAX": "1e10"})
     with pytest.raises(InvalidRequest, match=r"RX_GATEWAY_REFERENCE_POLL_S: must be at least 0\.1"):
@@ -429,12 +432,23 @@ def test_numbers_say_what_they_must_be_and_the_poll_has_a_floor() -> None:
             " the claim listener's 127.0.0.1:50999",
         ),
         (
+            ["serve", "--listen", "127.0.0.1:0", "--workers", "2"],
+            {},
+            "--workers shares one port between the workers: give a port, not 0",
+        ),
+        (
             ["verify"],
             {"RX_GATEWAY_DATABASE_URL": "not-a-url"},
             "cannot reach the database of RX_GATEWAY_DATABASE_URL (not a postgresql:// URL)",
         ),
     ],
-    ids=["workers-0", "workers-negative", "metrics-on-the-claim-port", "database-url"],
+    ids=[
+        "workers-0",
+        "workers-negative",
+        "metrics-on-the-claim-port",
+        "workers-on-port-0",
+        "database-url",
+    ],
 )
 def test_a_mistake_at_start_is_one_line_and_a_non_zero_exit(
     argv: list[str], environment: dict[str, str], expected: str

@@ -23,6 +23,7 @@ from rx_gateway.client import GatewayClient
 from rx_gateway.config import Settings
 from rx_gateway.ncpdp.codec import decode_response, encode
 from rx_gateway.observability import scrape
+from rx_gateway.tools.bench.stack import free_port
 from rx_gateway.tools.synthetic import active_members
 from rx_gateway.tools.synthetic.claims import claim_request
 from rx_gateway.v1 import claims_pb2 as pb
@@ -190,7 +191,8 @@ async def test_a_busy_metrics_port_is_one_line(fresh_database: Any, workers: int
             RX_GATEWAY_DEV_MODE="1",
             RX_GATEWAY_METRICS_LISTEN=busy,
         )
-        command = [sys.executable, "-m", "rx_gateway", "serve", "--listen", "127.0.0.1:0"]
+        port = "0" if workers == 1 else str(free_port())  # --workers needs a fixed port
+        command = [sys.executable, "-m", "rx_gateway", "serve", "--listen", f"127.0.0.1:{port}"]
         if workers > 1:
             command += ["--workers", str(workers)]
         result = await asyncio.to_thread(

@@ -162,6 +162,14 @@ async def test_a_switch_bills_only_its_bin_pcn_pairs(
     async with GatewayClient(target, credentials=_switch(pki, "switch-a")) as a:
         reply = await a.submit(commercial)
         assert [r.code for r in reply.rejects] == ["52"]
+        # a PCN padded to 104-A4's width is the switch's PCN (it was PERMISSION_DENIED here
+        # while the same call paid in development mode)
+        padded = pb.ClaimRequest()
+        padded.CopyFrom(commercial)
+        padded.header.processor_control_number = commercial.header.processor_control_number.ljust(
+            10
+        )
+        assert [r.code for r in (await a.submit(padded)).rejects] == ["52"]
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await a.submit(part_d)
         assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED

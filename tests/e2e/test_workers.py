@@ -93,3 +93,39 @@ async def test_the_workers_stdout_reaches_the_parents_and_does_not_block_them(
     assert server.returncode == 0, errors
     assert took < 15, took  # the drain (5 s), not the 30 s an exporter blocked on a pipe took
     assert b'"name": "adjudicate"' in out, out[-2000:]
+
+
+async def test_workers_stop_when_their_parent_is_killed(loaded_dsn: str) -> None:
+    """kill -9 of the parent: the workers notice within seconds and stop (they served on as
+    orphans on the shared port, and a restarted gateway shared it with them)."""
+    server = _serve(loaded_dsn, free_port())
+    workers: list[int] = []
+    try:
+        assert server.stdout is not None
+        line = await asyncio.to_thread(server.stdout.readline)
+        assert line.decode().startswith("rx-gateway listening"), line
+        workers = worker_pids(server.pid, 2)
+        assert len(workers) == 2
+        server.kill()
+        await asyncio.to_thread(server.wait, 10)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(
+            os.path.exists(f"/proc/{pid}") and _running(pid) for pid in workers
+        ):
+            await asyncio.sleep(0.2)
+        assert not any(os.path.exists(f"/proc/{pid}") and _running(pid) for pid in workers)
+    finally:
+        if server.returncode is None:
+            server.kill()
+        for pid in workers:  # none may outlive the test, whatever it found
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    """Not a zombie waiting for a parent that is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -41,7 +41,9 @@ QUIET_COMMANDS = (
 # grpc's fork handlers only log "Other threads are currently calling into gRPC, skipping
 # fork() handlers" when the embedded PostgreSQL's pg_ctl is started or stopped: nothing here
 # uses gRPC in a forked child (every child execs). Read by grpc when it is imported.
-GRPC_ENVIRONMENT = {"GRPC_ENABLE_FORK_SUPPORT": "0"}
+# GRPC_VERBOSITY: grpc's own lines on stderr only for errors (each failed TLS handshake wrote an
+# INFO line that is not JSON: anyone able to connect could fill the log); set it to override.
+GRPC_ENVIRONMENT = {"GRPC_ENABLE_FORK_SUPPORT": "0", "GRPC_VERBOSITY": "ERROR"}
 
 
 def _run(coroutine: Coroutine[Any, Any, int], settings: Settings) -> int:

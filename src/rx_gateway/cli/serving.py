@@ -61,11 +61,33 @@ async def serve(settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        parent = os.environ.get("RX_GATEWAY_PARENT_PID", "")
+        watcher = (
+            asyncio.ensure_future(_stop_without_parent(int(parent), stop))
+            if parent.isdigit()
+            else None
+        )
         await stop.wait()
+        if watcher is not None:
+            watcher.cancel()
         await app.stop()
     finally:
         database.close()
     return 0
+
+
+PARENT_CHECK_S = 1.0
+
+
+async def _stop_without_parent(parent: int, stop: asyncio.Event) -> None:
+    """A worker of `serve --workers` whose parent is gone (killed with SIGKILL, say) stops
+    instead of serving on as an orphan on the shared port."""
+    while True:  # polled: no event says a parent died (short of Linux's prctl before exec)
+        await asyncio.sleep(PARENT_CHECK_S)
+        if os.getppid() != parent:
+            break
+    log.warning("the supervising process is gone: stopping")
+    stop.set()
 
 
 async def serve_workers(settings: Settings, workers: int) -> int:
@@ -74,9 +96,23 @@ async def serve_workers(settings: Settings, workers: int) -> int:
     problem = settings.security_problem()
     if problem is not None:
         raise InsecureConfiguration(problem)
+    split = split_listen_address(settings.listen_address)
+    if split is not None and split[1] == 0:  # each worker would pick a port of its own
+        raise InvalidRequest(
+            "--listen", "--workers shares one port between the workers: give a port, not 0"
+        )
     from rx_gateway.bootstrap import tls_files  # noqa: PLC0415 - imports grpc: after main()
 
     tls_files(settings)  # a bad certificate or key: named once here, not by each worker
+    if settings.switches_file is not None:  # a bad switch table: said once, here
+        from rx_gateway.grpc_api.security import SwitchTable  # noqa: PLC0415
+
+        SwitchTable.from_file(settings.switches_file)
+    if settings.admin_tokens:
+        log.warning(
+            "the admin interface is not served under --workers: run one `rx-gateway serve`"
+            " (without --workers) with RX_GATEWAY_ADMIN_TOKENS for it"
+        )
     metrics = _WorkerMetrics.start(settings)  # then a busy port fails before any work
     children: list[asyncio.subprocess.Process] = []
     forwarders: list[asyncio.Future[None]] = []
@@ -90,6 +126,7 @@ async def serve_workers(settings: Settings, workers: int) -> int:
             RX_GATEWAY_REUSE_PORT="1",
             RX_GATEWAY_ADMIN_TOKENS="",  # one admin listener is enough: run it separately
             RX_GATEWAY_METRICS_LISTEN="",  # the workers write their metrics; this process serves
+            RX_GATEWAY_PARENT_PID=str(os.getpid()),  # a worker stops when this process is gone
         )
         env.pop(MULTIPROCESS_VARIABLE, None)
         if metrics.directory is not None:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from grpc import aio
 
 from rx_gateway.addresses import PORT_MAX, split_listen_address
 from rx_gateway.domain.errors import InvalidRequest, PermissionDenied, Unauthenticated
+from rx_gateway.domain.values import is_digits
 from rx_gateway.jsontext import parse_json
 
 ANY_PCN = "*"
@@ -36,20 +38,25 @@ class SwitchTable:
     @classmethod
     def from_file(cls, path: Path) -> SwitchTable:
         """``{"switch-name": ["610999/RXGCOMM", "610888/*"], ...}``; ``*`` allows any PCN."""
+        variable = "RX_GATEWAY_SWITCHES_FILE"
         try:
-            document = parse_json(path.read_text())
+            text = path.read_text()
+            document = parse_json(text)
         except (OSError, ValueError) as error:
-            raise InvalidRequest("RX_GATEWAY_SWITCHES_FILE", f"cannot read: {error}") from error
-        if not isinstance(document, dict):
-            raise InvalidRequest("RX_GATEWAY_SWITCHES_FILE", "must be a JSON object")
+            raise InvalidRequest(variable, f"{path}: cannot read: {error}") from error
+        if not isinstance(document, dict) or not document:
+            msg = f'{path}: must be a JSON object of switches, {{"switch": ["BIN/PCN", ...]}}'
+            raise InvalidRequest(variable, msg)
+        named: list[str] = []
+        json.loads(text, object_pairs_hook=lambda pairs: named.extend(k for k, _ in pairs))
+        twice = next((n for n in named if named.count(n) > 1), None)
+        if twice is not None:  # the last entry silently won: the first lost its BIN/PCNs
+            raise InvalidRequest(variable, f"{path}: switch {twice!r} is named twice")
         allowed = {}
         for name, pairs in document.items():
-            if not isinstance(pairs, list) or not all(
-                isinstance(p, str) and p.count("/") == 1 for p in pairs
-            ):
-                raise InvalidRequest(
-                    "RX_GATEWAY_SWITCHES_FILE", f"{name}: a list of 'BIN/PCN' strings"
-                )
+            problem = _switch_problem(name, pairs)
+            if problem is not None:
+                raise InvalidRequest(variable, f"{path}: switch {name!r}: {problem}")
             allowed[name] = frozenset((p.split("/")[0], p.split("/")[1]) for p in pairs)
         return cls(allowed)
 
@@ -69,6 +76,28 @@ class SwitchTable:
             raise Unauthenticated("a client certificate is required")
         if switch not in self.allowed:
             raise PermissionDenied(f"switch {switch!r} is not configured")
+
+
+PCN_LENGTH_MAX = 10  # 104-A4 x(10)
+
+
+def _switch_problem(name: str, pairs: Any) -> str | None:
+    """Why one switch's entry cannot be used, or None. The name is its certificate's common
+    name (an empty one would authorize any certificate without one); each pair is a BIN of six
+    digits and a PCN (or * for any PCN of the BIN) as a claim sends them, unpadded."""
+    if not name or name != name.strip() or not name.isprintable():
+        return "the name must be a certificate's common name (printable, no surrounding spaces)"
+    if not isinstance(pairs, list) or not pairs:
+        return "must list at least one 'BIN/PCN'"
+    for pair in pairs:
+        if not isinstance(pair, str) or pair.count("/") != 1:
+            return f"{pair!r} is not 'BIN/PCN'"
+        bin_, pcn = pair.split("/")
+        if len(bin_) != 6 or not is_digits(bin_):
+            return f"{pair!r}: the BIN (101-A1) is six digits"
+        if not pcn or pcn != pcn.strip() or len(pcn) > PCN_LENGTH_MAX or not pcn.isprintable():
+            return f"{pair!r}: the PCN (104-A4) is 1-{PCN_LENGTH_MAX} characters, unpadded, or *"
+    return None
 
 
 def peer_switch(context: aio.ServicerContext[Any, Any]) -> str | None:

@@ -36,8 +36,14 @@ class ClaimServicer(pb_grpc.ClaimServiceServicer):
         self._prices = PriceChecker(processor)
 
     def _authorize(self, context: Context, header: pb.Header) -> None:
+        """As the claim reads them: trailing spaces are padding (translate removes them next),
+        so a padded PCN is the switch's PCN here too."""
         if self._switches is not None:
-            self._switches.check(peer_switch(context), header.bin, header.processor_control_number)
+            self._switches.check(
+                peer_switch(context),
+                header.bin.rstrip(" "),
+                header.processor_control_number.rstrip(" "),
+            )
 
     async def Submit(self, request: pb.ClaimRequest, context: Context) -> pb.ClaimResponse:
         self._authorize(context, request.header)
@@ -99,7 +105,9 @@ class BenefitServicer(pb_grpc.BenefitServiceServicer):
     async def GetBenefits(self, request: pb.BenefitRequest, context: Context) -> pb.BenefitResponse:
         if self._switches is not None:
             self._switches.check(
-                peer_switch(context), request.bin, request.processor_control_number
+                peer_switch(context),
+                request.bin.rstrip(" "),
+                request.processor_control_number.rstrip(" "),
             )
         view, purses = await member_benefits(
             self._store,

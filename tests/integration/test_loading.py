@@ -490,3 +490,36 @@ def test_a_misspelled_plan_field_is_refused_not_ignored(
         read_dataset(tmp_path)
     assert caught.value.field.endswith(".copay_centz"), caught.value.field
     assert "unknown" in caught.value.problem
+    # notes a person leaves in a plan file are not fields: `description`, any `_...` key
+    noted = text.replace("{", '{"description": "x", "_comment": "y", ', 1)
+    (tmp_path / "plans" / "COMM-HRA-2026.json").write_text(noted)
+    assert [p.plan_id for p, _ in read_dataset(tmp_path).plans] == ["COMM-HRA-2026"]
+
+
+async def test_a_plan_reloaded_without_a_tier_its_stored_drugs_are_on_is_refused(
+    fresh_database: Any, dataset: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """The full data loaded, then only COMM-HRA-2026's plan file again without one of the
+    tiers its stored formulary uses: refused naming the plan's tiers (the stored rows stayed,
+    and every claim of those drugs failed)."""
+    import json
+
+    dsn = await fresh_database()
+    database = Database(dsn)
+    await database.migrate()
+    await database.load(dataset[0])
+    conn = await asyncpg.connect(dsn)
+    try:
+        used = await conn.fetchval(
+            "SELECT max(tier) FROM formulary WHERE plan_id = 'COMM-HRA-2026'"
+        )
+    finally:
+        await conn.close()
+    (tmp_path / "plans").mkdir()
+    document = json.loads((dataset[0] / "plans" / "COMM-HRA-2026.json").read_text())
+    del document["tiers"][str(used)]
+    (tmp_path / "plans" / "COMM-HRA-2026.json").write_text(json.dumps(document))
+    with pytest.raises(ReferenceDataError) as caught:
+        await database.load(tmp_path)
+    assert caught.value.field == "COMM-HRA-2026.tiers"
+    assert f"tier {used} is gone" in caught.value.problem

@@ -436,3 +436,66 @@ async def test_the_admin_interface_settles_and_reports(
     finally:
         await pool.close()
     assert any(c.closed_now for c in billed)
+
+
+async def test_a_reversal_credits_what_its_claim_was_billed_to_whom_it_was_billed(
+    gateway: Any, store: Any, db: asyncpg.Connection, fixtures: dict[str, Any], tmp_path: Path
+) -> None:
+    """A paid claim billed to its sponsor; then the sponsor's admin fee changes and the plan
+    is given another sponsor; the claim is reversed. The reversal credits the fee that was
+    charged (it refunded today's), to the sponsor billed (the new sponsor was billed the old
+    claim again and the old one never credited), and the payment is billed once."""
+    pg, plans = store
+    _, client = gateway
+    request = _claim(fixtures, "commercial_single", "generic_copay", "preferred")
+    paid = await client.submit(request)
+    assert paid.transaction_response_status == "P", paid.rejects
+    claim_id = await db.fetchval(
+        "SELECT claim_id FROM claim WHERE internal_control_number = $1",
+        paid.internal_control_number,
+    )
+    items = (
+        "SELECT kind, sponsor_id, plan_paid_cents, admin_fee_cents, plan_sponsor"
+        " FROM invoice_item WHERE claim_id = $1 ORDER BY kind, sponsor_id"
+    )
+    week = _this_week_end()
+    # the cycle that bills it: weekly or fortnightly, after those other tests closed ahead
+    for weeks in range(1, 16):
+        through = week + dt.timedelta(weeks=weeks)
+        await settlement.invoice(pg, DirectoryFiles(tmp_path), plans, through, today=through)
+        billed = await db.fetch(items, claim_id)
+        if billed:
+            break
+    lines = [r for r in billed if r["plan_sponsor"]]
+    assert len(lines) == 1, [dict(r) for r in billed]
+    (line,) = lines
+    sponsor, fee = line["sponsor_id"], line["admin_fee_cents"]
+    plan = next(p for p in plans if p.plan_id == paid.plan_id)
+    other = await db.fetchval(
+        "SELECT sponsor_id FROM sponsor WHERE sponsor_id <> $1 ORDER BY sponsor_id LIMIT 1",
+        sponsor,
+    )
+    moved = [replace(p, sponsor_id=other) if p is plan else p for p in plans]
+    await db.execute(
+        "UPDATE sponsor SET admin_fee_cents = admin_fee_cents + 100 WHERE sponsor_id = $1",
+        sponsor,
+    )
+    try:
+        assert (await client.reverse(reversal_for(request))).transaction_response_status == "A"
+        for more in range(weeks + 1, weeks + 16):
+            through = week + dt.timedelta(weeks=more)
+            await settlement.invoice(pg, DirectoryFiles(tmp_path), moved, through, today=through)
+            after = await db.fetch(items, claim_id)
+            if any(r["kind"] == "reversal" for r in after):
+                break
+    finally:
+        await db.execute(
+            "UPDATE sponsor SET admin_fee_cents = admin_fee_cents - 100 WHERE sponsor_id = $1",
+            sponsor,
+        )
+    plan_lines = [(r["kind"], r["sponsor_id"], r["plan_paid_cents"], r["admin_fee_cents"])
+                  for r in after if r["plan_sponsor"]]  # fmt: skip
+    assert plan_lines == [
+        ("paid", sponsor, line["plan_paid_cents"], fee),
+        ("reversal", sponsor, -line["plan_paid_cents"], -fee),
+    ]

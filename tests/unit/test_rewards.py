@@ -127,7 +127,7 @@ OTHER_PROGRAM = (RewardEarned("OTHER", YEAR, 1_000),) * 2
             "30 days at retail",
             {"days": 30, "pharmacy": RETAIL},
             0,
-            "only at a mail or retail90 pharmacy (this fill: retail)",
+            "not at a retail pharmacy",
         ),
         ("83 days", {"days": 83}, 0, "needs at least 84 days"),
         ("a 30-day fill by mail", {"days": 30}, 0, "needs at least 84 days"),

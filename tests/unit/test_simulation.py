@@ -334,3 +334,20 @@ def test_reversing_a_spent_reward_leaves_the_purse_at_zero_as_the_ledger_does() 
     family.posted["P"] -= 1_000  # another claim spent it
     family.reverse("ICN1")
     assert family.posted["P"] == 0
+
+
+def test_a_design_refuses_only_the_unknown_keys_it_brings() -> None:
+    """A stored plan document with a key no field reads (written by an earlier version) still
+    takes a design that patches a copay; a key the patch itself misspells is refused; notes
+    (`description`, `_...`) are never refused."""
+    from rx_gateway.tools.synthetic.plans import plan_documents
+
+    stored = next(d for d in plan_documents() if d["plan_id"] == "COMM-HRA-2026")
+    stored = {**stored, "legacy_field": 1, "_note": "kept", "description": "a plan"}
+    documents = {"COMM-HRA-2026": stored}
+    copay = {"plans": {"COMM-HRA-2026": {"tiers": {"1": {"copay_cents": 500}}}}}
+    designed = apply_design(copay, "d.json", documents, SNAPSHOT)
+    assert designed.plans["COMM-HRA-2026"].tiers[1].copay_cents == 500
+    typo = {"plans": {"COMM-HRA-2026": {"tiers": {"1": {"copay_centz": 500}}}}}
+    with pytest.raises(DesignError, match=r"tiers\.1\.copay_centz"):
+        apply_design(typo, "d.json", documents, SNAPSHOT)

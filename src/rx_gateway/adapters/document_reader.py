@@ -28,13 +28,22 @@ class Reader:
         # every object read through get(): its path and the keys read of it
         self._read: dict[int, tuple[Mapping[str, Any], tuple[str, ...], set[str]]] = {}
 
-    def refuse_unknown_keys(self) -> None:
-        """A key of an object the document's fields were read from that no field reads: a
-        misspelling (`copay_centz`) would otherwise leave its field at its default, silently."""
-        for doc, prefix, keys in self._read.values():
-            for key in doc:
-                if key not in keys:
-                    raise self.fail((*prefix, str(key)), "unknown key: no field of this name")
+    def unknown_keys(self) -> list[tuple[str, ...]]:
+        """The paths of keys of objects the document's fields were read from that no field
+        reads (a misspelling such as `copay_centz` leaves its field at its default), less the
+        notes a person may leave: `description`, and any key starting with `_`."""
+        return [
+            (*prefix, str(key))
+            for doc, prefix, keys in self._read.values()
+            for key in doc
+            if key not in keys and key != "description" and not str(key).startswith("_")
+        ]
+
+    def refuse_unknown_keys(self, known: frozenset[tuple[str, ...]] = frozenset()) -> None:
+        """Refuse the first unknown key that is not in ``known`` (keys already stored)."""
+        for path in self.unknown_keys():
+            if path not in known:
+                raise self.fail(path, "unknown key: no field of this name")
 
     def fail(self, path: tuple[str, ...], problem: str) -> ReferenceDataError:
         return ReferenceDataError(self.source, line_of(self.text, path), ".".join(path), problem)

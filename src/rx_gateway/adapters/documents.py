@@ -214,12 +214,8 @@ def _purse_order(reader: Reader, docs: list[Any], base: tuple[str, ...]) -> tupl
     return tuple(rules)
 
 
-def plan_from_document(doc: Any, source: str, text: str = "", *, strict: bool = False) -> Plan:
-    """Validate a plan document and build the domain plan. Raises ReferenceDataError.
-    ``strict`` (a plan file being loaded, a design): a key no field reads is refused, naming
-    its path; the documents already stored are read as they are (one written by an earlier
-    version must not stop the gateway)."""
-    reader = Reader(source, text)
+def _read_plan(reader: Reader, doc: Any) -> Plan:
+    """The plan a document describes, every field read through ``reader``."""
     if not isinstance(doc, dict):
         raise reader.fail((), "a plan document is a JSON object")
     get = reader.get
@@ -381,9 +377,41 @@ def plan_from_document(doc: Any, source: str, text: str = "", *, strict: bool = 
         problem = hsa_problem(plan)
         if problem is not None:
             raise reader.fail(problem[0], problem[1])
-    if strict:
-        reader.refuse_unknown_keys()
     return plan
+
+
+def plan_from_document(
+    doc: Any,
+    source: str,
+    text: str = "",
+    *,
+    strict: bool = False,
+    stored: Any = None,
+) -> Plan:
+    """Validate a plan document and build the domain plan. Raises ReferenceDataError.
+    ``strict`` (a plan file being loaded, a design): a key no field reads is refused, naming
+    its path, except one ``stored`` (the stored document a design patches) already had; the
+    documents already stored are read as they are (one written by an earlier version must not
+    stop the gateway)."""
+    reader = Reader(source, text)
+    plan = _read_plan(reader, doc)
+    if strict:
+        known: frozenset[tuple[str, ...]] = frozenset()
+        if stored is not None:
+            known = frozenset(unknown_plan_keys(stored))
+        reader.refuse_unknown_keys(known)
+    return plan
+
+
+def unknown_plan_keys(doc: Any) -> list[tuple[str, ...]]:
+    """The paths of a plan document's keys no field reads (empty for one that is not a valid
+    plan: its own problems are said where it is read)."""
+    reader = Reader("", "")
+    try:
+        _read_plan(reader, doc)
+    except ReferenceDataError:
+        return []
+    return reader.unknown_keys()
 
 
 # IRS limits for an HSA-qualified high-deductible health plan, 2026 (IRS Rev. Proc. 2025-19;

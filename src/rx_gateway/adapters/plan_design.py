@@ -152,12 +152,16 @@ def _check_tiers(
     plans: dict[str, Any],
     formulary: dict[tuple[str, str], FormularyEntry],
     moved: dict[tuple[str, str], int],
+    patched: set[str],
 ) -> None:
-    """Every formulary entry's tier is one of its plan's after the design (a move to tier 9, or
-    a plan patch that removes a tier drugs are on, failed the replay with a KeyError)."""
+    """Every formulary entry the design touches (moved, or of a plan it patches) has a tier of
+    its plan's (a move to tier 9, or a plan patch that removes a tier drugs are on, failed the
+    replay with a KeyError); entries of plans it leaves alone are not its business."""
     for key, entry in formulary.items():
         plan = plans.get(entry.plan_id)
         if plan is None or entry.tier in plan.tiers:
+            continue
+        if key not in moved and entry.plan_id not in patched:
             continue
         known = ", ".join(str(t) for t in sorted(plan.tiers))
         if key in moved:
@@ -210,7 +214,9 @@ def apply_design(
             raise DesignError(msg)
         document = merge_patch(documents[plan_id], patch)
         try:
-            plan = plan_from_document(document, f"{source}: plans.{plan_id}", strict=True)
+            plan = plan_from_document(
+                document, f"{source}: plans.{plan_id}", strict=True, stored=documents[plan_id]
+            )
         except ReferenceDataError as error:
             raise DesignError(str(error)) from None
         if plan.plan_id != plan_id:
@@ -223,7 +229,7 @@ def apply_design(
         entry = _entry(source, position, move, snapshot)
         formulary[(entry.plan_id, entry.ndc)] = entry
         moved[(entry.plan_id, entry.ndc)] = position
-    _check_tiers(source, plans, formulary, moved)
+    _check_tiers(source, plans, formulary, moved, set(patches))
     return ReferenceSnapshot.build(
         f"{snapshot.version}+design",
         list(plans.values()),

@@ -202,8 +202,8 @@ class RewardProgram:
         if self.tiers and tier not in self.tiers:
             return f"not for tier {tier}"
         if self.pharmacy_kinds and pharmacy_kind not in self.pharmacy_kinds:
-            where = " or ".join(sorted(self.pharmacy_kinds))
-            return f"only at a {where} pharmacy (this fill: {pharmacy_kind})"
+            # (the wording is in stored claims' rule traces: a replay compares them exactly)
+            return f"not at a {pharmacy_kind} pharmacy"
         if self.networks and network not in self.networks:
             return f"not at {network.value} pharmacies"
         if days_supply < self.days_supply_min:

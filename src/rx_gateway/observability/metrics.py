@@ -353,6 +353,10 @@ def _metrics_server(
         daemon_threads = True
         address_family = family
 
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            """A client that went quiet or away (timeout, reset): nothing to print (socketserver
+            prints a traceback to stderr, which anyone able to connect could fill)."""
+
         def process_request_thread(self, request: Any, client_address: Any) -> None:
             if tls is not None:  # in this connection's thread, bounded: never in accept()
                 try:

@@ -261,6 +261,26 @@ def _check_formulary_tiers(dataset: Dataset, directory: Path, stored: set[tuple[
             )
 
 
+def _check_stored_formulary_tiers(
+    dataset: Dataset, directory: Path, stored: set[tuple[str, int]]
+) -> None:
+    """A plan reloaded without a tier its stored formulary rows are on (and whose formulary this
+    load does not replace) would leave every claim of those drugs failing."""
+    replaced = {row[0] for row in dataset.rows("formulary.csv")}
+    for plan, _ in dataset.plans:
+        if plan.plan_id in replaced:
+            continue
+        gone = sorted(t for p, t in stored if p == plan.plan_id and t not in plan.tiers)
+        if gone:
+            raise ReferenceDataError(
+                str(directory / "plans"),
+                0,
+                f"{plan.plan_id}.tiers",
+                f"tier {gone[0]} is gone, and the stored formulary has drugs on it: load"
+                " formulary.csv with the plan's drugs on its tiers",
+            )
+
+
 def _check_medicaid_last(dataset: Dataset, directory: Path) -> None:
     """Medicaid is the payer of last resort: a Medicaid coverage in force together with another
     coverage of the same member (in coverages.csv or other_coverages.csv) must come after it in
@@ -371,6 +391,7 @@ def read_dataset(directory: Path, *, known: dict[str, set[Any]] | None = None) -
     _check_references(dataset, directory, "formulary.csv", "plan_id", plan_ids, "plan")
     _check_references(dataset, directory, "formulary.csv", "ndc", ndcs, "NDC")
     _check_formulary_tiers(dataset, directory, known.get("plan_tiers", set()))
+    _check_stored_formulary_tiers(dataset, directory, known.get("formulary_tiers", set()))
     _check_references(dataset, directory, "drugs.csv", "generic_ndc", ndcs, "NDC")
     _check_references(dataset, directory, "coverages.csv", "member_id", members, "member")
     _check_references(dataset, directory, "coverages.csv", "plan_id", plan_ids, "plan")

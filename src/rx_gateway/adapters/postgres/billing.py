@@ -64,18 +64,39 @@ WITH events AS (
     SELECT family_id, claim_id, kind, sponsor_id, sum(plan_paid) AS plan_paid,
            sum(purse_paid) AS purse_paid, bool_or(plan_sponsor) AS plan_sponsor
     FROM parts GROUP BY 1, 2, 3, 4
+), billed AS (  -- a claim whose payment is already on an invoice
+    SELECT DISTINCT i.family_id, i.claim_id FROM invoice_item i
+    JOIN events e ON e.family_id = i.family_id AND e.claim_id = i.claim_id
+    WHERE i.kind = 'paid' AND e.kind = 'reversal'
+), items AS (
+    -- as the claim reads today: payments, and reversals of payments not yet billed
+    SELECT l.family_id, l.claim_id, l.kind, l.sponsor_id, l.plan_paid, l.purse_paid,
+           CASE WHEN NOT l.plan_sponsor THEN 0
+                WHEN l.kind = 'reversal' THEN -s.admin_fee_cents ELSE s.admin_fee_cents END
+               AS admin_fee,
+           l.plan_sponsor
+    FROM lines l JOIN sponsor s ON s.sponsor_id = l.sponsor_id
+    WHERE NOT (l.kind = 'reversal' AND EXISTS (SELECT 1 FROM billed b
+               WHERE b.family_id = l.family_id AND b.claim_id = l.claim_id))
+    UNION ALL
+    -- the reversal of a billed payment credits exactly what was billed, to whom it was billed
+    -- (its fee then, its sponsor then: a fee or a plan's sponsor changed since changes nothing)
+    SELECT i.family_id, i.claim_id, 'reversal', i.sponsor_id, -i.plan_paid_cents,
+           -i.purse_paid_cents, -i.admin_fee_cents, i.plan_sponsor
+    FROM invoice_item i JOIN billed b ON b.family_id = i.family_id AND b.claim_id = i.claim_id
+    WHERE i.kind = 'paid'
 )
 INSERT INTO invoice_item (family_id, claim_id, kind, sponsor_id, invoice_id, plan_paid_cents,
                           purse_paid_cents, admin_fee_cents, plan_sponsor)
-SELECT l.family_id, l.claim_id, l.kind, l.sponsor_id, $1 || '-' || l.sponsor_id, l.plan_paid,
-       l.purse_paid,
-       CASE WHEN NOT l.plan_sponsor THEN 0
-            WHEN l.kind = 'reversal' THEN -s.admin_fee_cents ELSE s.admin_fee_cents END,
-       l.plan_sponsor
-FROM lines l JOIN sponsor s ON s.sponsor_id = l.sponsor_id
-WHERE l.sponsor_id = ANY($4::text[])
-  AND NOT EXISTS (SELECT 1 FROM invoice_item i WHERE i.family_id = l.family_id
-                  AND i.claim_id = l.claim_id AND i.kind = l.kind AND i.sponsor_id = l.sponsor_id)
+SELECT t.family_id, t.claim_id, t.kind, t.sponsor_id, $1 || '-' || t.sponsor_id, t.plan_paid,
+       t.purse_paid, t.admin_fee, t.plan_sponsor
+FROM items t
+WHERE t.sponsor_id = ANY($4::text[])
+  -- billed once: to this sponsor, or (the plan's payment) to any sponsor, even one the plan
+  -- had before its sponsor changed
+  AND NOT EXISTS (SELECT 1 FROM invoice_item i WHERE i.family_id = t.family_id
+                  AND i.claim_id = t.claim_id AND i.kind = t.kind
+                  AND (i.sponsor_id = t.sponsor_id OR (i.plan_sponsor AND t.plan_sponsor)))
 """
 
 LINES_SQL = """

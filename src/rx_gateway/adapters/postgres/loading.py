@@ -18,6 +18,9 @@ async def known_keys(conn: asyncpg.Connection) -> dict[str, set[Any]]:
     """Keys already stored, so a partial load may refer to them."""
     return {
         "plans": {r[0] for r in await conn.fetch("SELECT plan_id FROM plan")},
+        "formulary_tiers": {
+            (r[0], r[1]) for r in await conn.fetch("SELECT DISTINCT plan_id, tier FROM formulary")
+        },
         "plan_tiers": {
             (r[0], int(r[1]))
             for r in await conn.fetch(

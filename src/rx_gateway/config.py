@@ -296,7 +296,7 @@ def _admin_tokens(raw: str) -> dict[str, str]:
                 "each entry is operator=token, the token at least"
                 f" {ADMIN_TOKEN_LENGTH_MIN} characters",
             )
-        if token in tokens:  # the audit would name whichever operator came last
+        if tokens.get(token, operator) != operator:  # the audit would name the last of them
             raise InvalidRequest(
                 "RX_GATEWAY_ADMIN_TOKENS",
                 f"operators {tokens[token]!r} and {operator!r} share a token: each operator needs"

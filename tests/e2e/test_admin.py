@@ -4,6 +4,7 @@ every change, and each change seen by the next claim of a running gateway."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -455,4 +456,32 @@ async def test_a_funding_id_names_one_funding_event_wherever_it_is_sent(
             "SELECT count(*) FROM purse_allotment WHERE allotment_id = 'ADMIN-ONCE-1'"
         )
         == 0
+    )
+
+
+async def test_one_new_funding_id_sent_twice_at_once_funds_once(
+    admin: AdminClient, conn: asyncpg.Connection, member: dict[str, Any]
+) -> None:
+    """The same new funding ID for two families' purses, at the same moment: one is applied,
+    the other refused (both passed the check before it was held under a lock)."""
+    purse_id = await _purse_id(conn, member)
+    other_purse: str = await conn.fetchval(
+        "SELECT purse_id FROM purse WHERE family_id <> ("
+        " SELECT family_id FROM purse WHERE purse_id = $1) ORDER BY purse_id DESC LIMIT 1",
+        purse_id,
+    )
+    calls = [
+        admin.fund_purse(
+            admin_pb.FundPurseRequest(funding_id="ADMIN-RACE-1", purse_id=p, amount_cents=700)
+        )
+        for p in (purse_id, other_purse)
+    ]
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    applied = [o for o in outcomes if not isinstance(o, BaseException) and o.applied]
+    refused = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
+    assert (len(applied), len(refused)) == (1, 1), outcomes
+    assert refused[0].code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert (
+        await conn.fetchval("SELECT count(*) FROM purse_funding WHERE funding_id = 'ADMIN-RACE-1'")
+        == 1
     )

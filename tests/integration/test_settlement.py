@@ -324,13 +324,37 @@ async def test_sponsor_payments_and_the_bank_reconcile(
     assert (await pg.record_receipts("pay.csv", "digest-1", receipts)).previously is not None
     assert await db.fetchval("SELECT count(*) FROM sponsor_receipt") == 2
     remittance = await db.fetchrow(
-        "SELECT trace_number, payment_cents FROM remittance WHERE payment_cents > 0 LIMIT 1"
+        "SELECT trace_number, payment_cents, pay_date FROM remittance WHERE payment_cents > 0"
+        " ORDER BY trace_number LIMIT 1"
     )
+    other = await db.fetchrow(
+        "SELECT trace_number, payment_cents, pay_date FROM remittance WHERE payment_cents > 0"
+        " AND trace_number <> $1 ORDER BY trace_number LIMIT 1",
+        remittance["trace_number"],
+    )
+    assert other is not None  # the cycles above paid several payees
+    paid_on = remittance["pay_date"]  # BPR16: the day the bank must say it paid
     lines = (
-        BankLine(2, Direction.OUT, remittance["trace_number"], remittance["payment_cents"], TODAY),
+        BankLine(
+            2, Direction.OUT, remittance["trace_number"], remittance["payment_cents"], paid_on
+        ),
         BankLine(3, Direction.IN, "WIRE-1", 1, TODAY),
         BankLine(4, Direction.IN, "DEPOSIT-1", 99, TODAY),
         BankLine(5, Direction.OUT, "NOBODY", 500, TODAY),
+        # the right trace and amount, posted the day before the 835's BPR16: not a match
+        *(
+            (
+                BankLine(
+                    6,
+                    Direction.OUT,
+                    other["trace_number"],
+                    other["payment_cents"],
+                    other["pay_date"] - dt.timedelta(days=1),
+                ),
+            )
+            if other is not None
+            else ()
+        ),
     )
     _, matches, problems = await pg.reconcile(
         "bank.csv",
@@ -343,6 +367,9 @@ async def test_sponsor_payments_and_the_bank_reconcile(
     kinds = {p.kind for p in problems}
     assert ExceptionKind.UNKNOWN_TRACE in kinds
     assert ExceptionKind.AMOUNT_DIFFERS in kinds  # the deposit: 99 against 123,456
+    if other is not None:
+        (late,) = [p for p in problems if p.kind is ExceptionKind.DATE_DIFFERS]
+        assert late.reference == other["trace_number"] and "(BPR16)" in late.detail
     assert ExceptionKind.INVOICE_PAST_DUE in kinds  # WIRE-1 paid one cent of an invoice
     clearing = await db.fetchval(
         "SELECT coalesce(sum(p.amount_cents), 0) FROM settlement_posting p"

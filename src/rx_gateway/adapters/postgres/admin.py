@@ -81,12 +81,21 @@ class PostgresAdmin:
         """Fund now (a balanced funding entry) or schedule an allotment; False when this
         funding ID was already applied or scheduled."""
         with _references("purse_id"):
-            async with self._pool.acquire(timeout=self._acquire_timeout_s) as conn:
+            async with (
+                self._pool.acquire(timeout=self._acquire_timeout_s) as conn,
+                conn.transaction(),
+            ):
                 family_id = await self._family(
                     conn,
                     "SELECT family_id FROM purse WHERE purse_id = $1",
                     funding.purse_id,
                     "purse_id",
+                )
+                # one funding ID at a time: two calls with a new ID for two families' purses
+                # would both pass the check below (each function locks its own family only)
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext('rx-gateway funding:' || $1))",
+                    funding.funding_id,
                 )
                 await _one_funding_event(conn, funding)
                 if funding.available_on is not None:

@@ -73,6 +73,7 @@ class Expected:
 
 class ExceptionKind(StrEnum):
     AMOUNT_DIFFERS = "amount_differs"
+    DATE_DIFFERS = "date_differs"
     UNKNOWN_TRACE = "unknown_trace"
     DUPLICATE_TRACE = "duplicate_trace"
     UNCONFIRMED_REMITTANCE = "unconfirmed_remittance"
@@ -148,6 +149,18 @@ def match_bank_lines(
                     f"{where}: the bank says {line.amount_cents} cents, "
                     f"{item.kind.value} {item.reference_id} says {item.amount_cents}",
                     line.amount_cents - item.amount_cents,
+                )
+            )
+            continue
+        if item.direction is Direction.OUT and line.posted_on != item.expected_on:
+            # CORE 370: the payment's effective entry date is the 835's BPR16
+            problems.append(
+                ReconciliationException(
+                    ExceptionKind.DATE_DIFFERS,
+                    line.trace,
+                    f"{where}: the bank posted it on {line.posted_on}, "
+                    f"{item.kind.value} {item.reference_id} pays on {item.expected_on} (BPR16)",
+                    line.amount_cents,
                 )
             )
             continue

@@ -84,6 +84,8 @@ async def test_settlement_mistakes_are_one_line_and_change_nothing(
         ),
         "columns.csv": ("sponsor,amount\nEMP1,5\n", ":1:", "sponsor_id"),
         "empty.csv": (header, ":1:", "holds no lines"),
+        # a payment dated after today paid open invoices before it had arrived
+        "future.csv": (header + "EMP1,,1250,2099-12-14,R-5\n", ":2:", "is after today"),
     }
     for name, (text, where, what) in cases.items():
         path = tmp_path / name

@@ -37,16 +37,22 @@ def _serve(dsn: str, port: int, **extra: str) -> subprocess.Popen[bytes]:
     )
 
 
+async def _workers_of(server: subprocess.Popen[bytes]) -> list[int]:
+    """The two workers of a started `serve --workers 2`, once it says it listens."""
+    assert server.stdout is not None
+    line = await asyncio.to_thread(server.stdout.readline)
+    assert line.decode().startswith("rx-gateway listening"), line
+    workers = worker_pids(server.pid, 2)
+    assert len(workers) == 2
+    return workers
+
+
 async def test_a_worker_that_dies_stops_the_service_with_one_line(loaded_dsn: str) -> None:
     """kill -9 of one worker: the parent stops the other and exits 1 with one line naming the
     worker, its pid and the signal (not 0 and silence, which a supervisor would not restart)."""
     server = _serve(loaded_dsn, free_port())
     try:
-        assert server.stdout is not None
-        line = await asyncio.to_thread(server.stdout.readline)
-        assert line.decode().startswith("rx-gateway listening"), line
-        workers = worker_pids(server.pid, 2)
-        assert len(workers) == 2
+        workers = await _workers_of(server)
         os.kill(workers[1], signal.SIGKILL)
         _, errors = await asyncio.to_thread(server.communicate, timeout=60)
     finally:
@@ -101,11 +107,7 @@ async def test_workers_stop_when_their_parent_is_killed(loaded_dsn: str) -> None
     server = _serve(loaded_dsn, free_port())
     workers: list[int] = []
     try:
-        assert server.stdout is not None
-        line = await asyncio.to_thread(server.stdout.readline)
-        assert line.decode().startswith("rx-gateway listening"), line
-        workers = worker_pids(server.pid, 2)
-        assert len(workers) == 2
+        workers = await _workers_of(server)
         server.kill()
         await asyncio.to_thread(server.wait, 10)
         deadline = time.monotonic() + 30

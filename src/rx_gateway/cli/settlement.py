@@ -14,7 +14,7 @@ import orjson
 
 from rx_gateway.cli.database import _where, open_database
 from rx_gateway.config import Settings
-from rx_gateway.domain.errors import RxGatewayError
+from rx_gateway.domain.errors import ReferenceDataError, RxGatewayError
 from rx_gateway.domain.money import format_cents
 
 if TYPE_CHECKING:
@@ -139,6 +139,16 @@ async def receive_funding(settings: Settings, path: Path) -> int:
     from rx_gateway.adapters.files.settlement_files import digest_of, read_receipts  # noqa: PLC0415
 
     receipts = read_receipts(path)  # a bad line: one error naming file, line and field
+    today = settings.business_date or dt.datetime.now(dt.UTC).date()
+    for line, receipt in receipts:
+        if receipt.received_on > today:  # it would pay open invoices before it has arrived
+            raise ReferenceDataError(
+                str(path),
+                line,
+                "received_on",
+                f"{receipt.received_on} is after today ({today}): record a payment once it has"
+                " arrived",
+            )
     digest = digest_of(path)
     applied = await _with_store(
         settings, lambda store, _: store.record_receipts(str(path), digest, receipts)

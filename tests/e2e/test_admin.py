@@ -460,15 +460,27 @@ async def test_a_funding_id_names_one_funding_event_wherever_it_is_sent(
 
 
 async def test_one_new_funding_id_sent_twice_at_once_funds_once(
-    admin: AdminClient, conn: asyncpg.Connection, member: dict[str, Any]
+    admin: AdminClient,
+    conn: asyncpg.Connection,
+    member: dict[str, Any],
+    dataset: tuple[Path, dict[str, Any]],
 ) -> None:
     """The same new funding ID for two families' purses, at the same moment: one is applied,
-    the other refused (both passed the check before it was held under a lock)."""
+    the other refused (both passed the check before it was held under a lock). The second
+    purse is another member's no other test bills for (the funding may land there)."""
     purse_id = await _purse_id(conn, member)
-    other_purse: str = await conn.fetchval(
-        "SELECT purse_id FROM purse WHERE family_id <> ("
-        " SELECT family_id FROM purse WHERE purse_id = $1) ORDER BY purse_id DESC LIMIT 1",
-        purse_id,
+    other = next(
+        m
+        for m in active_members(dataset[0])[750:]
+        if m["plan_id"] == "COMM-HRA-2026" and m["cardholder_id"] != member["cardholder_id"]
+    )
+    other_purse = await _purse_id(conn, other)
+    assert (
+        await conn.fetchval(
+            "SELECT count(DISTINCT family_id) FROM purse WHERE purse_id = ANY($1::text[])",
+            [purse_id, other_purse],
+        )
+        == 2
     )
     calls = [
         admin.fund_purse(

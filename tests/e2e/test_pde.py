@@ -173,6 +173,7 @@ async def test_a_part_d_year_exports_as_pdes(
         days_supply=90,
     )
     catastrophic = _fill(fixtures, member, rx_number(), "20260504")
+    catastrophic.claim.dispense_as_written = 5  # a generic dispensed under a brand's name
     reversed_fill = _fill(fixtures, member, rx_number(), "20260601")
     responses = [await _paid(client, r) for r in (taxed, crossing, catastrophic, reversed_fill)]
     reversal = await client.reverse(reversal_for(reversed_fill))
@@ -232,7 +233,8 @@ async def test_a_part_d_year_exports_as_pdes(
     pairs = zip(ours, [*requests, reversed_fill], [*responses, responses[3]], strict=True)
     for d, request, response in pairs:
         p = response.pricing
-        assert d["mbi"] == " " * 11 and d["daw"] == " " and d["dispensing_status"] == " "
+        assert d["mbi"] == " " * 11 and d["dispensing_status"] == " "
+        assert d["daw"] == str(request.claim.dispense_as_written)  # 408-D8 as submitted
         assert (d["date_of_birth"], d["gender"]) == (
             member["date_of_birth"],
             str(member["gender_code"]),

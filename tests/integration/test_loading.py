@@ -113,6 +113,55 @@ async def test_a_reload_cannot_change_a_purses_kind_or_employer(
         await conn.close()
 
 
+async def test_a_funding_id_funds_one_event_across_families(
+    fresh_database: Any, dataset: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """funding.csv reloaded with a stored funding ID for another family's purse, another
+    amount, or scheduled instead of now: refused at its line (it funded a second time, as
+    the admin door already refused); the same row again is "already applied"."""
+    dsn = await fresh_database()
+    database = Database(dsn)
+    await database.migrate()
+    await database.load(dataset[0])
+    header, *rows = (dataset[0] / "funding.csv").read_text().splitlines()
+    columns = header.split(",")
+    first = dict(zip(columns, rows[0].split(","), strict=True))
+    purses = (dataset[0] / "purses.csv").read_text().splitlines()[1:]
+    other = next(row.split(",")[0] for row in purses if row.split(",")[0] != first["purse_id"])
+
+    def funding_file(**change: str) -> None:
+        row = first | change
+        (tmp_path / "funding.csv").write_text(
+            f"{header}\n" + ",".join(row[c] for c in columns) + "\n"
+        )
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        before = await conn.fetchval("SELECT sum(posted_cents) FROM purse")
+        for change in (
+            {"purse_id": other},
+            {"amount_cents": str(int(first["amount_cents"]) + 1)},
+            {"available_on": "2099-01-01"},
+        ):
+            funding_file(**change)
+            with pytest.raises(ReferenceDataError) as caught:
+                await database.load(tmp_path)
+            assert (caught.value.line, caught.value.field) == (2, "funding_id")
+            assert "a funding ID names one funding event" in str(caught.value)
+        funding_file()
+        assert (await database.load(tmp_path))["funding_applied"] == 0
+        assert await conn.fetchval("SELECT sum(posted_cents) FROM purse") == before
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM purse_allotment WHERE allotment_id = $1",
+                first["funding_id"],
+            )
+            == 0
+        )
+    finally:
+        await conn.close()
+
+
 def test_a_quote_left_open_is_refused_not_read_into_the_next_row(tmp_path: Path) -> None:
     """An unbalanced quote made one field of the rest of the file, line breaks included: a
     text field must be one printable line."""

@@ -39,3 +39,12 @@ def test_unit_prices_and_rates() -> None:
     assert extended_cost_cents(30_000, 123_456) == 3_704
     assert apply_basis_points(1_001, 2_500) == 250
     assert format_cents(-123_456) == "-$1,234.56"
+
+
+def test_a_rate_is_applied_before_rounding() -> None:
+    """An arm is rounded once: 1 unit at AWP $12.34567 less 18% is 1012.34494¢ = $10.12 (not
+    $12.35 less 18% = $10.13); 450.500 units at NADAC 12.345¢ plus 10% is 6117.56475¢ = $61.18
+    (not $55.61 plus 10% = $61.17). Worked by hand by an outside tester of the pricing arms."""
+    assert extended_cost_cents(1_000, 1_234_567, 8_200) == 1_012
+    assert extended_cost_cents(450_500, 12_345, 11_000) == 6_118
+    assert extended_cost_cents(30_000, 123_456) == extended_cost_cents(30_000, 123_456, 10_000)

@@ -235,3 +235,13 @@ def test_gross_amount_due_lowest_end_to_end() -> None:
         p.total_amount_paid_cents,
     ) == ("01", 3_000, 2_900, 100, 1_000, 1_000, 2_000, 2_000)
     assert "pricing: allowed $30.00 (522-FM 01)" in decision.response.rule_trace
+
+
+def test_each_arm_is_rounded_once() -> None:
+    """AWP $12.34567 a unit less 18%, one unit: 1012.34494¢ → 1012 (an arm rounded twice, the
+    extended $12.35 first, gives 1013); NADAC 12.345¢ a unit plus 10%, 450.500 units:
+    6117.56475¢ → 6118 (rounded twice: 6117)."""
+    awp_only = drug(awp=1_234_567)
+    assert contract_ingredient(awp_only, 1_000, contract(awp_discount_bp=1_800)) == (1_012, "03")
+    nadac = drug(awp=10_000_000, nadac=12_345)
+    assert contract_ingredient(nadac, 450_500, contract(nadac_markup_bp=1_000)) == (6_118, "20")

@@ -106,6 +106,7 @@ def _claim(pricing: ResponsePricing, **overrides: Any) -> PdeClaim:
         fill_number=1,
         product_id="23452984779",
         compound=False,
+        dispense_as_written=0,
         service_provider_id="1110310000",
         prescriber_id="1999999992",
         quantity_thousandths=30_000,
@@ -431,6 +432,7 @@ def test_the_file_reads_back_by_position() -> None:
         prescription_reference_number="000000123457",
         fill_number=0,
         prescriber_id="AB1234563",
+        dispense_as_written=None,  # stored before 408-D8 was kept: blank
     )
     lines = _file([PdeEvent(hra), PdeEvent(cross), PdeEvent(hra, dt.date(2026, 4, 20))])
     assert [line[:3] for line in lines] == ["HDR", "BHD", "DET", "DET", "DET", "BTR", "TLR"]
@@ -458,7 +460,9 @@ def test_the_file_reads_back_by_position() -> None:
     assert (first[137:139], first[139:154].rstrip()) == ("01", "1110310000")
     assert (first[154:156], first[156:191].rstrip()) == ("01", "1999999992")
     assert (second[154:156], second[156:191].rstrip()) == ("12", "AB1234563")
-    assert (first[191:193], first[193], first[194], first[195]) == ("01", " ", "1", " ")
+    # fill 192-193, dispensing status 194 (not held), compound 195, DAW 196 (408-D8)
+    assert (first[191:193], first[193], first[194], first[195]) == ("01", " ", "1", "0")
+    assert (second[195], deletion[195]) == (" ", "0")
     assert (first[196:206], first[206:209]) == ("0000030000", "030")
     assert (first[209], first[210], first[211], first[212], first[213]) == ("C", " ", " ", "N", "N")
     assert (second[211], second[212], second[213]) == ("A", "N", "C")

@@ -45,10 +45,17 @@ def apply_basis_points(amount_cents: int, rate_bp: int) -> int:
     return round_half_up(amount_cents * rate_bp, BASIS_POINTS_PER_UNIT)
 
 
-def extended_cost_cents(quantity_thousandths: int, unit_price_millicents: int) -> int:
-    """Cost of a quantity (thousandths of a unit) at a unit price (thousandths of a cent)."""
+def extended_cost_cents(
+    quantity_thousandths: int, unit_price_millicents: int, rate_bp: int = BASIS_POINTS_PER_UNIT
+) -> int:
+    """Cost of a quantity (thousandths of a unit) at a unit price (thousandths of a cent),
+    times a rate in basis points (a markup or a discount: 11000 = +10%, 8200 = AWP − 18%),
+    rounded ONCE, at the end: rounding the extended price first and the rate again could be a
+    cent off the exact amount (1 unit at AWP $12.34567, AWP − 18%: 1012.34494¢ is $10.12, not
+    the $10.13 that $12.35 × 0.82 rounds to)."""
     return round_half_up(
-        quantity_thousandths * unit_price_millicents, THOUSANDTHS_PER_UNIT * MILLICENTS_PER_CENT
+        quantity_thousandths * unit_price_millicents * rate_bp,
+        THOUSANDTHS_PER_UNIT * MILLICENTS_PER_CENT * BASIS_POINTS_PER_UNIT,
     )
 
 

@@ -116,7 +116,7 @@ DET_LAYOUT = _fields(
     ("fill_number", 2, _N),
     ("dispensing_status", 1, _T),  # not held: blank
     ("compound_code", 1, _N),
-    ("dispense_as_written", 1, _T),  # not held: blank
+    ("dispense_as_written", 1, _T),  # 408-D8; blank for a claim stored without it
     ("quantity_dispensed", 10, _N),  # 9(7)V999
     ("days_supply", 3, _N),
     ("drug_coverage_status_code", 1, _T),
@@ -183,6 +183,7 @@ class PdeClaim:
     fill_number: int  # 403-D3
     product_id: str  # 407-D7 (a compound: its costliest ingredient's NDC)
     compound: bool
+    dispense_as_written: int | None  # 408-D8; None: not kept with the claim
     service_provider_id: str  # 201-B1
     prescriber_id: str  # 411-DB
     quantity_thousandths: int  # 442-E7
@@ -216,6 +217,7 @@ class PdeRecord:
     prescriber_id: str
     fill_number: int
     compound_code: int
+    dispense_as_written: str  # 408-D8, one digit; blank when the claim did not keep it
     quantity_dispensed_thousandths: int
     days_supply: int
     adjustment_deletion_code: str
@@ -370,6 +372,9 @@ def pde_record(event: PdeEvent) -> PdeRecord:
         prescriber_id=claim.prescriber_id,
         fill_number=claim.fill_number,
         compound_code=COMPOUND if claim.compound else NOT_COMPOUND,
+        dispense_as_written=(
+            "" if claim.dispense_as_written is None else str(claim.dispense_as_written)
+        ),
         quantity_dispensed_thousandths=claim.quantity_thousandths,
         days_supply=claim.days_supply,
         adjustment_deletion_code="" if event.reversed_on is None else DELETION,
@@ -471,7 +476,7 @@ def _det_values(record: PdeRecord, sequence: int) -> dict[str, object]:
         "fill_number": r.fill_number,
         "dispensing_status": "",
         "compound_code": r.compound_code,
-        "dispense_as_written": "",
+        "dispense_as_written": r.dispense_as_written,
         "quantity_dispensed": r.quantity_dispensed_thousandths,
         "days_supply": r.days_supply,
         "drug_coverage_status_code": r.drug_coverage_status_code,

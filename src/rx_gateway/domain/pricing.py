@@ -10,12 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rx_gateway.domain.additional_amounts import AdditionalAmounts, OtherAmount
-from rx_gateway.domain.money import (
-    BASIS_POINTS_PER_UNIT,
-    apply_basis_points,
-    divide,
-    extended_cost_cents,
-)
+from rx_gateway.domain.money import BASIS_POINTS_PER_UNIT, divide, extended_cost_cents
 from rx_gateway.domain.reference import Drug, NetworkPricing
 
 # 522-FM Basis of Reimbursement Determination values the gateway emits.
@@ -44,29 +39,20 @@ class Price:
 def contract_ingredient(
     drug: Drug, quantity_thousandths: int, contract: NetworkPricing
 ) -> tuple[int, str]:
-    """The lowest applicable ingredient basis and its 522-FM code. Ties favour the earlier arm."""
+    """The lowest applicable ingredient basis and its 522-FM code. Ties favour the earlier arm.
+    Each arm is the quantity at the unit price times the arm's rate, rounded once."""
+    q = quantity_thousandths
     arms: list[tuple[int, str]] = []
     if contract.use_mac and not drug.is_brand and drug.mac_unit_price_millicents is not None:
-        arms.append(
-            (extended_cost_cents(quantity_thousandths, drug.mac_unit_price_millicents), BASIS_MAC)
-        )
+        arms.append((extended_cost_cents(q, drug.mac_unit_price_millicents), BASIS_MAC))
     if contract.nadac_markup_bp is not None and drug.nadac_unit_price_millicents is not None:
-        base = extended_cost_cents(quantity_thousandths, drug.nadac_unit_price_millicents)
-        arms.append(
-            (
-                apply_basis_points(base, BASIS_POINTS_PER_UNIT + contract.nadac_markup_bp),
-                BASIS_NADAC,
-            )
-        )
+        rate = BASIS_POINTS_PER_UNIT + contract.nadac_markup_bp
+        arms.append((extended_cost_cents(q, drug.nadac_unit_price_millicents, rate), BASIS_NADAC))
     if contract.wac_markup_bp is not None and drug.wac_unit_price_millicents is not None:
-        base = extended_cost_cents(quantity_thousandths, drug.wac_unit_price_millicents)
-        arms.append(
-            (apply_basis_points(base, BASIS_POINTS_PER_UNIT + contract.wac_markup_bp), BASIS_WAC)
-        )
-    awp = extended_cost_cents(quantity_thousandths, drug.awp_unit_price_millicents)
-    arms.append(
-        (apply_basis_points(awp, BASIS_POINTS_PER_UNIT - contract.awp_discount_bp), BASIS_AWP_LESS)
-    )
+        rate = BASIS_POINTS_PER_UNIT + contract.wac_markup_bp
+        arms.append((extended_cost_cents(q, drug.wac_unit_price_millicents, rate), BASIS_WAC))
+    rate = BASIS_POINTS_PER_UNIT - contract.awp_discount_bp
+    arms.append((extended_cost_cents(q, drug.awp_unit_price_millicents, rate), BASIS_AWP_LESS))
     return min(arms, key=lambda arm: arm[0])
 
 

@@ -31,24 +31,24 @@ def _references(what: str) -> Iterator[None]:
         raise UnknownReference(f"unknown {what}") from error
 
 
-# Where a funding ID is already used, in any family: funded now, or scheduled (an allotment's
+# Where funding IDs are already used, in any family: funded now, or scheduled (an allotment's
 # release is funded under its own ID, with the same purse and amount)
 FUNDING_ID_USES_SQL = """
-SELECT f.purse_id, f.amount_cents, NULL::date AS available_on FROM purse_funding f
-WHERE f.funding_id = $1
+SELECT f.funding_id, f.purse_id, f.amount_cents, NULL::date AS available_on FROM purse_funding f
+WHERE f.funding_id = ANY($1::text[])
 UNION ALL
-SELECT a.purse_id, a.amount_cents, a.available_on FROM purse_allotment a
-WHERE a.allotment_id = $1
+SELECT a.allotment_id, a.purse_id, a.amount_cents, a.available_on FROM purse_allotment a
+WHERE a.allotment_id = ANY($1::text[])
 """
 
 
-async def _one_funding_event(conn: Any, funding: PurseFunding) -> None:
-    """A funding ID names one funding event: sent again as it was, it is "already applied"
-    (the functions answer that); for another purse (another family's), another amount, or
-    now instead of scheduled (or the reverse), it is refused: each funded a second time."""
-    uses = await conn.fetch(FUNDING_ID_USES_SQL, funding.funding_id)
+def funding_id_reused(funding: PurseFunding, uses: list[Any]) -> str | None:
+    """Why a funding ID's stored uses (FUNDING_ID_USES_SQL rows) make ``funding`` a second
+    funding event, or None. A funding ID names one event: sent again as it was, it is "already
+    applied" (the functions answer that); for another purse (another family's), another
+    amount, or now instead of scheduled (or the reverse), it would fund a second time."""
     if not uses:
-        return
+        return None
     scheduled = [u for u in uses if u["available_on"] is not None]
     same = all(
         u["purse_id"] == funding.purse_id and u["amount_cents"] == funding.amount_cents
@@ -57,12 +57,20 @@ async def _one_funding_event(conn: Any, funding: PurseFunding) -> None:
         bool(scheduled) == (funding.available_on is not None)
         and all(u["available_on"] == funding.available_on for u in scheduled)
     )
-    if not same:
-        msg = (
-            f"funding_id {funding.funding_id!r} was already used for another funding (another"
-            " purse, amount or date): a funding ID names one funding event; use a new one"
-        )
-        raise PreconditionFailed(msg)
+    if same:
+        return None
+    return (
+        f"funding_id {funding.funding_id!r} was already used for another funding (another"
+        " purse, amount or date): a funding ID names one funding event; use a new one"
+    )
+
+
+async def _one_funding_event(conn: Any, funding: PurseFunding) -> None:
+    problem = funding_id_reused(
+        funding, await conn.fetch(FUNDING_ID_USES_SQL, [funding.funding_id])
+    )
+    if problem is not None:
+        raise PreconditionFailed(problem)
 
 
 class PostgresAdmin:

@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 
 from rx_gateway.adapters.postgres.errors import mapped_errors
-from rx_gateway.adapters.postgres.records import response_from_record
+from rx_gateway.adapters.postgres.records import kept_dispense_as_written, response_from_record
 from rx_gateway.domain.eob import EobClaim, EobMember
 from rx_gateway.domain.errors import InvalidRequest, InvariantViolation, UnknownReference
 from rx_gateway.service_layer.ports import EobFacts
@@ -65,20 +65,6 @@ def _network(rule_trace: tuple[str, ...], current: str | None) -> str:
     return current or ""
 
 
-def _daw(record: dict[str, Any], rule_trace: tuple[str, ...]) -> int | None:
-    """408-D8 when the claim kept it (a stored response field, or the brand penalty's trace
-    ``DAW 1: brand penalty``); None otherwise: the claim row does not hold it."""
-    kept = record.get("dispense_as_written")
-    if kept is not None:
-        return int(kept)
-    for line in rule_trace:
-        if line.startswith("DAW ") and ":" in line:
-            code = line.removeprefix("DAW ").split(":", 1)[0]
-            if code.isdigit():
-                return int(code)
-    return None
-
-
 def _fill_number(claim_key: str) -> int:
     """403-D3 from the claim key (BIN|PCN|provider|Rx|fill|date of service)."""
     parts = claim_key.split("|")
@@ -115,7 +101,7 @@ def eob_claim(row: Any) -> EobClaim:
         quantity_thousandths=row["quantity_thousandths"],
         days_supply=row["days_supply"],
         fill_number=_fill_number(row["claim_key"]),
-        dispense_as_written=_daw(record, response.rule_trace),
+        dispense_as_written=kept_dispense_as_written(record, response.rule_trace),
         refills_authorized=None if refills is None else int(refills),
         submitted_cents=row["gross_amount_due_cents"],
         pricing=response.pricing,

@@ -8,8 +8,10 @@ import asyncpg
 
 from rx_gateway.adapters.files.loader import Dataset
 from rx_gateway.adapters.files.tables import TABLES
+from rx_gateway.adapters.postgres.admin import FUNDING_ID_USES_SQL, funding_id_reused
 from rx_gateway.domain import ledger
 from rx_gateway.domain.errors import ReferenceDataError
+from rx_gateway.service_layer.admin import PurseFunding
 
 REFERENCE_CHANNEL = "rx_reference"  # NOTIFY payload: the new reference version
 
@@ -168,6 +170,7 @@ async def write_dataset(
             sorted({r[1] for r in dataset.rows("funding.csv")}),
             {r[0]: r[1] for r in purses},
         )
+        await _refuse_reused_funding_ids(conn, dataset)
         await _ensure_accounts(conn, dataset)
         await _ensure_sponsors(conn)
         funded = scheduled = 0
@@ -205,6 +208,25 @@ async def write_dataset(
         )
         await conn.execute("SELECT pg_notify($1, $2)", REFERENCE_CHANNEL, str(version))
     return counts
+
+
+async def _refuse_reused_funding_ids(conn: asyncpg.Connection, dataset: Dataset) -> None:
+    """A funding ID names one funding event in the whole ledger, as on the admin door: a row
+    whose ID already funded another purse (another family's too), another amount or another
+    date is an error naming its line; the same event again is "already applied"."""
+    rows = dataset.rows("funding.csv")
+    if not rows:
+        return
+    uses: dict[str, list[Any]] = {}
+    for use in await conn.fetch(FUNDING_ID_USES_SQL, [r[0] for r in rows]):
+        uses.setdefault(use["funding_id"], []).append(use)
+    for (funding_id, purse_id, amount, memo, available_on), line in zip(
+        rows, dataset.lines["funding.csv"], strict=True
+    ):
+        funding = PurseFunding(funding_id, purse_id, amount, available_on, memo or "")
+        problem = funding_id_reused(funding, uses.get(funding_id, []))
+        if problem is not None:
+            raise ReferenceDataError("funding.csv", line, "funding_id", problem)
 
 
 async def _write_other_coverages(

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from rx_gateway.adapters.postgres.records import response_from_record
+from rx_gateway.adapters.postgres.records import kept_dispense_as_written, response_from_record
 from rx_gateway.domain.errors import InvariantViolation
 from rx_gateway.domain.pde import PdeClaim, PdeEvent
 
@@ -88,6 +88,7 @@ def claim_of(row: Any) -> PdeClaim:
         # a compound is named by its costliest covered ingredient, as the 835 names it
         product_id=ingredients[0][0] if ingredients else row["product_id"],
         compound=bool(ingredients),
+        dispense_as_written=kept_dispense_as_written(record, response.rule_trace),
         service_provider_id=row["service_provider_id"],
         prescriber_id=response.prescriber_id,
         quantity_thousandths=row["quantity_thousandths"],

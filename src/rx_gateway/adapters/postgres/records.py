@@ -101,3 +101,18 @@ def _pricing_from_record(record: dict[str, Any]) -> ResponsePricing:
     stages = tuple((str(q), int(a)) for q, a in record.get("benefit_stages", ()))
     others = tuple((str(q), int(a)) for q, a in record.get("other_amounts_paid", ()))
     return ResponsePricing(**(record | {"benefit_stages": stages, "other_amounts_paid": others}))
+
+
+def kept_dispense_as_written(record: dict[str, Any], rule_trace: tuple[str, ...]) -> int | None:
+    """408-D8 when the claim kept it (a stored response field, or the brand penalty's trace
+    ``DAW 1: brand penalty``); None otherwise: the claim row does not hold it.
+    The EOB and the PDE read it so (an older claim's record lacks the field)."""
+    kept = record.get("dispense_as_written")
+    if kept is not None:
+        return int(kept)
+    for line in rule_trace:
+        if line.startswith("DAW ") and ":" in line:
+            code = line.removeprefix("DAW ").split(":", 1)[0]
+            if code.isdigit():
+                return int(code)
+    return None

@@ -526,3 +526,62 @@ async def test_a_reversal_credits_what_its_claim_was_billed_to_whom_it_was_bille
         ("paid", sponsor, line["plan_paid_cents"], fee),
         ("reversal", sponsor, -line["plan_paid_cents"], -fee),
     ]
+
+
+async def test_asking_again_for_an_older_closed_cycle_returns_its_files(
+    gateway: Any, store: Any, db: asyncpg.Connection, fixtures: dict[str, Any], tmp_path: Path
+) -> None:
+    """The pay and billing cycles that took a claim are closed, then later ones; asked again
+    for the first period, settle and invoice return its stored files (it said "nothing to
+    close" once a later cycle was closed), close nothing, and a period never closed before
+    the last close stays unclosed."""
+    pg, plans = store
+    _, client = gateway
+    # a member and drug no other test of this module fills (a refill would be 79)
+    paid = await client.submit(_claim(fixtures, "commercial_woman", "generic_copay", "standard"))
+    assert paid.transaction_response_status == "P", paid.rejects
+    claim = "SELECT claim_id FROM claim WHERE internal_control_number = $1"
+    claim_id = await db.fetchval(claim, paid.internal_control_number)
+    kinds = (
+        (
+            settlement.settle,
+            "SELECT r.cycle_id, c.period_end, r.x12 AS file FROM remittance_item i"
+            " JOIN pay_cycle c USING (cycle_id)"
+            " JOIN remittance r ON r.cycle_id = i.cycle_id AND r.payee_id = i.payee_id"
+            " WHERE i.claim_id = $1",
+            "pay_cycle",
+            lambda c: [r.x12 for r in c.remittances],
+        ),
+        (
+            settlement.invoice,
+            "SELECT v.cycle_id, v.period_end, v.csv AS file FROM invoice_item i"
+            " JOIN invoice v USING (invoice_id) WHERE i.claim_id = $1 LIMIT 1",
+            "billing_cycle",
+            lambda c: [i.csv for i in c.invoices],
+        ),
+    )
+    week = _this_week_end()
+    for close, took_it, table, files_of in kinds:
+        for weeks in range(1, 20):
+            through = week + dt.timedelta(weeks=weeks)
+            await close(pg, DirectoryFiles(tmp_path), plans, through, today=through)
+            first = await db.fetchrow(took_it, claim_id)
+            if first is not None:
+                break
+        assert first is not None
+        later = first["period_end"] + dt.timedelta(days=28)
+        assert any(
+            c.closed_now
+            for c in await close(pg, DirectoryFiles(tmp_path), plans, later, today=later)
+        )
+        cycles = await db.fetchval(f"SELECT count(*) FROM {table}")
+        again = await close(
+            pg, DirectoryFiles(tmp_path / "again"), plans, first["period_end"], today=later
+        )
+        (mine,) = [c for c in again if c.cycle_id == first["cycle_id"]]
+        assert not mine.closed_now and first["file"] in files_of(mine)
+        assert all(not c.closed_now for c in again)
+        assert await db.fetchval(f"SELECT count(*) FROM {table}") == cycles
+        # a period before the first claim was ever received was never closed: not now either
+        never = await close(pg, DirectoryFiles(tmp_path), plans, dt.date(2001, 1, 7), today=later)
+        assert never == [] and await db.fetchval(f"SELECT count(*) FROM {table}") == cycles

@@ -135,11 +135,14 @@ class SettlementStore(Protocol):
 
     async def close_pay_cycle(
         self, cycle: PayCycle, at: dt.datetime
-    ) -> tuple[bool, tuple[RemittanceFile, ...]]: ...
+    ) -> tuple[bool, tuple[RemittanceFile, ...]] | None:
+        """(closed now, files); None: the period is not closed and may not be (it ends
+        before the schedule's last closed period: its claims went to later cycles)."""
 
     async def close_billing_cycle(
         self, cycle: BillingCycle, at: dt.datetime
-    ) -> tuple[bool, tuple[InvoiceFile, ...]]: ...
+    ) -> tuple[bool, tuple[InvoiceFile, ...]] | None:
+        """As close_pay_cycle, for a billing cycle."""
 
     async def sponsors(self) -> dict[str, Sponsor]: ...
 
@@ -193,12 +196,13 @@ def _ends_to_close(
 ) -> list[dt.date]:
     """The periods a call closes: every one after the last closed that ends by ``through``
     (from the first claim received when none was closed); when there is none, the period
-    ending by ``through`` itself, so that asking again returns the closed cycle's files."""
+    ending by ``through`` itself, so that asking again returns a closed cycle's files (the
+    last one's or an older one's; the store closes no period before the last closed)."""
     if last_closed is None:
         return _ends(schedule, first_received, through) if first_received else []
     ends = _ends(schedule, last_closed + dt.timedelta(days=1), through)
     target = schedule.last_end_through(through)
-    return ends or ([target] if target == last_closed else [])
+    return ends or ([target] if target <= last_closed else [])
 
 
 DAY_MIN, DAY_MAX = dt.date(2000, 1, 1), dt.date(2199, 12, 31)
@@ -300,7 +304,10 @@ async def settle(
     last = await store.last_closed("pay")
     out = []
     for cycle in pay_cycles(plans, through, first.date() if first else None, last):
-        closed_now, remittances = await store.close_pay_cycle(cycle, at)
+        closing = await store.close_pay_cycle(cycle, at)
+        if closing is None:
+            continue
+        closed_now, remittances = closing
         by_party = {
             r.payee_id: tuple(files.remittance(r.cycle_id, r.payee_id, r.x12, r.document))
             for r in remittances
@@ -335,7 +342,10 @@ async def invoice(
     last = await store.last_closed("billing")
     out = []
     for cycle in billing_cycles(plans, sponsors, through, first.date() if first else None, last):
-        closed_now, invoices = await store.close_billing_cycle(cycle, at)
+        closing = await store.close_billing_cycle(cycle, at)
+        if closing is None:
+            continue
+        closed_now, invoices = closing
         by_party = {
             i.sponsor_id: tuple(files.invoice(i.cycle_id, i.sponsor_id, i.csv, i.document))
             for i in invoices

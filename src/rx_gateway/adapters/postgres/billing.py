@@ -144,17 +144,22 @@ async def stored_invoices(conn: Any, cycle: str) -> tuple[InvoiceFile, ...]:
 
 async def close_billing_cycle(
     conn: Any, cycle: BillingCycle, *, at: dt.datetime
-) -> tuple[bool, tuple[InvoiceFile, ...]]:
+) -> tuple[bool, tuple[InvoiceFile, ...]] | None:
     """Close ``cycle`` (or return what it holds when it is closed): (closed now, invoices)."""
     async with conn.transaction():
         await lock_settlement(conn)
         if await conn.fetchval("SELECT 1 FROM billing_cycle WHERE cycle_id = $1", cycle.cycle_id):
             return False, await stored_invoices(conn, cycle.cycle_id)
         schedule = cycle.schedule
-        cutoff = min(cutoff_instant(cycle.period_end), at)
-        previous = await conn.fetchval(
-            "SELECT max(cutoff_at) FROM billing_cycle WHERE schedule_key = $1", schedule.key
+        last = await conn.fetchrow(
+            "SELECT max(cutoff_at) AS cutoff, max(period_end) AS period_end FROM billing_cycle"
+            " WHERE schedule_key = $1",
+            schedule.key,
         )
+        if last["period_end"] is not None and cycle.period_end < last["period_end"]:
+            return None  # never closed, and now never: later cycles took its claims
+        cutoff = min(cutoff_instant(cycle.period_end), at)
+        previous = last["cutoff"]
         low = previous - LATE_COMMIT_GRACE if previous else dt.datetime.min.replace(tzinfo=dt.UTC)
         await conn.execute(
             "INSERT INTO billing_cycle (cycle_id, schedule_key, period_start, period_end,"

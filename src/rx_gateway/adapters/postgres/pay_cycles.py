@@ -157,17 +157,22 @@ async def stored_remittances(conn: Any, cycle: str) -> tuple[RemittanceFile, ...
 
 async def close_pay_cycle(
     conn: Any, cycle: PayCycle, *, at: dt.datetime
-) -> tuple[bool, tuple[RemittanceFile, ...]]:
+) -> tuple[bool, tuple[RemittanceFile, ...]] | None:
     """Close ``cycle`` (or, when it is closed, return what it holds): (closed now, files)."""
     async with conn.transaction():
         await lock_settlement(conn)
         if await conn.fetchval("SELECT 1 FROM pay_cycle WHERE cycle_id = $1", cycle.cycle_id):
             return False, await stored_remittances(conn, cycle.cycle_id)
         schedule = cycle.schedule
-        cutoff = min(cutoff_instant(cycle.period_end), at)
-        previous = await conn.fetchval(
-            "SELECT max(cutoff_at) FROM pay_cycle WHERE schedule_key = $1", schedule.key
+        last = await conn.fetchrow(
+            "SELECT max(cutoff_at) AS cutoff, max(period_end) AS period_end FROM pay_cycle"
+            " WHERE schedule_key = $1",
+            schedule.key,
         )
+        if last["period_end"] is not None and cycle.period_end < last["period_end"]:
+            return None  # never closed, and now never: later cycles took its claims
+        cutoff = min(cutoff_instant(cycle.period_end), at)
+        previous = last["cutoff"]
         low = previous - LATE_COMMIT_GRACE if previous else dt.datetime.min.replace(tzinfo=dt.UTC)
         await conn.execute(
             "INSERT INTO pay_cycle (cycle_id, schedule_key, period_start, period_end, pay_date,"

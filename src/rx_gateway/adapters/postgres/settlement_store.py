@@ -58,14 +58,14 @@ class PostgresSettlement:
 
     async def close_pay_cycle(
         self, cycle: PayCycle, at: dt.datetime
-    ) -> tuple[bool, tuple[RemittanceFile, ...]]:
+    ) -> tuple[bool, tuple[RemittanceFile, ...]] | None:
         with mapped_errors():
             async with self._pool.acquire() as conn:
                 return await pay_cycles.close_pay_cycle(conn, cycle, at=at)
 
     async def close_billing_cycle(
         self, cycle: BillingCycle, at: dt.datetime
-    ) -> tuple[bool, tuple[InvoiceFile, ...]]:
+    ) -> tuple[bool, tuple[InvoiceFile, ...]] | None:
         with mapped_errors():
             async with self._pool.acquire() as conn:
                 return await billing.close_billing_cycle(conn, cycle, at=at)

@@ -80,6 +80,13 @@ async def test_hsa_family_deductible_is_aggregate(
         )
         month += 2
     assert paid[head["member_id"]] == FAMILY  # one member met the whole aggregate deductible
+    # an aggregate deductible has no individual limit: its remaining amount is not sent
+    acc = response.accumulators
+    assert not acc.HasField("deductible_individual_remaining_cents")
+    assert (acc.HasField("deductible_family_remaining_cents"), acc.deductible_family_met_cents) == (
+        True,
+        FAMILY,
+    )
     for member in others:
         after = await client.submit(_specialty(fixtures, member, rx_number(), 2))
         assert after.transaction_response_status == "P", after.rejects
@@ -106,7 +113,13 @@ async def test_hsa_self_only_deductible(
         total += response.pricing.amount_applied_to_periodic_deductible_cents
         month += 2
     assert total == SELF_ONLY
-    assert response.accumulators.deductible_family_remaining_cents == 0  # no family figure
+    # no family limit on self-only coverage: not sent (it read 0, as if met)
+    acc = response.accumulators
+    assert not acc.HasField("deductible_family_remaining_cents")
+    assert not acc.HasField("out_of_pocket_family_remaining_cents")
+    assert acc.HasField("deductible_individual_remaining_cents")
+    assert acc.deductible_individual_remaining_cents == 0  # the limit is there, and met
+    assert acc.out_of_pocket_individual_remaining_cents > 0
 
 
 async def test_embedded_family_deductible(

@@ -187,13 +187,13 @@ def test_a_reward_taken_back_never_leaves_a_purse_below_zero() -> None:
 
 
 def test_reversal_of_a_self_only_claim_reports_self_only_limits() -> None:
-    """Self-only: no family figures (remaining 0); individual deductible $250, OOP $1,000."""
+    """Self-only: no family limits (remaining None); individual deductible $250, OOP $1,000."""
     outcome = reverse(
         B2, stored(original(CoverageLevel.SELF_ONLY)), PLAN, authorization_number="R1"
     )
     assert isinstance(outcome, Reversal)
     assert outcome.response.accumulators == AccumulatorView(
-        "20260101", 1_000, 24_000, 3_000, 0, 2_000, 98_000, 5_000, 0, "self_only"
+        "20260101", 1_000, 24_000, 3_000, None, 2_000, 98_000, 5_000, None, "self_only"
     )
 
 
@@ -360,7 +360,7 @@ def test_eligibility_of_a_self_only_member_in_another_plan_year() -> None:
         (),
         plan,
         coverage,
-        AccumulatorView("20250701", 0, 25_000, 0, 0, 0, 100_000, 0, 0, "self_only"),
+        AccumulatorView("20250701", 0, 25_000, 0, None, 0, 100_000, 0, None, "self_only"),
     )
 
 
@@ -452,11 +452,11 @@ FAMILY_LIMITS = Limits(25_000, 50_000, 100_000, 200_000)
                 "20260101", 1_000, 24_000, 3_000, 47_000, 2_000, 98_000, 5_000, 195_000
             ),
         ),
-        # over-met limits leave 0; no limit leaves 0
+        # over-met limits leave 0; no limit: None (not sent)
         (
             Limits(25_000, None, 100_000, None),
             Accumulators(30_000, 40_000, 120_000, 130_000),
-            AccumulatorView("20260101", 30_000, 0, 40_000, 0, 120_000, 0, 130_000, 0),
+            AccumulatorView("20260101", 30_000, 0, 40_000, None, 120_000, 0, 130_000, None),
         ),
     ],
 )

@@ -21,8 +21,7 @@ from rx_gateway.domain.values import format_ccyymmdd
 def accumulator_view(
     limits: Limits, level: CoverageLevel, plan_year_start: dt.date, acc: Accumulators
 ) -> AccumulatorView:
-    def left(limit: int | None, met: int) -> int:
-        return remaining(limit, met) or 0
+    left = remaining  # None: no limit at that level
 
     return AccumulatorView(
         plan_year=format_ccyymmdd(plan_year_start),

@@ -125,15 +125,18 @@ class RewardLine:
 
 @dataclass(frozen=True, slots=True)
 class AccumulatorView:
+    """Met and remaining at each level; a remaining amount is None when the plan sets no
+    limit at that level for the member's coverage (claims stored before this kept 0)."""
+
     plan_year: str  # CCYYMMDD
     deductible_individual_met_cents: int
-    deductible_individual_remaining_cents: int
+    deductible_individual_remaining_cents: int | None
     deductible_family_met_cents: int
-    deductible_family_remaining_cents: int
+    deductible_family_remaining_cents: int | None
     out_of_pocket_individual_met_cents: int
-    out_of_pocket_individual_remaining_cents: int
+    out_of_pocket_individual_remaining_cents: int | None
     out_of_pocket_family_met_cents: int
-    out_of_pocket_family_remaining_cents: int
+    out_of_pocket_family_remaining_cents: int | None
     # which limits applied (self_only or family): stored so a reversal reports the same view
     coverage_level: str = "family"
 

@@ -1034,7 +1034,11 @@ class Accumulators(_message.Message):
     OUT_OF_POCKET_FAMILY_MET_CENTS_FIELD_NUMBER: _builtins.int
     OUT_OF_POCKET_FAMILY_REMAINING_CENTS_FIELD_NUMBER: _builtins.int
     plan_year: _builtins.str
-    """plan year start, CCYYMMDD"""
+    """Each remaining amount is not sent (has_...() false; 0 if read) when the plan sets no limit
+    at that level for this member's coverage (a self-only member has no family limit, an
+    aggregate family deductible no individual one): 0 sent means the limit is met.
+    plan year start, CCYYMMDD
+    """
     deductible_individual_met_cents: _builtins.int
     deductible_individual_remaining_cents: _builtins.int
     deductible_family_met_cents: _builtins.int
@@ -1048,19 +1052,34 @@ class Accumulators(_message.Message):
         *,
         plan_year: _builtins.str = ...,
         deductible_individual_met_cents: _builtins.int = ...,
-        deductible_individual_remaining_cents: _builtins.int = ...,
+        deductible_individual_remaining_cents: _builtins.int | None = ...,
         deductible_family_met_cents: _builtins.int = ...,
-        deductible_family_remaining_cents: _builtins.int = ...,
+        deductible_family_remaining_cents: _builtins.int | None = ...,
         out_of_pocket_individual_met_cents: _builtins.int = ...,
-        out_of_pocket_individual_remaining_cents: _builtins.int = ...,
+        out_of_pocket_individual_remaining_cents: _builtins.int | None = ...,
         out_of_pocket_family_met_cents: _builtins.int = ...,
-        out_of_pocket_family_remaining_cents: _builtins.int = ...,
+        out_of_pocket_family_remaining_cents: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_deductible_family_remaining_cents", b"_deductible_family_remaining_cents", "_deductible_individual_remaining_cents", b"_deductible_individual_remaining_cents", "_out_of_pocket_family_remaining_cents", b"_out_of_pocket_family_remaining_cents", "_out_of_pocket_individual_remaining_cents", b"_out_of_pocket_individual_remaining_cents", "deductible_family_remaining_cents", b"deductible_family_remaining_cents", "deductible_individual_remaining_cents", b"deductible_individual_remaining_cents", "out_of_pocket_family_remaining_cents", b"out_of_pocket_family_remaining_cents", "out_of_pocket_individual_remaining_cents", b"out_of_pocket_individual_remaining_cents"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["deductible_family_met_cents", b"deductible_family_met_cents", "deductible_family_remaining_cents", b"deductible_family_remaining_cents", "deductible_individual_met_cents", b"deductible_individual_met_cents", "deductible_individual_remaining_cents", b"deductible_individual_remaining_cents", "out_of_pocket_family_met_cents", b"out_of_pocket_family_met_cents", "out_of_pocket_family_remaining_cents", b"out_of_pocket_family_remaining_cents", "out_of_pocket_individual_met_cents", b"out_of_pocket_individual_met_cents", "out_of_pocket_individual_remaining_cents", b"out_of_pocket_individual_remaining_cents", "plan_year", b"plan_year"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_deductible_family_remaining_cents", b"_deductible_family_remaining_cents", "_deductible_individual_remaining_cents", b"_deductible_individual_remaining_cents", "_out_of_pocket_family_remaining_cents", b"_out_of_pocket_family_remaining_cents", "_out_of_pocket_individual_remaining_cents", b"_out_of_pocket_individual_remaining_cents", "deductible_family_met_cents", b"deductible_family_met_cents", "deductible_family_remaining_cents", b"deductible_family_remaining_cents", "deductible_individual_met_cents", b"deductible_individual_met_cents", "deductible_individual_remaining_cents", b"deductible_individual_remaining_cents", "out_of_pocket_family_met_cents", b"out_of_pocket_family_met_cents", "out_of_pocket_family_remaining_cents", b"out_of_pocket_family_remaining_cents", "out_of_pocket_individual_met_cents", b"out_of_pocket_individual_met_cents", "out_of_pocket_individual_remaining_cents", b"out_of_pocket_individual_remaining_cents", "plan_year", b"plan_year"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__deductible_family_remaining_cents: _TypeAlias = _typing.Literal["deductible_family_remaining_cents"]  # noqa: Y015
+    _WhichOneofArgType__deductible_family_remaining_cents: _TypeAlias = _typing.Literal["_deductible_family_remaining_cents", b"_deductible_family_remaining_cents"]  # noqa: Y015
+    _WhichOneofReturnType__deductible_individual_remaining_cents: _TypeAlias = _typing.Literal["deductible_individual_remaining_cents"]  # noqa: Y015
+    _WhichOneofArgType__deductible_individual_remaining_cents: _TypeAlias = _typing.Literal["_deductible_individual_remaining_cents", b"_deductible_individual_remaining_cents"]  # noqa: Y015
+    _WhichOneofReturnType__out_of_pocket_family_remaining_cents: _TypeAlias = _typing.Literal["out_of_pocket_family_remaining_cents"]  # noqa: Y015
+    _WhichOneofArgType__out_of_pocket_family_remaining_cents: _TypeAlias = _typing.Literal["_out_of_pocket_family_remaining_cents", b"_out_of_pocket_family_remaining_cents"]  # noqa: Y015
+    _WhichOneofReturnType__out_of_pocket_individual_remaining_cents: _TypeAlias = _typing.Literal["out_of_pocket_individual_remaining_cents"]  # noqa: Y015
+    _WhichOneofArgType__out_of_pocket_individual_remaining_cents: _TypeAlias = _typing.Literal["_out_of_pocket_individual_remaining_cents", b"_out_of_pocket_individual_remaining_cents"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__deductible_family_remaining_cents) -> _WhichOneofReturnType__deductible_family_remaining_cents | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__deductible_individual_remaining_cents) -> _WhichOneofReturnType__deductible_individual_remaining_cents | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__out_of_pocket_family_remaining_cents) -> _WhichOneofReturnType__out_of_pocket_family_remaining_cents | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__out_of_pocket_individual_remaining_cents) -> _WhichOneofReturnType__out_of_pocket_individual_remaining_cents | None: ...
 
 Global___Accumulators: _TypeAlias = Accumulators  # noqa: Y015
 

@@ -48,6 +48,8 @@ def _certificate(
     issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None = None,
     *,
     server: bool = False,
+    valid: tuple[dt.timedelta, dt.timedelta] = (-dt.timedelta(minutes=5), dt.timedelta(days=1)),
+    ca: bool | None = None,
 ) -> x509.Certificate:
     issuer_name, issuer_key = issuer or (_name(subject), key)
     builder = (
@@ -56,9 +58,12 @@ def _certificate(
         .issuer_name(issuer_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(minutes=5))
-        .not_valid_after(NOW + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), critical=True)
+        .not_valid_before(NOW + valid[0])
+        .not_valid_after(NOW + valid[1])
+        .add_extension(
+            x509.BasicConstraints(ca=issuer is None if ca is None else ca, path_length=None),
+            critical=True,
+        )
     )
     if server:
         builder = builder.add_extension(
@@ -360,6 +365,57 @@ def test_files_grpc_can_use_pass_the_check_however_weak(tmp_path: Path) -> None:
     )
     with pytest.raises(InvalidRequest, match="unencrypted private key"):
         TlsFiles(tmp_path / "weak.pem", tmp_path / "locked.key").check()
+
+
+async def test_an_expired_certificate_or_a_leaf_as_the_client_ca_is_refused_at_start(
+    pki: Path, loaded_dsn: str, tmp_path: Path
+) -> None:
+    """The TLS library loads an expired server certificate, one not valid yet, a leaf given as
+    the client CA, or an expired CA, and every client's handshake then fails: each is refused
+    before anything starts, naming the setting. A self-signed client certificate pinned as
+    its own anchor, and the good files, pass."""
+    from rx_gateway.grpc_api.security import TlsFiles
+
+    ca = x509.load_pem_x509_certificate((pki / "ca.pem").read_bytes())
+    ca_key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), None)
+    issuer = (ca.subject, ca_key)
+    day = dt.timedelta(days=1)
+    for name, valid in (("expired", (-10 * day, -day)), ("early", (day, 10 * day))):
+        key = _key()
+        _write(
+            tmp_path, name, _certificate("localhost", key, issuer, server=True, valid=valid), key
+        )  # type: ignore[arg-type]
+    old_ca_key = _key()
+    _write(
+        tmp_path, "old-ca", _certificate("old CA", old_ca_key, valid=(-9 * day, -day)), old_ca_key
+    )
+    (tmp_path / "two-cas.pem").write_bytes(
+        (pki / "ca.pem").read_bytes() + (tmp_path / "old-ca.pem").read_bytes()
+    )
+    pinned_key = _key()
+    _write(tmp_path, "pinned", _certificate("switch-p", pinned_key, ca=False), pinned_key)
+    server, key = pki / "server.pem", pki / "server.key"
+    cases = [
+        (TlsFiles(tmp_path / "expired.pem", tmp_path / "expired.key"), "RX_GATEWAY_TLS_CERT_FILE: the certificate expired on"),
+        (TlsFiles(tmp_path / "early.pem", tmp_path / "early.key"), "RX_GATEWAY_TLS_CERT_FILE: the certificate is not valid before"),
+        (TlsFiles(server, key, pki / "switch-a.pem"), "RX_GATEWAY_TLS_CLIENT_CA_FILE: certificate 1 in it is not a CA certificate"),
+        (TlsFiles(server, key, tmp_path / "two-cas.pem"), "RX_GATEWAY_TLS_CLIENT_CA_FILE: certificate 2 in it expired on"),
+    ]  # fmt: skip
+    for files, message in cases:
+        with pytest.raises(InvalidRequest) as raised:
+            files.check()
+        assert str(raised.value).startswith(message), str(raised.value)
+        assert "localhost" not in str(raised.value)  # what is wrong, not the subject
+    TlsFiles(server, key, tmp_path / "pinned.pem").check()
+    TlsFiles(server, key, pki / "ca.pem").check()
+    # and the gateway refuses to start on it, before any pool is opened
+    settings = replace(
+        TEST_SETTINGS,
+        tls_cert_file=tmp_path / "expired.pem",
+        tls_key_file=tmp_path / "expired.key",
+    )
+    with pytest.raises(InvalidRequest, match="expired on"):
+        await build_app(settings, loaded_dsn)
 
 
 def test_an_idle_connection_to_the_tls_metrics_port_holds_no_scrape_and_no_shutdown(

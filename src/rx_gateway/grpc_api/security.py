@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import ssl
 from collections.abc import Mapping
@@ -135,6 +136,35 @@ class TlsFiles:
                     "RX_GATEWAY_TLS_CLIENT_CA_FILE",
                     f"not a PEM CA certificate ({_reason(error)})",
                 ) from None
+        self._check_dates_and_roles()
+
+    def _check_dates_and_roles(self, now: dt.datetime | None = None) -> None:
+        """The TLS library loads an expired (or not yet valid) certificate, and a leaf where a
+        CA belongs, without a word; every client's handshake then fails. Refused at start-up
+        naming the setting: the server certificate (the chain file's first) must be valid
+        now; each client CA certificate must be valid now and able to sign a switch's
+        certificate (a CA, or a self-signed certificate pinned as its own anchor)."""
+        from cryptography import x509  # noqa: PLC0415 - only when TLS is configured
+
+        moment = now or dt.datetime.now(dt.UTC)
+        try:  # the TLS library took the files; one it reads and this parser does not is its
+            server = x509.load_pem_x509_certificate(self.cert_file.read_bytes())
+            cas = (
+                x509.load_pem_x509_certificates(self.client_ca_file.read_bytes())
+                if self.client_ca_file is not None
+                else []
+            )
+        except ValueError:
+            return
+        problem = _validity_problem(server, moment)
+        if problem is not None:
+            raise InvalidRequest("RX_GATEWAY_TLS_CERT_FILE", f"the certificate {problem}")
+        for number, ca in enumerate(cas, start=1):
+            problem = _validity_problem(ca, moment) or _not_an_anchor(ca)
+            if problem is not None:
+                raise InvalidRequest(
+                    "RX_GATEWAY_TLS_CLIENT_CA_FILE", f"certificate {number} in it {problem}"
+                )
 
     def server_credentials(self, *, require_client_certificate: bool) -> grpc.ServerCredentials:
         self.check()
@@ -144,6 +174,41 @@ class TlsFiles:
             root_certificates=ca if require_client_certificate else None,
             require_client_auth=require_client_certificate,
         )
+
+
+def _validity_problem(certificate: Any, now: dt.datetime) -> str | None:
+    """Why ``certificate`` is not valid at ``now`` (one line, its subject never), or None."""
+    if now > certificate.not_valid_after_utc:
+        return (
+            f"expired on {certificate.not_valid_after_utc:%Y-%m-%d %H:%M} UTC: renew it"
+            " (every client's handshake would fail)"
+        )
+    if now < certificate.not_valid_before_utc:
+        return (
+            f"is not valid before {certificate.not_valid_before_utc:%Y-%m-%d %H:%M} UTC:"
+            " check this machine's clock or the certificate's dates"
+        )
+    return None
+
+
+def _not_an_anchor(certificate: Any) -> str | None:
+    """Why ``certificate`` cannot verify a client's certificate, or None: a CA (basic
+    constraints CA true) can; so can a self-signed certificate (a client pinned by its own
+    certificate); a leaf issued by someone else cannot."""
+    from cryptography import x509  # noqa: PLC0415
+
+    try:
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
+    except x509.ExtensionNotFound:
+        constraints = None
+    if constraints is not None and constraints.value.ca:
+        return None
+    if certificate.issuer == certificate.subject:
+        return None
+    return (
+        "is not a CA certificate (an end entity's, issued by another): give the CA that"
+        " signs the switches' certificates"
+    )
 
 
 def _reason(error: Exception) -> str:

@@ -190,3 +190,29 @@ async def test_the_same_bank_file_again_keeps_the_first_report(dsn: str, tmp_pat
     assert "already reconciled" in again.stdout, again.stderr
     reports = [json.loads(p.read_text()) for p in out.glob("reconciliation-*.json")]
     assert any(len(r["matched"]) == 1 for r in reports), reports
+
+
+async def test_the_same_bank_file_again_matches_what_it_could_not_match_before(
+    dsn: str, tmp_path: Path
+) -> None:
+    """A bank credit arrives before its sponsor payment is recorded: unknown_trace. Once the
+    payment is recorded, the same bank file again matches that line (it answered "nothing
+    applied": the bytes could never be reconciled); the line that matched the first time is
+    not matched twice, and a third run matches nothing more."""
+    bank = tmp_path / "bank.csv"
+    payments = tmp_path / "pay.csv"
+    payments.write_text(PAYMENTS + f"EMP3,,4400,{TODAY},HUNT-LATE-1\n")
+    assert (await _cli(dsn, "funding", "receive", str(payments))).returncode == 0
+    bank.write_text(BANK + f"credit,HUNT-LATE-1,4400,{TODAY}\ncredit,HUNT-LATE-2,4500,{TODAY}\n")
+    out = tmp_path / "reports"
+    first = await _cli(dsn, "reconcile", "--bank", str(bank), "--out", str(out))
+    assert first.returncode == 1 and "1 matched" in first.stdout, first.stdout
+    assert "unknown_trace            HUNT-LATE-2" in first.stdout
+    late = tmp_path / "late.csv"
+    late.write_text(PAYMENTS + f"EMP3,,4500,{TODAY},HUNT-LATE-2\n")
+    assert (await _cli(dsn, "funding", "receive", str(late))).returncode == 0
+    again = await _cli(dsn, "reconcile", "--bank", str(bank), "--out", str(out))
+    assert "already reconciled" in again.stdout and "1 matched" in again.stdout, again.stdout
+    assert "HUNT-LATE-2" not in again.stdout.split("report ")[1]  # no exception names it now
+    third = await _cli(dsn, "reconcile", "--bank", str(bank), "--out", str(out))
+    assert "0 matched" in third.stdout and "duplicate_trace" not in third.stdout, third.stdout

@@ -205,7 +205,10 @@ async def reconcile(
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")  # each run its own report
     stem = _write_report(out, f"reconciliation-{day:%Y%m%d}-{stamp}-{digest[:8]}", report, problems)
     if applied.previously is not None:
-        print(f"{bank}: already reconciled on {applied.previously:%Y-%m-%d}: nothing applied")
+        print(
+            f"{bank}: already reconciled on {applied.previously:%Y-%m-%d}: its lines matched"
+            " then stay matched; those that matched nothing then were matched again"
+        )
     print(f"{len(matches)} matched, {len(problems)} exception(s); report {stem}.md and .json")
     for p in problems:
         print(f"  {p.kind.value:<24} {p.reference}: {p.detail}")

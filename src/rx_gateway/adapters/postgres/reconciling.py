@@ -185,18 +185,27 @@ async def reconcile(
     unconfirmed_after_days: int,
 ) -> tuple[Applied, tuple[Match, ...], tuple[ReconciliationException, ...]]:
     """Match the bank's lines, clear what matched, and report every exception (those of this
-    file, and what is still open: unconfirmed remittances, unpaid or overpaid invoices)."""
+    file, and what is still open: unconfirmed remittances, unpaid or overpaid invoices).
+    The same file again records nothing new; its lines that matched nothing then are matched
+    again (the cause fixed since: a deposit recorded, a cycle closed), the others stay."""
     async with conn.transaction():
         await lock_settlement(conn)
         previously = await _already(conn, digest)
-        matches: tuple[Match, ...] = ()
-        problems: tuple[ReconciliationException, ...] = ()
+        confirmed = frozenset(
+            (Direction(r["direction"]), r["trace"])
+            for r in await conn.fetch("SELECT direction, trace FROM bank_match")
+        )
+        pending = lines
+        if previously is not None:
+            matched_before = {
+                r["line_number"]
+                for r in await conn.fetch(
+                    "SELECT line_number FROM bank_match WHERE file_digest = $1", digest
+                )
+            }
+            pending = tuple(b for b in lines if b.line_number not in matched_before)
+        matches, problems = match_bank_lines(pending, await open_items(conn), confirmed)
         if previously is None:
-            confirmed = frozenset(
-                (Direction(r["direction"]), r["trace"])
-                for r in await conn.fetch("SELECT direction, trace FROM bank_match")
-            )
-            matches, problems = match_bank_lines(lines, await open_items(conn), confirmed)
             await conn.execute(
                 "INSERT INTO settlement_file (digest, kind, name, line_count)"
                 " VALUES ($1, 'bank', $2, $3)",
@@ -212,23 +221,23 @@ async def reconcile(
                     for b in lines
                 ],
             )
-            for match in matches:
-                item = match.expected
-                entry_id = await post_entry(
-                    conn, "bank", f"{item.kind.value}/{item.reference_id}", item.entry()
-                )
-                await conn.execute(
-                    "INSERT INTO bank_match (direction, trace, kind, reference_id, amount_cents,"
-                    " file_digest, line_number, entry_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    item.direction.value,
-                    item.trace,
-                    item.kind.value,
-                    item.reference_id,
-                    item.amount_cents,
-                    digest,
-                    match.bank_line.line_number,
-                    entry_id,
-                )
+        for match in matches:
+            item = match.expected
+            entry_id = await post_entry(
+                conn, "bank", f"{item.kind.value}/{item.reference_id}", item.entry()
+            )
+            await conn.execute(
+                "INSERT INTO bank_match (direction, trace, kind, reference_id, amount_cents,"
+                " file_digest, line_number, entry_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                item.direction.value,
+                item.trace,
+                item.kind.value,
+                item.reference_id,
+                item.amount_cents,
+                digest,
+                match.bank_line.line_number,
+                entry_id,
+            )
         standing = await invoice_standing(conn)
         problems += standing_exceptions(
             await open_items(conn), standing, as_of, unconfirmed_after_days

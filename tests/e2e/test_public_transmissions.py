@@ -975,8 +975,9 @@ async def test_retargeted_e1_without_group_separator(
 ) -> None:
     """The E1 with every segment at transmission level (no GS) and no 303-C3 is one
     transaction, answered as CheckEligibility answers the same fields. As published it has no
-    301-C1, which this gateway requires (06, both doors alike); with the member's group added
-    it is approved, the person told apart by date of birth and gender."""
+    301-C1: an E1 may leave it out, and it is approved with the member's group in the answer
+    (it was 06); with the group added it is approved too, the person told apart by date of
+    birth and gender."""
     vector = VECTORS["ncpdpserde_e1_no_group"]
     member = people[vector.name]
     target = _target(fixtures, member, vector, "20261108", lambda: 0)
@@ -989,8 +990,8 @@ async def test_retargeted_e1_without_group_separator(
     assert [_status(g)[:2] for g in as_published.transactions] == [
         (structured.transaction_response_status, [r.code for r in structured.rejects])
     ]
-    assert structured.transaction_response_status == "R"
-    assert [r.code for r in structured.rejects] == ["06"]
+    assert structured.transaction_response_status == "A", structured.rejects
+    assert _segment(as_published, "25").get("C1") == member["group_id"] == structured.group_id
 
     grouped = decode_response(await client.transmit(_with_group(raw, member["group_id"])))
     assert grouped.header.header_response_status == "A"  # type: ignore[union-attr]

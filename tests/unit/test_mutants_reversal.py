@@ -310,6 +310,8 @@ UNKNOWN = (Reject(RejectCode.NON_MATCHED_CARDHOLDER, "Cardholder ID and person c
     [
         ({}, "known", "approved"),
         ({"date_of_birth": "19800101"}, "known", "approved"),
+        # an E1 may leave 301-C1 out: the answer tells the group (a claim gets 06)
+        ({"group_id": ""}, "known", "approved"),
         # another date of birth: answered exactly as an unknown member
         ({"date_of_birth": "19800102"}, "known", Eligibility(ResponseStatus.REJECTED, UNKNOWN)),
         ({}, None, Eligibility(ResponseStatus.REJECTED, UNKNOWN)),

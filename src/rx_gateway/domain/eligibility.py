@@ -25,9 +25,12 @@ def resolve_coverage(
     snapshot: ReferenceSnapshot,
     state: MemberState | None,
     person_code: str = "",
+    *,
+    group_required: bool = True,
 ) -> tuple[Plan, Coverage, MemberState]:
     """Plan (BIN/PCN) and eligibility groups: which coverage adjudicates this date of service,
-    and the member's state (found)."""
+    and the member's state (found). A claim must send its group (06 otherwise); an E1 may
+    leave it out and learn it from the answer (301-C1), a group sent is checked either way."""
     plans = snapshot.plans_by_bin_pcn.get((bin, pcn))
     if not plans:
         code = RejectCode.MI_PCN if snapshot.known_bin(bin) else RejectCode.MI_BIN
@@ -37,7 +40,7 @@ def resolve_coverage(
             "eligibility",
             [Reject(RejectCode.NON_MATCHED_CARDHOLDER, "Cardholder ID and person code not found")],
         )
-    if not group_id:
+    if not group_id and group_required:
         fail("eligibility", [Reject(RejectCode.MI_GROUP_ID, "Group ID (301-C1) is required")])
     plan_ids = {p.plan_id for p in plans}
     spans = [c for c in state.coverages if c.plan_id in plan_ids]
@@ -65,7 +68,7 @@ def resolve_coverage(
             reject = Reject(code, f"Coverage ended {last.end}")
         fail("eligibility", [reject])
     coverage = active[0]
-    if coverage.group_id != group_id:
+    if group_id and coverage.group_id != group_id:
         fail(
             "eligibility",
             [Reject(RejectCode.NON_MATCHED_GROUP, "Group ID does not match the member's coverage")],
@@ -172,6 +175,7 @@ def check_eligibility_checked(
             snapshot,
             state,
             request.person_code,
+            group_required=False,
         )
     except CheckFailed as stop:
         return Eligibility(ResponseStatus.REJECTED, ordered(stop.rejects))

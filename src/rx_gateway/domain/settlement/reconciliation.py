@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from rx_gateway.domain.ledger import JournalEntry, entry_from_amounts
 from rx_gateway.domain.settlement.invoices import receipt_clearing_account
@@ -172,38 +173,36 @@ def match_bank_lines(
 def apply_deposits(
     invoices: tuple[InvoiceStanding, ...], deposits: dict[str, int]
 ) -> tuple[InvoiceStanding, ...]:
-    """A sponsor's deposits (payments that name no invoice: a pre-funded account) and its
-    credit invoices (its reversals outweighed its claims: money it is owed) pay its invoices,
+    """A sponsor's credit invoices (its reversals outweighed its claims: money it is owed) and
+    then its deposits (payments that name no invoice: a pre-funded account) pay its invoices,
     the one due first first, as far as they go; a credit used so is settled by as much."""
-    left = dict(deposits)
+    by_due = sorted(invoices, key=lambda i: (i.due_on, i.invoice_id))
+    # each sponsor's credits, due first first: [credit invoice, what is left of it]
+    credits: dict[str, list[list[Any]]] = {}
+    for i in by_due:
+        if i.billed_cents < 0 and i.billed_cents - i.received_cents < 0:
+            credits.setdefault(i.sponsor_id, []).append(
+                [i.invoice_id, i.received_cents - i.billed_cents]
+            )
+    cash = dict(deposits)
     paid: dict[str, int] = {}
-    credits = sorted(
-        (i for i in invoices if i.billed_cents - i.received_cents < 0 and i.billed_cents < 0),
-        key=lambda i: (i.due_on, i.invoice_id),
-    )
-    for credit in credits:
-        left[credit.sponsor_id] = left.get(credit.sponsor_id, 0) - (
-            credit.billed_cents - credit.received_cents
-        )
-    for invoice in sorted(invoices, key=lambda i: (i.due_on, i.invoice_id)):
-        outstanding = invoice.billed_cents - invoice.received_cents
-        applied = max(0, min(outstanding, left.get(invoice.sponsor_id, 0)))
-        if applied:
-            left[invoice.sponsor_id] -= applied
-            paid[invoice.invoice_id] = applied
-    # what of the credits went to the invoices: each credit settled in turn, as far as used
-    used = {
-        sponsor: sum(
-            -(c.billed_cents - c.received_cents) for c in credits if c.sponsor_id == sponsor
-        )
-        - max(0, left.get(sponsor, 0) - deposits.get(sponsor, 0))
-        for sponsor in {c.sponsor_id for c in credits}
-    }
-    for credit in credits:
-        take = min(-(credit.billed_cents - credit.received_cents), max(0, used[credit.sponsor_id]))
-        if take:
-            used[credit.sponsor_id] -= take
-            paid[credit.invoice_id] = -take
+
+    def settle(invoice_id: str, cents: int) -> None:
+        paid[invoice_id] = paid.get(invoice_id, 0) + cents
+
+    for invoice in by_due:
+        owed = invoice.billed_cents - invoice.received_cents
+        for credit in credits.get(invoice.sponsor_id, ()):
+            take = min(owed, credit[1])
+            if take > 0:
+                credit[1] -= take
+                owed -= take
+                settle(invoice.invoice_id, take)
+                settle(credit[0], -take)
+        take = min(owed, cash.get(invoice.sponsor_id, 0))
+        if take > 0:
+            cash[invoice.sponsor_id] -= take
+            settle(invoice.invoice_id, take)
     return tuple(
         InvoiceStanding(
             i.invoice_id,

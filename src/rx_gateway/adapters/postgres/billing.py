@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from rx_gateway.adapters.postgres.pay_cycles import LATE_COMMIT_GRACE
+from rx_gateway.adapters.postgres.pay_cycles import collection_low
 from rx_gateway.adapters.postgres.settlement_ledger import (
     collect,
     lock_settlement,
@@ -151,16 +151,10 @@ async def close_billing_cycle(
         if await conn.fetchval("SELECT 1 FROM billing_cycle WHERE cycle_id = $1", cycle.cycle_id):
             return False, await stored_invoices(conn, cycle.cycle_id)
         schedule = cycle.schedule
-        last = await conn.fetchrow(
-            "SELECT max(cutoff_at) AS cutoff, max(period_end) AS period_end FROM billing_cycle"
-            " WHERE schedule_key = $1",
-            schedule.key,
-        )
-        if last["period_end"] is not None and cycle.period_end < last["period_end"]:
-            return None  # never closed, and now never: later cycles took its claims
+        low = await collection_low(conn, "billing_cycle", schedule.key, cycle.period_end)
+        if low is None:
+            return None
         cutoff = min(cutoff_instant(cycle.period_end), at)
-        previous = last["cutoff"]
-        low = previous - LATE_COMMIT_GRACE if previous else dt.datetime.min.replace(tzinfo=dt.UTC)
         await conn.execute(
             "INSERT INTO billing_cycle (cycle_id, schedule_key, period_start, period_end,"
             " cutoff_at) VALUES ($1, $2, $3, $4, $5)",

@@ -47,6 +47,25 @@ from rx_gateway.x12.remittance_835 import IMPLEMENTATION, render_835
 # cut-off less this are scanned.
 LATE_COMMIT_GRACE = dt.timedelta(days=1)
 
+
+async def collection_low(
+    conn: Any, table: str, schedule_key: str, period_end: dt.date
+) -> dt.datetime | None:
+    """Where a new cycle of the schedule starts collecting: its last cut-off less the grace
+    for late commits (the start of time for its first cycle). None when ``period_end`` is
+    before the schedule's last closed period: never closed, and now never (later cycles took
+    its claims). ``table``: pay_cycle or billing_cycle."""
+    last = await conn.fetchrow(
+        f"SELECT max(cutoff_at) AS cutoff, max(period_end) AS period_end FROM {table}"  # noqa: S608 - a constant
+        " WHERE schedule_key = $1",
+        schedule_key,
+    )
+    if last["period_end"] is not None and period_end < last["period_end"]:
+        return None
+    previous = last["cutoff"]
+    return previous - LATE_COMMIT_GRACE if previous else dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
 COLLECT_SQL = """
 INSERT INTO remittance_item (family_id, claim_id, kind, cycle_id, payee_id, service_provider_id,
                              paid_cents)
@@ -164,16 +183,10 @@ async def close_pay_cycle(
         if await conn.fetchval("SELECT 1 FROM pay_cycle WHERE cycle_id = $1", cycle.cycle_id):
             return False, await stored_remittances(conn, cycle.cycle_id)
         schedule = cycle.schedule
-        last = await conn.fetchrow(
-            "SELECT max(cutoff_at) AS cutoff, max(period_end) AS period_end FROM pay_cycle"
-            " WHERE schedule_key = $1",
-            schedule.key,
-        )
-        if last["period_end"] is not None and cycle.period_end < last["period_end"]:
-            return None  # never closed, and now never: later cycles took its claims
+        low = await collection_low(conn, "pay_cycle", schedule.key, cycle.period_end)
+        if low is None:
+            return None
         cutoff = min(cutoff_instant(cycle.period_end), at)
-        previous = last["cutoff"]
-        low = previous - LATE_COMMIT_GRACE if previous else dt.datetime.min.replace(tzinfo=dt.UTC)
         await conn.execute(
             "INSERT INTO pay_cycle (cycle_id, schedule_key, period_start, period_end, pay_date,"
             " cutoff_at) VALUES ($1, $2, $3, $4, $5, $6)",

@@ -572,3 +572,38 @@ async def test_a_plan_reloaded_without_a_tier_its_stored_drugs_are_on_is_refused
         await database.load(tmp_path)
     assert caught.value.field == "COMM-HRA-2026.tiers"
     assert f"tier {used} is gone" in caught.value.problem
+
+
+def test_a_pa_or_interaction_naming_no_known_drug_is_refused(
+    tmp_path: Path, dataset: tuple[Path, dict[str, Any]]
+) -> None:
+    """A prior authorization for an NDC or drug group no drug has, or an interaction of a
+    molecule no drug has, could never apply: a typo went unseen (the claim then asked for a
+    PA that was on file). Refused at its line and column; the generated set loads."""
+    for name in ("drugs.csv", "members.csv"):
+        shutil.copy(dataset[0] / name, tmp_path / name)
+    drug = (dataset[0] / "drugs.csv").read_text().splitlines()[1].split(",")
+    member = (dataset[0] / "members.csv").read_text().splitlines()[1].split(",")[0]
+    pa = "pa_number,member_id,ndc,drug_group,start_date,end_date\n"
+    cases = {
+        "ndc": f"PA-T1,{member},99999999999,,2026-01-01,2026-12-31\n",
+        "drug_group": f"PA-T2,{member},,no-such-group,2026-01-01,2026-12-31\n",
+    }
+    for column, row in cases.items():
+        (tmp_path / "prior_authorizations.csv").write_text(pa + row)
+        error = _error(tmp_path)
+        assert (error.line, error.field) == (2, column), str(error)
+    (tmp_path / "prior_authorizations.csv").write_text(
+        pa + f"PA-T3,{member},{drug[0]},{drug[3]},2026-01-01,2026-12-31\n"
+    )
+    (tmp_path / "interactions.csv").write_text(
+        f"molecule_a,molecule_b,significance,text\n{drug[2]},warfarine,1,typo\n"
+    )
+    error = _error(tmp_path)
+    assert (error.file.endswith("interactions.csv"), error.line, error.field) == (
+        True,
+        2,
+        "molecule_b",
+    )
+    (tmp_path / "interactions.csv").unlink()
+    read_dataset(tmp_path)

@@ -32,6 +32,8 @@ async def known_keys(conn: asyncpg.Connection) -> dict[str, set[Any]]:
             if r[1].isdigit()
         },
         "drugs": {r[0] for r in await conn.fetch("SELECT ndc FROM drug")},
+        "molecules": {r[0] for r in await conn.fetch("SELECT DISTINCT molecule FROM drug")},
+        "drug_groups": {r[0] for r in await conn.fetch("SELECT DISTINCT drug_group FROM drug")},
         "members": {r[0] for r in await conn.fetch("SELECT member_id FROM member_key")},
         "families": {r[0] for r in await conn.fetch("SELECT family_id FROM family")},
         "purses": {r[0] for r in await conn.fetch("SELECT purse_id FROM purse")},

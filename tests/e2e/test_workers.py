@@ -131,3 +131,35 @@ def _running(pid: int) -> bool:
             return handle.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+async def test_a_second_serve_workers_on_a_held_port_is_refused(loaded_dsn: str) -> None:
+    """A port another `serve --workers` holds: the second one's workers joined it (the probe
+    and grpc both set SO_REUSEPORT) and the kernel spread claims over two gateways (one
+    claim was paid twice, once in each database). Refused with one line, as a plain `serve`
+    on that port is."""
+    port = free_port()
+    first = _serve(loaded_dsn, port)
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        await _workers_of(first)
+        second = _serve(loaded_dsn, port)
+        _, errors = await asyncio.to_thread(second.communicate, timeout=60)
+        assert second.returncode != 0, errors
+        text = errors.decode()
+        assert "Traceback" not in text
+        lines = [x for x in text.splitlines() if x.startswith("rx-gateway:")]
+        assert len(lines) == 1 and f"port {port} is already in use" in lines[0], text
+        plain = subprocess.run(
+            [sys.executable, "-m", "rx_gateway", "serve", "--listen", f"127.0.0.1:{port}"],
+            env=dict(os.environ, RX_GATEWAY_DATABASE_URL=loaded_dsn, RX_GATEWAY_DEV_MODE="1"),
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert plain.returncode != 0 and b"already in use" in plain.stderr, plain.stderr
+    finally:
+        for server in (first, second):
+            if server is not None and server.poll() is None:
+                server.send_signal(signal.SIGTERM)
+                await asyncio.to_thread(server.communicate, timeout=60)

@@ -103,6 +103,14 @@ async def serve_workers(settings: Settings, workers: int) -> int:
         )
     from rx_gateway.bootstrap import tls_files  # noqa: PLC0415 - imports grpc: after main()
 
+    if split is not None and split[0]:
+        from rx_gateway.grpc_api.security import port_problem  # noqa: PLC0415
+
+        # a port another `serve --workers` holds (SO_REUSEPORT) would be joined by ours, and
+        # the kernel would spread claims over both gateways: unshared, the probe finds it
+        problem = port_problem(*split, shared=False)
+        if problem is not None:
+            raise InvalidRequest(settings.listen_address, problem)
     tls_files(settings)  # a bad certificate or key: named once here, not by each worker
     if settings.switches_file is not None:  # a bad switch table: said once, here
         from rx_gateway.grpc_api.security import SwitchTable  # noqa: PLC0415

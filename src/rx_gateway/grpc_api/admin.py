@@ -281,7 +281,10 @@ class AdminServer:
         listen_address: str,
         credentials: grpc.ServerCredentials | None = None,
     ) -> None:
-        self.server = aio.server(interceptors=[ErrorToStatusInterceptor()])
+        self.server = aio.server(
+            interceptors=[ErrorToStatusInterceptor()],
+            options=[("grpc.so_reuseport", 0)],  # one admin listener a port, never shared
+        )
         pb_grpc.add_AdminServiceServicer_to_server(servicer, self.server)
         self.port = listen(self.server, listen_address, credentials)
 

@@ -235,42 +235,53 @@ def client_credentials(
     )
 
 
-def listen(server: aio.Server, address: str, credentials: grpc.ServerCredentials | None) -> int:
-    """Bind a listener, with TLS when credentials are given; the bound port.
-
-    An address that cannot be bound raises InvalidRequest(address, why): a malformed one, a
-    host that does not resolve, a port in use. The address is tried with a plain socket first
-    (as grpc binds: SO_REUSEADDR, and SO_REUSEPORT so that workers sharing a port pass), which
-    names the reason; grpc itself only says "Failed to bind", and logs it on stderr."""
+def port_problem(host: str, port: int, *, shared: bool = False) -> str | None:
+    """Why a listener cannot bind ``host:port``, or None, tried with a plain socket as grpc
+    binds (SO_REUSEADDR; SO_REUSEPORT only when ``shared``: a worker joining its siblings).
+    A socket without SO_REUSEPORT cannot bind a port that listeners with it hold, so an
+    unshared probe also finds another `serve --workers` (which a shared one would join)."""
     import errno  # noqa: PLC0415 - only for this check
     import socket  # noqa: PLC0415
 
-    def bind_problem(host: str, port: int) -> str | None:
-        try:
-            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-        except (socket.gaierror, UnicodeError) as error:
-            return f"host {host!r} does not resolve ({error})"
-        problems = []
-        for family, kind, proto, _, sockaddr in found:
-            with socket.socket(family, kind, proto) as probe:
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                if hasattr(socket, "SO_REUSEPORT"):
-                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-                try:
-                    probe.bind(sockaddr)
-                except OSError as error:
-                    problems.append(error)
-                else:
-                    return None  # grpc binds what it can of the resolved addresses
-        first = problems[0]
-        if first.errno == errno.EADDRINUSE:
-            return f"port {port} is already in use (another rx-gateway running?)"
-        if first.errno == errno.EADDRNOTAVAIL:
-            return f"{host} is not an address of this machine"
-        if first.errno == errno.EACCES:
-            return f"permission denied for port {port} (ports below 1024 need privileges)"
-        return first.strerror or str(first)
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as error:
+        return f"host {host!r} does not resolve ({error})"
+    problems = []
+    for family, kind, proto, _, sockaddr in found:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if shared and hasattr(socket, "SO_REUSEPORT"):
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            try:
+                probe.bind(sockaddr)
+            except OSError as error:
+                problems.append(error)
+            else:
+                return None  # grpc binds what it can of the resolved addresses
+    first = problems[0]
+    if first.errno == errno.EADDRINUSE:
+        return f"port {port} is already in use (another rx-gateway running?)"
+    if first.errno == errno.EADDRNOTAVAIL:
+        return f"{host} is not an address of this machine"
+    if first.errno == errno.EACCES:
+        return f"permission denied for port {port} (ports below 1024 need privileges)"
+    return first.strerror or str(first)
 
+
+def listen(
+    server: aio.Server,
+    address: str,
+    credentials: grpc.ServerCredentials | None,
+    *,
+    shared: bool = False,
+) -> int:
+    """Bind a listener, with TLS when credentials are given; the bound port.
+
+    An address that cannot be bound raises InvalidRequest(address, why): a malformed one, a
+    host that does not resolve, a port in use (port_problem; ``shared``: a `--workers`
+    worker, which binds beside its siblings). grpc itself only says "Failed to bind", and
+    logs it on stderr."""
     if not address.startswith(("unix:", "unix-abstract:")):
         split = split_listen_address(address)
         if split is None:
@@ -278,7 +289,7 @@ def listen(server: aio.Server, address: str, credentials: grpc.ServerCredentials
         host, port = split
         if not host:
             raise InvalidRequest(address, "names no host (127.0.0.1: this machine only)")
-        problem = bind_problem(host, port)
+        problem = port_problem(host, port, shared=shared)
         if problem is not None:
             raise InvalidRequest(address, problem)
     try:

@@ -60,7 +60,7 @@ class GatewayServer:
         reflection.enable_server_reflection(
             (*self._served[1:], health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
         )
-        self.port = listen(self.server, listen_address, credentials)
+        self.port = listen(self.server, listen_address, credentials, shared=reuse_port)
 
     async def start(self) -> None:
         await self.server.start()

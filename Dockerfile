@@ -21,9 +21,13 @@ RUN useradd --create-home --uid 10001 rxgw && mkdir /data && chown rxgw /data
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 USER rxgw
+# relative paths (the admin Settle/Invoice files, RX_GATEWAY_SETTLEMENT_DIR's default
+# "settlement") land under /data, which the gateway's user owns; / is not writable
+WORKDIR /data
 ENV RX_GATEWAY_LISTEN=0.0.0.0:50051 \
     RX_GATEWAY_ADMIN_LISTEN=0.0.0.0:50052 \
     RX_GATEWAY_DATA_DIR=/data \
+    RX_GATEWAY_SETTLEMENT_DIR=/data/settlement \
     PYTHONUNBUFFERED=1
 EXPOSE 50051 50052 9464
 VOLUME ["/data"]

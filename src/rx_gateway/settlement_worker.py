@@ -14,7 +14,7 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from rx_gateway.adapters.files.settlement_files import DirectoryFiles
+from rx_gateway.adapters.files.settlement_files import DirectoryFiles, writable_directory
 from rx_gateway.adapters.postgres.database import create_pool
 from rx_gateway.adapters.postgres.reference_loader import PostgresReferenceLoader
 from rx_gateway.adapters.postgres.settlement_store import PostgresSettlement
@@ -37,6 +37,7 @@ async def _close(
     dsn: str, limits: PoolLimits, kind: str, through: dt.date, out: Path, today: dt.date | None
 ) -> Outcome:
     try:
+        writable_directory(out)  # before anything is committed, as the CLI checks it
         pool = await create_pool(dsn, limits)
         try:
             snapshot = await PostgresReferenceLoader(pool).load_snapshot()

@@ -585,3 +585,27 @@ async def test_asking_again_for_an_older_closed_cycle_returns_its_files(
         # a period before the first claim was ever received was never closed: not now either
         never = await close(pg, DirectoryFiles(tmp_path), plans, dt.date(2001, 1, 7), today=later)
         assert never == [] and await db.fetchval(f"SELECT count(*) FROM {table}") == cycles
+
+
+async def test_an_admin_close_into_a_directory_it_cannot_write_commits_nothing(
+    gateway: Any, db: asyncpg.Connection, dsn: str, fixtures: dict[str, Any], tmp_path: Path
+) -> None:
+    """The admin Settle/Invoice worker closed the cycles, then failed to write the files
+    (FAILED_PRECONDITION after the commit: a retry closed another cycle). It checks the
+    directory first, as the commands do: nothing is closed."""
+    from rx_gateway.settlement_worker import close_cycles
+
+    _, client = gateway
+    paid = await client.submit(_claim(fixtures, "part_d", "generic_copay", "preferred"))
+    assert paid.transaction_response_status == "P", paid.rejects
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    limits = replace(TEST_SETTINGS.pool, role="rx_gateway_admin", size_min=1, size_max=1)
+    through = _this_week_end() + dt.timedelta(days=70)
+    for kind, table in (("settle", "pay_cycle"), ("invoice", "billing_cycle")):
+        before = await db.fetchval(f"SELECT count(*) FROM {table}")
+        status, result = await asyncio.to_thread(
+            close_cycles, dsn, limits, kind, through, blocker / "settlement", through
+        )
+        assert status == "precondition" and "cannot be written" in str(result), result
+        assert await db.fetchval(f"SELECT count(*) FROM {table}") == before

@@ -15,6 +15,7 @@ import asyncpg
 import orjson
 
 from rx_gateway.config import PoolLimits
+from rx_gateway.domain.errors import PreconditionFailed
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +161,17 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
             " applied_at timestamptz NOT NULL DEFAULT now())"
         )
         done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migration")}
-        for version, name, sql in _migrations():
+        known = _migrations()
+        newest = max(version for version, _, _ in known)
+        if done and max(done) > newest:
+            # an older rx-gateway on a schema a newer one migrated: its SQL would fail (or
+            # write what the newer functions no longer read)
+            msg = (
+                f"the database's schema is at migration {max(done):04d}, newer than this"
+                f" rx-gateway knows ({newest:04d}): run the rx-gateway that migrated it"
+            )
+            raise PreconditionFailed(msg)
+        for version, name, sql in known:
             if version in done:
                 continue
             async with conn.transaction():

@@ -1,0 +1,58 @@
+"""Upgrades: a database migrated and loaded by an earlier release is brought up to date by
+`migrate`, and a release older than the schema refuses to run on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from rx_gateway.adapters.postgres.verify import run_checks
+from rx_gateway.bootstrap import Database
+from rx_gateway.domain.errors import PreconditionFailed
+
+
+async def test_an_upgrade_makes_every_employer_a_sponsor(
+    fresh_database: Any, dataset: tuple[Path, dict[str, Any]]
+) -> None:
+    """A database loaded before load made employers sponsors (here: their sponsor rows gone
+    and 0023 not applied) failed `verify` after the upgrade until a `load` ran again: the
+    migration makes them sponsors, with the default terms, and keeps the stored ones."""
+    dsn = await fresh_database()
+    database = Database(dsn)
+    await database.migrate()
+    await database.load(dataset[0])
+    conn = await asyncpg.connect(dsn)
+    try:
+        kept = dict(await conn.fetch("SELECT sponsor_id, admin_fee_cents FROM sponsor"))
+        await conn.execute("DELETE FROM schema_migration WHERE version = 23")
+        gone = await conn.fetch(
+            "DELETE FROM sponsor WHERE sponsor_id IN (SELECT employer_id FROM family)"
+            " RETURNING sponsor_id"
+        )
+        assert gone
+        failed = [r.name for r in await run_checks(conn) if not r.passed]
+        assert any("sponsor" in name for name in failed), failed
+        assert await database.migrate() == ["0023_employers_are_sponsors.sql"]
+        assert [r.name for r in await run_checks(conn) if not r.passed] == []
+        back = {r["sponsor_id"] for r in await conn.fetch("SELECT sponsor_id FROM sponsor")}
+        assert back == set(kept)
+    finally:
+        await conn.close()
+
+
+async def test_a_release_older_than_the_schema_refuses_to_run_on_it(fresh_database: Any) -> None:
+    """A schema a newer release migrated: this one said "schema is current" and served on
+    it (an older one crashed on a column it did not know). Refused, naming both versions."""
+    dsn = await fresh_database()
+    database = Database(dsn)
+    await database.migrate()
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("INSERT INTO schema_migration (version, name) VALUES (999, 'next.sql')")
+    finally:
+        await conn.close()
+    with pytest.raises(PreconditionFailed, match="migration 0999, newer than this rx-gateway"):
+        await database.migrate()

@@ -33,14 +33,20 @@ async def test_demo_script_answers_as_expected(
     assert len(outcomes) >= 25
 
 
-async def test_health_and_reflection(app: App) -> None:
+async def test_health_and_reflection(app: App, caplog: pytest.LogCaptureFixture) -> None:
     """grpc.health.v1 says SERVING for the server and each service it serves (the benefit
-    service was NOT_FOUND while reflection listed it); reflection lists them."""
+    service was NOT_FOUND while reflection listed it); reflection lists them. A service it
+    does not serve is NOT_FOUND, logged as no error (the error guard caught health's own
+    abort and logged a traceback for every such probe)."""
     async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
         health = health_pb2_grpc.HealthStub(channel)
         for service in ("", "rx_gateway.v1.ClaimService", "rx_gateway.v1.BenefitService"):
             reply = await health.Check(health_pb2.HealthCheckRequest(service=service))
             assert reply.status == health_pb2.HealthCheckResponse.SERVING, service
+        with caplog.at_level("WARNING"), pytest.raises(grpc.aio.AioRpcError) as unknown:
+            await health.Check(health_pb2.HealthCheckRequest(service="grpc.health.v1.Health"))
+        assert unknown.value.code() is grpc.StatusCode.NOT_FOUND
+        assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
         responses = stub.ServerReflectionInfo(
             iter([reflection_pb2.ServerReflectionRequest(list_services="")])

@@ -124,6 +124,8 @@ class ErrorToStatusInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
                 else:
                     log.warning("call failed", extra={"method": method, "status": code.name})
                 await context.abort(code, detail)
+            except aio.AbortError:
+                raise  # the servicer's own abort (health's NOT_FOUND): its status stands
             except Exception:
                 log.exception("unexpected error", extra={"method": method})
                 await context.abort(grpc.StatusCode.INTERNAL, "internal error")

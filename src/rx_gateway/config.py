@@ -9,6 +9,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from rx_gateway.addresses import PORT_MAX, split_listen_address
 from rx_gateway.domain.errors import InvalidRequest
@@ -185,7 +186,7 @@ class Settings:
             raise InvalidRequest("RX_GATEWAY_DB_POOL_SIZE_MIN", "must not exceed the maximum")
         return replace(
             defaults,
-            database_url=environ.get("RX_GATEWAY_DATABASE_URL") or None,
+            database_url=_database_url(environ, "RX_GATEWAY_DATABASE_URL"),
             data_dir=Path(environ.get("RX_GATEWAY_DATA_DIR") or defaults.data_dir),
             listen_address=environ.get("RX_GATEWAY_LISTEN") or defaults.listen_address,
             pool=pool,
@@ -273,6 +274,25 @@ def _role(environ: Mapping[str, str], name: str, default: str) -> str | None:
     if not raw:
         return default
     return None if raw.lower() == "none" else raw
+
+
+def _database_url(environ: Mapping[str, str], name: str) -> str | None:
+    """A postgresql:// URL whose host and port can be read (asyncpg raised a bare ValueError,
+    a traceback, on a port that is no number or a broken IPv6 host, and dropped a port past
+    65535 silently); never echoed back: it may carry a password."""
+    raw = environ.get(name) or None
+    if raw is None:
+        return None
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - reading it checks it (a number of 0-65535)
+    except ValueError as error:
+        raise InvalidRequest(
+            name, f"not a database URL postgresql://USER@HOST:PORT/DATABASE ({error})"
+        ) from None
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise InvalidRequest(name, "must be a postgresql:// URL")
+    return raw
 
 
 def _path_or_none(environ: Mapping[str, str], name: str) -> Path | None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -543,3 +545,105 @@ async def test_what_the_database_refuses_at_start_is_one_line(fresh_database: An
             await cleanup.execute(f"DROP ROLE IF EXISTS {login}")
         finally:
             await cleanup.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://postgres@127.0.0.1:notaport/db", "not a database URL"),
+        ("postgresql://postgres@[::1/db", "Invalid IPv6 URL"),
+        ("postgresql://postgres@127.0.0.1:99999/db", "Port out of range"),
+        ("mysql://root@127.0.0.1/db", "must be a postgresql:// URL"),
+    ],
+    ids=["port not a number", "broken IPv6 host", "port past 65535", "another scheme"],
+)
+def test_a_malformed_database_url_is_one_line(url: str, expected: str) -> None:
+    """asyncpg raised a bare ValueError (a traceback) on the first two and dropped the port of
+    the third silently: the setting is checked when read, and never echoed (a password)."""
+    result = _run("migrate", env=_env(RX_GATEWAY_DATABASE_URL=url + "?password=s3cret"))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "s3cret" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "RX_GATEWAY_DATABASE_URL" in line and expected in line, line
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["bench", "--rates", "abc"], "'abc' is not comma-separated rates"),
+        (["bench", "--rates", "0"], "'0' is not comma-separated rates"),
+        (["bench", "--seconds", "-1"], "'-1' is not a number of seconds"),
+        (["bench", "--members", "0"], "'0' is not a number of members of at least 100"),
+        (["generate", "--members", "0", "x"], "'0' is not a number of members"),
+    ],
+)
+def test_bench_and_generate_options_are_checked_before_any_work(
+    args: list[str], expected: str
+) -> None:
+    """They were tracebacks (ValueError, LookupError) or started a run with a negative
+    duration: a usage line, exit 2."""
+    result = _run(*args, env=_env())
+    assert result.returncode == 2 and expected in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_generate_into_a_file_or_bench_out_a_file_is_one_line(tmp_path: Path) -> None:
+    """generate into a path under a file was a FileExistsError/NotADirectoryError traceback;
+    bench --out naming a file ran minutes of measuring first."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    line = _one_line_error(_run("generate", str(blocker / "data"), env=_env()))
+    assert "cannot write the dataset there" in line and "a-file" in line
+    line = _one_line_error(_run("bench", "--quick", "--out", str(blocker), env=_env()))
+    assert "is a file, not a directory" in line
+
+
+def test_sigterm_to_a_command_stops_its_embedded_database(
+    tmp_path: Path, dataset: tuple[Path, dict[str, Any]]
+) -> None:
+    """`load` on the embedded database, stopped by SIGTERM (a supervisor, `timeout`): it
+    ended at once and left the PostgreSQL it started running, an orphan. Now it stops it on
+    the way out, as on Ctrl-C: exit 143, one line, no postgres left in its data directory."""
+    data_dir = tmp_path / "embedded"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rx_gateway", "--data-dir", str(data_dir), "load", str(dataset[0])],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+
+    def postgres_pids() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+                except OSError:
+                    continue
+                if (
+                    cmdline
+                    and cmdline[0].endswith(b"postgres")
+                    and str(data_dir).encode() in b" ".join(cmdline)
+                ):
+                    found.append(int(entry.name))
+        return found
+
+    try:
+        deadline = time.monotonic() + 120
+        while not postgres_pids():  # the embedded server is up: the load is under way
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        _, errors = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 143, errors
+    assert "Traceback" not in errors and errors.strip().splitlines()[-1] == "terminated", errors
+    deadline = time.monotonic() + 30
+    while postgres_pids() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert postgres_pids() == []

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from dataclasses import replace
@@ -183,7 +184,18 @@ def _settlement(args: argparse.Namespace, settings: Settings) -> Coroutine[Any, 
     return settlement.balances(settings, day(args.as_of) if args.as_of else None)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, as Ctrl-C is: what it opened is closed on the
+    way out (the embedded PostgreSQL stopped; by default SIGTERM ended the process at once
+    and left the database server running, an orphan). `serve` handles SIGTERM itself."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     for name, value in GRPC_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     args = build_parser().parse_args(argv)
@@ -210,8 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stopped:
+        terminated = isinstance(stopped, _Terminated)
         with contextlib.suppress(Exception):
-            print("interrupted", file=sys.stderr)
-        return 130
+            print("terminated" if terminated else "interrupted", file=sys.stderr)
+        return 143 if terminated else 130
     return code

@@ -64,6 +64,41 @@ def _processes(value: str) -> int:
     return int(value)
 
 
+BENCH_RATE_MAX = 100_000  # claims/s: far past what one machine's gateway takes
+BENCH_SECONDS_MAX = 60.0
+
+
+def _rates(value: str) -> tuple[int, ...]:
+    """--rates: comma-separated whole claims per second, each 1-100000."""
+    parts = value.split(",")
+    if not all(p.strip().isascii() and p.strip().isdigit() for p in parts) or not all(
+        0 < int(p) <= BENCH_RATE_MAX for p in parts
+    ):
+        msg = f"{value!r} is not comma-separated rates of 1-{BENCH_RATE_MAX} claims/s"
+        raise argparse.ArgumentTypeError(msg)
+    return tuple(int(p) for p in parts)
+
+
+def _seconds(value: str) -> float:
+    """--seconds: 0 (the mode's default) up to a minute per rate."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= BENCH_SECONDS_MAX:  # NaN fails too
+        msg = f"{value!r} is not a number of seconds 0-{BENCH_SECONDS_MAX:g} (0: the default)"
+        raise argparse.ArgumentTypeError(msg)
+    return seconds
+
+
+def _members(value: str) -> int:
+    """--members: at least GENERATE_MEMBERS_MIN, so that every scripted fixture is drawn."""
+    if not (value.isascii() and value.isdigit()) or int(value) < GENERATE_MEMBERS_MIN:
+        msg = f"{value!r} is not a number of members of at least {GENERATE_MEMBERS_MIN}"
+        raise argparse.ArgumentTypeError(msg)
+    return int(value)
+
+
 def add_interop_commands(commands: Any, database_options: argparse.ArgumentParser) -> None:
     """Enrollment in (X12 834), member and regulator files out (CARIN EOB, Part D PDE)."""
     enroll = commands.add_parser(
@@ -250,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument(
         "--members",
-        type=int,
+        type=_members,
         default=10_000,
         help=f"synthetic members (default 10000; at least {GENERATE_MEMBERS_MIN}, so that every"
         " scripted fixture is drawn)",
@@ -284,11 +319,15 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="open-loop benchmark against the floor (needs rx-gateway[bench])"
     )
     bench.add_argument("--quick", action="store_true", help="the short mode (under 90 s)")
-    bench.add_argument("--rates", help="comma-separated arrival rates (claims/s) to step over")
-    bench.add_argument("--seconds", type=float, default=0.0, help="seconds per rate")
+    bench.add_argument(
+        "--rates", type=_rates, help="comma-separated arrival rates (claims/s) to step over"
+    )
+    bench.add_argument(
+        "--seconds", type=_seconds, default=0.0, help="seconds per rate (0: the mode's, max 60)"
+    )
     bench.add_argument(
         "--workers", type=_processes, default=1, help="server processes (SO_REUSEPORT)"
     )
-    bench.add_argument("--members", type=int, default=10_000, help="synthetic members")
+    bench.add_argument("--members", type=_members, default=10_000, help="synthetic members")
     bench.add_argument("--out", type=Path, default=Path("bench-results"), help="report directory")
     return parser

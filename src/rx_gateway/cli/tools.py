@@ -17,10 +17,13 @@ async def bench(args: argparse.Namespace) -> int:
 
     from rx_gateway.tools.bench import BenchOptions, run_bench  # noqa: PLC0415
 
+    if args.out.exists() and not args.out.is_dir():  # before minutes of measuring
+        msg = f"--out {args.out}: is a file, not a directory for the report"
+        raise RxGatewayError(msg)
     options = BenchOptions(
         quick=args.quick,
-        rates=tuple(int(r) for r in args.rates.split(",")) if args.rates else (),
-        seconds=min(args.seconds, 60.0),
+        rates=args.rates or (),
+        seconds=args.seconds,
         workers=max(1, min(args.workers, 8)),
         out=args.out,
         members=args.members,
@@ -54,6 +57,9 @@ def generate(args: argparse.Namespace) -> int:
 
     try:
         write_dataset(args.directory, seed=args.seed, members=args.members)
+    except OSError as error:  # a file where the directory goes, no permission, ...
+        msg = f"{args.directory}: cannot write the dataset there ({error.strerror or error})"
+        raise RxGatewayError(msg) from None
     except (LookupError, StopIteration):
         # the fixtures (a family on each plan, a Part D member...) were not all drawn
         msg = (

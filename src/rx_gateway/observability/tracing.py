@@ -14,7 +14,9 @@ as attributes only. Without the extra, or before ``configure``, ``span`` is a sh
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -42,6 +44,9 @@ MISSING_EXTRA = (
     " (opentelemetry-sdk and the grpc and asyncpg instrumentations)"
 )
 SERVICE_NAME = "rx-gateway"
+FLUSH_ON_SHUTDOWN_S = 2.0  # the longest a stop waits for the last spans' export
+
+log = logging.getLogger(__name__)
 AttributeValue = str | int | float | bool
 
 _NO_SPAN: AbstractContextManager[None] = contextlib.nullcontext()
@@ -151,4 +156,15 @@ def shutdown() -> None:
     )
 
     AsyncPGInstrumentor().uninstrument()  # type: ignore[no-untyped-call,unused-ignore]
-    active.provider.shutdown()
+    # the last spans' export waits on the collector (OTLP: 10 s and retries when it does not
+    # answer), and a stop must fit a supervisor's grace (Docker: 10 s, the drain took 5):
+    # flushed in a daemon thread, waited for FLUSH_ON_SHUTDOWN_S at most
+    flushing = threading.Thread(target=active.provider.shutdown, daemon=True)
+    flushing.start()
+    flushing.join(FLUSH_ON_SHUTDOWN_S)
+    if flushing.is_alive():
+        log.warning(
+            "traces not flushed on shutdown: the exporter did not finish in time"
+            " (is the collector reachable?)",
+            extra={"waited_s": FLUSH_ON_SHUTDOWN_S},
+        )

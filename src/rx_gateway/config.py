@@ -301,7 +301,13 @@ def _path_or_none(environ: Mapping[str, str], name: str) -> Path | None:
         return None
     path = Path(raw)
     if not path.is_file():
-        raise InvalidRequest(name, f"no such file: {raw}")
+        if path.is_dir():
+            problem = "is a directory, not a file"
+        elif path.exists():
+            problem = "is not a regular file (a pipe or a device?)"
+        else:
+            problem = "no such file"
+        raise InvalidRequest(name, f"{problem}: {raw}")
     return path
 
 

@@ -647,3 +647,23 @@ def test_sigterm_to_a_command_stops_its_embedded_database(
     while postgres_pids() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert postgres_pids() == []
+
+
+@pytest.mark.parametrize("command", ["encode", "decode"])
+def test_ncpdp_with_nothing_on_stdin_says_what_it_wants(command: str) -> None:
+    """An empty input said "Expecting value: line 1 column 1 (char 0)"."""
+    result = subprocess.run(
+        [sys.executable, "-m", "rx_gateway", "ncpdp", command],
+        capture_output=True, text=True, input="", timeout=60, env=_env(), check=False,
+    )  # fmt: skip
+    assert result.returncode == 1 and "nothing on stdin" in result.stderr, result.stderr
+
+
+def test_a_tls_file_setting_naming_a_directory_says_so(tmp_path: Path) -> None:
+    """It said "no such file" of a directory that exists."""
+    result = _run(
+        "serve",
+        env=_env(RX_GATEWAY_TLS_CERT_FILE=str(tmp_path), RX_GATEWAY_TLS_KEY_FILE=str(tmp_path)),
+    )
+    assert result.returncode == 2 and "is a directory, not a file" in result.stderr
+    assert "Traceback" not in result.stderr

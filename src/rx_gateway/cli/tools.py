@@ -41,6 +41,10 @@ def ncpdp(command: str) -> int:
     from rx_gateway.ncpdp.fields import from_json, to_json  # noqa: PLC0415
 
     data = sys.stdin.buffer.read()
+    if not data.strip():
+        wanted = "a D.0 transmission's bytes" if command == "decode" else "a transmission's JSON"
+        print(f"rx-gateway ncpdp {command}: nothing on stdin: give {wanted}", file=sys.stderr)
+        return 1
     try:
         if command == "decode":
             print(json.dumps(to_json(decode(data.rstrip(b"\r\n"))), indent=2))

@@ -15,7 +15,14 @@ from rx_gateway.domain.additional_amounts import AdditionalAmounts, OtherAmount
 from rx_gateway.domain.adjudication import Paid, Rejected, adjudicate
 from rx_gateway.domain.claim import ReversalRequest
 from rx_gateway.domain.compound_segment import Compound, Ingredient, compound_rejects
-from rx_gateway.domain.dur import DurService
+from rx_gateway.domain.dur import (
+    DurAction,
+    DurPolicy,
+    DurReason,
+    DurService,
+    Interaction,
+    Significance,
+)
 from rx_gateway.domain.member import Fill
 from rx_gateway.domain.reference import (
     CompoundRules,
@@ -267,3 +274,31 @@ def test_a_compound_named_by_one_of_its_ingredients_is_read_as_the_same_compound
     assert [r.code.value for r in other.response.rejects] == ["8G", "E1"] or [
         r.code.value for r in other.response.rejects
     ] == ["E1", "8G"]
+
+
+def test_an_ingredient_interacting_with_an_active_fill_is_a_dur_conflict() -> None:
+    """DUR looked only at the drug a compound is billed as (its costliest covered
+    ingredient): an interaction of another ingredient with what the member takes, even one
+    not paid under 420-DK 8, went unseen and the compound was paid. Each is checked."""
+    warf = Drug("00000000013", "warf", "warf", "anticoag", False, None, False, 50_000)
+    dur = DurPolicy(drug_interaction=DurAction.REJECT)
+    base = _snapshot()
+    plan = replace(base.plans["P1"], dur=dur)
+    for molecule in ("mol-a", "mol-c"):  # a paid minor ingredient, the dropped one
+        snapshot = ReferenceSnapshot.build(
+            "7",
+            [plan],
+            [*base.drugs.values(), warf],
+            list(base.formulary.values()),
+            list(base.pharmacies.values()),
+            [Interaction(molecule, "warf", Significance.MAJOR, f"{molecule} with warf")],
+        )
+        fill = Fill("warf", dt.date(2026, 10, 25), 30, 30_000, warf.ndc, "1000000009", "")
+        decision = _decide(_compound_claim(), snapshot, fills=(fill,))
+        assert isinstance(decision, Rejected), decision.response
+        assert [r.code.value for r in decision.response.rejects] == ["88"]
+        (conflict,) = decision.response.dur_conflicts
+        assert (conflict.reason, conflict.text) == (
+            DurReason.DRUG_DRUG_INTERACTION,
+            f"{molecule} with warf",
+        )

@@ -199,7 +199,18 @@ def adjudicate_checked(
         if override:
             trace.append(f"refill too soon overridden by 420-DK {override}")
         conflicts = review(
-            request, plan, drug, snapshot, member_state, refill_overridden=bool(override)
+            request,
+            plan,
+            drug,
+            snapshot,
+            member_state,
+            refill_overridden=bool(override),
+            # every known ingredient of a compound is taken, a dropped (unpaid) one too
+            ingredients=tuple(
+                known
+                for i in (request.compound.ingredients if request.compound else ())
+                if (known := snapshot.drugs.get(i.product_id)) is not None
+            ),
         )
         if conflicts:
             trace.append("DUR: " + ",".join(c.reason.value for c in conflicts) + " reported")

@@ -65,8 +65,13 @@ def find_conflicts(
     state: MemberState,
     *,
     refill_overridden: bool,
+    ingredients: tuple[Drug, ...] = (),
 ) -> list[DurConflict]:
-    """Every conflict the plan looks for, the newest previous fill first for each."""
+    """Every conflict the plan looks for, the newest previous fill first for each. A
+    compound's other ingredients (``ingredients``, ``drug`` the one it is billed as; an
+    ingredient not paid under 420-DK 8 is in it all the same) are checked for duplications
+    and interactions too: the patient takes each (an early refill is the compound's own, by
+    the molecule its fills are kept under)."""
     policy = plan.dur
     day = request.service_date
     fills = sorted(
@@ -91,38 +96,46 @@ def find_conflicts(
                     )
                 )
                 break
-    if policy.therapeutic_duplication is not DurAction.OFF and drug.therapeutic_class:
-        for fill in fills:
-            other = snapshot.drugs.get(fill.product_id)
-            if (
-                other is not None
-                and other.molecule != drug.molecule
-                and other.therapeutic_class == drug.therapeutic_class
-                and _active(fill, day)
-            ):
-                conflicts.append(
-                    _conflict(
-                        DurReason.THERAPEUTIC_DUPLICATION,
-                        Significance.MODERATE,
-                        fill,
-                        request,
-                        f"Duplicate {drug.therapeutic_class}: {other.molecule}",
-                    )
-                )
-                break
+    taken = [drug, *(d for d in ingredients if d.molecule != drug.molecule)]
+    molecules = {d.molecule for d in taken}
+    seen: set[tuple[DurReason, str, str]] = set()  # one conflict per reason, fill and text
+
+    def report(reason: DurReason, significance: Significance, fill: Fill, text: str) -> None:
+        key = (reason, fill.product_id + fill.date_of_service.isoformat(), text)
+        if key not in seen:
+            seen.add(key)
+            conflicts.append(_conflict(reason, significance, fill, request, text))
+
+    if policy.therapeutic_duplication is not DurAction.OFF:
+        for this in taken:
+            if not this.therapeutic_class:
+                continue
+            for fill in fills:
+                other = snapshot.drugs.get(fill.product_id)
+                if (
+                    other is not None
+                    and other.molecule not in molecules
+                    and other.therapeutic_class == this.therapeutic_class
+                    and _active(fill, day)
+                ):
+                    text = f"Duplicate {this.therapeutic_class}: {other.molecule}"
+                    report(DurReason.THERAPEUTIC_DUPLICATION, Significance.MODERATE, fill, text)
+                    break
     if policy.drug_interaction is not DurAction.OFF:
-        for fill in fills:
-            interaction = snapshot.interactions.get(frozenset((fill.molecule, drug.molecule)))
-            if interaction is not None and fill.molecule != drug.molecule and _active(fill, day):
-                conflicts.append(
-                    _conflict(
+        for this in taken:
+            for fill in fills:
+                interaction = snapshot.interactions.get(frozenset((fill.molecule, this.molecule)))
+                if (
+                    interaction is not None
+                    and fill.molecule != this.molecule
+                    and _active(fill, day)
+                ):
+                    report(
                         DurReason.DRUG_DRUG_INTERACTION,
                         interaction.significance,
                         fill,
-                        request,
                         interaction.text,
                     )
-                )
     return conflicts
 
 
@@ -134,11 +147,18 @@ def review(
     state: MemberState,
     *,
     refill_overridden: bool = False,
+    ingredients: tuple[Drug, ...] = (),
 ) -> tuple[DurConflict, ...]:
     """The conflicts a paid claim reports (warnings, and hard edits the pharmacist
     overrode); 88 with every conflict when a hard edit is not overridden."""
     conflicts = find_conflicts(
-        request, plan, drug, snapshot, state, refill_overridden=refill_overridden
+        request,
+        plan,
+        drug,
+        snapshot,
+        state,
+        refill_overridden=refill_overridden,
+        ingredients=ingredients,
     )
     trios = {(s.reason, s.professional_service, s.result) for s in request.dur_services}
     open_edits = [

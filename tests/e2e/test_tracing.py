@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 
 from rx_gateway.bootstrap import build_app
-from rx_gateway.client import GatewayClient
+from rx_gateway.client import GatewayClient, reversal_for
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import InvalidRequest
 from rx_gateway.observability import tracing
 from rx_gateway.tools.synthetic import active_members
 from rx_gateway.tools.synthetic.claims import claim_request
+from rx_gateway.v1 import claims_pb2 as pb
 from tests.support import TEST_SETTINGS
 
 pytest.importorskip("opentelemetry.sdk.trace", reason="needs the otel extra")
@@ -59,15 +60,39 @@ async def test_a_claim_makes_rpc_and_database_spans_without_parameters(
             async with GatewayClient(f"127.0.0.1:{app.port}") as client:
                 with tracing.span("test.client"):
                     reply = await client.submit(request)
+                # a reversal, an E1 and a syntax reject have their adjudication spans too
+                await client.reverse(reversal_for(request))
+                await client.check_eligibility(
+                    pb.EligibilityRequest(header=request.header, insurance=request.insurance)
+                )
+                bad = pb.ClaimRequest()
+                bad.CopyFrom(request)
+                bad.claim.days_supply = 0
+                await client.submit(bad)
         finally:
             await app.stop()  # RX_GATEWAY_OTEL: stopping the app stops tracing
     finally:
         tracing.shutdown()
     assert not tracing.enabled()
     assert reply.transaction_response_status == "P"
-    spans = exporter.get_finished_spans()
+    spans = sorted(exporter.get_finished_spans(), key=lambda s: s.start_time or 0)
     rpc = [s for s in spans if s.name == "/rx_gateway.v1.ClaimService/Submit"]
-    assert len(rpc) == 1, [s.name for s in spans]
+    assert len(rpc) == 2, [s.name for s in spans]  # the claim, then the syntax reject
+    # a reversal, an E1 and a syntax reject have their adjudication spans too
+    others = [
+        dict(s.attributes or {})
+        for s in spans
+        if s.name == "adjudicate" and s.context.trace_id != rpc[0].context.trace_id
+    ]
+    assert [(o["rx.transaction"], o["rx.status"]) for o in others] == [
+        ("B2", "A"),
+        ("E1", "A"),
+        ("B1", "R"),
+    ], others
+    every = spans
+    spans = [
+        s for s in spans if s.context.trace_id == rpc[0].context.trace_id or s.name == "test.client"
+    ]
     assert any(s.name == "test.client" for s in spans)  # span() once tracing is on
     assert rpc[0].attributes is not None
     assert rpc[0].attributes["rpc.method"] == "Submit"
@@ -92,7 +117,7 @@ async def test_a_claim_makes_rpc_and_database_spans_without_parameters(
         request.patient.date_of_birth,
         request.claim.prescription_reference_number,
     } - {""}
-    for span in spans:
+    for span in every:  # the reversal's, the E1's and the reject's too
         assert span.attributes is not None
         assert "db.statement.parameters" not in span.attributes, span.name
         values = _values(span.attributes)

@@ -216,11 +216,13 @@ class ClaimProcessor:
         prescription_reference_number: str,
     ) -> ClaimResponse:
         """M/I rejects: answered and audited without reading any member state."""
-        response = rejected(
-            ordered(syntax),
-            prescription_reference_number=prescription_reference_number,
-            reference_data_version=self._reference.snapshot.version,
-        )
+        with self._span("adjudicate") as span:
+            response = rejected(
+                ordered(syntax),
+                prescription_reference_number=prescription_reference_number,
+                reference_data_version=self._reference.snapshot.version,
+            )
+            _describe(span, action, response)
         await store.record_outcome(action, response, {"rejects": _codes(response)})
         return response
 
@@ -350,9 +352,11 @@ class ClaimProcessor:
         plan = snapshot.plans.get(stored.response.plan_id) if stored else None
         if stored is not None:
             request = await _hinted_reversal(store, request, stored)
-        outcome = reverse_checked(
-            request, stored, plan, authorization_number=self._authorization_numbers()
-        )
+        with self._span("adjudicate") as span:
+            outcome = reverse_checked(
+                request, stored, plan, authorization_number=self._authorization_numbers()
+            )
+            _describe(span, "B2", outcome.response if isinstance(outcome, Reversal) else outcome)
         if not isinstance(outcome, Reversal):
             await store.record_outcome(
                 "B2",
@@ -421,7 +425,9 @@ class ClaimProcessor:
         with self._admitted(deadline):
             lookup = await self._eligibility_read(request, deadline)
         state = lookup.state
-        result = check_eligibility_checked(request, snapshot, state)
+        with self._span("adjudicate") as span:
+            result = check_eligibility_checked(request, snapshot, state)
+            _describe_codes(span, "E1", result.transaction_response_status, result.rejects)
         approved = result.transaction_response_status is ResponseStatus.APPROVED
         return EligibilityAnswer(result, state.purses if state and approved else ())
 
@@ -568,18 +574,35 @@ async def _hinted_reversal(
 
 
 def _describe(span: object, transaction: str, response: ClaimResponse) -> None:
+    """The adjudication span's attributes from a claim response."""
+    _describe_codes(
+        span,
+        transaction,
+        response.transaction_response_status,
+        response.rejects,
+        response.plan_id,
+    )
+
+
+def _describe_codes(
+    span: object,
+    transaction: str,
+    status: ResponseStatus,
+    rejects: tuple[Reject, ...],
+    plan_id: str = "",
+) -> None:
     """The adjudication span's attributes, bounded codes only (never a cardholder, a name, a
     date of birth or an Rx number): nothing when tracing is off (the span is then None)."""
     set_attribute = getattr(span, "set_attribute", None)
     if set_attribute is None:
         return
     set_attribute("rx.transaction", transaction)
-    set_attribute("rx.status", response.transaction_response_status.value)
-    set_attribute("rx.reject_count", len(response.rejects))
-    if response.rejects:
-        set_attribute("rx.first_reject", response.rejects[0].code.value)
-    if response.plan_id:
-        set_attribute("rx.plan_id", response.plan_id)
+    set_attribute("rx.status", status.value)
+    set_attribute("rx.reject_count", len(rejects))
+    if rejects:
+        set_attribute("rx.first_reject", rejects[0].code.value)
+    if plan_id:
+        set_attribute("rx.plan_id", plan_id)
 
 
 def _codes(response: ClaimResponse) -> list[str]:

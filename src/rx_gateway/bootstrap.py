@@ -298,11 +298,17 @@ async def _build_app(
     finally:
         await conn.close()
     made: list[PostgresClaimStore] = []  # the store, once it exists: it warms new connections
+    warm = warming(lambda: made[0] if made else None)
+
+    async def quiet_warm(connection: asyncpg.Connection) -> None:
+        with tracing.quiet():  # a warm-up's statements are no call's spans
+            await warm(connection)
+
     pool = await _open_pool(
         dsn,
         settings.pool,
         "RX_GATEWAY_DB_ROLE",
-        warming(lambda: made[0] if made else None),
+        quiet_warm,
         generic_plans=True,  # the claim path's statements: planned once per connection
     )
     undo.push_async_callback(pool.close)
@@ -314,7 +320,8 @@ async def _build_app(
         on_acquired=metrics.record_pool_wait,
     )
     metrics.watch_pool(pool)
-    await store.warm(settings.pool.size_min)
+    with tracing.quiet():
+        await store.warm(settings.pool.size_min)
     made.append(store)
     undo.push_async_callback(store.close_batches)
     if settings.batching and not await is_distributed(pool):

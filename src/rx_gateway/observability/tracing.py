@@ -91,6 +91,18 @@ def server_interceptor() -> aio.ServerInterceptor | None:  # type: ignore[type-a
     return None if active is None else active.interceptor
 
 
+def quiet() -> AbstractContextManager[object]:
+    """Within it the instrumented libraries make no spans: a connection's warm-up (a hundred
+    statements prepared, each a root span of its own) is the gateway's, not a call's."""
+    if _state.active is None:
+        return contextlib.nullcontext()
+    from opentelemetry.instrumentation.utils import (  # type: ignore[import-untyped,import-not-found,unused-ignore] # noqa: PLC0415
+        suppress_instrumentation,
+    )
+
+    return suppress_instrumentation()  # type: ignore[no-any-return,unused-ignore]
+
+
 def configure(exporter: str = "otlp", *, span_exporter: Any = None) -> None:
     """Start tracing in this process (a second call keeps the first configuration).
 

@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 from collections.abc import Coroutine, Sequence
 from dataclasses import replace
 from typing import Any
@@ -195,7 +196,16 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    signal.signal(signal.SIGTERM, _terminate)
+    if threading.current_thread() is not threading.main_thread():
+        return _main(argv)  # signals reach the main thread only (a caller's own thread)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)  # a caller in this process keeps its own
+
+
+def _main(argv: Sequence[str] | None) -> int:
     for name, value in GRPC_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     args = build_parser().parse_args(argv)

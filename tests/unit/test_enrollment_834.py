@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,8 @@ def _span_of(plan: EnrollmentPlan, member_id: str) -> Coverage:
         pytest.param(
             member("E834C1", maintenance="024",
                    lines=coverage(COMMERCIAL, maintenance="024", end="20261031")),
-            {"members_terminated": 1, "spans_changed": 1},
+            # the child on the card is left as it was, and said
+            {"members_terminated": 1, "spans_changed": 1, "dependents_still_covered": 1},
             "E834M1",
             Coverage(COMMERCIAL, "EMP2-FT", D(2026, 1, 1), D(2026, 10, 31),
                      CoverageEndReason.TERMINATED, "COMMERCIAL"),
@@ -124,7 +126,7 @@ def _span_of(plan: EnrollmentPlan, member_id: str) -> Coverage:
         ),
         pytest.param(
             member("E834C1", maintenance="024", dates=["DTP*357*D8*20260930"]),
-            {"members_terminated": 1, "spans_changed": 1},
+            {"members_terminated": 1, "spans_changed": 1, "dependents_still_covered": 1},
             "E834M1",
             Coverage(COMMERCIAL, "EMP2-FT", D(2026, 1, 1), D(2026, 9, 30),
                      CoverageEndReason.TERMINATED, "COMMERCIAL"),
@@ -147,6 +149,28 @@ def test_each_maintenance_type_plans_its_writes(
     plan = _plan(interchange(body))
     assert {k: v for k, v in plan.counts.as_dict().items() if v} == counts
     assert _span_of(plan, member_id) == span
+
+
+def test_a_subscribers_termination_says_which_dependents_it_left_covered() -> None:
+    """Only the subscriber's 024: the child on the card is not ended (a file's members are
+    what it changes; nothing is inferred), and the summary says one dependent is still
+    covered after the subscriber's termination. The child's own 024 in the same file, or a
+    dependent on another card of the family, is not counted."""
+    subscriber_ends = member(
+        "E834C1", maintenance="024", lines=coverage(COMMERCIAL, maintenance="024", end="20261031")
+    )
+    plan = _plan(interchange(subscriber_ends))
+    assert [s.member_id for s in plan.spans] == ["E834M1"]
+    assert plan.counts.dependents_still_covered == 1
+    child_too = subscriber_ends + member(
+        "E834C1", maintenance="024", subscriber=False, first="SAM", born="20120304", gender="M",
+        lines=coverage(COMMERCIAL, maintenance="024", end="20261031"),
+    )  # fmt: skip
+    assert _plan(interchange(child_too)).counts.dependents_still_covered == 0
+    other_card = replace(CHILD, cardholder_id="E834C2", person_code="001",
+                         patient_relationship_code=1)  # fmt: skip
+    stored = Enrolled((SUBSCRIBER, other_card), STORED.coverages, STORED.family_employers)
+    assert _plan(interchange(subscriber_ends), stored).counts.dependents_still_covered == 0
 
 
 def test_reinstatement_reopens_the_ended_span() -> None:

@@ -249,6 +249,9 @@ class EnrollmentCounts:
     spans_changed: int = 0
     lines_skipped: int = 0  # coverage lines of no pharmacy plan here (DEN, VIS, medical HLT)
     differences: int = 0  # compare-only members or lines that do not match what is stored
+    # dependents on a card whose subscriber's coverage of a plan this file ended, still
+    # covered by it after that day: the file did not end theirs (nothing is inferred; said)
+    dependents_still_covered: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -290,6 +293,12 @@ class EnrollmentOutcome:
             + f"; coverage spans: {c.spans_added} added, {c.spans_changed} re-dated"
             + (f"; {c.lines_skipped} non-pharmacy lines skipped" if c.lines_skipped else "")
             + (f"; {c.differences} differences (compare only)" if c.differences else "")
+            + (
+                f"; {c.dependents_still_covered} dependent(s) still covered after their"
+                " subscriber's termination (send their 024 if they are not)"
+                if c.dependents_still_covered
+                else ""
+            )
             + f"; claims for review: {self.claims_for_review}"
         )
 
@@ -360,6 +369,8 @@ class _Planner:
         self.touched: set[str] = set()
         self.counts: dict[str, int] = dict.fromkeys(EnrollmentCounts.__dataclass_fields__, 0)
         self.sponsor_id = ""  # the transaction set's sponsor (N1*P5)
+        # (subscriber, plans, day): subscribers' coverage this file ended
+        self.subscribers_ended: list[tuple[EnrolledMember, set[str], dt.date]] = []
 
     def fail(self, where: Where, element: str, message: str) -> NoReturn:
         refuse(self.source, where, element, message)
@@ -652,6 +663,30 @@ class _Planner:
         for s in targets:
             s.now = replace(s.now, end=at.date, end_reason=CoverageEndReason.TERMINATED)
             s.where = at.where
+        if change.subscriber and targets:
+            self.subscribers_ended.append((member, {s.now.plan_id for s in targets}, at.date))
+
+    def dependents_still_covered(self) -> int:
+        """Dependents on the card of a subscriber whose coverage this file ended who are still
+        covered by that plan after the day (the file left them as they were)."""
+        found: set[str] = set()
+        for subscriber, plan_ids, day in self.subscribers_ended:
+            for member_id in self.cards.get(subscriber.cardholder_id, ()):
+                other = self.members[member_id]
+                if (
+                    member_id == subscriber.member_id
+                    or other.person_code == "001"
+                    or (other.patient_relationship_code == 1)
+                ):
+                    continue
+                if any(
+                    s.now.plan_id in plan_ids
+                    and s.now.start <= day
+                    and (s.now.end is None or s.now.end > day)
+                    for s in self.spans.get(member_id, ())
+                ):
+                    found.add(member_id)
+        return len(found)
 
     def reinstate(
         self, member: EnrolledMember, change: MemberChange, line: CoverageLine | None
@@ -779,6 +814,7 @@ class _Planner:
                 if s.before != s.now:
                     writes.append(SpanWrite(member.family_id, member_id, s.before, s.now))
                     self.counts["spans_added" if s.before is None else "spans_changed"] += 1
+        self.counts["dependents_still_covered"] = self.dependents_still_covered()
         members = tuple(
             m for i, m in sorted(self.members.items()) if self.stored_members.get(i) != m
         )

@@ -277,21 +277,28 @@ def _role(environ: Mapping[str, str], name: str, default: str) -> str | None:
 
 
 def _database_url(environ: Mapping[str, str], name: str) -> str | None:
-    """A postgresql:// URL whose host and port can be read (asyncpg raised a bare ValueError,
+    """A postgresql:// URL whose hosts and ports can be read (asyncpg raised a bare ValueError,
     a traceback, on a port that is no number or a broken IPv6 host, and dropped a port past
-    65535 silently); never echoed back: it may carry a password."""
+    65535 silently). Several hosts (h1:5432,h2:5433) are allowed, as asyncpg takes them. The
+    message names what is wrong, never the URL's text (it may carry a password)."""
     raw = environ.get(name) or None
     if raw is None:
         return None
+    wanted = "postgresql://USER@HOST:PORT/DATABASE"
     try:
         parts = urlsplit(raw)
-        parts.port  # noqa: B018 - reading it checks it (a number of 0-65535)
-    except ValueError as error:
-        raise InvalidRequest(
-            name, f"not a database URL postgresql://USER@HOST:PORT/DATABASE ({error})"
-        ) from None
+    except ValueError:  # an unbalanced [ of an IPv6 host
+        raise InvalidRequest(name, f"not a database URL {wanted} (a broken [IPv6] host)") from None
     if parts.scheme not in ("postgresql", "postgres"):
-        raise InvalidRequest(name, "must be a postgresql:// URL")
+        raise InvalidRequest(name, f"must be a postgresql:// URL ({wanted})")
+    hosts = parts.netloc.rpartition("@")[2]
+    for host in hosts.split(",") if hosts else ():
+        port = host.rpartition("]")[2] if host.startswith("[") else host
+        port = port.rpartition(":")[2] if ":" in port else ""
+        if port and not (port.isascii() and port.isdigit() and int(port) <= PORT_MAX):
+            raise InvalidRequest(
+                name, f"not a database URL {wanted}: a port must be a number of 0-{PORT_MAX}"
+            )
     return raw
 
 

@@ -262,7 +262,7 @@ def test_generate_options_have_help() -> None:
 
 def test_generate_with_too_few_members_is_one_line(tmp_path: Path) -> None:
     line = _one_line_error(_run("generate", str(tmp_path / "data"), "--members", "10"))
-    assert "--members 10 is too few" in line
+    assert "'10' is not a number of members of at least 100" in line
 
 
 def _latin1_pharmacy(directory: Path) -> None:
@@ -441,7 +441,7 @@ def test_numbers_say_what_they_must_be_and_the_poll_has_a_floor() -> None:
         (
             ["verify"],
             {"RX_GATEWAY_DATABASE_URL": "not-a-url"},
-            "cannot reach the database of RX_GATEWAY_DATABASE_URL (not a postgresql:// URL)",
+            "RX_GATEWAY_DATABASE_URL: must be a postgresql:// URL",
         ),
     ],
     ids=[
@@ -550,12 +550,20 @@ async def test_what_the_database_refuses_at_start_is_one_line(fresh_database: An
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("postgresql://postgres@127.0.0.1:notaport/db", "not a database URL"),
-        ("postgresql://postgres@[::1/db", "Invalid IPv6 URL"),
-        ("postgresql://postgres@127.0.0.1:99999/db", "Port out of range"),
+        ("postgresql://postgres@127.0.0.1:notaport/db", "a port must be a number"),
+        ("postgresql://postgres@[::1/db", "a broken [IPv6] host"),
+        ("postgresql://postgres@127.0.0.1:99999/db", "a port must be a number of 0-65535"),
         ("mysql://root@127.0.0.1/db", "must be a postgresql:// URL"),
+        # a '/' in an unencoded password ends the host: the rest must not be echoed
+        ("postgresql://rxgw:s3cret/Pass@db/rx", "a port must be a number"),
     ],
-    ids=["port not a number", "broken IPv6 host", "port past 65535", "another scheme"],
+    ids=[
+        "port not a number",
+        "broken IPv6 host",
+        "port past 65535",
+        "another scheme",
+        "unencoded password",
+    ],
 )
 def test_a_malformed_database_url_is_one_line(url: str, expected: str) -> None:
     """asyncpg raised a bare ValueError (a traceback) on the first two and dropped the port of
@@ -667,3 +675,14 @@ def test_a_tls_file_setting_naming_a_directory_says_so(tmp_path: Path) -> None:
     )
     assert result.returncode == 2 and "is a directory, not a file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_database_url_of_several_hosts_is_taken() -> None:
+    """asyncpg takes several hosts (a primary and a standby); the check must not refuse them."""
+    for url in (
+        "postgresql://u@db1:5432,db2:5433/rx",
+        "postgresql://u@db1:5433,db2/rx",
+        "postgresql://u@[::1]:5432/rx",
+        "postgresql:///rx?host=/run/postgresql",
+    ):
+        assert Settings.from_env({"RX_GATEWAY_DATABASE_URL": url}).database_url == url

@@ -3,6 +3,7 @@ purses hold once it is posted, whatever was spent since its claim (both doors)."
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from rx_gateway.client import GatewayClient, reversal_for
@@ -94,3 +95,33 @@ def _signed_overpunch(cents: int) -> str:
     assert cents >= 0
     digits = str(cents)
     return digits[:-1] + "{ABCDEFGHI"[int(digits[-1])]
+
+
+async def test_two_reversals_at_once_each_answer_the_balance_after_it(
+    client: GatewayClient, fixtures: dict[str, Any], rx_number: Any
+) -> None:
+    """Two claims on the HRA, then both reversed at once, sent without 302-C2 as many B2s are
+    (so the card's claims are not taken one at a time: the two go into one batch, or to two
+    gateways). Each answered the balance it read before the other's write (an outside
+    tester's soak: an HRA line of 670.00 where 960.00 was held). The one written second
+    answers all given back; the first, what is held once it alone is given back."""
+    a = _fill(fixtures, "generic_copay", rx_number())
+    b = _fill(fixtures, "preferred_brand", rx_number())
+    held = await _hra_available(client, a)
+    paid = [await client.submit(request) for request in (a, b)]
+    assert [p.transaction_response_status for p in paid] == ["P", "P"]
+    took = [_hra(p).paid_cents for p in paid]
+    assert all(t > 0 for t in took)
+    reversals = []
+    for request in (a, b):
+        reversal = reversal_for(request)
+        reversal.ClearField("insurance")  # no cardholder: 402-D2/403-D3 and the header only
+        reversals.append(reversal)
+    answers = await asyncio.gather(*(client.reverse(r) for r in reversals))
+    assert [r.transaction_response_status for r in answers] == ["A", "A"], answers
+    available = [_hra(r).available_cents for r in answers]
+    last = available.index(held)  # the reversal written second: everything is back
+    first = 1 - last
+    assert available[first] == held - took[last], (available, took, held)
+    assert [r.pricing.spending_account_amount_remaining_cents for r in answers] == available
+    assert await _hra_available(client, a) == held

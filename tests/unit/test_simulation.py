@@ -351,3 +351,22 @@ def test_a_design_refuses_only_the_unknown_keys_it_brings() -> None:
     typo = {"plans": {"COMM-HRA-2026": {"tiers": {"1": {"copay_centz": 500}}}}}
     with pytest.raises(DesignError, match=r"tiers\.1\.copay_centz"):
         apply_design(typo, "d.json", documents, SNAPSHOT)
+
+
+def test_a_claim_stored_with_0_for_no_limit_is_reproduced_by_none() -> None:
+    """Claims stored before 2026-12-01 kept 0 where a level has no limit (a self-only
+    member's family figures); a replay now says None (not sent). The same answer: it is
+    reproduced; another remaining amount is not."""
+    events = _history(_claims())
+    replayed = replay(events, _household(), SNAPSHOT, SNAPSHOT, period_filter(None, None))
+    first = next(r for r in replayed if r.paid and r.response.accumulators is not None)
+    view = first.response.accumulators
+    assert view is not None
+    no_limit = replace(view, deductible_family_remaining_cents=None)
+    stored_then = replace(view, deductible_family_remaining_cents=0)
+    now = replace(first, response=replace(first.response, accumulators=no_limit))
+    then = replace(first.event, real=replace(first.response, accumulators=stored_then))
+    assert reproduces(replace(now, event=then))
+    other = replace(view, deductible_family_remaining_cents=1)
+    then = replace(first.event, real=replace(first.response, accumulators=other))
+    assert not reproduces(replace(now, event=then))

@@ -48,6 +48,9 @@ class StoredClaim:
     # stack 128-UC sums): the reversal answers the balances after it
     purses_now: tuple[PurseState, ...] = ()
     class_code: str = ""
+    # the family's version when the reversal read it: the write refuses a family changed
+    # since (the answer's balances would be stale) and the reversal is read again
+    family_version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

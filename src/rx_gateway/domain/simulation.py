@@ -367,6 +367,23 @@ def replay(
     return out
 
 
+def _comparable(response: ClaimResponse) -> ClaimResponse:
+    """A response as a replay can reproduce it: without the reference data version, and with
+    a remaining amount of no limit (None) as claims stored before 2026-12-01 kept it (0)."""
+    view = response.accumulators
+    if view is not None:
+        view = replace(
+            view,
+            deductible_individual_remaining_cents=view.deductible_individual_remaining_cents or 0,
+            deductible_family_remaining_cents=view.deductible_family_remaining_cents or 0,
+            out_of_pocket_individual_remaining_cents=(
+                view.out_of_pocket_individual_remaining_cents or 0
+            ),
+            out_of_pocket_family_remaining_cents=view.out_of_pocket_family_remaining_cents or 0,
+        )
+    return replace(response, reference_data_version="", accumulators=view)
+
+
 def reproduces(replayed: Replayed) -> bool:
     """The replay answered what was answered: a paid claim's whole response (but the reference
     data version it names), a rejected claim's reject codes; and a reversal where there was."""
@@ -374,9 +391,7 @@ def reproduces(replayed: Replayed) -> bool:
     if replayed.reversed_later != event.reversed_later:
         return False
     if event.real is not None:
-        return replayed.paid and replace(replayed.response, reference_data_version="") == replace(
-            event.real, reference_data_version=""
-        )
+        return replayed.paid and _comparable(replayed.response) == _comparable(event.real)
     return not replayed.paid and (
         tuple(r.code.value for r in replayed.response.rejects) == event.real_rejects
     )

@@ -278,6 +278,7 @@ class LedgerWrites(MemberReads):
                 for p in record.get("purses", ())
             ),
             class_code=record.get("class_code") or "",
+            family_version=record.get("family_version"),
         )
 
     async def post_reversal(self, stored: StoredClaim, reversal: Reversal) -> ClaimResponse | None:
@@ -290,6 +291,8 @@ class LedgerWrites(MemberReads):
             "actor": self._actor,
             "audit": {"member_id": stored.member_id, "plan_id": stored.response.plan_id},
         }
+        if stored.family_version is not None:
+            payload["family_version"] = stored.family_version
         result = await self._post("reversal", stored.family_id, payload)
         if result["outcome"] == "posted":
             return None

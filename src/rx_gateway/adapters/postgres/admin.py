@@ -42,6 +42,15 @@ WHERE a.allotment_id = ANY($1::text[])
 """
 
 
+async def lock_funding_ids(conn: Any) -> None:
+    """One funding at a time, in the whole ledger, until the transaction ends: two with a new
+    ID for two families' purses (FundPurse, or a load's funding.csv beside either) would both
+    pass the check of funding_id_reused, each function locking its own family only. One lock
+    for all IDs: a load funds thousands, more than the lock table holds one by one; and
+    funding is rare beside claims, which never take it."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('rx-gateway funding'))")
+
+
 def funding_id_reused(funding: PurseFunding, uses: list[Any]) -> str | None:
     """Why a funding ID's stored uses (FUNDING_ID_USES_SQL rows) make ``funding`` a second
     funding event, or None. A funding ID names one event: sent again as it was, it is "already
@@ -99,12 +108,7 @@ class PostgresAdmin:
                     funding.purse_id,
                     "purse_id",
                 )
-                # one funding ID at a time: two calls with a new ID for two families' purses
-                # would both pass the check below (each function locks its own family only)
-                await conn.execute(
-                    "SELECT pg_advisory_xact_lock(hashtext('rx-gateway funding:' || $1))",
-                    funding.funding_id,
-                )
+                await lock_funding_ids(conn)
                 await _one_funding_event(conn, funding)
                 if funding.available_on is not None:
                     applied = await conn.fetchval(

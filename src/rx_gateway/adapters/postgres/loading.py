@@ -8,7 +8,11 @@ import asyncpg
 
 from rx_gateway.adapters.files.loader import Dataset
 from rx_gateway.adapters.files.tables import TABLES
-from rx_gateway.adapters.postgres.admin import FUNDING_ID_USES_SQL, funding_id_reused
+from rx_gateway.adapters.postgres.admin import (
+    FUNDING_ID_USES_SQL,
+    funding_id_reused,
+    lock_funding_ids,
+)
 from rx_gateway.domain import ledger
 from rx_gateway.domain.errors import ReferenceDataError
 from rx_gateway.service_layer.admin import PurseFunding
@@ -32,7 +36,6 @@ async def known_keys(conn: asyncpg.Connection) -> dict[str, set[Any]]:
             if r[1].isdigit()
         },
         "drugs": {r[0] for r in await conn.fetch("SELECT ndc FROM drug")},
-        "molecules": {r[0] for r in await conn.fetch("SELECT DISTINCT molecule FROM drug")},
         "drug_groups": {r[0] for r in await conn.fetch("SELECT DISTINCT drug_group FROM drug")},
         "members": {r[0] for r in await conn.fetch("SELECT member_id FROM member_key")},
         "families": {r[0] for r in await conn.fetch("SELECT family_id FROM family")},
@@ -219,6 +222,7 @@ async def _refuse_reused_funding_ids(conn: asyncpg.Connection, dataset: Dataset)
     rows = dataset.rows("funding.csv")
     if not rows:
         return
+    await lock_funding_ids(conn)  # as FundPurse does: no funding between the check and the load
     uses: dict[str, list[Any]] = {}
     for use in await conn.fetch(FUNDING_ID_USES_SQL, [r[0] for r in rows]):
         uses.setdefault(use["funding_id"], []).append(use)

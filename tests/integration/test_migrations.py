@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from rx_gateway.adapters.postgres.verify import run_checks
+from rx_gateway.adapters.postgres.verify import run_checks, schema_problem
 from rx_gateway.bootstrap import Database
 from rx_gateway.domain.errors import PreconditionFailed
 
@@ -26,19 +26,22 @@ async def test_an_upgrade_makes_every_employer_a_sponsor(
     await database.load(dataset[0])
     conn = await asyncpg.connect(dsn)
     try:
-        kept = dict(await conn.fetch("SELECT sponsor_id, admin_fee_cents FROM sponsor"))
+        terms = "SELECT sponsor_id, admin_fee_cents, billing_period_days FROM sponsor"
+        before = {r["sponsor_id"]: tuple(r) for r in await conn.fetch(terms)}
+        employers = [r[0] for r in await conn.fetch("SELECT DISTINCT employer_id FROM family")]
+        # one employer's sponsor row gone (as before load made it); another's terms its own
+        gone, kept = employers[0], employers[1]
+        await conn.execute("UPDATE sponsor SET admin_fee_cents = 123 WHERE sponsor_id = $1", kept)
         await conn.execute("DELETE FROM schema_migration WHERE version = 23")
-        gone = await conn.fetch(
-            "DELETE FROM sponsor WHERE sponsor_id IN (SELECT employer_id FROM family)"
-            " RETURNING sponsor_id"
-        )
-        assert gone
+        await conn.execute("DELETE FROM sponsor WHERE sponsor_id = $1", gone)
         failed = [r.name for r in await run_checks(conn) if not r.passed]
         assert any("sponsor" in name for name in failed), failed
         assert await database.migrate() == ["0023_employers_are_sponsors.sql"]
         assert [r.name for r in await run_checks(conn) if not r.passed] == []
-        back = {r["sponsor_id"] for r in await conn.fetch("SELECT sponsor_id FROM sponsor")}
-        assert back == set(kept)
+        after = {r["sponsor_id"]: tuple(r) for r in await conn.fetch(terms)}
+        assert set(after) == set(before)
+        assert after[kept][1] == 123  # stored terms are kept: ON CONFLICT DO NOTHING
+        assert after[gone][1] == 0  # back with the default terms (no fee)
     finally:
         await conn.close()
 
@@ -56,3 +59,10 @@ async def test_a_release_older_than_the_schema_refuses_to_run_on_it(fresh_databa
         await conn.close()
     with pytest.raises(PreconditionFailed, match="migration 0999, newer than this rx-gateway"):
         await database.migrate()
+    # the commands that do not migrate (verify, settle, exports...) read the same check
+    conn = await asyncpg.connect(dsn)
+    try:
+        problem = await schema_problem(conn)
+    finally:
+        await conn.close()
+    assert problem is not None and "newer than this rx-gateway knows" in problem

@@ -32,6 +32,16 @@ def _where(settings: Settings) -> str:
     return f"database {host}{port}{parts.path or ''}"
 
 
+def schema_error(problem: str, settings: Settings, fix: str) -> RxGatewayError:
+    """A schema_problem as one line: where, and ``fix`` (what to run), except for a schema a
+    newer release migrated, whose problem already says what to do (migrating cannot help)."""
+    from rx_gateway.adapters.postgres.database import NEWER_SCHEMA  # noqa: PLC0415
+
+    if NEWER_SCHEMA in problem:
+        return RxGatewayError(f"{problem} ({_where(settings)})")
+    return RxGatewayError(f"{problem} in {_where(settings)}: {fix}")
+
+
 def _data_dir_option(settings: Settings) -> str:
     """How to name this data directory again in a suggested command."""
     if settings.database_url is not None or settings.data_dir == Settings().data_dir:
@@ -102,7 +112,7 @@ async def verify(settings: Settings) -> int:
             if problem.startswith("no ")
             else f"run `rx-gateway {again}migrate`, then verify"
         )
-        return RxGatewayError(f"{problem} in {_where(settings)}: {fix}")
+        return schema_error(problem, settings, fix)
 
     if settings.database_url is None and not (settings.data_dir.resolve() / "pg").exists():
         # nothing was ever created there: say so without creating a database as a side effect
@@ -145,8 +155,7 @@ async def citus(settings: Settings, *, apply: bool) -> int:
         try:
             problem = await schema_problem(conn)
             if problem is not None:
-                msg = f"{problem} in {_where(settings)}: run `rx-gateway migrate` first"
-                raise RxGatewayError(msg)
+                raise schema_error(problem, settings, "run `rx-gateway migrate` first")
             try:
                 steps = await (distribute(conn) if apply else plan_distribution(conn))
             except CitusUnavailable as error:
@@ -181,8 +190,7 @@ async def ledger_connection(settings: Settings) -> AsyncIterator[tuple[Any, Any]
         try:
             problem = await schema_problem(conn)
             if problem is not None:
-                msg = f"{problem} in {_where(settings)}: run `rx-gateway migrate` (or load) first"
-                raise RxGatewayError(msg)
+                raise schema_error(problem, settings, "run `rx-gateway migrate` (or load) first")
             await init_connection(conn)
             pool = await asyncpg.create_pool(
                 database.dsn, min_size=1, max_size=1, init=init_connection

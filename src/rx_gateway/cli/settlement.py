@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
-from rx_gateway.cli.database import _where, open_database
+from rx_gateway.cli.database import _where, open_database, schema_error
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import ReferenceDataError, RxGatewayError
 from rx_gateway.domain.money import format_cents
@@ -54,8 +54,7 @@ async def _store(settings: Settings) -> AsyncIterator[tuple[PostgresSettlement, 
             async with pool.acquire() as conn:
                 problem = await schema_problem(conn)  # type: ignore[arg-type]
             if problem is not None:
-                msg = f"{problem} in {_where(settings)}: run `rx-gateway migrate` (or load) first"
-                raise RxGatewayError(msg)
+                raise schema_error(problem, settings, "run `rx-gateway migrate` (or load) first")
             snapshot = await PostgresReferenceLoader(pool).load_snapshot()
             yield PostgresSettlement(pool), list(snapshot.plans.values())
         finally:

@@ -150,6 +150,22 @@ def _migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+NEWER_SCHEMA = "newer than this rx-gateway knows"
+
+
+def newer_schema_problem(applied: int | None) -> str | None:
+    """Why this release must not run on a schema migrated up to ``applied``, or None: an
+    older rx-gateway on a schema a newer one migrated (its SQL would fail, or write what the
+    newer functions no longer read). Going back a release is refused, never attempted."""
+    newest = max(version for version, _, _ in _migrations())
+    if applied is None or applied <= newest:
+        return None
+    return (
+        f"the database's schema is at migration {applied:04d}, {NEWER_SCHEMA}"
+        f" ({newest:04d}): run the rx-gateway that migrated it"
+    )
+
+
 async def migrate(conn: asyncpg.Connection) -> list[str]:
     """Apply pending migrations, each in its own transaction. Safe to run concurrently."""
     applied_now = []
@@ -161,17 +177,10 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
             " applied_at timestamptz NOT NULL DEFAULT now())"
         )
         done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migration")}
-        known = _migrations()
-        newest = max(version for version, _, _ in known)
-        if done and max(done) > newest:
-            # an older rx-gateway on a schema a newer one migrated: its SQL would fail (or
-            # write what the newer functions no longer read)
-            msg = (
-                f"the database's schema is at migration {max(done):04d}, newer than this"
-                f" rx-gateway knows ({newest:04d}): run the rx-gateway that migrated it"
-            )
-            raise PreconditionFailed(msg)
-        for version, name, sql in known:
+        problem = newer_schema_problem(max(done, default=None))
+        if problem is not None:
+            raise PreconditionFailed(problem)
+        for version, name, sql in _migrations():
             if version in done:
                 continue
             async with conn.transaction():

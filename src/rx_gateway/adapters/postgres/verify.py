@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from rx_gateway.adapters.postgres.database import newer_schema_problem
 from rx_gateway.adapters.postgres.verify_settlement import SETTLEMENT_CHECKS
 
 # Every join between two per-family tables is on family_id too, so each check also runs on a
@@ -181,14 +182,18 @@ CHECKED_TABLES = (
 
 
 async def schema_problem(conn: asyncpg.Connection) -> str | None:
-    """Why the checks cannot run here (no rx-gateway schema, or one from before a migration
-    they need), or None. Reads the catalog only: creates nothing."""
+    """Why the checks (and the commands that do not migrate: settle, invoice, exports...)
+    cannot run here (no rx-gateway schema, one from before a migration they need, or one a
+    newer release migrated), or None. Reads only: creates nothing."""
     missing = await conn.fetchval(
         "SELECT array_agg(t ORDER BY t) FROM unnest($1::text[]) t WHERE to_regclass(t) IS NULL",
         list(CHECKED_TABLES),
     )
     if not missing:
-        return None
+        applied = None
+        if await conn.fetchval("SELECT to_regclass('schema_migration') IS NOT NULL"):
+            applied = await conn.fetchval("SELECT max(version) FROM schema_migration")
+        return newer_schema_problem(applied)
     if len(missing) == len(CHECKED_TABLES):
         return "no rx-gateway schema"
     return f"the rx-gateway schema is not current (no table {', '.join(missing)})"

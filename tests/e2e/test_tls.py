@@ -392,6 +392,19 @@ async def test_an_expired_certificate_or_a_leaf_as_the_client_ca_is_refused_at_s
     (tmp_path / "two-cas.pem").write_bytes(
         (pki / "ca.pem").read_bytes() + (tmp_path / "old-ca.pem").read_bytes()
     )
+    fresh_key = _key()
+    _write(
+        tmp_path,
+        "fresh",
+        _certificate(
+            "localhost", fresh_key, issuer, server=True, valid=(dt.timedelta(minutes=1), day)
+        ),
+        fresh_key,
+    )  # type: ignore[arg-type]
+    # the server's certificate, then an expired intermediate, in one chain file
+    (tmp_path / "chain.pem").write_bytes(
+        (pki / "server.pem").read_bytes() + (tmp_path / "old-ca.pem").read_bytes()
+    )
     pinned_key = _key()
     _write(tmp_path, "pinned", _certificate("switch-p", pinned_key, ca=False), pinned_key)
     server, key = pki / "server.pem", pki / "server.key"
@@ -399,7 +412,8 @@ async def test_an_expired_certificate_or_a_leaf_as_the_client_ca_is_refused_at_s
         (TlsFiles(tmp_path / "expired.pem", tmp_path / "expired.key"), "RX_GATEWAY_TLS_CERT_FILE: the certificate expired on"),
         (TlsFiles(tmp_path / "early.pem", tmp_path / "early.key"), "RX_GATEWAY_TLS_CERT_FILE: the certificate is not valid before"),
         (TlsFiles(server, key, pki / "switch-a.pem"), "RX_GATEWAY_TLS_CLIENT_CA_FILE: certificate 1 in it is not a CA certificate"),
-        (TlsFiles(server, key, tmp_path / "two-cas.pem"), "RX_GATEWAY_TLS_CLIENT_CA_FILE: certificate 2 in it expired on"),
+        (TlsFiles(server, key, tmp_path / "old-ca.pem"), "RX_GATEWAY_TLS_CLIENT_CA_FILE: certificate 1 in it expired on"),
+        (TlsFiles(tmp_path / "chain.pem", key), "RX_GATEWAY_TLS_CERT_FILE: certificate 2 of the chain expired on"),
     ]  # fmt: skip
     for files, message in cases:
         with pytest.raises(InvalidRequest) as raised:
@@ -408,6 +422,10 @@ async def test_an_expired_certificate_or_a_leaf_as_the_client_ca_is_refused_at_s
         assert "localhost" not in str(raised.value)  # what is wrong, not the subject
     TlsFiles(server, key, tmp_path / "pinned.pem").check()
     TlsFiles(server, key, pki / "ca.pem").check()
+    # a CA rotation: one expired CA beside a valid one is logged, not fatal (OpenSSL uses the
+    # valid one); a certificate issued a minute ago on a faster clock is taken
+    TlsFiles(server, key, tmp_path / "two-cas.pem").check()
+    TlsFiles(tmp_path / "fresh.pem", tmp_path / "fresh.key").check()
     # and the gateway refuses to start on it, before any pool is opened
     settings = replace(
         TEST_SETTINGS,

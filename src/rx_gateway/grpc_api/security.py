@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from rx_gateway.domain.values import is_digits
 from rx_gateway.jsontext import parse_json
 
 ANY_PCN = "*"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,14 +144,15 @@ class TlsFiles:
     def _check_dates_and_roles(self, now: dt.datetime | None = None) -> None:
         """The TLS library loads an expired (or not yet valid) certificate, and a leaf where a
         CA belongs, without a word; every client's handshake then fails. Refused at start-up
-        naming the setting: the server certificate (the chain file's first) must be valid
-        now; each client CA certificate must be valid now and able to sign a switch's
-        certificate (a CA, or a self-signed certificate pinned as its own anchor)."""
+        naming the setting: each certificate of the server's chain must be valid now (a few
+        minutes of clock skew allowed); of the client CAs, at least one must be valid now and
+        able to sign a switch's certificate (a CA, or a self-signed certificate pinned as its
+        own anchor). Client CAs that are not (one expired during a rotation) are logged."""
         from cryptography import x509  # noqa: PLC0415 - only when TLS is configured
 
         moment = now or dt.datetime.now(dt.UTC)
         try:  # the TLS library took the files; one it reads and this parser does not is its
-            server = x509.load_pem_x509_certificate(self.cert_file.read_bytes())
+            chain = x509.load_pem_x509_certificates(self.cert_file.read_bytes())
             cas = (
                 x509.load_pem_x509_certificates(self.client_ca_file.read_bytes())
                 if self.client_ca_file is not None
@@ -156,15 +160,28 @@ class TlsFiles:
             )
         except ValueError:
             return
-        problem = _validity_problem(server, moment)
-        if problem is not None:
-            raise InvalidRequest("RX_GATEWAY_TLS_CERT_FILE", f"the certificate {problem}")
-        for number, ca in enumerate(cas, start=1):
-            problem = _validity_problem(ca, moment) or _not_an_anchor(ca)
+        for number, certificate in enumerate(chain, start=1):
+            problem = _validity_problem(certificate, moment)
             if problem is not None:
-                raise InvalidRequest(
-                    "RX_GATEWAY_TLS_CLIENT_CA_FILE", f"certificate {number} in it {problem}"
-                )
+                which = "the certificate" if number == 1 else f"certificate {number} of the chain"
+                raise InvalidRequest("RX_GATEWAY_TLS_CERT_FILE", f"{which} {problem}")
+        unusable = [
+            (number, problem)
+            for number, ca in enumerate(cas, start=1)
+            if (problem := _validity_problem(ca, moment) or _not_an_anchor(ca)) is not None
+        ]
+        if cas and len(unusable) == len(cas):
+            number, problem = unusable[0]
+            raise InvalidRequest(
+                "RX_GATEWAY_TLS_CLIENT_CA_FILE",
+                f"certificate {number} in it {problem}"
+                + ("" if len(cas) == 1 else f" (and none of its {len(cas)} can be used)"),
+            )
+        for number, problem in unusable:
+            log.warning(
+                "a client CA certificate cannot verify switches; the others are used",
+                extra={"certificate": number, "problem": problem},
+            )
 
     def server_credentials(self, *, require_client_certificate: bool) -> grpc.ServerCredentials:
         self.check()
@@ -176,6 +193,9 @@ class TlsFiles:
         )
 
 
+CLOCK_SKEW = dt.timedelta(minutes=5)  # a certificate issued moments ago on a faster clock
+
+
 def _validity_problem(certificate: Any, now: dt.datetime) -> str | None:
     """Why ``certificate`` is not valid at ``now`` (one line, its subject never), or None."""
     if now > certificate.not_valid_after_utc:
@@ -183,7 +203,7 @@ def _validity_problem(certificate: Any, now: dt.datetime) -> str | None:
             f"expired on {certificate.not_valid_after_utc:%Y-%m-%d %H:%M} UTC: renew it"
             " (every client's handshake would fail)"
         )
-    if now < certificate.not_valid_before_utc:
+    if now + CLOCK_SKEW < certificate.not_valid_before_utc:
         return (
             f"is not valid before {certificate.not_valid_before_utc:%Y-%m-%d %H:%M} UTC:"
             " check this machine's clock or the certificate's dates"

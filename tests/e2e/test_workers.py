@@ -163,3 +163,28 @@ async def test_a_second_serve_workers_on_a_held_port_is_refused(loaded_dsn: str)
             if server is not None and server.poll() is None:
                 server.send_signal(signal.SIGTERM)
                 await asyncio.to_thread(server.communicate, timeout=60)
+
+
+def test_the_unshared_probe_refuses_a_port_held_on_any_address(monkeypatch: Any) -> None:
+    """A host resolving to ::1 and 127.0.0.1 ("localhost"), another gateway's workers on
+    127.0.0.1 only: the probe passed at the first address that bound (::1) and our workers
+    joined the other's IPv4 listener. Unshared, a held address refuses; shared (a worker
+    beside its siblings), it is taken."""
+    import socket
+
+    from rx_gateway.grpc_api.security import port_problem
+
+    with socket.socket() as held:
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        real = socket.getaddrinfo
+
+        def both(host: str, number: int, **kw: Any) -> Any:
+            return [*real("::1", number, **kw), *real("127.0.0.1", number, **kw)]
+
+        monkeypatch.setattr(socket, "getaddrinfo", both)
+        problem = port_problem("localhost", port, shared=False)
+        assert problem is not None and "already in use" in problem
+        assert port_problem("localhost", port, shared=True) is None

@@ -206,7 +206,7 @@ async def reconcile(
     if applied.previously is not None:
         print(
             f"{bank}: already reconciled on {applied.previously:%Y-%m-%d}: its lines matched"
-            " then stay matched; those that matched nothing then were matched again"
+            " then stay matched; those that matched nothing then were tried again"
         )
     print(f"{len(matches)} matched, {len(problems)} exception(s); report {stem}.md and .json")
     for p in problems:

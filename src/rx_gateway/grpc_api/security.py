@@ -268,18 +268,29 @@ def port_problem(host: str, port: int, *, shared: bool = False) -> str | None:
     except (socket.gaierror, UnicodeError) as error:
         return f"host {host!r} does not resolve ({error})"
     problems = []
+    bound = False
     for family, kind, proto, _, sockaddr in found:
         with socket.socket(family, kind, proto) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if shared and hasattr(socket, "SO_REUSEPORT"):
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             try:
                 probe.bind(sockaddr)
             except OSError as error:
                 problems.append(error)
+                # unshared, an address another listener holds is refused even when another
+                # resolved address is free ("localhost": ::1 free, 127.0.0.1 held by another
+                # gateway's workers, which ours would join there)
+                if not shared and error.errno == errno.EADDRINUSE:
+                    break
             else:
-                return None  # grpc binds what it can of the resolved addresses
-    first = problems[0]
+                bound = True  # grpc binds what it can of the resolved addresses
+    held = any(e.errno == errno.EADDRINUSE for e in problems)
+    if bound and (shared or not held):
+        return None
+    first = next((e for e in problems if e.errno == errno.EADDRINUSE), problems[0])
     if first.errno == errno.EADDRINUSE:
         return f"port {port} is already in use (another rx-gateway running?)"
     if first.errno == errno.EADDRNOTAVAIL:

@@ -83,3 +83,31 @@ async def test_no_write_starts_after_the_callers_deadline(
     assert await conn.fetchval("SELECT count(*) FROM claim WHERE claim_key = $1", key) == 1
     with pytest.raises(DeadlineExceeded):  # a deadline already gone reads nothing at all
         await prompt.submit(request, deadline=asyncio.get_running_loop().time() - 1)
+
+
+async def test_a_deadline_passing_while_the_pool_is_busy_is_deadline_exceeded(
+    loaded_dsn: str,
+) -> None:
+    """A one-connection pool held by another claim, and a caller whose deadline is shorter
+    than the pool's wait: it answered UNAVAILABLE "claims database unavailable" of a healthy
+    database; its deadline passed, so DEADLINE_EXCEEDED. With the pool's own wait shorter,
+    the pool is what gave up: UNAVAILABLE (StorageUnavailable) as before."""
+    from rx_gateway.domain.errors import StorageUnavailable
+
+    pool = await create_pool(loaded_dsn, replace(TEST_SETTINGS.pool, size_min=1, size_max=1))
+    try:
+        store = PostgresClaimStore(pool, acquire_timeout_s=2.0)
+        held = await pool.acquire()
+        try:
+            loop = asyncio.get_running_loop()
+            with pytest.raises(DeadlineExceeded):
+                async with store.session(deadline=loop.time() + 0.05) as session:
+                    await session.family_of("nobody", "001")
+            quick = PostgresClaimStore(pool, acquire_timeout_s=0.05)
+            with pytest.raises(StorageUnavailable):
+                async with quick.session(deadline=loop.time() + 5) as session:
+                    await session.family_of("nobody", "001")
+        finally:
+            await pool.release(held)
+    finally:
+        await pool.close()

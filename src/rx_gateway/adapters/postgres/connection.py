@@ -90,9 +90,23 @@ class Session:
         if self._deadline is not None:
             wait = min(wait, _left(self._deadline))
         began = time.perf_counter()
-        with mapped_errors():
-            async with asyncio.timeout(wait):
-                self._connection = await store._pool.acquire()
+        try:
+            with mapped_errors():
+                async with asyncio.timeout(wait):
+                    self._connection = await store._pool.acquire()
+        except StorageUnavailable as error:
+            # the wait was the caller's deadline, not the pool's timeout: DEADLINE_EXCEEDED
+            # (it said "claims database unavailable" of a healthy database)
+            deadline = self._deadline
+            if (
+                deadline is not None
+                and isinstance(error.__cause__, TimeoutError)
+                and deadline - asyncio.get_running_loop().time() <= 0
+                and wait < store._acquire_timeout_s
+            ):
+                msg = "the caller's deadline passed waiting for a database connection"
+                raise DeadlineExceeded(msg) from error
+            raise
         if store._on_acquired is not None:
             store._on_acquired(time.perf_counter() - began)
         return store._bound(self._connection, self._deadline)

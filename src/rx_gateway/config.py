@@ -9,7 +9,8 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import NoReturn
+from urllib.parse import parse_qs, urlsplit
 
 from rx_gateway.addresses import PORT_MAX, split_listen_address
 from rx_gateway.domain.errors import InvalidRequest
@@ -277,28 +278,43 @@ def _role(environ: Mapping[str, str], name: str, default: str) -> str | None:
 
 
 def _database_url(environ: Mapping[str, str], name: str) -> str | None:
-    """A postgresql:// URL whose hosts and ports can be read (asyncpg raised a bare ValueError,
-    a traceback, on a port that is no number or a broken IPv6 host, and dropped a port past
-    65535 silently). Several hosts (h1:5432,h2:5433) are allowed, as asyncpg takes them. The
-    message names what is wrong, never the URL's text (it may carry a password)."""
+    """A postgresql:// URL asyncpg reads as its author meant: hosts and ports that are
+    numbers (a port that is none, or a broken IPv6 host, was an asyncpg ValueError traceback;
+    a port past 65535 was dropped silently), and no unencoded @, / or ? in the password
+    (asyncpg splits the user part at the first @, the path at the first /: the password's
+    tail became a host, a port or the database, and messages then showed it). Several hosts
+    (h1:5432,h2:5433) are taken, as asyncpg takes them. The message names what is wrong,
+    never any of the URL's text (it may carry a password)."""
     raw = environ.get(name) or None
     if raw is None:
         return None
-    wanted = "postgresql://USER@HOST:PORT/DATABASE"
+    wanted = "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+
+    def refuse(problem: str) -> NoReturn:
+        raise InvalidRequest(name, f"not a database URL {wanted}: {problem}")
+
     try:
         parts = urlsplit(raw)
-    except ValueError:  # an unbalanced [ of an IPv6 host
-        raise InvalidRequest(name, f"not a database URL {wanted} (a broken [IPv6] host)") from None
+        query = parse_qs(parts.query, strict_parsing=True) if parts.query else {}
+    except ValueError:
+        refuse("a broken [IPv6] host or query (percent-encode @ / ? # in the password)")
     if parts.scheme not in ("postgresql", "postgres"):
         raise InvalidRequest(name, f"must be a postgresql:// URL ({wanted})")
-    hosts = parts.netloc.rpartition("@")[2]
-    for host in hosts.split(",") if hosts else ():
-        port = host.rpartition("]")[2] if host.startswith("[") else host
-        port = port.rpartition(":")[2] if ":" in port else ""
+    if "@" in parts.path or parts.path.count("/") > 1 or "@" in parts.query:
+        refuse("an @ or / past the host: percent-encode them in the password (%40, %2F)")
+    hosts = parts.netloc.partition("@")[2] if "@" in parts.netloc else parts.netloc
+    if "@" in hosts:
+        refuse("a second @: percent-encode the password's @ (%40)")
+    ports = [
+        (host.rpartition("]")[2] if host.startswith("[") else host).partition(":")[2]
+        for host in (hosts.split(",") if hosts else ())
+    ]
+    if hosts and any(not host for host in hosts.split(",")):
+        refuse("an empty host in the list of hosts")
+    ports += [p for key in ("port",) for value in query.get(key, ()) for p in value.split(",")]
+    for port in ports:
         if port and not (port.isascii() and port.isdigit() and int(port) <= PORT_MAX):
-            raise InvalidRequest(
-                name, f"not a database URL {wanted}: a port must be a number of 0-{PORT_MAX}"
-            )
+            refuse(f"a port must be a number of 0-{PORT_MAX} (percent-encode : in the password)")
     return raw
 
 

@@ -77,7 +77,14 @@ async def test_the_workers_stdout_reaches_the_parents_and_does_not_block_them(
     waited 30 s for them), and SIGTERM stops the service within the drain time."""
     pytest.importorskip("opentelemetry.sdk.trace", reason="needs the otel extra")
     port = free_port()
-    server = _serve(loaded_dsn, port, RX_GATEWAY_OTEL="1", OTEL_TRACES_EXPORTER="console")
+    # spans exported every 0.5 s, not at shutdown alone: the flush on shutdown is bounded (2 s)
+    server = _serve(
+        loaded_dsn,
+        port,
+        RX_GATEWAY_OTEL="1",
+        OTEL_TRACES_EXPORTER="console",
+        OTEL_BSP_SCHEDULE_DELAY="500",
+    )
     try:
         assert server.stdout is not None
         line = await asyncio.to_thread(server.stdout.readline)
@@ -87,7 +94,7 @@ async def test_the_workers_stdout_reaches_the_parents_and_does_not_block_them(
             for _ in range(3):
                 request = generic_fill(fixtures, member, rx_number(), "20261112")
                 assert (await client.submit(request)).transaction_response_status in "PR"
-        await asyncio.sleep(6)  # the SDK's batch processor exports every 5 s
+        await asyncio.sleep(3)  # the batch processor exports every 0.5 s (above)
         began = time.monotonic()
         server.send_signal(signal.SIGTERM)
         out, errors = await asyncio.to_thread(server.communicate, timeout=60)
@@ -188,3 +195,27 @@ def test_the_unshared_probe_refuses_a_port_held_on_any_address(monkeypatch: Any)
         problem = port_problem("localhost", port, shared=False)
         assert problem is not None and "already in use" in problem
         assert port_problem("localhost", port, shared=True) is None
+
+
+def test_the_probe_takes_a_host_whose_ipv6_the_machine_lacks(monkeypatch: Any) -> None:
+    """IPv6 disabled, "localhost" resolving to 127.0.0.1 then ::1: creating the IPv6 probe
+    fails (EAFNOSUPPORT), a traceback once the probe stopped returning at the first address
+    that bound. An address family the host lacks is an unusable address: the port is free."""
+    import errno
+    import socket
+
+    from rx_gateway.grpc_api.security import port_problem
+
+    real_info, real_socket = socket.getaddrinfo, socket.socket
+
+    def both(host: str, number: int, **kw: Any) -> Any:
+        return [*real_info("127.0.0.1", number, **kw), *real_info("::1", number, **kw)]
+
+    def no_ipv6(family: int = socket.AF_INET, *args: Any, **kw: Any) -> Any:
+        if family == socket.AF_INET6:
+            raise OSError(errno.EAFNOSUPPORT, "Address family not supported by protocol")
+        return real_socket(family, *args, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", both)
+    monkeypatch.setattr(socket, "socket", no_ipv6)
+    assert port_problem("localhost", 0, shared=False) is None

@@ -167,10 +167,21 @@ def test_a_subscribers_termination_says_which_dependents_it_left_covered() -> No
         lines=coverage(COMMERCIAL, maintenance="024", end="20261031"),
     )  # fmt: skip
     assert _plan(interchange(child_too)).counts.dependents_still_covered == 0
-    other_card = replace(CHILD, cardholder_id="E834C2", person_code="001",
-                         patient_relationship_code=1)  # fmt: skip
+    # a dependent of the family on another card (person code and relationship a child's)
+    other_card = replace(CHILD, cardholder_id="E834C2")
     stored = Enrolled((SUBSCRIBER, other_card), STORED.coverages, STORED.family_employers)
     assert _plan(interchange(subscriber_ends), stored).counts.dependents_still_covered == 0
+    # the subscriber reinstated later in the file: nothing ended, nothing to say
+    reinstated = subscriber_ends + member(
+        "E834C1", maintenance="025", lines=coverage(COMMERCIAL, maintenance="025", begin="20260101")
+    )
+    assert _plan(interchange(reinstated)).counts.dependents_still_covered == 0
+    # the child's own 024, a month later: sent, so not counted
+    child_later = subscriber_ends + member(
+        "E834C1", maintenance="024", subscriber=False, first="SAM", born="20120304", gender="M",
+        lines=coverage(COMMERCIAL, maintenance="024", end="20261130"),
+    )  # fmt: skip
+    assert _plan(interchange(child_later)).counts.dependents_still_covered == 0
 
 
 def test_reinstatement_reopens_the_ended_span() -> None:

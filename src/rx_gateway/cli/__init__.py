@@ -202,7 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
     finally:
-        signal.signal(signal.SIGTERM, previous)  # a caller in this process keeps its own
+        if previous is not None:  # None: a handler set outside Python, not ours to restore
+            signal.signal(signal.SIGTERM, previous)  # a caller in this process keeps its own
 
 
 def _main(argv: Sequence[str] | None) -> int:

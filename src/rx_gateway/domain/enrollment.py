@@ -667,10 +667,17 @@ class _Planner:
             self.subscribers_ended.append((member, {s.now.plan_id for s in targets}, at.date))
 
     def dependents_still_covered(self) -> int:
-        """Dependents on the card of a subscriber whose coverage this file ended who are still
-        covered by that plan after the day (the file left them as they were)."""
+        """Dependents on the card of a subscriber whose coverage this file ended (and did not
+        reopen) who are still covered by that plan after the day, their span as the file
+        left it untouched (a dependent the file changed itself, its own 024 on another day
+        say, was sent)."""
         found: set[str] = set()
         for subscriber, plan_ids, day in self.subscribers_ended:
+            ended = {
+                s.now.plan_id
+                for s in self.spans.get(subscriber.member_id, ())
+                if s.now.plan_id in plan_ids and s.now.end == day
+            }
             for member_id in self.cards.get(subscriber.cardholder_id, ()):
                 other = self.members[member_id]
                 if (
@@ -680,7 +687,8 @@ class _Planner:
                 ):
                     continue
                 if any(
-                    s.now.plan_id in plan_ids
+                    s.now.plan_id in ended
+                    and s.before == s.now  # not changed by this file
                     and s.now.start <= day
                     and (s.now.end is None or s.now.end > day)
                     for s in self.spans.get(member_id, ())

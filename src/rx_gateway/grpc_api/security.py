@@ -144,10 +144,11 @@ class TlsFiles:
     def _check_dates_and_roles(self, now: dt.datetime | None = None) -> None:
         """The TLS library loads an expired (or not yet valid) certificate, and a leaf where a
         CA belongs, without a word; every client's handshake then fails. Refused at start-up
-        naming the setting: each certificate of the server's chain must be valid now (a few
-        minutes of clock skew allowed); of the client CAs, at least one must be valid now and
-        able to sign a switch's certificate (a CA, or a self-signed certificate pinned as its
-        own anchor). Client CAs that are not (one expired during a rotation) are logged."""
+        naming the setting: the server's certificate must be valid now (a few minutes of clock
+        skew allowed; the rest of its chain file is logged when not); of the client CAs, at
+        least one must be valid now and able to sign a switch's certificate (a CA, or a
+        self-signed certificate pinned as its own anchor). Client CAs that are not (one
+        expired during a rotation) are logged."""
         from cryptography import x509  # noqa: PLC0415 - only when TLS is configured
 
         moment = now or dt.datetime.now(dt.UTC)
@@ -160,11 +161,19 @@ class TlsFiles:
             )
         except ValueError:
             return
+        # the server's own certificate must be valid; the rest of the chain file is what
+        # clients may use to reach an anchor, and they stop at the first one they trust (a
+        # full chain still carrying an expired cross-sign works): logged, not refused
         for number, certificate in enumerate(chain, start=1):
             problem = _validity_problem(certificate, moment)
+            if problem is not None and number == 1:
+                raise InvalidRequest("RX_GATEWAY_TLS_CERT_FILE", f"the certificate {problem}")
             if problem is not None:
-                which = "the certificate" if number == 1 else f"certificate {number} of the chain"
-                raise InvalidRequest("RX_GATEWAY_TLS_CERT_FILE", f"{which} {problem}")
+                log.warning(
+                    "a certificate of the server's chain is not valid now; clients that trust"
+                    " another one reach their anchor without it",
+                    extra={"certificate": number, "problem": problem},
+                )
         unusable = [
             (number, problem)
             for number, ca in enumerate(cas, start=1)
@@ -270,23 +279,23 @@ def port_problem(host: str, port: int, *, shared: bool = False) -> str | None:
     problems = []
     bound = False
     for family, kind, proto, _, sockaddr in found:
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if shared and hasattr(socket, "SO_REUSEPORT"):
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            if family == socket.AF_INET6:
-                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            try:
+        try:
+            # created, set and bound as grpc binds (a wildcard :: is dual-stack, so an IPv4
+            # holder of the port is seen); an address family the host lacks is unusable
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if shared and hasattr(socket, "SO_REUSEPORT"):
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
                 probe.bind(sockaddr)
-            except OSError as error:
-                problems.append(error)
-                # unshared, an address another listener holds is refused even when another
-                # resolved address is free ("localhost": ::1 free, 127.0.0.1 held by another
-                # gateway's workers, which ours would join there)
-                if not shared and error.errno == errno.EADDRINUSE:
-                    break
-            else:
-                bound = True  # grpc binds what it can of the resolved addresses
+        except OSError as error:
+            problems.append(error)
+            # unshared, an address another listener holds is refused even when another
+            # resolved address is free ("localhost": ::1 free, 127.0.0.1 held by another
+            # gateway's workers, which ours would join there)
+            if not shared and error.errno == errno.EADDRINUSE:
+                break
+        else:
+            bound = True  # grpc binds what it can of the resolved addresses
     held = any(e.errno == errno.EADDRINUSE for e in problems)
     if bound and (shared or not held):
         return None

@@ -6,6 +6,7 @@ names exactly what is wrong.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import asyncpg
@@ -185,15 +186,20 @@ async def schema_problem(conn: asyncpg.Connection) -> str | None:
     """Why the checks (and the commands that do not migrate: settle, invoice, exports...)
     cannot run here (no rx-gateway schema, one from before a migration they need, or one a
     newer release migrated), or None. Reads only: creates nothing."""
+    applied = None
+    if await conn.fetchval("SELECT to_regclass('schema_migration') IS NOT NULL"):
+        # a login that may not read it (least privilege) is taken at its word: no check
+        with contextlib.suppress(asyncpg.InsufficientPrivilegeError):
+            applied = await conn.fetchval("SELECT max(version) FROM schema_migration")
+    newer = newer_schema_problem(applied)  # first: a newer release may have renamed a table
+    if newer is not None:
+        return newer
     missing = await conn.fetchval(
         "SELECT array_agg(t ORDER BY t) FROM unnest($1::text[]) t WHERE to_regclass(t) IS NULL",
         list(CHECKED_TABLES),
     )
     if not missing:
-        applied = None
-        if await conn.fetchval("SELECT to_regclass('schema_migration') IS NOT NULL"):
-            applied = await conn.fetchval("SELECT max(version) FROM schema_migration")
-        return newer_schema_problem(applied)
+        return None
     if len(missing) == len(CHECKED_TABLES):
         return "no rx-gateway schema"
     return f"the rx-gateway schema is not current (no table {', '.join(missing)})"

@@ -152,11 +152,14 @@ async def serve_workers(settings: Settings, workers: int) -> int:
             )
             children.append(child)
             assert child.stdout is not None  # noqa: S101 - PIPE above
-            line = (await child.stdout.readline()).decode()
-            if not line.startswith("rx-gateway listening"):
-                # the worker has said why on stderr (shared with this process)
-                msg = f"worker {len(children)} of {workers} did not start"
-                raise RxGatewayError(msg)
+            while True:  # what a worker prints before it listens (a console exporter's spans)
+                line = (await child.stdout.readline()).decode()
+                if line.startswith("rx-gateway listening"):
+                    break
+                if not line:  # it ended: it has said why on stderr (shared with this process)
+                    msg = f"worker {len(children)} of {workers} did not start"
+                    raise RxGatewayError(msg)
+                sys.stdout.write(line)
         print(
             f"rx-gateway listening on {settings.listen_address} with {workers} workers", flush=True
         )

@@ -23,7 +23,7 @@ from typing import Any
 import grpc
 from grpc import aio
 
-from rx_gateway.addresses import PORT_MAX, split_listen_address
+from rx_gateway.addresses import PORT_MAX, bind_problem, split_listen_address
 from rx_gateway.domain.errors import InvalidRequest, PermissionDenied, Unauthenticated
 from rx_gateway.domain.values import is_digits
 from rx_gateway.jsontext import parse_json
@@ -300,13 +300,7 @@ def port_problem(host: str, port: int, *, shared: bool = False) -> str | None:
     if bound and (shared or not held):
         return None
     first = next((e for e in problems if e.errno == errno.EADDRINUSE), problems[0])
-    if first.errno == errno.EADDRINUSE:
-        return f"port {port} is already in use (another rx-gateway running?)"
-    if first.errno == errno.EADDRNOTAVAIL:
-        return f"{host} is not an address of this machine"
-    if first.errno == errno.EACCES:
-        return f"permission denied for port {port} (ports below 1024 need privileges)"
-    return first.strerror or str(first)
+    return bind_problem(first, host, port)
 
 
 def listen(

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import functools
 import os
 import socket
@@ -43,7 +42,7 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.parser import text_string_to_metric_families
 
-from rx_gateway.addresses import split_listen_address
+from rx_gateway.addresses import bind_problem, split_listen_address
 from rx_gateway.domain.errors import InvalidRequest
 from rx_gateway.domain.outcome import ResponseStatus
 from rx_gateway.domain.rejects import RejectCode
@@ -318,7 +317,7 @@ def start_metrics_listener(
     try:
         server = _metrics_server(host, port, registry, tls)
     except OSError as error:
-        raise InvalidRequest(address, _bind_problem(error, host, port)) from None
+        raise InvalidRequest(address, bind_problem(error, host, port)) from None
     thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
     thread.start()
     return MetricsListener(server, thread)
@@ -370,18 +369,6 @@ def _metrics_server(
     server = Server((str(address[0]), port), Handler)
     server.set_app(make_wsgi_app(registry))
     return server
-
-
-def _bind_problem(error: OSError, host: str, port: int) -> str:
-    if isinstance(error, socket.gaierror):
-        return f"host {host!r} does not resolve ({error})"
-    if error.errno == errno.EADDRINUSE:
-        return f"port {port} is already in use (another rx-gateway running?)"
-    if error.errno == errno.EADDRNOTAVAIL:
-        return f"{host} is not an address of this machine"
-    if error.errno == errno.EACCES:
-        return f"permission denied for port {port} (ports below 1024 need privileges)"
-    return error.strerror or str(error)
 
 
 def forget_process(pid: int, multiprocess_dir: Path) -> None:

@@ -223,3 +223,34 @@ def test_the_probe_takes_a_host_whose_ipv6_the_machine_lacks(monkeypatch: Any) -
     monkeypatch.setattr(socket, "getaddrinfo", both)
     monkeypatch.setattr(socket, "socket", no_ipv6)
     assert port_problem("localhost", 0, shared=False) is None
+
+
+def test_metrics_files_of_a_killed_supervisor_are_removed_at_the_next_start() -> None:
+    """`serve --workers` killed with SIGKILL leaves its metrics directory in the temporary
+    directory (nothing runs on the way out): the next start removes the ones whose process
+    is gone, and leaves a live one's."""
+    import tempfile
+    from pathlib import Path
+
+    from rx_gateway.cli.serving import (
+        METRICS_DIRECTORY_PREFIX,
+        _remove_stale_metrics_directories,
+    )
+
+    gone_pid = subprocess.Popen([sys.executable, "-c", "pass"])  # a pid that is gone
+    gone_pid.wait()
+    base = Path(tempfile.gettempdir())
+    stale = base / f"{METRICS_DIRECTORY_PREFIX}{gone_pid.pid}-test"
+    live = base / f"{METRICS_DIRECTORY_PREFIX}{os.getpid()}-test"
+    for directory in (stale, live):
+        directory.mkdir(exist_ok=True)
+        (directory / "counter_1.db").write_bytes(b"")
+    try:
+        _remove_stale_metrics_directories()
+        assert not stale.exists() and live.exists()
+    finally:
+        for directory in (stale, live):
+            if directory.exists():
+                for file in directory.iterdir():
+                    file.unlink()
+                directory.rmdir()

@@ -236,6 +236,24 @@ MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 SIBLING_SIGNAL_GRACE_S = 1.0
 
 
+METRICS_DIRECTORY_PREFIX = "rx-gateway-metrics-"  # then the supervising process's pid
+
+
+def _remove_stale_metrics_directories() -> None:
+    """The metrics files of a `serve --workers` whose parent was killed (SIGKILL: no clean-up)
+    stay in the temporary directory: removed at the next start, when their pid is gone."""
+    for stale in Path(tempfile.gettempdir()).glob(f"{METRICS_DIRECTORY_PREFIX}*-*"):
+        pid = stale.name.removeprefix(METRICS_DIRECTORY_PREFIX).partition("-")[0]
+        if not pid.isdigit() or not stale.is_dir() or stale.stat().st_uid != os.getuid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(stale, ignore_errors=True)
+        except OSError:  # alive (another user's: no permission) or not ours to judge
+            continue
+
+
 @dataclass
 class _WorkerMetrics:
     """Under --workers, one scrape sees every worker: the workers write their metrics to files
@@ -251,7 +269,8 @@ class _WorkerMetrics:
             return cls()
         from rx_gateway.observability.metrics import start_metrics_listener  # noqa: PLC0415
 
-        directory = Path(tempfile.mkdtemp(prefix="rx-gateway-metrics-"))
+        _remove_stale_metrics_directories()
+        directory = Path(tempfile.mkdtemp(prefix=f"{METRICS_DIRECTORY_PREFIX}{os.getpid()}-"))
         try:
             listener = start_metrics_listener(
                 settings.metrics_listen_address,

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -14,16 +13,12 @@ from rx_gateway.bootstrap import Database
 from rx_gateway.domain.errors import PreconditionFailed
 
 
-async def test_an_upgrade_makes_every_employer_a_sponsor(
-    fresh_database: Any, dataset: tuple[Path, dict[str, Any]]
-) -> None:
+async def test_an_upgrade_makes_every_employer_a_sponsor(fresh_loaded_database: Any) -> None:
     """A database loaded before load made employers sponsors (here: their sponsor rows gone
     and 0023 not applied) failed `verify` after the upgrade until a `load` ran again: the
     migration makes them sponsors, with the default terms, and keeps the stored ones."""
-    dsn = await fresh_database()
+    dsn = await fresh_loaded_database()
     database = Database(dsn)
-    await database.migrate()
-    await database.load(dataset[0])
     conn = await asyncpg.connect(dsn)
     try:
         terms = "SELECT sponsor_id, admin_fee_cents, billing_period_days FROM sponsor"

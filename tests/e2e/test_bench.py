@@ -44,6 +44,7 @@ OVERLOAD_KEYS = {
     "overload_refused",
     "overload_errors",
     "overload_server_p99_ms",
+    "overload_send_lag_p99_ms",
 }
 METRICS_KEYS = {
     "batch_size_read_mean_at_capacity",
@@ -119,6 +120,8 @@ async def test_bench_writes_report_plot_and_final_json_line(
     assert summary["overload_errors"] >= 0
     # the admitted claims' p99 inside the handler, from the gateway's own histogram
     assert 0 < summary["overload_server_p99_ms"] <= 5_000
+    # how late the generator itself sent its calls (p99 over every call, refused ones too)
+    assert 0 <= summary["overload_send_lag_p99_ms"] < 2_000
     # the gateway's metrics at saturation: claims per round trip, the pool's wait (None when no
     # call acquired: the batches keep their connections, only calls that do not batch acquire)
     assert summary["batch_size_read_mean_at_capacity"] >= 1

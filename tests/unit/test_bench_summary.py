@@ -198,9 +198,11 @@ def test_overload_goodput_counts_admitted_answers_over_the_send_window() -> None
         "overload_refused": 2_390,
         "overload_errors": 10,
         "overload_server_p99_ms": 0.0,  # not scraped
+        "overload_send_lag_p99_ms": 0.0,
     }
-    scraped = replace(overload, server_p99_ms=24.5)
+    scraped = replace(overload, server_p99_ms=24.5, send_lag_p99_ms=3.2)
     assert overload_keys([*RESULTS, scraped])["overload_server_p99_ms"] == 24.5
+    assert overload_keys([*RESULTS, scraped])["overload_send_lag_p99_ms"] == 3.2
     # admitted answers trailing past the send window stretch it
     late = replace(overload, answered_seconds=5.0)
     assert overload_keys([*RESULTS, late])["overload_goodput_per_s"] == 400.0

@@ -48,7 +48,9 @@ floor's keys: floor_claim_capacity_per_s, floor_claim_per_s_at_p99_10ms, capacit
 p99_rate_ratio, cpu_ms_per_claim_gateway, cpu_ms_per_claim_postgres,
 cpu_ms_per_call_floor_server, cpu_ms_per_call_floor_postgres, cpu_ratio_gateway and
 cpu_ratio_postgres; the overload run's overload_offered_per_s, overload_goodput_per_s,
-overload_goodput_ratio, overload_p99_admitted_ms, overload_refused and overload_errors; the
+overload_goodput_ratio, overload_p99_admitted_ms, overload_refused, overload_errors,
+overload_server_p99_ms (the admitted claims' p99 inside the handler) and
+overload_send_lag_p99_ms (how late the load generator itself sent its calls); the
 metrics at saturation batch_size_read_mean_at_capacity, batch_size_write_mean_at_capacity and
 pool_wait_ms_p99_at_capacity; and cpu_ms_per_claim_by_worker. --quick stays under 3 minutes;
 the full mode under 10 minutes.

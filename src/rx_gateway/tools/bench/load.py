@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import asyncpg
@@ -62,11 +62,13 @@ async def open_loop(call: Call, count: int, rate: int, meter: CpuMeter, *, mix: 
     RESOURCE_EXHAUSTED (refused by admission control) is counted apart from the errors, and
     only the admitted calls' latencies enter the histogram."""
     histogram = latency_histogram()
+    lags = latency_histogram()
     tally = Tally()
     pending: set[asyncio.Task[None]] = set()
     loop = asyncio.get_running_loop()
 
     async def one(index: int, intended: float) -> None:
+        lags.record_value(max(1, int((time.perf_counter() - intended) * 1_000_000)))
         try:
             key = await call(index)
         except grpc.aio.AioRpcError as error:
@@ -92,7 +94,8 @@ async def open_loop(call: Call, count: int, rate: int, meter: CpuMeter, *, mix: 
     if pending:
         await asyncio.gather(*pending)
     elapsed = time.perf_counter() - start
-    return measured(mix, rate, elapsed, count, histogram, tally, meter, start)
+    result = measured(mix, rate, elapsed, count, histogram, tally, meter, start)
+    return replace(result, send_lag_p99_ms=percentile_ms(lags, 99))
 
 
 def measured(

@@ -60,6 +60,10 @@ class RateResult:
     pool_wait_ms_p99: float | None = None
     server_refused: int | None = None
     server_p99_ms: float | None = None
+    # open loop: the p99 of how late the load generator itself sent its calls (from each
+    # call's intended time to the moment its dispatcher handed it to grpc): latency the
+    # generator's own queue adds, which no server can remove (0.0 for closed-loop runs)
+    send_lag_p99_ms: float = 0.0
 
     @property
     def holds_target(self) -> bool:

@@ -129,6 +129,7 @@ def overload_keys(results: list[RateResult]) -> dict[str, float]:
             "overload_refused": 0,
             "overload_errors": 0,
             "overload_server_p99_ms": 0.0,
+            "overload_send_lag_p99_ms": 0.0,
         }
     send_window = run.sent / run.offered_per_s if run.offered_per_s else 0.0
     window = max(send_window, run.answered_seconds)
@@ -142,6 +143,7 @@ def overload_keys(results: list[RateResult]) -> dict[str, float]:
         "overload_errors": run.errors,
         # the admitted claims' p99 inside the handler (0.0: not scraped)
         "overload_server_p99_ms": run.server_p99_ms or 0.0,
+        "overload_send_lag_p99_ms": run.send_lag_p99_ms,
     }
 
 

@@ -4,6 +4,7 @@ purses hold once it is posted, whatever was spent since its claim (both doors)."
 from __future__ import annotations
 
 import asyncio
+import datetime
 from typing import Any
 
 from rx_gateway.client import GatewayClient, reversal_for
@@ -12,6 +13,7 @@ from rx_gateway.tools.synthetic.claims import claim_request
 from rx_gateway.v1 import claims_pb2 as pb
 from tests.support_d0 import reversal_transmission
 
+N = 20
 DAY = "20260415"  # no other test fills these drugs for this member near it
 
 
@@ -125,3 +127,44 @@ async def test_two_reversals_at_once_each_answer_the_balance_after_it(
     assert available[first] == held - took[last], (available, took, held)
     assert [r.pricing.spending_account_amount_remaining_cents for r in answers] == available
     assert await _hra_available(client, a) == held
+
+
+async def test_many_reversals_of_one_card_at_once_without_302_c2_all_approved(
+    client: GatewayClient, fixtures: dict[str, Any], rx_number: Any
+) -> None:
+    """N paid claims of one member reversed all at once, without 302-C2: each reversal finds
+    its card from the claim it reverses and takes that card's turn, so none reads a family
+    version another is about to change. Before, they read one version together, each write
+    after the first found it changed, and the last of them ran out of attempts (ABORTED,
+    seen at N = 20) where a switch expects N approvals."""
+    member = fixtures["members"]["hdhp_single"]
+    drug = fixtures["drugs"]["preferred_brand"]
+    start = datetime.date(2026, 1, 2)
+    days = [(start + datetime.timedelta(days=17 * i)).strftime("%Y%m%d") for i in range(N)]
+    # 17 days apart, half a month's supply each: no fill is too soon after the one before
+    requests = [
+        claim_request(
+            fixtures,
+            member,
+            drug,
+            pharmacy=fixtures["pharmacies"]["preferred"],
+            rx_number=rx_number(),
+            date_of_service=day,
+            quantity_thousandths=15_000,
+            days_supply=15,
+        )
+        for day in days
+    ]
+    paid = [await client.submit(request) for request in requests]
+    assert [p.transaction_response_status for p in paid] == ["P"] * N, paid
+    reversals = []
+    for request in requests:
+        reversal = reversal_for(request)
+        reversal.ClearField("insurance")
+        reversals.append(reversal)
+    answers = await asyncio.gather(*(client.reverse(r) for r in reversals))
+    assert [r.transaction_response_status for r in answers] == ["A"] * N, answers
+    # all given back: the same claims pay again, as new claims
+    again = await client.submit(requests[0])
+    assert again.transaction_response_status == "P"
+    assert (await client.reverse(reversal_for(requests[0]))).transaction_response_status == "A"

@@ -249,15 +249,21 @@ class ClaimProcessor:
         prescription_reference_number: str,
         once: Callable[[ClaimSession], Awaitable[ClaimResponse]],
         deadline: float | None,
+        card_of: Callable[[ClaimSession], Awaitable[str]] | None = None,
     ) -> ClaimResponse:
         """A B1 or B2 admitted: its M/I rejects (audited, nothing read), or the transaction on
-        its card's turn, run again on fresh state while the family keeps changing."""
+        its card's turn, run again on fresh state while the family keeps changing. A request
+        that names no card (a B2 without 302-C2) finds it with ``card_of`` first, so that
+        the card's claims still go one at a time."""
         with self._admitted(deadline):
             if syntax:
                 async with self._store.session(deadline=deadline) as store:
                     return await self._syntax_reject(
                         store, action, syntax, prescription_reference_number
                     )
+            if not cardholder_id and card_of is not None:
+                async with self._store.session(deadline=deadline) as store:
+                    cardholder_id = await card_of(store)
             async with (
                 self._turns.turn(cardholder_id, deadline),
                 self._store.session(deadline=deadline) as store,
@@ -341,6 +347,7 @@ class ClaimProcessor:
             request.prescription_reference_number,
             lambda store: self._reverse_once(store, request),
             deadline,
+            card_of=lambda store: _card_of_claim(store, request),
         )
 
     async def _reverse_once(self, store: ClaimSession, request: ReversalRequest) -> ClaimResponse:
@@ -444,6 +451,13 @@ class ClaimProcessor:
                 request.service_date,
                 "",
             )
+
+
+async def _card_of_claim(store: ClaimSession, request: ReversalRequest) -> str:
+    """The card of the claim a B2 reverses ("" when there is none: the reversal then rejects
+    on its own read)."""
+    stored = await store.claim_for_reversal(request.key.as_text())
+    return stored.cardholder_id if stored is not None else ""
 
 
 @dataclass(frozen=True, slots=True)

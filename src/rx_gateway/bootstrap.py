@@ -325,7 +325,7 @@ async def _build_app(
     made.append(store)
     undo.push_async_callback(store.close_batches)
     if settings.batching and not await is_distributed(pool):
-        store.start_batching(on_batch=metrics.record_batch)
+        store.start_batching(on_batch=metrics.record_batch, tracing=tracing.batch_tracing())
     loader = PostgresReferenceLoader(pool, acquire_timeout_s=settings.pool.acquire_timeout_s)
     reference = ReferenceHolder(await loader.load_snapshot())
     metrics.set_reference_version(reference.snapshot.version)

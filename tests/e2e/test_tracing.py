@@ -4,12 +4,15 @@ carries a query parameter (member IDs, dates of birth and Rx numbers are PHI).""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from rx_gateway.adapters.postgres.batching import Coalescer
 from rx_gateway.bootstrap import build_app
 from rx_gateway.client import GatewayClient, reversal_for
 from rx_gateway.config import Settings
@@ -184,3 +187,128 @@ def test_a_collector_that_does_not_answer_delays_a_stop_two_seconds_at_most() ->
     assert result.returncode == 0, result.stderr
     took = float(result.stdout.strip().splitlines()[-1])
     assert took < tracing.FLUSH_ON_SHUTDOWN_S + 1.0, (took, result.stderr[-2000:])
+
+
+async def test_a_shared_round_trip_is_its_own_trace_linked_to_each_claims_wait() -> None:
+    """Batched: claim 1 goes alone, claims 2 and 3 arrive while it is in flight and share the
+    next round trip. Each claim's wait ("db write") is in its own trace; claim 1's round trip
+    is the child of its wait; the shared one is a root span linked to both waits, and the
+    database calls inside a round trip are its children (before, they were children of
+    whichever claim had started the sender, in that claim's trace)."""
+    exporter = InMemorySpanExporter()
+    tracing.configure(span_exporter=exporter)
+    try:
+        tracer = tracing.batch_tracing()
+        assert tracer is not None
+
+        async def run(items: list[int], deadline: float | None) -> Sequence[int]:
+            with tracing.span("query"):  # stands for the asyncpg call
+                await asyncio.sleep(0.01)
+            return [i * 10 for i in items]
+
+        coalescer: Coalescer[int, int] = Coalescer(run, tracing=tracer, kind="write")
+
+        async def claim(n: int) -> int:
+            with tracing.span(f"claim {n}"):
+                return await coalescer.call(n)
+
+        first = asyncio.ensure_future(claim(1))
+        await asyncio.sleep(0.002)  # claim 1's round trip is in flight
+        assert await asyncio.gather(first, claim(2), claim(3)) == [10, 20, 30]
+    finally:
+        tracing.shutdown()
+    spans = exporter.get_finished_spans()
+    by_id = {s.context.span_id: s for s in spans}
+    claims = {s.name: s for s in spans if s.name.startswith("claim ")}
+    waits = {by_id[s.parent.span_id].name: s for s in spans if s.name == "db write" and s.parent}
+    assert set(waits) == {"claim 1", "claim 2", "claim 3"}
+    for name, wait in waits.items():
+        assert wait.context.trace_id == claims[name].context.trace_id
+    rounds = sorted(
+        (s for s in spans if s.name == "db write batch"),
+        key=lambda s: (s.attributes or {})["rx.batch.size"],
+    )
+    assert [(s.attributes or {})["rx.batch.size"] for s in rounds] == [1, 2]
+    alone, shared = rounds
+    assert alone.parent is not None and alone.parent.span_id == waits["claim 1"].context.span_id
+    assert alone.context.trace_id == claims["claim 1"].context.trace_id
+    assert alone.links == () or not alone.links
+    assert shared.parent is None  # a root of its own
+    assert {link.context.span_id for link in shared.links} == {
+        waits["claim 2"].context.span_id,
+        waits["claim 3"].context.span_id,
+    }
+    assert shared.context.trace_id not in {c.context.trace_id for c in claims.values()}
+    queries = [s for s in spans if s.name == "query"]
+    assert sorted(by_id[q.parent.span_id].name for q in queries if q.parent) == [
+        "db write batch",
+        "db write batch",
+    ]
+    assert {q.parent.span_id for q in queries if q.parent} == {
+        alone.context.span_id,
+        shared.context.span_id,
+    }
+
+
+async def test_claims_in_flight_together_keep_each_others_calls_out_of_their_traces(
+    loaded_dsn: str, dataset: tuple[Path, dict[str, Any]], rx_number: Any
+) -> None:
+    """Eight claims at once over gRPC, batching on: every database call is the child of a
+    round trip ("db read batch" / "db write batch"); a round trip of one claim is in that
+    claim's trace, one of several is linked to each claim's wait; no claim's trace holds a
+    round trip that carried another claim."""
+    fixtures = dataset[1]
+    members = [m for m in active_members(dataset[0])[1800:] if m["plan_id"] == "COMM-HRA-2026"]
+    requests = [
+        claim_request(
+            fixtures,
+            member,
+            fixtures["drugs"]["generic"],
+            pharmacy=fixtures["pharmacies"]["preferred"],
+            rx_number=rx_number(),
+            date_of_service="20261111",
+        )
+        for member in members[:8]
+    ]
+    exporter = InMemorySpanExporter()
+    tracing.configure(span_exporter=exporter)
+    try:
+        app = await build_app(
+            replace(TEST_SETTINGS, admin_tokens={}, otel_enabled=True), loaded_dsn
+        )
+        try:
+            exporter.clear()
+            async with GatewayClient(f"127.0.0.1:{app.port}") as client:
+                replies = await asyncio.gather(*(client.submit(r) for r in requests))
+        finally:
+            await app.stop()
+    finally:
+        tracing.shutdown()
+    assert [r.transaction_response_status for r in replies] == ["P"] * 8
+    spans = exporter.get_finished_spans()
+    by_id = {s.context.span_id: s for s in spans}
+    rpc_traces = {
+        s.context.trace_id for s in spans if s.name == "/rx_gateway.v1.ClaimService/Submit"
+    }
+    assert len(rpc_traces) == 8
+    rounds = [s for s in spans if s.name in {"db read batch", "db write batch"}]
+    assert {s.name for s in rounds} == {"db read batch", "db write batch"}
+    for round_trip in rounds:
+        size = (round_trip.attributes or {})["rx.batch.size"]
+        assert size >= 1
+        if size == 1:
+            assert round_trip.context.trace_id in rpc_traces
+            assert round_trip.parent is not None
+            assert by_id[round_trip.parent.span_id].name in {"db read", "db write"}
+        else:
+            assert round_trip.parent is None
+            assert round_trip.context.trace_id not in rpc_traces
+            linked = [by_id[link.context.span_id] for link in round_trip.links]
+            assert len(linked) == size
+            assert {w.name for w in linked} <= {"db read", "db write"}
+            assert len({w.context.trace_id for w in linked}) == size  # one per claim
+    database = [s for s in spans if s.attributes and s.attributes.get("db.system") == "postgresql"]
+    assert database
+    for call in database:  # each under a round trip, none a root, none under a claim directly
+        assert call.parent is not None, call.name
+        assert by_id[call.parent.span_id].name in {"db read batch", "db write batch"}, call.name

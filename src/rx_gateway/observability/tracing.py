@@ -17,7 +17,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EXPORTERS",
     "MISSING_EXTRA",
+    "batch_tracing",
     "configure",
     "enabled",
     "server_interceptor",
@@ -83,6 +84,44 @@ def span(
         name, attributes=attributes
     )
     return result
+
+
+class _BatchTracing:
+    """The spans of batched database round trips (adapters.postgres.batching.BatchTracing):
+    each claim's wait ("db read" or "db write", in the claim's trace) and each round trip ("db
+    read batch", "db write batch", with its size) over the database calls it makes. A round
+    trip of one claim is the child of that claim's wait; a round trip several claims share is
+    a root span linked to each one's wait, so that no claim's trace holds another's calls."""
+
+    def __init__(self, tracer: Any) -> None:
+        self._tracer = tracer
+
+    @contextlib.contextmanager
+    def wait(self, kind: str) -> Iterator[object]:
+        with self._tracer.start_as_current_span(f"db {kind}") as waiting:
+            yield waiting.get_span_context()
+
+    def round_trip(self, kind: str, waits: Sequence[object]) -> AbstractContextManager[object]:
+        from opentelemetry import context, trace  # noqa: PLC0415 - the otel extra
+
+        attributes = {"rx.batch.size": len(waits)}
+        if len(waits) == 1:  # the child of its one claim's wait
+            parent = trace.set_span_in_context(trace.NonRecordingSpan(waits[0]))  # type: ignore[arg-type]
+            links = []
+        else:  # a root: it is every one of its claims'
+            parent = context.Context()
+            links = [trace.Link(wait) for wait in waits]  # type: ignore[arg-type]
+        started: AbstractContextManager[object] = self._tracer.start_as_current_span(
+            f"db {kind} batch", context=parent, links=links, attributes=attributes
+        )
+        return started
+
+
+def batch_tracing() -> _BatchTracing | None:
+    """The batches' spans once ``configure`` ran, else None (batching then makes no span and
+    pays nothing for them)."""
+    active = _state.active
+    return None if active is None else _BatchTracing(active.tracer)
 
 
 def server_interceptor() -> aio.ServerInterceptor | None:  # type: ignore[type-arg]

@@ -8,14 +8,20 @@ deadline passed) fails each of its callers with that error.
 
 The batch runs in a task of its own, not in any caller's: a caller whose RPC is cancelled
 stops waiting for its answer but does not cancel the round trip the other claims share.
+
+Traced (``tracing``, with OpenTelemetry on), each caller's wait is a span in its own trace and
+each round trip a span of its own over the database calls: the child of its one caller's
+wait, or, for a batch of several, a root linked to every caller's wait (a shared round trip
+belongs to no single claim's trace).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from rx_gateway.domain.errors import DeadlineExceeded
 
@@ -27,11 +33,22 @@ R = TypeVar("R")  # its result
 BATCH_SIZE_MAX = 64
 
 
+class BatchTracing(Protocol):
+    """Spans for batches (observability.tracing.batch_tracing): ``wait(kind)`` around one
+    caller's wait, entered as that caller, giving what its round trip links to;
+    ``round_trip(kind, waits)`` around one round trip, given its callers' ``wait`` values."""
+
+    def wait(self, kind: str) -> AbstractContextManager[object]: ...
+
+    def round_trip(self, kind: str, waits: Sequence[object]) -> AbstractContextManager[object]: ...
+
+
 @dataclass(slots=True)
 class _Waiting(Generic[I, R]):
     item: I
     deadline: float | None
     future: asyncio.Future[R]
+    trace: object = None  # the caller's wait, as BatchTracing.wait gave it (traced only)
 
 
 # A batch's runner: one round trip for the items, and for each its result or the exception
@@ -46,7 +63,8 @@ class Coalescer(Generic[I, R]):
     item, in order. ``deadline`` (the event loop's clock) is the latest of the items'
     deadlines, None if one has none: the round trip may take that long. Items whose deadline
     has passed before their batch goes are answered DeadlineExceeded and not sent.
-    ``on_batch(size)`` is told each batch's size (metrics)."""
+    ``on_batch(size)`` is told each batch's size (metrics); ``tracing`` makes the spans of the
+    callers' waits and of the round trips, named by ``kind``."""
 
     def __init__(
         self,
@@ -55,8 +73,12 @@ class Coalescer(Generic[I, R]):
         size_max: int = BATCH_SIZE_MAX,
         in_flight_max: int = 1,
         on_batch: Callable[[int], None] | None = None,
+        tracing: BatchTracing | None = None,
+        kind: str = "batch",
     ) -> None:
         self._run = run
+        self._tracing = tracing
+        self._kind = kind
         self._size_max = size_max
         self._in_flight_max = in_flight_max
         self._on_batch = on_batch
@@ -65,9 +87,15 @@ class Coalescer(Generic[I, R]):
         self._senders: set[asyncio.Task[None]] = set()  # held, so that none is collected
 
     async def call(self, item: I, deadline: float | None = None) -> R:
+        if self._tracing is None:
+            return await self._call(item, deadline, None)
+        with self._tracing.wait(self._kind) as trace:
+            return await self._call(item, deadline, trace)
+
+    async def _call(self, item: I, deadline: float | None, trace: object) -> R:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
-        self._waiting.append(_Waiting(item, deadline, future))
+        self._waiting.append(_Waiting(item, deadline, future, trace))
         if self._sending < self._in_flight_max:
             self._sending += 1
             sender = loop.create_task(self._send())
@@ -109,7 +137,11 @@ class Coalescer(Generic[I, R]):
             if self._on_batch is not None:
                 self._on_batch(len(batch))
             try:
-                outcomes = await self._run([w.item for w in batch], deadline)
+                if self._tracing is None:
+                    outcomes = await self._run([w.item for w in batch], deadline)
+                else:
+                    with self._tracing.round_trip(self._kind, [w.trace for w in batch]):
+                        outcomes = await self._run([w.item for w in batch], deadline)
             except Exception as error:
                 for waiting in batch:
                     if not waiting.future.done():

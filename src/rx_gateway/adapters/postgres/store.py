@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from rx_gateway.adapters.postgres.batching import Coalescer
+from rx_gateway.adapters.postgres.batching import BatchTracing, Coalescer
 from rx_gateway.adapters.postgres.claim_ledger import LedgerWrites
 from rx_gateway.adapters.postgres.connection import PINS_POOL_SIZE_MIN, Batches, Pin
 from rx_gateway.adapters.postgres.errors import mapped_errors
@@ -33,9 +33,11 @@ class PostgresClaimStore(LedgerWrites):
         *,
         in_flight_max: int = 1,
         on_batch: Callable[[str, int], None] | None = None,
+        tracing: BatchTracing | None = None,
     ) -> None:
         """From now on, claims in flight together share their reads and their writes.
-        ``on_batch(kind, size)`` is told every batch ("read" or "write")."""
+        ``on_batch(kind, size)`` is told every batch ("read" or "write"); ``tracing`` (when
+        traces are on) makes the spans of each claim's wait and of each round trip."""
 
         if self._batches is not None and not self._batches.closed:
             msg = "close_batches() first: the batches running now keep pooled connections"
@@ -49,8 +51,20 @@ class PostgresClaimStore(LedgerWrites):
             return lambda size: on_batch(kind, size)
 
         self._batches = Batches(
-            reads=Coalescer(self.read_batch, in_flight_max=in_flight_max, on_batch=told("read")),
-            writes=Coalescer(self.write_batch, in_flight_max=in_flight_max, on_batch=told("write")),
+            reads=Coalescer(
+                self.read_batch,
+                in_flight_max=in_flight_max,
+                on_batch=told("read"),
+                tracing=tracing,
+                kind="read",
+            ),
+            writes=Coalescer(
+                self.write_batch,
+                in_flight_max=in_flight_max,
+                on_batch=told("write"),
+                tracing=tracing,
+                kind="write",
+            ),
             read_pin=Pin() if pinned else None,
             write_pin=Pin() if pinned else None,
         )

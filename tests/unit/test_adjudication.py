@@ -85,11 +85,35 @@ def rejects_of(decision) -> list[str]:  # type: ignore[no-untyped-def]
         ({"usual_and_customary_charge_cents": -1}, None, ["8T"]),
         ({"service_provider_id": ""}, None, ["05"]),
         ({"gender_code": 9, "date_of_birth": "x", "prescriber_id": "1"}, None, ["09", "10", "25"]),
+        # coded fields the gateway does not use still hold to their values (a Node.js client
+        # sent each of these and was paid)
+        ({"patient_relationship_code": 5}, None, ["11"]),
+        ({"patient_relationship_code": -1}, None, ["11"]),
+        ({"service_provider_id_qualifier": "07"}, None, ["B2"]),
+        ({"service_provider_id_qualifier": "99"}, None, ["B2"]),
+        ({"prescriber_id_qualifier": "12"}, None, ["EZ"]),
+        ({"prescriber_id_qualifier": "ZZ", "prescriber_id": "1"}, None, ["EZ", "25"]),
+        ({"prior_authorization_type_code": "99"}, None, ["EU"]),
+        ({"prior_authorization_type_code": "1X"}, None, ["EU"]),
     ],
 )
 def test_reject_table(request_overrides: dict, member_state, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
     """Each rule group rejects with its NCPDP code; syntax rejects come in precedence order."""
     assert rejects_of(decide(claim(**request_overrides), member_state)) == expected
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"patient_relationship_code": 4},
+        {"service_provider_id_qualifier": "01"},
+        {"prescriber_id_qualifier": "01"},
+        {"prior_authorization_type_code": "00"},
+        {"prior_authorization_type_code": "9"},
+    ],
+)
+def test_coded_fields_within_their_values_pay(overrides: dict[str, object]) -> None:
+    assert isinstance(decide(claim(**overrides)), Paid)
 
 
 def test_unknown_member_is_52() -> None:

@@ -42,7 +42,7 @@ DAYS_BAD = "Days supply (405-D5) must be 1-365"
 DAW_BAD = "DAW code (408-D8) must be 0-9"
 WRITTEN_BAD = "Date written (414-DE) is invalid or after DOS"
 PA_LONG = "Prior authorization number (462-EV) must be 1-11 characters, no padding"
-B2_BAD = "Service provider ID qualifier (202-B2) must be 2 digits 0-9"
+B2_BAD = "Service provider ID qualifier (202-B2) must be 01: 201-B1 is the pharmacy's NPI"
 AK_LONG = "Software vendor ID (110-AK) must be 1-10 characters, no padding"
 DOB_BAD = "Date of birth (304-C4) must be CCYYMMDD"
 GENDER_BAD = "Gender code (305-C5) must be 0, 1 or 2"
@@ -165,6 +165,8 @@ CLAIM_ROWS: list[Any] = [
     pytest.param({"service_provider_id_qualifier": ""}, [], id="b2-optional"),
     pytest.param({"service_provider_id_qualifier": "1"}, [("B2", B2_BAD)], id="b2-1"),
     pytest.param({"service_provider_id_qualifier": "011"}, [("B2", B2_BAD)], id="b2-3"),
+    pytest.param({"service_provider_id_qualifier": "07"}, [("B2", B2_BAD)], id="b2-ncpdp-id"),
+    pytest.param({"service_provider_id_qualifier": "01"}, [], id="b2-npi"),
     pytest.param({"software_vendor_id": "S" * 10}, [], id="ak-10"),
     pytest.param({"software_vendor_id": "S" * 11}, [("AK", AK_LONG)], id="ak-11"),
     # --- patient and prescriber ---

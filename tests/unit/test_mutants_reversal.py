@@ -312,8 +312,20 @@ UNKNOWN = (Reject(RejectCode.NON_MATCHED_CARDHOLDER, "Cardholder ID and person c
         ({"date_of_birth": "19800101"}, "known", "approved"),
         # an E1 may leave 301-C1 out: the answer tells the group (a claim gets 06)
         ({"group_id": ""}, "known", "approved"),
-        # another date of birth: answered exactly as an unknown member
-        ({"date_of_birth": "19800102"}, "known", Eligibility(ResponseStatus.REJECTED, UNKNOWN)),
+        # another date of birth: 09, as a claim for this member answers
+        (
+            {"date_of_birth": "19800102"},
+            "known",
+            Eligibility(
+                ResponseStatus.REJECTED,
+                (
+                    Reject(
+                        RejectCode.MI_DATE_OF_BIRTH,
+                        "Date of birth (304-C4) does not match the member's",
+                    ),
+                ),
+            ),
+        ),
         ({}, None, Eligibility(ResponseStatus.REJECTED, UNKNOWN)),
         ({"date_of_birth": "19800101"}, None, Eligibility(ResponseStatus.REJECTED, UNKNOWN)),
         (

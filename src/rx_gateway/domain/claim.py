@@ -109,6 +109,10 @@ class ClaimRequest:
     other_payments: tuple[OtherPayment, ...] = ()  # segment 05: COB/Other Payments
     compound_code: int = 0  # 406-D6: 1 not a compound, 2 compound (0: not sent)
     compound: Compound | None = None  # segment 10: the ingredients of a compound
+    # checked (M/I EZ, EU) but not in the digest: the qualifier can only be 01 (the prescriber
+    # ID is an NPI whatever is sent), and the type changes nothing that is paid
+    prescriber_id_qualifier: str = ""  # 466-EZ
+    prior_authorization_type_code: str = ""  # 461-EU
 
     @property
     def key(self) -> ClaimKey:
@@ -169,6 +173,8 @@ class EligibilityRequest:
     group_id: str
     person_code: str
     date_of_birth: str = ""
+    gender_code: int = 0  # 305-C5: 0 not sent
+    patient_relationship_code: int = 0  # 306-C6: 0 not specified
 
     @property
     def service_date(self) -> dt.date:
@@ -210,6 +216,7 @@ _ADDED: tuple[tuple[str, object], ...] = (
     ("compound", None),
 )
 _ADDED_NAMES = frozenset(name for name, _ in _ADDED)
+_NOT_HASHED = frozenset({"prescriber_id_qualifier", "prior_authorization_type_code"})
 # The digest's field order (content_hash): as it was, header fields first, vendor ID last.
 _HASHED: tuple[Callable[[ClaimRequest], object], ...] = tuple(
     _field(name)
@@ -222,7 +229,7 @@ _HASHED: tuple[Callable[[ClaimRequest], object], ...] = tuple(
         *(
             f.name
             for f in fields(ClaimRequest)
-            if f.name != "header" and f.name not in _ADDED_NAMES
+            if f.name != "header" and f.name not in _ADDED_NAMES | _NOT_HASHED
         ),
         "software_vendor_id",
     )

@@ -160,12 +160,9 @@ def check_eligibility(
 def check_eligibility_checked(
     request: EligibilityRequest, snapshot: ReferenceSnapshot, state: MemberState | None
 ) -> Eligibility:
-    """E1 for a request that passed its syntax checks. A date of birth that does not match is
-    answered exactly as an unknown member (no oracle for birth dates)."""
+    """E1 for a request that passed its syntax checks. A date of birth or gender that is not
+    the member's answers 09 or 10, as a claim for that member would (check_patient)."""
     service_date = request.service_date
-    born = parse_ccyymmdd(request.date_of_birth)
-    if state is not None and born is not None and born != state.member.date_of_birth:
-        state = None
     try:
         plan, coverage, member_state = resolve_coverage(
             request.header.bin,
@@ -177,6 +174,7 @@ def check_eligibility_checked(
             request.person_code,
             group_required=False,
         )
+        check_patient(request.date_of_birth, request.gender_code, plan, member_state, service_date)
     except CheckFailed as stop:
         return Eligibility(ResponseStatus.REJECTED, ordered(stop.rejects))
     year = plan.plan_year_start(service_date)

@@ -133,6 +133,7 @@ FIELD_OF_REJECT: Mapping[RejectCode, str] = {
     RejectCode.MI_CARDHOLDER_ID: "insurance.cardholder_id",
     RejectCode.MI_GROUP_ID: "insurance.group_id",
     RejectCode.MI_PERSON_CODE: "insurance.person_code",
+    RejectCode.MI_PATIENT_RELATIONSHIP: "insurance.patient_relationship_code",
     RejectCode.MI_DATE_OF_BIRTH: "patient.date_of_birth",
     RejectCode.MI_GENDER: "patient.gender_code",
     RejectCode.MI_PRODUCT_ID: "product_id",

@@ -24,15 +24,18 @@ class RejectCode(StrEnum):
     MI_PERSON_CODE = "08"
     MI_DATE_OF_BIRTH = "09"
     MI_GENDER = "10"
+    MI_PATIENT_RELATIONSHIP = "11"
     MI_DATE_OF_SERVICE = "15"
     MI_PRESCRIPTION_NUMBER = "16"
     MI_FILL_NUMBER = "17"
     MI_DAYS_SUPPLY = "19"
     MI_PRODUCT_ID = "21"
     MI_DAW = "22"
+    MI_PRESCRIBER_ID_QUALIFIER = "EZ"
     MI_PRESCRIBER_ID = "25"
     MI_DATE_WRITTEN = "28"
     MI_REFILLS_AUTHORIZED = "29"
+    MI_PRIOR_AUTHORIZATION_TYPE = "EU"
     MI_PRIOR_AUTHORIZATION_NUMBER = "EV"
     MI_COMPOUND_CODE = "20"
     COMPOUND_SEGMENT_MISSING = "8B"
@@ -152,6 +155,7 @@ REJECT_TEXT: dict[RejectCode, str] = {
     RejectCode.MI_SOFTWARE_VENDOR_ID: "M/I Software Vendor/Certification ID",
     RejectCode.MI_SERVICE_PROVIDER_ID_QUALIFIER: "M/I Service Provider ID Qualifier",
     RejectCode.MI_PRIOR_AUTHORIZATION_NUMBER: "M/I Prior Authorization Number Submitted",
+    RejectCode.MI_PRIOR_AUTHORIZATION_TYPE: "M/I Prior Authorization Type Code",
     RejectCode.NON_MATCHED_PERSON_CODE: "Non-Matched Person Code",
     RejectCode.MI_COMPOUND_CODE: "M/I Compound Code",
     RejectCode.COMPOUND_SEGMENT_MISSING: "Compound Segment Missing On A Compound Claim",
@@ -245,6 +249,8 @@ REJECT_TEXT: dict[RejectCode, str] = {
     RejectCode.MI_PERSON_CODE: "M/I Person Code",
     RejectCode.MI_DATE_OF_BIRTH: "M/I Date of Birth",
     RejectCode.MI_GENDER: "M/I Patient Gender Code",
+    RejectCode.MI_PATIENT_RELATIONSHIP: "M/I Patient Relationship Code",
+    RejectCode.MI_PRESCRIBER_ID_QUALIFIER: "M/I Prescriber ID Qualifier",
     RejectCode.MI_PRESCRIBER_ID: "M/I Prescriber ID",
     RejectCode.MI_BASIS_OF_COST: "M/I Basis Of Cost Determination",
     RejectCode.MI_TRANSACTION_CODE: "M/I Transaction Code",

@@ -33,6 +33,11 @@ from rx_gateway.domain.values import (
     parse_ccyymmdd,
 )
 
+# 202-B2 and 466-EZ: the gateway knows pharmacies and prescribers by NPI only (01; not sent,
+# taken as 01)
+NPI_QUALIFIERS = frozenset({"", "01"})
+PATIENT_RELATIONSHIP_MAX = 4  # 306-C6: 0 not specified, 1 cardholder, 2 spouse, 3 child, 4 other
+
 
 def npi_check_digit_ok(npi: str) -> bool:
     """The NPI's tenth digit: the Luhn check digit of the nine before it, prefixed 80840
@@ -93,12 +98,16 @@ def validate_header(header: Header) -> list[Reject]:
         *_date_reject(
             header.date_of_service, RejectCode.MI_DATE_OF_SERVICE, "Date of service (401-D1)"
         ),
-        *_digits_reject(
-            header.service_provider_id_qualifier,
-            RejectCode.MI_SERVICE_PROVIDER_ID_QUALIFIER,
-            "Service provider ID qualifier (202-B2)",
-            (2, 2),
-            required=False,
+        *(
+            [
+                Reject(
+                    RejectCode.MI_SERVICE_PROVIDER_ID_QUALIFIER,
+                    "Service provider ID qualifier (202-B2) must be 01: 201-B1 is the"
+                    " pharmacy's NPI",
+                )
+            ]
+            if header.service_provider_id_qualifier not in NPI_QUALIFIERS
+            else []
         ),
         *_text_reject(
             header.software_vendor_id,
@@ -108,6 +117,24 @@ def validate_header(header: Header) -> list[Reject]:
             required=False,
         ),
     ]
+
+
+def _relationship_rejects(code: int) -> list[Reject]:
+    """306-C6: 0 not specified, 1 cardholder, 2 spouse, 3 child, 4 other."""
+    if 0 <= code <= PATIENT_RELATIONSHIP_MAX:
+        return []
+    return [
+        Reject(
+            RejectCode.MI_PATIENT_RELATIONSHIP,
+            f"Patient relationship code (306-C6) must be 0-{PATIENT_RELATIONSHIP_MAX}",
+        )
+    ]
+
+
+def _gender_rejects(code: int) -> list[Reject]:
+    if 0 <= code <= 2:
+        return []
+    return [Reject(RejectCode.MI_GENDER, "Gender code (305-C5) must be 0, 1 or 2")]
 
 
 def _member_rejects(cardholder_id: str, group_id: str, person_code: str) -> list[Reject]:
@@ -193,6 +220,15 @@ def validate_claim(request: ClaimRequest) -> list[Reject]:
         11,
         required=False,
     )
+    pa_type = request.prior_authorization_type_code
+    if pa_type and not (len(pa_type) <= 2 and is_digits(pa_type) and int(pa_type) <= 9):
+        rejects.append(
+            Reject(
+                RejectCode.MI_PRIOR_AUTHORIZATION_TYPE,
+                "Prior authorization type code (461-EU) must be 0-9",
+            )
+        )
+    rejects += _relationship_rejects(request.patient_relationship_code)
     rejects += _patient_and_prescriber_rejects(request)
     rejects += _pricing_rejects(request)
     rejects += _clarification_and_dur_rejects(request)
@@ -223,8 +259,14 @@ def _date_of_birth_rejects(date_of_birth: str, service: dt.date | None) -> list[
 def _patient_and_prescriber_rejects(request: ClaimRequest) -> list[Reject]:
     """Optional fields: when sent, they must be well formed (09, 10, 25, DN)."""
     rejects = _date_of_birth_rejects(request.date_of_birth, request.header.service_date)
-    if not 0 <= request.gender_code <= 2:
-        rejects.append(Reject(RejectCode.MI_GENDER, "Gender code (305-C5) must be 0, 1 or 2"))
+    rejects += _gender_rejects(request.gender_code)
+    if request.prescriber_id_qualifier not in NPI_QUALIFIERS:
+        rejects.append(
+            Reject(
+                RejectCode.MI_PRESCRIBER_ID_QUALIFIER,
+                "Prescriber ID qualifier (466-EZ) must be 01: 411-DB is the prescriber's NPI",
+            )
+        )
     if request.prescriber_id and not (
         len(request.prescriber_id) == 10 and is_digits(request.prescriber_id)
     ):
@@ -398,4 +440,6 @@ def validate_eligibility(request: EligibilityRequest) -> list[Reject]:
     rejects = validate_header(request.header)
     rejects += _member_rejects(request.cardholder_id, request.group_id, request.person_code)
     rejects += _date_of_birth_rejects(request.date_of_birth, request.header.service_date)
+    rejects += _gender_rejects(request.gender_code)
+    rejects += _relationship_rejects(request.patient_relationship_code)
     return rejects

@@ -104,7 +104,9 @@ def claim_request_from_pb(message: pb.ClaimRequest) -> ClaimRequest:
             c.number_of_refills_authorized if c.HasField("number_of_refills_authorized") else None
         ),
         prior_authorization_number=c.prior_authorization_number,
+        prior_authorization_type_code=c.prior_authorization_type_code,
         prescriber_id=rx.prescriber_id,
+        prescriber_id_qualifier=rx.prescriber_id_qualifier,
         ingredient_cost_submitted_cents=pr.ingredient_cost_submitted_cents,
         dispensing_fee_submitted_cents=pr.dispensing_fee_submitted_cents,
         usual_and_customary_charge_cents=pr.usual_and_customary_charge_cents,
@@ -193,6 +195,8 @@ def eligibility_request_from_pb(message: pb.EligibilityRequest) -> EligibilityRe
         group_id=i.group_id,
         person_code=i.person_code,
         date_of_birth=message.patient.date_of_birth,
+        gender_code=message.patient.gender_code,
+        patient_relationship_code=i.patient_relationship_code,
     )
 
 

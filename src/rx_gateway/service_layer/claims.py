@@ -447,7 +447,7 @@ class ClaimProcessor:
                 request.cardholder_id,
                 request.person_code,
                 request.date_of_birth,
-                0,
+                request.gender_code,
                 request.service_date,
                 "",
             )

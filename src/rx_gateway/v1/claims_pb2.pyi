@@ -71,7 +71,7 @@ class Header(_message.Message):
     service_provider_id: _builtins.str
     """201-B1 Service Provider ID (NPI)"""
     service_provider_id_qualifier: _builtins.str
-    """202-B2 Service Provider ID Qualifier (01 = NPI)"""
+    """202-B2 Service Provider ID Qualifier (01 = NPI, or empty; any other: B2)"""
     date_of_service: _builtins.str
     """401-D1 Date of Service (CCYYMMDD)"""
     software_vendor_id: _builtins.str
@@ -111,7 +111,7 @@ class Insurance(_message.Message):
     person_code: _builtins.str
     """303-C3 Person Code"""
     patient_relationship_code: _builtins.int
-    """306-C6 Patient Relationship Code (1 cardholder, 2 spouse, 3 child, 4 other)"""
+    """306-C6 Patient Relationship Code (0 not specified, 1 cardholder, 2 spouse, 3 child, 4 other; else 11)"""
     def __init__(
         self,
         *,
@@ -195,7 +195,7 @@ class Claim(_message.Message):
     403-D3 of 1 or more is then beyond it, 17)
     """
     prior_authorization_type_code: _builtins.str
-    """461-EU Prior Authorization Type Code"""
+    """461-EU Prior Authorization Type Code (0-9; else EU)"""
     prior_authorization_number: _builtins.str
     """462-EV Prior Authorization Number Submitted"""
     other_coverage_code: _builtins.int
@@ -334,7 +334,7 @@ class Prescriber(_message.Message):
     PRESCRIBER_ID_QUALIFIER_FIELD_NUMBER: _builtins.int
     PRESCRIBER_ID_FIELD_NUMBER: _builtins.int
     prescriber_id_qualifier: _builtins.str
-    """466-EZ Prescriber ID Qualifier (01 = NPI)"""
+    """466-EZ Prescriber ID Qualifier (01 = NPI, or empty; any other: EZ)"""
     prescriber_id: _builtins.str
     """411-DB Prescriber ID"""
     def __init__(

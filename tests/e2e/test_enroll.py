@@ -212,6 +212,14 @@ async def test_a_retroactive_termination_lists_the_paid_claim_for_review(
     added = await asyncio.to_thread(_run, "enroll", str(add), env=env)
     assert added.returncode == 0, added.stderr
     assert "applied as enrollment file" in added.stdout and "1 added" in added.stdout
+    # the same content under another name: this file is named first, then the one it was
+    # applied as (the line began with the earlier file's name)
+    copy = tmp_path / "copy.834"
+    copy.write_text(add.read_text())
+    again = await asyncio.to_thread(_run, "enroll", str(copy), env=env)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(f"{copy}: already applied as enrollment file"), again.stdout
+    assert f"({add}, ISA13 000000001," in again.stdout.splitlines()[0], again.stdout
     who = _card("E834R0001", COMMERCIAL, "EMP2-FT")
     september = await _claim(client, fixtures, who, rx_number(), "20260915")
     october = await _claim(client, fixtures, who, rx_number(), "20261015")

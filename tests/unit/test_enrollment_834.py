@@ -622,3 +622,76 @@ def test_the_content_digest_tells_a_separator_from_the_same_character_in_data() 
     assert digest(swapped) == digest(colon)
     found, segments = split(colon, "t.834")
     assert digest(colon) == content_sha256("S", segments, found, as_written=True)
+
+
+def test_a_second_loop_that_says_another_person_is_refused_naming_both() -> None:
+    """A member may have several loops in a file (a termination, then a reinstatement), but a
+    later loop with another date of birth or gender for the same member was applied over the
+    first, the last winning: a file that said the member was born on 1980-01-01 F and on
+    1981-01-01 M kept the second (found by an outside tester). The same loop twice is one
+    person: planned."""
+    first = member("E834C9", group="G", lines=coverage(COMMERCIAL, begin="20260101"))
+    again = [s.replace("19800101*F", "19810101*M") for s in first]
+    assert again != first
+    with pytest.raises(InvalidRequest) as caught:
+        _plan(interchange([*first, *again]))
+    text = str(caught.value)
+    ins = [i + 5 for i, s in enumerate([*first, *again]) if s.startswith("INS")]  # ST..N1*IN
+    assert text.startswith(f"t.834: segment {ins[1]} (INS): INS a second loop"), text
+    assert f"the loop at segment {ins[0]} gives another name, date of birth or gender" in text
+    assert [m.member_id for m in _plan(interchange([*first, *first])).members] == [
+        _plan(interchange(first)).members[0].member_id
+    ]
+
+
+def test_a_blank_interchange_sender_is_refused() -> None:
+    """ISA06 keys the duplicate check with ISA13: a blank one was stored as ''."""
+    text = interchange(member("E834C9")).replace("*ZZ*E834TEST       *", "*ZZ*               *")
+    with pytest.raises(InvalidRequest, match=r"^t\.834: ISA: ISA06 is blank"):
+        _read(text)
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        # the ISA declares ~, the segments after it end with a line break only
+        (lambda t: t.replace("~\n", "\n").replace(":\n", ":~\n", 1), r"only 2 segment\(s\)"),
+        # the segments after the ISA end with !
+        (
+            lambda t: t.replace("~\n", "!\n").replace(":!\n", ":~\n", 1),
+            r"only 2 segment\(s\) end with the segment terminator the ISA declares \('~'",
+        ),
+    ],
+    ids=["line breaks", "another terminator"],
+)
+def test_segments_ended_by_another_character_are_named_not_gs08(edit: Any, expected: str) -> None:
+    """These files were refused as "GS08 must be 005010X220A1", their GS being glued to the
+    segments around it."""
+    text = edit(interchange(member("E834C9")))
+    with pytest.raises(InvalidRequest) as caught:
+        _read(text)
+    assert re.search(expected, str(caught.value)), str(caught.value)
+    assert "GS08" not in str(caught.value)
+
+
+def test_a_name_with_the_usual_element_separator_digests_apart_from_a_split_name() -> None:
+    """With | between elements a first name ANN*B is one element; with * it is two (ANN, and
+    B as NM105). Both files were one content digest, so the second was "already applied"
+    (found by an outside tester)."""
+    from rx_gateway.x12.enrollment_834 import content_sha256, split
+
+    def digest(text: str) -> str:
+        found, segments = split(text, "t.834")
+        return content_sha256("S", segments, found)
+
+    body = member("E834C9", group="G", lines=coverage(COMMERCIAL, begin="20260101"))
+    name = next(s for s in body if s.startswith("NM1*IL"))
+    first_name = name.split("*")[4]
+    two_elements = interchange([name + "*B" if s == name else s for s in body])
+    piped = two_elements.replace("*", "|")  # ISA04 now declares |
+    one_element = piped.replace(f"|{first_name}|B", f"|{first_name}*B")
+    assert one_element != piped
+    assert digest(one_element) != digest(two_elements)
+    # without a * or ~ in the data, the same content with | between elements is one content,
+    # as it always was
+    assert digest(piped) == digest(two_elements)

@@ -49,7 +49,7 @@ async def run(settings: Settings, file: Path | None, *, report: bool) -> int:
                 outcome = await enrollment.enroll(
                     X12EnrollmentReader(), store, data, str(file), plans, actor=ACTOR
                 )
-                _print_outcome(outcome)
+                _print_outcome(outcome, str(file))
             if report:
                 _print_review(await enrollment.review(store))
         finally:
@@ -67,17 +67,20 @@ def _read(file: Path) -> bytes:
         raise RxGatewayError(msg) from None
 
 
-def _print_outcome(outcome: EnrollmentOutcome) -> None:
+def _print_outcome(outcome: EnrollmentOutcome, file: str) -> None:
+    """``file`` as the user named it: an earlier file (``outcome.source``, as it was named
+    then) may be the one this file's content was applied as."""
     when = f"{outcome.applied_at:%Y-%m-%d %H:%M %Z}".strip()
     if outcome.applied:
         print(
-            f"{outcome.source}: applied as enrollment file {outcome.file_id}"
+            f"{file}: applied as enrollment file {outcome.file_id}"
             f" (ISA13 {outcome.interchange_control_number})"
         )
     else:
+        earlier = "" if outcome.source == file else f"{outcome.source}, "
         print(
-            f"{outcome.source}: already applied as enrollment file {outcome.file_id}"
-            f" (ISA13 {outcome.interchange_control_number}, {when}): nothing changed"
+            f"{file}: already applied as enrollment file {outcome.file_id}"
+            f" ({earlier}ISA13 {outcome.interchange_control_number}, {when}): nothing changed"
         )
     print(f"  {outcome.summary()}")
     if outcome.applied and outcome.claims_for_review:

@@ -367,6 +367,8 @@ class _Planner:
         self.stored_families = dict(enrolled.family_employers)
         self.pending_levels: set[tuple[str, int]] = set()  # (member, span index) sent no HD05
         self.touched: set[str] = set()
+        # member → the first loop of this file that named them (its INS, and who it said)
+        self.loops: dict[str, MemberChange] = {}
         self.counts: dict[str, int] = dict.fromkeys(EnrollmentCounts.__dataclass_fields__, 0)
         self.sponsor_id = ""  # the transaction set's sponsor (N1*P5)
         # (subscriber, plans, day): subscribers' coverage this file ended
@@ -760,8 +762,11 @@ class _Planner:
                 f"{maintenance.value} for a member who is not enrolled (no member on this REF*0F"
                 " matches NM1 and DMG)",
             )
+        if member is not None:
+            self.same_person(member.member_id, change)
         if member is None:
             member = self.add_member(change, transaction.sponsor_id)
+            self.loops[member.member_id] = change
             self.counts["members_added"] += 1
         else:
             member = self.update_member(member, change)
@@ -789,6 +794,33 @@ class _Planner:
                 continue
             else:
                 self.add_or_change(current, change, line, plan)
+
+    def same_person(self, member_id: str, change: MemberChange) -> None:
+        """A member may have several loops in one file (a termination, then a reinstatement,
+        in order), but they all say the same person: a later loop with another name, date of
+        birth or gender (not a correction, which names the person it corrects in 2100B)
+        contradicts the first, and was applied over it, the last one winning whatever the
+        sender meant (an outside tester's file: born 1990-01-01 M, then 1991-01-01 F)."""
+        first = self.loops.setdefault(member_id, change)
+        if first is change or change.previous is not None:
+            return
+        said, says = first.person, change.person
+        if (said.first_name.casefold(), said.last_name.casefold(), said.date_of_birth) == (
+            says.first_name.casefold(),
+            says.last_name.casefold(),
+            says.date_of_birth,
+        ) and said.gender_code == says.gender_code:
+            return
+        where = first.where
+        at = f"segment {where.segment}" + (
+            f" of transaction set {where.transaction}" if where.transaction else ""
+        )
+        self.fail(
+            change.where,
+            "INS",
+            f"a second loop for the member of the loop at {at} gives another name, date of"
+            " birth or gender (a correction names the old ones in NM1*70 and DMG): send one",
+        )
 
     def check_line(self, change: MemberChange, line: CoverageLine) -> None:
         if line.maintenance in (Maintenance.DELETE, Maintenance.NOT_APPLICABLE):

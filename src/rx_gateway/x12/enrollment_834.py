@@ -170,9 +170,25 @@ def content_sha256(
             inside = False
             digest.update(b"\n")
         if inside:
-            text = "*".join(e.strip() for e in s.elements)
-            digest.update((text.translate(table) + "~").encode())
+            elements = [e.strip() for e in s.elements]
+            if any(_ambiguous(e) for e in elements):
+                elements = [_escaped(e) for e in elements]
+            digest.update(("*".join(elements).translate(table) + "~").encode())
     return digest.hexdigest()
+
+
+def _ambiguous(element: str) -> bool:
+    """Data that, written with the usual delimiters, would read as one: a * or ~ in a file
+    whose own separators are others, or a backslash that ends an element."""
+    return "*" in element or "~" in element or element.endswith("\\")
+
+
+def _escaped(element: str) -> str:
+    """A segment with ambiguous data digests with its *, ~ and backslashes escaped by a
+    backslash, so that no two contents digest alike (a file with | between elements and a
+    name A*B is not the file with * between them and the name split in two); segments
+    without (every file written with the usual delimiters) digest as they always did."""
+    return element.replace("\\", "\\\\").replace("*", "\\*").replace("~", "\\~")
 
 
 def _date(source: str, s: Segment, position: int) -> dt.date:
@@ -519,6 +535,13 @@ def read_834(text: str, source: str, plans: Mapping[str, Plan]) -> Enrollment:
         )
     if isa.get(12) != "00501":
         refuse(source, isa.where, "ISA12", "must be 00501 (version 5010)")
+    if not isa.get(6).strip():
+        refuse(
+            source,
+            isa.where,
+            "ISA06",
+            "is blank: the interchange sender's ID is required (with ISA13 it names the file)",
+        )
     several = sum(1 for s in segments if s.segment_id == "ST") > 1
     if not several:
         segments = [replace(s, where=replace(s.where, transaction="")) for s in segments]

@@ -251,21 +251,45 @@ def decode(data: bytes, source: str) -> str:
         raise InvalidRequest(source, msg) from None
 
 
+# ISA, GS, ST, BGN, N1 (sponsor), N1 (payer), SE, GE, IEA: fewer, and the file's segments
+# were not told apart
+ENVELOPE_SEGMENTS_MIN = 9
+# GS08 as an implementation guide names itself (005010X220A1, 005010X221A1, ...)
+IMPLEMENTATION_SHAPE = re.compile(r"\d{6}X\d{3}[A-Z0-9]*")
+
+
 def read_enrollment(data: bytes, source: str, plans: Mapping[str, Plan]) -> Enrollment:
     """Validate the whole file, structure first (pyx12), then meaning; the Enrollment it
     says, or InvalidRequest naming the file, segment and element of the first problem."""
     text = decode(data, source)
-    _, segments = split(text, source)  # an X12 interchange at all, before pyx12 reads it
+    found, segments = split(text, source)  # an X12 interchange at all, before pyx12 reads it
     gs = next((s for s in segments if s.segment_id == "GS"), None)
     if gs is None or gs.get(1) != "BE" or gs.get(8) != IMPLEMENTATION:
+        # not an 834, or no GS08 at all: a file whose segments end with another character
+        # than its ISA declares, or whose ISA is short of a separator, has no GS of its own
+        # to blame (its GS is glued to the segments around it)
+        if gs is None or not IMPLEMENTATION_SHAPE.fullmatch(gs.get(8).strip()):
+            if len(segments) < ENVELOPE_SEGMENTS_MIN:
+                shown = repr(found.segment)
+                raise InvalidRequest(
+                    source,
+                    f"ISA: only {len(segments)} segment(s) end with the segment terminator the"
+                    f" ISA declares ({shown}, its 106th character): end every segment with it",
+                )
+            _raise_structure_problems(source, text)
         raise InvalidRequest(
             source, f"GS: GS08 must be {IMPLEMENTATION} with GS01 BE (an 834 enrollment)"
         )
+    _raise_structure_problems(source, text)
+    return read_834(text, source, plans)
+
+
+def _raise_structure_problems(source: str, text: str) -> None:
+    """The first problem pyx12 finds (and how many more), as one line; nothing if none."""
     problems = structure_problems(text.lstrip("\ufeff\r\n\t "))
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise InvalidRequest(source, problems[0].text() + more)
-    return read_834(text, source, plans)
 
 
 class X12EnrollmentReader:

@@ -22,12 +22,12 @@ DAY = "20261112"
 
 @pytest.fixture(scope="module")
 def member(dataset: tuple[Path, dict[str, Any]]) -> dict[str, Any]:
-    """A commercial cardholder no other test bills (active member 1871 on)."""
+    """A commercial cardholder no other test bills (the first of active members 500-519)."""
     named = dataset[1]["members"].values()
     taken = {m["cardholder_id"] for v in named for m in (v if isinstance(v, list) else [v])}
     return next(
         m
-        for m in active_members(dataset[0])[1871:]
+        for m in active_members(dataset[0])[500:520]
         if m["plan_id"] == "COMM-HRA-2026"
         and m["person_code"] == "001"
         and m["cardholder_id"] not in taken
@@ -173,3 +173,32 @@ async def test_an_e1_answers_a_patient_that_is_not_the_members_as_a_claim_does(
     eligibility.patient.gender_code = int(member["gender_code"])
     covered = await client.check_eligibility(eligibility)
     assert covered.transaction_response_status == "A", covered.rejects
+
+
+async def test_a_part_d_claim_without_a_prescriber_is_25_through_both_doors(
+    client: GatewayClient, fixtures: dict[str, Any], member: dict[str, Any], rx_number: Any
+) -> None:
+    """Part D claims name their prescriber's NPI (CMS; the PDE carries it): one without
+    411-DB was paid ($281.06, found by the Node.js newcomer). A commercial claim may leave it
+    out."""
+    part_d = fixtures["members"]["part_d_other"]
+    request = claim_request(
+        fixtures,
+        part_d,
+        fixtures["drugs"]["generic"],
+        pharmacy=fixtures["pharmacies"]["preferred"],
+        rx_number=rx_number(),
+        date_of_service=DAY,
+    )
+    request.ClearField("prescriber")
+    reply = await client.submit(request)
+    assert (reply.transaction_response_status, [r.code for r in reply.rejects]) == ("R", ["25"])
+    assert "Part D" in reply.message
+    raw = encode(request_transmission([request]))
+    assert b"\x1e\x1cAM03" not in raw  # no prescriber segment in the bytes
+    assert _answer(await client.transmit(raw)) == ("R", ["25"])
+    commercial = _claim(fixtures, member, rx_number())
+    commercial.header.date_of_service = "20261001"  # not this member's other fills' day
+    commercial.ClearField("prescriber")
+    paid = await client.submit(commercial)
+    assert paid.transaction_response_status == "P", paid.rejects

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+from pathlib import Path
 from typing import Any
 
 from rx_gateway.client import GatewayClient, reversal_for
 from rx_gateway.ncpdp.codec import decode_response, encode
+from rx_gateway.tools.synthetic import active_members
 from rx_gateway.tools.synthetic.claims import claim_request
 from rx_gateway.v1 import claims_pb2 as pb
 from tests.support_d0 import reversal_transmission
@@ -130,14 +132,19 @@ async def test_two_reversals_at_once_each_answer_the_balance_after_it(
 
 
 async def test_many_reversals_of_one_card_at_once_without_302_c2_all_approved(
-    client: GatewayClient, fixtures: dict[str, Any], rx_number: Any
+    client: GatewayClient,
+    fixtures: dict[str, Any],
+    dataset: tuple[Path, dict[str, Any]],
+    rx_number: Any,
 ) -> None:
     """N paid claims of one member reversed all at once, without 302-C2: each reversal finds
     its card from the claim it reverses and takes that card's turn, so none reads a family
     version another is about to change. Before, they read one version together, each write
     after the first found it changed, and the last of them ran out of attempts (ABORTED,
     seen at N = 20) where a switch expects N approvals."""
-    member = fixtures["members"]["hdhp_single"]
+    # a member no other test bills for: the last commercial one of active members 500-519
+    # (test_coded_fields takes the first)
+    member = [m for m in active_members(dataset[0])[500:520] if m["plan_id"] == "COMM-HRA-2026"][-1]
     drug = fixtures["drugs"]["preferred_brand"]
     start = datetime.date(2026, 1, 2)
     days = [(start + datetime.timedelta(days=17 * i)).strftime("%Y%m%d") for i in range(N)]

@@ -157,6 +157,11 @@ def with_header(request: Any, **changes: Any) -> Any:
     return replace(request, header=replace(request.header, **header), **changes)
 
 
+# an NPI (its check digit holds): a Part D claim names its prescriber (claims here send none
+# unless asked, so that the pinned digests stay what they are)
+PRESCRIBER_NPI = "1999999992"
+
+
 def claim(drug: Drug = GENERIC, **overrides: Any) -> ClaimRequest:
     """A well-formed B1 for CH1 on 2026-11-02; keyword overrides reach any field, header fields
     (bin, date_of_service ...) included."""

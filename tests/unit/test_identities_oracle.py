@@ -43,6 +43,7 @@ from tests.unit.domain_fixtures import (
     GENERIC,
     INSULIN,
     PLAN,
+    PRESCRIBER_NPI,
     SPECIALTY,
     claim,
     state,
@@ -128,7 +129,7 @@ def member(
 
 
 def request_for(line_of_business: str, drug: Drug, **overrides: Any) -> ClaimRequest:
-    request = claim(drug, **overrides)
+    request = claim(drug, **({"prescriber_id": PRESCRIBER_NPI} | overrides))
     if line_of_business == "MEDICARE_PART_D":
         request = with_header(request, bin=PART_D.bin, processor_control_number=PART_D.pcn)
     return request

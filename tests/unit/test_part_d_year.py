@@ -21,7 +21,7 @@ from rx_gateway.domain.reference import (
     ReferenceSnapshot,
 )
 from rx_gateway.tools.synthetic.plans import plan_documents as _plans
-from tests.unit.domain_fixtures import INSULIN, claim, state, with_header
+from tests.unit.domain_fixtures import INSULIN, PRESCRIBER_NPI, claim, state, with_header
 
 PLAN = plan_from_document(next(p for p in _plans() if p["plan_id"] == "PARTD-STD-2026"), "part d")
 BRAND = Drug(
@@ -59,7 +59,7 @@ def test_a_year_of_part_d_claims_follows_the_cms_parameters() -> None:
     for month in range(1, 13):
         for drug, quantity in ((BRAND, 30_000), (INSULIN, 10_000)):
             request = with_header(
-                claim(drug, quantity_dispensed_thousandths=quantity),
+                claim(drug, quantity_dispensed_thousandths=quantity, prescriber_id=PRESCRIBER_NPI),
                 bin=PLAN.bin,
                 processor_control_number=PLAN.pcn,
                 date_of_service=f"2026{month:02d}05",

@@ -47,7 +47,7 @@ from rx_gateway.domain.reference import (
     ReferenceSnapshot,
 )
 from rx_gateway.tools.synthetic.plans import plan_documents
-from tests.unit.domain_fixtures import claim, state, with_header
+from tests.unit.domain_fixtures import PRESCRIBER_NPI, claim, state, with_header
 
 
 def _pricing(
@@ -622,7 +622,7 @@ def test_an_adjudicated_claim_crossing_the_threshold_with_an_hra() -> None:
         accumulators={(PART_D_HRA.plan_id, year): Accumulators(61_500, 0, 200_000, 0)},
     )
     request = with_header(
-        claim(BRAND, quantity_dispensed_thousandths=30_000),
+        claim(BRAND, quantity_dispensed_thousandths=30_000, prescriber_id=PRESCRIBER_NPI),
         bin=PART_D_HRA.bin,
         processor_control_number=PART_D_HRA.pcn,
         date_of_service="20260915",
@@ -660,7 +660,7 @@ def test_what_an_employer_hra_pays_is_not_troop() -> None:
         accumulators={(PART_D_HRA.plan_id, year): Accumulators(61_500, 0, 200_000, 0)},
     )
     request = with_header(
-        claim(BRAND, quantity_dispensed_thousandths=30_000),
+        claim(BRAND, quantity_dispensed_thousandths=30_000, prescriber_id=PRESCRIBER_NPI),
         bin=PART_D_HRA.bin,
         processor_control_number=PART_D_HRA.pcn,
         date_of_service="20260915",

@@ -36,7 +36,7 @@ from rx_gateway.domain.ledger import AccumulatorMove, JournalEntry, PurseMove, c
 from rx_gateway.domain.limits import check_limits, check_refill
 from rx_gateway.domain.member import Coverage, MemberState
 from rx_gateway.domain.money import format_cents
-from rx_gateway.domain.network import check_network
+from rx_gateway.domain.network import check_network, check_prescriber
 from rx_gateway.domain.other_payments import (
     DENIED_CODES,
     PATIENT_RESPONSIBILITY_ONLY,
@@ -146,12 +146,15 @@ def adjudicate_checked(
     authorization_number: str,
     internal_control_number: str,
     business_date: dt.date | None = None,
+    prescriber_required: bool = True,
 ) -> Decision:
     """Decide one B1 claim that passed its syntax checks (:func:`claim.validate_claim`), the
     groups in the order of :data:`rejects.CHECK_GROUPS`.
 
     ``business_date`` is the processor's today (the service layer's clock): claims dated after
     it are post-dated (82), claims older than the plan's timely-filing window are too old (81).
+    ``prescriber_required``: a Part D claim names its prescriber (25); a price check, which
+    quotes the benefit and posts nothing, need not.
     """
     trace: list[str] = []
     plan_id = ""
@@ -178,6 +181,8 @@ def adjudicate_checked(
                 f"COB: 308-C8 {request.other_coverage_code}"
                 + (f", {len(ahead)} payer(s) before this plan" if ahead else "")
             )
+        if prescriber_required:
+            check_prescriber(request, plan)
         pharmacy, contract = check_network(request, plan, snapshot)
         trace.append(f"network: {pharmacy.network.value} {pharmacy.kind} pharmacy")
         compound = None

@@ -1,10 +1,12 @@
-"""The network group: the pharmacy (50), its contract with the plan (40), specialty drugs at
-specialty pharmacies (G6), extended supplies by mail or at 90-day retail pharmacies (G9)."""
+"""The network group: the prescriber a Part D claim must name (25), the pharmacy (50), its
+contract with the plan (40), specialty drugs at specialty pharmacies (G6), extended supplies by
+mail or at 90-day retail pharmacies (G9)."""
 
 from __future__ import annotations
 
 from rx_gateway.domain.checks import fail, fail_if
 from rx_gateway.domain.claim import ClaimRequest
+from rx_gateway.domain.part_d import PART_D
 from rx_gateway.domain.reference import NetworkPricing, Pharmacy, Plan, ReferenceSnapshot
 from rx_gateway.domain.rejects import Reject, RejectCode
 
@@ -38,6 +40,22 @@ def _network_rules(
             )
         )
     fail_if("network", rejects)
+
+
+def check_prescriber(request: ClaimRequest, plan: Plan) -> None:
+    """A Part D claim names its prescriber by NPI (42 CFR 423.120(c)(5); the PDE carries it):
+    without 411-DB it is 25. Other plans take a claim without one (the syntax checks hold a
+    411-DB that is sent to a valid NPI)."""
+    if plan.line_of_business == PART_D and not request.prescriber_id:
+        fail(
+            "network",
+            [
+                Reject(
+                    RejectCode.MI_PRESCRIBER_ID,
+                    "Prescriber ID (411-DB) is missing: a Part D claim names the prescriber's NPI",
+                )
+            ],
+        )
 
 
 def check_network(

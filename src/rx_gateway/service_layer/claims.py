@@ -151,9 +151,11 @@ class ClaimProcessor:
         *,
         authorization_number: str,
         internal_control_number: str,
+        prescriber_required: bool = True,
     ) -> Decision:
         """The claim's decision on a request that passed its syntax checks: the one call every
-        B1 makes, and every price check (which posts nothing), on the processor's today."""
+        B1 makes, and every price check (which posts nothing, and need not name a prescriber),
+        on the processor's today."""
         return adjudicate_checked(
             request,
             snapshot,
@@ -161,6 +163,7 @@ class ClaimProcessor:
             authorization_number=authorization_number,
             internal_control_number=internal_control_number,
             business_date=self._business_date(),
+            prescriber_required=prescriber_required,
         )
 
     async def read_member(

@@ -51,7 +51,12 @@ class PriceChecker:
 
         def decide(request: ClaimRequest) -> Decision:
             return self._processor.decide(
-                request, snapshot, state, authorization_number="", internal_control_number=""
+                request,
+                snapshot,
+                state,
+                authorization_number="",
+                internal_control_number="",
+                prescriber_required=False,  # a quote of the benefit: the claim names one
             )
 
         first = quote(asked, decide(asked.request), snapshot, index)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 REQUIRED_KEYS = {
     "claims_per_s_at_p99_10ms",
@@ -129,9 +130,11 @@ async def test_bench_writes_report_plot_and_final_json_line(
     assert summary["pool_wait_ms_p99_at_capacity"] is None or (
         summary["pool_wait_ms_p99_at_capacity"] >= 0
     )
-    # one worker: its CPU per claim is (at most) the gateway's
+    # one worker: its CPU per claim is the gateway's (read from the same process a moment
+    # apart, each rounded: 5.0 against 4.975 was seen, so not an exact comparison)
     (worker,) = summary["cpu_ms_per_claim_by_worker"]
-    assert 0 < worker <= summary["cpu_ms_per_claim_gateway"]
+    assert worker > 0
+    assert worker == pytest.approx(summary["cpu_ms_per_claim_gateway"], rel=0.03)
     rows = json.loads((tmp_path / "bench-results.json").read_text())["rates"]
     gateway_rows = [r for r in rows if r["mix"] in {"hot", "capacity: hot", "overload: hot"}]
     assert {r["mix"] for r in gateway_rows} == {"hot", "capacity: hot", "overload: hot"}

@@ -38,9 +38,15 @@ def test_demo_command_exits_zero_and_prints_the_table(tmp_path: Path) -> None:
 
     By default it prints the table and nothing else: no JSON log line, no grpc fork warning,
     and every detail whole (a long one wraps onto lines of its own, nothing is cut)."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "RX_GATEWAY_LOG_LEVEL"}
+    env["TMPDIR"] = str(temporary)  # where the demo makes (and removes) its working directory
     result = _run("demo", "--out", str(tmp_path / "settlement"), env=env)
     assert result.returncode == 0, result.stdout + result.stderr
+    # nothing left behind: pgserver's exit handler wrote its lock file back into the removed
+    # directory (an outside tester found /tmp/rxgw-demo-*/python_PostgresServer/.lockfile)
+    assert list(temporary.iterdir()) == []
     assert "scripted claims answered as expected" in result.stdout
     # issue 18: the demo ends with a price check, a rewarded claim and a simulation, whose
     # replay of the demo's own claims under the unchanged design reproduces every one

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import os
 import warnings
@@ -138,6 +139,12 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         if self._server is not None:
             self._server.cleanup()
+            # pgserver also runs its cleanup at exit, which takes its lock again and so writes
+            # the lock file back under XDG_RUNTIME_DIR (the data directory's parent): a demo's
+            # temporary directory, removed after stop(), came back holding it
+            again = getattr(self._server, "_cleanup", None)
+            if again is not None:
+                atexit.unregister(again)
             self._server = None
 
 

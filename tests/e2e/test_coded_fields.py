@@ -202,3 +202,28 @@ async def test_a_part_d_claim_without_a_prescriber_is_25_through_both_doors(
     commercial.ClearField("prescriber")
     paid = await client.submit(commercial)
     assert paid.transaction_response_status == "P", paid.rejects
+
+
+async def test_a_claim_above_the_plans_high_dollar_edit_is_78_through_both_doors(
+    client: GatewayClient, fixtures: dict[str, Any], member: dict[str, Any], rx_number: Any
+) -> None:
+    """The synthetic plans stop a claim allowed more than $50,000 (claim_cost_max_cents): a
+    Node.js client had a quantity of 9,999,999.999 paid $999,699.99. The pharmacy's amounts
+    follow the quantity, so nothing else is wrong with the claim."""
+    brand = fixtures["drugs"]["preferred_brand"]  # priced from AWP: allowed near submitted
+    # a quantity whose submitted ingredient cost is about $100,000
+    quantity = 10_000_000 * 1_000_000 // brand["awp_unit_price_millicents"]
+    request = claim_request(
+        fixtures,
+        member,
+        brand,
+        pharmacy=fixtures["pharmacies"]["preferred"],
+        rx_number=rx_number(),
+        date_of_service="20261002",
+        quantity_thousandths=quantity,
+    )
+    reply = await client.submit(request)
+    assert (reply.transaction_response_status, [r.code for r in reply.rejects]) == ("R", ["78"])
+    assert "$50,000.00 per claim" in reply.message
+    raw = encode(request_transmission([request]))
+    assert _answer(await client.transmit(raw)) == ("R", ["78"])

@@ -372,3 +372,36 @@ async def test_the_same_content_under_other_delimiters_is_the_same_file(
         older.replace("*000000003*", "*000000004*").replace("IEA*1*000000003", "IEA*1*000000004"),
     )
     assert (again.applied, again.file_id) == (False, stored_id)
+
+
+async def test_a_file_applied_before_its_data_was_escaped_in_the_digest_is_still_applied(
+    loaded_dsn: str, conn: asyncpg.Connection
+) -> None:
+    """A file with | between elements and a * in a name digests otherwise than it did before
+    such data was escaped. Re-sent in its own envelope (sender and ISA13), it is found by
+    its old digest and answered "already applied"; another file under that ISA13 is still
+    refused (the old digest could be another content's)."""
+    from rx_gateway.x12.enrollment_834 import content_sha256, legacy_digests, split
+
+    body = member("E834E0001", group="EMP2-FT", lines=coverage(COMMERCIAL, begin="20260101"))
+    name = next(s for s in body if s.startswith("NM1*IL"))
+    body = [name + "*B" if s == name else s for s in body]
+    starred = interchange(body, sender="E834ESC", control=7, reference="ESC")
+    first_name = name.split("*")[4]
+    piped = starred.replace("*", "|").replace(f"|{first_name}|B", f"|{first_name}*B")
+    found, segments = split(piped, "t.834")
+    (old, *_) = legacy_digests("E834ESC", segments, found)
+    assert old != content_sha256("E834ESC", segments, found)
+    stored_id = await conn.fetchval(
+        "INSERT INTO enrollment_file (content_sha256, name, interchange_sender_id,"
+        " interchange_control_number, transaction_control_numbers, sponsor_ids, actor, summary)"
+        " VALUES ($1, 'before.834', 'E834ESC', '000000007', '{0001}', '{EMP2}', 'test',"
+        " '{\"counts\": {}}')"
+        " RETURNING file_id",
+        old,
+    )
+    again = await _enroll(loaded_dsn, piped)
+    assert (again.applied, again.file_id) == (False, stored_id)
+    other = piped.replace(f"{first_name}*B", f"{first_name}*C")
+    with pytest.raises(InvalidRequest, match="ISA13 000000007 from sender E834ESC was already"):
+        await _enroll(loaded_dsn, other)

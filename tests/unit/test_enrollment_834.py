@@ -695,3 +695,30 @@ def test_a_name_with_the_usual_element_separator_digests_apart_from_a_split_name
     # without a * or ~ in the data, the same content with | between elements is one content,
     # as it always was
     assert digest(piped) == digest(two_elements)
+
+
+def test_later_loops_that_send_less_or_follow_a_correction_are_the_same_person() -> None:
+    """A termination without DMG after the add (a loop without DMG keeps what is known), and
+    a termination by the name a correction in the same file gave: both plan (a reviewer
+    found both refused by the first version of the same-person rule)."""
+    add = member("E834C9", group="G", lines=coverage(COMMERCIAL, begin="20260101"))
+    term = member(
+        "E834C9", maintenance="024", group="G", demographics=False,
+        lines=coverage(COMMERCIAL, maintenance="024", begin="20260101", end="20260331"),
+    )  # fmt: skip
+    assert _plan(interchange([*add, *term])).counts.members_terminated == 1
+    dependent = {"subscriber": False, "relationship": "19", "born": "20100101", "group": "G"}
+    first = member("E834C9", first="ANN", **dependent, lines=coverage(COMMERCIAL, begin="20260101"))
+    corrected = member("E834C9", maintenance="001", first="ANNE", **dependent)
+    at = next(k for k, s in enumerate(corrected) if s.startswith("DMG"))
+    corrected[at + 1 : at + 1] = ["NM1*70*1*RIVERA*ANN", "DMG*D8*20100101*F"]
+    ended = member(
+        "E834C9", maintenance="024", first="ANNE", **dependent,
+        lines=coverage(COMMERCIAL, maintenance="024", begin="20260101", end="20260331"),
+    )  # fmt: skip
+    plan = _plan(interchange([*add, *first, *corrected, *ended]))
+    assert (plan.counts.members_changed, plan.counts.members_terminated) == (1, 1)
+    # the subscriber (matched by the card, not by name) with another gender after all that
+    again = [s.replace("DMG*D8*19800101*F", "DMG*D8*19800101*M") for s in add]
+    with pytest.raises(InvalidRequest, match="gives another name, date of birth or gender"):
+        _plan(interchange([*add, *first, *corrected, *ended, *again]))

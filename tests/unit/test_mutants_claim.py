@@ -567,3 +567,16 @@ def test_dates_that_are_not_dates(text: str) -> None:
 def test_service_date_of_an_unreadable_date_is_an_error() -> None:
     with pytest.raises(ValueError, match=r"^date_of_service is not a date$"):
         _ = with_header(BASE, date_of_service="X").service_date
+
+
+def test_a_reversal_takes_any_two_digit_service_provider_id_qualifier() -> None:
+    """A claim paid under 202-B2 07 before a B1 had to say 01 can still be reversed as sent;
+    a reversal's qualifier must still be two digits."""
+    from rx_gateway.domain.claim import Header
+    from rx_gateway.domain.syntax import validate_header
+
+    header = Header("610999", "PCN", "1234567893", "20261102", "07")
+    assert [r.code.value for r in validate_header(header)] == ["B2"]
+    assert validate_header(header, npi_only=False) == []
+    bad = Header("610999", "PCN", "1234567893", "20261102", "7")
+    assert [r.code.value for r in validate_header(bad, npi_only=False)] == ["B2"]

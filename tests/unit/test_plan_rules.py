@@ -16,6 +16,7 @@ from tests.unit.domain_fixtures import (
     BRAND,
     GENERIC,
     PLAN,
+    PRESCRIBER_NPI,
     SNAPSHOT,
     SPECIALTY,
     claim,
@@ -190,3 +191,62 @@ def test_program_at_preferred_pharmacies_for_generics_only() -> None:
     assert standard.response.pricing.amount_of_copay_cents > 0
     assert brand.response.pricing is not None
     assert brand.response.pricing.amount_applied_to_periodic_deductible_cents > 0
+
+
+NUMBERS = {"authorization_number": "A", "internal_control_number": "I"}
+
+
+def test_the_high_dollar_edit_rejects_78_above_the_plans_maximum() -> None:
+    """claim_cost_max_cents: a claim whose allowed amount is above it is 78 (a Node.js client
+    was paid $999,699.99 for one fill); at the maximum it pays. Hand-computed: the fixture's
+    claim is allowed its priced amount, read from a plan without the edit."""
+    free = adjudicate(claim(), snapshot_with({}), state(), **NUMBERS)
+    assert isinstance(free, Paid)
+    assert free.response.pricing is not None
+    allowed = (
+        free.response.pricing.ingredient_cost_paid_cents
+        + free.response.pricing.dispensing_fee_paid_cents
+    )
+    at_max = adjudicate(
+        claim(), snapshot_with({"claim_cost_max_cents": allowed}), state(), **NUMBERS
+    )
+    assert isinstance(at_max, Paid)
+    over = adjudicate(
+        claim(), snapshot_with({"claim_cost_max_cents": allowed - 1}), state(), **NUMBERS
+    )
+    assert isinstance(over, Rejected)
+    assert [r.code.value for r in over.response.rejects] == ["78"]
+    assert over.response.rejects[0].message.startswith(
+        f"Cost ${allowed // 100:,}.{allowed % 100:02d} is above the plan's"
+    )
+    assert over.member_id == state().member.member_id
+
+
+def test_the_high_dollar_edit_must_be_positive() -> None:
+    from rx_gateway.adapters.documents import plan_from_document
+    from rx_gateway.domain.errors import ReferenceDataError
+    from rx_gateway.tools.synthetic.plans import plan_documents
+
+    document = dict(plan_documents()[0], claim_cost_max_cents=0)
+    with pytest.raises(ReferenceDataError, match="claim_cost_max_cents"):
+        plan_from_document(document, document["plan_id"])
+    del document["claim_cost_max_cents"]
+    assert plan_from_document(document, document["plan_id"]).claim_cost_max_cents is None
+
+
+def test_a_part_d_claim_without_a_prescriber_answers_25_with_the_groups_other_rejects() -> None:
+    """25 is a network-group reject: with an unknown pharmacy the claim answers 25 and 50
+    together (a pharmacy fixes both at once); with a prescriber it is 50 alone; a price check
+    (prescriber_required False) is 50 alone too."""
+    from rx_gateway.domain.adjudication import adjudicate_checked
+    from rx_gateway.domain.part_d import PART_D
+
+    part_d = snapshot_with({"line_of_business": PART_D})
+    nowhere = claim(service_provider_id="9999999999")
+    answer = adjudicate_checked(nowhere, part_d, state(), **NUMBERS)
+    assert [r.code.value for r in answer.response.rejects] == ["25", "50"]
+    named = claim(service_provider_id="9999999999", prescriber_id=PRESCRIBER_NPI)
+    answer = adjudicate_checked(named, part_d, state(), **NUMBERS)
+    assert [r.code.value for r in answer.response.rejects] == ["50"]
+    quote = adjudicate_checked(nowhere, part_d, state(), prescriber_required=False, **NUMBERS)
+    assert [r.code.value for r in quote.response.rejects] == ["50"]

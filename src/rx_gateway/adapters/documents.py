@@ -344,6 +344,14 @@ def _read_plan(reader: Reader, doc: Any) -> Plan:
         specialty_pharmacy_required=get(doc, ("specialty_pharmacy_required",), bool, default=False),
         extended_supply_days_min=get(doc, ("extended_supply_days_min",), int, default=None),
         timely_filing_days=get(doc, ("timely_filing_days",), int, default=None),
+        claim_cost_max_cents=get(
+            doc,
+            ("claim_cost_max_cents",),
+            int,
+            default=None,
+            check=lambda cents: cents > 0,
+            rule="must be more than 0 (leave it out for no high-dollar edit)",
+        ),
         generic_required_daw_codes=frozenset(
             get(doc, ("generic_required_daw_codes",), list, default=[])
         ),

@@ -36,7 +36,7 @@ from rx_gateway.domain.ledger import AccumulatorMove, JournalEntry, PurseMove, c
 from rx_gateway.domain.limits import check_limits, check_refill
 from rx_gateway.domain.member import Coverage, MemberState
 from rx_gateway.domain.money import format_cents
-from rx_gateway.domain.network import check_network, check_prescriber
+from rx_gateway.domain.network import check_network
 from rx_gateway.domain.other_payments import (
     DENIED_CODES,
     PATIENT_RESPONSIBILITY_ONLY,
@@ -69,7 +69,7 @@ from rx_gateway.domain.reference import (
     Plan,
     ReferenceSnapshot,
 )
-from rx_gateway.domain.rejects import Reject, ordered
+from rx_gateway.domain.rejects import Reject, RejectCode, ordered
 from rx_gateway.domain.rewards import earn_rewards, reward_message
 
 
@@ -181,9 +181,9 @@ def adjudicate_checked(
                 f"COB: 308-C8 {request.other_coverage_code}"
                 + (f", {len(ahead)} payer(s) before this plan" if ahead else "")
             )
-        if prescriber_required:
-            check_prescriber(request, plan)
-        pharmacy, contract = check_network(request, plan, snapshot)
+        pharmacy, contract = check_network(
+            request, plan, snapshot, prescriber_required=prescriber_required
+        )
         trace.append(f"network: {pharmacy.network.value} {pharmacy.kind} pharmacy")
         compound = None
         if request.compound is not None:
@@ -249,6 +249,24 @@ def adjudicate_checked(
             dispensing_fee_submitted_cents=request.dispensing_fee_submitted_cents,
         )
     trace.append(f"pricing: allowed {format_cents(price.allowed_cents)} (522-FM {price.basis})")
+    ceiling = plan.claim_cost_max_cents
+    if ceiling is not None and price.allowed_cents > ceiling:
+        reject = Reject(
+            RejectCode.COST_EXCEEDS_MAXIMUM,
+            f"Cost {format_cents(price.allowed_cents)} is above the plan's"
+            f" {format_cents(ceiling)} per claim: check quantity and cost, or call the help desk",
+        )
+        trace.append(f"rejected in pricing: 78 (claim_cost_max_cents {format_cents(ceiling)})")
+        return Rejected(
+            rejected(
+                (reject,),
+                prescription_reference_number=request.prescription_reference_number,
+                reference_data_version=snapshot.version,
+                plan_id=plan_id,
+                rule_trace=tuple(trace),
+            ),
+            member_id=member_state.member.member_id,
+        )
     decision = _pay(
         request,
         snapshot,

@@ -193,6 +193,9 @@ class Enrollment:
     # the digest as files were digested before delimiters were written the usual way (only
     # a file declaring unusual ones differs): a file applied then is still the same file
     earlier_content_sha256: str = ""
+    # the digests of a file whose data reads as a delimiter, as made before such data was
+    # escaped: a stored file with one of them is this one only under the same sender and ISA13
+    legacy_content_sha256s: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------- what is stored
@@ -801,15 +804,30 @@ class _Planner:
         birth or gender (not a correction, which names the person it corrects in 2100B)
         contradicts the first, and was applied over it, the last one winning whatever the
         sender meant (an outside tester's file: born 1990-01-01 M, then 1991-01-01 F)."""
-        first = self.loops.setdefault(member_id, change)
-        if first is change or change.previous is not None:
+        first = self.loops.get(member_id)
+        if first is None or change.previous is not None:  # the first, or a correction
+            self.loops[member_id] = change
             return
         said, says = first.person, change.person
-        if (said.first_name.casefold(), said.last_name.casefold(), said.date_of_birth) == (
-            says.first_name.casefold(),
-            says.last_name.casefold(),
-            says.date_of_birth,
-        ) and said.gender_code == says.gender_code:
+        differs = (
+            said.first_name.casefold() != says.first_name.casefold()
+            or said.last_name.casefold() != says.last_name.casefold()
+            # a loop without DMG keeps what is known (update_member): only what is sent counts
+            or (
+                None not in (said.date_of_birth, says.date_of_birth)
+                and said.date_of_birth != says.date_of_birth
+            )
+            or (
+                None not in (said.gender_code, says.gender_code)
+                and said.gender_code != says.gender_code
+            )
+        )
+        if not differs:
+            if (said.date_of_birth, said.gender_code).count(None) > (
+                says.date_of_birth,
+                says.gender_code,
+            ).count(None):
+                self.loops[member_id] = change  # it says more: compare the next with it
             return
         where = first.where
         at = f"segment {where.segment}" + (

@@ -15,10 +15,15 @@ EXTENDED_SUPPLY_PHARMACY_KINDS = frozenset({"mail", "retail90"})
 
 
 def _network_rules(
-    request: ClaimRequest, plan: Plan, pharmacy: Pharmacy, snapshot: ReferenceSnapshot
+    request: ClaimRequest,
+    plan: Plan,
+    pharmacy: Pharmacy,
+    snapshot: ReferenceSnapshot,
+    found: list[Reject],
 ) -> None:
-    """Specialty drugs at specialty pharmacies (G6); extended supplies at mail pharmacies (G9)."""
-    rejects = []
+    """Specialty drugs at specialty pharmacies (G6); extended supplies at mail pharmacies (G9);
+    with what the group ``found`` before."""
+    rejects = list(found)
     drug = snapshot.drugs.get(request.product_id)
     specialty = drug is not None and drug.is_specialty
     if plan.specialty_pharmacy_required and specialty and pharmacy.kind != "specialty":
@@ -42,34 +47,38 @@ def _network_rules(
     fail_if("network", rejects)
 
 
-def check_prescriber(request: ClaimRequest, plan: Plan) -> None:
+def prescriber_rejects(request: ClaimRequest, plan: Plan) -> list[Reject]:
     """A Part D claim names its prescriber by NPI (42 CFR 423.120(c)(5); the PDE carries it):
     without 411-DB it is 25. Other plans take a claim without one (the syntax checks hold a
     411-DB that is sent to a valid NPI)."""
     if plan.line_of_business == PART_D and not request.prescriber_id:
-        fail(
-            "network",
-            [
-                Reject(
-                    RejectCode.MI_PRESCRIBER_ID,
-                    "Prescriber ID (411-DB) is missing: a Part D claim names the prescriber's NPI",
-                )
-            ],
-        )
+        return [
+            Reject(
+                RejectCode.MI_PRESCRIBER_ID,
+                "Prescriber ID (411-DB) is missing: a Part D claim names the prescriber's NPI",
+            )
+        ]
+    return []
 
 
 def check_network(
-    request: ClaimRequest, plan: Plan, snapshot: ReferenceSnapshot
+    request: ClaimRequest,
+    plan: Plan,
+    snapshot: ReferenceSnapshot,
+    *,
+    prescriber_required: bool = True,
 ) -> tuple[Pharmacy, NetworkPricing]:
-    """The pharmacy and its contract with the plan, or the network group's rejects."""
+    """The prescriber (when ``prescriber_required``: a claim, not a price check), the
+    pharmacy and its contract with the plan, or every reject of the network group found."""
+    found = prescriber_rejects(request, plan) if prescriber_required else []
     pharmacy = snapshot.pharmacies.get(request.header.service_provider_id)
     if pharmacy is None:
-        fail("network", [Reject(RejectCode.NON_MATCHED_PHARMACY, "Pharmacy not found")])
+        fail("network", [*found, Reject(RejectCode.NON_MATCHED_PHARMACY, "Pharmacy not found")])
     contract = plan.networks.get(pharmacy.network)
     if contract is None:
         fail(
             "network",
-            [Reject(RejectCode.NOT_CONTRACTED, "Pharmacy is not in the plan's network")],
+            [*found, Reject(RejectCode.NOT_CONTRACTED, "Pharmacy is not in the plan's network")],
         )
-    _network_rules(request, plan, pharmacy, snapshot)
+    _network_rules(request, plan, pharmacy, snapshot, found)
     return pharmacy, contract

@@ -263,6 +263,9 @@ class Plan:
     generic_required_daw_codes: frozenset[int] = frozenset()
     # Timely filing: a claim more than this many days after its date of service is 81.
     timely_filing_days: int | None = None
+    # The high-dollar edit: a claim whose allowed amount (ingredient cost and fee paid, before
+    # the member's share) is above this is 78, for the help desk to review (None: no edit).
+    claim_cost_max_cents: int | None = None
     # A class (e.g. RET for retirees) may have its own benefit stack instead of purse_order.
     purse_order_by_class: Mapping[str, tuple[PurseRule, ...]] = field(default_factory=dict)
     # Where a prescriber requests prior authorization (in the 75 message).

@@ -101,6 +101,7 @@ class RejectCode(StrEnum):
     OTHER_PAYMENT_MEETS_PAYABLE = "74"
     PRIOR_AUTHORIZATION_REQUIRED = "75"
     PLAN_LIMITATIONS_EXCEEDED = "76"
+    COST_EXCEEDS_MAXIMUM = "78"
     REFILL_TOO_SOON = "79"
     CLAIM_TOO_OLD = "81"
     CLAIM_POST_DATED = "82"
@@ -285,6 +286,7 @@ REJECT_TEXT: dict[RejectCode, str] = {
     RejectCode.PRODUCT_NOT_COVERED: "Product/Service Not Covered",
     RejectCode.PRIOR_AUTHORIZATION_REQUIRED: "Prior Authorization Required",
     RejectCode.PLAN_LIMITATIONS_EXCEEDED: "Plan Limitations Exceeded",
+    RejectCode.COST_EXCEEDS_MAXIMUM: "Cost Exceeds Maximum",
     RejectCode.REFILL_TOO_SOON: "Refill Too Soon",
     RejectCode.CLAIM_TOO_OLD: "Claim Too Old",
     RejectCode.CLAIM_POST_DATED: "Claim Is Post-Dated",

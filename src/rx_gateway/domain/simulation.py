@@ -351,6 +351,9 @@ def replay(
             authorization_number=event.authorization_number,
             internal_control_number=event.internal_control_number,
             business_date=event.business_date,
+            # a replay tests the plan design: claims stored before Part D claims had to name a
+            # prescriber replay as they were paid
+            prescriber_required=False,
         )
         if isinstance(decision, Paid):
             family.post(event, request, decision)

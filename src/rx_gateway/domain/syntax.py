@@ -85,7 +85,9 @@ def _date_reject(value: str, code: RejectCode, name: str, *, required: bool = Tr
     return []
 
 
-def validate_header(header: Header) -> list[Reject]:
+def validate_header(header: Header, *, npi_only: bool = True) -> list[Reject]:
+    """The transmission header. ``npi_only`` False (a B2): 202-B2 need only be two digits, so
+    that a claim paid under another qualifier before it had to be 01 can still be reversed."""
     return [
         *_digits_reject(header.bin, RejectCode.MI_BIN, "BIN (101-A1)", (6, 6)),
         *_text_reject(header.processor_control_number, RejectCode.MI_PCN, "PCN (104-A4)", 10),
@@ -106,8 +108,14 @@ def validate_header(header: Header) -> list[Reject]:
                     " pharmacy's NPI",
                 )
             ]
-            if header.service_provider_id_qualifier not in NPI_QUALIFIERS
-            else []
+            if npi_only and header.service_provider_id_qualifier not in NPI_QUALIFIERS
+            else _digits_reject(
+                header.service_provider_id_qualifier,
+                RejectCode.MI_SERVICE_PROVIDER_ID_QUALIFIER,
+                "Service provider ID qualifier (202-B2)",
+                (2, 2),
+                required=False,
+            )
         ),
         *_text_reject(
             header.software_vendor_id,
@@ -394,7 +402,7 @@ def _pricing_rejects(request: ClaimRequest) -> list[Reject]:
 
 
 def validate_reversal(request: ReversalRequest) -> list[Reject]:
-    rejects = validate_header(request.header)
+    rejects = validate_header(request.header, npi_only=False)
     rejects += _prescription_rejects(request.prescription_reference_number, request.fill_number)
     compound = (request.product_id_qualifier, request.product_id) == (
         COMPOUND_PRODUCT_QUALIFIER,

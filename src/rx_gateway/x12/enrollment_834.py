@@ -154,12 +154,19 @@ def _usual_delimiters(found: Delimiters) -> dict[int, str]:
 
 
 def content_sha256(
-    sender_id: str, segments: list[Segment], found: Delimiters, *, as_written: bool = False
+    sender_id: str,
+    segments: list[Segment],
+    found: Delimiters,
+    *,
+    as_written: bool = False,
+    escaped: bool = True,
 ) -> str:
     """SHA-256 of the sender and each transaction set's BGN..(SE exclusive), written with the
     usual delimiters * : ^ ~ whatever the file's ISA declared (the same content in another
     envelope is the same file). ``as_written``: the component and repetition separators as the
-    file has them, as files were digested before (a file applied then is still recognized)."""
+    file has them, as files were digested before (a file applied then is still recognized).
+    ``escaped`` False: ambiguous data (``_ambiguous``) as digests were made before it was
+    escaped (they may collide: legacy_digests says when such a digest is to be believed)."""
     digest = hashlib.sha256(f"{sender_id}\n".encode())
     inside = False
     table = {} if as_written else _usual_delimiters(found)
@@ -171,10 +178,32 @@ def content_sha256(
             digest.update(b"\n")
         if inside:
             elements = [e.strip() for e in s.elements]
-            if any(_ambiguous(e) for e in elements):
+            if escaped and any(_ambiguous(e) for e in elements):
                 elements = [_escaped(e) for e in elements]
             digest.update(("*".join(elements).translate(table) + "~").encode())
     return digest.hexdigest()
+
+
+def legacy_digests(sender_id: str, segments: list[Segment], found: Delimiters) -> tuple[str, ...]:
+    """The digests a file with ambiguous data had before that data was escaped (normalized,
+    and as written): empty for any other file, whose digests did not change. Such a digest
+    may be another file's, so a stored file is taken for this one by it only when the sender
+    and ISA13 are its too (the same file re-sent in its own envelope)."""
+    inside = False
+    ambiguous = False
+    for s in segments:
+        inside = (inside or s.segment_id == "BGN") and s.segment_id != "SE"
+        if inside and any(_ambiguous(e.strip()) for e in s.elements):
+            ambiguous = True
+            break
+    if not ambiguous:
+        return ()
+    return tuple(
+        dict.fromkeys(
+            content_sha256(sender_id, segments, found, as_written=written, escaped=False)
+            for written in (False, True)
+        )
+    )
 
 
 def _ambiguous(element: str) -> bool:
@@ -562,5 +591,6 @@ def read_834(text: str, source: str, plans: Mapping[str, Plan]) -> Enrollment:
             if _usual_delimiters(found)
             else ""
         ),
+        legacy_content_sha256s=legacy_digests(isa.get(6), segments, found),
         transactions=transactions,
     )

@@ -274,7 +274,8 @@ def read_enrollment(data: bytes, source: str, plans: Mapping[str, Plan]) -> Enro
                 raise InvalidRequest(
                     source,
                     f"ISA: only {len(segments)} segment(s) end with the segment terminator the"
-                    f" ISA declares ({shown}, its 106th character): end every segment with it",
+                    f" ISA declares ({shown}, its 106th character): a file cut short, or"
+                    " segments ended by another character (end every segment with it)",
                 )
             _raise_structure_problems(source, text)
         raise InvalidRequest(

@@ -162,11 +162,17 @@ class PostgresEnrollment:
             )
             return _outcome(earlier, applied=False, review=flagged)
         used = await conn.fetchrow(
-            "SELECT file_id, name, applied_at FROM enrollment_file"
+            "SELECT * FROM enrollment_file"
             " WHERE interchange_sender_id = $1 AND interchange_control_number = $2",
             enrollment.sender_id,
             enrollment.interchange_control_number,
         )
+        if used is not None and used["content_sha256"] in enrollment.legacy_content_sha256s:
+            # this file, applied before its ambiguous data was escaped in the digest
+            flagged = await conn.fetchval(
+                "SELECT count(*) FROM enrollment_review WHERE file_id = $1", used["file_id"]
+            )
+            return _outcome(used, applied=False, review=flagged)
         if used is not None:
             msg = (
                 f"ISA: ISA13 {enrollment.interchange_control_number} from sender"

@@ -60,9 +60,9 @@ class RateResult:
     pool_wait_ms_p99: float | None = None
     server_refused: int | None = None
     server_p99_ms: float | None = None
-    # open loop: the p99 of how late the load generator itself sent its calls (from each
-    # call's intended time to the moment its dispatcher handed it to grpc): latency the
-    # generator's own queue adds, which no server can remove (0.0 for closed-loop runs)
+    # open loop: the p99 of how late the load generator itself began its calls (from each
+    # call's intended time to when the call's task began, before the client's own grpc work):
+    # latency the generator's event loop adds, which no server can remove (0.0 closed loop)
     send_lag_p99_ms: float = 0.0
 
     @property

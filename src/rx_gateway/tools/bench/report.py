@@ -125,7 +125,7 @@ def _overload_lines(summary: dict[str, Any]) -> list[str]:
         f" refused {summary['overload_refused']} at once (RESOURCE_EXHAUSTED) and had"
         f" {summary['overload_errors']} other errors. Inside the handler the admitted claims'"
         f" p99 was {summary.get('overload_server_p99_ms', 0.0)} ms: the rest of their latency"
-        " was spent before a handler ran; of it, the load generator itself sent its calls late"
+        " was spent before a handler ran; of it, the load generator itself began its calls late"
         f" by up to {summary.get('overload_send_lag_p99_ms', 0.0)} ms (p99).",
         "",
         f"CPU ms per claim at saturation, by gateway worker process:"

@@ -100,6 +100,7 @@ def plan_documents() -> list[dict[str, Any]]:
         "days_supply_max": 90,
         "refill_too_soon_threshold_bp": 8_000,
         "timely_filing_days": 365,
+        "claim_cost_max_cents": 5_000_000,  # the high-dollar edit: $50,000 a claim (78)
         "daw_penalty_codes": [1, 2],
         "networks": {
             "preferred": {
@@ -224,6 +225,7 @@ def plan_documents() -> list[dict[str, Any]]:
         "days_supply_max": 90,
         "refill_too_soon_threshold_bp": 8_000,
         "timely_filing_days": 365,
+        "claim_cost_max_cents": 5_000_000,  # the high-dollar edit: $50,000 a claim (78)
         "daw_penalty_codes": [1, 2],
         "networks": {
             "preferred": {"awp_discount_bp": 1_700, "use_mac": True, "dispensing_fee_cents": 100},
@@ -273,6 +275,7 @@ def plan_documents() -> list[dict[str, Any]]:
         "days_supply_max": 90,
         "refill_too_soon_threshold_bp": 8_000,
         "timely_filing_days": 365,
+        "claim_cost_max_cents": 5_000_000,  # the high-dollar edit: $50,000 a claim (78)
         "daw_penalty_codes": [],
         "networks": {
             "preferred": {"awp_discount_bp": 1_900, "use_mac": True, "dispensing_fee_cents": 50},
@@ -308,6 +311,7 @@ def plan_documents() -> list[dict[str, Any]]:
         "days_supply_max": 34,
         "refill_too_soon_threshold_bp": 8_500,
         "timely_filing_days": 365,
+        "claim_cost_max_cents": 5_000_000,  # the high-dollar edit: $50,000 a claim (78)
         "daw_penalty_codes": [],
         "networks": {
             "preferred": {

@@ -209,6 +209,12 @@ def test_an_audit_file_compares_and_changes_nothing() -> None:
     assert (plan.counts.members_compared, plan.counts.differences) == (2, 1)
     verify = _plan(interchange(member("E834C1", maintenance="001", born="19990101"), action="4"))
     assert verify.members == () and verify.counts.members_compared == 1
+    assert verify.counts.differences == 1  # the subscriber's date of birth is not the stored one
+    # another last name is a difference too (an audit compared coverage only: an outside
+    # tester's AUDITNAME against the stored name counted 0)
+    renamed = member("E834C1", maintenance="030", last="AUDITNAME")
+    audit = _plan(interchange(renamed))
+    assert (audit.members, audit.counts.differences) == ((), 1)
 
 
 def test_a_dependent_added_to_a_stored_card_joins_its_family() -> None:

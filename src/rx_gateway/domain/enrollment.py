@@ -732,11 +732,21 @@ class _Planner:
             s.where = line.where if line else change.where
 
     def compare(self, member: EnrolledMember | None, change: MemberChange) -> None:
-        """An audit (030) or a compare-only file: count what does not match, change nothing."""
+        """An audit (030) or a compare-only file: count what does not match (the member's
+        name, date of birth and gender as sent, and each pharmacy coverage line), change
+        nothing."""
         self.counts["members_compared"] += 1
         if member is None:
             self.counts["differences"] += 1
             return
+        says = change.person
+        if (
+            says.first_name.casefold() != member.first_name.casefold()
+            or says.last_name.casefold() != member.last_name.casefold()
+            or (says.date_of_birth is not None and says.date_of_birth != member.date_of_birth)
+            or (says.gender_code is not None and says.gender_code != member.gender_code)
+        ):
+            self.counts["differences"] += 1
         for line in change.coverages:
             plan = self.plans.get(line.plan_id)
             if line.insurance_line not in PHARMACY_LINES or plan is None:

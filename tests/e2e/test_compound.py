@@ -11,6 +11,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from rx_gateway.adapters.postgres.database import init_connection
+from rx_gateway.adapters.postgres.eob import PostgresEob
 from rx_gateway.client import GatewayClient, reversal_for
 from rx_gateway.ncpdp.codec import Segment, decode_money, decode_response, encode
 from rx_gateway.tools.synthetic import active_members
@@ -81,6 +83,22 @@ async def test_a_compound_pays_the_same_through_both_doors(
         await conn.close()
     assert (stored["product_id"], stored["molecule"]) == ("0", "ketoprofen+lidocaine")
     assert '"51927100202"' in stored["ingredients"]  # the largest first: the 835's SVC NDC
+    # the member's EOB names each covered ingredient with the quantity billed for it (CARIN:
+    # item.detail.quantity is Must Support); the dropped base is not there
+    billed = {i.product_id: i.quantity_thousandths for i in request.compound.ingredients}
+    pool = await asyncpg.create_pool(loaded_dsn, min_size=1, max_size=1, init=init_connection)
+    try:
+        facts = await PostgresEob(pool).eob_facts(
+            people[0]["member_id"], None, None, claims_max=1_000, actor="test"
+        )
+    finally:
+        await pool.close()
+    (eob,) = [
+        c for c in facts.claims if c.internal_control_number == structured.internal_control_number
+    ]
+    assert len(eob.compound_ingredients) == 2
+    assert eob.compound_ingredients[0][0] == "51927100202"
+    assert all(quantity == billed[ndc] for ndc, quantity in eob.compound_ingredients)
     assert (await client.reverse(reversal_for(request))).transaction_response_status == "A"
     (raw,) = await _raw(client, [request])
     assert raw["21"].get("AN") == "P", raw["21"]

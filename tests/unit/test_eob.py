@@ -364,7 +364,7 @@ def test_a_compound_names_its_ingredients_and_out_of_network_says_so() -> None:
     claim = _claim(
         CASES[0][1],
         6_000,
-        compound_ingredients=("00000000101", "00000000102"),
+        compound_ingredients=(("00000000101", 12_500), ("00000000102", None)),
         in_network=False,
         prescriber_id="",
     )
@@ -375,6 +375,8 @@ def test_a_compound_names_its_ingredients_and_out_of_network_says_so() -> None:
         "00000000101",
         "00000000102",
     ]
+    # each ingredient's billed quantity (448-ED) when the claim kept it: 12.5 units
+    assert [d.get("quantity") for d in item["detail"]] == [{"value": 12.5}, None]
     assert resource["adjudication"][0]["reason"]["coding"][0]["code"] == "outofnetwork"
     info = {e["category"]["coding"][0]["code"]: e for e in resource["supportingInfo"]}
     assert info["compoundcode"]["code"]["coding"][0]["code"] == "2"

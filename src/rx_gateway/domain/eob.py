@@ -122,7 +122,9 @@ class EobClaim:
     refills_authorized: int | None  # 415-DF; None: not kept with the claim
     submitted_cents: int | None  # 430-DU; None: not kept (taken to be the allowed amount)
     pricing: ResponsePricing
-    compound_ingredients: tuple[str, ...] = ()  # the ingredients' NDCs of a compound
+    # a compound's covered ingredients: each NDC and its quantity (448-ED, thousandths; None
+    # when the request kept with the claim does not say)
+    compound_ingredients: tuple[tuple[str, int | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,8 +376,16 @@ def _item(claim: EobClaim, categories: tuple[tuple[str, str, int], ...]) -> dict
     }
     if claim.compound_ingredients:
         item["detail"] = [
-            {"sequence": n, "productOrService": _coding(NDC, ndc)}
-            for n, ndc in enumerate(claim.compound_ingredients, start=1)
+            {
+                "sequence": n,
+                "productOrService": _coding(NDC, ndc),
+                **(
+                    {"quantity": {"value": Decimal(quantity).scaleb(-3)}}
+                    if quantity is not None
+                    else {}
+                ),
+            }
+            for n, (ndc, quantity) in enumerate(claim.compound_ingredients, start=1)
         ]
     return item
 

@@ -33,7 +33,8 @@ SELECT c.internal_control_number, c.created_at, r.created_at AS reversed_at, c.d
        c.plan_id, p.document->>'name' AS plan_name, c.service_provider_id,
        ph.name AS pharmacy_name, ph.network AS pharmacy_network, c.product_id,
        d.name AS product_name, c.quantity_thousandths, c.days_supply, c.claim_key,
-       c.gross_amount_due_cents, c.response, v.group_id, v.start_date, v.end_date
+       c.gross_amount_due_cents, c.response, v.group_id, v.start_date, v.end_date,
+       q.ingredients
 FROM claim c
 LEFT JOIN claim_reversal r ON r.family_id = c.family_id AND r.claim_id = c.claim_id
 LEFT JOIN plan p ON p.plan_id = c.plan_id
@@ -46,6 +47,13 @@ LEFT JOIN LATERAL (
       AND (o.end_date IS NULL OR o.end_date >= c.date_of_service)
     ORDER BY o.start_date DESC LIMIT 1
 ) v ON true
+LEFT JOIN LATERAL (  -- a compound's ingredients as billed: the request kept with its audit row
+    SELECT a.detail->'request'->'compound'->'ingredients' AS ingredients FROM audit_log a
+    WHERE a.family_id = c.family_id AND a.internal_control_number = c.internal_control_number
+      AND a.detail ? 'request'
+      AND jsonb_array_length(coalesce(c.response->'compound_ingredients', '[]')) > 0
+    ORDER BY a.audit_id LIMIT 1
+) q ON true
 WHERE c.family_id = $1 AND c.member_id = $2
   AND ($3::date IS NULL OR c.date_of_service >= $3)
   AND ($4::date IS NULL OR c.date_of_service <= $4)
@@ -105,8 +113,22 @@ def eob_claim(row: Any) -> EobClaim:
         refills_authorized=None if refills is None else int(refills),
         submitted_cents=row["gross_amount_due_cents"],
         pricing=response.pricing,
-        compound_ingredients=tuple(ndc for ndc, _ in response.compound_ingredients),
+        compound_ingredients=_ingredients(response.compound_ingredients, row["ingredients"]),
     )
+
+
+def _ingredients(
+    covered: tuple[tuple[str, int], ...], billed: list[dict[str, Any]] | None
+) -> tuple[tuple[str, int | None], ...]:
+    """Each covered ingredient's NDC (as the stored response orders them) and the quantity
+    the pharmacy billed for it (448-ED; None when no request was kept with the claim)."""
+    quantities: dict[str, int] = {}
+    for ingredient in billed or ():
+        if isinstance(ingredient, dict) and isinstance(ingredient.get("quantity_thousandths"), int):
+            quantities.setdefault(
+                str(ingredient.get("product_id")), ingredient["quantity_thousandths"]
+            )
+    return tuple((ndc, quantities.get(ndc)) for ndc, _ in covered)
 
 
 class PostgresEob:

@@ -9,6 +9,7 @@ import datetime as dt
 import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -194,15 +195,21 @@ async def test_a_reversal_after_its_cycle_closed_is_a_negative_line_next_cycle(
     assert re.search(rf"CLP\*[^~]*\*22\*-[^~]*\*{icn}R~", x12)
     assert f"REF*F8*{icn}~" in x12
     assert mine[0].payment_cents == 0 and mine[0].carried_out_cents > 0
-    assert "BPR*H*0*C*NON" in x12 and "FB:CARRIED OUT" in x12
     carried = mine[0].carried_out_cents
+    # the carry out names its cycle, and the carry in below names the same cycle: a pharmacy
+    # pairs the two (both said only CARRIED OUT / CARRIED IN)
+    origin = mine[0].cycle_id
+    assert "BPR*H*0*C*NON" in x12
+    out = re.search(rf"\*FB:{re.escape(origin)}\*(-[0-9.]+)~", x12)
+    assert out is not None and Decimal(out.group(1)) * 100 == -carried, x12
     recovery = _claim(fixtures, "commercial_child", "preferred_brand", "standard")
     again = await client.submit(recovery)
     assert again.transaction_response_status == "P"
     third = await _settle(store, tmp_path, week + dt.timedelta(days=14))
     recovered = next(r for c in third for r in c.remittances if r.payee_id == npi)
     check_835(recovered.x12)
-    assert "FB:CARRIED IN" in recovered.x12
+    back = re.search(rf"\*FB:{re.escape(origin)}\*([0-9.]+)~", recovered.x12)
+    assert back is not None and Decimal(back.group(1)) * 100 == carried, recovered.x12
     assert recovered.payment_cents == (
         again.pricing.total_amount_paid_cents - carried - recovered.fee_cents
     )

@@ -212,6 +212,17 @@ async def _remit(
     payer = await read_payer(conn)
     payees = await read_payees(conn, sorted(by_payee))
     owed = await settlement_balances(conn, "payee_carry:")  # negative: the payee owes
+    # the cycle each payee's balance was carried out of (its latest carry out: a carry in
+    # takes the whole balance, so a later carry out starts a new one), named by both FBs
+    carried_from = {
+        row["payee_id"]: row["cycle_id"]
+        for row in await conn.fetch(
+            "SELECT DISTINCT ON (payee_id) payee_id, cycle_id FROM remittance"
+            " WHERE payee_id = ANY($1::text[]) AND carried_out_cents > 0"
+            " ORDER BY payee_id, pay_date DESC, cycle_id DESC",
+            sorted(by_payee),
+        )
+    }
     pay_date = cycle.schedule.settles_on(cycle.period_end)
     for payee_id, lines in sorted(by_payee.items()):
         remittance = remit(
@@ -221,6 +232,7 @@ async def _remit(
             tuple(lines),
             fee_cents=transaction_fee(tuple(lines), cycle.fee_by_plan),
             carried_in_cents=max(0, -owed.get(payee_id, 0)),
+            carried_from=carried_from.get(payee_id, ""),
         )
         payee = payees[payee_id]
         control = await conn.fetchval("SELECT nextval('x12_interchange_control_number')")

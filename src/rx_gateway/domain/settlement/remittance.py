@@ -286,10 +286,13 @@ def remit(
     *,
     fee_cents: int,
     carried_in_cents: int,
+    carried_from: str = "",
 ) -> Remittance:
     """The payee's remittance: the fee (PLB AH), the balance it owed (PLB FB, positive), and,
     when the cycle nets negative, the remainder carried forward (PLB FB, negative) so that the
-    payment is zero and the file still balances."""
+    payment is zero and the file still balances. Both FB adjustments name the cycle the
+    balance was carried out of (this one for a carry out; ``carried_from`` for a carry in),
+    so that a pharmacy pairs the two."""
     if fee_cents < 0 or carried_in_cents < 0:
         msg = "fees and carried balances are not negative"
         raise InvariantViolation(msg)
@@ -302,13 +305,15 @@ def remit(
     if carried_in_cents:
         adjustments.append(
             ProviderAdjustment(
-                ProviderAdjustmentReason.FORWARDING_BALANCE, "CARRIED IN", carried_in_cents
+                ProviderAdjustmentReason.FORWARDING_BALANCE,
+                carried_from or "CARRIED IN",
+                carried_in_cents,
             )
         )
     net = claims - fee_cents - carried_in_cents
     if net < 0:
         adjustments.append(
-            ProviderAdjustment(ProviderAdjustmentReason.FORWARDING_BALANCE, "CARRIED OUT", net)
+            ProviderAdjustment(ProviderAdjustmentReason.FORWARDING_BALANCE, cycle_id, net)
         )
     remittance = Remittance(
         cycle_id, payee_id, pay_date, lines, tuple(adjustments), carried_in_cents, fee_cents

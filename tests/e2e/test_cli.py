@@ -44,9 +44,10 @@ def test_demo_command_exits_zero_and_prints_the_table(tmp_path: Path) -> None:
     env["TMPDIR"] = str(temporary)  # where the demo makes (and removes) its working directory
     result = _run("demo", "--out", str(tmp_path / "settlement"), env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    # nothing left behind: pgserver's exit handler wrote its lock file back into the removed
-    # directory (an outside tester found /tmp/rxgw-demo-*/python_PostgresServer/.lockfile)
-    assert list(temporary.iterdir()) == []
+    # its working directory is gone: pgserver's exit handler wrote its lock file back into it
+    # (an outside tester found /tmp/rxgw-demo-*/python_PostgresServer/.lockfile). Other
+    # tools' runtime directories (platformdirs' runtime-<uid>) may appear there: not the demo's
+    assert list(temporary.glob("rxgw-demo-*")) == []
     assert "scripted claims answered as expected" in result.stdout
     # issue 18: the demo ends with a price check, a rewarded claim and a simulation, whose
     # replay of the demo's own claims under the unchanged design reproduces every one

@@ -155,6 +155,7 @@ async def test_a_part_d_year_exports_as_pdes(
     rx_number: Any,
     cli: Any,
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Below the threshold (with a $0.25 sales tax the plan pays), crossing it (A),
     catastrophic (C), and a catastrophic fill reversed (its D record): every field in place,
@@ -214,6 +215,8 @@ async def test_a_part_d_year_exports_as_pdes(
     assert hdr[3:23].rstrip() == "PDP-SPONSOR" and hdr[57:77].rstrip() == "RXGW-PDE-1"
     assert bhd[18:38].rstrip() == PART_D_PLAN
     details = [_det(line) for line in lines[2:-2]]
+    # the file is never dated before its records (HDR 34-41 against each DET's paid date)
+    assert hdr[33:41] >= max(d["paid_date"] for d in details)
     # every record of the file (other tests' Part D claims too) keeps both identities
     for d in details:
         _identities(d)
@@ -297,6 +300,18 @@ async def test_a_part_d_year_exports_as_pdes(
     printed = stdout.split("\n")[:-1]
     assert printed[0][:3] == "HDR" and printed[-1][:3] == "TLR"
     assert all(len(line) == RECORD for line in printed)
+
+    # a business date pinned before these claims were paid (a demo, a test) dated the HDR
+    # before its DETs' paid dates (an outside tester: 20261123 against 20261201): the file
+    # takes the later
+    monkeypatch.setenv("RX_GATEWAY_BUSINESS_DATE", f"{today - dt.timedelta(days=30)}")
+    code, stdout, stderr = await cli(
+        "export", "pde", "--plan", PART_D_PLAN, "--from", f"{today}", "--to", f"{today}",
+    )  # fmt: skip
+    assert code == 0, stderr
+    pinned = stdout.split("\n")[:-1]
+    assert pinned[0][33:41] == max(_det(line)["paid_date"] for line in pinned[2:-2])
+    assert pinned[0][33:41] == f"{today:%Y%m%d}"
 
 
 async def test_an_empty_window_is_a_file_without_details(cli: Any, tmp_path: Path) -> None:

@@ -65,7 +65,11 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     if out is not None:
         await asyncio.to_thread(check_writable_file, out)
     sponsor_id, records = await _read(settings, args.plan, first, last)
-    created_on = settings.business_date or dt.datetime.now(dt.UTC).date()
+    # today, or the pinned business date; never before a record's own date (paid or reversed
+    # on the real clock): with a business date pinned in the past the header preceded them
+    created_on = max(
+        [settings.business_date or dt.datetime.now(dt.UTC).date(), *(r.paid_date for r in records)]
+    )
     header = PdeFileHeader(sponsor_id, args.plan, created_on, first, last)
     text = render_pde_file(header, records)
     if out is None:

@@ -256,16 +256,13 @@ def adjudicate_checked(
             f"Cost {format_cents(price.allowed_cents)} is above the plan's"
             f" {format_cents(ceiling)} per claim: check quantity and cost, or call the help desk",
         )
-        trace.append(f"rejected in pricing: 78 (claim_cost_max_cents {format_cents(ceiling)})")
-        return Rejected(
-            rejected(
-                (reject,),
-                prescription_reference_number=request.prescription_reference_number,
-                reference_data_version=snapshot.version,
-                plan_id=plan_id,
-                rule_trace=tuple(trace),
-            ),
-            member_id=member_state.member.member_id,
+        return _rejected_after_checks(
+            request,
+            snapshot,
+            plan_id,
+            trace,
+            ("pricing", reject, f"claim_cost_max_cents {format_cents(ceiling)}"),
+            member_state.member.member_id,
         )
     decision = _pay(
         request,
@@ -435,16 +432,13 @@ def _pay(
         member_alone_cents=share.member_responsibility_cents + patient_tax,
     )
     if isinstance(coordination, Reject):
-        trace.append(f"rejected in cob: {coordination.code.value}")
-        return Rejected(
-            rejected(
-                (coordination,),
-                prescription_reference_number=request.prescription_reference_number,
-                reference_data_version=snapshot.version,
-                plan_id=plan.plan_id,
-                rule_trace=tuple(trace),
-            ),
-            member_id=state.member.member_id,
+        return _rejected_after_checks(
+            request,
+            snapshot,
+            plan.plan_id,
+            trace,
+            ("cob", coordination, ""),
+            state.member.member_id,
         )
     recognized = coordination.other_payer_amount_recognized_cents
     if request.other_coverage_code in SECONDARY_CODES:
@@ -569,6 +563,31 @@ def _pay(
         and any(p.available_cents != p.posted_cents for p in state.purses),
         program_id=program.program_id if program is not None else "",
         program_reduction_cents=share.program_reduction_cents,
+    )
+
+
+def _rejected_after_checks(
+    request: ClaimRequest,
+    snapshot: ReferenceSnapshot,
+    plan_id: str,
+    trace: list[str],
+    why: tuple[str, Reject, str],
+    member_id: str,
+) -> Rejected:
+    """A claim that passed every check group and is rejected once priced (78 above the plan's
+    maximum, 74 when the other payer paid enough): ``why`` is the step, its one reject and
+    what the rule trace adds in parentheses ("" for nothing)."""
+    step, reject, note = why
+    trace.append(f"rejected in {step}: {reject.code.value}" + (f" ({note})" if note else ""))
+    return Rejected(
+        rejected(
+            (reject,),
+            prescription_reference_number=request.prescription_reference_number,
+            reference_data_version=snapshot.version,
+            plan_id=plan_id,
+            rule_trace=tuple(trace),
+        ),
+        member_id=member_id,
     )
 
 

@@ -106,6 +106,14 @@ def _coverage(row: Any) -> Coverage:
     )
 
 
+async def _already_applied(conn: Any, row: Any) -> EnrollmentOutcome:
+    """The outcome of a file applied before (``row``): nothing changed, its review count."""
+    flagged = await conn.fetchval(
+        "SELECT count(*) FROM enrollment_review WHERE file_id = $1", row["file_id"]
+    )
+    return _outcome(row, applied=False, review=flagged)
+
+
 def _outcome(row: Any, *, applied: bool, review: int) -> EnrollmentOutcome:
     summary = row["summary"]
     fields = EnrollmentCounts.__dataclass_fields__
@@ -157,10 +165,7 @@ class PostgresEnrollment:
             [enrollment.content_sha256, enrollment.earlier_content_sha256 or None],
         )
         if earlier is not None:
-            flagged = await conn.fetchval(
-                "SELECT count(*) FROM enrollment_review WHERE file_id = $1", earlier["file_id"]
-            )
-            return _outcome(earlier, applied=False, review=flagged)
+            return await _already_applied(conn, earlier)
         used = await conn.fetchrow(
             "SELECT * FROM enrollment_file"
             " WHERE interchange_sender_id = $1 AND interchange_control_number = $2",
@@ -169,10 +174,7 @@ class PostgresEnrollment:
         )
         if used is not None and used["content_sha256"] in enrollment.legacy_content_sha256s:
             # this file, applied before its ambiguous data was escaped in the digest
-            flagged = await conn.fetchval(
-                "SELECT count(*) FROM enrollment_review WHERE file_id = $1", used["file_id"]
-            )
-            return _outcome(used, applied=False, review=flagged)
+            return await _already_applied(conn, used)
         if used is not None:
             msg = (
                 f"ISA: ISA13 {enrollment.interchange_control_number} from sender"

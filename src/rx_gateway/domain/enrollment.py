@@ -123,6 +123,26 @@ class Person:
     date_of_birth: dt.date | None
     gender_code: int | None  # DMG03: M 1, F 2, U 0
 
+    def contradicts(
+        self,
+        first_name: str,
+        last_name: str,
+        date_of_birth: dt.date | None,
+        gender_code: int | None,
+    ) -> bool:
+        """Whether another account of the person says otherwise: another name (letter case
+        aside), or another date of birth or gender where both say one (a loop without DMG
+        says none)."""
+        return (
+            self.first_name.casefold() != first_name.casefold()
+            or self.last_name.casefold() != last_name.casefold()
+            or (
+                None not in (self.date_of_birth, date_of_birth)
+                and self.date_of_birth != date_of_birth
+            )
+            or (None not in (self.gender_code, gender_code) and self.gender_code != gender_code)
+        )
+
     def matches(self, first_name: str, date_of_birth: dt.date) -> bool:
         return (
             self.date_of_birth == date_of_birth
@@ -739,12 +759,8 @@ class _Planner:
         if member is None:
             self.counts["differences"] += 1
             return
-        says = change.person
-        if (
-            says.first_name.casefold() != member.first_name.casefold()
-            or says.last_name.casefold() != member.last_name.casefold()
-            or (says.date_of_birth is not None and says.date_of_birth != member.date_of_birth)
-            or (says.gender_code is not None and says.gender_code != member.gender_code)
+        if change.person.contradicts(
+            member.first_name, member.last_name, member.date_of_birth, member.gender_code
         ):
             self.counts["differences"] += 1
         for line in change.coverages:
@@ -819,20 +835,10 @@ class _Planner:
             self.loops[member_id] = change
             return
         said, says = first.person, change.person
-        differs = (
-            said.first_name.casefold() != says.first_name.casefold()
-            or said.last_name.casefold() != says.last_name.casefold()
-            # a loop without DMG keeps what is known (update_member): only what is sent counts
-            or (
-                None not in (said.date_of_birth, says.date_of_birth)
-                and said.date_of_birth != says.date_of_birth
-            )
-            or (
-                None not in (said.gender_code, says.gender_code)
-                and said.gender_code != says.gender_code
-            )
-        )
-        if not differs:
+        # a loop without DMG keeps what is known (update_member): only what is sent counts
+        if not said.contradicts(
+            says.first_name, says.last_name, says.date_of_birth, says.gender_code
+        ):
             if (said.date_of_birth, said.gender_code).count(None) > (
                 says.date_of_birth,
                 says.gender_code,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,16 @@ OVERLOAD_KEYS = {
     "overload_server_p99_ms",
     "overload_send_lag_p99_ms",
 }
+FRONT_KEYS = {
+    "front_inflight",
+    "front_queue_ms",
+    "front_capacity_per_s",
+    *(key.replace("overload_", "overload_front_") for key in OVERLOAD_KEYS),
+    "overload_front_goodput_ratio_to_front_capacity",
+    "cpu_ms_per_admitted_call_front",
+}
+# HAProxy in front too, where it is installed (.ci/run installs it)
+FRONT = shutil.which("haproxy") is not None
 METRICS_KEYS = {
     "batch_size_read_mean_at_capacity",
     "batch_size_write_mean_at_capacity",
@@ -79,6 +90,7 @@ async def test_bench_writes_report_plot_and_final_json_line(
             "300",
             "--out",
             str(tmp_path),
+            *(["--front", "haproxy", "--front-inflight", "8"] if FRONT else []),
         ],
         env=env,
         capture_output=True,
@@ -89,6 +101,23 @@ async def test_bench_writes_report_plot_and_final_json_line(
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary.keys() >= REQUIRED_KEYS | FLOOR_KEYS | OVERLOAD_KEYS | METRICS_KEYS
+    if FRONT:
+        assert summary.keys() >= FRONT_KEYS
+        assert (summary["front_inflight"], summary["front_queue_ms"]) == (8, 20)
+        assert summary["front_capacity_per_s"] > 0
+        # the same overload as the gateway's own, through HAProxy
+        assert summary["overload_front_offered_per_s"] == summary["overload_offered_per_s"]
+        assert summary["overload_front_goodput_per_s"] > 0
+        assert summary["overload_front_goodput_ratio"] == quotient(
+            summary["overload_front_goodput_per_s"], summary["hot_capacity_per_s"]
+        )
+        assert summary["overload_front_goodput_ratio_to_front_capacity"] == quotient(
+            summary["overload_front_goodput_per_s"], summary["front_capacity_per_s"]
+        )
+        assert summary["overload_front_errors"] == 0
+        assert summary["cpu_ms_per_admitted_call_front"] > 0
+    else:
+        assert not summary.keys() & FRONT_KEYS
     assert summary["floor_echo_rps"] > 0
     assert summary["floor_commit_tps"] > 0
     # the floor open loop at the offered rate and at 1,000/s, each for gRPC and the database
@@ -152,6 +181,10 @@ async def test_bench_writes_report_plot_and_final_json_line(
     assert "| capacity: floor claim | closed |" in report
     assert f"| overload: hot | {summary['overload_offered_per_s']} |" in report
     assert "| read batch mean | write batch mean | pool wait mean ms | pool wait p99 ms |" in report
+    if FRONT:
+        assert "| capacity: front | closed |" in report
+        assert f"| overload: front | {summary['overload_offered_per_s']} |" in report
+        assert "## HAProxy in front" in report
     assert (tmp_path / "bench-latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the bench's own database on the configured server is dropped afterwards
     conn = await asyncpg.connect(env["RX_GATEWAY_DATABASE_URL"])

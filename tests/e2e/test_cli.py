@@ -604,6 +604,9 @@ def test_a_malformed_database_url_is_one_line(url: str, expected: str) -> None:
         (["bench", "--rates", "0"], "'0' is not comma-separated rates"),
         (["bench", "--seconds", "-1"], "'-1' is not a number of seconds"),
         (["bench", "--members", "0"], "'0' is not a number of members of at least 100"),
+        (["bench", "--front", "envoy"], "invalid choice: 'envoy' (choose from 'haproxy')"),
+        (["bench", "--front-inflight", "0"], "'0' is not a whole number 1-10000"),
+        (["bench", "--front-queue-ms", "2.5"], "'2.5' is not a whole number 1-10000"),
         (["generate", "--members", "0", "x"], "'0' is not a number of members"),
     ],
 )
@@ -626,6 +629,21 @@ def test_generate_into_a_file_or_bench_out_a_file_is_one_line(tmp_path: Path) ->
     assert "cannot write the dataset there" in line and "a-file" in line
     line = _one_line_error(_run("bench", "--quick", "--out", str(blocker), env=_env()))
     assert "is a file, not a directory" in line
+
+
+def test_bench_front_without_haproxy_is_one_line_before_any_work(tmp_path: Path) -> None:
+    """`bench --front haproxy` on a machine without HAProxy: said at once, not after the
+    minutes of measuring that come before the front's runs."""
+    python_only = tmp_path / "bin"
+    python_only.mkdir()
+    (python_only / "python").symlink_to(sys.executable)
+    line = _one_line_error(
+        _run("bench", "--quick", "--front", "haproxy", env=_env(PATH=str(python_only)))
+    )
+    assert line == (
+        "rx-gateway: --front haproxy: no haproxy on PATH"
+        " (install HAProxy 2.4 or later, e.g. apt install haproxy)"
+    )
 
 
 def test_sigterm_to_a_command_stops_its_embedded_database(

@@ -15,6 +15,7 @@ from rx_gateway.tools.bench.floor_server import FLOOR_CLAIM_SQL, claim_arguments
 from rx_gateway.tools.bench.meter import RateResult
 from rx_gateway.tools.bench.summary import (
     CAPACITY_FLOOR,
+    CAPACITY_FRONT,
     CAPACITY_HOT,
     CAPACITY_NO_HOT,
     FLOOR_CLAIM,
@@ -22,10 +23,12 @@ from rx_gateway.tools.bench.summary import (
     FLOOR_ECHO,
     HOT,
     OVERLOAD,
+    OVERLOAD_FRONT,
     add_deltas,
     cpu_ms_per_call,
     cpu_ms_per_call_by_worker,
     floor_keys,
+    front_keys,
     histogram_buckets,
     histogram_mean,
     histogram_quantile,
@@ -206,6 +209,47 @@ def test_overload_goodput_counts_admitted_answers_over_the_send_window() -> None
     # admitted answers trailing past the send window stretch it
     late = replace(overload, answered_seconds=5.0)
     assert overload_keys([*RESULTS, late])["overload_goodput_per_s"] == 400.0
+
+
+def test_the_front_keys_compare_its_goodput_with_both_capacities() -> None:
+    # the gateway's own hot capacity 550/s (RESULTS); through HAProxy with 8 in flight 400/s
+    # and 420/s; offered 1,100/s for 4 s through it: 1,600 admitted, 2,800 refused by HAProxy,
+    # HAProxy's own CPU 0.25 ms per admitted call
+    through = [
+        run(CAPACITY_FRONT, 0, 400.0, completed=1_200),
+        run(CAPACITY_FRONT, 0, 420.0, completed=1_260),
+        replace(
+            run(OVERLOAD_FRONT, 1_100, 400.0, p99=45.0, completed=1_600),
+            sent=4_400,
+            refused=2_800,
+            answered_seconds=4.0,
+            server_cpu_ms_per_call_by_worker=[0.25],
+        ),
+    ]
+    keys = front_keys([*RESULTS, *through], 8, 15)
+    assert keys == {
+        "front_inflight": 8,
+        "front_queue_ms": 15,
+        "front_capacity_per_s": 410.0,
+        "overload_front_offered_per_s": 1_100,
+        "overload_front_goodput_per_s": 400.0,  # 1,600 / 4 s
+        "overload_front_goodput_ratio": 0.727,  # 400 / 550: the gateway's own capacity
+        "overload_front_p99_admitted_ms": 45.0,
+        "overload_front_refused": 2_800,
+        "overload_front_errors": 0,
+        "overload_front_server_p99_ms": 0.0,
+        "overload_front_send_lag_p99_ms": 0.0,
+        "overload_front_goodput_ratio_to_front_capacity": 0.976,  # 400 / 410
+        "cpu_ms_per_admitted_call_front": 0.25,
+    }
+    # the gateway's own overload keys do not read the front's runs
+    assert overload_keys([*RESULTS, *through])["overload_offered_per_s"] == 0
+    # no front run: its keys are zeros, and the summary has them only when it ran
+    assert front_keys(RESULTS, 16, 20)["overload_front_goodput_per_s"] == 0.0
+    common = {"echo": 3_000.0, "commit": 15_000.0, "at_1000": RESULTS[3], "peak_memory_mb": 80.0}
+    assert "front_capacity_per_s" not in summarize(RESULTS, **common, workers=1, quick=True)
+    with_front = summarize([*RESULTS, *through], **common, workers=1, quick=True, front=(8, 15))
+    assert with_front.items() >= keys.items()
 
 
 def test_no_overload_run_gives_zeros() -> None:

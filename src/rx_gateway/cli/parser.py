@@ -64,6 +64,17 @@ def _processes(value: str) -> int:
     return int(value)
 
 
+FRONT_VALUE_MAX = 10_000  # calls in flight, or ms of waiting: far past anything useful
+
+
+def _front_value(value: str) -> int:
+    """--front-inflight, --front-queue-ms: a whole number 1-FRONT_VALUE_MAX."""
+    if not (value.isascii() and value.isdigit()) or not 0 < int(value) <= FRONT_VALUE_MAX:
+        msg = f"{value!r} is not a whole number 1-{FRONT_VALUE_MAX}"
+        raise argparse.ArgumentTypeError(msg)
+    return int(value)
+
+
 BENCH_RATE_MAX = 100_000  # claims/s: far past what one machine's gateway takes
 BENCH_SECONDS_MAX = 60.0
 
@@ -329,5 +340,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=_processes, default=1, help="server processes (SO_REUSEPORT)"
     )
     bench.add_argument("--members", type=_members, default=10_000, help="synthetic members")
+    bench.add_argument(
+        "--front",
+        choices=["haproxy"],
+        help="also measure HAProxy in front (deploy/haproxy/haproxy.cfg): capacity and overload",
+    )
+    bench.add_argument(
+        "--front-inflight",
+        type=_front_value,
+        default=16,
+        help="with --front: calls HAProxy lets into the gateway at once (default 16)",
+    )
+    bench.add_argument(
+        "--front-queue-ms",
+        type=_front_value,
+        default=20,
+        help="with --front: ms a call may wait for a slot before it is refused (default 20)",
+    )
     bench.add_argument("--out", type=Path, default=Path("bench-results"), help="report directory")
     return parser

@@ -16,10 +16,14 @@ async def bench(args: argparse.Namespace) -> int:
     import json  # noqa: PLC0415
 
     from rx_gateway.tools.bench import BenchOptions, run_bench  # noqa: PLC0415
+    from rx_gateway.tools.bench.stack import front_problem  # noqa: PLC0415
 
-    if args.out.exists() and not args.out.is_dir():  # before minutes of measuring
+    # before minutes of measuring
+    if args.out.exists() and not args.out.is_dir():
         msg = f"--out {args.out}: is a file, not a directory for the report"
         raise RxGatewayError(msg)
+    if args.front and (problem := front_problem()) is not None:
+        raise RxGatewayError(problem)
     options = BenchOptions(
         quick=args.quick,
         rates=args.rates or (),
@@ -27,6 +31,9 @@ async def bench(args: argparse.Namespace) -> int:
         workers=max(1, min(args.workers, 8)),
         out=args.out,
         members=args.members,
+        front=args.front == "haproxy",
+        front_inflight=args.front_inflight,
+        front_queue_ms=args.front_queue_ms,
     )
     summary = await run_bench(options)
     print(json.dumps(summary), flush=True)

@@ -20,6 +20,7 @@ from rx_gateway.tools.bench.summary import (
     FLOOR_ECHO,
     HOT,
     OVERLOAD,
+    OVERLOAD_FRONT,
     mean_capacity,
 )
 
@@ -66,6 +67,7 @@ def write_report(out: Path, summary: dict[str, Any], results: list[RateResult]) 
         )
     lines += _metrics_table(ordered)
     lines += _overload_lines(summary)
+    lines += _front_lines(summary)
     lines += ["", "```json", json.dumps(summary, indent=2), "```", ""]
     (out / "bench-report.md").write_text("\n".join(lines))
     (out / "bench-results.json").write_text(
@@ -134,6 +136,28 @@ def _overload_lines(summary: dict[str, Any]) -> list[str]:
     ]
 
 
+def _front_lines(summary: dict[str, Any]) -> list[str]:
+    if "front_capacity_per_s" not in summary:
+        return []
+    return [
+        "",
+        "## HAProxy in front (`--front haproxy`, deploy/haproxy/haproxy.cfg)",
+        "",
+        f"At most {summary['front_inflight']} calls in the gateway, a call refused after"
+        f" waiting {summary['front_queue_ms']} ms for a slot. Closed loop through it with that"
+        f" many in flight: {summary['front_capacity_per_s']} claims/s. Offered"
+        f" {summary['overload_front_offered_per_s']} claims/s (the same overload as the"
+        f" gateway's own), it answered {summary['overload_front_goodput_per_s']} admitted"
+        f" claims/s ({summary['overload_front_goodput_ratio']} of the gateway's own hot"
+        f" capacity, {summary['overload_front_goodput_ratio_to_front_capacity']} of the"
+        f" capacity through the front) with p99 {summary['overload_front_p99_admitted_ms']} ms"
+        f" for the admitted ones, refused {summary['overload_front_refused']} and had"
+        f" {summary['overload_front_errors']} other errors. HAProxy's own CPU:"
+        f" {summary['cpu_ms_per_admitted_call_front']} ms per admitted call, its refusals"
+        " included.",
+    ]
+
+
 def _plot(path: Path, results: list[RateResult]) -> None:
     import matplotlib as mpl  # noqa: PLC0415 - optional: rx-gateway[bench]
 
@@ -169,14 +193,16 @@ def _plot(path: Path, results: list[RateResult]) -> None:
                 color="black",
                 label=f"bare {name.removeprefix('floor: ')} p99",
             )
-    for r in (r for r in results if r.mix == OVERLOAD):
+    for r in (r for r in results if r.mix in (OVERLOAD, OVERLOAD_FRONT)):
+        alone = r.mix == OVERLOAD
         axes.scatter(
             [r.offered_per_s],
             [max(0.1, r.p99_ms)],
-            marker="*",
+            marker="*" if alone else "P",
             s=80,
-            color="tab:red",
-            label=f"gateway overload p99 (admitted; {r.refused} refused)",
+            color="tab:red" if alone else "tab:green",
+            label=f"{'gateway' if alone else 'behind HAProxy'} overload p99"
+            f" (admitted; {r.refused} refused)",
         )
     for mix, name, style in ((CAPACITY_HOT, "gateway", ":"), (CAPACITY_FLOOR, "claim floor", "-.")):
         capacity = mean_capacity(results, mix)

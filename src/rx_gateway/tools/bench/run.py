@@ -1,8 +1,9 @@
 """`run_bench`: generate and load the data, start the gateway (its metrics on a listener of
 its own), measure the bare floor, start the claim-shaped floor, search the rates for both
 (interleaved), measure the bare floor open loop, the saturation of both (the hot-row check with
-it), offer the gateway twice its capacity (overload), then write the report. The gateway's
-metrics are scraped before and after each of its runs."""
+it), offer the gateway twice its capacity (overload), with `--front haproxy` measure HAProxy in
+front of it (its capacity, the same overload), then write the report. The gateway's metrics are
+scraped before and after each of its runs."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ from typing import Any
 
 from rx_gateway.bootstrap import Database
 from rx_gateway.observability import scrape
-from rx_gateway.tools.bench.load import CommitFloor, Driver
+from rx_gateway.tools.bench.load import SATURATION_CONCURRENCY, CommitFloor, Driver
 from rx_gateway.tools.bench.meter import CpuMeter, RateResult, memory_mb
-from rx_gateway.tools.bench.mix import Mix, load_population
+from rx_gateway.tools.bench.mix import Mix, Population, load_population
 from rx_gateway.tools.bench.options import BenchOptions
 from rx_gateway.tools.bench.report import write_report
 from rx_gateway.tools.bench.search import (
@@ -35,6 +36,7 @@ from rx_gateway.tools.bench.stack import (
     bench_database,
     floor_process,
     free_port,
+    front_process,
     gateway_process,
     postmaster_pid,
     process_tree,
@@ -42,11 +44,13 @@ from rx_gateway.tools.bench.stack import (
 )
 from rx_gateway.tools.bench.summary import (
     CAPACITY_FLOOR,
+    CAPACITY_FRONT,
     CAPACITY_HOT,
     CAPACITY_NO_HOT,
     FLOOR_CLAIM,
     HOT,
     OVERLOAD,
+    OVERLOAD_FRONT,
     add_deltas,
     mean_capacity,
     overload_rate,
@@ -78,8 +82,12 @@ class Side:
             self.driver.claims(self.mix, rate, seconds, self.meter, label or self.label)
         )
 
-    async def capacity(self, mix: Mix, seconds: float, label: str) -> RateResult:
-        return await self.scraped(self.driver.capacity(mix, seconds, self.meter, label))
+    async def capacity(
+        self, mix: Mix, seconds: float, label: str, concurrency: int = SATURATION_CONCURRENCY
+    ) -> RateResult:
+        return await self.scraped(
+            self.driver.capacity(mix, seconds, self.meter, label, concurrency)
+        )
 
     async def warm_up(self, mix: Mix) -> None:
         await self.driver.claims(mix, WARM_UP_RATE, WARM_UP_S, self.meter, "warm-up")
@@ -173,6 +181,10 @@ async def run_bench(options: BenchOptions) -> dict[str, Any]:
                                 results.append(await _overload(gateway, results, plan))
                             finally:
                                 await floor.driver.close()
+                        if options.front:
+                            results += await _front(
+                                gateway, population, (root, port), workdir, results, options
+                            )
                 finally:
                     await gateway.driver.close()
                 peak_memory_mb = memory_mb(process_tree(root))
@@ -188,6 +200,7 @@ async def run_bench(options: BenchOptions) -> dict[str, Any]:
         workers=options.workers,
         quick=options.quick,
         capacity_metrics=add_deltas(d for mix, d in gateway.scrapes if mix == CAPACITY_HOT),
+        front=(options.front_inflight, options.front_queue_ms) if options.front else None,
     )
     summary["duration_s"] = round(time.perf_counter() - began, 1)
     write_report(options.out, summary, results)
@@ -246,3 +259,48 @@ async def _overload(gateway: Side, results: list[RateResult], plan: StepPlan) ->
     overloaded = await gateway.step(rate, plan.overload_seconds, OVERLOAD)
     print_result(overloaded)
     return overloaded
+
+
+async def _front(
+    gateway: Side,
+    population: Population,
+    server: tuple[int, int],
+    workdir: Path,
+    results: list[RateResult],
+    options: BenchOptions,
+) -> list[RateResult]:
+    """HAProxy in front of the gateway (``server``: its root process and port), with the
+    repository's deploy/haproxy/haproxy.cfg: closed loop through it with as many calls in
+    flight as it lets into the gateway (twice, for its capacity), then the same overload as
+    the gateway's own (twice the gateway's hot capacity, open loop). The CPU is the gateway's
+    and HAProxy's together; HAProxy's alone is its one "worker" share."""
+    plan = step_plan(options)
+    root, gateway_port = server
+    port = free_port()
+    with front_process(
+        port, gateway_port, options.front_inflight, options.front_queue_ms, workdir
+    ) as haproxy:
+        front = Side(
+            Driver(f"127.0.0.1:{port}"),
+            CpuMeter([*process_tree(root), haproxy], gateway.meter.postmaster, workers=[haproxy]),
+            Mix(population, hot=True, seed=9, rx_start=70_000_000),
+            HOT,
+            metrics_url=gateway.metrics_url,
+        )
+        measured: list[RateResult] = []
+        try:
+            await front.warm_up(Mix(population, hot=True, seed=3, rx_start=80_000_000))
+            for _ in range(2):
+                saturated = await front.capacity(
+                    front.mix, plan.capacity_seconds, CAPACITY_FRONT, options.front_inflight
+                )
+                print_result(saturated)
+                measured.append(saturated)
+            rate = overload_rate(mean_capacity(results, CAPACITY_HOT))
+            await asyncio.sleep(SETTLE_S)
+            overloaded = await front.step(rate, plan.overload_seconds, OVERLOAD_FRONT)
+            print_result(overloaded)
+            measured.append(overloaded)
+        finally:
+            await front.driver.close()
+    return measured

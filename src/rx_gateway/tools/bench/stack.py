@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -199,3 +201,74 @@ def floor_process(
             yield [server.pid for server in servers]
         finally:
             _stop(servers)
+
+
+FRONT_CONFIG = Path(__file__).resolve().parents[4] / "deploy" / "haproxy" / "haproxy.cfg"
+FRONT_READY_S = 10.0
+
+
+def front_problem(config: Path = FRONT_CONFIG) -> str | None:
+    """Why `bench --front haproxy` cannot run here (None: it can): checked before minutes of
+    measuring."""
+    if shutil.which("haproxy") is None:
+        return (
+            "--front haproxy: no haproxy on PATH"
+            " (install HAProxy 2.4 or later, e.g. apt install haproxy)"
+        )
+    if not config.is_file():
+        return (
+            f"--front haproxy: {config} not found"
+            " (it ships in the source checkout: run the bench from one)"
+        )
+    return None
+
+
+@contextlib.contextmanager
+def front_process(
+    listen_port: int,
+    gateway_port: int,
+    inflight: int,
+    queue_ms: int,
+    workdir: Path,
+    config: Path = FRONT_CONFIG,
+) -> Iterator[int]:
+    """HAProxy with the repository's deploy/haproxy/haproxy.cfg in front of the gateway on
+    127.0.0.1:``gateway_port``: switches' calls on 127.0.0.1:``listen_port``, at most
+    ``inflight`` of them in the gateway, a call refused (RESOURCE_EXHAUSTED) after waiting
+    ``queue_ms`` for a slot. One process in the foreground (-db); yields its id once it
+    accepts connections."""
+    env = dict(
+        os.environ,
+        RX_FRONT_LISTEN=f"127.0.0.1:{listen_port}",
+        RX_FRONT_GATEWAY=f"127.0.0.1:{gateway_port}",
+        RX_FRONT_INFLIGHT=str(inflight),
+        RX_FRONT_QUEUE_TIMEOUT=f"{queue_ms}ms",
+    )
+    log = workdir / "haproxy.log"
+    with log.open("ab") as output:
+        front = subprocess.Popen(  # noqa: S603 - HAProxy found on PATH, the repository's config
+            ["haproxy", "-db", "-f", str(config)],  # noqa: S607
+            env=env,
+            stdout=output,
+            stderr=output,
+        )
+        try:
+            _accepting(front, listen_port, log)
+            yield front.pid
+        finally:
+            _stop([front])
+
+
+def _accepting(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """Wait until ``process`` accepts connections on 127.0.0.1:``port`` (or say why not)."""
+    waited = 0.0
+    while waited < FRONT_READY_S:
+        if process.poll() is not None:
+            break
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+        waited += 0.05
+    said = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+    msg = f"haproxy did not start on 127.0.0.1:{port}: {said}"
+    raise RuntimeError(msg)

@@ -4,7 +4,9 @@ The runs are RateResults named by their mix: "hot" (the gateway's open-loop step
 claim" (the claim-shaped floor's, the same rates), "floor: echo" and "floor: commit" (the bare
 stack, open loop), and the closed-loop saturation runs "capacity: hot", "capacity: no-hot" and
 "capacity: floor claim" (offered_per_s 0), and "overload: hot" (the gateway offered twice its
-hot capacity, open loop).
+hot capacity, open loop). With HAProxy in front (`--front haproxy`): "capacity: front" (closed loop
+through it, as many in flight as it lets into the gateway) and "overload: front" (twice the
+gateway's own hot capacity offered to it, open loop).
 
 The gateway's Prometheus metrics are scraped before and after each of its runs (``scrape``'s
 samples, keyed ``name{label="value",...}``): the difference of two scrapes is what the run
@@ -29,6 +31,8 @@ CAPACITY_HOT = "capacity: hot"
 CAPACITY_NO_HOT = "capacity: no-hot"
 CAPACITY_FLOOR = "capacity: floor claim"
 OVERLOAD = "overload: hot"
+CAPACITY_FRONT = "capacity: front"
+OVERLOAD_FRONT = "overload: front"
 OVERLOAD_FACTOR = 2  # the overload run offers this many times the hot capacity
 
 BATCH_SIZE = "rxgw_db_batch_size"
@@ -113,37 +117,53 @@ def overload_rate(hot_capacity: float) -> int:
     return max(1, round(OVERLOAD_FACTOR * hot_capacity))
 
 
-def overload_keys(results: list[RateResult]) -> dict[str, float]:
-    """The overload run against the hot capacity. Goodput: the admitted calls answered (not
-    refused with RESOURCE_EXHAUSTED, not errors) per second, over the longer of the send
-    window (sent / offered) and the time to the last admitted answer, so that neither the
-    last calls' answers nor the deadline of a call that failed stretch it. The p99 is the
-    admitted calls' (a refused call's latency is not in the histogram)."""
-    run = next((r for r in reversed(results) if r.mix == OVERLOAD), None)
+def overload_keys(
+    results: list[RateResult], mix: str = OVERLOAD, prefix: str = "overload"
+) -> dict[str, float]:
+    """The overload run (``mix``) against the hot capacity, its keys named ``prefix``_...
+    Goodput: the admitted calls answered (not refused with RESOURCE_EXHAUSTED, not errors)
+    per second, over the longer of the send window (sent / offered) and the time to the last
+    admitted answer, so that neither the last calls' answers nor the deadline of a call that
+    failed stretch it. The p99 is the admitted calls' (a refused call's latency is not in the
+    histogram)."""
+    run = next((r for r in reversed(results) if r.mix == mix), None)
     if run is None:
-        return {
-            "overload_offered_per_s": 0,
-            "overload_goodput_per_s": 0.0,
-            "overload_goodput_ratio": 0.0,
-            "overload_p99_admitted_ms": 0.0,
-            "overload_refused": 0,
-            "overload_errors": 0,
-            "overload_server_p99_ms": 0.0,
-            "overload_send_lag_p99_ms": 0.0,
-        }
+        run = RateResult(mix, 0, 0.0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0)  # all zeros
     send_window = run.sent / run.offered_per_s if run.offered_per_s else 0.0
     window = max(send_window, run.answered_seconds)
     goodput = round(run.completed / window, 1) if window else 0.0
     return {
-        "overload_offered_per_s": run.offered_per_s,
-        "overload_goodput_per_s": goodput,
-        "overload_goodput_ratio": ratio(goodput, mean_capacity(results, CAPACITY_HOT)),
-        "overload_p99_admitted_ms": run.p99_ms,
-        "overload_refused": run.refused,
-        "overload_errors": run.errors,
+        f"{prefix}_offered_per_s": run.offered_per_s,
+        f"{prefix}_goodput_per_s": goodput,
+        f"{prefix}_goodput_ratio": ratio(goodput, mean_capacity(results, CAPACITY_HOT)),
+        f"{prefix}_p99_admitted_ms": run.p99_ms,
+        f"{prefix}_refused": run.refused,
+        f"{prefix}_errors": run.errors,
         # the admitted claims' p99 inside the handler (0.0: not scraped)
-        "overload_server_p99_ms": run.server_p99_ms or 0.0,
-        "overload_send_lag_p99_ms": run.send_lag_p99_ms,
+        f"{prefix}_server_p99_ms": run.server_p99_ms or 0.0,
+        f"{prefix}_send_lag_p99_ms": run.send_lag_p99_ms,
+    }
+
+
+def front_keys(results: list[RateResult], inflight: int, queue_ms: int) -> dict[str, float]:
+    """HAProxy in front of the gateway (deploy/haproxy/haproxy.cfg, at most ``inflight`` calls
+    in the gateway, refused after ``queue_ms`` of waiting): its closed-loop capacity, the
+    overload run's keys (goodput against the gateway's own hot capacity, as for the gateway
+    alone, and against the capacity through the front), and HAProxy's own CPU per admitted
+    call in the overload run (its refusals included)."""
+    keys = overload_keys(results, OVERLOAD_FRONT, "overload_front")
+    capacity = mean_capacity(results, CAPACITY_FRONT)
+    run = next((r for r in reversed(results) if r.mix == OVERLOAD_FRONT), None)
+    by_process = run.server_cpu_ms_per_call_by_worker if run is not None else []
+    return {
+        "front_inflight": inflight,
+        "front_queue_ms": queue_ms,
+        "front_capacity_per_s": capacity,
+        **keys,
+        "overload_front_goodput_ratio_to_front_capacity": ratio(
+            keys["overload_front_goodput_per_s"], capacity
+        ),
+        "cpu_ms_per_admitted_call_front": by_process[0] if by_process else 0.0,
     }
 
 
@@ -280,9 +300,11 @@ def summarize(
     workers: int,
     quick: bool,
     capacity_metrics: dict[str, float] | None = None,
+    front: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """The final JSON line's keys (duration_s is added last). ``capacity_metrics``: what the
-    hot capacity runs added to the gateway's metrics (scrape deltas, summed)."""
+    hot capacity runs added to the gateway's metrics (scrape deltas, summed); ``front``: the
+    HAProxy front's calls in flight and queue wait (ms), when it ran (its keys only then)."""
     hot_capacity = mean_capacity(results, CAPACITY_HOT)
     cold_capacity = mean_capacity(results, CAPACITY_NO_HOT)
     best = best_rate(results, HOT)
@@ -321,5 +343,6 @@ def summarize(
         **floor_keys(results),
         "cpu_ms_per_claim_by_worker": cpu_ms_per_call_by_worker(results, CAPACITY_HOT),
         **overload_keys(results),
+        **(front_keys(results, *front) if front is not None else {}),
         **metrics_keys(capacity_metrics or {}),
     }

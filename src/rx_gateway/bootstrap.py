@@ -291,7 +291,11 @@ async def _build_app(
     metrics_listener = _metrics_listener(settings)  # then a busy port fails before any work
     if metrics_listener is not None:
         undo.callback(metrics_listener.close)
-    switches = SwitchTable.from_file(settings.switches_file) if settings.switches_file else None
+    switches = (
+        SwitchTable.from_file(settings.switches_file, settings.trusted_fronts)
+        if settings.switches_file
+        else None
+    )
     conn = await asyncpg.connect(dsn)
     try:
         await migrate(conn)

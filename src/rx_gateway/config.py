@@ -85,6 +85,9 @@ class Settings:
     tls_key_file: Path | None = None
     tls_client_ca_file: Path | None = None
     switches_file: Path | None = None
+    # Proxies in front that terminate the switches' mutual TLS (their own client certificates'
+    # common names): their calls name the switch in the x-rx-switch header (deploy/haproxy).
+    trusted_fronts: frozenset[str] = frozenset()
     # Plaintext listeners are refused unless development mode is explicit, and development
     # mode listens on loopback only.
     dev_mode: bool = False
@@ -114,6 +117,11 @@ class Settings:
             )
         if self.tls_client_ca_file is not None and self.tls_cert_file is None:
             return "a client CA needs the server certificate (RX_GATEWAY_TLS_CERT_FILE)"
+        if self.trusted_fronts and self.tls_client_ca_file is None:
+            return (
+                "RX_GATEWAY_TRUSTED_FRONTS names fronts by their client certificates: it needs"
+                " mutual TLS (RX_GATEWAY_TLS_CLIENT_CA_FILE and RX_GATEWAY_SWITCHES_FILE)"
+            )
         if self.dev_mode:
             if self.tls_cert_file is None:
                 for name, address in (
@@ -214,6 +222,7 @@ class Settings:
             tls_key_file=_path_or_none(environ, "RX_GATEWAY_TLS_KEY_FILE"),
             tls_client_ca_file=_path_or_none(environ, "RX_GATEWAY_TLS_CLIENT_CA_FILE"),
             switches_file=_path_or_none(environ, "RX_GATEWAY_SWITCHES_FILE"),
+            trusted_fronts=_fronts(environ.get("RX_GATEWAY_TRUSTED_FRONTS", "")),
             dev_mode=_flag(environ, "RX_GATEWAY_DEV_MODE", default=False),
             admin_db_role=_role(environ, "RX_GATEWAY_ADMIN_DB_ROLE", ADMIN_ROLE),
             reference_poll_s=number(
@@ -353,6 +362,18 @@ def _admin_tokens(raw: str) -> dict[str, str]:
             )
         tokens[token] = operator
     return tokens
+
+
+def _fronts(raw: str) -> frozenset[str]:
+    """``front-a,front-b``: certificate common names, each printable, none empty."""
+    names = [part.strip() for part in raw.split(",")] if raw.strip() else []
+    for name in names:
+        if not name or not name.isprintable():
+            raise InvalidRequest(
+                "RX_GATEWAY_TRUSTED_FRONTS",
+                "a comma-separated list of the fronts' certificate common names, none empty",
+            )
+    return frozenset(names)
 
 
 def _date_or_none(environ: Mapping[str, str], name: str) -> dt.date | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -23,11 +24,13 @@ from rx_gateway.bootstrap import App, build_app
 from rx_gateway.client import AdminClient, GatewayClient
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import InsecureConfiguration, InvalidRequest
-from rx_gateway.grpc_api.security import client_credentials
+from rx_gateway.grpc_api.security import SWITCH_HEADER, SwitchTable, client_credentials
 from rx_gateway.ncpdp.codec import encode
+from rx_gateway.tools.bench.stack import FRONT_CONFIG, free_port, front_process
 from rx_gateway.tools.synthetic.claims import claim_request
 from rx_gateway.v1 import admin_pb2
 from rx_gateway.v1 import claims_pb2 as pb
+from rx_gateway.v1 import claims_pb2_grpc as pb_grpc
 from tests.support import ADMIN_TOKEN, TEST_SETTINGS, benefit_request
 from tests.support_d0 import request_transmission
 
@@ -88,8 +91,9 @@ def _write(directory: Path, name: str, cert: x509.Certificate, key: Any) -> None
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A CA; the gateway's server certificate; switches a, b and c (c not in the table);
-    and an intruder whose certificate comes from another CA."""
+    """A CA; the gateway's server certificate; switches a, b and c (c not in the table); a
+    trusted front (front-1: a proxy that names each call's switch); and an intruder whose
+    certificate comes from another CA."""
     directory = tmp_path_factory.mktemp("pki")
     ca_key = _key()
     ca = _certificate("rx-gateway test CA", ca_key)
@@ -99,7 +103,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _write(
         directory, "server", _certificate("localhost", server_key, issuer, server=True), server_key
     )
-    for switch in ("switch-a", "switch-b", "switch-c"):
+    for switch in ("switch-a", "switch-b", "switch-c", "front-1"):
         key = _key()
         _write(directory, switch, _certificate(switch, key, issuer), key)
     rogue_key = _key()
@@ -134,6 +138,7 @@ async def secure_app(pki: Path, loaded_dsn: str, fixtures: dict[str, Any]) -> As
         tls_key_file=pki / "server.key",
         tls_client_ca_file=pki / "ca.pem",
         switches_file=switches,
+        trusted_fronts=frozenset({"front-1"}),
     )
     app = await build_app(settings, loaded_dsn)
     yield app
@@ -228,6 +233,108 @@ async def test_member_reads_and_raw_transmissions_are_authorized_first(
     async with GatewayClient(target, credentials=_switch(pki, "switch-b")) as b:
         reply = await b.get_benefits(benefit_request(fixtures, member, "20261101"))
         assert reply.plan_id == "PARTD-STD-2026"
+
+
+async def _submit_as(
+    target: str, credentials: grpc.ChannelCredentials, request: pb.ClaimRequest, names: list[str]
+) -> str:
+    """Submit with an x-rx-switch header per name; the first reject code, or the error."""
+    metadata = tuple((SWITCH_HEADER, name) for name in names)
+    async with grpc.aio.secure_channel(target, credentials) as channel:
+        try:
+            reply = await pb_grpc.ClaimServiceStub(channel).Submit(
+                request, metadata=metadata, timeout=10
+            )
+        except grpc.aio.AioRpcError as error:
+            return f"{error.code().name}: {error.details()}"
+    return reply.rejects[0].code
+
+
+async def test_a_trusted_front_names_the_switch_and_nobody_else_can(
+    secure_app: App, pki: Path, fixtures: dict[str, Any]
+) -> None:
+    """front-1 (RX_GATEWAY_TRUSTED_FRONTS) bills as the switch its x-rx-switch header names,
+    with that switch's pairs; a front's call naming no switch, or two, is UNAUTHENTICATED;
+    a switch's own header is ignored (switch-b cannot bill as switch-a)."""
+    target = f"127.0.0.1:{secure_app.port}"
+    commercial = _unknown_member_claim(fixtures, "COMM-HRA-2026")
+    front = _switch(pki, "front-1")
+    assert await _submit_as(target, front, commercial, ["switch-a"]) == "52"  # admitted
+    assert await _submit_as(target, front, commercial, ["switch-b"]) == (
+        "PERMISSION_DENIED: switch 'switch-b' may not bill BIN/PCN 610999/RXGCOMM"
+    )
+    assert await _submit_as(target, front, commercial, ["switch-c"]) == (
+        "PERMISSION_DENIED: switch 'switch-c' is not configured"
+    )
+    one_header = "the front 'front-1' must name the call's switch in one x-rx-switch header"
+    for names in ([], [""], ["switch-a", "switch-a"]):
+        assert await _submit_as(target, front, commercial, names) == (
+            f"UNAUTHENTICATED: {one_header}"
+        ), names
+    assert await _submit_as(target, _switch(pki, "switch-b"), commercial, ["switch-a"]) == (
+        "PERMISSION_DENIED: switch 'switch-b' may not bill BIN/PCN 610999/RXGCOMM"
+    )
+
+
+@pytest.mark.skipif(shutil.which("haproxy") is None, reason="HAProxy is not installed")
+async def test_haproxy_terminates_mutual_tls_and_names_the_switch(
+    secure_app: App, pki: Path, fixtures: dict[str, Any], tmp_path: Path
+) -> None:
+    """deploy/haproxy/haproxy-tls.cfg in front of the gateway: switches connect to HAProxy
+    with their certificates, HAProxy to the gateway with front-1's, and each call is
+    authorized as the switch whose certificate HAProxy verified, whatever x-rx-switch the
+    switch sent; a client without a switch certificate cannot connect."""
+    for name in ("server", "front-1"):  # HAProxy takes the chain and its key in one file
+        (tmp_path / f"{name}.pem").write_text(
+            (pki / f"{name}.pem").read_text() + (pki / f"{name}.key").read_text()
+        )
+    port = free_port()
+    with front_process(
+        port,
+        secure_app.port,
+        16,
+        50,
+        tmp_path,
+        FRONT_CONFIG.with_name("haproxy-tls.cfg"),
+        {
+            "RX_FRONT_CERT": str(tmp_path / "server.pem"),
+            "RX_FRONT_SWITCH_CA": str(pki / "ca.pem"),
+            "RX_FRONT_CLIENT_CERT": str(tmp_path / "front-1.pem"),
+            "RX_FRONT_GATEWAY_CA": str(pki / "ca.pem"),
+            "RX_FRONT_GATEWAY_NAME": "localhost",
+        },
+    ):
+        target = f"127.0.0.1:{port}"
+        commercial = _unknown_member_claim(fixtures, "COMM-HRA-2026")
+        assert await _submit_as(target, _switch(pki, "switch-a"), commercial, []) == "52"
+        assert await _submit_as(target, _switch(pki, "switch-b"), commercial, ["switch-a"]) == (
+            "PERMISSION_DENIED: switch 'switch-b' may not bill BIN/PCN 610999/RXGCOMM"
+        )
+        part_d = _unknown_member_claim(fixtures, "PARTD-STD-2026")
+        assert await _submit_as(target, _switch(pki, "switch-b"), part_d, []) == "52"
+        refused = await _submit_as(target, client_credentials(pki / "ca.pem"), commercial, [])
+        assert refused.startswith("UNAVAILABLE"), refused
+
+
+def test_trusted_fronts_need_mutual_tls_and_are_not_switches(pki: Path) -> None:
+    fronts = frozenset({"front-1"})
+    assert replace(TEST_SETTINGS, trusted_fronts=fronts).security_problem() == (
+        "RX_GATEWAY_TRUSTED_FRONTS names fronts by their client certificates: it needs"
+        " mutual TLS (RX_GATEWAY_TLS_CLIENT_CA_FILE and RX_GATEWAY_SWITCHES_FILE)"
+    )
+    assert Settings.from_env({"RX_GATEWAY_TRUSTED_FRONTS": " front-1 , f2"}).trusted_fronts == (
+        frozenset({"front-1", "f2"})
+    )
+    for bad in ("front-1,,f2", ","):
+        with pytest.raises(InvalidRequest, match="RX_GATEWAY_TRUSTED_FRONTS"):
+            Settings.from_env({"RX_GATEWAY_TRUSTED_FRONTS": bad})
+    switches = pki / "front-switches.json"
+    switches.write_text(json.dumps({"front-1": ["610999/*"]}))
+    with pytest.raises(InvalidRequest) as caught:
+        SwitchTable.from_file(switches, fronts)
+    assert str(caught.value).endswith(
+        f"'front-1' is also a switch in {switches}: a front's certificate bills nothing"
+    )
 
 
 @pytest.mark.parametrize("who", ["no certificate", "another CA", "plaintext"])

@@ -115,7 +115,7 @@ async def serve_workers(settings: Settings, workers: int) -> int:
     if settings.switches_file is not None:  # a bad switch table: said once, here
         from rx_gateway.grpc_api.security import SwitchTable  # noqa: PLC0415
 
-        SwitchTable.from_file(settings.switches_file)
+        SwitchTable.from_file(settings.switches_file, settings.trusted_fronts)
     if settings.admin_tokens:
         log.warning(
             "the admin interface is not served under --workers: run one `rx-gateway serve`"

@@ -6,6 +6,10 @@
 * The switch table (a JSON file) says which BIN/PCN pairs each switch may bill. A claim for a
   pair the switch may not bill is PERMISSION_DENIED; a certificate naming an unknown switch is
   PERMISSION_DENIED for every call.
+* A trusted front (a proxy such as HAProxy that terminates the switches' mutual TLS, named by
+  its own client certificate in RX_GATEWAY_TRUSTED_FRONTS) names the switch of each call in the
+  ``x-rx-switch`` header, from the certificate it verified. Only a front's calls are read that
+  way: anyone else's header is ignored, and a front's call that names no switch is refused.
 * Plaintext is for development only: start-up refuses it unless development mode is explicit.
 """
 
@@ -29,19 +33,23 @@ from rx_gateway.domain.values import is_digits
 from rx_gateway.jsontext import parse_json
 
 ANY_PCN = "*"
+SWITCH_HEADER = "x-rx-switch"  # set by a trusted front: the switch certificate's common name
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class SwitchTable:
-    """Switch name (client certificate common name) → the BIN/PCN pairs it may bill."""
+    """Switch name (client certificate common name) → the BIN/PCN pairs it may bill; and the
+    trusted fronts (their certificates' common names), whose calls name their switch."""
 
     allowed: Mapping[str, frozenset[tuple[str, str]]]
+    fronts: frozenset[str] = frozenset()
 
     @classmethod
-    def from_file(cls, path: Path) -> SwitchTable:
-        """``{"switch-name": ["610999/RXGCOMM", "610888/*"], ...}``; ``*`` allows any PCN."""
+    def from_file(cls, path: Path, fronts: frozenset[str] = frozenset()) -> SwitchTable:
+        """``{"switch-name": ["610999/RXGCOMM", "610888/*"], ...}``; ``*`` allows any PCN. A
+        front may not also be a switch (its own calls would bill under its name)."""
         variable = "RX_GATEWAY_SWITCHES_FILE"
         try:
             text = path.read_text()
@@ -62,7 +70,27 @@ class SwitchTable:
             if problem is not None:
                 raise InvalidRequest(variable, f"{path}: switch {name!r}: {problem}")
             allowed[name] = frozenset((p.split("/")[0], p.split("/")[1]) for p in pairs)
-        return cls(allowed)
+        both = sorted(fronts & allowed.keys())
+        if both:
+            msg = f"{both[0]!r} is also a switch in {path}: a front's certificate bills nothing"
+            raise InvalidRequest("RX_GATEWAY_TRUSTED_FRONTS", msg)
+        return cls(allowed, fronts)
+
+    def switch_of(self, context: aio.ServicerContext[Any, Any]) -> str | None:
+        """The switch a call comes from: its verified client certificate's common name, or,
+        from a trusted front, the one switch its x-rx-switch header names."""
+        peer = peer_switch(context)
+        if peer is None or peer not in self.fronts:
+            return peer
+        named = [
+            value
+            for key, value in context.invocation_metadata() or ()
+            if key == SWITCH_HEADER and isinstance(value, str)
+        ]
+        if len(named) != 1 or not named[0]:
+            msg = f"the front {peer!r} must name the call's switch in one {SWITCH_HEADER} header"
+            raise Unauthenticated(msg)
+        return named[0]
 
     def check(self, switch: str | None, bin: str, pcn: str) -> None:
         """Raise unless this switch may bill this BIN/PCN."""

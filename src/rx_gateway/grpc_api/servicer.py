@@ -8,7 +8,7 @@ from typing import Any
 from grpc import aio
 
 from rx_gateway.grpc_api import translate
-from rx_gateway.grpc_api.security import SwitchTable, peer_switch
+from rx_gateway.grpc_api.security import SwitchTable
 from rx_gateway.grpc_api.transmit import TransmitHandler, count_answer
 from rx_gateway.service_layer.claims import ClaimProcessor, member_benefits
 from rx_gateway.service_layer.ports import ClaimStore, ReferenceSource
@@ -40,7 +40,7 @@ class ClaimServicer(pb_grpc.ClaimServiceServicer):
         so a padded PCN is the switch's PCN here too."""
         if self._switches is not None:
             self._switches.check(
-                peer_switch(context),
+                self._switches.switch_of(context),
                 header.bin.rstrip(" "),
                 header.processor_control_number.rstrip(" "),
             )
@@ -65,7 +65,7 @@ class ClaimServicer(pb_grpc.ClaimServiceServicer):
         def authorize(bin: str | None, pcn: str | None) -> None:
             if self._switches is None:
                 return
-            switch = peer_switch(context)
+            switch = self._switches.switch_of(context)
             if bin is None or pcn is None:
                 self._switches.check_known(switch)
             else:
@@ -105,7 +105,7 @@ class BenefitServicer(pb_grpc.BenefitServiceServicer):
     async def GetBenefits(self, request: pb.BenefitRequest, context: Context) -> pb.BenefitResponse:
         if self._switches is not None:
             self._switches.check(
-                peer_switch(context),
+                self._switches.switch_of(context),
                 request.bin.rstrip(" "),
                 request.processor_control_number.rstrip(" "),
             )

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -231,14 +231,16 @@ def front_process(
     queue_ms: int,
     workdir: Path,
     config: Path = FRONT_CONFIG,
+    settings: Mapping[str, str] | None = None,
 ) -> Iterator[int]:
-    """HAProxy with the repository's deploy/haproxy/haproxy.cfg in front of the gateway on
-    127.0.0.1:``gateway_port``: switches' calls on 127.0.0.1:``listen_port``, at most
-    ``inflight`` of them in the gateway, a call refused (RESOURCE_EXHAUSTED) after waiting
-    ``queue_ms`` for a slot. One process in the foreground (-db); yields its id once it
-    accepts connections."""
+    """HAProxy with the repository's deploy/haproxy/haproxy.cfg (or ``config``, with its
+    further RX_FRONT_* ``settings``) in front of the gateway on 127.0.0.1:``gateway_port``:
+    switches' calls on 127.0.0.1:``listen_port``, at most ``inflight`` of them in the gateway,
+    a call refused (RESOURCE_EXHAUSTED) after waiting ``queue_ms`` for a slot. One process in
+    the foreground (-db); yields its id once it accepts connections."""
     env = dict(
         os.environ,
+        **(settings or {}),
         RX_FRONT_LISTEN=f"127.0.0.1:{listen_port}",
         RX_FRONT_GATEWAY=f"127.0.0.1:{gateway_port}",
         RX_FRONT_INFLIGHT=str(inflight),

@@ -63,6 +63,13 @@ class Settings:
     # A claim whose family changed between its read and its write is adjudicated again.
     conflict_retry: RetryPolicy = field(default_factory=RetryPolicy)
     grpc_concurrent_rpcs_max: int = 2_000
+    # A call that half-closes without its message is never answered by grpc.aio (grpc's own
+    # behaviour): its stream holds one of the slots above until its connection closes. One
+    # connection may hold this many streams at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS),
+    # and every connection is closed after this age (GOAWAY, then CONNECTION_GRACE_S for
+    # calls in flight; clients reconnect on their own), so no one holds the slots for long.
+    grpc_streams_per_connection_max: int = 100
+    grpc_connection_age_s: float = 600.0
     grpc_message_bytes_max: int = 64 * 1024
     shutdown_grace_s: float = 5.0
     database_start_timeout_s: float = 30.0
@@ -202,6 +209,18 @@ class Settings:
             grpc_concurrent_rpcs_max=int(
                 number("RX_GATEWAY_GRPC_CONCURRENT_RPCS_MAX", defaults.grpc_concurrent_rpcs_max)
             ),
+            grpc_streams_per_connection_max=int(
+                number(
+                    "RX_GATEWAY_GRPC_STREAMS_PER_CONNECTION_MAX",
+                    defaults.grpc_streams_per_connection_max,
+                )
+            ),
+            grpc_connection_age_s=number(
+                "RX_GATEWAY_GRPC_CONNECTION_AGE_S",
+                defaults.grpc_connection_age_s,
+                float,
+                minimum=CONNECTION_AGE_S_MIN,
+            ),
             database_start_timeout_s=number(
                 "RX_GATEWAY_DATABASE_START_TIMEOUT_S", defaults.database_start_timeout_s, float
             ),
@@ -255,6 +274,7 @@ NUMBER_MAX = 10**9
 # The reference version is polled (besides NOTIFY) at most this often: a smaller period made an
 # idle gateway poll PostgreSQL in a busy loop (half a core)
 REFERENCE_POLL_S_MIN = 0.1
+CONNECTION_AGE_S_MIN = 1.0  # a connection closed sooner would cut calls in flight often
 
 
 def _flag(environ: Mapping[str, str], name: str, *, default: bool) -> bool:

@@ -427,6 +427,19 @@ def test_numbers_say_what_they_must_be_and_the_poll_has_a_floor() -> None:
     with pytest.raises(InvalidRequest, match=r"RX_GATEWAY_REFERENCE_POLL_S: must be at least 0\.1"):
         Settings.from_env({"RX_GATEWAY_REFERENCE_POLL_S": "0.0000001"})
     assert Settings.from_env({"RX_GATEWAY_REFERENCE_POLL_S": "0.1"}).reference_poll_s == 0.1
+    # a connection's streams and age (half-closed calls grpc.aio never answers hold them)
+    limited = Settings.from_env(
+        {
+            "RX_GATEWAY_GRPC_STREAMS_PER_CONNECTION_MAX": "50",
+            "RX_GATEWAY_GRPC_CONNECTION_AGE_S": "120",
+        }
+    )
+    assert (limited.grpc_streams_per_connection_max, limited.grpc_connection_age_s) == (50, 120.0)
+    assert Settings.from_env({}).grpc_streams_per_connection_max == 100
+    with pytest.raises(InvalidRequest, match="must be a whole number from 1 to"):
+        Settings.from_env({"RX_GATEWAY_GRPC_STREAMS_PER_CONNECTION_MAX": "0"})
+    with pytest.raises(InvalidRequest, match=r"RX_GATEWAY_GRPC_CONNECTION_AGE_S: must be at least"):
+        Settings.from_env({"RX_GATEWAY_GRPC_CONNECTION_AGE_S": "0.5"})
 
 
 @pytest.mark.parametrize(

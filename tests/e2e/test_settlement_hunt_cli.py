@@ -216,3 +216,20 @@ async def test_the_same_bank_file_again_matches_what_it_could_not_match_before(
     assert "HUNT-LATE-2" not in again.stdout.split("report ")[1]  # no exception names it now
     third = await _cli(dsn, "reconcile", "--bank", str(bank), "--out", str(out))
     assert "0 matched" in third.stdout and "duplicate_trace" not in third.stdout, third.stdout
+
+
+async def test_a_bank_line_posted_after_today_or_a_missing_file_is_one_line(
+    dsn: str, tmp_path: Path
+) -> None:
+    """A bank line dated after today was recorded (as a date_differs exception): a bank
+    confirms what it has posted; `funding receive` of a file that is not there said it "is not
+    a file" (found by a file-door hunt)."""
+    ahead = TODAY + dt.timedelta(days=1)
+    path = tmp_path / "bank.csv"
+    path.write_text(BANK + f"credit,AHEAD-1,100,{TODAY}\ndebit,AHEAD-2,100,{ahead}\n")
+    line = await _refused(dsn, "reconcile", "--bank", str(path), "--out", str(tmp_path / "r"))
+    assert f"bank.csv:3: field 'posted_on': {ahead} is after today ({TODAY})" in line, line
+    assert not (tmp_path / "r").exists()
+    missing = tmp_path / "missing.csv"
+    line = await _refused(dsn, "funding", "receive", str(missing))
+    assert line == f"rx-gateway: {missing}: does not exist", line

@@ -4,6 +4,7 @@ atomic B3, E1, header-level rejects, and the `rx-gateway ncpdp` commands."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -175,7 +176,22 @@ async def test_b3_reverses_and_rebills_atomically(
     rebilled = await _send(client, request_transmission([more], code="B3"))
     assert _status(rebilled.transactions[0])[0] == "P"
     assert await conn.fetchval(key_claims, rx) == 2  # the original (reversed) and generation 2
+    # the same B3 again (the switch did not get the answer), alone and five at once: D with
+    # the rebill's own answer, nothing reversed or billed again (each retransmission had
+    # reversed the rebill and paid a new generation, priced anew)
+    paid = next(s for s in rebilled.transactions[0] if s.segment_id == "21").get("F3")
+    again = [_send(client, request_transmission([more], code="B3")) for _ in range(6)]
+    for replayed in [await again[0], *await asyncio.gather(*again[1:])]:
+        status = next(s for s in replayed.transactions[0] if s.segment_id == "21")
+        assert (status.get("AN"), status.get("F3")) == ("D", paid)
+        assert _amounts(replayed.transactions[0]) == _amounts(rebilled.transactions[0])
+    assert await conn.fetchval(key_claims, rx) == 2
     assert (await client.reverse(reversal_for(more))).transaction_response_status == "A"
+    # once reversed, the same B3 has nothing paid to replay: it bills again (its reversal leg
+    # finds the reversal already made, S, as a repeated B2 does)
+    after = await _send(client, request_transmission([more], code="B3"))
+    assert _status(after.transactions[0]) == ("P", [])
+    assert await conn.fetchval(key_claims, rx) == 3
 
 
 async def test_e1_over_the_raw_door(

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from rx_gateway.bootstrap import App
 from rx_gateway.client import GatewayClient, reversal_for
@@ -419,6 +420,53 @@ async def test_corrupt_protobuf_is_invalid_argument_with_one_log_line(
     assert record.name.startswith("rx_gateway"), record.name
     assert not [r for r in caplog.records if r.exc_info is not None or r.exc_text]
     assert "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize("payload", list(CORRUPT))
+@pytest.mark.parametrize(
+    ("method", "shape"),
+    [
+        ("/grpc.health.v1.Health/Watch", "unary_stream"),
+        ("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", "stream_stream"),
+    ],
+    ids=["Watch", "ServerReflectionInfo"],
+)
+async def test_corrupt_protobuf_to_grpcs_own_streaming_methods_is_invalid_argument(
+    app: App, caplog: pytest.LogCaptureFixture, method: str, shape: str, payload: str
+) -> None:
+    """grpc's own health Watch and reflection, on the claim port: corrupt bytes were UNKNOWN
+    with the parser's text and a traceback in the log (found from outside, with h2); now
+    INVALID_ARGUMENT with one line, like the claim methods. Their good calls still work
+    (test_grpc.py::test_health_and_reflection; Watch just below)."""
+
+    async def drain(channel: grpc.aio.Channel) -> None:
+        if shape == "unary_stream":
+            call: Any = channel.unary_stream(method)(CORRUPT[payload], timeout=10)
+        else:
+            call = channel.stream_stream(method)(iter([CORRUPT[payload]]), timeout=10)
+        async for _ in call:
+            pass
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+        caplog.clear()
+        with caplog.at_level(logging.INFO), pytest.raises(grpc.aio.AioRpcError) as raised:
+            await drain(channel)
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT, raised.value
+    assert not [r for r in caplog.records if r.exc_info is not None or r.exc_text]
+    assert "Traceback" not in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("rx_gateway")] == [
+        "unreadable request"
+    ]
+
+
+async def test_health_watch_still_streams(app: App) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel:
+        watch = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service=""), timeout=10
+        )
+        first = await watch.read()
+        watch.cancel()
+    assert first.status == health_pb2.HealthCheckResponse.SERVING
 
 
 async def test_corrupt_utf8_in_a_string_field_is_invalid_argument(app: App) -> None:

@@ -400,8 +400,48 @@ def test_errors_show_the_value_of_other_fields(tmp_path: Path) -> None:
             "P1,00000000001,covered,12,false,,\n",
             "tier",
         ),
+        # found from outside (a file-door hunt): each was accepted, or refused by the
+        # database with no line or field named
+        (
+            "prior_authorizations.csv",
+            "pa_number,member_id,ndc,drug_group,start_date,end_date\n"
+            "PA1,M1,00000000001,,2026-12-31,2026-01-01\n",
+            "end_date",
+        ),
+        (
+            "formulary.csv",
+            "plan_id,ndc,status,tier,prior_authorization_required,quantity_limit_thousandths,"
+            "days_supply_max,age_min,age_max\n"
+            "P1,00000000001,covered,1,false,,,65,18\n",
+            "age_max",
+        ),
+        (
+            "interactions.csv",
+            "molecule_a,molecule_b,significance,text\namlopril,amlopril,1,Major\n",
+            "molecule_b",
+        ),
+        (
+            "funding.csv",
+            "funding_id,purse_id,amount_cents,memo\nF1,P1,9223372036854775807,big\n",
+            "amount_cents",
+        ),
+        (
+            "funding.csv",
+            "funding_id,purse_id,amount_cents,memo,available_on\nF1,P1,100,x,20260301\n",
+            "available_on",
+        ),
     ],
-    ids=["coverage ends before it starts", "PA for nothing", "gender code 7", "tier 12"],
+    ids=[
+        "coverage ends before it starts",
+        "PA for nothing",
+        "gender code 7",
+        "tier 12",
+        "PA ends before it starts",
+        "age_max below age_min",
+        "a molecule with itself",
+        "funding past $10 billion",
+        "a date not YYYY-MM-DD",
+    ],
 )
 def test_rules_the_database_enforces_are_checked_first(
     tmp_path: Path, name: str, text: str, field: str
@@ -600,3 +640,89 @@ def test_a_pa_naming_no_known_drug_is_refused_an_interaction_is_not(
         f"molecule_a,molecule_b,significance,text\n{drug[2]},not-on-any-formulary,1,vendor\n"
     )
     read_dataset(tmp_path)
+
+
+def test_an_interaction_pair_twice_in_either_order_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "interactions.csv").write_text(
+        "molecule_a,molecule_b,significance,text\namlopril,zzz,1,Major\nzzz,amlopril,2,Minor\n"
+    )
+    error = _error(tmp_path)
+    assert (error.line, error.field) == (3, "molecule_a")
+    assert "the pair zzz/amlopril repeats line 2 (in either order)" in str(error)
+
+
+def test_two_plan_files_with_one_plan_id_are_refused(
+    tmp_path: Path, dataset: tuple[Path, dict[str, Any]]
+) -> None:
+    """The last read silently replaced the first (plans=2 reported)."""
+    (tmp_path / "plans").mkdir()
+    text = (dataset[0] / "plans" / "HDHP-2026.json").read_text()
+    (tmp_path / "plans" / "A.json").write_text(text)
+    (tmp_path / "plans" / "B.json").write_text(text)
+    error = _error(tmp_path)
+    assert error.file.endswith("B.json") and error.field == "plan_id"
+    assert "is also the plan_id of A.json" in error.problem
+
+
+def test_a_plan_amount_past_any_bigint_is_named(
+    tmp_path: Path, dataset: tuple[Path, dict[str, Any]]
+) -> None:
+    (tmp_path / "plans").mkdir()
+    text = (dataset[0] / "plans" / "HDHP-2026.json").read_text()
+    assert '"coinsurance_bp": 4000' in text
+    huge = text.replace('"coinsurance_bp": 4000', '"coinsurance_bp": ' + "1" + "0" * 30)
+    (tmp_path / "plans" / "HDHP-2026.json").write_text(huge)
+    error = _error(tmp_path)
+    assert error.field == "tiers.3.coinsurance_bp"
+    assert error.problem.startswith("must be at most 1000000000000000 in size")
+
+
+def test_a_data_file_that_is_a_broken_link_is_refused(tmp_path: Path) -> None:
+    """It was skipped as absent (exit 0, the other files loaded)."""
+    (tmp_path / "drugs.csv").symlink_to(tmp_path / "nowhere.csv")
+    (tmp_path / "interactions.csv").write_text("molecule_a,molecule_b,significance,text\na,b,1,x\n")
+    error = _error(tmp_path)
+    assert error.file.endswith("drugs.csv")
+    assert error.problem == "cannot be read: a symbolic link to nothing"
+
+
+async def test_a_card_names_one_member_and_a_member_keeps_its_card(
+    fresh_database: Any, dataset: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """members.csv giving a stored card to a new member took the card over: the claim path
+    then found the new member's family (no coverage, no HRA) and `verify` failed; giving a
+    stored member a new card was a bare constraint error. Both now name the file and line
+    (the card's values are PHI: not shown), and nothing changes."""
+    dsn = await fresh_database()
+    database = Database(dsn)
+    await database.migrate()
+    await database.load(dataset[0])
+    header, first, *_ = (dataset[0] / "members.csv").read_text().splitlines()
+    member_id, cardholder_id, person_code, family_id, *rest = first.split(",")
+    conn = await asyncpg.connect(dsn)
+    try:
+        before = await conn.fetch("SELECT * FROM member_key ORDER BY member_id")
+        for row, problem in (
+            (
+                ",".join(["M999999", cardholder_id, person_code, "F999999", *rest]),
+                f"this cardholder_id and person_code already name member {member_id}, not"
+                " M999999 (values not shown: PHI)",
+            ),
+            (
+                ",".join([member_id, "RXGNEWCARD1", person_code, family_id, *rest]),
+                f"member {member_id} is stored on another cardholder_id or person_code: a"
+                " member keeps its card (values not shown: PHI)",
+            ),
+        ):
+            (tmp_path / "members.csv").write_text(f"{header}\n{row}\n")
+            with pytest.raises(ReferenceDataError) as caught:
+                await database.load(tmp_path)
+            # the database's checks name the file where the file checks do: with its directory
+            assert caught.value.file == str(tmp_path / "members.csv")
+            assert (caught.value.line, caught.value.field) == (2, "cardholder_id")
+            assert caught.value.problem == problem
+            assert cardholder_id not in str(caught.value)
+        assert await conn.fetch("SELECT * FROM member_key ORDER BY member_id") == before
+        assert await conn.fetchval("SELECT count(*) FROM family WHERE family_id = 'F999999'") == 0
+    finally:
+        await conn.close()

@@ -15,10 +15,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rx_gateway.adapters.documents import plan_from_document
+from rx_gateway.domain.additional_amounts import AdditionalAmounts
 from rx_gateway.domain.adjudication import Paid, adjudicate, check_identities
 from rx_gateway.domain.errors import InvariantViolation
 from rx_gateway.domain.member import Accumulators, Coverage, PurseState
 from rx_gateway.domain.outcome import PurseLine, ResponsePricing
+from rx_gateway.domain.part_d import with_additional
 from rx_gateway.domain.pde import (
     BHD_LAYOUT,
     BTR_LAYOUT,
@@ -62,9 +64,15 @@ def _pricing(
     flat_tax: int = 0,
     incentive: int = 0,
     other_amounts: tuple[tuple[str, int], ...] = (),
+    stored_before_20261202: bool = False,
 ) -> ResponsePricing:
-    """A paid Part D response's pricing; it must pass the adjudicator's own identity check."""
-    allowed = ingredient + fee + flat_tax + incentive + sum(a for _, a in other_amounts)
+    """A paid Part D response's pricing; it must pass the adjudicator's own identity check.
+    ``stages`` are the drug's: the tax and fees join the first (part_d.with_additional), as the
+    adjudicator answers them, or, as claims stored before 2026-12-02 hold them, do not."""
+    extra = flat_tax + incentive + sum(a for _, a in other_amounts)
+    allowed = ingredient + fee + extra
+    if not stored_before_20261202:
+        stages = with_additional(stages, extra)
     pricing = ResponsePricing(
         patient_pay_amount_cents=patient_pay,
         ingredient_cost_paid_cents=ingredient,
@@ -90,7 +98,8 @@ def _pricing(
         other_amounts_paid=other_amounts,
         other_payer_amount_recognized_cents=prior_payer,
     )
-    check_identities(pricing, [PurseLine("HRA-F1", "HRA", hra, 0)] if hra else [])
+    if not stored_before_20261202:
+        check_identities(pricing, [PurseLine("HRA-F1", "HRA", hra, 0)] if hra else [])
     return pricing
 
 
@@ -317,10 +326,13 @@ def _assert_identities(record: PdeRecord) -> None:
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_each_claim_splits_as_worked_out_by_hand(name: str) -> None:
-    """GDCB/GDCA, the codes, the phases and the payers of each claim, and both identities."""
+@pytest.mark.parametrize("stored_before_20261202", [False, True])
+def test_each_claim_splits_as_worked_out_by_hand(name: str, stored_before_20261202: bool) -> None:
+    """GDCB/GDCA, the codes, the phases and the payers of each claim, and both identities;
+    the same for a claim stored before its stages held the tax and fees."""
     given_pricing, expected = CASES[name]
-    record = pde_record(PdeEvent(_claim(_pricing(**given_pricing))))
+    pricing = _pricing(**given_pricing, stored_before_20261202=stored_before_20261202)
+    record = pde_record(PdeEvent(_claim(pricing)))
     assert record.gdcb_cents == expected["gdcb"]
     assert record.gdca_cents == expected["gdca"]
     assert record.catastrophic_coverage_code == expected["code"]
@@ -678,3 +690,54 @@ def test_what_an_employer_hra_pays_is_not_troop() -> None:
     assert decision.response.pricing.patient_pay_amount_cents == 5_000
     out_of_pocket = [m for m in decision.accumulator_moves if m.kind.value == "out_of_pocket"]
     assert [m.amount_cents for m in out_of_pocket] == [5_000, 5_000]
+
+
+def test_a_taxed_part_d_claim_stages_its_whole_allowed_amount() -> None:
+    """Σ 394-MW = the allowed amount with sales tax too (found from outside: 558-AW and 559-AX
+    were left out of the stages, 73 paid Part D claims of a random run broke the README's
+    identity). The tax joins the first stage; the PDE still puts it with the lower phase."""
+    year = dt.date(2026, 1, 1)
+    member = state(
+        coverages=(Coverage(PART_D_HRA.plan_id, "G1", year, None, None, "MEDICARE_PART_D"),),
+        accumulators={(PART_D_HRA.plan_id, year): Accumulators(61_500, 0, 200_000, 0)},
+    )
+    base = with_header(
+        claim(BRAND, quantity_dispensed_thousandths=30_000, prescriber_id=PRESCRIBER_NPI),
+        bin=PART_D_HRA.bin,
+        processor_control_number=PART_D_HRA.pcn,
+        date_of_service="20260915",
+    )
+    taxes = AdditionalAmounts(
+        flat_sales_tax_cents=100,
+        percentage_sales_tax_cents=82,
+        percentage_sales_tax_rate=10_000,
+        percentage_sales_tax_basis="02",
+    )
+    request = replace(
+        base,
+        additional_amounts=taxes,
+        gross_amount_due_cents=base.gross_amount_due_cents + taxes.total_cents,
+    )
+    decisions = [
+        adjudicate(
+            r,
+            SNAPSHOT,
+            member,
+            authorization_number="A",
+            internal_control_number="ICN1",
+            business_date=dt.date(2026, 11, 23),
+        )
+        for r in (base, request)
+    ]
+    untaxed, taxed = (d.response.pricing for d in decisions if isinstance(d, Paid))
+    assert untaxed is not None and taxed is not None
+    extra = taxed.flat_sales_tax_amount_paid_cents + taxed.percentage_sales_tax_amount_paid_cents
+    assert extra > 0
+    assert sum(amount for _, amount in taxed.benefit_stages) == taxed.allowed_amount_cents
+    (first, amount), *rest = taxed.benefit_stages
+    assert [(first, amount - extra), *rest] == list(untaxed.benefit_stages)
+    record = pde_record(PdeEvent(_claim(taxed)))
+    before = pde_record(PdeEvent(_claim(untaxed)))
+    assert (record.gdcb_cents, record.gdca_cents) == (before.gdcb_cents + extra, before.gdca_cents)
+    assert record.total_amount_attributed_to_sales_tax_cents == extra
+    _assert_identities(record)

@@ -172,6 +172,15 @@ async def reconcile(
     )
 
     lines = read_bank_lines(bank)
+    today = settings.business_date or dt.datetime.now(dt.UTC).date()
+    for line in lines:
+        if line.posted_on > today:  # a bank confirms what it has posted, never ahead
+            raise ReferenceDataError(
+                str(bank),
+                line.line_number,
+                "posted_on",
+                f"{line.posted_on} is after today ({today}): a bank line is dated when posted",
+            )
     await asyncio.to_thread(writable_directory, out)  # the report must be written
     digest = digest_of(bank)
     day = as_of or dt.datetime.now(dt.UTC).date()

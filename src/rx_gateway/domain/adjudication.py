@@ -50,7 +50,7 @@ from rx_gateway.domain.outcome import (
     RewardLine,
     rejected,
 )
-from rx_gateway.domain.part_d import PART_D, benefit_stages
+from rx_gateway.domain.part_d import PART_D, benefit_stages, with_additional
 from rx_gateway.domain.pricing import (
     BASIS_USUAL_AND_CUSTOMARY,
     SALES_TAX_PATIENT,
@@ -420,7 +420,10 @@ def _pay(
         )
     allowed = price.allowed_cents + extra.total_cents
     stages = (
-        benefit_stages(limits, plan.tiers[tier], before, price.allowed_cents, share)
+        with_additional(
+            benefit_stages(limits, plan.tiers[tier], before, price.allowed_cents, share),
+            extra.total_cents,
+        )
         if plan.line_of_business == PART_D
         else ()
     )
@@ -628,8 +631,7 @@ def check_identities(
         p.health_plan_funded_assistance_amount_cents == -purse_total,
         0 <= p.patient_pay_amount_cents <= p.allowed_amount_cents,
         p.plan_paid_cents >= 0,
-        not p.benefit_stages
-        or sum(a for _, a in p.benefit_stages) == p.allowed_amount_cents - p.additional_paid_cents,
+        not p.benefit_stages or sum(a for _, a in p.benefit_stages) == p.allowed_amount_cents,
     )
     if not all(checks):
         msg = f"NCPDP pricing identities do not hold: {pricing}"

@@ -51,3 +51,15 @@ def benefit_stages(
         )
     stages = (("01", deductible), ("02", initial), ("04", rest - initial))
     return tuple((qualifier, amount) for qualifier, amount in stages if amount > 0)
+
+
+def with_additional(
+    stages: tuple[tuple[str, int], ...], additional_cents: int
+) -> tuple[tuple[str, int], ...]:
+    """394-MW allocates the whole claim: the sales tax and vaccine fee the plan allowed (558-AW,
+    559-AX, 562-J1...) go with the claim's first stage, the drug's lower phase (where the PDE
+    puts them), so that the stages add up to the allowed amount."""
+    if not stages or not additional_cents:
+        return stages
+    (qualifier, amount), *rest = stages
+    return ((qualifier, amount + additional_cents), *rest)

@@ -309,17 +309,22 @@ def split_cost(pricing: ResponsePricing) -> CostSplit:
     """The claim's gross drug cost below and above the out-of-pocket threshold, from its
     benefit stages (392-MU..394-MW); the tax and vaccine fee with the drug's lower phase."""
     drug = pricing.ingredient_cost_paid_cents + pricing.dispensing_fee_paid_cents
+    extra = pricing.additional_paid_cents
     stages = [(q, amount) for q, amount in pricing.benefit_stages if amount]
-    if stages and sum(amount for _, amount in stages) != drug:
-        msg = f"benefit stages {stages} do not add up to the drug's cost {drug}"
+    staged = sum(amount for _, amount in stages)
+    # claims answered since 2026-12-02 stage the tax and fees with their first stage (part_d.
+    # with_additional); earlier ones staged the drug alone, the extra then going to the lower phase
+    if stages and staged not in (drug, drug + extra):
+        msg = f"benefit stages {stages} do not add up to the drug's cost {drug} (+ {extra})"
         raise InvariantViolation(msg)
+    if stages and extra and staged == drug + extra:
+        extra = 0  # already in its stage
     unknown = [q for q, _ in stages if q not in BENEFIT_PHASES]
     if unknown:
         msg = f"benefit stage qualifiers {unknown} are not Part D stages"
         raise InvariantViolation(msg)
     above = sum(amount for q, amount in stages if q == CATASTROPHIC_STAGE)
-    below = drug - above
-    extra = pricing.additional_paid_cents
+    below = (staged if stages else drug) - above
     if below == 0 and above > 0:
         above += extra
     else:

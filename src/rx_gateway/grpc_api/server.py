@@ -16,6 +16,9 @@ from rx_gateway.grpc_api.status import ErrorToStatusInterceptor
 from rx_gateway.service_layer.claims import ClaimProcessor
 from rx_gateway.v1 import claims_pb2, claims_pb2_grpc
 
+# a connection closed for its age keeps its calls in flight this long: past any claim's deadline
+CONNECTION_GRACE_S = 30.0
+
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = claims_pb2.DESCRIPTOR.services_by_name["ClaimService"].full_name
@@ -30,6 +33,7 @@ class GatewayServer:
         listen_address: str,
         concurrent_rpcs_max: int,
         message_bytes_max: int,
+        connection_limits: tuple[int, float] = (100, 600.0),
         reuse_port: bool = False,
         benefits: BenefitServicer | None = None,
         credentials: grpc.ServerCredentials | None = None,
@@ -37,7 +41,9 @@ class GatewayServer:
         interceptors: Sequence[aio.ServerInterceptor] = (),  # type: ignore[type-arg]
     ) -> None:
         """``interceptors`` run before the error mapping (metrics, traces): they see the code
-        ErrorToStatusInterceptor answers with."""
+        ErrorToStatusInterceptor answers with. ``connection_limits``: the streams one
+        connection may hold at once, and the age (s) after which a connection is closed."""
+        streams_max, age_s = connection_limits
         self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         self.server = aio.server(
             interceptors=[*interceptors, ErrorToStatusInterceptor()],
@@ -46,6 +52,9 @@ class GatewayServer:
                 ("grpc.max_receive_message_length", message_bytes_max),
                 ("grpc.max_send_message_length", message_bytes_max),
                 ("grpc.so_reuseport", 1 if reuse_port else 0),
+                ("grpc.max_concurrent_streams", streams_max),
+                ("grpc.max_connection_age_ms", int(age_s * 1000)),
+                ("grpc.max_connection_age_grace_ms", int(CONNECTION_GRACE_S * 1000)),
             ],
         )
         claims_pb2_grpc.add_ClaimServiceServicer_to_server(

@@ -7,8 +7,9 @@ generic message; the detail goes to the log (never PHI: the log carries the meth
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -101,20 +102,15 @@ class ErrorToStatusInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any]:
         handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
+        if handler is None:
             return handler
+        if handler.unary_unary is None:  # health Watch, reflection: unreadable bytes only
+            return _streaming_guarded(handler, handler_call_details.method)
         inner = handler.unary_unary
         method = handler_call_details.method
 
         async def guarded(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
-            if isinstance(request, _Unreadable):
-                log.warning(
-                    "unreadable request", extra={"method": method, "problem": request.problem}
-                )
-                await context.abort(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    "the request bytes are not a valid protobuf message for this method",
-                )
+            await _refuse_unreadable(request, context, method)
             try:
                 return await inner(request, context)  # type: ignore[arg-type]
             except RxGatewayError as error:
@@ -135,3 +131,70 @@ class ErrorToStatusInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
             request_deserializer=_tolerant(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )
+
+
+async def _refuse_unreadable(
+    request: Any, context: aio.ServicerContext[Any, Any], method: str
+) -> None:
+    """INVALID_ARGUMENT for bytes that are not the method's message (see _Unreadable)."""
+    if isinstance(request, _Unreadable):
+        log.warning("unreadable request", extra={"method": method, "problem": request.problem})
+        await context.abort(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "the request bytes are not a valid protobuf message for this method",
+        )
+
+
+def _streaming_guarded(
+    handler: grpc.RpcMethodHandler[Any, Any], method: str
+) -> grpc.RpcMethodHandler[Any, Any]:
+    """A streaming method (grpc's own health Watch and reflection): its requests' bytes parsed
+    by the tolerant deserializer and refused INVALID_ARGUMENT when unreadable (they were
+    UNKNOWN with the parser's text, and a traceback in the log). Its other errors are its own."""
+
+    async def one(request: Any, context: Any) -> Any:
+        await _refuse_unreadable(request, context, method)
+        return request
+
+    async def each(requests: AsyncIterator[Any], context: Any) -> AsyncIterator[Any]:
+        async for request in requests:
+            await _refuse_unreadable(request, context, method)
+            yield request
+
+    async def many(requests: AsyncIterator[Any], context: Any) -> Any:
+        return each(requests, context)
+
+    options = {
+        "request_deserializer": _tolerant(handler.request_deserializer),
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(_prepared(handler.unary_stream, one), **options)
+    if handler.stream_stream is not None:
+        return grpc.stream_stream_rpc_method_handler(
+            _prepared(handler.stream_stream, many), **options
+        )
+    if handler.stream_unary is not None:
+        return grpc.stream_unary_rpc_method_handler(
+            _prepared(handler.stream_unary, many), **options
+        )
+    return handler
+
+
+def _prepared(
+    inner: Callable[..., Any], prepare: Callable[[Any, Any], Awaitable[Any]]
+) -> Callable[..., Any]:
+    """``inner`` called with ``prepare``'s request (or request stream), in the form grpc.aio
+    calls it in: an async generator of responses, or a coroutine (that may write them)."""
+    if inspect.isasyncgenfunction(inner):
+
+        async def responses(request: Any, context: Any) -> AsyncIterator[Any]:
+            async for response in inner(await prepare(request, context), context):
+                yield response
+
+        return responses
+
+    async def answer(request: Any, context: Any) -> Any:
+        return await inner(await prepare(request, context), context)
+
+    return answer

@@ -411,6 +411,9 @@ class ClaimProcessor:
         self, reversal: ReversalRequest, claim: ClaimRequest, deadline: float | None
     ) -> ClaimResponse:
         async with self._store.unit_of_work(deadline=deadline) as store:
+            replay = await _rebilled_already(store, reversal, claim)
+            if replay is not None:
+                return replay
             reversed_ = await self._reverse_once(store, reversal)
             if reversed_.transaction_response_status not in (
                 ResponseStatus.APPROVED,
@@ -454,6 +457,37 @@ class ClaimProcessor:
                 request.service_date,
                 "",
             )
+
+
+async def _rebilled_already(
+    store: ClaimSession, reversal: ReversalRequest, claim: ClaimRequest
+) -> ClaimResponse | None:
+    """A B3 whose claim is the one paid under its key now (a retransmission of a B3 that
+    committed, or a rebill of exactly what is paid) answers D with the paid claim's response,
+    as a B1 retransmission does: reversing and billing again would pay a new claim, priced
+    anew, on each retransmission. None: rebill."""
+    if reversal.key != claim.key:
+        return None
+    lookup = await _matched_member(
+        store,
+        claim.cardholder_id,
+        claim.person_code,
+        claim.date_of_birth,
+        claim.gender_code,
+        claim.service_date,
+        claim.key.as_text(),
+    )
+    existing = lookup.existing
+    if existing is None or existing.reversed or not claim.is_digest_of(existing.request_hash):
+        return None
+    response = existing.response.as_status(ResponseStatus.DUPLICATE_OF_PAID)
+    await store.record_outcome(
+        "B3",
+        response,
+        {"duplicate_of": existing.response.internal_control_number},
+        family_id=lookup.state.member.family_id if lookup.state is not None else "",
+    )
+    return response
 
 
 async def _card_of_claim(store: ClaimSession, request: ReversalRequest) -> str:

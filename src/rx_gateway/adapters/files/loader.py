@@ -205,6 +205,31 @@ def _check_unique(dataset: Dataset, directory: Path, name: str, key: tuple[str, 
         seen[values] = line
 
 
+def _check_plan_once(plan_id: str, path: Path, plans_from: dict[str, Path]) -> None:
+    """Two plan files with one plan_id: the last read silently replaced the first."""
+    first = plans_from.setdefault(plan_id, path)
+    if first != path:
+        raise ReferenceDataError(
+            str(path), 0, "plan_id", f"{plan_id!r} is also the plan_id of {first.name}"
+        )
+
+
+def _check_interactions_once(dataset: Dataset, directory: Path) -> None:
+    """One row per pair of molecules, in either order (the table keys them sorted)."""
+    seen: dict[frozenset[str], int] = {}
+    rows = dataset.rows("interactions.csv")
+    for row, line in zip(rows, dataset.lines.get("interactions.csv", []), strict=True):
+        pair = frozenset(row[:2])
+        if pair in seen:
+            raise ReferenceDataError(
+                str(directory / "interactions.csv"),
+                line,
+                "molecule_a",
+                f"the pair {row[0]}/{row[1]} repeats line {seen[pair]} (in either order)",
+            )
+        seen[pair] = line
+
+
 def _check_cardholders_unique(dataset: Dataset, directory: Path) -> None:
     """A cardholder ID and person code name one member (the value is PHI: not shown)."""
     seen: dict[tuple[str, str], int] = {}
@@ -345,6 +370,7 @@ def read_dataset(directory: Path, *, known: dict[str, set[Any]] | None = None) -
         raise ReferenceDataError(str(directory), 0, "(directory)", "is not a directory")
     known = known or {}
     dataset = Dataset()
+    plans_from: dict[str, Path] = {}
     plans_dir = directory / "plans"
     if plans_dir.is_dir():
         for path in sorted(plans_dir.glob("*.json")):
@@ -360,8 +386,13 @@ def read_dataset(directory: Path, *, known: dict[str, set[Any]] | None = None) -
                 ) from None
             plan = plan_from_document(document, str(path), text, strict=True)
             dataset.plans.append((plan, document))
+            _check_plan_once(plan.plan_id, path, plans_from)
     for name in TABLES:
         path = directory / name
+        if path.is_symlink() and not path.exists():  # skipped as absent, it went unnoticed
+            raise ReferenceDataError(
+                str(path), 0, "(file)", "cannot be read: a symbolic link to nothing"
+            )
         if path.exists():
             dataset.tables[name], dataset.lines[name] = read_table(path)
     if (directory / PROCESSOR_FILE).exists():
@@ -383,6 +414,7 @@ def read_dataset(directory: Path, *, known: dict[str, set[Any]] | None = None) -
     ):
         _check_unique(dataset, directory, name, key)
     _check_cardholders_unique(dataset, directory)
+    _check_interactions_once(dataset, directory)
     plan_ids = {p.plan_id for p, _ in dataset.plans} | known.get("plans", set())
     ndcs = {r[0] for r in dataset.rows("drugs.csv")} | known.get("drugs", set())
     members = {r[0] for r in dataset.rows("members.csv")} | known.get("members", set())

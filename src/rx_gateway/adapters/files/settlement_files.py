@@ -79,6 +79,8 @@ def digest_of(path: Path) -> str:
 
 
 def _rows(path: Path, layout: str) -> list[tuple[int, tuple[object, ...]]]:
+    if not path.exists():
+        raise ReferenceDataError(str(path), 0, "(file)", "does not exist")
     if not path.is_file():
         raise ReferenceDataError(str(path), 0, "(file)", "is not a file")
     rows, lines = read_table(path, SETTLEMENT_LAYOUTS[layout])

@@ -178,10 +178,15 @@ def _bool(value: str) -> bool:
 
 
 def _date(value: str) -> dt.date:
+    text = value.strip()
+    problem = "must be a date YYYY-MM-DD"
+    # as the message says: fromisoformat alone also takes 20260301 and 2026-W09-7
+    if len(text) != len("YYYY-MM-DD") or text[4] != "-" or text[7] != "-":
+        raise ValueError(problem)
     try:
-        return dt.date.fromisoformat(value.strip())
+        return dt.date.fromisoformat(text)
     except ValueError:
-        raise ValueError("must be a date YYYY-MM-DD") from None
+        raise ValueError(problem) from None
 
 
 def _birth_date(value: str) -> dt.date:
@@ -382,7 +387,8 @@ TABLES: dict[str, dict[str, Parser]] = {
     "funding.csv": {
         "funding_id": _text,
         "purse_id": _text,
-        "amount_cents": _positive_bigint,
+        # as a settlement file's: no sum of them leaves bigint (a purse's balance is one)
+        "amount_cents": _int_between(1, SETTLEMENT_AMOUNT_MAX_CENTS),
         "memo": _optional_text,
         "available_on": _optional_date,
     },
@@ -433,6 +439,21 @@ def _coverage_dates(row: dict[str, Any]) -> tuple[str, str] | None:
 def _authorized_product(row: dict[str, Any]) -> tuple[str, str] | None:
     if row["ndc"] is None and row["drug_group"] is None:
         return "ndc", "an NDC or a drug_group is required"
+    if row["end_date"] < row["start_date"]:
+        return "end_date", "is before start_date"
+    return None
+
+
+def _age_range(row: dict[str, Any]) -> tuple[str, str] | None:
+    low, high = row["age_min"], row["age_max"]
+    if low is not None and high is not None and high < low:
+        return "age_max", f"is below age_min {low}: no member could be billed"
+    return None
+
+
+def _two_molecules(row: dict[str, Any]) -> tuple[str, str] | None:
+    if row["molecule_a"] == row["molecule_b"]:
+        return "molecule_b", "is molecule_a: an interaction is between two molecules"
     return None
 
 
@@ -442,4 +463,6 @@ ROW_RULES: dict[str, Callable[[dict[str, Any]], tuple[str, str] | None]] = {
     "other_coverages.csv": _coverage_dates,
     "prior_authorizations.csv": _authorized_product,
     "payees.csv": _payee_identity,
+    "formulary.csv": _age_range,
+    "interactions.csv": _two_molecules,
 }

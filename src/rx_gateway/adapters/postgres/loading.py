@@ -311,7 +311,45 @@ async def _refuse_moves(conn: asyncpg.Connection, dataset: Dataset) -> None:
                 raise ReferenceDataError(
                     name, line, column, f"already belongs to family {held}, not {row[family]}"
                 )
+    await _refuse_card_changes(conn, dataset)
     await _refuse_purse_changes(conn, dataset)
+
+
+async def _refuse_card_changes(conn: asyncpg.Connection, dataset: Dataset) -> None:
+    """A card and person code name one member, and a member keeps its card: a row giving a
+    stored card to another member took the card over (the claim path then found the new
+    member's family), and one giving a stored member another card was a bare constraint
+    error. Both are errors naming the line (the values are PHI: not shown)."""
+    rows = dataset.rows("members.csv")
+    if not rows:
+        return
+    stored = await conn.fetch(
+        "SELECT cardholder_id, person_code, member_id FROM member_key"
+        " WHERE cardholder_id = ANY($1::text[]) OR member_id = ANY($2::text[])",
+        sorted({r[1] for r in rows}),
+        sorted({r[0] for r in rows}),
+    )
+    holder = {(r["cardholder_id"], r["person_code"]): r["member_id"] for r in stored}
+    card = {r["member_id"]: (r["cardholder_id"], r["person_code"]) for r in stored}
+    for row, line in zip(rows, dataset.lines["members.csv"], strict=True):
+        member, on_card = row[0], (row[1], row[2])
+        other = holder.get(on_card)
+        if other is not None and other != member:
+            raise ReferenceDataError(
+                "members.csv",
+                line,
+                "cardholder_id",
+                f"this cardholder_id and person_code already name member {other}, not {member}"
+                " (values not shown: PHI)",
+            )
+        if card.get(member, on_card) != on_card:
+            raise ReferenceDataError(
+                "members.csv",
+                line,
+                "cardholder_id",
+                f"member {member} is stored on another cardholder_id or person_code: a member"
+                " keeps its card (values not shown: PHI)",
+            )
 
 
 async def _refuse_purse_changes(conn: asyncpg.Connection, dataset: Dataset) -> None:

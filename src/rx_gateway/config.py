@@ -215,11 +215,13 @@ class Settings:
                     defaults.grpc_streams_per_connection_max,
                 )
             ),
-            grpc_connection_age_s=number(
-                "RX_GATEWAY_GRPC_CONNECTION_AGE_S",
-                defaults.grpc_connection_age_s,
-                float,
-                minimum=CONNECTION_AGE_S_MIN,
+            grpc_connection_age_s=_connection_age(
+                number(
+                    "RX_GATEWAY_GRPC_CONNECTION_AGE_S",
+                    defaults.grpc_connection_age_s,
+                    float,
+                    minimum=CONNECTION_AGE_S_MIN,
+                )
             ),
             database_start_timeout_s=number(
                 "RX_GATEWAY_DATABASE_START_TIMEOUT_S", defaults.database_start_timeout_s, float
@@ -275,6 +277,17 @@ NUMBER_MAX = 10**9
 # idle gateway poll PostgreSQL in a busy loop (half a core)
 REFERENCE_POLL_S_MIN = 0.1
 CONNECTION_AGE_S_MIN = 1.0  # a connection closed sooner would cut calls in flight often
+CONNECTION_AGE_S_MAX = (2**31 - 1) // 1000  # grpc takes the age in milliseconds, in 32 bits
+
+
+def _connection_age(seconds: float) -> float:
+    if seconds > CONNECTION_AGE_S_MAX:  # grpc's OverflowError at start-up, a traceback
+        raise InvalidRequest(
+            "RX_GATEWAY_GRPC_CONNECTION_AGE_S",
+            f"must be at most {CONNECTION_AGE_S_MAX} (about 24 days: grpc counts it in"
+            " milliseconds, in 32 bits)",
+        )
+    return seconds
 
 
 def _flag(environ: Mapping[str, str], name: str, *, default: bool) -> bool:

@@ -440,6 +440,13 @@ def test_numbers_say_what_they_must_be_and_the_poll_has_a_floor() -> None:
         Settings.from_env({"RX_GATEWAY_GRPC_STREAMS_PER_CONNECTION_MAX": "0"})
     with pytest.raises(InvalidRequest, match=r"RX_GATEWAY_GRPC_CONNECTION_AGE_S: must be at least"):
         Settings.from_env({"RX_GATEWAY_GRPC_CONNECTION_AGE_S": "0.5"})
+    # a year "to turn it off" was grpc's OverflowError at start-up (milliseconds in 32 bits)
+    with pytest.raises(InvalidRequest, match=r"CONNECTION_AGE_S: must be at most 2147483 "):
+        Settings.from_env({"RX_GATEWAY_GRPC_CONNECTION_AGE_S": "31536000"})
+    assert (
+        Settings.from_env({"RX_GATEWAY_GRPC_CONNECTION_AGE_S": "2147483"}).grpc_connection_age_s
+        == 2147483.0
+    )
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,13 @@
 bench --front haproxy` starts it): claims pass through unchanged, retransmissions still replay,
 and a call that finds no slot in time is refused by HAProxy itself with the gRPC status the
 gateway would give (RESOURCE_EXHAUSTED, retryable), never a 503 that a gRPC client reads as
-UNAVAILABLE or UNKNOWN. `.ci/run` installs HAProxy; without it these tests are skipped."""
+UNAVAILABLE or UNKNOWN; and a gateway HAProxy cannot reach is UNAVAILABLE, not "overloaded".
+`.ci/run` installs HAProxy; without HAProxy 2.4 or later these tests are skipped."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from rx_gateway.v1 import claims_pb2_grpc as pb_grpc
 from tests.support import generic_fill
 
 pytestmark = pytest.mark.skipif(
-    shutil.which("haproxy") is None, reason="HAProxy is not installed (apt install haproxy)"
+    front_problem() is not None,
+    reason=str(front_problem()),  # no HAProxy 2.4+ here
 )
 
 
@@ -88,6 +90,38 @@ async def test_a_call_with_no_slot_in_time_is_refused_resource_exhausted(
     assert all(d == "overloaded: no capacity in time at the front, retry" for d in refused)
     assert {status for status, _ in answers} <= {"P", "R", "RESOURCE_EXHAUSTED"}, answers
     assert any(status in {"P", "R"} for status, _ in answers)
+
+
+async def test_a_gateway_the_front_cannot_reach_is_unavailable_not_overloaded(
+    fixtures: dict[str, Any], tmp_path: Path
+) -> None:
+    """HAProxy answers every call it cannot pass on with a 503; only the queue's are
+    "overloaded" (RESOURCE_EXHAUSTED). Once its health checks find the gateway down (one
+    connection a second, two failures), calls are UNAVAILABLE, which every gRPC client retries
+    (the reviewer's catch: a down gateway looked like load)."""
+    port, nowhere = free_port(), free_port()  # nothing listens on ``nowhere``
+    request = generic_fill(
+        fixtures, fixtures["members"]["commercial_single"], 61_200_001, "20261102"
+    )
+    answers: list[tuple[str, str]] = []
+    with front_process(port, nowhere, 16, 20, tmp_path):
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = pb_grpc.ClaimServiceStub(channel)
+            until = time.monotonic() + 10
+            while time.monotonic() < until:
+                try:
+                    await stub.Submit(request, timeout=5)
+                except grpc.aio.AioRpcError as error:
+                    answers.append((error.code().name, error.details() or ""))
+                if answers and answers[-1][0] == "UNAVAILABLE":
+                    break
+                await asyncio.sleep(0.25)
+    assert answers[-1] == (
+        "UNAVAILABLE",
+        "unavailable: the front cannot reach the gateway, retry",
+    ), answers
+    # nothing but those two answers, and no claim was ever paid
+    assert {code for code, _ in answers} <= {"RESOURCE_EXHAUSTED", "UNAVAILABLE"}, answers
 
 
 def test_the_bench_names_what_the_front_needs(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +25,7 @@ from rx_gateway.config import Settings
 from rx_gateway.domain.errors import InsecureConfiguration, InvalidRequest
 from rx_gateway.grpc_api.security import SWITCH_HEADER, SwitchTable, client_credentials
 from rx_gateway.ncpdp.codec import encode
-from rx_gateway.tools.bench.stack import FRONT_CONFIG, free_port, front_process
+from rx_gateway.tools.bench.stack import FRONT_CONFIG, free_port, front_problem, front_process
 from rx_gateway.tools.synthetic.claims import claim_request
 from rx_gateway.v1 import admin_pb2
 from rx_gateway.v1 import claims_pb2 as pb
@@ -276,7 +275,7 @@ async def test_a_trusted_front_names_the_switch_and_nobody_else_can(
     )
 
 
-@pytest.mark.skipif(shutil.which("haproxy") is None, reason="HAProxy is not installed")
+@pytest.mark.skipif(front_problem() is not None, reason=str(front_problem()))
 async def test_haproxy_terminates_mutual_tls_and_names_the_switch(
     secure_app: App, pki: Path, fixtures: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -372,6 +372,11 @@ def read_dataset(directory: Path, *, known: dict[str, set[Any]] | None = None) -
     dataset = Dataset()
     plans_from: dict[str, Path] = {}
     plans_dir = directory / "plans"
+    for path in (plans_dir, directory / PROCESSOR_FILE, *(directory / n for n in TABLES)):
+        if path.is_symlink() and not path.exists():  # skipped as absent, it went unnoticed
+            raise ReferenceDataError(
+                str(path), 0, "(file)", "cannot be read: a symbolic link to nothing"
+            )
     if plans_dir.is_dir():
         for path in sorted(plans_dir.glob("*.json")):
             text = read_plan_text(path)
@@ -389,10 +394,6 @@ def read_dataset(directory: Path, *, known: dict[str, set[Any]] | None = None) -
             _check_plan_once(plan.plan_id, path, plans_from)
     for name in TABLES:
         path = directory / name
-        if path.is_symlink() and not path.exists():  # skipped as absent, it went unnoticed
-            raise ReferenceDataError(
-                str(path), 0, "(file)", "cannot be read: a symbolic link to nothing"
-            )
         if path.exists():
             dataset.tables[name], dataset.lines[name] = read_table(path)
     if (directory / PROCESSOR_FILE).exists():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -205,6 +206,23 @@ def floor_process(
 
 FRONT_CONFIG = Path(__file__).resolve().parents[4] / "deploy" / "haproxy" / "haproxy.cfg"
 FRONT_READY_S = 10.0
+FRONT_HAPROXY_MIN = (2, 4)  # default-path, and h2 to servers with maxconn queueing
+
+
+def haproxy_version() -> tuple[int, ...]:
+    """The installed HAProxy's version (major, minor), or () when it cannot be told."""
+    try:
+        said = subprocess.run(
+            ["haproxy", "-v"],  # noqa: S607 - found on PATH by front_problem
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    match = re.search(r"version (\d+)\.(\d+)", said)
+    return (int(match.group(1)), int(match.group(2))) if match else ()
 
 
 def front_problem(config: Path = FRONT_CONFIG) -> str | None:
@@ -214,6 +232,13 @@ def front_problem(config: Path = FRONT_CONFIG) -> str | None:
         return (
             "--front haproxy: no haproxy on PATH"
             " (install HAProxy 2.4 or later, e.g. apt install haproxy)"
+        )
+    version = haproxy_version()
+    if version < FRONT_HAPROXY_MIN:
+        shown = ".".join(map(str, version)) if version else "unknown"
+        return (
+            f"--front haproxy: HAProxy {shown} is too old for deploy/haproxy"
+            f" (it needs {'.'.join(map(str, FRONT_HAPROXY_MIN))} or later)"
         )
     if not config.is_file():
         return (

@@ -356,6 +356,13 @@ def test_each_problem_of_meaning_names_its_segment_and_element(
             r"GS: GS08 must be 005010X220A1",
             id="not an 834",
         ),
+        pytest.param(
+            # pyx12 said the IEA was missing (a file-door hunt); the name is PHI: not shown
+            interchange(member("E834C9")).replace("NM1*IL*1*", "NM1*IL*1*" + "Q" * 100_000, 1),
+            r"segment \d+ \(NM1\): NM103 is 100\d{3} characters: no 834 element is longer"
+            r" than 264 \(a segment terminator missing\?\)$",
+            id="an element of 100,000 characters",
+        ),
     ],
 )
 def test_a_malformed_file_is_refused_by_its_structure(text: str, expected: str) -> None:

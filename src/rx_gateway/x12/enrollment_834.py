@@ -48,6 +48,7 @@ from rx_gateway.domain.values import (
 IMPLEMENTATION = "005010X220A1"
 ISA_LENGTH = 106  # the ISA is fixed length: its 4th character and its last three are delimiters
 SEGMENTS_MAX = 5_000_000  # a limit on everything: about 300,000 members
+ELEMENT_CHARS_MAX = 264  # X12's longest text element (MSG01); the 834's are 80 at most
 MEMBER_MAINTENANCE = frozenset(
     {
         Maintenance.CHANGE,
@@ -124,7 +125,17 @@ def split(text: str, source: str) -> tuple[Delimiters, list[Segment]]:
             position = 0
         elif position:
             position += 1
-        segments.append(Segment(Where(position, segment_id, control), (segment_id, *elements[1:])))
+        where = Where(position, segment_id, control)
+        for index, element in enumerate(elements[1:], 1):
+            if len(element) > ELEMENT_CHARS_MAX:  # pyx12 then blamed a missing IEA
+                refuse(
+                    source,
+                    where,
+                    f"{segment_id}{index:02d}",
+                    f"is {len(element)} characters: no 834 element is longer than"
+                    f" {ELEMENT_CHARS_MAX} (a segment terminator missing?)",
+                )
+        segments.append(Segment(where, (segment_id, *elements[1:])))
         if len(segments) > SEGMENTS_MAX:
             refuse(source, Where(0, "ISA"), "", f"more than {SEGMENTS_MAX} segments")
         if segment_id == "SE":

@@ -16,6 +16,7 @@ import grpc
 import pytest
 
 from rx_gateway.bootstrap import App
+from rx_gateway.client import reversal_for
 from rx_gateway.tools.bench.stack import FRONT_CONFIG, free_port, front_problem, front_process
 from rx_gateway.tools.synthetic import active_members
 from rx_gateway.v1 import claims_pb2 as pb
@@ -43,19 +44,7 @@ async def test_claims_pass_through_the_front_and_replay(
             stub = pb_grpc.ClaimServiceStub(channel)
             first = await stub.Submit(request, timeout=10)
             again = await stub.Submit(request, timeout=10)
-            reversal = await stub.Reverse(
-                pb.ReversalRequest(
-                    header=request.header,
-                    insurance=request.insurance,
-                    claim=pb.ReversalClaim(
-                        prescription_reference_number=request.claim.prescription_reference_number,
-                        fill_number=request.claim.fill_number,
-                        product_id_qualifier=request.claim.product_id_qualifier,
-                        product_id=request.claim.product_id,
-                    ),
-                ),
-                timeout=10,
-            )
+            reversal = await stub.Reverse(reversal_for(request), timeout=10)
     assert first.transaction_response_status == "P", first
     assert again.transaction_response_status == "D"
     assert again.authorization_number == first.authorization_number

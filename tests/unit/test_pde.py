@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 
 from rx_gateway.adapters.documents import plan_from_document
 from rx_gateway.domain.additional_amounts import AdditionalAmounts
-from rx_gateway.domain.adjudication import Paid, adjudicate, check_identities
+from rx_gateway.domain.adjudication import Decision, Paid, adjudicate, check_identities
+from rx_gateway.domain.claim import ClaimRequest
 from rx_gateway.domain.errors import InvariantViolation
-from rx_gateway.domain.member import Accumulators, Coverage, PurseState
+from rx_gateway.domain.member import Accumulators, Coverage, MemberState, PurseState
 from rx_gateway.domain.outcome import PurseLine, ResponsePricing
 from rx_gateway.domain.part_d import with_additional
 from rx_gateway.domain.pde import (
@@ -623,14 +624,12 @@ SNAPSHOT = ReferenceSnapshot.build(
 )
 
 
-def test_an_adjudicated_claim_crossing_the_threshold_with_an_hra() -> None:
-    """The adjudicator's own Part D answer: $2,000.00 of the $2,100 already paid, a $608.00
-    brand crosses; the member's $100.00 share, $50.00 of it from the HRA. PDE: A, patient pay
-    $50.00, PLRO $50.00, the cost split where 25% reaches the threshold ($400.00)."""
+def _brand_crossing(*purses: PurseState) -> tuple[MemberState, ClaimRequest]:
+    """A Part D member $100.00 short of the $2,100 limit, and a $608.00 brand for them."""
     year = dt.date(2026, 1, 1)
     member = state(
         coverages=(Coverage(PART_D_HRA.plan_id, "G1", year, None, None, "MEDICARE_PART_D"),),
-        purses=(PurseState("HRA-F1", "HRA", 5_000),),
+        purses=purses,
         accumulators={(PART_D_HRA.plan_id, year): Accumulators(61_500, 0, 200_000, 0)},
     )
     request = with_header(
@@ -639,7 +638,11 @@ def test_an_adjudicated_claim_crossing_the_threshold_with_an_hra() -> None:
         processor_control_number=PART_D_HRA.pcn,
         date_of_service="20260915",
     )
-    decision = adjudicate(
+    return member, request
+
+
+def _adjudicated(request: ClaimRequest, member: MemberState) -> Decision:
+    return adjudicate(
         request,
         SNAPSHOT,
         member,
@@ -647,6 +650,14 @@ def test_an_adjudicated_claim_crossing_the_threshold_with_an_hra() -> None:
         internal_control_number="ICN1",
         business_date=dt.date(2026, 11, 23),
     )
+
+
+def test_an_adjudicated_claim_crossing_the_threshold_with_an_hra() -> None:
+    """The adjudicator's own Part D answer: $2,000.00 of the $2,100 already paid, a $608.00
+    brand crosses; the member's $100.00 share, $50.00 of it from the HRA. PDE: A, patient pay
+    $50.00, PLRO $50.00, the cost split where 25% reaches the threshold ($400.00)."""
+    member, request = _brand_crossing(PurseState("HRA-F1", "HRA", 5_000))
+    decision = _adjudicated(request, member)
     assert isinstance(decision, Paid), decision
     pricing = decision.response.pricing
     assert pricing is not None
@@ -665,26 +676,8 @@ def test_what_an_employer_hra_pays_is_not_troop() -> None:
     """Part D's TrOOP counts what the member paid, not what a group health plan (an employer
     HRA: PLRO) paid: of the member's $100.00 share, the HRA's $50.00 does not move the
     out-of-pocket accumulators; the member's $50.00 does (individual and family)."""
-    year = dt.date(2026, 1, 1)
-    member = state(
-        coverages=(Coverage(PART_D_HRA.plan_id, "G1", year, None, None, "MEDICARE_PART_D"),),
-        purses=(PurseState("HRA-F1", "HRA", 5_000),),
-        accumulators={(PART_D_HRA.plan_id, year): Accumulators(61_500, 0, 200_000, 0)},
-    )
-    request = with_header(
-        claim(BRAND, quantity_dispensed_thousandths=30_000, prescriber_id=PRESCRIBER_NPI),
-        bin=PART_D_HRA.bin,
-        processor_control_number=PART_D_HRA.pcn,
-        date_of_service="20260915",
-    )
-    decision = adjudicate(
-        request,
-        SNAPSHOT,
-        member,
-        authorization_number="A",
-        internal_control_number="ICN1",
-        business_date=dt.date(2026, 11, 23),
-    )
+    member, request = _brand_crossing(PurseState("HRA-F1", "HRA", 5_000))
+    decision = _adjudicated(request, member)
     assert isinstance(decision, Paid), decision
     assert decision.response.pricing is not None
     assert decision.response.pricing.patient_pay_amount_cents == 5_000
@@ -696,17 +689,7 @@ def test_a_taxed_part_d_claim_stages_its_whole_allowed_amount() -> None:
     """Σ 394-MW = the allowed amount with sales tax too (found from outside: 558-AW and 559-AX
     were left out of the stages, 73 paid Part D claims of a random run broke the README's
     identity). The tax joins the first stage; the PDE still puts it with the lower phase."""
-    year = dt.date(2026, 1, 1)
-    member = state(
-        coverages=(Coverage(PART_D_HRA.plan_id, "G1", year, None, None, "MEDICARE_PART_D"),),
-        accumulators={(PART_D_HRA.plan_id, year): Accumulators(61_500, 0, 200_000, 0)},
-    )
-    base = with_header(
-        claim(BRAND, quantity_dispensed_thousandths=30_000, prescriber_id=PRESCRIBER_NPI),
-        bin=PART_D_HRA.bin,
-        processor_control_number=PART_D_HRA.pcn,
-        date_of_service="20260915",
-    )
+    member, base = _brand_crossing()
     taxes = AdditionalAmounts(
         flat_sales_tax_cents=100,
         percentage_sales_tax_cents=82,
@@ -718,17 +701,7 @@ def test_a_taxed_part_d_claim_stages_its_whole_allowed_amount() -> None:
         additional_amounts=taxes,
         gross_amount_due_cents=base.gross_amount_due_cents + taxes.total_cents,
     )
-    decisions = [
-        adjudicate(
-            r,
-            SNAPSHOT,
-            member,
-            authorization_number="A",
-            internal_control_number="ICN1",
-            business_date=dt.date(2026, 11, 23),
-        )
-        for r in (base, request)
-    ]
+    decisions = [_adjudicated(r, member) for r in (base, request)]
     untaxed, taxed = (d.response.pricing for d in decisions if isinstance(d, Paid))
     assert untaxed is not None and taxed is not None
     extra = taxed.flat_sales_tax_amount_paid_cents + taxed.percentage_sales_tax_amount_paid_cents

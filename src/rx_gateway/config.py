@@ -93,7 +93,7 @@ class Settings:
     tls_client_ca_file: Path | None = None
     switches_file: Path | None = None
     # Proxies in front that terminate the switches' mutual TLS (their own client certificates'
-    # common names): their calls name the switch in the x-rx-switch header (deploy/haproxy).
+    # common names): their calls carry the switch's certificate in x-rx-switch-cert (deploy/).
     trusted_fronts: frozenset[str] = frozenset()
     # Plaintext listeners are refused unless development mode is explicit, and development
     # mode listens on loopback only.

@@ -9,24 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from rx_gateway.bootstrap import App
+from rx_gateway.bootstrap import App, build_app
 from rx_gateway.client import reversal_for
 from rx_gateway.tools.bench.stack import FRONT_CONFIG, free_port, front_problem, front_process
 from rx_gateway.tools.synthetic import active_members
 from rx_gateway.v1 import claims_pb2 as pb
 from rx_gateway.v1 import claims_pb2_grpc as pb_grpc
-from tests.support import generic_fill
+from tests.support import TEST_SETTINGS, generic_fill
 
 pytestmark = pytest.mark.skipif(
     front_problem() is not None,
     reason=str(front_problem()),  # no HAProxy 2.4+ here
 )
+
+
+def members_of(fixtures: dict[str, Any]) -> dict[str, Any]:
+    return fixtures["members"]["commercial_single"]
 
 
 def members(dataset: tuple[Path, dict[str, Any]]) -> list[dict[str, str]]:
@@ -111,6 +117,79 @@ async def test_a_gateway_the_front_cannot_reach_is_unavailable_not_overloaded(
     ), answers
     # nothing but those two answers, and no claim was ever paid
     assert {code for code, _ in answers} <= {"RESOURCE_EXHAUSTED", "UNAVAILABLE"}, answers
+
+
+async def test_a_gateway_that_goes_away_is_unavailable_from_the_first_call(
+    loaded_dsn: str, fixtures: dict[str, Any], tmp_path: Path
+) -> None:
+    """A gateway HAProxy had reached, then gone (here: stopped, its port closed): the first call
+    after was RESOURCE_EXHAUSTED "overloaded" (HAProxy's 503 for a refused connection takes the
+    queue's errorfile) until the health checks fell; the failed connection now marks the
+    gateway down at once and that 503 is answered UNAVAILABLE (found by attacking the front)."""
+    app = await build_app(replace(TEST_SETTINGS), loaded_dsn)
+    member = members_of(fixtures)
+    port = free_port()
+    with front_process(port, app.port, 16, 20, tmp_path):
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = pb_grpc.ClaimServiceStub(channel)
+            await asyncio.sleep(1.5)  # a health check has found it up
+            first = await stub.Submit(generic_fill(fixtures, member, 61_300_001, "20261102"))
+            await app.stop()
+            with pytest.raises(grpc.aio.AioRpcError) as gone:
+                await stub.Submit(generic_fill(fixtures, member, 61_300_002, "20261102"), timeout=5)
+    assert first.transaction_response_status in {"P", "R"}
+    assert (gone.value.code(), gone.value.details()) == (
+        grpc.StatusCode.UNAVAILABLE,
+        "unavailable: the front cannot reach the gateway, retry",
+    )
+
+
+async def test_only_the_claim_services_and_whole_requests_reach_the_gateway(
+    app: App, fixtures: dict[str, Any], tmp_path: Path
+) -> None:
+    """With one call at a time in the gateway, a request that never arrives whole (its stream
+    left open) held that one slot, and health Watch streams held slots for a minute, locking
+    every switch out (found by attacking the front). Now HAProxy takes a request's slot only
+    once it has arrived whole (INVALID_ARGUMENT after 5 s otherwise) and serves only the claim
+    and benefit services and health Check (UNIMPLEMENTED)."""
+    port = free_port()
+    request = generic_fill(fixtures, members_of(fixtures), 61_400_001, "20261102")
+    with front_process(port, app.port, 1, 20, tmp_path):
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            never = asyncio.Event()
+
+            async def nothing() -> Any:
+                await never.wait()
+                yield b""  # pragma: no cover - never reached
+
+            submit = "/rx_gateway.v1.ClaimService/Submit"
+            began = time.monotonic()
+            incomplete = asyncio.ensure_future(channel.stream_unary(submit)(nothing(), timeout=15))
+            await asyncio.sleep(0.5)
+            paid = await pb_grpc.ClaimServiceStub(channel).Submit(request, timeout=5)
+            check = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=5
+            )
+            with pytest.raises(grpc.aio.AioRpcError) as watch:
+                await (
+                    health_pb2_grpc.HealthStub(channel)
+                    .Watch(health_pb2.HealthCheckRequest(service=""), timeout=5)
+                    .read()
+                )
+            with pytest.raises(grpc.aio.AioRpcError) as cut:
+                await incomplete
+            waited = time.monotonic() - began
+    assert paid.transaction_response_status in {"P", "R"}, paid
+    assert check.status == health_pb2.HealthCheckResponse.SERVING
+    assert (watch.value.code(), watch.value.details()) == (
+        grpc.StatusCode.UNIMPLEMENTED,
+        "not served at the front: only the claim and benefit services, and health Check",
+    )
+    # HAProxy answers INVALID_ARGUMENT (incomplete.http) and resets the stream the client is
+    # still sending on: grpcio reports the reset (CANCELLED); a raw HTTP/2 client reads the
+    # answer. Either way after timeout http-request (5 s), not at the call's own deadline
+    assert cut.value.code() in {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.CANCELLED}
+    assert 4.5 < waited < 10
 
 
 def test_the_bench_names_what_the_front_needs(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ start-up that refuses plaintext outside development mode. The tests issue their 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import ipaddress
 import json
@@ -17,13 +18,14 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
 from rx_gateway.bootstrap import App, build_app
 from rx_gateway.client import AdminClient, GatewayClient
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import InsecureConfiguration, InvalidRequest
-from rx_gateway.grpc_api.security import SWITCH_HEADER, SwitchTable, client_credentials
+from rx_gateway.grpc_api.security import SWITCH_CERT_HEADER, SwitchTable, client_credentials
 from rx_gateway.ncpdp.codec import encode
 from rx_gateway.tools.bench.stack import FRONT_CONFIG, free_port, front_problem, front_process
 from rx_gateway.tools.synthetic.claims import claim_request
@@ -88,6 +90,16 @@ def _write(directory: Path, name: str, cert: x509.Certificate, key: Any) -> None
     )
 
 
+# Certificates the switches' CA might sign (found by attacking the front): a BMPString common
+# name whose UTF-16 bytes spell "switch-a" in ASCII (HAProxy passed a name as its raw bytes),
+# and a name with a NUL (grpc's x509_common_name ended it there: "switch-a").
+BMP_SWITCH_A = b"switch-a".decode("utf-16-be")
+ODD_NAMES = {
+    "bmp": x509.NameAttribute(NameOID.COMMON_NAME, BMP_SWITCH_A, _type=_ASN1Type.BMPString),
+    "nul": x509.NameAttribute(NameOID.COMMON_NAME, "switch-a\x00evil"),
+}
+
+
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A CA; the gateway's server certificate; switches a, b and c (c not in the table); a
@@ -105,6 +117,20 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for switch in ("switch-a", "switch-b", "switch-c", "front-1"):
         key = _key()
         _write(directory, switch, _certificate(switch, key, issuer), key)
+    for file, attribute in ODD_NAMES.items():
+        key = _key()
+        odd = _certificate("odd", key, issuer)  # then the subject replaced
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([attribute]))
+            .issuer_name(odd.issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(odd.not_valid_before_utc)
+            .not_valid_after(odd.not_valid_after_utc)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        )
+        _write(directory, file, builder.sign(ca_key, hashes.SHA256()), key)
     rogue_key = _key()
     rogue = _certificate("rogue CA", rogue_key)
     intruder_key = _key()
@@ -235,10 +261,13 @@ async def test_member_reads_and_raw_transmissions_are_authorized_first(
 
 
 async def _submit_as(
-    target: str, credentials: grpc.ChannelCredentials, request: pb.ClaimRequest, names: list[str]
+    target: str,
+    credentials: grpc.ChannelCredentials,
+    request: pb.ClaimRequest,
+    forwarded: list[str],
 ) -> str:
-    """Submit with an x-rx-switch header per name; the first reject code, or the error."""
-    metadata = tuple((SWITCH_HEADER, name) for name in names)
+    """Submit with an x-rx-switch-cert header per value; the first reject code, or the error."""
+    metadata = tuple((SWITCH_CERT_HEADER, value) for value in forwarded)
     async with grpc.aio.secure_channel(target, credentials) as channel:
         try:
             reply = await pb_grpc.ClaimServiceStub(channel).Submit(
@@ -249,40 +278,57 @@ async def _submit_as(
     return reply.rejects[0].code
 
 
-async def test_a_trusted_front_names_the_switch_and_nobody_else_can(
+def _forwarded(pki: Path, name: str) -> str:
+    """What a front sends for a switch: its certificate, DER, base64 (HAProxy's ssl_c_der)."""
+    certificate = x509.load_pem_x509_certificate((pki / f"{name}.pem").read_bytes())
+    return base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
+
+
+async def test_a_trusted_front_passes_the_switch_certificate_and_nobody_else_can(
     secure_app: App, pki: Path, fixtures: dict[str, Any]
 ) -> None:
-    """front-1 (RX_GATEWAY_TRUSTED_FRONTS) bills as the switch its x-rx-switch header names,
-    with that switch's pairs; a front's call naming no switch, or two, is UNAUTHENTICATED;
-    a switch's own header is ignored (switch-b cannot bill as switch-a)."""
+    """front-1 (RX_GATEWAY_TRUSTED_FRONTS) bills as the switch whose certificate its
+    x-rx-switch-cert header carries, with that switch's pairs; a front's call with none, two,
+    or one that is not base64 DER is UNAUTHENTICATED; a switch's own header is ignored (switch-b
+    cannot bill as switch-a); a name read from a certificate is read whole, the same way from a
+    front or a direct connection."""
     target = f"127.0.0.1:{secure_app.port}"
     commercial = _unknown_member_claim(fixtures, "COMM-HRA-2026")
     front = _switch(pki, "front-1")
-    assert await _submit_as(target, front, commercial, ["switch-a"]) == "52"  # admitted
-    assert await _submit_as(target, front, commercial, ["switch-b"]) == (
+    a, b, c = (_forwarded(pki, name) for name in ("switch-a", "switch-b", "switch-c"))
+    assert await _submit_as(target, front, commercial, [a]) == "52"  # admitted
+    assert await _submit_as(target, front, commercial, [b]) == (
         "PERMISSION_DENIED: switch 'switch-b' may not bill BIN/PCN 610999/RXGCOMM"
     )
-    assert await _submit_as(target, front, commercial, ["switch-c"]) == (
+    assert await _submit_as(target, front, commercial, [c]) == (
         "PERMISSION_DENIED: switch 'switch-c' is not configured"
     )
-    one_header = "the front 'front-1' must name the call's switch in one x-rx-switch header"
-    for names in ([], [""], ["switch-a", "switch-a"]):
-        assert await _submit_as(target, front, commercial, names) == (
+    one_header = (
+        "the front 'front-1' must pass the switch's certificate (DER, base64) in one"
+        " x-rx-switch-cert header"
+    )
+    for values in ([], [""], [a, a], ["switch-a"], [base64.b64encode(b"no DER").decode()]):
+        assert await _submit_as(target, front, commercial, values) == (
             f"UNAUTHENTICATED: {one_header}"
-        ), names
-    assert await _submit_as(target, _switch(pki, "switch-b"), commercial, ["switch-a"]) == (
+        ), values
+    assert await _submit_as(target, _switch(pki, "switch-b"), commercial, [a]) == (
         "PERMISSION_DENIED: switch 'switch-b' may not bill BIN/PCN 610999/RXGCOMM"
     )
+    for file, attribute in ODD_NAMES.items():
+        refused = f"PERMISSION_DENIED: switch {attribute.value!r} is not configured"
+        assert await _submit_as(target, _switch(pki, file), commercial, []) == refused
+        assert await _submit_as(target, front, commercial, [_forwarded(pki, file)]) == refused
 
 
 @pytest.mark.skipif(front_problem() is not None, reason=str(front_problem()))
-async def test_haproxy_terminates_mutual_tls_and_names_the_switch(
+async def test_haproxy_terminates_mutual_tls_and_passes_the_switch_on(
     secure_app: App, pki: Path, fixtures: dict[str, Any], tmp_path: Path
 ) -> None:
     """deploy/haproxy/haproxy-tls.cfg in front of the gateway: switches connect to HAProxy
     with their certificates, HAProxy to the gateway with front-1's, and each call is
-    authorized as the switch whose certificate HAProxy verified, whatever x-rx-switch the
-    switch sent; a client without a switch certificate cannot connect."""
+    authorized as the switch whose certificate HAProxy verified, whatever x-rx-switch-cert the
+    switch sent; a BMPString name spelling "switch-a" in its bytes is not switch-a; a client
+    without a switch certificate cannot connect."""
     for name in ("server", "front-1"):  # HAProxy takes the chain and its key in one file
         (tmp_path / f"{name}.pem").write_text(
             (pki / f"{name}.pem").read_text() + (pki / f"{name}.key").read_text()
@@ -305,12 +351,16 @@ async def test_haproxy_terminates_mutual_tls_and_names_the_switch(
     ):
         target = f"127.0.0.1:{port}"
         commercial = _unknown_member_claim(fixtures, "COMM-HRA-2026")
+        a = _forwarded(pki, "switch-a")
         assert await _submit_as(target, _switch(pki, "switch-a"), commercial, []) == "52"
-        assert await _submit_as(target, _switch(pki, "switch-b"), commercial, ["switch-a"]) == (
+        assert await _submit_as(target, _switch(pki, "switch-b"), commercial, [a]) == (
             "PERMISSION_DENIED: switch 'switch-b' may not bill BIN/PCN 610999/RXGCOMM"
         )
         part_d = _unknown_member_claim(fixtures, "PARTD-STD-2026")
         assert await _submit_as(target, _switch(pki, "switch-b"), part_d, []) == "52"
+        assert await _submit_as(target, _switch(pki, "bmp"), commercial, []) == (
+            f"PERMISSION_DENIED: switch {BMP_SWITCH_A!r} is not configured"
+        )
         refused = await _submit_as(target, client_credentials(pki / "ca.pem"), commercial, [])
         assert refused.startswith("UNAVAILABLE"), refused
 

@@ -7,15 +7,19 @@
   pair the switch may not bill is PERMISSION_DENIED; a certificate naming an unknown switch is
   PERMISSION_DENIED for every call.
 * A trusted front (a proxy such as HAProxy that terminates the switches' mutual TLS, named by
-  its own client certificate in RX_GATEWAY_TRUSTED_FRONTS) names the switch of each call in the
-  ``x-rx-switch`` header, from the certificate it verified. Only a front's calls are read that
-  way: anyone else's header is ignored, and a front's call that names no switch is refused.
+  its own client certificate in RX_GATEWAY_TRUSTED_FRONTS) passes on the switch certificate it
+  verified, in the ``x-rx-switch-cert`` header (DER, base64). Only a front's calls are read
+  that way: anyone else's header is ignored, and a front's call without one is refused. The
+  switch is that certificate's common name, read as a direct connection's is (one decoder: a
+  name the front passed as its raw bytes let a BMPString certificate bill as another switch).
 * Plaintext is for development only: start-up refuses it unless development mode is explicit.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import functools
 import json
 import logging
 import ssl
@@ -33,7 +37,8 @@ from rx_gateway.domain.values import is_digits
 from rx_gateway.jsontext import parse_json
 
 ANY_PCN = "*"
-SWITCH_HEADER = "x-rx-switch"  # set by a trusted front: the switch certificate's common name
+# set by a trusted front: the switch certificate it verified (DER, base64)
+SWITCH_CERT_HEADER = "x-rx-switch-cert"
 
 log = logging.getLogger(__name__)
 
@@ -78,19 +83,24 @@ class SwitchTable:
 
     def switch_of(self, context: aio.ServicerContext[Any, Any]) -> str | None:
         """The switch a call comes from: its verified client certificate's common name, or,
-        from a trusted front, the one switch its x-rx-switch header names."""
+        from a trusted front, the common name of the one certificate its x-rx-switch-cert
+        header carries."""
         peer = peer_switch(context)
         if peer is None or peer not in self.fronts:
             return peer
-        named = [
+        sent = [
             value
             for key, value in context.invocation_metadata() or ()
-            if key == SWITCH_HEADER and isinstance(value, str)
+            if key == SWITCH_CERT_HEADER and isinstance(value, str)
         ]
-        if len(named) != 1 or not named[0]:
-            msg = f"the front {peer!r} must name the call's switch in one {SWITCH_HEADER} header"
+        switch = _forwarded_switch(sent[0]) if len(sent) == 1 else None
+        if switch is None:
+            msg = (
+                f"the front {peer!r} must pass the switch's certificate (DER, base64) in one"
+                f" {SWITCH_CERT_HEADER} header"
+            )
             raise Unauthenticated(msg)
-        return named[0]
+        return switch
 
     def check(self, switch: str | None, bin: str, pcn: str) -> None:
         """Raise unless this switch may bill this BIN/PCN."""
@@ -133,9 +143,39 @@ def _switch_problem(name: str, pairs: Any) -> str | None:
 
 
 def peer_switch(context: aio.ServicerContext[Any, Any]) -> str | None:
-    """The common name of the verified client certificate, if any."""
-    names = list(context.auth_context().get("x509_common_name") or [])
-    return names[0].decode() if names else None
+    """The common name of the verified client certificate, if any: read from the certificate
+    itself (grpc's x509_common_name ended a name at a NUL, so "switch-a\\x00evil" was
+    switch-a), with the decoder a front's forwarded certificate is read with."""
+    certificates = list(context.auth_context().get("x509_pem_cert") or [])
+    return _pem_common_name(certificates[0]) if certificates else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _pem_common_name(pem: bytes) -> str | None:
+    from cryptography import x509  # noqa: PLC0415 - only with mutual TLS
+
+    return _common_name(x509.load_pem_x509_certificate(pem))
+
+
+@functools.lru_cache(maxsize=1024)
+def _forwarded_switch(encoded: str) -> str | None:
+    """The common name of the certificate a front forwarded, or None: not base64 DER."""
+    from cryptography import x509  # noqa: PLC0415 - only with trusted fronts
+
+    try:
+        der = base64.b64decode(encoded, validate=True)
+        return _common_name(x509.load_der_x509_certificate(der))
+    except ValueError:  # binascii.Error is one; so is a DER that is no certificate
+        return None
+
+
+def _common_name(certificate: Any) -> str | None:
+    """The first common name of a certificate's subject, as text (None: it has none)."""
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415
+
+    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    value = names[0].value if names else None
+    return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -454,7 +454,9 @@ def _otel_enabled(environ: Mapping[str, str]) -> bool:
             found = False
         if not found:
             raise InvalidRequest(
-                "RX_GATEWAY_OTEL", "needs the otel extra: pip install 'rx-gateway[otel]'"
+                "RX_GATEWAY_OTEL",
+                "needs the otel extra: pip install 'rx-gateway[otel]'"
+                " (from a checkout: pip install -e '.[otel]')",
             )
     return True
 

@@ -339,9 +339,22 @@ def test_ncpdp_encode_of_json_nested_too_deeply_is_one_line() -> None:
         check=False,
     )
     assert result.returncode == 1
-    assert (
-        result.stderr.strip()
-        == "rx-gateway ncpdp encode: nested too deeply: line 1 column 1 (char 0)"
+    assert result.stderr.strip() == (
+        "rx-gateway ncpdp encode: stdin is not JSON (nested too deeply: line 1 column 1"
+        " (char 0)): give what `rx-gateway ncpdp decode` prints"
+    )
+
+
+def test_ncpdp_encode_of_text_that_is_no_json_says_so() -> None:
+    """It said only "Expecting value: line 1 column 1 (char 0)" (a newcomer's catch)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "rx_gateway", "ncpdp", "encode"],
+        capture_output=True, text=True, input="nojson\n", timeout=60, env=_env(), check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "rx-gateway ncpdp encode: stdin is not JSON (Expecting value: line 1 column 1"
+        " (char 0)): give what `rx-gateway ncpdp decode` prints"
     )
 
 

@@ -4,10 +4,14 @@ with its expected decoding."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rx_gateway.domain.syntax import validate_claim
 from rx_gateway.ncpdp.codec import (
     ETX,
     FS,
@@ -26,6 +30,7 @@ from rx_gateway.ncpdp.codec import (
     encode_money,
 )
 from rx_gateway.ncpdp.fields import from_json, to_json
+from rx_gateway.ncpdp.requests import claim_request
 
 POSITIVE, NEGATIVE = "{ABCDEFGHI", "}JKLMNOPQR"
 
@@ -332,3 +337,23 @@ def test_a_transmission_document_of_wrong_types_names_the_place(edit: object, pl
     with pytest.raises(CodecError) as raised:
         from_json(document)
     assert place in raised.value.message, raised.value.message
+
+
+def test_the_readmes_example_transmission_encodes_and_reads_as_its_claim() -> None:
+    """docs/examples/b1-transmission.json (a newcomer had no transmission to decode): `ncpdp
+    encode` makes its bytes, `decode` gives the same JSON back, and it is the README's
+    hand-sent claim (Rx 2), with no M/I reject."""
+    example = json.loads(
+        (Path(__file__).parents[2] / "docs" / "examples" / "b1-transmission.json").read_text()
+    )
+    data = encode(from_json(example))
+    assert data.startswith(b"610999D0B1RXGCOMM")
+    assert to_json(decode(data)) == example
+    claim = claim_request(decode(data), 0)
+    assert validate_claim(claim) == []
+    assert (claim.cardholder_id, claim.prescription_reference_number, claim.product_id) == (
+        "RXG646025021",
+        "000000000002",
+        "23452984779",
+    )
+    assert claim.gross_amount_due_cents == 33_673

@@ -317,8 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--out",
         type=Path,
-        default=Path("settlement"),
-        help="where the week's 835s and invoices are written (default ./settlement)",
+        default=Path("demo-settlement"),
+        help="where the week's 835s, invoices, EOB and PDE files are written (default"
+        " ./demo-settlement: not ./settlement, where `settle` and `invoice` write by default)",
     )
     ncpdp = commands.add_parser("ncpdp", help="NCPDP D.0 transmissions for debugging a switch")
     ncpdp_commands = ncpdp.add_subparsers(dest="ncpdp_command", required=True)

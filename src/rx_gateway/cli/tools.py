@@ -56,7 +56,12 @@ def ncpdp(command: str) -> int:
         if command == "decode":
             print(json.dumps(to_json(decode(data.rstrip(b"\r\n"))), indent=2))
         else:
-            sys.stdout.buffer.write(encode(from_json(parse_json(data))))
+            try:
+                document = parse_json(data)
+            except ValueError as error:  # json's own words alone did not say what was wrong
+                msg = f"stdin is not JSON ({error}): give what `rx-gateway ncpdp decode` prints"
+                raise ValueError(msg) from None
+            sys.stdout.buffer.write(encode(from_json(document)))
     except (CodecError, ValueError) as error:
         print(f"rx-gateway ncpdp {command}: {error}", file=sys.stderr)
         return 1

@@ -42,6 +42,7 @@ __all__ = [
 EXPORTERS = ("otlp", "console", "none")
 MISSING_EXTRA = (
     "RX_GATEWAY_OTEL=1 needs the otel extra: pip install 'rx-gateway[otel]'"
+    " (from a checkout: pip install -e '.[otel]')"
     " (opentelemetry-sdk and the grpc and asyncpg instrumentations)"
 )
 SERVICE_NAME = "rx-gateway"

@@ -97,7 +97,7 @@ async def run_demo(
     *,
     keep: bool = False,
     verbose: bool = False,
-    out: Path = Path("settlement"),
+    out: Path = Path("demo-settlement"),
 ) -> int:
     """Prints the table, then the week's settlement (835s and invoices written under
     ``out``), and where the database was kept with ``keep``; ``verbose`` adds what was

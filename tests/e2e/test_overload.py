@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import grpc
 
 from rx_gateway.bootstrap import build_app
 from rx_gateway.client import GatewayClient
+from rx_gateway.tools.synthetic import active_members
 from tests.support import TEST_SETTINGS, generic_fill
 
 
@@ -43,7 +45,7 @@ async def test_excess_calls_are_shed_not_queued(loaded_dsn: str, fixtures: dict[
 
 
 async def test_half_closed_calls_hold_one_connections_share_not_the_server(
-    loaded_dsn: str, fixtures: dict[str, Any]
+    loaded_dsn: str, dataset: tuple[Path, dict[str, Any]], fixtures: dict[str, Any]
 ) -> None:
     """A unary call half-closed without its message is never answered by grpc.aio (found from
     outside with h2; grpcio's own client sends one as a stream-unary call with no request). Each
@@ -55,7 +57,7 @@ async def test_half_closed_calls_hold_one_connections_share_not_the_server(
     )
     app = await build_app(settings, loaded_dsn)
     target = f"127.0.0.1:{app.port}"
-    member = fixtures["members"]["part_d_other"]
+    member = active_members(dataset[0])[644]  # a member no other test bills for
     try:
         # a connection of its own (channels to one target share one by default)
         own = [("grpc.use_local_subchannel_pool", 1)]

@@ -174,6 +174,14 @@ async def test_only_the_claim_services_and_whole_requests_reach_the_gateway(
                     .Watch(health_pb2.HealthCheckRequest(service=""), timeout=5)
                     .read()
                 )
+            # reflection keeps its stream open (grpcurl's does): refused at once all the same
+            reflecting = channel.stream_stream(
+                "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+            )(nothing(), timeout=5)
+            asked = time.monotonic()
+            with pytest.raises(grpc.aio.AioRpcError) as reflection:
+                await reflecting.read()
+            reflection_s = time.monotonic() - asked
             with pytest.raises(grpc.aio.AioRpcError) as cut:
                 await incomplete
             waited = time.monotonic() - began
@@ -183,6 +191,10 @@ async def test_only_the_claim_services_and_whole_requests_reach_the_gateway(
         grpc.StatusCode.UNIMPLEMENTED,
         "not served at the front: only the claim and benefit services, and health Check",
     )
+    # HAProxy answers UNIMPLEMENTED and resets the stream the client still sends on: grpcio
+    # reports the reset (CANCELLED), a raw HTTP/2 client reads the answer; either way at once
+    assert reflection.value.code() in {grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.CANCELLED}
+    assert reflection_s < 2
     # HAProxy answers INVALID_ARGUMENT (incomplete.http) and resets the stream the client is
     # still sending on: grpcio reports the reset (CANCELLED); a raw HTTP/2 client reads the
     # answer. Either way after timeout http-request (5 s), not at the call's own deadline

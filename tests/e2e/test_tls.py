@@ -25,7 +25,13 @@ from rx_gateway.bootstrap import App, build_app
 from rx_gateway.client import AdminClient, GatewayClient
 from rx_gateway.config import Settings
 from rx_gateway.domain.errors import InsecureConfiguration, InvalidRequest
-from rx_gateway.grpc_api.security import SWITCH_CERT_HEADER, SwitchTable, client_credentials
+from rx_gateway.grpc_api.security import (
+    SWITCH_CERT_HEADER,
+    SwitchTable,
+    _forwarded_switch,
+    client_credentials,
+    peer_switch,
+)
 from rx_gateway.ncpdp.codec import encode
 from rx_gateway.tools.bench.stack import FRONT_CONFIG, free_port, front_problem, front_process
 from rx_gateway.tools.synthetic.claims import claim_request
@@ -305,7 +311,7 @@ async def test_a_trusted_front_passes_the_switch_certificate_and_nobody_else_can
     )
     one_header = (
         "the front 'front-1' must pass the switch's certificate (DER, base64) in one"
-        " x-rx-switch-cert header"
+        " x-rx-switch-cert header, one whose common name can be read"
     )
     for values in ([], [""], [a, a], ["switch-a"], [base64.b64encode(b"no DER").decode()]):
         assert await _submit_as(target, front, commercial, values) == (
@@ -361,6 +367,12 @@ async def test_haproxy_terminates_mutual_tls_and_passes_the_switch_on(
         assert await _submit_as(target, _switch(pki, "bmp"), commercial, []) == (
             f"PERMISSION_DENIED: switch {BMP_SWITCH_A!r} is not configured"
         )
+        # a request past HAProxy's old 16 KB buffer arrives whole (it was cut, or refused 500
+        # when the certificate header no longer fitted): the gateway's own answer names it
+        large = _unknown_member_claim(fixtures, "COMM-HRA-2026")
+        large.insurance.cardholder_id = "X" * 30_000
+        answer = await _submit_as(target, _switch(pki, "switch-a"), large, [])
+        assert answer.startswith("INVALID_ARGUMENT") and "insurance.cardholder_id" in answer
         refused = await _submit_as(target, client_credentials(pki / "ca.pem"), commercial, [])
         assert refused.startswith("UNAVAILABLE"), refused
 
@@ -622,3 +634,32 @@ def test_an_idle_connection_to_the_tls_metrics_port_holds_no_scrape_and_no_shutd
         assert time.monotonic() - began < 3
     finally:
         idle.close()
+
+
+class _Peer:
+    """A call's context as peer_switch reads it: grpc's auth context, given."""
+
+    def __init__(self, properties: dict[str, list[bytes]]) -> None:
+        self.properties = properties
+
+    def auth_context(self) -> dict[str, list[bytes]]:
+        return self.properties
+
+
+def test_a_certificate_cryptography_cannot_read_is_named_as_grpc_reads_it_or_refused() -> None:
+    """OpenSSL accepts certificates `cryptography` refuses (a PrintableString with an
+    underscore, which CAs issue; cryptography will not even sign one, hence this test without
+    a channel): such a switch is named as grpc names it, unless grpc's name holds a NUL; a
+    front passing one on gets UNAUTHENTICATED; neither is ever INTERNAL (the reviewer's catch:
+    both raised from the parser)."""
+    unreadable = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    assert peer_switch(
+        _Peer({"x509_pem_cert": [unreadable], "x509_common_name": [b"switch_a"]})
+    ) == ("switch_a")
+    assert (
+        peer_switch(_Peer({"x509_pem_cert": [unreadable], "x509_common_name": [b"sw\x00a"]}))
+        is None
+    )
+    assert peer_switch(_Peer({"x509_common_name": [b"switch-a"]})) is None  # no certificate
+    assert _forwarded_switch(base64.b64encode(b"\x30\x03\x02\x01\x07").decode()) is None
+    assert _forwarded_switch("%%% not base64") is None

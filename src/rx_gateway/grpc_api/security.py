@@ -97,7 +97,7 @@ class SwitchTable:
         if switch is None:
             msg = (
                 f"the front {peer!r} must pass the switch's certificate (DER, base64) in one"
-                f" {SWITCH_CERT_HEADER} header"
+                f" {SWITCH_CERT_HEADER} header, one whose common name can be read"
             )
             raise Unauthenticated(msg)
         return switch
@@ -145,27 +145,41 @@ def _switch_problem(name: str, pairs: Any) -> str | None:
 def peer_switch(context: aio.ServicerContext[Any, Any]) -> str | None:
     """The common name of the verified client certificate, if any: read from the certificate
     itself (grpc's x509_common_name ended a name at a NUL, so "switch-a\\x00evil" was
-    switch-a), with the decoder a front's forwarded certificate is read with."""
-    certificates = list(context.auth_context().get("x509_pem_cert") or [])
-    return _pem_common_name(certificates[0]) if certificates else None
+    switch-a), with the decoder a front's forwarded certificate is read with. A certificate
+    that decoder cannot read (a PrintableString with an underscore, which OpenSSL accepts) is
+    named by grpc's x509_common_name, unless that holds a NUL (then: no name)."""
+    properties = context.auth_context()
+    certificates = list(properties.get("x509_pem_cert") or [])
+    if not certificates:
+        return None
+    name = _pem_common_name(certificates[0])
+    if name is not None:
+        return name
+    names = list(properties.get("x509_common_name") or [])
+    grpcs = names[0].decode(errors="replace") if names else None
+    return grpcs if grpcs and "\x00" not in grpcs else None
 
 
 @functools.lru_cache(maxsize=1024)
 def _pem_common_name(pem: bytes) -> str | None:
     from cryptography import x509  # noqa: PLC0415 - only with mutual TLS
 
-    return _common_name(x509.load_pem_x509_certificate(pem))
+    try:
+        return _common_name(x509.load_pem_x509_certificate(pem))
+    except Exception:  # any certificate it cannot read names nobody here
+        return None
 
 
 @functools.lru_cache(maxsize=1024)
 def _forwarded_switch(encoded: str) -> str | None:
-    """The common name of the certificate a front forwarded, or None: not base64 DER."""
+    """The common name of the certificate a front forwarded, or None: not base64 DER, or a
+    certificate `cryptography` cannot read (refused, UNAUTHENTICATED)."""
     from cryptography import x509  # noqa: PLC0415 - only with trusted fronts
 
     try:
         der = base64.b64decode(encoded, validate=True)
         return _common_name(x509.load_der_x509_certificate(der))
-    except ValueError:  # binascii.Error is one; so is a DER that is no certificate
+    except Exception:  # binascii.Error, ValueError, InvalidVersion, ...
         return None
 
 

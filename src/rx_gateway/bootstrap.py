@@ -31,7 +31,7 @@ from rx_gateway.adapters.postgres.reference_loader import PostgresReferenceLoade
 from rx_gateway.adapters.postgres.settlement_store import PostgresSettlement
 from rx_gateway.adapters.postgres.store import PostgresClaimStore, warming
 from rx_gateway.config import PoolLimits, Settings
-from rx_gateway.domain.errors import InsecureConfiguration, ReferenceDataError, RxGatewayError
+from rx_gateway.domain.errors import InsecureConfiguration, RxGatewayError
 from rx_gateway.grpc_api.admin import AdminServer, AdminServicer
 from rx_gateway.grpc_api.security import SwitchTable, TlsFiles
 from rx_gateway.grpc_api.server import GatewayServer
@@ -77,15 +77,7 @@ class Database:
         try:
             await init_connection(conn)
             dataset = read_dataset(directory, known=await known_keys(conn))
-            try:
-                return await write_dataset(conn, dataset, actor=actor, source=str(directory))
-            except ReferenceDataError as error:  # the checks made against the stored data
-                if Path(error.file).name != error.file:
-                    raise
-                located = directory / error.file  # as the file checks name it
-                raise ReferenceDataError(
-                    str(located), error.line, error.field, error.problem
-                ) from None
+            return await write_dataset(conn, dataset, actor=actor, source=str(directory))
         finally:
             await conn.close()
 

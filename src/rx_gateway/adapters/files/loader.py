@@ -42,9 +42,14 @@ class Dataset:
     tables: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     lines: dict[str, list[int]] = field(default_factory=dict)
     payer: Payer | None = None
+    directory: Path = field(default_factory=Path)  # where the files were read
 
     def rows(self, name: str) -> list[tuple[Any, ...]]:
         return self.tables.get(name, [])
+
+    def where(self, name: str) -> str:
+        """A file of the dataset as its errors name it: with its directory."""
+        return str(self.directory / name)
 
     def counts(self) -> dict[str, int]:
         counts = {name.removesuffix(".csv"): len(rows) for name, rows in self.tables.items()}
@@ -369,7 +374,7 @@ def read_dataset(directory: Path, *, known: dict[str, set[Any]] | None = None) -
     if not directory.is_dir():
         raise ReferenceDataError(str(directory), 0, "(directory)", "is not a directory")
     known = known or {}
-    dataset = Dataset()
+    dataset = Dataset(directory=directory)
     plans_from: dict[str, Path] = {}
     plans_dir = directory / "plans"
     for path in (plans_dir, directory / PROCESSOR_FILE, *(directory / n for n in TABLES)):

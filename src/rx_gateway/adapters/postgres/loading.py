@@ -232,7 +232,7 @@ async def _refuse_reused_funding_ids(conn: asyncpg.Connection, dataset: Dataset)
         funding = PurseFunding(funding_id, purse_id, amount, available_on, memo or "")
         problem = funding_id_reused(funding, uses.get(funding_id, []))
         if problem is not None:
-            raise ReferenceDataError("funding.csv", line, "funding_id", problem)
+            raise ReferenceDataError(dataset.where("funding.csv"), line, "funding_id", problem)
 
 
 async def _write_other_coverages(
@@ -309,7 +309,10 @@ async def _refuse_moves(conn: asyncpg.Connection, dataset: Dataset) -> None:
             held = stored.get(row[key])
             if held is not None and held != row[family]:
                 raise ReferenceDataError(
-                    name, line, column, f"already belongs to family {held}, not {row[family]}"
+                    dataset.where(name),
+                    line,
+                    column,
+                    f"already belongs to family {held}, not {row[family]}",
                 )
     await _refuse_card_changes(conn, dataset)
     await _refuse_purse_changes(conn, dataset)
@@ -336,7 +339,7 @@ async def _refuse_card_changes(conn: asyncpg.Connection, dataset: Dataset) -> No
         other = holder.get(on_card)
         if other is not None and other != member:
             raise ReferenceDataError(
-                "members.csv",
+                dataset.where("members.csv"),
                 line,
                 "cardholder_id",
                 f"this cardholder_id and person_code already name member {other}, not {member}"
@@ -344,7 +347,7 @@ async def _refuse_card_changes(conn: asyncpg.Connection, dataset: Dataset) -> No
             )
         if card.get(member, on_card) != on_card:
             raise ReferenceDataError(
-                "members.csv",
+                dataset.where("members.csv"),
                 line,
                 "cardholder_id",
                 f"member {member} is stored on another cardholder_id or person_code: a member"
@@ -374,7 +377,7 @@ async def _refuse_purse_changes(conn: asyncpg.Connection, dataset: Dataset) -> N
         for column, now, before in (("kind", kind, held[0]), ("employer_id", employer, held[1])):
             if now != before:
                 raise ReferenceDataError(
-                    "purses.csv",
+                    dataset.where("purses.csv"),
                     line,
                     column,
                     f"purse {purse_id} is already stored with {column} {before}, not {now}"

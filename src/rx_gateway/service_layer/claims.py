@@ -174,15 +174,7 @@ class ClaimProcessor:
         admitted like a claim and bounded by its deadline. It reads; it writes nothing."""
         with self._admitted(deadline):
             async with self._store.session(deadline=deadline) as store:
-                lookup = await _matched_member(
-                    store,
-                    request.cardholder_id,
-                    request.person_code,
-                    request.date_of_birth,
-                    request.gender_code,
-                    request.service_date,
-                    "",
-                )
+                lookup = await _claim_lookup(store, request, "")
         return lookup.state
 
     def _admitted(self, deadline: float | None) -> contextlib.AbstractContextManager[None]:
@@ -275,26 +267,10 @@ class ClaimProcessor:
 
     async def _submit_once(self, store: ClaimSession, request: ClaimRequest) -> ClaimResponse:
         snapshot = self._reference.snapshot
-        key = request.key.as_text()
-        lookup = await _matched_member(
-            store,
-            request.cardholder_id,
-            request.person_code,
-            request.date_of_birth,
-            request.gender_code,
-            request.service_date,
-            key,
-        )
+        lookup = await _claim_lookup(store, request, request.key.as_text())
         family_id = lookup.state.member.family_id if lookup.state is not None else ""
         if lookup.existing is not None and not lookup.existing.reversed:
-            response = _duplicate_answer(request, lookup.existing)
-            await store.record_outcome(
-                "B1",
-                response,
-                {"duplicate_of": lookup.existing.response.internal_control_number},
-                family_id=family_id,
-            )
-            return response
+            return await _duplicate_recorded(store, "B1", request, lookup.existing, family_id)
         with self._span("adjudicate") as span:
             decision = self.decide(
                 request,
@@ -468,24 +444,42 @@ async def _rebilled_already(
     anew, on each retransmission. None: rebill."""
     if reversal.key != claim.key:
         return None
-    lookup = await _matched_member(
-        store,
-        claim.cardholder_id,
-        claim.person_code,
-        claim.date_of_birth,
-        claim.gender_code,
-        claim.service_date,
-        claim.key.as_text(),
-    )
+    lookup = await _claim_lookup(store, claim, claim.key.as_text())
     existing = lookup.existing
     if existing is None or existing.reversed or not claim.is_digest_of(existing.request_hash):
         return None
-    response = existing.response.as_status(ResponseStatus.DUPLICATE_OF_PAID)
+    family_id = lookup.state.member.family_id if lookup.state is not None else ""
+    return await _duplicate_recorded(store, "B3", claim, existing, family_id)
+
+
+async def _claim_lookup(store: MemberReader, request: ClaimRequest, claim_key: str) -> MemberLookup:
+    """A claim's member read (``claim_key`` the stored claim to look for; empty: none)."""
+    return await _matched_member(
+        store,
+        request.cardholder_id,
+        request.person_code,
+        request.date_of_birth,
+        request.gender_code,
+        request.service_date,
+        claim_key,
+    )
+
+
+async def _duplicate_recorded(
+    store: ClaimSession,
+    action: str,
+    request: ClaimRequest,
+    existing: StoredClaim,
+    family_id: str,
+) -> ClaimResponse:
+    """A claim under a key already paid: D with the stored answer, or 83 (_duplicate_answer),
+    audited as a duplicate of the stored claim; nothing else is written."""
+    response = _duplicate_answer(request, existing)
     await store.record_outcome(
-        "B3",
+        action,
         response,
         {"duplicate_of": existing.response.internal_control_number},
-        family_id=lookup.state.member.family_id if lookup.state is not None else "",
+        family_id=family_id,
     )
     return response
 

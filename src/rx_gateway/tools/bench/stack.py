@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -209,8 +210,10 @@ FRONT_READY_S = 10.0
 FRONT_HAPROXY_MIN = (2, 4)  # default-path, and h2 to servers with maxconn queueing
 
 
+@functools.cache
 def haproxy_version() -> tuple[int, ...]:
-    """The installed HAProxy's version (major, minor), or () when it cannot be told."""
+    """The installed HAProxy's version (major, minor), or () when it cannot be told (asked
+    once per process: the tests' skip conditions and the bench's check all ask)."""
     try:
         said = subprocess.run(
             ["haproxy", "-v"],  # noqa: S607 - found on PATH by front_problem

@@ -33,6 +33,7 @@ from rx_gateway.adapters.postgres.store import PostgresClaimStore, warming
 from rx_gateway.config import PoolLimits, Settings
 from rx_gateway.domain.errors import InsecureConfiguration, RxGatewayError
 from rx_gateway.grpc_api.admin import AdminServer, AdminServicer
+from rx_gateway.grpc_api.registration import Wrapper
 from rx_gateway.grpc_api.security import SwitchTable, TlsFiles
 from rx_gateway.grpc_api.server import GatewayServer
 from rx_gateway.grpc_api.servicer import BenefitServicer
@@ -247,15 +248,17 @@ def _metrics_listener(settings: Settings) -> metrics.MetricsListener | None:
     return listener
 
 
-def _interceptors(settings: Settings) -> list[aio.ServerInterceptor]:  # type: ignore[type-arg]
-    """Ahead of the error mapping: RPC metrics when anything reads them, then traces."""
-    chosen: list[aio.ServerInterceptor] = []  # type: ignore[type-arg]
+def _wrappers(settings: Settings) -> list[Wrapper]:
+    """Around each method's error mapping, once: RPC metrics when anything reads them."""
     if settings.metrics_listen_address is not None or settings.metrics_multiprocess_dir:
-        chosen.append(MetricsInterceptor())
+        return [MetricsInterceptor()]
+    return []
+
+
+def _interceptors() -> list[aio.ServerInterceptor]:  # type: ignore[type-arg]
+    """Around everything, on every call: traces, when on (a span from each call's metadata)."""
     traced = tracing.server_interceptor()
-    if traced is not None:
-        chosen.append(traced)
-    return chosen
+    return [] if traced is None else [traced]
 
 
 def tls_files(settings: Settings) -> TlsFiles | None:
@@ -360,7 +363,8 @@ async def _build_app(
         if tls
         else None,
         switches=switches,
-        interceptors=_interceptors(settings),
+        interceptors=_interceptors(),
+        wrappers=_wrappers(settings),
     )
     undo.push_async_callback(server.stop, 0)
     app = App(settings, pool, store, reference, processor, server)

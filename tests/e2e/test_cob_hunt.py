@@ -113,8 +113,11 @@ def _transmission(request: pb.ClaimRequest, cob: tuple[tuple[str, str], ...] | N
     """The D.0 bytes of ``request`` with its 308-C8 and ``cob`` as segment 05 (None: none)."""
     t = request_transmission([request])
     claim, *rest = t.transactions[0]
+    # request_transmission writes 308-C8 and segment 05 already: once (a second is R8)
+    rest = [segment for segment in rest if segment.segment_id != "05"]
     c8 = request.claim.other_coverage_code
-    claim = Segment("07", (*claim.fields, *([("C8", str(c8))] if c8 else [])))
+    kept = tuple(f for f in claim.fields if f[0] != "C8")
+    claim = Segment("07", (*kept, *([("C8", str(c8))] if c8 else [])))
     segments = (claim, Segment("05", cob), *rest) if cob is not None else (claim, *rest)
     # the codec writes ASCII: a Latin-1 byte goes in after (SUPERSCRIPT_TWO)
     data = encode(Transmission(t.header, t.segments, (segments,)))
@@ -143,8 +146,11 @@ def _with_cob(request: pb.ClaimRequest) -> Transmission:
                 cob += [("NP", a.qualifier), ("NQ", encode_money(a.amount_cents))]
     t = request_transmission([request])
     claim, *rest = t.transactions[0]
+    # request_transmission writes 308-C8 and segment 05 already: once (a second is R8)
+    rest = [segment for segment in rest if segment.segment_id != "05"]
     c8 = request.claim.other_coverage_code
-    claim = Segment("07", (*claim.fields, *([("C8", str(c8))] if c8 else [])))
+    kept = tuple(f for f in claim.fields if f[0] != "C8")
+    claim = Segment("07", (*kept, *([("C8", str(c8))] if c8 else [])))
     segments = (claim, Segment("05", tuple(cob)), *rest) if cob else (claim, *rest)
     return Transmission(t.header, t.segments, (segments,))
 
@@ -660,6 +666,20 @@ async def test_raw_zero_padded_counts_pay_and_match_the_structured_door(
     assert failed == [], failed
 
 
+def _with_segment_05(
+    group: tuple[Segment, ...], c8: tuple[str, str], cob: Segment
+) -> tuple[Segment, ...]:
+    """A transaction's segments with this 308-C8 and segment 05 in place of the ones
+    request_transmission wrote (each once: a second is R8)."""
+    claim, *rest = group
+    kept = tuple(f for f in claim.fields if f[0] != "C8")
+    return (
+        Segment("07", (*kept, c8)),
+        cob,
+        *(segment for segment in rest if segment.segment_id != "05"),
+    )
+
+
 async def test_raw_multi_transaction_b1_rejects_only_the_bad_cob(
     client: GatewayClient, fixtures: dict[str, Any], rx_number: Any
 ) -> None:
@@ -688,8 +708,8 @@ async def test_raw_multi_transaction_b1_rejects_only_the_bad_cob(
             t.header,
             t.segments,
             (
-                (Segment("07", (*first[0].fields, c8)), ok_cob, *first[1:]),
-                (Segment("07", (*second[0].fields, c8)), bad_cob, *second[1:]),
+                _with_segment_05(first, c8, ok_cob),
+                _with_segment_05(second, c8, bad_cob),
             ),
         )
     )

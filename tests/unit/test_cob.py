@@ -105,7 +105,10 @@ def test_standard_cob_pays_the_lesser_of_what_is_left_and_what_it_pays_alone() -
     assert p.other_payer_amount_recognized_cents == 4_200
     assert (p.patient_pay_amount_cents, p.total_amount_paid_cents) == (0, 1_500)
     assert p.amount_of_copay_cents == 0 and p.plan_paid_cents == 1_500
-    assert "Paid as secondary: $42.00 by the other payer" in decision.response.additional_messages
+    assert (
+        "Paid as secondary: the other payers are taken to have covered $42.00 (566-J5)"
+        in decision.response.additional_messages
+    )
     # the entry records the other payer's 42.00 beside the plan's 15.00
     postings = {posting.account: posting.amount_cents for posting in decision.entry.postings}
     assert postings[other_payers_account("P1")] == -4_200

@@ -357,3 +357,21 @@ def test_the_readmes_example_transmission_encodes_and_reads_as_its_claim() -> No
         "23452984779",
     )
     assert claim.gross_amount_due_cents == 33_673
+
+
+HEADER = "610999D0B1RXGCOMM   1011234567893     20261101VENDOR0001"
+
+
+def test_a_byte_past_ascii_after_the_header_stays_in_its_field_and_cannot_be_encoded() -> None:
+    """The codec keeps such a byte where it was (the transmit door rejects that field's
+    transaction, naming it); in the header it is the whole transmission's R8; and nothing
+    past ASCII is ever written."""
+    data = (HEADER + "\x1e\x1cAM04\x1cC2ABC\xe9\x1d\x1e\x1cAM07\x1cD2123").encode("latin-1")
+    transmission = decode(data)
+    assert transmission.segments[0].get("C2") == "ABC\u00e9"
+    with pytest.raises(CodecError) as refused:
+        encode(transmission)
+    assert refused.value.reject == "R8" and "'C2'" in refused.value.message
+    with pytest.raises(CodecError) as header:
+        decode(HEADER[:50].encode() + b"\xe9" + HEADER[51:].encode())
+    assert header.value.reject == "R8" and "header" in header.value.message

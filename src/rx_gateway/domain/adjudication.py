@@ -521,7 +521,10 @@ def _pay(
     if price.basis == BASIS_USUAL_AND_CUSTOMARY:
         messages.append("Paid at the usual and customary charge (522-FM 04)")
     if recognized:
-        messages.append(f"Paid as secondary: {format_cents(recognized)} by the other payer")
+        messages.append(
+            f"Paid as secondary: the other payers are taken to have covered"
+            f" {format_cents(recognized)} (566-J5)"
+        )
     messages += [
         f"Ingredient {position} not paid (420-DK 8): {why.message}" for position, why in dropped
     ]

@@ -17,6 +17,19 @@ from rx_gateway.domain.reference import Drug, NetworkPricing
 BASIS_SUBMITTED = "01"  # ingredient cost paid as submitted (gross amount due was lowest)
 BASIS_AWP_LESS = "03"  # ingredient cost reduced to AWP less X%
 BASIS_USUAL_AND_CUSTOMARY = "04"  # usual & customary paid as submitted
+# 347-HJ Basis of Calculation—Copay when the claim is paid at U&C (522-FM 04): the U&C then
+# bounds what the member pays (ncpdp-d0.md 5.3).
+COPAY_BASIS_USUAL_AND_CUSTOMARY = "03"
+
+
+def copay_basis(basis_of_reimbursement: str) -> str:
+    """347-HJ for a claim paid on ``basis_of_reimbursement`` (522-FM): "03" at U&C, else ""
+    (not sent)."""
+    if basis_of_reimbursement == BASIS_USUAL_AND_CUSTOMARY:
+        return COPAY_BASIS_USUAL_AND_CUSTOMARY
+    return ""
+
+
 BASIS_MAC = "07"  # MAC pricing, ingredient cost reduced to MAC
 BASIS_WAC = "13"
 BASIS_NADAC = "20"

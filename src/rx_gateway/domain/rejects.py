@@ -136,6 +136,8 @@ class RejectCode(StrEnum):
     MI_PERCENTAGE_SALES_TAX_BASIS = "JE"
     MI_PATIENT_PAID_AMOUNT = "DX"
     MI_SUBMISSION_CLARIFICATION = "34"
+    SUBMISSION_CLARIFICATION_COUNT_MISMATCH = "SG"
+    MI_DUR_COUNTER = "7E"
     MI_DUR_REASON = "E4"
     MI_DUR_SERVICE = "E5"
     MI_DUR_RESULT = "E6"
@@ -318,6 +320,10 @@ REJECT_TEXT: dict[RejectCode, str] = {
     RejectCode.MI_PERCENTAGE_SALES_TAX_BASIS: "M/I Percentage Sales Tax Basis Submitted",
     RejectCode.MI_PATIENT_PAID_AMOUNT: "M/I Patient Paid Amount Submitted",
     RejectCode.MI_SUBMISSION_CLARIFICATION: "M/I Submission Clarification Code",
+    RejectCode.SUBMISSION_CLARIFICATION_COUNT_MISMATCH: (
+        "Submission Clarification Code Count Does Not Match Number of Repetitions"
+    ),
+    RejectCode.MI_DUR_COUNTER: "M/I DUR/PPS Code Counter",
     RejectCode.MI_DUR_REASON: "M/I DUR Conflict/Reason For Service Code",
     RejectCode.MI_DUR_SERVICE: "M/I DUR Intervention/Professional Service Code",
     RejectCode.MI_DUR_RESULT: "M/I DUR Outcome/Result Of Service Code",

@@ -12,6 +12,7 @@ from grpc import aio
 
 from rx_gateway.domain.errors import InvalidRequest, PreconditionFailed
 from rx_gateway.domain.reference import Plan
+from rx_gateway.grpc_api.registration import HandlerWrapping
 from rx_gateway.grpc_api.security import listen
 from rx_gateway.grpc_api.status import ErrorToStatusInterceptor
 from rx_gateway.service_layer import admin, enrollment, settlement
@@ -282,10 +283,10 @@ class AdminServer:
         credentials: grpc.ServerCredentials | None = None,
     ) -> None:
         self.server = aio.server(
-            interceptors=[ErrorToStatusInterceptor()],
             options=[("grpc.so_reuseport", 0)],  # one admin listener a port, never shared
         )
-        pb_grpc.add_AdminServiceServicer_to_server(servicer, self.server)
+        registrar: Any = HandlerWrapping(self.server, ErrorToStatusInterceptor.wrap)
+        pb_grpc.add_AdminServiceServicer_to_server(servicer, registrar)
         self.port = listen(self.server, listen_address, credentials)
 
     async def start(self) -> None:

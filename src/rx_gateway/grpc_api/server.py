@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import grpc
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
+from rx_gateway.grpc_api.registration import HandlerWrapping, Wrapper, composed
 from rx_gateway.grpc_api.security import SwitchTable, listen
 from rx_gateway.grpc_api.servicer import BenefitServicer, ClaimServicer
 from rx_gateway.grpc_api.status import ErrorToStatusInterceptor
@@ -39,14 +41,17 @@ class GatewayServer:
         credentials: grpc.ServerCredentials | None = None,
         switches: SwitchTable | None = None,
         interceptors: Sequence[aio.ServerInterceptor] = (),  # type: ignore[type-arg]
+        wrappers: Sequence[Wrapper] = (),
     ) -> None:
-        """``interceptors`` run before the error mapping (metrics, traces): they see the code
-        ErrorToStatusInterceptor answers with. ``connection_limits``: the streams one
-        connection may hold at once, and the age (s) after which a connection is closed."""
+        """``wrappers`` (the RPC metrics) wrap each method's handler around the error mapping,
+        once, when the method is registered (registration.py): they see the code it answers
+        with. ``interceptors`` (traces) run on every call, around both. ``connection_limits``:
+        the streams one connection may hold at once, and the age (s) after which a connection
+        is closed."""
         streams_max, age_s = connection_limits
         self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         self.server = aio.server(
-            interceptors=[*interceptors, ErrorToStatusInterceptor()],
+            interceptors=list(interceptors) or None,
             maximum_concurrent_rpcs=concurrent_rpcs_max,
             options=[
                 ("grpc.max_receive_message_length", message_bytes_max),
@@ -57,17 +62,23 @@ class GatewayServer:
                 ("grpc.max_connection_age_grace_ms", int(CONNECTION_GRACE_S * 1000)),
             ],
         )
+        registrar: Any = HandlerWrapping(
+            self.server, composed([*wrappers, ErrorToStatusInterceptor()])
+        )
         claims_pb2_grpc.add_ClaimServiceServicer_to_server(
-            ClaimServicer(processor, switches), self.server
+            ClaimServicer(processor, switches), registrar
         )
         if benefits is not None:
-            claims_pb2_grpc.add_BenefitServiceServicer_to_server(benefits, self.server)
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+            claims_pb2_grpc.add_BenefitServiceServicer_to_server(benefits, registrar)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, registrar)
         # health answers for each service this server serves (and "" for the server), and
-        # reflection lists them
+        # reflection lists them (reflection.enable_server_reflection, for an aio server)
         self._served = ("", SERVICE_NAME, *((BENEFIT_SERVICE_NAME,) if benefits else ()))
-        reflection.enable_server_reflection(
-            (*self._served[1:], health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
+            reflection.aio.ReflectionServicer(  # type: ignore[attr-defined]
+                (*self._served[1:], health.SERVICE_NAME, reflection.SERVICE_NAME)
+            ),
+            registrar,
         )
         self.port = listen(self.server, listen_address, credentials, shared=reuse_port)
 

@@ -94,6 +94,11 @@ def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], 
 
 
 class ErrorToStatusInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
+    """Every answer a status: the gateway's errors as their codes (status_for), anything else
+    INTERNAL, unreadable request bytes INVALID_ARGUMENT. ``wrap`` does the work for one
+    method's handler: the gateway's servers apply it once, when each method is registered
+    (registration.HandlerWrapping); as an interceptor it runs on every call."""
+
     async def intercept_service(
         self,
         continuation: Callable[
@@ -104,13 +109,19 @@ class ErrorToStatusInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
+        return self.wrap(handler_call_details.method, handler)
+
+    @staticmethod
+    def wrap(
+        method: str, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any]:
         if handler.unary_unary is None:  # health Watch, reflection: unreadable bytes only
-            return _streaming_guarded(handler, handler_call_details.method)
+            return _streaming_guarded(handler, method)
         inner = handler.unary_unary
-        method = handler_call_details.method
 
         async def guarded(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
-            await _refuse_unreadable(request, context, method)
+            if type(request) is _Unreadable:  # checked inline: every claim passes here
+                await _refuse_unreadable(request, context, method)
             try:
                 return await inner(request, context)  # type: ignore[arg-type]
             except RxGatewayError as error:

@@ -14,6 +14,7 @@ from rx_gateway.domain.member import PurseState
 from rx_gateway.domain.other_payments import OtherPayment
 from rx_gateway.domain.outcome import AccumulatorView, ClaimResponse
 from rx_gateway.domain.price_check import PriceCheck, PriceInquiry, Quote
+from rx_gateway.domain.pricing import copay_basis
 from rx_gateway.domain.values import format_ccyymmdd
 from rx_gateway.domain.views import BenefitView
 from rx_gateway.service_layer.claims import BenefitInquiry
@@ -360,6 +361,9 @@ def claim_response_to_pb(response: ClaimResponse) -> pb.ClaimResponse:
         stages = fields.pop("benefit_stages")
         others = fields.pop("other_amounts_paid")
         message.pricing.CopyFrom(pb.PricingResponse(**fields))  # type: ignore[arg-type]
+        message.pricing.basis_of_calculation_copay = copay_basis(
+            response.pricing.basis_of_reimbursement_determination
+        )
         message.pricing.benefit_stages.extend(
             pb.BenefitStage(qualifier=q, amount_cents=a)
             for q, a in stages  # type: ignore[attr-defined]

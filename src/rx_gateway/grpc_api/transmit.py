@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
 from rx_gateway.domain.errors import (
@@ -176,6 +177,7 @@ class TransmitHandler:
         rx_number = requests.segment_of(transmission, index, "07").get("D2").strip(" ")
         code = header.transaction_code
         try:
+            requests.check_structure(transmission, index)
             if code == "E1":
                 answer = await self._processor.check_eligibility(
                     requests.eligibility_request(transmission), deadline=deadline
@@ -188,8 +190,14 @@ class TransmitHandler:
                     requests.reversal_request(transmission, index), deadline=deadline
                 )
             elif code == "B3":
+                # The B3's one claim segment names the product billed now: the paid claim it
+                # replaces is found without it (its key), so that a rebill may correct the NDC.
                 response = await self._processor.rebill(
-                    requests.reversal_request(transmission, index),
+                    replace(
+                        requests.reversal_request(transmission, index),
+                        product_id_qualifier="",
+                        product_id="",
+                    ),
                     requests.claim_request(transmission, index),
                     deadline=deadline,
                 )

@@ -127,6 +127,9 @@ def _join_fixed(values: dict[str, str], layout: tuple[tuple[str, int], ...]) -> 
     parts = []
     for name, width in layout:
         value = values[name]
+        if not value.isascii():
+            msg = f"{name} is not ASCII: {value!r}"
+            raise CodecError("R8", msg)
         if len(value) > width:
             msg = f"{name} is longer than {width} characters: {value!r}"
             raise CodecError("R8", msg)
@@ -165,20 +168,26 @@ def _decode_group(group: str) -> tuple[Segment, ...]:
 
 
 def _encode_segment(segment: Segment) -> str:
+    if not segment.segment_id.isascii():
+        msg = f"segment ID {segment.segment_id!r} is not ASCII"
+        raise CodecError("R8", msg)
     for field_id, value in segment.fields:
         if len(field_id) != 2 or any(c in value for c in (FS, GS, RS, STX, ETX)):
             msg = f"field {field_id!r} of segment {segment.segment_id} cannot be framed"
+            raise CodecError("R8", msg)
+        if not (field_id + value).isascii():
+            msg = f"field {field_id!r} of segment {segment.segment_id} is not ASCII"
             raise CodecError("R8", msg)
     fields = "".join(f"{FS}{field_id}{value}" for field_id, value in segment.fields)
     return f"{RS}{FS}AM{segment.segment_id}{fields}"
 
 
 def _unwrap(data: bytes) -> str:
-    try:
-        text = data.decode("ascii")
-    except UnicodeDecodeError as error:
-        msg = f"not ASCII at byte {error.start}"
-        raise CodecError("R8", msg) from error
+    # Latin-1 reads every byte as one character, so a byte past ASCII stays in the field that
+    # holds it: the request checks (requests.check_structure) then reject that field's
+    # transaction alone, naming the field, and its neighbours are answered. Only a header that
+    # is not ASCII refuses the whole transmission (_decode).
+    text = data.decode("latin-1")
     if text.startswith(STX):
         text = text[1:]
     # A line ending after the transmission (from a file or a terminal) and ETX are framing.
@@ -201,6 +210,10 @@ def _decode(
     if len(text) < length:
         name = "request" if kind is RequestHeader else "response"
         msg = f"a {name} header is {length} bytes, got {len(text)}"
+        raise CodecError("R8", msg)
+    if not text[:length].isascii():
+        at = next(k for k, c in enumerate(text[:length]) if not c.isascii())
+        msg = f"the header is not ASCII at its byte {at}"
         raise CodecError("R8", msg)
     header = kind(**_split_fixed(text[:length], layout))
     segments, transactions = _decode_segments(text[length:])

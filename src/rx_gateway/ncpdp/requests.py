@@ -173,16 +173,25 @@ def clarification_codes(claim: Segment) -> tuple[int, ...]:
     if not _counts(claim, "NX", len(codes)):
         count = claim.get("NX").strip(" ")
         msg = f"field NX: 354-NX says {count or 'nothing'!r}; {len(codes)} 420-DK sent"
-        raise FieldProblem(RejectCode.MI_SUBMISSION_CLARIFICATION, msg)
+        raise FieldProblem(RejectCode.SUBMISSION_CLARIFICATION_COUNT_MISMATCH, msg)
     return tuple(_typed_value(code, "DK", decode_number) for code in codes)
 
 
 def dur_services(segment: Segment) -> tuple[DurService, ...]:
     """Segment 08's occurrences: each 473-7E counter starts one (439-E4, 440-E5, 441-E6,
-    474-8E)."""
+    474-8E) and numbers it: 1 for the first, 2 for the second (7E otherwise)."""
     occurrences: list[dict[str, str]] = []
     for field_id, value in segment.fields:
         if field_id == "7E":
+            counter = value.strip(" ")
+            if not (
+                counter.isascii() and counter.isdigit() and int(counter) == len(occurrences) + 1
+            ):
+                msg = (
+                    f"field 7E: 473-7E says {counter or 'nothing'!r} for DUR/PPS occurrence"
+                    f" {len(occurrences) + 1}: each counter numbers its occurrence, from 1"
+                )
+                raise FieldProblem(RejectCode.MI_DUR_COUNTER, msg)
             occurrences.append({})
         elif occurrences and field_id in ("E4", "E5", "E6", "8E"):
             occurrences[-1][field_id] = value.rstrip(" ")
@@ -306,6 +315,77 @@ def compound(segment: Segment) -> Compound | None:
         dispensing_unit=text(segment, "EG"),
         ingredients=tuple(ingredients),
     )
+
+
+# The request segments (111-AM 01-16): each comes once in a transaction, or once at the
+# transmission level; any other segment is read past, repeated or not.
+_REQUEST_SEGMENTS = frozenset(f"{n:02d}" for n in range(1, 17))
+# Per segment the gateway reads: the field that opens each occurrence of its repeating group
+# (None: the segment has none), and the fields that may repeat within one occurrence (or,
+# without a group, within the segment). Any other field sent twice is ambiguous: R8.
+_GROUPS: dict[str, tuple[str | None, frozenset[str]]] = {
+    "01": (None, frozenset()),
+    "02": (None, frozenset()),
+    "03": (None, frozenset()),
+    "04": (None, frozenset()),
+    "05": ("5C", frozenset({"HC", "DV", "6E", "NP", "NQ", "MV", "MW"})),
+    "07": (None, frozenset({"DK"})),
+    "08": ("7E", frozenset()),
+    "10": ("RE", frozenset({"2H"})),
+    "11": (None, frozenset({"H8", "H9"})),
+}
+
+
+def _repeated_field(segment: Segment) -> str | None:
+    """The first field a segment the gateway reads carries twice where it may carry one."""
+    opener, repeating = _GROUPS[segment.segment_id]
+    head: set[str] = set()
+    occurrence: set[str] | None = None
+    for field_id, _ in segment.fields:
+        if field_id == opener:
+            occurrence = set()
+            continue
+        if field_id in repeating:
+            continue
+        fields_seen = head if occurrence is None else occurrence
+        if field_id in fields_seen:
+            return field_id
+        fields_seen.add(field_id)
+    return None
+
+
+def check_structure(transmission: Transmission, index: int) -> None:
+    """What no field reader sees, for transaction ``index``: a field that is not ASCII (D.0 is
+    ASCII; the codec keeps such a byte where it was so that it is named here), a request
+    segment sent twice (in the transaction, at the transmission level, or at both), and a
+    field that may occur once sent twice in a segment the gateway reads (which value the
+    pharmacy meant cannot be told). Each is R8 for this transaction alone (FieldProblem),
+    naming what is wrong; its neighbours are answered as if it were not there."""
+    groups = [("the transmission level", transmission.segments)]
+    if 0 <= index < len(transmission.transactions):
+        groups.append((f"transaction {index + 1}", transmission.transactions[index]))
+    seen: dict[str, str] = {}
+    for where, segments in groups:
+        for segment in segments:
+            segment_id = segment.segment_id
+            if not segment_id.isascii():
+                msg = f"segment {segment_id!a} ({where}): its ID is not ASCII"
+                raise FieldProblem(RejectCode.SYNTAX_ERROR, msg)
+            for field_id, value in segment.fields:
+                if not (field_id + value).isascii():
+                    msg = f"field {field_id!a} of segment {segment_id}: not ASCII (D.0 is ASCII)"
+                    raise FieldProblem(RejectCode.SYNTAX_ERROR, msg)
+            if segment_id not in _REQUEST_SEGMENTS:
+                continue
+            if segment_id in seen:
+                msg = f"segment {segment_id} is sent twice ({seen[segment_id]} and {where})"
+                raise FieldProblem(RejectCode.SYNTAX_ERROR, msg)
+            seen[segment_id] = where
+            if segment_id in _GROUPS and (repeated := _repeated_field(segment)) is not None:
+                msg = (
+                    f"field {repeated} is sent twice in segment {segment_id}: it carries one value"
+                )
+                raise FieldProblem(RejectCode.SYNTAX_ERROR, msg)
 
 
 def header_of(header: RequestHeader) -> Header:

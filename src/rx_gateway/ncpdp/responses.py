@@ -11,6 +11,7 @@ from dataclasses import fields
 
 from rx_gateway.domain.eligibility import Eligibility
 from rx_gateway.domain.outcome import ClaimResponse, ResponsePricing
+from rx_gateway.domain.pricing import copay_basis
 from rx_gateway.domain.rejects import REJECT_TEXT, RejectCode
 from rx_gateway.ncpdp.codec import (
     VERSION,
@@ -112,6 +113,8 @@ def pricing_segment(pricing: ResponsePricing) -> Segment:
         if (amount := getattr(pricing, name)) is not None
     ]
     out.insert(4, ("FM", pricing.basis_of_reimbursement_determination))
+    if basis := copay_basis(pricing.basis_of_reimbursement_determination):
+        out.insert(5, ("HJ", basis))
     out += [
         (field_id, encode_money(amount))
         for field_id, name in ADDITIONAL_PRICING_FIELDS

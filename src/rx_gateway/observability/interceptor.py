@@ -1,5 +1,10 @@
 """A grpc.aio server interceptor that times every unary call by method and gRPC status code.
 
+The gateway's servers apply its ``wrap`` once per method, when the method is registered
+(grpc_api.registration), rather than running it as an interceptor on every call: the
+interceptor chain's per-call work (a coroutine per interceptor, a new handler per call) cost the
+gateway about 0.06 ms of CPU a claim for each interceptor, some 7% apiece.
+
 The released Prometheus interceptors are for grpc's thread-pool server only, and
 ``grpc.aio.server()`` refuses anything that is not a ``grpc.aio.ServerInterceptor``. It goes
 first in the chain, so it sees the code that ErrorToStatusInterceptor (later in the chain) sets
@@ -61,10 +66,19 @@ class MetricsInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any]:
         handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler  # unknown method (grpc answers UNIMPLEMENTED) or a stream
+        if handler is None:
+            return handler  # unknown method: grpc answers UNIMPLEMENTED
+        return self.wrap(handler_call_details.method, handler)
+
+    def wrap(
+        self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        """One method's handler, timed (a stream's as it is): what the interceptor does on
+        every call, done once when the gateway registers the method."""
+        if handler.unary_unary is None:
+            return handler
         behaviour: Behaviour = handler.unary_unary  # type: ignore[assignment]
-        observe = self._observer(handler_call_details.method)
+        observe = self._observer(method)
         inflight = self._inflight
 
         async def timed(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:

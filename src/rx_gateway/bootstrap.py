@@ -93,8 +93,17 @@ class ReferenceWatcher:
     every ``poll_s`` seconds as a backstop for a notification missed while it was down."""
 
     def __init__(
-        self, dsn: str, holder: ReferenceHolder, loader: PostgresReferenceLoader, poll_s: float
+        self,
+        dsn: str,
+        holder: ReferenceHolder,
+        loader: PostgresReferenceLoader,
+        poll_s: float,
+        on_reachable: Callable[[bool], Awaitable[None]] | None = None,
     ) -> None:
+        """``on_reachable(reachable)`` is told each time a poll finds the database reachable
+        after it was not, or not after it was (health follows it: GatewayServer)."""
+        self._on_reachable = on_reachable
+        self._reachable = True
         self._dsn = dsn
         self._holder = holder
         self._loader = loader
@@ -137,6 +146,16 @@ class ReferenceWatcher:
             except (TimeoutError, OSError, asyncpg.PostgresError, RxGatewayError) as error:
                 said = server_message(error) if isinstance(error, asyncpg.PostgresError) else error
                 log.warning("reference watch: database unreachable", extra={"error": str(said)})
+                await self._told(reachable=False)
+            else:
+                await self._told(reachable=True)
+
+    async def _told(self, *, reachable: bool) -> None:
+        if reachable is self._reachable:
+            return
+        self._reachable = reachable
+        if self._on_reachable is not None:
+            await self._on_reachable(reachable)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -396,7 +415,9 @@ async def _build_app(
             credentials=tls.server_credentials(require_client_certificate=False) if tls else None,
         )
         undo.push_async_callback(app.admin.stop, 0)
-    app.watcher = ReferenceWatcher(dsn, reference, loader, settings.reference_poll_s)
+    app.watcher = ReferenceWatcher(
+        dsn, reference, loader, settings.reference_poll_s, on_reachable=server.database_reachable
+    )
     await app.watcher.start()
     undo.push_async_callback(app.watcher.stop)
     if start:

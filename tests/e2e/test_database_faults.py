@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from rx_gateway.adapters.postgres.database import EmbeddedPostgres
 from rx_gateway.adapters.postgres.verify import verify_ledger
@@ -177,5 +178,92 @@ async def test_server_side_disconnects_under_load_never_answer_internal(
             assert paid.reference_data_version == app.reference.snapshot.version
         assert all(r.passed for r in await verify_ledger(admin))
     finally:
+        await admin.close()
+        await app.stop()
+
+
+async def _health(channel: grpc.aio.Channel) -> str:
+    reply = await health_pb2_grpc.HealthStub(channel).Check(
+        health_pb2.HealthCheckRequest(service="rx_gateway.v1.ClaimService"), timeout=2
+    )
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+
+
+async def _until(condition: Any, seconds: float = 5.0) -> bool:
+    for _ in range(int(seconds / 0.1)):
+        if await condition():
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def test_a_database_that_refuses_connections_is_unavailable_and_health_follows_it(
+    fresh_loaded_database: Any, dataset: tuple[Path, dict[str, Any]]
+) -> None:
+    """The claims database stops accepting connections (ALLOW_CONNECTIONS false, its sessions
+    ended: what a DBA's maintenance or a dropped database looks like from the gateway). Every
+    claim answers UNAVAILABLE (retryable), none INTERNAL (the pool's reconnect raised 55000,
+    or 3D000 for a dropped database, which were INTERNAL with a traceback each), and health
+    turns NOT_SERVING within the reference poll, so that a load balancer sends the switches
+    elsewhere; once connections are allowed again, health is SERVING and claims are paid, with
+    no restart."""
+    dsn = await fresh_loaded_database()
+    name = dsn.rsplit("/", 1)[1].split("?")[0]
+    fixtures = dataset[1]
+    members = active_members(dataset[0])[1500:1510]
+    limits = replace(
+        TEST_SETTINGS.pool, size_min=2, size_max=4, acquire_timeout_s=0.5, command_timeout_s=2.0
+    )
+    app = await build_app(replace(TEST_SETTINGS, pool=limits, reference_poll_s=0.2), dsn)
+    # the database's connections are refused while this one, to another, changes it
+    admin = await asyncpg.connect(dsn.replace(f"/{name}", "/postgres", 1))
+    numbers = iter(range(9_300_000, 9_300_100))
+
+    def claim() -> Any:
+        rx = next(numbers)
+        return generic_fill(fixtures, members[rx % len(members)], rx, f"2026{rx % 9 + 1:02d}15")
+
+    try:
+        async with (
+            GatewayClient(f"127.0.0.1:{app.port}") as client,
+            grpc.aio.insecure_channel(f"127.0.0.1:{app.port}") as channel,
+        ):
+            assert (await client.submit(claim())).transaction_response_status == "P"
+            assert await _health(channel) == "SERVING"
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
+                name,
+            )
+            codes: Counter[str] = Counter()
+            for _ in range(6):
+                try:
+                    await client.submit(claim(), timeout_s=3)
+                    codes["OK"] += 1
+                except grpc.aio.AioRpcError as error:
+                    codes[error.code().name] += 1
+            assert codes == Counter(UNAVAILABLE=6), codes
+
+            async def not_serving() -> bool:
+                return await _health(channel) == "NOT_SERVING"
+
+            assert await _until(not_serving), "health still SERVING with the database gone"
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+
+            async def serving() -> bool:
+                return await _health(channel) == "SERVING"
+
+            assert await _until(serving), "health did not come back"
+            paid = None
+            for _ in range(20):
+                try:
+                    paid = await client.submit(claim(), timeout_s=3)
+                    break
+                except grpc.aio.AioRpcError as error:
+                    assert error.code() is grpc.StatusCode.UNAVAILABLE
+                    await asyncio.sleep(0.2)
+            assert paid is not None and paid.transaction_response_status == "P"
+    finally:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
         await admin.close()
         await app.stop()

@@ -88,6 +88,22 @@ class GatewayServer:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("gateway serving", extra={"port": self.port})
 
+    async def database_reachable(self, reachable: bool) -> None:
+        """Health follows the claims database (the reference watch polls it): NOT_SERVING while
+        it cannot be reached, so that a load balancer's health check sends the switches to
+        another gateway; SERVING again once it can. Once shutting down it stays NOT_SERVING."""
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if reachable
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in self._served:
+            await self.health.set(name, status)
+        if reachable:
+            log.warning("database reachable again: health SERVING")
+        else:
+            log.warning("database unreachable: health NOT_SERVING until it is back")
+
     async def stop(self, grace_s: float) -> None:
         """NOT_SERVING first (load balancers stop sending), then drain in-flight calls."""
         await self.health.enter_graceful_shutdown()

@@ -20,7 +20,11 @@ from typing import Any, Self
 import asyncpg
 
 from rx_gateway.adapters.postgres.batching import Coalescer
-from rx_gateway.adapters.postgres.errors import BROKEN_CONNECTION_ERRORS, mapped_errors
+from rx_gateway.adapters.postgres.errors import (
+    BROKEN_CONNECTION_ERRORS,
+    mapped_errors,
+    server_message,
+)
 from rx_gateway.domain.errors import DeadlineExceeded, StorageUnavailable
 
 # Batches keep connections (Pin) only from this pool size up: two kept, the rest for the rest.
@@ -93,7 +97,7 @@ class Session:
         try:
             with mapped_errors():
                 async with asyncio.timeout(wait):
-                    self._connection = await store._pool.acquire()
+                    self._connection = await _acquire(store._pool)
         except StorageUnavailable as error:
             # the wait was the caller's deadline, not the pool's timeout: DEADLINE_EXCEEDED
             # (it said "claims database unavailable" of a healthy database)
@@ -130,6 +134,19 @@ class Session:
             for returned in closing:
                 with mapped_errors():
                     await self._store._pool.release(returned)
+
+
+async def _acquire(pool: asyncpg.Pool) -> Any:
+    """A pooled connection. Whatever the server answers while the pool opens one (the
+    database was dropped or does not accept connections, the role was refused, the server is
+    starting) means no claim can be served now: UNAVAILABLE, retryable, one log line (they
+    were INTERNAL with a traceback)."""
+    try:
+        return await pool.acquire()
+    except asyncpg.PostgresError as error:
+        raise StorageUnavailable(
+            f"cannot open a database connection: {server_message(error)}"
+        ) from error
 
 
 def _left(deadline: float) -> float:

@@ -25,7 +25,10 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.InterfaceError,
     asyncpg.QueryCanceledError,
     asyncpg.AdminShutdownError,  # 57P01: the server is shutting down (pg_ctl restart)
-    asyncpg.CannotConnectNowError,
+    # raised only while a connection is opened: the database was dropped (3D000), the role or
+    # pg_hba refuses it (class 28); a claim cannot be served now, whatever the cause
+    asyncpg.InvalidCatalogNameError,
+    asyncpg.InvalidAuthorizationSpecificationError,
     # asyncpg's protocol state machine met something it did not expect on this connection
     # (seen under `pg_ctl restart -m fast`: "cannot switch to state 12" after the shutdown
     # notice). The connection is unusable: the session drops it (see BROKEN_CONNECTION_ERRORS).

@@ -45,6 +45,8 @@ PA_LONG = "Prior authorization number (462-EV) must be 1-11 characters, no paddi
 B2_BAD = "Service provider ID qualifier (202-B2) must be 01: 201-B1 is the pharmacy's NPI"
 AK_LONG = "Software vendor ID (110-AK) must be 1-10 characters, no padding"
 DOB_BAD = "Date of birth (304-C4) must be CCYYMMDD"
+DOB_AFTER = "Date of birth (304-C4) is after the date of service (401-D1): one of them is wrong"
+DOS_ANCIENT = "Date of service (401-D1) must be a date CCYYMMDD from 1880 on"
 GENDER_BAD = "Gender code (305-C5) must be 0, 1 or 2"
 NPI_BAD = "Prescriber ID (411-DB) must be a 10-digit NPI"
 DN_BAD = "Basis of cost (423-DN) must be 00-15 or blank"
@@ -89,6 +91,7 @@ CLAIM_ROWS: list[Any] = [
         {"date_of_service": ""}, [("15", "Date of service (401-D1) is missing")], id="dos-missing"
     ),
     pytest.param({"date_of_service": "20261345"}, [("15", DOS_BAD)], id="dos-bad"),
+    pytest.param({"date_of_service": "18791231"}, [("15", DOS_ANCIENT)], id="dos-1879"),
     # --- member ---
     pytest.param(
         {"cardholder_id": ""}, [("07", "Cardholder ID (302-C2) is missing")], id="card-missing"
@@ -173,7 +176,7 @@ CLAIM_ROWS: list[Any] = [
     pytest.param({"date_of_birth": "18800101"}, [], id="dob-1880"),
     pytest.param({"date_of_birth": "18791231"}, [("09", DOB_BAD)], id="dob-1879"),
     pytest.param({"date_of_birth": "20261102"}, [], id="dob-dos"),
-    pytest.param({"date_of_birth": "20261103"}, [("09", DOB_BAD)], id="dob-after-dos"),
+    pytest.param({"date_of_birth": "20261103"}, [("09", DOB_AFTER)], id="dob-after-dos"),
     pytest.param({"date_of_birth": "1980"}, [("09", DOB_BAD)], id="dob-bad"),
     pytest.param(
         {"date_of_service": "", "date_of_birth": "20300101"},
@@ -456,7 +459,7 @@ ELIGIBILITY = EligibilityRequest(
     [
         ({}, []),
         ({"date_of_birth": "19800101", "group_id": "", "person_code": ""}, []),
-        ({"date_of_birth": "20261103"}, [("09", DOB_BAD)]),
+        ({"date_of_birth": "20261103"}, [("09", DOB_AFTER)]),
         (
             {
                 "bin": "61099",

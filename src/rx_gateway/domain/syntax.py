@@ -80,8 +80,11 @@ def _text_reject(
 def _date_reject(value: str, code: RejectCode, name: str, *, required: bool = True) -> list[Reject]:
     if not value:
         return [Reject(code, f"{name} is missing")] if required else []
-    if parse_ccyymmdd(value) is None:
+    date = parse_ccyymmdd(value)
+    if date is None:
         return [Reject(code, f"{name} must be a date CCYYMMDD")]
+    if date.year < DATE_OF_BIRTH_YEAR_MIN:  # before anyone living was born: not a date meant
+        return [Reject(code, f"{name} must be a date CCYYMMDD from {DATE_OF_BIRTH_YEAR_MIN} on")]
     return []
 
 
@@ -255,12 +258,16 @@ def _date_of_birth_rejects(date_of_birth: str, service: dt.date | None) -> list[
     if not date_of_birth:
         return []
     born = parse_ccyymmdd(date_of_birth)
-    if (
-        born is None
-        or born.year < DATE_OF_BIRTH_YEAR_MIN
-        or (service is not None and born > service)
-    ):
+    if born is None or born.year < DATE_OF_BIRTH_YEAR_MIN:
         return [Reject(RejectCode.MI_DATE_OF_BIRTH, "Date of birth (304-C4) must be CCYYMMDD")]
+    if service is not None and born > service:
+        return [
+            Reject(
+                RejectCode.MI_DATE_OF_BIRTH,
+                "Date of birth (304-C4) is after the date of service (401-D1): one of them is"
+                " wrong",
+            )
+        ]
     return []
 
 

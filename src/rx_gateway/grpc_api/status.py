@@ -128,6 +128,10 @@ class ErrorToStatusInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
                 code, detail = status_for(error)
                 if code is grpc.StatusCode.INTERNAL:
                     log.exception("internal error", extra={"method": method})
+                elif code is grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    # refused by admission: counted (rxgw_refused_requests_total), not logged
+                    # one line each, which under overload would cost what the refusal saves
+                    log.debug("call refused", extra={"method": method})
                 else:
                     log.warning("call failed", extra={"method": method, "status": code.name})
                 await context.abort(code, detail)

@@ -30,6 +30,7 @@ pytest.importorskip("opentelemetry.instrumentation.asyncpg", reason="needs the o
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
     InMemorySpanExporter,
 )
+from opentelemetry.trace import StatusCode
 
 
 def _values(attributes: Any) -> list[str]:
@@ -314,3 +315,39 @@ async def test_claims_in_flight_together_keep_each_others_calls_out_of_their_tra
     for call in database:  # each under a round trip, none a root, none under a claim directly
         assert call.parent is not None, call.name
         assert by_id[call.parent.span_id].name in {"db read batch", "db write batch"}, call.name
+
+
+async def test_a_failure_is_a_spans_status_by_type_never_its_text() -> None:
+    """A database error's text may carry its DETAIL ("Failing row contains (...)": a row's
+    values). Our spans (the adjudication, each claim's wait, each round trip) say that they
+    failed and with what type, and record neither the text nor a traceback; before, the
+    default recorded both, the chained cause's text included."""
+    exporter = InMemorySpanExporter()
+    tracing.configure(span_exporter=exporter)
+    detail = "Failing row contains (RXG777000111, 19800101)"
+    try:
+        tracer = tracing.batch_tracing()
+        assert tracer is not None
+
+        def database() -> None:
+            raise ValueError(detail)
+
+        async def run(items: list[int], deadline: float | None) -> Sequence[int]:
+            try:
+                database()
+            except ValueError as error:
+                raise RuntimeError("write failed") from error
+            return items
+
+        coalescer: Coalescer[int, int] = Coalescer(run, tracing=tracer, kind="write")
+        with pytest.raises(RuntimeError), tracing.span("adjudicate"):
+            await coalescer.call(1)
+    finally:
+        tracing.shutdown()
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert set(spans) == {"adjudicate", "db write", "db write batch"}
+    for span in spans.values():
+        assert span.status.status_code is StatusCode.ERROR, span.name
+        assert span.status.description == "RuntimeError", span.name
+        assert not span.events, (span.name, span.events)
+        assert "RXG777" not in repr(span.to_json())

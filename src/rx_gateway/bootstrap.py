@@ -87,6 +87,10 @@ class Database:
             self.embedded.stop()
 
 
+# polls in a row that must fail before the database counts as unreachable (health NOT_SERVING)
+UNREACHABLE_POLLS = 2
+
+
 class ReferenceWatcher:
     """Keeps a gateway's reference snapshot current. A load NOTIFYs at once; this also reopens
     the LISTEN connection when it is lost (a database restart), and polls the stored version
@@ -100,10 +104,12 @@ class ReferenceWatcher:
         poll_s: float,
         on_reachable: Callable[[bool], Awaitable[None]] | None = None,
     ) -> None:
-        """``on_reachable(reachable)`` is told each time a poll finds the database reachable
-        after it was not, or not after it was (health follows it: GatewayServer)."""
+        """``on_reachable(reachable)`` is told when UNREACHABLE_POLLS polls in a row found the
+        database unreachable (one slow poll is not an outage), and when the first poll after
+        that finds it again (health follows it: GatewayServer)."""
         self._on_reachable = on_reachable
         self._reachable = True
+        self._failed_polls = 0
         self._dsn = dsn
         self._holder = holder
         self._loader = loader
@@ -151,7 +157,10 @@ class ReferenceWatcher:
                 await self._told(reachable=True)
 
     async def _told(self, *, reachable: bool) -> None:
-        if reachable is self._reachable:
+        self._failed_polls = 0 if reachable else self._failed_polls + 1
+        if reachable is self._reachable or (
+            not reachable and self._failed_polls < UNREACHABLE_POLLS
+        ):
             return
         self._reachable = reachable
         if self._on_reachable is not None:

@@ -19,12 +19,12 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
-        if record.exc_info and record.name.startswith("asyncpg"):
+        if record.exc_info and record.exc_info[1] is not None and record.name.startswith("asyncpg"):
             # the driver's own warnings (the pool failing to reopen connections while the
             # database is away, every second or so): the error in one field, no traceback;
             # its first line only (a server error's DETAIL may quote a row's values)
             error = record.exc_info[1]
-            said = str(error.args[0]).split("\n", 1)[0] if error is not None and error.args else ""
+            said = str(error.args[0]).split("\n", 1)[0] if error.args else ""
             entry["error"] = f"{type(error).__name__}: {said}" if said else type(error).__name__
         elif record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)

@@ -304,18 +304,57 @@ async def test_a_claim_paid_at_usual_and_customary_says_copay_basis_03_at_both_d
 ) -> None:
     """ncpdp-d0.md 5.3: when the U&C wins, 347-HJ is 03 (usual and customary/prorated)."""
     member = members[4]
-    below = _fill(fixtures, member, rx_number(), "generic", usual_and_customary_cents=150)
+    below = _fill(fixtures, member, rx_number(), "generic_copay", usual_and_customary_cents=150)
     _, (raw,) = _parse(await client.transmit(_transmission(below, [_claim_group(below)])))
     assert _values(raw, "21", "AN") == ["P"], raw
     assert _values(raw, "23", "FM") == ["04"] and _values(raw, "23", "HJ") == ["03"], raw
-    structured = await client.submit(
-        _fill(fixtures, member, rx_number(), "preferred_brand", usual_and_customary_cents=150)
+    structured = await client.submit(  # another member: the same fill again would be 79
+        _fill(fixtures, members[7], rx_number(), "generic_copay", usual_and_customary_cents=150)
     )
     assert structured.transaction_response_status == "P"
     assert structured.pricing.basis_of_reimbursement_determination == "04"
     assert structured.pricing.basis_of_calculation_copay == "03"
     # priced on the contract: no 347-HJ
-    priced = _fill(fixtures, member, rx_number(), "generic_copay")
+    priced = _fill(fixtures, member, rx_number(), "generic")
     _, (contract,) = _parse(await client.transmit(_transmission(priced, [_claim_group(priced)])))
     assert _values(contract, "21", "AN") == ["P"], contract
     assert _values(contract, "23", "FM") != ["04"] and _values(contract, "23", "HJ") == []
+
+
+async def test_procedure_modifiers_repeat_and_a_switchs_own_fields_are_read_past(
+    client: GatewayClient,
+    fixtures: dict[str, Any],
+    members: list[dict[str, Any]],
+    rx_number: Any,
+) -> None:
+    """459-ER repeats (458-SE counts it), and a field ID the D.0 dictionary does not know (a
+    switch's own, ncpdp-d0.md 1.2) is read past, twice or not: neither is a field sent twice."""
+    request = _fill(fixtures, members[5], rx_number(), "generic")
+    group = _claim_group(request, claim_extra=("SE2", "ER25", "ER59", "**A", "**B"))
+    _, (answer,) = _parse(await client.transmit(_transmission(request, [group])))
+    assert _values(answer, "21", "AN") == ["P"], answer
+
+
+async def test_a_claim_whose_copay_is_under_the_u_and_c_sends_no_copay_basis(
+    client: GatewayClient,
+    fixtures: dict[str, Any],
+    members: list[dict[str, Any]],
+    rx_number: Any,
+) -> None:
+    """347-HJ 03 says the U&C set the copay. Paid at a U&C above the member's share (522-FM
+    04, the copay or coinsurance under it), the U&C did not: no 347-HJ."""
+    member = members[6]
+    request = _fill(fixtures, member, rx_number(), "generic")
+    contract = await client.submit(request)
+    assert contract.transaction_response_status == "P"
+    share = contract.pricing.patient_pay_amount_cents
+    allowed = contract.pricing.allowed_amount_cents
+    # a U&C between the member's share and the contract price: it is what the claim pays
+    uc = share + (allowed - share) // 2
+    assert share < uc < allowed, (share, allowed)
+    below = _fill(fixtures, member, rx_number(), "generic_copay", usual_and_customary_cents=uc)
+    answer = await client.submit(below)
+    assert answer.transaction_response_status == "P"
+    assert answer.pricing.basis_of_reimbursement_determination == "04", answer.pricing
+    assert answer.pricing.patient_pay_amount_cents < answer.pricing.allowed_amount_cents
+    assert answer.pricing.basis_of_calculation_copay == ""

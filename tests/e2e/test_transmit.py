@@ -310,3 +310,13 @@ def test_ncpdp_decode_and_encode_commands(fixtures: dict[str, Any]) -> None:
     )
     assert bad.returncode == 1
     assert b"request header is 56 bytes" in bad.stderr
+    # a byte past ASCII: the debugging tool says where (the gateway answers that field's R8)
+    accented = subprocess.run(
+        [sys.executable, "-m", "rx_gateway", "ncpdp", "decode"],
+        input=raw[:60] + "\u00e9".encode() + raw[60:],
+        capture_output=True,
+        check=False,
+    )
+    assert accented.returncode == 1 and accented.stdout == b""
+    assert b"not ASCII at byte 60 (0xc3)" in accented.stderr, accented.stderr
+    assert b"Traceback" not in accented.stderr

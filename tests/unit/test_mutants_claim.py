@@ -92,6 +92,11 @@ CLAIM_ROWS: list[Any] = [
     ),
     pytest.param({"date_of_service": "20261345"}, [("15", DOS_BAD)], id="dos-bad"),
     pytest.param({"date_of_service": "18791231"}, [("15", DOS_ANCIENT)], id="dos-1879"),
+    pytest.param(
+        {"date_of_service": "18791231", "date_of_birth": "19800101"},
+        [("15", DOS_ANCIENT)],
+        id="dos-1879-with-a-date-of-birth",
+    ),
     # --- member ---
     pytest.param(
         {"cardholder_id": ""}, [("07", "Cardholder ID (302-C2) is missing")], id="card-missing"

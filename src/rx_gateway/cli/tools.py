@@ -54,6 +54,10 @@ def ncpdp(command: str) -> int:
         return 1
     try:
         if command == "decode":
+            if not data.isascii():  # the gateway answers R8 for it; a debugging tool says where
+                at = next(k for k, byte in enumerate(data) if byte > 0x7F)
+                msg = f"not ASCII at byte {at} (0x{data[at]:02x}): D.0 is ASCII"
+                raise ValueError(msg)
             print(json.dumps(to_json(decode(data.rstrip(b"\r\n"))), indent=2))
         else:
             try:

@@ -22,10 +22,15 @@ BASIS_USUAL_AND_CUSTOMARY = "04"  # usual & customary paid as submitted
 COPAY_BASIS_USUAL_AND_CUSTOMARY = "03"
 
 
-def copay_basis(basis_of_reimbursement: str) -> str:
-    """347-HJ for a claim paid on ``basis_of_reimbursement`` (522-FM): "03" at U&C, else ""
-    (not sent)."""
-    if basis_of_reimbursement == BASIS_USUAL_AND_CUSTOMARY:
+def copay_basis(basis_of_reimbursement: str, copay_cents: int, allowed_cents: int) -> str:
+    """347-HJ: "03" when the U&C set the copay (the claim paid at U&C, 522-FM 04, and the
+    copay, 518-FI, is the whole U&C: the plan's copay was more), else "" (not sent). A copay
+    under the U&C, coinsurance or the deductible leave it unsent."""
+    if (
+        basis_of_reimbursement == BASIS_USUAL_AND_CUSTOMARY
+        and copay_cents != 0
+        and copay_cents == allowed_cents
+    ):
         return COPAY_BASIS_USUAL_AND_CUSTOMARY
     return ""
 

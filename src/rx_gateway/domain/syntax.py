@@ -260,7 +260,7 @@ def _date_of_birth_rejects(date_of_birth: str, service: dt.date | None) -> list[
     born = parse_ccyymmdd(date_of_birth)
     if born is None or born.year < DATE_OF_BIRTH_YEAR_MIN:
         return [Reject(RejectCode.MI_DATE_OF_BIRTH, "Date of birth (304-C4) must be CCYYMMDD")]
-    if service is not None and born > service:
+    if service is not None and service.year >= DATE_OF_BIRTH_YEAR_MIN and born > service:
         return [
             Reject(
                 RejectCode.MI_DATE_OF_BIRTH,

@@ -49,6 +49,8 @@ class GatewayServer:
         the streams one connection may hold at once, and the age (s) after which a connection
         is closed."""
         streams_max, age_s = connection_limits
+        self._database_reachable = True  # what the reference watch last said
+        self._started = self._stopping = False
         self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         self.server = aio.server(
             interceptors=list(interceptors) or None,
@@ -84,21 +86,28 @@ class GatewayServer:
 
     async def start(self) -> None:
         await self.server.start()
-        for name in self._served:
-            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._started = True
+        await self._set_health()
         log.info("gateway serving", extra={"port": self.port})
 
-    async def database_reachable(self, reachable: bool) -> None:
-        """Health follows the claims database (the reference watch polls it): NOT_SERVING while
-        it cannot be reached, so that a load balancer's health check sends the switches to
-        another gateway; SERVING again once it can. Once shutting down it stays NOT_SERVING."""
+    async def _set_health(self) -> None:
         status = (
             health_pb2.HealthCheckResponse.SERVING
-            if reachable
+            if self._database_reachable
             else health_pb2.HealthCheckResponse.NOT_SERVING
         )
         for name in self._served:
             await self.health.set(name, status)
+
+    async def database_reachable(self, reachable: bool) -> None:
+        """Health follows the claims database (the reference watch polls it): NOT_SERVING while
+        it cannot be reached, so that a load balancer's health check takes this gateway out of
+        rotation; SERVING again once it can. Before start, remembered for it; once
+        shutting down, health stays NOT_SERVING."""
+        self._database_reachable = reachable
+        if not self._started or self._stopping:
+            return
+        await self._set_health()
         if reachable:
             log.warning("database reachable again: health SERVING")
         else:
@@ -106,6 +115,7 @@ class GatewayServer:
 
     async def stop(self, grace_s: float) -> None:
         """NOT_SERVING first (load balancers stop sending), then drain in-flight calls."""
+        self._stopping = True
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace_s)
         log.info("gateway stopped")

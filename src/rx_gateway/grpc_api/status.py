@@ -132,6 +132,13 @@ class ErrorToStatusInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
                     # refused by admission: counted (rxgw_refused_requests_total), not logged
                     # one line each, which under overload would cost what the refusal saves
                     log.debug("call refused", extra={"method": method})
+                elif isinstance(error, StorageUnavailable):
+                    # its text is the driver's error type or the server's primary message
+                    # (never a DETAIL: see adapters/postgres/errors.server_message)
+                    log.warning(
+                        "call failed",
+                        extra={"method": method, "status": code.name, "error": str(error)},
+                    )
                 else:
                     log.warning("call failed", extra={"method": method, "status": code.name})
                 await context.abort(code, detail)

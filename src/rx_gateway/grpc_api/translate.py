@@ -362,7 +362,9 @@ def claim_response_to_pb(response: ClaimResponse) -> pb.ClaimResponse:
         others = fields.pop("other_amounts_paid")
         message.pricing.CopyFrom(pb.PricingResponse(**fields))  # type: ignore[arg-type]
         message.pricing.basis_of_calculation_copay = copay_basis(
-            response.pricing.basis_of_reimbursement_determination
+            response.pricing.basis_of_reimbursement_determination,
+            response.pricing.amount_of_copay_cents,
+            response.pricing.allowed_amount_cents,
         )
         message.pricing.benefit_stages.extend(
             pb.BenefitStage(qualifier=q, amount_cents=a)

@@ -27,6 +27,7 @@ from rx_gateway.ncpdp.codec import (
     decode_number,
     decode_quantity,
 )
+from rx_gateway.ncpdp.dictionary import SEGMENT_FIELDS
 
 # A field that cannot be read answers the transaction with that field's M/I reject.
 FIELD_REJECTS = {
@@ -329,7 +330,7 @@ _GROUPS: dict[str, tuple[str | None, frozenset[str]]] = {
     "03": (None, frozenset()),
     "04": (None, frozenset()),
     "05": ("5C", frozenset({"HC", "DV", "6E", "NP", "NQ", "MV", "MW"})),
-    "07": (None, frozenset({"DK"})),
+    "07": (None, frozenset({"DK", "ER"})),  # 420-DK, 459-ER (counted by 354-NX, 458-SE)
     "08": ("7E", frozenset()),
     "10": ("RE", frozenset({"2H"})),
     "11": (None, frozenset({"H8", "H9"})),
@@ -337,15 +338,18 @@ _GROUPS: dict[str, tuple[str | None, frozenset[str]]] = {
 
 
 def _repeated_field(segment: Segment) -> str | None:
-    """The first field a segment the gateway reads carries twice where it may carry one."""
+    """The first field of the D.0 dictionary that a segment the gateway reads carries twice
+    where it may carry one (an ID the dictionary does not know, a switch's own, is read past
+    as ncpdp-d0.md 1.2 asks, repeated or not)."""
     opener, repeating = _GROUPS[segment.segment_id]
+    known = SEGMENT_FIELDS[segment.segment_id]
     head: set[str] = set()
     occurrence: set[str] | None = None
     for field_id, _ in segment.fields:
         if field_id == opener:
             occurrence = set()
             continue
-        if field_id in repeating:
+        if field_id in repeating or field_id not in known:
             continue
         fields_seen = head if occurrence is None else occurrence
         if field_id in fields_seen:

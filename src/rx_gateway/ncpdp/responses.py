@@ -113,7 +113,11 @@ def pricing_segment(pricing: ResponsePricing) -> Segment:
         if (amount := getattr(pricing, name)) is not None
     ]
     out.insert(4, ("FM", pricing.basis_of_reimbursement_determination))
-    if basis := copay_basis(pricing.basis_of_reimbursement_determination):
+    if basis := copay_basis(
+        pricing.basis_of_reimbursement_determination,
+        pricing.amount_of_copay_cents,
+        pricing.allowed_amount_cents,
+    ):
         out.insert(5, ("HJ", basis))
     out += [
         (field_id, encode_money(amount))

@@ -878,8 +878,9 @@ class PricingResponse(_message.Message):
     claims); 509-F9 = F6 + F7 + additional paid − F5 − J5
     """
     basis_of_calculation_copay: _builtins.str
-    """347-HJ Basis of Calculation—Copay: "03" (usual and customary/prorated) when the claim was
-    paid at the pharmacy's U&C (522-FM 04), which then bounds the member's copay; else empty.
+    """347-HJ Basis of Calculation—Copay: "03" (usual and customary/prorated) when the U&C set the
+    copay (paid at the pharmacy's U&C, 522-FM 04, with 518-FI the whole U&C: the plan's copay
+    was more); else empty.
     """
     @_builtins.property
     def benefit_stages(self) -> _containers.RepeatedCompositeFieldContainer[Global___BenefitStage]:

@@ -118,10 +118,13 @@ async def test_an_excluded_ingredient_is_70_by_position_through_both_doors(
 ) -> None:
     request = _compound(fixtures, people[1], rx_number())
     refused = await client.submit(request)
-    assert [r.code for r in refused.rejects] == ["70"]
+    assert [(r.code, r.occurrence) for r in refused.rejects] == [("70", 3)]
     assert refused.message.startswith("Ingredient 3 (NDC 38779014503)")
     (raw,) = await _raw(client, [request])
     assert (raw["21"].get("AN"), raw["21"].all("FB")) == ("R", ["70"])
+    # 546-4F: the reject is about the third ingredient, right after its 511-FB
+    fields = [f for f in raw["21"].fields if f[0] in {"FA", "FB", "4F"}]
+    assert fields == [("FA", "1"), ("FB", "70"), ("4F", "3")], raw["21"]
 
 
 async def test_a_compound_travels_alone(

@@ -358,3 +358,28 @@ async def test_a_claim_whose_copay_is_under_the_u_and_c_sends_no_copay_basis(
     assert answer.pricing.basis_of_reimbursement_determination == "04", answer.pricing
     assert answer.pricing.patient_pay_amount_cents < answer.pricing.allowed_amount_cents
     assert answer.pricing.basis_of_calculation_copay == ""
+
+
+async def test_a_reject_about_one_repetition_names_it_546_4f(
+    client: GatewayClient,
+    fixtures: dict[str, Any],
+    members: list[dict[str, Any]],
+    rx_number: Any,
+) -> None:
+    """546-4F pairs with the 511-FB it follows: which repetition of a repeating group the
+    reject is about. The second DUR/PPS occurrence's counter, the second other amount's
+    value, the second clarification code: each names its repetition, 2."""
+    request = _fill(fixtures, members[5], rx_number(), "generic")
+    cases = [
+        ((_segment("08", "7E1", "E4ER", "7E3", "E4DD"),), (), "7E"),
+        ((), ("NX2", "DK03", "DKXX"), "34"),  # M/I Submission Clarification Code
+    ]
+    for segments, claim_extra, code in cases:
+        group = _claim_group(request, claim_extra=claim_extra, extra_segments=segments)
+        _, (answer,) = _parse(await client.transmit(_transmission(request, [group])))
+        status = [f for f in answer["21"] if f[0] in {"FA", "FB", "4F"}]
+        assert status == [("FA", "1"), ("FB", code), ("4F", "2")], (code, answer["21"])
+    # a reject about no repetition carries no 546-4F
+    group = _claim_group(request, claim_extra=("D7" + "1" * 11,))
+    _, (answer,) = _parse(await client.transmit(_transmission(request, [group])))
+    assert [f for f in answer["21"] if f[0] == "4F"] == [], answer["21"]

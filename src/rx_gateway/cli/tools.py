@@ -52,12 +52,16 @@ def ncpdp(command: str) -> int:
         wanted = "a D.0 transmission's bytes" if command == "decode" else "a transmission's JSON"
         print(f"rx-gateway ncpdp {command}: nothing on stdin: give {wanted}", file=sys.stderr)
         return 1
+    if command == "decode" and not data.isascii():
+        # the gateway answers that field's transaction R8; a debugging tool says where it is
+        at = next(k for k, byte in enumerate(data) if byte > 0x7F)
+        print(
+            f"rx-gateway ncpdp decode: not ASCII at byte {at} (0x{data[at]:02x}): D.0 is ASCII",
+            file=sys.stderr,
+        )
+        return 1
     try:
         if command == "decode":
-            if not data.isascii():  # the gateway answers R8 for it; a debugging tool says where
-                at = next(k for k, byte in enumerate(data) if byte > 0x7F)
-                msg = f"not ASCII at byte {at} (0x{data[at]:02x}): D.0 is ASCII"
-                raise ValueError(msg)
             print(json.dumps(to_json(decode(data.rstrip(b"\r\n"))), indent=2))
         else:
             try:

@@ -69,25 +69,33 @@ def _check_ingredient(
     name = f"Ingredient {position} (NDC {ingredient.product_id})"
     drug = snapshot.drugs.get(ingredient.product_id)
     if drug is None:
-        return Reject(RejectCode.NON_MATCHED_PRODUCT, f"{name} is not in the drug file")
+        return Reject(RejectCode.NON_MATCHED_PRODUCT, f"{name} is not in the drug file", position)
     entry = snapshot.formulary.get((plan.plan_id, drug.ndc))
     if entry is None or entry.status is FormularyStatus.NON_FORMULARY:
-        return Reject(RejectCode.NOT_ON_FORMULARY, f"{name}, {drug.name}, is not on the formulary")
+        return Reject(
+            RejectCode.NOT_ON_FORMULARY, f"{name}, {drug.name}, is not on the formulary", position
+        )
     if entry.status is FormularyStatus.EXCLUDED:
-        return Reject(RejectCode.PRODUCT_NOT_COVERED, f"{name}, {drug.name}, is not covered")
+        return Reject(
+            RejectCode.PRODUCT_NOT_COVERED, f"{name}, {drug.name}, is not covered", position
+        )
     age = age_on(state.member.date_of_birth, request.service_date)
     if (entry.age_min is not None and age < entry.age_min) or (
         entry.age_max is not None and age > entry.age_max
     ):
-        return Reject(RejectCode.NOT_COVERED_FOR_AGE, f"{name} is not covered at this age")
+        return Reject(
+            RejectCode.NOT_COVERED_FOR_AGE, f"{name} is not covered at this age", position
+        )
     if entry.gender_code is not None and state.member.gender_code != entry.gender_code:
-        return Reject(RejectCode.NOT_COVERED_FOR_GENDER, f"{name} is not covered for this patient")
+        return Reject(
+            RejectCode.NOT_COVERED_FOR_GENDER, f"{name} is not covered for this patient", position
+        )
     if entry.prior_authorization_required and not any(
         pa.covers(drug.ndc, drug.drug_group, request.service_date)
         for pa in state.prior_authorizations
     ):
         return Reject(
-            RejectCode.PRIOR_AUTHORIZATION_REQUIRED, f"{name} needs a prior authorization"
+            RejectCode.PRIOR_AUTHORIZATION_REQUIRED, f"{name} needs a prior authorization", position
         )
     return CoveredIngredient(position, ingredient, drug, entry)
 
@@ -135,8 +143,9 @@ def check_compound(
                     reject.code,
                     f"{reject.message}: resubmit with 420-DK 8 to be paid for the covered"
                     " ingredients",
+                    position,
                 )
-                for _, reject in refused
+                for position, reject in refused
             ],
         )
     if not covered:

@@ -354,10 +354,14 @@ REJECTS_PER_RESPONSE_MAX = 5  # 510-FA allows at most five 511-FB occurrences
 
 @dataclass(frozen=True, slots=True)
 class Reject:
-    """One 511-FB reject with the message a pharmacist can act on (504-F4/526-FQ)."""
+    """One 511-FB reject with the message a pharmacist can act on (504-F4/526-FQ), and, when it
+    is about one repetition of a repeating group (a compound's ingredient, an other payer, a
+    DUR/PPS occurrence, an other amount, a clarification code), which one, from 1 (546-4F
+    Reject Field Occurrence Indicator; 0: not about one)."""
 
     code: RejectCode
     message: str = ""
+    occurrence: int = 0
 
     @property
     def text(self) -> str:

@@ -298,7 +298,10 @@ def claim_response_to_pb(response: ClaimResponse) -> pb.ClaimResponse:
     message = pb.ClaimResponse(
         transaction_response_status=response.transaction_response_status.value,
         authorization_number=response.authorization_number,
-        rejects=[pb.Reject(code=r.code.value, text=r.text) for r in response.rejects],
+        rejects=[
+            pb.Reject(code=r.code.value, text=r.text, occurrence=r.occurrence)
+            for r in response.rejects
+        ],
         message=response.message,
         additional_messages=list(response.additional_messages),
         # internal identifiers (purse IDs) stay in the stored response and the audit row

@@ -208,7 +208,7 @@ class TransmitHandler:
         except FieldProblem as problem:
             _count_reject(code, problem.code)
             return (
-                rejected_transaction(problem.code, problem.message, rx_number),
+                rejected_transaction(problem.code, problem.message, rx_number, problem.occurrence),
                 problem.message,
                 (),
             )

@@ -10,7 +10,8 @@ claim gets the same decision whichever door it came through.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from rx_gateway.domain.additional_amounts import AdditionalAmounts, OtherAmount
 from rx_gateway.domain.claim import ClaimRequest, EligibilityRequest, Header, ReversalRequest
@@ -73,12 +74,24 @@ TEXT_LENGTH_MAX = 200  # no NCPDP field is longer; the structured door refuses t
 
 
 class FieldProblem(Exception):
-    """A field of one transaction that cannot be read: its reject and a message naming it."""
+    """A field of one transaction that cannot be read: its reject and a message naming it, and
+    the repetition of its repeating group it is in, from 1 (546-4F; 0: not in one)."""
 
-    def __init__(self, code: RejectCode, message: str) -> None:
+    def __init__(self, code: RejectCode, message: str, occurrence: int = 0) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.occurrence = occurrence
+
+
+@contextmanager
+def _in_occurrence(number: int) -> Iterator[None]:
+    """A field problem raised inside is about repetition ``number`` of its group (546-4F)."""
+    try:
+        yield
+    except FieldProblem as problem:
+        problem.occurrence = problem.occurrence or number
+        raise
 
 
 def segment_of(transmission: Transmission, index: int, segment_id: str) -> Segment:
@@ -133,6 +146,12 @@ def _typed_value(raw: str, field_id: str, decoder: Callable[[str], int]) -> int:
     return _typed(Segment("", ((field_id, raw),)), field_id, decoder)
 
 
+def _occurrence_value(number: int, raw: str, field_id: str, decoder: Callable[[str], int]) -> int:
+    """A repeating field's value, its M/I reject naming repetition ``number`` (546-4F)."""
+    with _in_occurrence(number):
+        return _typed_value(raw, field_id, decoder)
+
+
 def _counts(segment: Segment, count_field: str, sent: int) -> bool:
     """A count field (337-4C, 341-HB, 354-NX, 478-H7 ...) says how many repetitions follow:
     it is right when it is a number equal to what was sent ("01" is one: counts are numeric
@@ -157,8 +176,8 @@ def additional_amounts(pricing: Segment) -> AdditionalAmounts:
     return AdditionalAmounts(
         incentive_cents=_money(pricing, "E3"),
         other_amounts=tuple(
-            OtherAmount(q.rstrip(" "), _typed_value(a, "H9", decode_money))
-            for q, a in zip(qualifiers, amounts, strict=True)
+            OtherAmount(q.rstrip(" "), _occurrence_value(n, a, "H9", decode_money))
+            for n, (q, a) in enumerate(zip(qualifiers, amounts, strict=True), start=1)
         ),
         flat_sales_tax_cents=_money(pricing, "HA"),
         percentage_sales_tax_cents=_money(pricing, "GE"),
@@ -175,7 +194,9 @@ def clarification_codes(claim: Segment) -> tuple[int, ...]:
         count = claim.get("NX").strip(" ")
         msg = f"field NX: 354-NX says {count or 'nothing'!r}; {len(codes)} 420-DK sent"
         raise FieldProblem(RejectCode.SUBMISSION_CLARIFICATION_COUNT_MISMATCH, msg)
-    return tuple(_typed_value(code, "DK", decode_number) for code in codes)
+    return tuple(
+        _occurrence_value(n, code, "DK", decode_number) for n, code in enumerate(codes, start=1)
+    )
 
 
 def dur_services(segment: Segment) -> tuple[DurService, ...]:
@@ -192,7 +213,7 @@ def dur_services(segment: Segment) -> tuple[DurService, ...]:
                     f"field 7E: 473-7E says {counter or 'nothing'!r} for DUR/PPS occurrence"
                     f" {len(occurrences) + 1}: each counter numbers its occurrence, from 1"
                 )
-                raise FieldProblem(RejectCode.MI_DUR_COUNTER, msg)
+                raise FieldProblem(RejectCode.MI_DUR_COUNTER, msg, len(occurrences) + 1)
             occurrences.append({})
         elif occurrences and field_id in ("E4", "E5", "E6", "8E"):
             occurrences[-1][field_id] = value.rstrip(" ")
@@ -204,9 +225,9 @@ def dur_services(segment: Segment) -> tuple[DurService, ...]:
             o.get("E4", ""),
             o.get("E5", ""),
             o.get("E6", ""),
-            _typed_value(o["8E"], "8E", decode_number) if o.get("8E") else 0,
+            _occurrence_value(n, o["8E"], "8E", decode_number) if o.get("8E") else 0,
         )
-        for o in occurrences
+        for n, o in enumerate(occurrences, start=1)
     )
 
 
@@ -245,32 +266,33 @@ def other_payments(segment: Segment) -> tuple[OtherPayment, ...]:
         msg = f"field 4C: 337-4C says {count or 'nothing'!r}; {len(occurrences)} other payers sent"
         raise FieldProblem(RejectCode.COB_COUNT_MISMATCH, msg)
     payments = []
-    for fields_of in occurrences:
-        occurrence = Segment("05", tuple(fields_of))
-        for count_field, counted, code in _COUNTED:
-            if not _count_matches(occurrence, count_field, counted):
-                msg = (
-                    f"field {count_field}: the count does not match the {' / '.join(counted)} sent"
-                )
-                raise FieldProblem(code, msg)
-        payments.append(
-            OtherPayment(
-                coverage_type=text(occurrence, "5C"),
-                payer_id_qualifier=text(occurrence, "6C"),
-                payer_id=text(occurrence, "7C"),
-                date=text(occurrence, "E8"),
-                amounts_paid=tuple(
-                    (q.rstrip(" "), _typed_value(a, "DV", decode_money))
-                    for q, a in zip(occurrence.all("HC"), occurrence.all("DV"), strict=True)
-                ),
-                reject_codes=tuple(code.rstrip(" ") for code in occurrence.all("6E")),
-                patient_responsibility=tuple(
-                    (q.rstrip(" "), _typed_value(a, "NQ", decode_money))
-                    for q, a in zip(occurrence.all("NP"), occurrence.all("NQ"), strict=True)
-                ),
-            )
-        )
+    for number, fields_of in enumerate(occurrences, start=1):
+        with _in_occurrence(number):
+            payments.append(_other_payment(Segment("05", tuple(fields_of))))
     return tuple(payments)
+
+
+def _other_payment(occurrence: Segment) -> OtherPayment:
+    """One other payer's occurrence of segment 05: its counts must match what they count."""
+    for count_field, counted, code in _COUNTED:
+        if not _count_matches(occurrence, count_field, counted):
+            msg = f"field {count_field}: the count does not match the {' / '.join(counted)} sent"
+            raise FieldProblem(code, msg)
+    return OtherPayment(
+        coverage_type=text(occurrence, "5C"),
+        payer_id_qualifier=text(occurrence, "6C"),
+        payer_id=text(occurrence, "7C"),
+        date=text(occurrence, "E8"),
+        amounts_paid=tuple(
+            (q.rstrip(" "), _typed_value(a, "DV", decode_money))
+            for q, a in zip(occurrence.all("HC"), occurrence.all("DV"), strict=True)
+        ),
+        reject_codes=tuple(code.rstrip(" ") for code in occurrence.all("6E")),
+        patient_responsibility=tuple(
+            (q.rstrip(" "), _typed_value(a, "NQ", decode_money))
+            for q, a in zip(occurrence.all("NP"), occurrence.all("NQ"), strict=True)
+        ),
+    )
 
 
 _INGREDIENT_FIELDS = frozenset({"TE", "ED", "EE", "UE", "2G", "2H"})
@@ -296,21 +318,9 @@ def compound(segment: Segment) -> Compound | None:
         msg = f"field EC: 447-EC says {count or 'nothing'!r}; {len(occurrences)} ingredients sent"
         raise FieldProblem(RejectCode.COMPOUND_INGREDIENT_COUNT_MISMATCH, msg)
     ingredients = []
-    for fields_of in occurrences:
-        occurrence = Segment("10", tuple(fields_of))
-        if not _counts(occurrence, "2G", len(occurrence.all("2H"))):
-            msg = "field 2G: 362-2G does not count the 363-2H codes sent"
-            raise FieldProblem(RejectCode.COMPOUND_MODIFIER_COUNT_MISMATCH, msg)
-        ingredients.append(
-            Ingredient(
-                product_id_qualifier=text(occurrence, "RE"),
-                product_id=text(occurrence, "TE"),
-                quantity_thousandths=_typed(occurrence, "ED", decode_quantity),
-                cost_cents=_money(occurrence, "EE"),
-                basis_of_cost=text(occurrence, "UE"),
-                modifiers=tuple(code.rstrip(" ") for code in occurrence.all("2H")),
-            )
-        )
+    for number, fields_of in enumerate(occurrences, start=1):
+        with _in_occurrence(number):
+            ingredients.append(_ingredient(Segment("10", tuple(fields_of))))
     return Compound(
         dosage_form=text(segment, "EF"),
         dispensing_unit=text(segment, "EG"),
@@ -390,6 +400,21 @@ def check_structure(transmission: Transmission, index: int) -> None:
                     f"field {repeated} is sent twice in segment {segment_id}: it carries one value"
                 )
                 raise FieldProblem(RejectCode.SYNTAX_ERROR, msg)
+
+
+def _ingredient(occurrence: Segment) -> Ingredient:
+    """One ingredient's occurrence of segment 10: 362-2G must count its 363-2H codes (4M)."""
+    if not _counts(occurrence, "2G", len(occurrence.all("2H"))):
+        msg = "field 2G: 362-2G does not count the 363-2H codes sent"
+        raise FieldProblem(RejectCode.COMPOUND_MODIFIER_COUNT_MISMATCH, msg)
+    return Ingredient(
+        product_id_qualifier=text(occurrence, "RE"),
+        product_id=text(occurrence, "TE"),
+        quantity_thousandths=_typed(occurrence, "ED", decode_quantity),
+        cost_cents=_money(occurrence, "EE"),
+        basis_of_cost=text(occurrence, "UE"),
+        modifiers=tuple(code.rstrip(" ") for code in occurrence.all("2H")),
+    )
 
 
 def header_of(header: RequestHeader) -> Header:

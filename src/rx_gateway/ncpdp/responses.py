@@ -90,15 +90,23 @@ def _messages(texts: list[str]) -> list[tuple[str, str]]:
 
 
 def status_segment(
-    status: str, authorization_number: str, rejects: list[str], texts: list[str], icn: str
+    status: str,
+    authorization_number: str,
+    rejects: list[tuple[str, int]],
+    texts: list[str],
+    icn: str,
 ) -> Segment:
-    """21: 112-AN, 503-F3, 510-FA/511-FB, the messages, 993-A7."""
+    """21: 112-AN, 503-F3, 510-FA and each 511-FB (with its 546-4F occurrence when it is about
+    one repetition of a repeating group), the messages, 993-A7."""
     out = [("AN", status)]
     if authorization_number:
         out.append(("F3", authorization_number))
     if rejects:
         out.append(("FA", str(len(rejects))))
-        out += [("FB", code) for code in rejects]
+        for code, occurrence in rejects:
+            out.append(("FB", code))
+            if occurrence:
+                out.append(("4F", str(occurrence)))
     out += _messages(texts)
     if icn:
         out.append(("A7", icn))
@@ -151,7 +159,7 @@ def claim_response_segments(response: ClaimResponse, rx_number: str) -> tuple[Se
         status_segment(
             response.transaction_response_status.value,
             response.authorization_number,
-            [r.code.value for r in response.rejects],
+            [(r.code.value, r.occurrence) for r in response.rejects],
             texts,
             response.internal_control_number,
         ),
@@ -215,7 +223,7 @@ def eligibility_segments(
     status = status_segment(
         eligibility.transaction_response_status.value,
         "",
-        [r.code.value for r in eligibility.rejects],
+        [(r.code.value, r.occurrence) for r in eligibility.rejects],
         [message] if message else [],
         "",
     )
@@ -229,9 +237,15 @@ def eligibility_segments(
     return (status,), insurance
 
 
-def rejected_transaction(code: RejectCode, message: str, rx_number: str) -> tuple[Segment, ...]:
-    """A transaction answered R with one reject (a field that cannot be read, a host error)."""
-    return status_segment("R", "", [code.value], [message], ""), _claim_segment(rx_number)
+def rejected_transaction(
+    code: RejectCode, message: str, rx_number: str, occurrence: int = 0
+) -> tuple[Segment, ...]:
+    """A transaction answered R with one reject (a field that cannot be read, a host error;
+    ``occurrence`` the repetition it is about, 546-4F)."""
+    return (
+        status_segment("R", "", [(code.value, occurrence)], [message], ""),
+        _claim_segment(rx_number),
+    )
 
 
 def response_header(request: RequestHeader | None, status: str, count: int) -> ResponseHeader:
@@ -260,6 +274,6 @@ def header_reject(request: RequestHeader | None, code: RejectCode, message: str)
         Transmission(
             response_header(request, "R", 1),
             (message_segment(f"{REJECT_TEXT[code]}: {message}"),),
-            ((status_segment("R", "", [code.value], [], ""),),),
+            ((status_segment("R", "", [(code.value, 0)], [], ""),),),
         )
     )

@@ -743,19 +743,25 @@ class Reject(_message.Message):
 
     CODE_FIELD_NUMBER: _builtins.int
     TEXT_FIELD_NUMBER: _builtins.int
+    OCCURRENCE_FIELD_NUMBER: _builtins.int
     code: _builtins.str
     """511-FB Reject Code"""
     text: _builtins.str
     """reject code description"""
+    occurrence: _builtins.int
+    """546-4F Reject Field Occurrence Indicator: which repetition of a repeating group the reject
+    is about (a compound's ingredient, an other payer...), from 1; 0 when it is about none.
+    """
     def __init__(
         self,
         *,
         code: _builtins.str = ...,
         text: _builtins.str = ...,
+        occurrence: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "occurrence", b"occurrence", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -27,7 +27,11 @@ def _flat(value: Any) -> dict[str, Any]:
 def response_to_record(response: ClaimResponse) -> dict[str, Any]:
     """A JSON-ready dict of the response, stored with the claim."""
     record = _flat(response)
-    record["rejects"] = [{"code": r.code.value, "message": r.message} for r in response.rejects]
+    record["rejects"] = [
+        {"code": r.code.value, "message": r.message}
+        | ({"occurrence": r.occurrence} if r.occurrence else {})
+        for r in response.rejects
+    ]
     record["pricing"] = None if response.pricing is None else _flat(response.pricing)
     if response.pricing is not None:
         record["pricing"]["benefit_stages"] = [list(s) for s in response.pricing.benefit_stages]
@@ -51,7 +55,10 @@ def response_from_record(record: dict[str, Any]) -> ClaimResponse:
             record.get("transaction_response_status") or record["status"]
         ),
         authorization_number=record["authorization_number"],
-        rejects=tuple(Reject(RejectCode(r["code"]), r["message"]) for r in record["rejects"]),
+        rejects=tuple(
+            Reject(RejectCode(r["code"]), r["message"], r.get("occurrence", 0))
+            for r in record["rejects"]
+        ),
         message=record["message"],
         additional_messages=tuple(record["additional_messages"]),
         pricing=_pricing_from_record(pricing) if pricing else None,

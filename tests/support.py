@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rx_gateway.config import Settings
+from rx_gateway.tools.synthetic import active_members
 from rx_gateway.tools.synthetic.claims import claim_request
 from rx_gateway.v1 import claims_pb2 as pb
 
@@ -58,3 +59,23 @@ def benefit_request(
         "date_of_birth": member["date_of_birth"],
     } | overrides
     return pb.BenefitRequest(**fields)
+
+
+def commercial_subscribers(
+    dataset: tuple[Path, dict[str, Any]], start: int, end: int | None = None
+) -> list[dict[str, Any]]:
+    """The commercial (COMM-HRA-2026) subscribers among active members ``start``..``end``
+    whose whole family is in that range, none of fixtures.json's named members: cardholders
+    that tests billing other ranges never touch."""
+    everyone = active_members(dataset[0])
+    rest = everyone[:start] + (everyone[end:] if end is not None else [])
+    outside = {m["cardholder_id"] for m in rest}
+    named = dataset[1]["members"].values()
+    outside |= {m["cardholder_id"] for v in named for m in (v if isinstance(v, list) else [v])}
+    return [
+        m
+        for m in everyone[start:end]
+        if m["plan_id"] == "COMM-HRA-2026"
+        and m["person_code"] == "001"
+        and m["cardholder_id"] not in outside
+    ]

@@ -39,6 +39,7 @@ from rx_gateway.ncpdp.codec import (
     encode,
 )
 from rx_gateway.v1 import claims_pb2 as pb
+from tests.support import commercial_subscribers
 from tests.support_d0 import (
     eligibility_transmission,
     request_transmission,
@@ -46,11 +47,9 @@ from tests.support_d0 import (
 )
 
 try:  # where the synthetic-data helpers live now (they were in rx_gateway.data)
-    from rx_gateway.tools.synthetic import active_members
     from rx_gateway.tools.synthetic.claims import claim_request
 except ImportError:
     from rx_gateway.data.claims import claim_request
-    from rx_gateway.data.synthetic import active_members
 
 # CI runs 150 examples per door; RX_GATEWAY_FUZZ_EXAMPLES runs longer by hand (each door's
 # run must still end within TIME_BUDGET_S).
@@ -83,17 +82,7 @@ FUZZ_SETTINGS = settings(
 def members(dataset: tuple[Path, dict[str, Any]]) -> list[dict[str, Any]]:
     """Commercial cardholders of families no other test bills for (active members 1870 on,
     none of fixtures.json's: its showcase members are the last ones)."""
-    everyone = active_members(dataset[0])
-    outside = {m["cardholder_id"] for m in everyone[:1870]}
-    named = dataset[1]["members"].values()
-    outside |= {m["cardholder_id"] for v in named for m in (v if isinstance(v, list) else [v])}
-    return [
-        m
-        for m in everyone[1870:]
-        if m["plan_id"] == "COMM-HRA-2026"
-        and m["person_code"] == "001"
-        and m["cardholder_id"] not in outside
-    ]
+    return commercial_subscribers(dataset, 1870)
 
 
 def _claim(fixtures: dict[str, Any], member: dict[str, Any], rx: int, drug: str) -> pb.ClaimRequest:

@@ -20,9 +20,9 @@ import asyncpg
 import pytest
 
 from rx_gateway.client import GatewayClient
-from rx_gateway.tools.synthetic import active_members
 from rx_gateway.tools.synthetic.claims import claim_request
 from rx_gateway.v1 import claims_pb2 as pb
+from tests.support import commercial_subscribers
 
 FS, GS, RS = "\x1c", "\x1d", "\x1e"
 DAY = "20261104"
@@ -32,17 +32,7 @@ DAY = "20261104"
 def members(dataset: tuple[Path, dict[str, Any]]) -> list[dict[str, Any]]:
     """test_wire_faults.py's pool (active members 1780-1870, whole commercial families, none
     of fixtures.json's) from its 13th member on: that file bills its first eight only."""
-    everyone = active_members(dataset[0])
-    outside = {m["cardholder_id"] for m in everyone[:1780] + everyone[1870:]}
-    named = dataset[1]["members"].values()
-    outside |= {m["cardholder_id"] for v in named for m in (v if isinstance(v, list) else [v])}
-    pool = [
-        m
-        for m in everyone[1780:1870]
-        if m["plan_id"] == "COMM-HRA-2026"
-        and m["person_code"] == "001"
-        and m["cardholder_id"] not in outside
-    ]
+    pool = commercial_subscribers(dataset, 1780, 1870)
     assert len(pool) >= 20
     return pool[12:20]
 

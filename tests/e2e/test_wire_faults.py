@@ -29,14 +29,13 @@ from rx_gateway.ncpdp.codec import (
 )
 from rx_gateway.ncpdp.responses import PRICING_FIELDS
 from rx_gateway.v1 import claims_pb2 as pb
+from tests.support import commercial_subscribers
 from tests.support_d0 import request_transmission
 
 try:  # where the synthetic-data helpers live now (they were in rx_gateway.data)
-    from rx_gateway.tools.synthetic import active_members
     from rx_gateway.tools.synthetic.claims import claim_request
 except ImportError:
     from rx_gateway.data.claims import claim_request
-    from rx_gateway.data.synthetic import active_members
 
 DAY = "20261109"
 DAY_DATE = dt.date(2026, 11, 9)
@@ -46,17 +45,7 @@ DAY_DATE = dt.date(2026, 11, 9)
 def members(dataset: tuple[Path, dict[str, Any]]) -> list[dict[str, Any]]:
     """Commercial cardholders of families no other test bills for (active members
     1780-1870, whole families only, none of fixtures.json's)."""
-    everyone = active_members(dataset[0])
-    outside = {m["cardholder_id"] for m in everyone[:1780] + everyone[1870:]}
-    named = dataset[1]["members"].values()
-    outside |= {m["cardholder_id"] for v in named for m in (v if isinstance(v, list) else [v])}
-    return [
-        m
-        for m in everyone[1780:1870]
-        if m["plan_id"] == "COMM-HRA-2026"
-        and m["person_code"] == "001"
-        and m["cardholder_id"] not in outside
-    ]
+    return commercial_subscribers(dataset, 1780, 1870)
 
 
 def _fill(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import math
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -199,7 +200,10 @@ class Settings:
             role=_role(environ, "RX_GATEWAY_DB_ROLE", APPLICATION_ROLE),
         )
         if pool.size_min > pool.size_max:
-            raise InvalidRequest("RX_GATEWAY_DB_POOL_SIZE_MIN", "must not exceed the maximum")
+            raise InvalidRequest(
+                "RX_GATEWAY_DB_POOL_SIZE_MIN",
+                f"{pool.size_min} must not exceed RX_GATEWAY_DB_POOL_SIZE_MAX ({pool.size_max})",
+            )
         return replace(
             defaults,
             database_url=_database_url(environ, "RX_GATEWAY_DATABASE_URL"),
@@ -413,10 +417,13 @@ def _date_or_none(environ: Mapping[str, str], name: str) -> dt.date | None:
     raw = environ.get(name)
     if not raw:
         return None
+    problem = InvalidRequest(name, f"must be a date YYYY-MM-DD, got {raw!r}")
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):  # fromisoformat takes 20261123 too
+        raise problem
     try:
         return dt.date.fromisoformat(raw)
     except ValueError:
-        raise InvalidRequest(name, f"must be a date YYYY-MM-DD, got {raw!r}") from None
+        raise problem from None
 
 
 def _listen_or_none(environ: Mapping[str, str], name: str) -> str | None:

@@ -149,8 +149,13 @@ def test_business_date_setting() -> None:
         2026, 11, 23
     )
     assert Settings.from_env({}).business_date is None
-    with pytest.raises(InvalidRequest, match="RX_GATEWAY_BUSINESS_DATE"):
-        Settings.from_env({"RX_GATEWAY_BUSINESS_DATE": "tomorrow"})
+    for bad in ("tomorrow", "20261123", "2026-W48-1", "2026-02-30"):
+        with pytest.raises(InvalidRequest, match=r"RX_GATEWAY_BUSINESS_DATE.*YYYY-MM-DD"):
+            Settings.from_env({"RX_GATEWAY_BUSINESS_DATE": bad})
+    with pytest.raises(
+        InvalidRequest, match=r"5 must not exceed RX_GATEWAY_DB_POOL_SIZE_MAX \(2\)"
+    ):
+        Settings.from_env({"RX_GATEWAY_DB_POOL_SIZE_MIN": "5", "RX_GATEWAY_DB_POOL_SIZE_MAX": "2"})
 
 
 def test_step_therapy_requires_the_first_line_drug_within_a_year() -> None:

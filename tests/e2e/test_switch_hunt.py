@@ -47,8 +47,12 @@ def _overpunch(cents: int) -> str:
     return digits[:-1] + last
 
 
-def _segment(segment_id: str, *fields: str) -> str:
-    return RS + FS + "AM" + segment_id + "".join(FS + f for f in fields)
+def _segment(segment_id: str, *fields: str, without: tuple[str, ...] = ()) -> str:
+    """A segment; ``without``: field IDs to leave out, or AMnn to leave the segment out."""
+    if f"AM{segment_id}" in without:
+        return ""
+    kept = [f for f in fields if f[:2] not in without]
+    return RS + FS + "AM" + segment_id + "".join(FS + f for f in kept)
 
 
 def _transmission(request: pb.ClaimRequest, groups: list[str], code: str = "B1") -> bytes:
@@ -73,6 +77,7 @@ def _claim_group(
     extra_segments: tuple[str, ...] = (),
     ndc: str | None = None,
     prescriber_extra: tuple[str, ...] = (),
+    without: tuple[str, ...] = (),
 ) -> str:
     """One transaction: claim (07), prescriber (03), pricing (11), from ``request``'s values."""
     c, p, rx = request.claim, request.pricing, request.prescriber
@@ -87,6 +92,7 @@ def _claim_group(
         f"D5{c.days_supply}",
         "D80",
         *claim_extra,
+        without=without,
     )
     prescriber = _segment(
         "03", f"EZ{rx.prescriber_id_qualifier}", f"DB{rx.prescriber_id}", *prescriber_extra
@@ -98,6 +104,7 @@ def _claim_group(
         f"DQ{_overpunch(p.usual_and_customary_charge_cents)}",
         f"DU{_overpunch(p.gross_amount_due_cents)}",
         f"DN{p.basis_of_cost_determination}",
+        without=without,
     )
     return claim + prescriber + "".join(extra_segments) + pricing
 
@@ -373,3 +380,34 @@ async def test_a_reject_about_one_repetition_names_it_546_4f(
     group = _claim_group(request, claim_extra=("D7" + "1" * 11,))
     _, (answer,) = _parse(await client.transmit(_transmission(request, [group])))
     assert [f for f in answer["21"] if f[0] == "4F"] == [], answer["21"]
+
+
+@pytest.mark.parametrize(
+    ("drop", "code", "said"),
+    [
+        ("segment 07", "R8", "segment 07 (Claim) is missing: a B1 carries it"),
+        ("segment 11", "R8", "segment 11 (Pricing) is missing: a B1 carries it"),
+        ("field D5", "19", "field D5 (405-D5 Days Supply) is missing"),
+        ("field E7", "E7", "field E7 (442-E7 Quantity Dispensed) is missing"),
+        ("field DQ", "DQ", "field DQ (426-DQ Usual and Customary Charge) is missing"),
+    ],
+)
+async def test_a_missing_segment_or_required_number_says_it_is_missing(
+    client: GatewayClient,
+    fixtures: dict[str, Any],
+    members: list[dict[str, Any]],
+    rx_number: Any,
+    conn: asyncpg.Connection,
+    drop: str,
+    code: str,
+    said: str,
+) -> None:
+    """Read as 0, an absent days supply was 'must be 1-365', an absent claim segment five M/I
+    rejects about values nobody sent: each now says what is missing."""
+    request = _fill(fixtures, members[6], rx_number(), "generic")
+    kind, name = drop.split(" ")
+    group = _claim_group(request, without=(f"AM{name}" if kind == "segment" else name,))
+    _, (answer,) = _parse(await client.transmit(_transmission(request, [group])))
+    assert _values(answer, "21", "FB") == [code], answer
+    assert said in _message(answer), _message(answer)
+    assert await _claims_under(conn, request.claim.prescription_reference_number) == 0

@@ -178,6 +178,7 @@ class TransmitHandler:
         code = header.transaction_code
         try:
             requests.check_structure(transmission, index)
+            requests.check_required(transmission, index, code)
             if code == "E1":
                 answer = await self._processor.check_eligibility(
                     requests.eligibility_request(transmission), deadline=deadline

@@ -28,7 +28,7 @@ from rx_gateway.ncpdp.codec import (
     decode_number,
     decode_quantity,
 )
-from rx_gateway.ncpdp.dictionary import SEGMENT_FIELDS
+from rx_gateway.ncpdp.dictionary import SEGMENT_FIELDS, SEGMENTS
 
 # A field that cannot be read answers the transaction with that field's M/I reject.
 FIELD_REJECTS = {
@@ -415,6 +415,35 @@ def _ingredient(occurrence: Segment) -> Ingredient:
         basis_of_cost=text(occurrence, "UE"),
         modifiers=tuple(code.rstrip(" ") for code in occurrence.all("2H")),
     )
+
+
+# The segments each transaction code needs (in the transaction, or at the transmission level)
+REQUIRED_SEGMENTS = {
+    "B1": ("04", "07", "11"),
+    "B3": ("04", "07", "11"),
+    "B2": ("07",),
+    "E1": ("04",),
+}
+# The fields a claim needs whose absence the request would read as 0 (and its checks answer
+# as a bad value): absent, each is its M/I reject saying so.
+REQUIRED_NUMBERS = (("07", "E7"), ("07", "D5"), ("11", "DQ"), ("11", "DU"))
+
+
+def check_required(transmission: Transmission, index: int, code: str) -> None:
+    """A segment the transaction code needs is there (R8 naming it otherwise), and for a claim
+    (B1, B3) its quantity, days supply, U&C and gross amount due are sent (each its M/I reject,
+    saying it is missing, otherwise: read as 0 they were 'must be 1-365' and the like)."""
+    for segment_id in REQUIRED_SEGMENTS.get(code, ()):
+        if transmission.segment(segment_id, index) is None:
+            msg = f"segment {segment_id} ({SEGMENTS[segment_id]}) is missing: a {code} carries it"
+            raise FieldProblem(RejectCode.SYNTAX_ERROR, msg)
+    if code not in ("B1", "B3"):
+        return
+    for segment_id, field_id in REQUIRED_NUMBERS:
+        if segment_of(transmission, index, segment_id).get(field_id).strip(" ") == "":
+            number, name, _ = SEGMENT_FIELDS[segment_id][field_id]
+            msg = f"field {field_id} ({number} {name}) is missing"
+            raise FieldProblem(FIELD_REJECTS[field_id], msg)
 
 
 def header_of(header: RequestHeader) -> Header:

@@ -34,7 +34,13 @@ Outcome = tuple[str, list[settlement.Closed] | str]
 
 
 async def _close(
-    dsn: str, limits: PoolLimits, kind: str, through: dt.date, out: Path, today: dt.date | None
+    dsn: str,
+    limits: PoolLimits,
+    kind: str,
+    through: dt.date,
+    out: Path,
+    today: dt.date | None,
+    actor: str,
 ) -> Outcome:
     try:
         writable_directory(out)  # before anything is committed, as the CLI checks it
@@ -44,7 +50,11 @@ async def _close(
             use = settlement.settle if kind == "settle" else settlement.invoice
             plans = list(snapshot.plans.values())
             closed = await use(
-                PostgresSettlement(pool), DirectoryFiles(out), plans, through, today=today
+                PostgresSettlement(pool, actor=actor),
+                DirectoryFiles(out),
+                plans,
+                through,
+                today=today,
             )
         finally:
             await pool.close()
@@ -60,10 +70,16 @@ async def _close(
 
 
 def close_cycles(
-    dsn: str, limits: PoolLimits, kind: str, through: dt.date, out: Path, today: dt.date | None
+    dsn: str,
+    limits: PoolLimits,
+    kind: str,
+    through: dt.date,
+    out: Path,
+    today: dt.date | None,
+    actor: str,
 ) -> Outcome:
     """The worker's entry point (a new interpreter: spawned, not forked)."""
-    return asyncio.run(_close(dsn, limits, kind, through, out, today))
+    return asyncio.run(_close(dsn, limits, kind, through, out, today, actor))
 
 
 class WorkerCloser:
@@ -80,7 +96,7 @@ class WorkerCloser:
             max_workers=1, mp_context=multiprocessing.get_context("spawn")
         )
 
-    async def __call__(self, kind: str, through: dt.date) -> list[settlement.Closed]:
+    async def __call__(self, kind: str, through: dt.date, actor: str) -> list[settlement.Closed]:
         loop = asyncio.get_running_loop()
         status, result = await loop.run_in_executor(
             self._executor,
@@ -91,6 +107,7 @@ class WorkerCloser:
             through,
             self._out,
             self._business_date,
+            actor,
         )
         if status == "ok" and isinstance(result, list):
             return result

@@ -5,6 +5,7 @@ every change, and each change seen by the next claim of a running gateway."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -497,3 +498,44 @@ async def test_one_new_funding_id_sent_twice_at_once_funds_once(
         await conn.fetchval("SELECT count(*) FROM purse_funding WHERE funding_id = 'ADMIN-RACE-1'")
         == 1
     )
+
+
+async def test_one_pa_number_is_granted_to_one_family_even_when_asked_at_once(
+    admin: Any, dataset: tuple[Path, dict[str, Any]], fixtures: dict[str, Any], conn: Any
+) -> None:
+    """Ten grants of one new PA number, each for a member of another family, all at once:
+    exactly one is applied and the others are refused naming pa_number; the number is held by
+    one family. (Each checked that the number was free, then inserted: in three rounds of
+    five two families got it.) Members 1600-1700 are the database-fault tests' range, which
+    run on databases of their own: no test bills them here."""
+    people: dict[str, dict[str, Any]] = {}
+    for m in active_members(dataset[0])[1600:1700]:
+        people.setdefault(m["cardholder_id"], m)
+    chosen = list(people.values())[:10]
+    drug = fixtures["drugs"]["prior_authorization"]
+    for round_number in range(3):
+        number = f"PA-RACE-{round_number}-{secrets.token_hex(3)}"
+
+        async def grant(member: dict[str, Any], number: str = number) -> str:
+            try:
+                await admin.grant_prior_authorization(
+                    admin_pb.PriorAuthorizationGrant(
+                        pa_number=number,
+                        member_id=member["member_id"],
+                        ndc=drug["ndc"],
+                        start_date="20260101",
+                        end_date="20260102",
+                    )
+                )
+            except grpc.aio.AioRpcError as error:
+                assert "pa_number" in (error.details() or ""), error.details()
+                return error.code().name
+            return "OK"
+
+        codes = await asyncio.gather(*(grant(m) for m in chosen))
+        assert sorted(codes) == ["INVALID_ARGUMENT"] * 9 + ["OK"], codes
+        families = await conn.fetchval(
+            "SELECT count(DISTINCT family_id) FROM prior_authorization WHERE pa_number = $1",
+            number,
+        )
+        assert families == 1

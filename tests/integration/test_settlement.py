@@ -27,6 +27,7 @@ from rx_gateway.domain.reference import Plan
 from rx_gateway.domain.settlement.invoices import Receipt
 from rx_gateway.domain.settlement.reconciliation import BankLine, Direction, ExceptionKind
 from rx_gateway.service_layer import settlement
+from rx_gateway.settlement_worker import WorkerCloser
 from rx_gateway.tools.synthetic.claims import claim_request
 from rx_gateway.tools.synthetic.dataset import active_members
 from rx_gateway.v1 import admin_pb2 as admin_pb
@@ -470,6 +471,43 @@ async def test_the_admin_interface_settles_and_reports(
     finally:
         await pool.close()
     assert any(c.closed_now for c in billed)
+    # each cycle closed now has its audit row, in its close's transaction, naming who closed
+    # it: the admin interface's operator through its worker process (the admin hunt found
+    # none at all)
+    # (the week after the last pay cycle closed by earlier tests)
+    later = await db.fetchval("SELECT max(period_end) FROM pay_cycle") + dt.timedelta(days=7)
+    closer = WorkerCloser(dsn, limits, tmp_path / "admin", business_date=later)
+    try:
+        settled = await closer("settle", later, ADMIN_OPERATOR)
+    finally:
+        closer.shutdown()
+    assert any(c.closed_now for c in settled), [(c.cycle_id, c.closed_now) for c in settled]
+    audited = {
+        (r["action"], r["cycle_id"]): r["actor"]
+        for r in await db.fetch(
+            "SELECT action, actor, detail->>'cycle_id' AS cycle_id FROM audit_log"
+            " WHERE action IN ('settle', 'invoice')"
+        )
+    }
+    for action, closes, actor in (
+        ("invoice", billed, "settlement"),
+        ("settle", settled, ADMIN_OPERATOR),
+    ):
+        for cycle in closes:
+            if cycle.closed_now:
+                assert audited.get((action, cycle.cycle_id)) == actor, (action, cycle.cycle_id)
+    # a close repeated finds the cycle closed and writes no second row
+    count = len(audited)
+    closer = WorkerCloser(dsn, limits, tmp_path / "admin", business_date=later)
+    try:
+        again = await closer("settle", later, "ops-bob")
+    finally:
+        closer.shutdown()
+    assert not any(c.closed_now for c in again)
+    assert (
+        await db.fetchval("SELECT count(*) FROM audit_log WHERE action IN ('settle', 'invoice')")
+        == count
+    )
 
 
 async def test_a_reversal_credits_what_its_claim_was_billed_to_whom_it_was_billed(
@@ -612,7 +650,7 @@ async def test_an_admin_close_into_a_directory_it_cannot_write_commits_nothing(
     for kind, table in (("settle", "pay_cycle"), ("invoice", "billing_cycle")):
         before = await db.fetchval(f"SELECT count(*) FROM {table}")
         status, result = await asyncio.to_thread(
-            close_cycles, dsn, limits, kind, through, blocker / "settlement", through
+            close_cycles, dsn, limits, kind, through, blocker / "settlement", through, "ops"
         )
         assert status == "precondition" and "cannot be written" in str(result), result
         assert await db.fetchval(f"SELECT count(*) FROM {table}") == before

@@ -56,7 +56,8 @@ async def _store(settings: Settings) -> AsyncIterator[tuple[PostgresSettlement, 
             if problem is not None:
                 raise schema_error(problem, settings, "run `rx-gateway migrate` (or load) first")
             snapshot = await PostgresReferenceLoader(pool).load_snapshot()
-            yield PostgresSettlement(pool), list(snapshot.plans.values())
+            # the audit rows of the cycles a command closes name it (no operator logs in)
+            yield PostgresSettlement(pool, actor="cli"), list(snapshot.plans.values())
         finally:
             await pool.close()
     finally:

@@ -23,7 +23,8 @@ from rx_gateway.v1 import admin_pb2_grpc as pb_grpc
 log = logging.getLogger(__name__)
 Context = aio.ServicerContext[Any, Any]
 # ("settle" or "invoice", through) -> what closed: run out of the claim path's event loop
-CloseCycles = Callable[[str, dt.date], Awaitable[list[settlement.Closed]]]
+# (kind, through, actor): the closes, each cycle closed now audited as the actor's
+CloseCycles = Callable[[str, dt.date, str], Awaitable[list[settlement.Closed]]]
 
 
 class AdminServicer(pb_grpc.AdminServiceServicer):
@@ -135,8 +136,16 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         actor = self._operator(context)
         through = settlement.check_day("through", admin.required_date("through", request.through))
         _, _, close_cycles = self._settling()
-        closed = await close_cycles(kind, through)  # in a worker: the claim loop keeps going
-        log.info("admin change", extra={"action": kind, "actor": actor})
+        # in a worker: the claim loop keeps going
+        closed = await close_cycles(kind, through, actor)
+        log.info(
+            "admin change",
+            extra={
+                "action": kind,
+                "actor": actor,
+                "closed_now": [c.cycle_id for c in closed if c.closed_now],
+            },
+        )
         reply = pb.CloseCyclesReply(actor=actor)
         for cycle in closed:
             message = reply.cycles.add(cycle_id=cycle.cycle_id, closed_now=cycle.closed_now)

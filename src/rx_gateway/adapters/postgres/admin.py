@@ -280,6 +280,12 @@ class PostgresAdmin:
                     "member_id",
                 )
                 if unique is not None:
+                    # one change of the key at a time: two families checking the same new
+                    # key at once both found it free, and both took it (the admin hunt)
+                    await conn.execute(
+                        "SELECT pg_advisory_xact_lock(hashtext($1))",
+                        f"rx-gateway {action} {unique[1]}",
+                    )
                     held = await conn.fetchval(*unique)
                     if held is not None and held != family_id:
                         raise InvalidRequest(

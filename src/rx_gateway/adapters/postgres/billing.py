@@ -15,6 +15,7 @@ import orjson
 
 from rx_gateway.adapters.postgres.pay_cycles import collection_low
 from rx_gateway.adapters.postgres.settlement_ledger import (
+    audit_close,
     collect,
     lock_settlement,
     post_entry,
@@ -143,9 +144,10 @@ async def stored_invoices(conn: Any, cycle: str) -> tuple[InvoiceFile, ...]:
 
 
 async def close_billing_cycle(
-    conn: Any, cycle: BillingCycle, *, at: dt.datetime
+    conn: Any, cycle: BillingCycle, *, at: dt.datetime, actor: str = "settlement"
 ) -> tuple[bool, tuple[InvoiceFile, ...]] | None:
-    """Close ``cycle`` (or return what it holds when it is closed): (closed now, invoices)."""
+    """Close ``cycle`` (or return what it holds when it is closed): (closed now, invoices);
+    closed now, with an audit row naming ``actor``."""
     async with conn.transaction():
         await lock_settlement(conn)
         if await conn.fetchval("SELECT 1 FROM billing_cycle WHERE cycle_id = $1", cycle.cycle_id):
@@ -193,6 +195,7 @@ async def close_billing_cycle(
             )
             await _record_invoice(conn, invoice)
         await raise_low_balance_alerts(conn, sponsors, sorted(by_sponsor))
+        await audit_close(conn, "invoice", actor, cycle.cycle_id)
         return True, await stored_invoices(conn, cycle.cycle_id)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from rx_gateway.adapters.postgres.settlement_ledger import (
+    audit_close,
     collect,
     lock_settlement,
     post_entry,
@@ -175,9 +176,10 @@ async def stored_remittances(conn: Any, cycle: str) -> tuple[RemittanceFile, ...
 
 
 async def close_pay_cycle(
-    conn: Any, cycle: PayCycle, *, at: dt.datetime
+    conn: Any, cycle: PayCycle, *, at: dt.datetime, actor: str = "settlement"
 ) -> tuple[bool, tuple[RemittanceFile, ...]] | None:
-    """Close ``cycle`` (or, when it is closed, return what it holds): (closed now, files)."""
+    """Close ``cycle`` (or, when it is closed, return what it holds): (closed now, files);
+    closed now, with an audit row naming ``actor``."""
     async with conn.transaction():
         await lock_settlement(conn)
         if await conn.fetchval("SELECT 1 FROM pay_cycle WHERE cycle_id = $1", cycle.cycle_id):
@@ -203,6 +205,7 @@ async def close_pay_cycle(
             by_payee.setdefault(row["payee_id"], []).append(line_of(row, cycle.line_of_business))
         if by_payee:
             await _remit(conn, cycle, by_payee, at)
+        await audit_close(conn, "settle", actor, cycle.cycle_id)
         return True, await stored_remittances(conn, cycle.cycle_id)
 
 

@@ -19,6 +19,17 @@ async def lock_settlement(conn: Any) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock($1)", SETTLEMENT_LOCK)
 
 
+async def audit_close(conn: Any, action: str, actor: str, cycle_id: str) -> None:
+    """The audit row of a cycle closed now, in its close's transaction: who closed which
+    cycle (a repeat that finds it closed changes nothing and writes none)."""
+    await conn.execute(
+        "INSERT INTO audit_log (actor, action, outcome, detail) VALUES ($1, $2, 'ok', $3)",
+        actor,
+        action,
+        {"cycle_id": cycle_id},
+    )
+
+
 async def collect(conn: Any, sql: str, *args: Any) -> None:
     """A close's INSERT .. SELECT .. WHERE NOT EXISTS (the items table it inserts into). On a
     young table the planner guesses it empty and picks a nested loop that scans it once per

@@ -33,8 +33,11 @@ SELECT least((SELECT min(created_at) FROM claim), (SELECT min(created_at) FROM c
 
 
 class PostgresSettlement:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    """``actor``: who closes cycles through it (each close's audit row names them)."""
+
+    def __init__(self, pool: asyncpg.Pool, *, actor: str = "settlement") -> None:
         self._pool = pool
+        self._actor = actor
 
     async def now(self) -> dt.datetime:
         with mapped_errors():
@@ -61,14 +64,14 @@ class PostgresSettlement:
     ) -> tuple[bool, tuple[RemittanceFile, ...]] | None:
         with mapped_errors():
             async with self._pool.acquire() as conn:
-                return await pay_cycles.close_pay_cycle(conn, cycle, at=at)
+                return await pay_cycles.close_pay_cycle(conn, cycle, at=at, actor=self._actor)
 
     async def close_billing_cycle(
         self, cycle: BillingCycle, at: dt.datetime
     ) -> tuple[bool, tuple[InvoiceFile, ...]] | None:
         with mapped_errors():
             async with self._pool.acquire() as conn:
-                return await billing.close_billing_cycle(conn, cycle, at=at)
+                return await billing.close_billing_cycle(conn, cycle, at=at, actor=self._actor)
 
     async def sponsors(self) -> dict[str, Sponsor]:
         with mapped_errors():

@@ -49,14 +49,26 @@ async def _audit_count(conn: asyncpg.Connection) -> int:
     return count
 
 
-@pytest.mark.parametrize("token", [None, "wrong-token-wrong-token", ""])
+@pytest.mark.parametrize(
+    "token",
+    [
+        None,
+        "wrong-token-wrong-token",
+        "",
+        # two headers (a proxy added one): which was meant cannot be told, so neither counts
+        # (the last one did, a good token after a bad one included)
+        ("wrong-token-wrong-token", ADMIN_TOKEN),
+        (ADMIN_TOKEN, ADMIN_TOKEN),
+    ],
+)
 async def test_calls_without_a_valid_token_are_refused_and_change_nothing(
-    app: App, conn: asyncpg.Connection, token: str | None
+    app: App, conn: asyncpg.Connection, token: str | tuple[str, str] | None
 ) -> None:
     before = await _audit_count(conn)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{app.admin_port}") as channel:
         stub = admin_pb2_grpc.AdminServiceStub(channel)
-        metadata = None if token is None else (("authorization", f"Bearer {token}"),)
+        tokens = () if token is None else (token,) if isinstance(token, str) else token
+        metadata = tuple(("authorization", f"Bearer {t}") for t in tokens) or None
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.FundPurse(
                 admin_pb.FundPurseRequest(funding_id="X", purse_id="X", amount_cents=1),
@@ -341,6 +353,42 @@ async def test_payer_order_and_other_coverage_change_the_next_claim(
                 end_date="20260201",
             ),
             "ndc",
+            "INVALID_ARGUMENT",
+        ),
+        # a grant naming no drug of the drug file would apply to no claim (the load refuses
+        # it; the admin hunt found the admin door took it)
+        (
+            admin_pb.PriorAuthorizationGrant(
+                pa_number="X",
+                member_id="M1",
+                ndc="00000000000",
+                start_date="20260101",
+                end_date="20260201",
+            ),
+            "ndc",
+            "INVALID_ARGUMENT",
+        ),
+        (
+            admin_pb.PriorAuthorizationGrant(
+                pa_number="X",
+                member_id="M1",
+                drug_group="no-such-group",
+                start_date="20260101",
+                end_date="20260201",
+            ),
+            "drug_group",
+            "INVALID_ARGUMENT",
+        ),
+        (
+            admin_pb.PriorAuthorizationGrant(
+                pa_number="X",
+                member_id="M1",
+                drug_group="statin",
+                start_date="20260101",
+                end_date="20260201",
+                quantity_thousandths=2**63 - 1,
+            ),
+            "quantity_thousandths",
             "INVALID_ARGUMENT",
         ),
         (

@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 from grpc import aio
 
-from rx_gateway.domain.errors import InvalidRequest, PreconditionFailed
+from rx_gateway.domain.errors import InvalidRequest, PreconditionFailed, Unauthenticated
 from rx_gateway.domain.reference import Plan
 from rx_gateway.grpc_api.registration import HandlerWrapping
 from rx_gateway.grpc_api.security import listen
@@ -56,8 +56,13 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         return self._settlement, list(self._reference.snapshot.plans.values()), self._close_cycles
 
     def _operator(self, context: Context) -> str:
-        metadata = dict(context.invocation_metadata() or ())
-        value = metadata.get("authorization")
+        """The operator the call's one authorization header names. Two headers are refused:
+        which one a proxy added cannot be told (the last one counted)."""
+        values = [v for k, v in context.invocation_metadata() or () if k == "authorization"]
+        if len(values) > 1:
+            msg = "admin calls carry one 'authorization: Bearer <token>' header, not several"
+            raise Unauthenticated(msg)
+        value = values[0] if values else None
         return self._credentials.operator(value if isinstance(value, str) else None)
 
     async def FundPurse(self, request: pb.FundPurseRequest, context: Context) -> pb.AdminReply:
@@ -125,6 +130,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
             request.start_date,
             request.end_date,
             request.quantity_thousandths,
+            self._reference.snapshot if self._reference is not None else None,
         )
         applied = await self._store.grant_prior_authorization(grant, actor=actor)
         log.info("admin change", extra={"action": "grant_prior_authorization", "actor": actor})

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rx_gateway.domain import eob
+from rx_gateway.domain.claim import QUANTITY_MAX_THOUSANDTHS
 from rx_gateway.domain.errors import InvalidRequest, Unauthenticated
 from rx_gateway.domain.member import (
     Coverage,
@@ -20,7 +21,7 @@ from rx_gateway.domain.member import (
     OtherCoverage,
     PriorAuthorization,
 )
-from rx_gateway.domain.reference import CoverageLevel
+from rx_gateway.domain.reference import CoverageLevel, ReferenceSnapshot
 from rx_gateway.domain.values import is_digits, parse_ccyymmdd
 from rx_gateway.service_layer.ports import EobSource
 
@@ -207,13 +208,25 @@ def authorization_grant(
     start_date: str,
     end_date: str,
     quantity_thousandths: int,
+    snapshot: ReferenceSnapshot | None = None,
 ) -> AuthorizationGrant:
+    """A grant as the load checks one: with ``snapshot``, its NDC in the drug file or its
+    group one a drug there has (a grant naming no drug applies to no claim, unseen until a
+    claim asks for it); a quantity a claim could dispense."""
     if bool(ndc) == bool(drug_group):
         raise InvalidRequest("ndc", "give exactly one of ndc or drug_group")
     if ndc and (len(ndc) != 11 or not is_digits(ndc)):
         raise InvalidRequest("ndc", "must be 11 digits")
-    if quantity_thousandths < 0:
-        raise InvalidRequest("quantity_thousandths", "must be >= 0 (0: no quantity)")
+    if snapshot is not None:
+        if ndc and ndc not in snapshot.drugs:
+            raise InvalidRequest("ndc", "is not in the drug file")
+        if drug_group and drug_group not in {d.drug_group for d in snapshot.drugs.values()}:
+            raise InvalidRequest("drug_group", "no drug in the drug file is of this group")
+    if not 0 <= quantity_thousandths <= QUANTITY_MAX_THOUSANDTHS:
+        raise InvalidRequest(
+            "quantity_thousandths",
+            f"must be 0 (no quantity) to {QUANTITY_MAX_THOUSANDTHS:,} (442-E7's largest)",
+        )
     start = required_date("start_date", start_date)
     end = required_date("end_date", end_date)
     if end < start:

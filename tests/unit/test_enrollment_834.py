@@ -317,6 +317,18 @@ def _problem(text: str, enrolled: Enrolled = STORED) -> str:
             r"segment 11 \(DTP\): DTP03 is not a date CCYYMMDD",
             id="a date that is not one",
         ),
+        # the years the admin interface takes (it was stored as PostgreSQL's infinity, and
+        # 1800 as given: found by the admin hunt)
+        pytest.param(
+            member("E834C9", group="G", lines=coverage(COMMERCIAL, begin="99991231")),
+            r"segment 11 \(DTP\): DTP03 must be a date in 1900-2199",
+            id="a benefit begin of 9999",
+        ),
+        pytest.param(
+            member("E834C9", group="G", lines=coverage(COMMERCIAL, begin="18000101")),
+            r"segment 11 \(DTP\): DTP03 must be a date in 1900-2199",
+            id="a benefit begin of 1800",
+        ),
     ],
 )  # fmt: skip
 def test_each_problem_of_meaning_names_its_segment_and_element(
@@ -564,7 +576,14 @@ def test_coverage_dates_may_be_a_range() -> None:
     )
     span = _span_of(_plan(interchange(body)), "E834M9")
     assert (span.start, span.end) == (D(2026, 3, 1), D(2026, 12, 31))
-    for bad in ("20261231-20260301", "20260301", "20260301-2026123", "2026030120261231"):
+    for bad in (
+        "20261231-20260301",
+        "20260301",
+        "20260301-2026123",
+        "2026030120261231",
+        "20260301-99991231",
+        "18000101-20261231",
+    ):
         wrong = interchange(body).replace("20260301-20261231", bad)
         with pytest.raises(InvalidRequest, match="DTP03"):
             _plan(wrong)
@@ -735,3 +754,16 @@ def test_later_loops_that_send_less_or_follow_a_correction_are_the_same_person()
     again = [s.replace("DMG*D8*19800101*F", "DMG*D8*19800101*M") for s in add]
     with pytest.raises(InvalidRequest, match="gives another name, date of birth or gender"):
         _plan(interchange([*add, *first, *corrected, *ended, *again]))
+
+
+def test_a_benefit_end_of_99991231_is_no_end() -> None:
+    """EDI's "no end": DTP*349 99991231 leaves the span open (it was stored as PostgreSQL's
+    infinity, a date no claim compares sensibly with)."""
+    body = member(
+        "E834C9",
+        member_id="E834M9",
+        group="EMP2-FT",
+        lines=[f"HD*021**PDG*{COMMERCIAL}*FAM", "DTP*348*D8*20260301", "DTP*349*D8*99991231"],
+    )
+    span = _span_of(_plan(interchange(body)), "E834M9")
+    assert (span.start, span.end) == (D(2026, 3, 1), None)

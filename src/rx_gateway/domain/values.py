@@ -13,6 +13,11 @@ def is_digits(value: str) -> bool:
 
 # 304-C4 and every file that carries a date of birth: nobody alive was born before this year
 DATE_OF_BIRTH_YEAR_MIN = 1880
+# Dates an administrator or an enrollment file may give (coverage, authorizations, funding):
+# anything earlier or later is a typo no claim could meet
+DATE_YEAR_MIN, DATE_YEAR_MAX = 1900, 2199
+# EDI's "no end": an end date of 9999-12-31 means the span is open
+OPEN_END = "99991231"
 
 
 def plausible_birth_date(born: dt.date, today: dt.date) -> bool:

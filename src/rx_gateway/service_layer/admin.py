@@ -22,7 +22,7 @@ from rx_gateway.domain.member import (
     PriorAuthorization,
 )
 from rx_gateway.domain.reference import CoverageLevel, ReferenceSnapshot
-from rx_gateway.domain.values import is_digits, parse_ccyymmdd
+from rx_gateway.domain.values import DATE_YEAR_MAX, DATE_YEAR_MIN, is_digits, parse_ccyymmdd
 from rx_gateway.service_layer.ports import EobSource
 
 ID_LENGTH_MAX = 64
@@ -67,9 +67,6 @@ def identifier(field: str, value: str) -> str:
 
 
 GROUP_ID_LENGTH_MAX = 15  # 301-C1 x(15): a longer group no claim could send
-
-# Dates an administrator may give: anything earlier or later is a typo no claim could meet
-DATE_YEAR_MIN, DATE_YEAR_MAX = 1900, 2199
 
 
 def required_date(field: str, value: str) -> dt.date:

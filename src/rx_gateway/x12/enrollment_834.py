@@ -41,6 +41,9 @@ from rx_gateway.domain.enrollment import (
 from rx_gateway.domain.reference import CoverageLevel, Plan
 from rx_gateway.domain.values import (
     DATE_OF_BIRTH_YEAR_MIN,
+    DATE_YEAR_MAX,
+    DATE_YEAR_MIN,
+    OPEN_END,
     parse_ccyymmdd,
     plausible_birth_date,
 )
@@ -238,11 +241,25 @@ def _date(source: str, s: Segment, position: int) -> dt.date:
     return parsed
 
 
+def _open_end(s: Segment) -> bool:
+    """A benefit end (349) or eligibility end (357) of 99991231, EDI's "no end"."""
+    return s.get(1) in ("349", "357") and s.get(2) == "D8" and s.get(3) == OPEN_END
+
+
 def _dated(source: str, s: Segment) -> Dated:
     """A member DTP's date (loop 2000): D8 only (one date)."""
     if s.get(2) != "D8":
         refuse(source, s.where, "DTP02", "must be D8 (one date CCYYMMDD)")
-    return Dated(_date(source, s, 3), s.where)
+    date = _date(source, s, 3)
+    if not DATE_YEAR_MIN <= date.year <= DATE_YEAR_MAX:  # as the admin interface's dates
+        refuse(
+            source,
+            s.where,
+            "DTP03",
+            f"must be a date in {DATE_YEAR_MIN}-{DATE_YEAR_MAX}"
+            f" ({OPEN_END} only as a benefit or eligibility end: no end)",
+        )
+    return Dated(date, s.where)
 
 
 def _dated_range(source: str, s: Segment) -> tuple[Dated, Dated]:
@@ -255,12 +272,19 @@ def _dated_range(source: str, s: Segment) -> tuple[Dated, Dated]:
         refuse(source, s.where, "DTP02", "must be D8 (one date) or RD8 (a range of dates)")
     first, dash, last = s.get(3).partition("-")
     begin, end = parse_ccyymmdd(first), parse_ccyymmdd(last)
-    if not dash or begin is None or end is None or end < begin:
+    if (
+        not dash
+        or begin is None
+        or end is None
+        or end < begin
+        or not (begin.year >= DATE_YEAR_MIN and end.year <= DATE_YEAR_MAX)
+    ):
         refuse(
             source,
             s.where,
             "DTP03",
-            "is not a range of dates CCYYMMDD-CCYYMMDD, the first not after the last",
+            "is not a range of dates CCYYMMDD-CCYYMMDD, the first not after the last,"
+            f" in {DATE_YEAR_MIN}-{DATE_YEAR_MAX}",
         )
     return Dated(begin, s.where), Dated(end, s.where)
 
@@ -437,6 +461,9 @@ class _Reader:
             return
         qualifier = s.get(1)
         if self.loop == "2000" and qualifier in ("303", "356", "357"):
+            if _open_end(s):  # 357 99991231: eligibility with no end
+                self.member.change = replace(self.member.change, eligibility_end=None)
+                return
             dated = _dated(self.source, s)
             change = self.member.change
             if qualifier == "303":
@@ -447,8 +474,11 @@ class _Reader:
                 change = replace(change, eligibility_end=dated)
             self.member.change = change
         elif self.loop == "2300" and qualifier in ("348", "349"):
-            first, last = _dated_range(self.source, s)
             line = self.member.lines[-1]
+            if _open_end(s):  # 349 99991231: the coverage has no end
+                self.member.lines[-1] = replace(line, end=None)
+                return
+            first, last = _dated_range(self.source, s)
             if qualifier == "349":  # benefit end: a range's last day
                 self.member.lines[-1] = replace(line, end=last)
             elif last is first:  # benefit begin, one date

@@ -587,3 +587,52 @@ async def test_one_pa_number_is_granted_to_one_family_even_when_asked_at_once(
             number,
         )
         assert families == 1
+
+
+async def test_a_coverage_span_that_could_never_apply_or_would_pay_twice_is_refused(
+    admin: Any, app: App, dataset: tuple[Path, dict[str, Any]], conn: Any
+) -> None:
+    """SetCoverage against the member's stored spans, as the load checks its files (the admin
+    hunt found each accepted, with no effect or two primaries): another span of the same plan
+    overlapping (claims take the first: it would never apply) is FAILED_PRECONDITION naming
+    start_date; another plan in force together at the same payer order, or Medicaid not last,
+    names payer_order; a line of business that is not the plan's is INVALID_ARGUMENT. The
+    stored span itself may be changed (by its start_date), and a secondary plan added.
+    (A member of 1600-1700, the database-fault tests' range: billed by no test here.)"""
+    member = [
+        m
+        for m in active_members(dataset[0])[1600:1700]
+        if m["plan_id"] == "COMM-HRA-2026" and m["person_code"] == "001"
+    ][-1]
+    start = await conn.fetchval(
+        "SELECT start_date FROM coverage WHERE member_id = $1 AND plan_id = 'COMM-HRA-2026'",
+        member["member_id"],
+    )
+    group = member["group_id"]
+
+    def change(plan: str, begin: str, **kw: Any) -> Any:
+        lob = {"MEDICAID-2026": "MEDICAID"}.get(plan, "COMMERCIAL")
+        fields = {"line_of_business": lob, "group_id": group} | kw
+        return admin_pb.CoverageChange(
+            member_id=member["member_id"], plan_id=plan, start_date=begin, **fields
+        )
+
+    refused = [
+        (change("COMM-HRA-2026", "20260601", group_id="EMP1-XX"), "FAILED_PRECONDITION", "start_date"),
+        (change("HDHP-2026", "20260101", payer_order=1), "FAILED_PRECONDITION", "payer_order"),
+        (change("MEDICAID-2026", "20260101", payer_order=1), "FAILED_PRECONDITION", "Medicaid pays last"),
+        (change("HDHP-2026", "20260101", line_of_business="MEDICAID"), "INVALID_ARGUMENT", "line_of_business"),
+    ]  # fmt: skip
+    before = await _audit_count(conn)
+    for request, code, said in refused:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await admin.set_coverage(request)
+        assert caught.value.code().name == code, (request, caught.value.details())
+        assert said in (caught.value.details() or ""), caught.value.details()
+    assert await _audit_count(conn) == before
+    # the stored span itself, changed by its start date; a plan second to it
+    same = change("COMM-HRA-2026", f"{start:%Y%m%d}", payer_order=1)
+    assert (await admin.set_coverage(same)).applied is True
+    secondary = change("HDHP-2026", "20260101", payer_order=2, end_date="20260131")
+    secondary.end_reason = "expired"
+    assert (await admin.set_coverage(secondary)).applied is True

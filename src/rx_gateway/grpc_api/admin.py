@@ -92,6 +92,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
             request.line_of_business,
             request.coverage_level,
             request.payer_order,
+            self._reference.snapshot.plans if self._reference is not None else None,
         )
         applied = await self._store.set_coverage(change, actor=actor)
         log.info("admin change", extra={"action": "set_coverage", "actor": actor})

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rx_gateway.domain import eob
 from rx_gateway.domain.claim import QUANTITY_MAX_THOUSANDTHS
-from rx_gateway.domain.errors import InvalidRequest, Unauthenticated
+from rx_gateway.domain.cob import MEDICAID
+from rx_gateway.domain.errors import InvalidRequest, PreconditionFailed, Unauthenticated
 from rx_gateway.domain.member import (
     Coverage,
     CoverageEndReason,
     OtherCoverage,
     PriorAuthorization,
 )
-from rx_gateway.domain.reference import CoverageLevel, ReferenceSnapshot
+from rx_gateway.domain.reference import CoverageLevel, Plan, ReferenceSnapshot
 from rx_gateway.domain.values import DATE_YEAR_MAX, DATE_YEAR_MIN, is_digits, parse_ccyymmdd
 from rx_gateway.service_layer.ports import EobSource
 
@@ -100,6 +101,40 @@ def purse_funding(
     )
 
 
+def coverage_conflict(
+    new: Coverage, existing: Sequence[Coverage]
+) -> InvalidRequest | PreconditionFailed | None:
+    """Why the member's stored spans (``existing``) make ``new`` a mistake, or None. A span
+    with ``new``'s plan and start is the one it replaces. Two spans of one plan may not
+    overlap (claims take the first in force: the new one would never apply); two coverages in
+    force together may not share a payer order (both would pay as that payer); Medicaid pays
+    last (as `rx-gateway load` checks)."""
+    for old in existing:
+        if (old.plan_id, old.start) == (new.plan_id, new.start):
+            continue
+        overlap = old.start <= (new.end or old.start) and new.start <= (old.end or new.start)
+        if not overlap:
+            continue
+        since = f"the member's {old.plan_id} coverage from {old.start:%Y%m%d}"
+        if old.plan_id == new.plan_id:
+            return PreconditionFailed(
+                f"start_date: overlaps {since}: end that span, or change it by its start_date"
+            )
+        medicaid_new = new.line_of_business == MEDICAID
+        if medicaid_new != (old.line_of_business == MEDICAID):
+            medicaid, other = (new, old) if medicaid_new else (old, new)
+            if medicaid.payer_order <= other.payer_order:
+                return PreconditionFailed(
+                    f"payer_order: Medicaid pays last: in force with {since}, its payer order"
+                    f" ({medicaid.payer_order}) must come after the other's ({other.payer_order})"
+                )
+        elif old.payer_order == new.payer_order:
+            return PreconditionFailed(
+                f"payer_order: {since} is payer order {old.payer_order} on these dates too"
+            )
+    return None
+
+
 def coverage_change(
     member_id: str,
     plan_id: str,
@@ -110,7 +145,10 @@ def coverage_change(
     line_of_business: str,
     coverage_level: str = "",
     payer_order: int = 0,
+    plans: Mapping[str, Plan] | None = None,
 ) -> CoverageChange:
+    """A coverage span as asked; with ``plans``, its line of business must be its plan's (a
+    claim is decided by the plan's, so another here would only mislead)."""
     start = required_date("start_date", start_date)
     end = optional_date("end_date", end_date)
     if end is not None and end < start:
@@ -124,6 +162,11 @@ def coverage_change(
         raise InvalidRequest("end_reason", "only with an end_date")
     if line_of_business not in LINES_OF_BUSINESS:
         raise InvalidRequest("line_of_business", f"must be one of {sorted(LINES_OF_BUSINESS)}")
+    plan = plans.get(plan_id) if plans is not None else None
+    if plan is not None and plan.line_of_business != line_of_business:
+        raise InvalidRequest(
+            "line_of_business", f"plan {plan_id} is {plan.line_of_business}, not {line_of_business}"
+        )
     if coverage_level and coverage_level not in set(CoverageLevel):
         raise InvalidRequest("coverage_level", "must be self_only or family (or empty)")
     if not 0 <= payer_order <= PAYER_ORDER_MAX:

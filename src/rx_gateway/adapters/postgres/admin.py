@@ -6,7 +6,7 @@ path's application role, which may not change members, coverage or authorization
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -14,11 +14,13 @@ import asyncpg
 
 from rx_gateway.adapters.postgres.errors import mapped_errors
 from rx_gateway.domain.errors import InvalidRequest, PreconditionFailed, UnknownReference
+from rx_gateway.domain.member import Coverage
 from rx_gateway.service_layer.admin import (
     AuthorizationGrant,
     CoverageChange,
     OtherCoverageChange,
     PurseFunding,
+    coverage_conflict,
 )
 
 
@@ -136,6 +138,22 @@ class PostgresAdmin:
     async def set_coverage(self, change: CoverageChange, *, actor: str) -> bool:
         c = change.coverage
         end_reason = c.end_reason.value if c.end_reason else None
+
+        async def against_stored(conn: Any, family_id: str) -> None:
+            """The member's spans as stored, the family locked until the change commits (two
+            changes at once would each check the other's absence)."""
+            await conn.execute("SELECT 1 FROM family WHERE family_id = $1 FOR UPDATE", family_id)
+            rows = await conn.fetch(
+                "SELECT plan_id, group_id, start_date, end_date, line_of_business, payer_order"
+                " FROM coverage WHERE family_id = $1 AND member_id = $2",
+                family_id,
+                change.member_id,
+            )
+            stored = [Coverage(r[0], r[1], r[2], r[3], None, r[4], payer_order=r[5]) for r in rows]
+            conflict = coverage_conflict(c, stored)
+            if conflict is not None:
+                raise conflict
+
         await self._change(
             change.member_id,
             "member_id or plan_id",
@@ -173,6 +191,7 @@ class PostgresAdmin:
                 "coverage_level": change.coverage_level,
                 "payer_order": c.payer_order,
             },
+            check=against_stored,
         )
         return True
 
@@ -264,6 +283,7 @@ class PostgresAdmin:
         action: str,
         detail: dict[str, Any],
         unique: tuple[str, str] | None = None,
+        check: Callable[[Any, str], Awaitable[None]] | None = None,
     ) -> None:
         """One upsert of the member's family's rows and its audit row, in one transaction; an
         unknown reference is UnknownReference naming ``references``. ``unique``: a query and
@@ -279,6 +299,8 @@ class PostgresAdmin:
                     member_id,
                     "member_id",
                 )
+                if check is not None:
+                    await check(conn, family_id)
                 if unique is not None:
                     # one change of the key at a time: two families checking the same new
                     # key at once both found it free, and both took it (the admin hunt)

@@ -630,8 +630,12 @@ async def test_a_coverage_span_that_could_never_apply_or_would_pay_twice_is_refu
         assert caught.value.code().name == code, (request, caught.value.details())
         assert said in (caught.value.details() or ""), caught.value.details()
     assert await _audit_count(conn) == before
-    # the stored span itself, changed by its start date; a plan second to it
+    # the stored span itself, sent again as stored: nothing changes (applied false, no audit
+    # row); changed by its start date; a plan second to it
     same = change("COMM-HRA-2026", f"{start:%Y%m%d}", payer_order=1)
+    assert (await admin.set_coverage(same)).applied is False
+    assert await _audit_count(conn) == before
+    same.end_date, same.end_reason = "20991231", "expired"
     assert (await admin.set_coverage(same)).applied is True
     secondary = change("HDHP-2026", "20260101", payer_order=2, end_date="20260131")
     secondary.end_reason = "expired"

@@ -27,6 +27,9 @@ Context = aio.ServicerContext[Any, Any]
 CloseCycles = Callable[[str, dt.date, str], Awaitable[list[settlement.Closed]]]
 
 
+UNCHANGED = "already as asked: nothing changed"
+
+
 class AdminServicer(pb_grpc.AdminServiceServicer):
     def __init__(
         self,
@@ -96,7 +99,9 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         )
         applied = await self._store.set_coverage(change, actor=actor)
         log.info("admin change", extra={"action": "set_coverage", "actor": actor})
-        return pb.AdminReply(applied=applied, actor=actor, detail="coverage span recorded")
+        return pb.AdminReply(
+            applied=applied, actor=actor, detail="coverage span recorded" if applied else UNCHANGED
+        )
 
     async def SetOtherCoverage(
         self, request: pb.OtherCoverageChange, context: Context
@@ -117,7 +122,9 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         )
         applied = await self._store.set_other_coverage(change, actor=actor)
         log.info("admin change", extra={"action": "set_other_coverage", "actor": actor})
-        return pb.AdminReply(applied=applied, actor=actor, detail="other coverage recorded")
+        return pb.AdminReply(
+            applied=applied, actor=actor, detail="other coverage recorded" if applied else UNCHANGED
+        )
 
     async def GrantPriorAuthorization(
         self, request: pb.PriorAuthorizationGrant, context: Context
@@ -135,7 +142,11 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         )
         applied = await self._store.grant_prior_authorization(grant, actor=actor)
         log.info("admin change", extra={"action": "grant_prior_authorization", "actor": actor})
-        return pb.AdminReply(applied=applied, actor=actor, detail="prior authorization recorded")
+        return pb.AdminReply(
+            applied=applied,
+            actor=actor,
+            detail="prior authorization recorded" if applied else UNCHANGED,
+        )
 
     async def _close(
         self, request: pb.CloseCyclesRequest, context: Context, kind: str

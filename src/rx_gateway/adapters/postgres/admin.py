@@ -154,7 +154,7 @@ class PostgresAdmin:
             if conflict is not None:
                 raise conflict
 
-        await self._change(
+        return await self._change(
             change.member_id,
             "member_id or plan_id",
             "INSERT INTO coverage (family_id, member_id, plan_id, group_id, start_date, end_date,"
@@ -166,7 +166,11 @@ class PostgresAdmin:
             " group_id = EXCLUDED.group_id, end_date = EXCLUDED.end_date,"
             " end_reason = EXCLUDED.end_reason,"
             " line_of_business = EXCLUDED.line_of_business,"
-            " coverage_level = EXCLUDED.coverage_level, payer_order = EXCLUDED.payer_order",
+            " coverage_level = EXCLUDED.coverage_level, payer_order = EXCLUDED.payer_order"
+            " WHERE (coverage.group_id, coverage.end_date, coverage.end_reason,"
+            " coverage.line_of_business, coverage.coverage_level, coverage.payer_order)"
+            " IS DISTINCT FROM (EXCLUDED.group_id, EXCLUDED.end_date, EXCLUDED.end_reason,"
+            " EXCLUDED.line_of_business, EXCLUDED.coverage_level, EXCLUDED.payer_order)",
             (
                 change.member_id,
                 c.plan_id,
@@ -193,11 +197,10 @@ class PostgresAdmin:
             },
             check=against_stored,
         )
-        return True
 
     async def set_other_coverage(self, change: OtherCoverageChange, *, actor: str) -> bool:
         o = change.coverage
-        await self._change(
+        return await self._change(
             change.member_id,
             "member_id",
             "INSERT INTO other_coverage (family_id, member_id, payer_order, payer_name, bin, pcn,"
@@ -207,7 +210,13 @@ class PostgresAdmin:
             " payer_order = EXCLUDED.payer_order, payer_name = EXCLUDED.payer_name,"
             " group_id = EXCLUDED.group_id, cardholder_id = EXCLUDED.cardholder_id,"
             " person_code = EXCLUDED.person_code, help_desk_phone = EXCLUDED.help_desk_phone,"
-            " end_date = EXCLUDED.end_date",
+            " end_date = EXCLUDED.end_date"
+            " WHERE (other_coverage.payer_order, other_coverage.payer_name,"
+            " other_coverage.group_id, other_coverage.cardholder_id, other_coverage.person_code,"
+            " other_coverage.help_desk_phone, other_coverage.end_date)"
+            " IS DISTINCT FROM (EXCLUDED.payer_order, EXCLUDED.payer_name, EXCLUDED.group_id,"
+            " EXCLUDED.cardholder_id, EXCLUDED.person_code, EXCLUDED.help_desk_phone,"
+            " EXCLUDED.end_date)",
             (
                 change.member_id,
                 o.payer_order,
@@ -234,11 +243,10 @@ class PostgresAdmin:
                 "end_date": o.end.isoformat() if o.end else None,
             },
         )
-        return True
 
     async def grant_prior_authorization(self, grant: AuthorizationGrant, *, actor: str) -> bool:
         pa = grant.authorization
-        await self._change(
+        return await self._change(
             grant.member_id,
             "member_id",
             "INSERT INTO prior_authorization (family_id, pa_number, member_id, ndc, drug_group,"
@@ -247,7 +255,12 @@ class PostgresAdmin:
             " ON CONFLICT (family_id, pa_number) DO UPDATE SET member_id = EXCLUDED.member_id,"
             " ndc = EXCLUDED.ndc, drug_group = EXCLUDED.drug_group,"
             " start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date,"
-            " quantity_thousandths = EXCLUDED.quantity_thousandths",
+            " quantity_thousandths = EXCLUDED.quantity_thousandths"
+            " WHERE (prior_authorization.member_id, prior_authorization.ndc,"
+            " prior_authorization.drug_group, prior_authorization.start_date,"
+            " prior_authorization.end_date, prior_authorization.quantity_thousandths)"
+            " IS DISTINCT FROM (EXCLUDED.member_id, EXCLUDED.ndc, EXCLUDED.drug_group,"
+            " EXCLUDED.start_date, EXCLUDED.end_date, EXCLUDED.quantity_thousandths)",
             (
                 pa.number,
                 grant.member_id,
@@ -270,7 +283,6 @@ class PostgresAdmin:
             },
             unique=("SELECT family_id FROM prior_authorization WHERE pa_number = $1", pa.number),
         )
-        return True
 
     async def _change(
         self,
@@ -284,9 +296,10 @@ class PostgresAdmin:
         detail: dict[str, Any],
         unique: tuple[str, str] | None = None,
         check: Callable[[Any, str], Awaitable[None]] | None = None,
-    ) -> None:
-        """One upsert of the member's family's rows and its audit row, in one transaction; an
-        unknown reference is UnknownReference naming ``references``. ``unique``: a query and
+    ) -> bool:
+        """One upsert of the member's family's rows and its audit row, in one transaction
+        (False, and nothing written: the rows were already as asked); an unknown reference is
+        UnknownReference naming ``references``. ``unique``: a query and
         key that must not already belong to another family."""
         with _references(references):
             async with (
@@ -313,7 +326,9 @@ class PostgresAdmin:
                         raise InvalidRequest(
                             "pa_number", "already granted to a member of another family"
                         )
-                await conn.execute(statement, family_id, *arguments)
+                status = await conn.execute(statement, family_id, *arguments)
+                if status == "INSERT 0 0":  # sent again as stored: nothing changes, no row
+                    return False
                 await conn.execute(
                     "INSERT INTO audit_log (family_id, actor, action, outcome, detail)"
                     " VALUES ($1, $2, $3, 'ok', $4)",
@@ -322,3 +337,4 @@ class PostgresAdmin:
                     action,
                     detail,
                 )
+                return True

@@ -336,6 +336,18 @@ async def test_payer_order_and_other_coverage_change_the_next_claim(
             "member_id",
             "NOT_FOUND",
         ),
+        # an unknown plan is named as such (it was "unknown member_id or plan_id")
+        (
+            admin_pb.CoverageChange(
+                member_id="NOBODY",
+                plan_id="NO-SUCH-PLAN",
+                group_id="G",
+                start_date="20260101",
+                line_of_business="COMMERCIAL",
+            ),
+            "unknown plan_id 'NO-SUCH-PLAN'",
+            "NOT_FOUND",
+        ),
         (
             admin_pb.PriorAuthorizationGrant(
                 pa_number="X", member_id="M1", ndc="1", start_date="20260101", end_date="20260201"

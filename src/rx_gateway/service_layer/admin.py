@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from rx_gateway.domain import eob
 from rx_gateway.domain.claim import QUANTITY_MAX_THOUSANDTHS
 from rx_gateway.domain.cob import MEDICAID
-from rx_gateway.domain.errors import InvalidRequest, PreconditionFailed, Unauthenticated
+from rx_gateway.domain.errors import (
+    InvalidRequest,
+    PreconditionFailed,
+    Unauthenticated,
+    UnknownReference,
+)
 from rx_gateway.domain.member import (
     Coverage,
     CoverageEndReason,
@@ -171,7 +176,7 @@ def coverage_change(
         raise InvalidRequest("coverage_level", "must be self_only or family (or empty)")
     if not 0 <= payer_order <= PAYER_ORDER_MAX:
         raise InvalidRequest("payer_order", f"must be 1-{PAYER_ORDER_MAX} (0: primary)")
-    return CoverageChange(
+    change = CoverageChange(
         identifier("member_id", member_id),
         Coverage(
             identifier("plan_id", plan_id),
@@ -184,6 +189,9 @@ def coverage_change(
         ),
         coverage_level or None,
     )
+    if plans is not None and plan is None:  # the fields first, as for a known plan
+        raise UnknownReference(f"unknown plan_id {plan_id!r}: no loaded plan has it")
+    return change
 
 
 def _field_text(

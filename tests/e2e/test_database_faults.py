@@ -215,9 +215,14 @@ async def test_a_database_that_refuses_connections_is_unavailable_and_health_fol
     limits = replace(
         TEST_SETTINGS.pool, size_min=2, size_max=4, acquire_timeout_s=0.5, command_timeout_s=2.0
     )
-    app = await build_app(replace(TEST_SETTINGS, pool=limits, reference_poll_s=0.2), dsn)
-    # the database's connections are refused while this one, to another, changes it
+    # the database's connections are refused while this one, to another, changes it (opened
+    # first: a gateway built and never stopped kept a CI run's pytest from exiting)
     admin = await asyncpg.connect(dsn, database="postgres")
+    try:
+        app = await build_app(replace(TEST_SETTINGS, pool=limits, reference_poll_s=0.2), dsn)
+    except BaseException:
+        await admin.close()
+        raise
     numbers = iter(range(9_300_000, 9_300_100))
 
     def claim() -> Any:

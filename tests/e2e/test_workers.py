@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -93,20 +94,40 @@ async def test_the_workers_stdout_reaches_the_parents_and_does_not_block_them(
         while not line.startswith(b"rx-gateway listening"):
             line = await asyncio.to_thread(server.stdout.readline)
             assert line, server.communicate()[1].decode()[-3000:]
+        # the parent's stdout read as it comes (the workers' spans pass through it)
+        passed: list[bytes] = []
+        said: list[bytes] = []
+        stdout, stderr = server.stdout, server.stderr
+        assert stderr is not None
+        readers = [
+            threading.Thread(target=lambda: passed.extend(iter(stdout.readline, b""))),
+            threading.Thread(target=lambda: said.extend(iter(stderr.readline, b""))),
+        ]
+        for reader in readers:
+            reader.start()
         member = fixtures["members"]["commercial_single"]
         async with GatewayClient(f"127.0.0.1:{port}") as client:
             for _ in range(3):
                 request = generic_fill(fixtures, member, rx_number(), "20261112")
                 assert (await client.submit(request)).transaction_response_status in "PR"
-        await asyncio.sleep(3)  # the batch processor exports every 0.5 s (above)
+        # the batch processor exports every 0.5 s (above): the claims' spans arrive while the
+        # service runs (waiting a fixed 3 s and reading at exit lost them now and then)
+        for _ in range(200):
+            if b'"name": "adjudicate"' in b"".join(passed):
+                break
+            await asyncio.sleep(0.1)
         began = time.monotonic()
         server.send_signal(signal.SIGTERM)
-        out, errors = await asyncio.to_thread(server.communicate, timeout=60)
+        await asyncio.to_thread(server.wait, 60)
         took = time.monotonic() - began
+        for reader in readers:
+            await asyncio.to_thread(reader.join, 10)
+        errors = b"".join(said)
     finally:
         if server.returncode is None:
             server.kill()
             server.communicate()
+    out = b"".join(passed)
     assert server.returncode == 0, errors
     assert took < 15, took  # the drain (5 s), not the 30 s an exporter blocked on a pipe took
     assert b'"name": "adjudicate"' in out, out[-2000:]

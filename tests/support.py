@@ -31,16 +31,24 @@ TEST_SETTINGS = replace(
 
 
 def generic_fill(
-    fixtures: dict[str, Any], member: dict[str, Any], rx_number: int, date_of_service: str
+    fixtures: dict[str, Any],
+    member: dict[str, Any],
+    rx_number: int,
+    date_of_service: str,
+    *,
+    drug: str = "generic",
+    **claim: Any,
 ) -> pb.ClaimRequest:
-    """The tests' plain claim: the fixture generic at the preferred pharmacy, 30 days."""
+    """The tests' plain claim: a fixture drug (the generic unless named) at the preferred
+    pharmacy, 30 days; ``claim``: claim_request's other arguments (quantity, U&C ...)."""
     return claim_request(
         fixtures,
         member,
-        fixtures["drugs"]["generic"],
+        fixtures["drugs"][drug],
         pharmacy=fixtures["pharmacies"]["preferred"],
         rx_number=rx_number,
         date_of_service=date_of_service,
+        **claim,
     )
 
 

@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from rx_gateway.adapters.files.settlement_files import DirectoryFiles, writable_directory
@@ -33,28 +34,34 @@ from rx_gateway.service_layer import settlement
 Outcome = tuple[str, list[settlement.Closed] | str]
 
 
-async def _close(
-    dsn: str,
-    limits: PoolLimits,
-    kind: str,
-    through: dt.date,
-    out: Path,
-    today: dt.date | None,
-    actor: str,
-) -> Outcome:
+@dataclass(frozen=True, slots=True)
+class CloseJob:
+    """One close for the worker (pickled to it): of ``kind`` (settle or invoice) through a
+    date, files under ``out``, the business date pinned or not, audited as ``actor``."""
+
+    dsn: str
+    limits: PoolLimits
+    kind: str
+    through: dt.date
+    out: Path
+    today: dt.date | None
+    actor: str
+
+
+async def _close(job: CloseJob) -> Outcome:
     try:
-        writable_directory(out)  # before anything is committed, as the CLI checks it
-        pool = await create_pool(dsn, limits)
+        writable_directory(job.out)  # before anything is committed, as the CLI checks it
+        pool = await create_pool(job.dsn, job.limits)
         try:
             snapshot = await PostgresReferenceLoader(pool).load_snapshot()
-            use = settlement.settle if kind == "settle" else settlement.invoice
+            use = settlement.settle if job.kind == "settle" else settlement.invoice
             plans = list(snapshot.plans.values())
             closed = await use(
-                PostgresSettlement(pool, actor=actor),
-                DirectoryFiles(out),
+                PostgresSettlement(pool, actor=job.actor),
+                DirectoryFiles(job.out),
                 plans,
-                through,
-                today=today,
+                job.through,
+                today=job.today,
             )
         finally:
             await pool.close()
@@ -69,17 +76,9 @@ async def _close(
     return "ok", closed
 
 
-def close_cycles(
-    dsn: str,
-    limits: PoolLimits,
-    kind: str,
-    through: dt.date,
-    out: Path,
-    today: dt.date | None,
-    actor: str,
-) -> Outcome:
+def close_cycles(job: CloseJob) -> Outcome:
     """The worker's entry point (a new interpreter: spawned, not forked)."""
-    return asyncio.run(_close(dsn, limits, kind, through, out, today, actor))
+    return asyncio.run(_close(job))
 
 
 class WorkerCloser:
@@ -98,17 +97,10 @@ class WorkerCloser:
 
     async def __call__(self, kind: str, through: dt.date, actor: str) -> list[settlement.Closed]:
         loop = asyncio.get_running_loop()
-        status, result = await loop.run_in_executor(
-            self._executor,
-            close_cycles,
-            self._dsn,
-            self._limits,
-            kind,
-            through,
-            self._out,
-            self._business_date,
-            actor,
+        job = CloseJob(
+            self._dsn, self._limits, kind, through, self._out, self._business_date, actor
         )
+        status, result = await loop.run_in_executor(self._executor, close_cycles, job)
         if status == "ok" and isinstance(result, list):
             return result
         if status == "storage":

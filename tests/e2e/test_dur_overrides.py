@@ -12,8 +12,8 @@ import pytest
 from rx_gateway.client import GatewayClient, reversal_for
 from rx_gateway.ncpdp.codec import Segment, decode_response, encode
 from rx_gateway.tools.synthetic import active_members
-from rx_gateway.tools.synthetic.claims import claim_request
 from rx_gateway.v1 import claims_pb2 as pb
+from tests.support import generic_fill
 from tests.support_d0 import request_transmission
 
 
@@ -25,14 +25,7 @@ def people(dataset: tuple[Path, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _fill(fixtures: dict[str, Any], member: dict[str, Any], drug: str, rx: int, day: str) -> Any:
-    return claim_request(
-        fixtures,
-        member,
-        fixtures["drugs"][drug],
-        pharmacy=fixtures["pharmacies"]["preferred"],
-        rx_number=rx,
-        date_of_service=day,
-    )
+    return generic_fill(fixtures, member, rx, day, drug=drug)
 
 
 async def _raw(client: GatewayClient, request: pb.ClaimRequest) -> tuple[str, list[str], Any]:

@@ -39,17 +39,12 @@ from rx_gateway.ncpdp.codec import (
     encode,
 )
 from rx_gateway.v1 import claims_pb2 as pb
-from tests.support import commercial_subscribers
+from tests.support import commercial_subscribers, generic_fill
 from tests.support_d0 import (
     eligibility_transmission,
     request_transmission,
     reversal_transmission,
 )
-
-try:  # where the synthetic-data helpers live now (they were in rx_gateway.data)
-    from rx_gateway.tools.synthetic.claims import claim_request
-except ImportError:
-    from rx_gateway.data.claims import claim_request
 
 # CI runs 150 examples per door; RX_GATEWAY_FUZZ_EXAMPLES runs longer by hand (each door's
 # run must still end within TIME_BUDGET_S).
@@ -86,14 +81,7 @@ def members(dataset: tuple[Path, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _claim(fixtures: dict[str, Any], member: dict[str, Any], rx: int, drug: str) -> pb.ClaimRequest:
-    return claim_request(
-        fixtures,
-        member,
-        fixtures["drugs"][drug],
-        pharmacy=fixtures["pharmacies"]["preferred"],
-        rx_number=rx,
-        date_of_service=DAY,
-    )
+    return generic_fill(fixtures, member, rx, DAY, drug=drug)
 
 
 def _eligibility(fixtures: dict[str, Any], member: dict[str, Any]) -> pb.EligibilityRequest:

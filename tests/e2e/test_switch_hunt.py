@@ -20,9 +20,8 @@ import asyncpg
 import pytest
 
 from rx_gateway.client import GatewayClient
-from rx_gateway.tools.synthetic.claims import claim_request
 from rx_gateway.v1 import claims_pb2 as pb
-from tests.support import commercial_subscribers
+from tests.support import commercial_subscribers, generic_fill
 
 FS, GS, RS = "\x1c", "\x1d", "\x1e"
 DAY = "20261104"
@@ -133,15 +132,15 @@ def _message(transaction: dict[str, list[tuple[str, str]]]) -> str:
 
 
 def _fill(fixtures: dict[str, Any], member: dict[str, Any], rx: int, drug: str, **kw: Any) -> Any:
-    return claim_request(
-        fixtures,
-        member,
-        fixtures["drugs"][drug],
-        pharmacy=fixtures["pharmacies"]["preferred"],
-        rx_number=rx,
-        date_of_service=DAY,
-        **kw,
-    )
+    return generic_fill(fixtures, member, rx, DAY, drug=drug, **kw)
+
+
+async def _answer(
+    client: GatewayClient, request: pb.ClaimRequest, group: str, code: str = "B1"
+) -> dict[str, list[tuple[str, str]]]:
+    """The one transaction's answer to ``group`` sent alone for ``request``'s header."""
+    _, (answer,) = _parse(await client.transmit(_transmission(request, [group], code)))
+    return answer
 
 
 async def _claims_under(conn: asyncpg.Connection, rx: str) -> int:
@@ -214,7 +213,7 @@ async def test_a_field_or_segment_sent_twice_is_r8_naming_it_and_writes_nothing(
     else:
         i = request.insurance
         group = _segment("04", f"C2{i.cardholder_id}", "C3001") + _claim_group(request)
-    _, (answer,) = _parse(await client.transmit(_transmission(request, [group])))
+    answer = await _answer(client, request, group)
     assert _values(answer, "21", "AN") == ["R"], answer
     assert _values(answer, "21", "FB") == ["R8"], answer
     name = twice.split(" ")[1]
@@ -240,14 +239,14 @@ async def test_dur_counters_number_their_occurrences_and_scc_counts_answer_sg(
     ]
     for segments, claim_extra, code in cases:
         group = _claim_group(request, claim_extra=claim_extra, extra_segments=segments)
-        _, (answer,) = _parse(await client.transmit(_transmission(request, [group])))
+        answer = await _answer(client, request, group)
         assert _values(answer, "21", "FB") == [code], (segments, claim_extra, answer)
     assert await _claims_under(conn, request.claim.prescription_reference_number) == 0
     # numbered right, the same DUR/PPS occurrences are read (and the claim pays)
     group = _claim_group(
         request, extra_segments=(_segment("08", "7E1", "E4ER", "E5M0", "E61B", "7E2", "E4DD"),)
     )
-    _, (answer,) = _parse(await client.transmit(_transmission(request, [group])))
+    answer = await _answer(client, request, group)
     assert _values(answer, "21", "AN") == ["P"], answer
 
 
@@ -263,7 +262,7 @@ async def test_b3_corrects_the_ndc_of_the_paid_claim(
     one claim segment names the new product; the paid claim is found by its key."""
     wrong = _fill(fixtures, members[3], rx_number(), "generic")
     rx = wrong.claim.prescription_reference_number
-    _, (paid,) = _parse(await client.transmit(_transmission(wrong, [_claim_group(wrong)])))
+    paid = await _answer(client, wrong, _claim_group(wrong))
     assert _values(paid, "21", "AN") == ["P"], paid
     right = _fill(fixtures, members[3], int(rx), "generic_copay")
     data = _transmission(right, [_claim_group(right)], code="B3")
@@ -288,7 +287,7 @@ async def test_b3_corrects_the_ndc_of_the_paid_claim(
     # a B3 whose new product is unknown answers 54 (the billing leg), not 84, and the
     # corrected claim stays paid
     unknown = _claim_group(right, ndc="99999999999")
-    _, (refused,) = _parse(await client.transmit(_transmission(right, [unknown], code="B3")))
+    refused = await _answer(client, right, unknown, "B3")
     assert _values(refused, "21", "FB") == ["54"], refused
     assert await _claims_under(conn, rx) == 2
 
@@ -302,7 +301,7 @@ async def test_a_claim_paid_at_usual_and_customary_says_copay_basis_03_at_both_d
     """ncpdp-d0.md 5.3: when the U&C wins, 347-HJ is 03 (usual and customary/prorated)."""
     member = members[4]
     below = _fill(fixtures, member, rx_number(), "generic_copay", usual_and_customary_cents=150)
-    _, (raw,) = _parse(await client.transmit(_transmission(below, [_claim_group(below)])))
+    raw = await _answer(client, below, _claim_group(below))
     assert _values(raw, "21", "AN") == ["P"], raw
     assert _values(raw, "23", "FM") == ["04"] and _values(raw, "23", "HJ") == ["03"], raw
     structured = await client.submit(  # another member: the same fill again would be 79
@@ -313,7 +312,7 @@ async def test_a_claim_paid_at_usual_and_customary_says_copay_basis_03_at_both_d
     assert structured.pricing.basis_of_calculation_copay == "03"
     # priced on the contract: no 347-HJ
     priced = _fill(fixtures, member, rx_number(), "generic")
-    _, (contract,) = _parse(await client.transmit(_transmission(priced, [_claim_group(priced)])))
+    contract = await _answer(client, priced, _claim_group(priced))
     assert _values(contract, "21", "AN") == ["P"], contract
     assert _values(contract, "23", "FM") != ["04"] and _values(contract, "23", "HJ") == []
 
@@ -328,7 +327,7 @@ async def test_procedure_modifiers_repeat_and_a_switchs_own_fields_are_read_past
     switch's own, ncpdp-d0.md 1.2) is read past, twice or not: neither is a field sent twice."""
     request = _fill(fixtures, members[5], rx_number(), "generic")
     group = _claim_group(request, claim_extra=("SE2", "ER25", "ER59", "**A", "**B"))
-    _, (answer,) = _parse(await client.transmit(_transmission(request, [group])))
+    answer = await _answer(client, request, group)
     assert _values(answer, "21", "AN") == ["P"], answer
 
 
@@ -373,12 +372,12 @@ async def test_a_reject_about_one_repetition_names_it_546_4f(
     ]
     for segments, claim_extra, code in cases:
         group = _claim_group(request, claim_extra=claim_extra, extra_segments=segments)
-        _, (answer,) = _parse(await client.transmit(_transmission(request, [group])))
+        answer = await _answer(client, request, group)
         status = [f for f in answer["21"] if f[0] in {"FA", "FB", "4F"}]
         assert status == [("FA", "1"), ("FB", code), ("4F", "2")], (code, answer["21"])
     # a reject about no repetition carries no 546-4F
     group = _claim_group(request, claim_extra=("D7" + "1" * 11,))
-    _, (answer,) = _parse(await client.transmit(_transmission(request, [group])))
+    answer = await _answer(client, request, group)
     assert [f for f in answer["21"] if f[0] == "4F"] == [], answer["21"]
 
 
@@ -407,7 +406,7 @@ async def test_a_missing_segment_or_required_number_says_it_is_missing(
     request = _fill(fixtures, members[6], rx_number(), "generic")
     kind, name = drop.split(" ")
     group = _claim_group(request, without=(f"AM{name}" if kind == "segment" else name,))
-    _, (answer,) = _parse(await client.transmit(_transmission(request, [group])))
+    answer = await _answer(client, request, group)
     assert _values(answer, "21", "FB") == [code], answer
     assert said in _message(answer), _message(answer)
     assert await _claims_under(conn, request.claim.prescription_reference_number) == 0

@@ -29,13 +29,8 @@ from rx_gateway.ncpdp.codec import (
 )
 from rx_gateway.ncpdp.responses import PRICING_FIELDS
 from rx_gateway.v1 import claims_pb2 as pb
-from tests.support import commercial_subscribers
+from tests.support import commercial_subscribers, generic_fill
 from tests.support_d0 import request_transmission
-
-try:  # where the synthetic-data helpers live now (they were in rx_gateway.data)
-    from rx_gateway.tools.synthetic.claims import claim_request
-except ImportError:
-    from rx_gateway.data.claims import claim_request
 
 DAY = "20261109"
 DAY_DATE = dt.date(2026, 11, 9)
@@ -51,14 +46,7 @@ def members(dataset: tuple[Path, dict[str, Any]]) -> list[dict[str, Any]]:
 def _fill(
     fixtures: dict[str, Any], member: dict[str, Any], rx: int, drug: str = "generic"
 ) -> pb.ClaimRequest:
-    return claim_request(
-        fixtures,
-        member,
-        fixtures["drugs"][drug],
-        pharmacy=fixtures["pharmacies"]["preferred"],
-        rx_number=rx,
-        date_of_service=DAY,
-    )
+    return generic_fill(fixtures, member, rx, DAY, drug=drug)
 
 
 def _with_field(

@@ -638,7 +638,7 @@ async def test_an_admin_close_into_a_directory_it_cannot_write_commits_nothing(
     """The admin Settle/Invoice worker closed the cycles, then failed to write the files
     (FAILED_PRECONDITION after the commit: a retry closed another cycle). It checks the
     directory first, as the commands do: nothing is closed."""
-    from rx_gateway.settlement_worker import close_cycles
+    from rx_gateway.settlement_worker import CloseJob, close_cycles
 
     _, client = gateway
     paid = await client.submit(_claim(fixtures, "part_d", "generic_copay", "preferred"))
@@ -650,7 +650,8 @@ async def test_an_admin_close_into_a_directory_it_cannot_write_commits_nothing(
     for kind, table in (("settle", "pay_cycle"), ("invoice", "billing_cycle")):
         before = await db.fetchval(f"SELECT count(*) FROM {table}")
         status, result = await asyncio.to_thread(
-            close_cycles, dsn, limits, kind, through, blocker / "settlement", through, "ops"
+            close_cycles,
+            CloseJob(dsn, limits, kind, through, blocker / "settlement", through, "ops"),
         )
         assert status == "precondition" and "cannot be written" in str(result), result
         assert await db.fetchval(f"SELECT count(*) FROM {table}") == before

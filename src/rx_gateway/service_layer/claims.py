@@ -424,15 +424,7 @@ class ClaimProcessor:
         self, request: EligibilityRequest, deadline: float | None
     ) -> MemberLookup:
         async with self._store.session(deadline=deadline) as store:
-            return await _matched_member(
-                store,
-                request.cardholder_id,
-                request.person_code,
-                request.date_of_birth,
-                request.gender_code,
-                request.service_date,
-                "",
-            )
+            return await _claim_lookup(store, request, "")
 
 
 async def _rebilled_already(
@@ -452,8 +444,11 @@ async def _rebilled_already(
     return await _duplicate_recorded(store, "B3", claim, existing, family_id)
 
 
-async def _claim_lookup(store: MemberReader, request: ClaimRequest, claim_key: str) -> MemberLookup:
-    """A claim's member read (``claim_key`` the stored claim to look for; empty: none)."""
+async def _claim_lookup(
+    store: MemberReader, request: ClaimRequest | EligibilityRequest, claim_key: str
+) -> MemberLookup:
+    """A claim's (or an E1's) member read (``claim_key`` the stored claim to look for; empty:
+    none)."""
     return await _matched_member(
         store,
         request.cardholder_id,

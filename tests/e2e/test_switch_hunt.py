@@ -192,7 +192,13 @@ async def test_a_byte_past_ascii_rejects_its_own_transaction_and_the_header_is_e
 
 @pytest.mark.parametrize(
     "twice",
-    ["field D7", "field D5", "segment 11", "segment 04 in the transaction too"],
+    [
+        "field D7",
+        "field D5",
+        "segment 11",
+        "segment 04 in the transaction too",
+        "segment 04 twice at the transmission level",
+    ],
 )
 async def test_a_field_or_segment_sent_twice_is_r8_naming_it_and_writes_nothing(
     client: GatewayClient,
@@ -210,14 +216,27 @@ async def test_a_field_or_segment_sent_twice_is_r8_naming_it_and_writes_nothing(
         group = _claim_group(request, claim_extra=("D590",))
     elif twice == "segment 11":
         group = _claim_group(request) + _segment("11", "D9999{")
-    else:
+    elif twice == "segment 04 in the transaction too":
         i = request.insurance
         group = _segment("04", f"C2{i.cardholder_id}", "C3001") + _claim_group(request)
-    answer = await _answer(client, request, group)
+    else:
+        group = _claim_group(request)
+    if twice.endswith("at the transmission level"):
+        data = _transmission(request, [group]).decode("latin-1")
+        level = data[56 : data.index(GS)]  # the header's 56 bytes, then AM04 up to the group
+        _, (answer,) = _parse(await client.transmit((data[:56] + level + data[56:]).encode()))
+    else:
+        answer = await _answer(client, request, group)
     assert _values(answer, "21", "AN") == ["R"], answer
     assert _values(answer, "21", "FB") == ["R8"], answer
     name = twice.split(" ")[1]
     assert name in _message(answer) and "twice" in _message(answer), _message(answer)
+    where = {
+        "segment 04 in the transaction too": "(at the transmission level and in transaction 1)",
+        "segment 04 twice at the transmission level": "(at the transmission level)",
+        "segment 11": "(in transaction 1)",
+    }
+    assert where.get(twice, "") in _message(answer), _message(answer)
     assert await _claims_under(conn, request.claim.prescription_reference_number) == 0
 
 

@@ -375,9 +375,9 @@ def check_structure(transmission: Transmission, index: int) -> None:
     field that may occur once sent twice in a segment the gateway reads (which value the
     pharmacy meant cannot be told). Each is R8 for this transaction alone (FieldProblem),
     naming what is wrong; its neighbours are answered as if it were not there."""
-    groups = [("the transmission level", transmission.segments)]
+    groups = [("at the transmission level", transmission.segments)]
     if 0 <= index < len(transmission.transactions):
-        groups.append((f"transaction {index + 1}", transmission.transactions[index]))
+        groups.append((f"in transaction {index + 1}", transmission.transactions[index]))
     seen: dict[str, str] = {}
     for where, segments in groups:
         for segment in segments:
@@ -392,7 +392,9 @@ def check_structure(transmission: Transmission, index: int) -> None:
             if segment_id not in _REQUEST_SEGMENTS:
                 continue
             if segment_id in seen:
-                msg = f"segment {segment_id} is sent twice ({seen[segment_id]} and {where})"
+                first = seen[segment_id]
+                both = where if first == where else f"{first} and {where}"
+                msg = f"segment {segment_id} is sent twice ({both})"
                 raise FieldProblem(RejectCode.SYNTAX_ERROR, msg)
             seen[segment_id] = where
             if segment_id in _GROUPS and (repeated := _repeated_field(segment)) is not None:

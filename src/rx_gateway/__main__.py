@@ -1,5 +1,5 @@
 import sys
 
-from rx_gateway.cli import main
+from rx_gateway.launch import main
 
 sys.exit(main())

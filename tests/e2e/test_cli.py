@@ -761,3 +761,48 @@ def test_a_database_url_of_several_hosts_is_taken() -> None:
         "postgres://u@db/rx?port=5433",
     ):
         assert Settings.from_env({"RX_GATEWAY_DATABASE_URL": url}).database_url == url
+
+
+# Ctrl-C arriving while the command's modules are still being imported (grpc, asyncpg and
+# protobuf take a noticeable fraction of a second): the import is made to raise the
+# KeyboardInterrupt a Ctrl-C raises there, at its start, deterministically.
+_INTERRUPTED_IMPORT = """
+import sys
+
+class Interrupted:
+    def find_spec(self, name, path=None, target=None):
+        if name == "rx_gateway.cli":
+            raise KeyboardInterrupt
+        return None
+
+sys.meta_path.insert(0, Interrupted())
+{run}
+"""
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        "import runpy; runpy.run_module('rx_gateway', run_name='__main__')",  # python -m
+        "from rx_gateway.launch import main; sys.exit(main())",  # the console script's
+    ],
+)
+def test_ctrl_c_while_the_command_is_importing_is_interrupted_not_a_traceback(run: str) -> None:
+    """It printed Python's traceback of the import it stopped."""
+    result = subprocess.run(
+        [sys.executable, "-c", _INTERRUPTED_IMPORT.format(run=run), "ncpdp", "decode"],
+        capture_output=True, text=True, input="", timeout=60, env=_env(), check=False,
+    )  # fmt: skip
+    assert (result.returncode, result.stderr) == (130, "interrupted\n"), result.stderr
+
+
+def test_ctrl_c_while_a_command_waits_is_interrupted_not_a_traceback() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rx_gateway", "ncpdp", "decode"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=_env(),
+    )  # fmt: skip
+    time.sleep(3)  # its imports done, it reads stdin, which stays open
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert (process.returncode, stderr) == (130, "interrupted\n"), stderr

@@ -170,6 +170,34 @@ class AdminClient(_Channel):
             admin_pb2.AlertsRequest(limit=limit), timeout=self.timeout_s, metadata=self._metadata
         )
 
+    async def export_eob(
+        self, member_id: str, date_from: str = "", date_to: str = ""
+    ) -> admin_pb2.ExportEobReply:
+        request = admin_pb2.ExportEobRequest(
+            member_id=member_id, date_from=date_from, date_to=date_to
+        )
+        return await self._stub.ExportEob(request, timeout=self.timeout_s, metadata=self._metadata)
+
+    async def enroll(
+        self, content: bytes, name: str = "", *, timeout_s: float = 300.0
+    ) -> admin_pb2.EnrollReply:
+        """Apply an 834 file (a large one takes a while to validate)."""
+        return await self._stub.Enroll(
+            admin_pb2.EnrollRequest(content=content, name=name),
+            timeout=timeout_s,
+            metadata=self._metadata,
+        )
+
+    async def acknowledge(
+        self, content: bytes, name: str = "", *, timeout_s: float = 300.0
+    ) -> admin_pb2.AcknowledgeReply:
+        """An 834 file's 999, changing nothing."""
+        return await self._stub.Acknowledge(
+            admin_pb2.EnrollRequest(content=content, name=name),
+            timeout=timeout_s,
+            metadata=self._metadata,
+        )
+
 
 def reversal_for(claim: pb.ClaimRequest) -> pb.ReversalRequest:
     """The B2 that reverses a B1: same header and prescription fill."""

@@ -20,7 +20,7 @@ from rx_gateway.adapters.postgres.database import init_connection
 from rx_gateway.adapters.postgres.enrollment import PostgresEnrollment
 from rx_gateway.adapters.postgres.reference_loader import PostgresReferenceLoader
 from rx_gateway.bootstrap import App
-from rx_gateway.client import GatewayClient
+from rx_gateway.client import AdminClient, GatewayClient
 from rx_gateway.domain.enrollment import EnrollmentOutcome
 from rx_gateway.domain.errors import InvalidRequest
 from rx_gateway.service_layer import enrollment
@@ -30,6 +30,7 @@ from rx_gateway.v1 import claims_pb2 as pb
 from tests.e2e.test_cli import _env, _one_line_error, _run
 from tests.support import ADMIN_OPERATOR, ADMIN_TOKEN, generic_fill
 from tests.support_834 import coverage, interchange, member
+from tests.support_x12 import x12_errors
 
 COMMERCIAL, HDHP, MEDICAID = "COMM-HRA-2026", "HDHP-2026", "MEDICAID-2026"
 
@@ -405,3 +406,89 @@ async def test_a_file_applied_before_its_data_was_escaped_in_the_digest_is_still
     other = piped.replace(f"{first_name}*B", f"{first_name}*C")
     with pytest.raises(InvalidRequest, match="ISA13 000000007 from sender E834ESC was already"):
         await _enroll(loaded_dsn, other)
+
+
+async def test_acknowledge_answers_a_999_and_changes_nothing(
+    app: App, conn: asyncpg.Connection
+) -> None:
+    """Acknowledge through the admin interface: a conforming file's 999 accepts it, a file
+    with a bad date rejects it naming DMG02, neither changes a member or an audit row, and
+    each 999 has its own interchange control number (the 835s' sequence)."""
+    good = interchange(
+        member("E834K0001", group="EMP2-FT", lines=coverage(COMMERCIAL, begin="20260101")),
+        sender="E834ACK", control=1,
+    )  # fmt: skip
+    bad = good.replace("DMG*D8*19800101*F", "DMG*D8*19801301*F")
+    assert bad != good
+    metadata = (("authorization", f"Bearer {ADMIN_TOKEN}"),)
+    tables = ("member", "coverage", "enrollment_file", "audit_log")
+    before = [await _count(conn, t) for t in tables]
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.admin_port}") as channel:
+        stub = admin_pb2_grpc.AdminServiceStub(channel)
+        accepted = await stub.Acknowledge(
+            admin_pb.EnrollRequest(content=good.encode(), name="good.834"), metadata=metadata
+        )
+    async with AdminClient(f"127.0.0.1:{app.admin_port}", token=ADMIN_TOKEN) as admin:
+        rejected = await admin.acknowledge(bad.encode(), "bad.834")
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.admin_port}") as channel:
+        stub = admin_pb2_grpc.AdminServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.Acknowledge(admin_pb.EnrollRequest(content=b"hello"), metadata=metadata)
+        assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert "not an X12 interchange" in (caught.value.details() or "")
+        with pytest.raises(grpc.aio.AioRpcError) as unauthenticated:
+            await stub.Acknowledge(admin_pb.EnrollRequest(content=good.encode()))
+        assert unauthenticated.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    assert (accepted.accepted, rejected.accepted) == (True, False)
+    assert accepted.actor == ADMIN_OPERATOR
+    good_999 = accepted.acknowledgment.decode("ascii").splitlines()
+    bad_999 = rejected.acknowledgment.decode("ascii").splitlines()
+    assert x12_errors(accepted.acknowledgment.decode()) == []
+    assert x12_errors(rejected.acknowledgment.decode()) == []
+    # addressed back: the file's receiver RXGATEWAY sends it to E834ACK
+    assert (good_999[0][35:50].strip(), good_999[0][54:69].strip()) == ("RXGATEWAY", "E834ACK")
+    assert "AK9*A*1*1*1~" in good_999 and "IK5*A~" in good_999
+    dmg = next(n for n, line in enumerate(bad_999) if line.startswith("IK3*DMG*"))
+    assert bad_999[dmg + 1] == "IK4*2*1251*8~"  # no copy of a date of birth
+    assert "AK9*R*1*1*0~" in bad_999
+    assert good_999[0][90:99] != bad_999[0][90:99]  # ISA13: one number each
+    assert [await _count(conn, t) for t in tables] == before
+
+
+async def test_enroll_ack_writes_the_999_before_applying_and_whether_or_not_it_applies(
+    loaded_dsn: str, tmp_path: Path, conn: asyncpg.Connection
+) -> None:
+    env = _env(RX_GATEWAY_DATABASE_URL=loaded_dsn)
+    good = interchange(
+        member("E834C0001", group="EMP2-FT", lines=coverage(COMMERCIAL, begin="20260101")),
+        sender="E834CLI", control=1,
+    )  # fmt: skip
+    file, ack = tmp_path / "good.834", tmp_path / "good.999"
+    file.write_text(good)
+    applied = await asyncio.to_thread(_run, "enroll", str(file), "--ack", str(ack), env=env)
+    assert applied.returncode == 0, applied.stderr
+    assert applied.stdout.splitlines()[0] == f"{ack}: 999 written, the file's structure accepted"
+    assert "applied as enrollment file" in applied.stdout
+    assert "AK9*A*1*1*1~" in ack.read_text().splitlines()
+
+    bad, bad_ack = tmp_path / "bad.834", tmp_path / "bad.999"
+    bad.write_text(good.replace("E834C0001", "E834C0002").replace("HD*021**PDG*", "HD*021**PGD*"))
+    members = await _count(conn, "member")
+    refused = await asyncio.to_thread(_run, "enroll", str(bad), "--ack", str(bad_ack), env=env)
+    assert refused.returncode == 1
+    assert refused.stdout == f"{bad_ack}: 999 written, the file's structure rejected\n"
+    assert _one_line_error(refused).startswith(f"rx-gateway: {bad}: segment ")
+    lines = bad_ack.read_text().splitlines()
+    assert any(line.startswith("IK4*3*1205*7*PGD") for line in lines), lines
+    assert x12_errors(bad_ack.read_text()) == []
+    assert await _count(conn, "member") == members
+
+    unwritable = await asyncio.to_thread(
+        _run, "enroll", str(bad), "--ack", str(tmp_path / "no" / "such.999"), env=env
+    )
+    assert "cannot write the 999" in _one_line_error(unwritable)
+    alone = await asyncio.to_thread(_run, "enroll", "--ack", str(ack), "--report", env=env)
+    assert (
+        _one_line_error(alone)
+        == "rx-gateway: enroll: --ack acknowledges an 834 file: give the file"
+    )

@@ -140,7 +140,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if command == "enroll":
         from rx_gateway.cli import enroll  # noqa: PLC0415 - only for this command
 
-        return _run(enroll.run(settings, args.file, report=args.report), settings)
+        return _run(enroll.run(settings, args.file, report=args.report, ack=args.ack), settings)
     if command == "export" and args.export_command == "eob":
         from rx_gateway.cli import export_eob  # noqa: PLC0415 - only for this command
 

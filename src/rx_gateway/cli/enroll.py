@@ -19,9 +19,14 @@ from rx_gateway.domain.money import format_cents
 ACTOR = "enroll"  # the audit log's actor for the command (the admin interface names the operator)
 
 
-async def run(settings: Settings, file: Path | None, *, report: bool) -> int:
+async def run(
+    settings: Settings, file: Path | None, *, report: bool, ack: Path | None = None
+) -> int:
     if file is None and not report:
         msg = "enroll: give an 834 file to apply, or --report"
+        raise RxGatewayError(msg)
+    if ack is not None and file is None:
+        msg = "enroll: --ack acknowledges an 834 file: give the file"
         raise RxGatewayError(msg)
     data = await asyncio.to_thread(_read, file) if file is not None else None
 
@@ -45,9 +50,15 @@ async def run(settings: Settings, file: Path | None, *, report: bool) -> int:
         try:
             store = PostgresEnrollment(pool)
             if file is not None and data is not None:
+                reader = X12EnrollmentReader()
+                if ack is not None:  # the 999 first: written whether or not the file applies
+                    answer = await enrollment.acknowledge(reader, store, data, str(file))
+                    await asyncio.to_thread(_write, ack, answer.text)
+                    verdict = "accepted" if answer.accepted else "rejected"
+                    print(f"{ack}: 999 written, the file's structure {verdict}")
                 plans = (await PostgresReferenceLoader(pool).load_snapshot()).plans
                 outcome = await enrollment.enroll(
-                    X12EnrollmentReader(), store, data, str(file), plans, actor=ACTOR
+                    reader, store, data, str(file), plans, actor=ACTOR
                 )
                 _print_outcome(outcome, str(file))
             if report:
@@ -64,6 +75,15 @@ def _read(file: Path) -> bytes:
         return file.read_bytes()
     except OSError as error:
         msg = f"{file}: cannot read it ({error.strerror or type(error).__name__})"
+        raise RxGatewayError(msg) from None
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="ascii")
+    except OSError as error:
+        why = error.strerror or type(error).__name__
+        msg = f"{path}: cannot write the 999 ({why}); nothing applied"
         raise RxGatewayError(msg) from None
 
 

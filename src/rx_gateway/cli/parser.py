@@ -124,6 +124,13 @@ def add_interop_commands(commands: Any, database_options: argparse.ArgumentParse
         action="store_true",
         help="list claims paid under coverage a later 834 re-dated (nothing changes)",
     )
+    enroll.add_argument(
+        "--ack",
+        type=Path,
+        metavar="FILE",
+        help="write the file's 999 implementation acknowledgment here first (accepted or"
+        " rejected), then apply the file",
+    )
     export = commands.add_parser("export", help="member and regulator files: CARIN EOB, Part D PDE")
     export_commands = export.add_subparsers(dest="export_command", required=True)
     eob = export_commands.add_parser(

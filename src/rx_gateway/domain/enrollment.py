@@ -295,6 +295,15 @@ class EnrollmentPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class Acknowledgment:
+    """A received file's 999 implementation acknowledgment (X12 text), and whether it accepts
+    the whole file (every functional group and the interchange envelope)."""
+
+    text: str
+    accepted: bool
+
+
+@dataclass(frozen=True, slots=True)
 class EnrollmentOutcome:
     """What applying a file did (``applied`` False: the same file was applied before, and
     nothing changed this time)."""

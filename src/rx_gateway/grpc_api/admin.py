@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import grpc
@@ -267,15 +267,30 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         log.info("admin read", extra={"action": "export_eob", "actor": actor})
         return pb.ExportEobReply(bundle=bundle, claims=claims, actor=actor)
 
-    async def Enroll(self, request: pb.EnrollRequest, context: Context) -> pb.EnrollReply:
-        actor = self._operator(context)
-        source = enrollment.source_name(request.name)
+    def _enrolling(
+        self,
+    ) -> tuple[enrollment.EnrollmentReader, enrollment.EnrollmentStore, Mapping[str, Plan]]:
         reader, store = self._enrollment_reader, self._enrollment_store
         if reader is None or store is None or self._reference is None:
             msg = "enrollment is not configured on this gateway"
             raise PreconditionFailed(msg)
+        return reader, store, self._reference.snapshot.plans
+
+    async def Acknowledge(self, request: pb.EnrollRequest, context: Context) -> pb.AcknowledgeReply:
+        actor = self._operator(context)
+        source = enrollment.source_name(request.name)
+        reader, store, _ = self._enrolling()
+        answer = await enrollment.acknowledge(reader, store, request.content, source)
+        return pb.AcknowledgeReply(
+            acknowledgment=answer.text.encode("ascii"), accepted=answer.accepted, actor=actor
+        )
+
+    async def Enroll(self, request: pb.EnrollRequest, context: Context) -> pb.EnrollReply:
+        actor = self._operator(context)
+        source = enrollment.source_name(request.name)
+        reader, store, plans = self._enrolling()
         outcome = await enrollment.enroll(
-            reader, store, request.content, source, self._reference.snapshot.plans, actor=actor
+            reader, store, request.content, source, plans, actor=actor
         )
         log.info("admin change", extra={"action": "enroll", "actor": actor})
         c = outcome.counts

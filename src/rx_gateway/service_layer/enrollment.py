@@ -11,10 +11,16 @@ to the next claim on every running gateway.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Mapping
 from typing import Protocol
 
-from rx_gateway.domain.enrollment import Enrollment, EnrollmentOutcome, ReviewItem
+from rx_gateway.domain.enrollment import (
+    Acknowledgment,
+    Enrollment,
+    EnrollmentOutcome,
+    ReviewItem,
+)
 from rx_gateway.domain.errors import InvalidRequest
 from rx_gateway.domain.reference import Plan
 
@@ -28,6 +34,12 @@ class EnrollmentReader(Protocol):
 
     def read(self, data: bytes, source: str, plans: Mapping[str, Plan]) -> Enrollment: ...
 
+    def acknowledge(
+        self, data: bytes, source: str, control_number: int, at: dt.datetime
+    ) -> Acknowledgment:
+        """The file's 999 (its structure against the implementation guide), as text."""
+        ...
+
 
 class EnrollmentStore(Protocol):
     async def apply(
@@ -35,6 +47,8 @@ class EnrollmentStore(Protocol):
     ) -> EnrollmentOutcome: ...
 
     async def review(self, limit: int) -> list[ReviewItem]: ...
+
+    async def next_control_number(self) -> int: ...
 
 
 def source_name(name: str) -> str:
@@ -61,6 +75,18 @@ async def enroll(
     # reading is CPU work (the X12 validator): off the event loop, which may serve claims
     enrollment = await asyncio.to_thread(reader.read, data, source, plans)
     return await store.apply(enrollment, plans, actor=actor)
+
+
+async def acknowledge(
+    reader: EnrollmentReader, store: EnrollmentStore, data: bytes, source: str
+) -> Acknowledgment:
+    """The 999 implementation acknowledgment of a file, changing nothing (its validation is
+    kept, so a file applied right after is not validated again)."""
+    if not data:
+        raise InvalidRequest(source, "the file is empty")
+    control_number = await store.next_control_number()
+    at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return await asyncio.to_thread(reader.acknowledge, data, source, control_number, at)
 
 
 async def review(store: EnrollmentStore, limit: int = REVIEW_ITEMS_MAX) -> list[ReviewItem]:

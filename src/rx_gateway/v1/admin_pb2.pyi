@@ -472,6 +472,34 @@ class EnrollReply(_message.Message):
 Global___EnrollReply: _TypeAlias = EnrollReply  # noqa: Y015
 
 @_typing.final
+class AcknowledgeReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACKNOWLEDGMENT_FIELD_NUMBER: _builtins.int
+    ACCEPTED_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    acknowledgment: _builtins.bytes
+    """the 999 interchange (X12 text, ASCII)"""
+    accepted: _builtins.bool
+    """every functional group accepted (AK901 A) and the envelope sound"""
+    actor: _builtins.str
+    """the operator"""
+    def __init__(
+        self,
+        *,
+        acknowledgment: _builtins.bytes = ...,
+        accepted: _builtins.bool = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "acknowledgment", b"acknowledgment", "actor", b"actor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcknowledgeReply: _TypeAlias = AcknowledgeReply  # noqa: Y015
+
+@_typing.final
 class FundPurseRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

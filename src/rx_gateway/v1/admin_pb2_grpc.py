@@ -84,6 +84,11 @@ class AdminServiceStub:
                 request_serializer=rx__gateway_dot_v1_dot_admin__pb2.EnrollRequest.SerializeToString,
                 response_deserializer=rx__gateway_dot_v1_dot_admin__pb2.EnrollReply.FromString,
                 _registered_method=True)
+        self.Acknowledge = channel.unary_unary(
+                '/rx_gateway.v1.AdminService/Acknowledge',
+                request_serializer=rx__gateway_dot_v1_dot_admin__pb2.EnrollRequest.SerializeToString,
+                response_deserializer=rx__gateway_dot_v1_dot_admin__pb2.AcknowledgeReply.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -175,6 +180,18 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Acknowledge(self, request, context):
+        """The 999 implementation acknowledgment (005010X231A1) of an 834 file, the same as
+        `rx-gateway enroll FILE --ack OUT`, changing nothing: the file's structure against its
+        implementation guide (IK3/IK4 naming each segment and element in error), one 999 per
+        functional group, a TA1 when ISA14 asks for one. Whether the file applies is Enroll's
+        answer: it also checks the file's meaning (plans, dates, cards). A file that is no X12
+        interchange has no envelope to answer: INVALID_ARGUMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -227,6 +244,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.Enroll,
                     request_deserializer=rx__gateway_dot_v1_dot_admin__pb2.EnrollRequest.FromString,
                     response_serializer=rx__gateway_dot_v1_dot_admin__pb2.EnrollReply.SerializeToString,
+            ),
+            'Acknowledge': grpc.unary_unary_rpc_method_handler(
+                    servicer.Acknowledge,
+                    request_deserializer=rx__gateway_dot_v1_dot_admin__pb2.EnrollRequest.FromString,
+                    response_serializer=rx__gateway_dot_v1_dot_admin__pb2.AcknowledgeReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -499,6 +521,33 @@ class AdminService:
             '/rx_gateway.v1.AdminService/Enroll',
             rx__gateway_dot_v1_dot_admin__pb2.EnrollRequest.SerializeToString,
             rx__gateway_dot_v1_dot_admin__pb2.EnrollReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Acknowledge(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rx_gateway.v1.AdminService/Acknowledge',
+            rx__gateway_dot_v1_dot_admin__pb2.EnrollRequest.SerializeToString,
+            rx__gateway_dot_v1_dot_admin__pb2.AcknowledgeReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -79,6 +79,14 @@ class AdminServiceStub:
     changes nothing (applied false); a different file under a used ISA13 is refused. Claims
     already paid under coverage the file re-dates are counted for review, never changed.
     """
+    Acknowledge: _grpc.UnaryUnaryMultiCallable[_admin_pb2.EnrollRequest, _admin_pb2.AcknowledgeReply]
+    """The 999 implementation acknowledgment (005010X231A1) of an 834 file, the same as
+    `rx-gateway enroll FILE --ack OUT`, changing nothing: the file's structure against its
+    implementation guide (IK3/IK4 naming each segment and element in error), one 999 per
+    functional group, a TA1 when ISA14 asks for one. Whether the file applies is Enroll's
+    answer: it also checks the file's meaning (plans, dates, cards). A file that is no X12
+    interchange has no envelope to answer: INVALID_ARGUMENT.
+    """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -125,6 +133,14 @@ class AdminServiceAsyncStub(AdminServiceStub):
     INVALID_ARGUMENT naming the segment and element, and changes nothing. The same file again
     changes nothing (applied false); a different file under a used ISA13 is refused. Claims
     already paid under coverage the file re-dates are counted for review, never changed.
+    """
+    Acknowledge: _aio.UnaryUnaryMultiCallable[_admin_pb2.EnrollRequest, _admin_pb2.AcknowledgeReply]  # type: ignore[assignment]
+    """The 999 implementation acknowledgment (005010X231A1) of an 834 file, the same as
+    `rx-gateway enroll FILE --ack OUT`, changing nothing: the file's structure against its
+    implementation guide (IK3/IK4 naming each segment and element in error), one 999 per
+    functional group, a TA1 when ISA14 asks for one. Whether the file applies is Enroll's
+    answer: it also checks the file's meaning (plans, dates, cards). A file that is no X12
+    interchange has no envelope to answer: INVALID_ARGUMENT.
     """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -229,6 +245,20 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         INVALID_ARGUMENT naming the segment and element, and changes nothing. The same file again
         changes nothing (applied false); a different file under a used ISA13 is refused. Claims
         already paid under coverage the file re-dates are counted for review, never changed.
+        """
+
+    @_abc_1.abstractmethod
+    def Acknowledge(
+        self,
+        request: _admin_pb2.EnrollRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.AcknowledgeReply, _abc.Awaitable[_admin_pb2.AcknowledgeReply]]:
+        """The 999 implementation acknowledgment (005010X231A1) of an 834 file, the same as
+        `rx-gateway enroll FILE --ack OUT`, changing nothing: the file's structure against its
+        implementation guide (IK3/IK4 naming each segment and element in error), one 999 per
+        functional group, a TA1 when ISA14 asks for one. Whether the file applies is Enroll's
+        answer: it also checks the file's meaning (plans, dates, cards). A file that is no X12
+        interchange has no envelope to answer: INVALID_ARGUMENT.
         """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -69,70 +69,82 @@ def segment(segment_id: str, *elements: str) -> str:
 class Envelope:
     """Who sends to whom, when, under which control numbers."""
 
-    sender_id: str  # ISA06 / GS02
-    receiver_id: str  # ISA08 / GS03
+    sender_id: str  # ISA06 (and GS02 unless group_sender_id)
+    receiver_id: str  # ISA08 (and GS03 unless group_receiver_id)
     produced_at: dt.datetime
     interchange_control_number: int  # ISA13 / IEA02, 1-999999999
     group_control_number: int  # GS06 / GE02
     functional_code: str  # GS01: HP for an 835
     implementation: str  # GS08: 005010X221A1
     states_implementation: bool = False  # ST03 repeats GS08 (the 834 does, the 835 does not)
+    sender_qualifier: str = "ZZ"  # ISA05
+    receiver_qualifier: str = "ZZ"  # ISA07
+    usage: str = "P"  # ISA15: P production, T test
+    group_sender_id: str = ""  # GS02, when the application's ID is not the interchange's
+    group_receiver_id: str = ""  # GS03
 
 
-def wrap(envelope: Envelope, transaction_set_id: str, body: list[str]) -> str:
-    """ISA, GS, ST, the body, SE (segments ST..SE), GE, IEA: one transaction set."""
+def interchange_header(envelope: Envelope) -> str:
+    """The ISA segment (fixed width: 106 characters with its terminator)."""
     if not 0 < envelope.interchange_control_number <= CONTROL_NUMBER_MAX:
         msg = "interchange control numbers are 1-999999999"
         raise ValueError(msg)
     at = envelope.produced_at
-    sender = text(envelope.sender_id, 15)
-    receiver = text(envelope.receiver_id, 15)
-    control = f"{envelope.interchange_control_number:09d}"
-    isa = segment(
+    return segment(
         "ISA",
         "00",
         " " * 10,
         "00",
         " " * 10,
-        "ZZ",
-        f"{sender:<15}",
-        "ZZ",
-        f"{receiver:<15}",
+        f"{text(envelope.sender_qualifier, 2) or 'ZZ':<2}",
+        f"{text(envelope.sender_id, 15):<15}",
+        f"{text(envelope.receiver_qualifier, 2) or 'ZZ':<2}",
+        f"{text(envelope.receiver_id, 15):<15}",
         f"{at:%y%m%d}",
         f"{at:%H%M}",
         REPETITION,
         "00501",
-        control,
+        f"{envelope.interchange_control_number:09d}",
         "0",
-        "P",
+        envelope.usage if envelope.usage in ("P", "T") else "P",
         COMPONENT,
     )
+
+
+def group_header(envelope: Envelope) -> str:
+    at = envelope.produced_at
+    return segment(
+        "GS",
+        envelope.functional_code,
+        text(envelope.group_sender_id or envelope.sender_id, 15),
+        text(envelope.group_receiver_id or envelope.receiver_id, 15),
+        f"{at:%Y%m%d}",
+        f"{at:%H%M}",
+        str(envelope.group_control_number),
+        "X",
+        envelope.implementation,
+    )
+
+
+def transaction_set(
+    transaction_set_id: str, control: str, implementation: str, body: list[str]
+) -> list[str]:
+    """ST, the body, SE (its count: the segments ST..SE)."""
+    segments = [segment("ST", transaction_set_id, control, implementation), *body]
+    segments.append(segment("SE", str(len(segments) + 1), control))
+    return segments
+
+
+def wrap(envelope: Envelope, transaction_set_id: str, body: list[str]) -> str:
+    """ISA, GS, ST, the body, SE (segments ST..SE), GE, IEA: one transaction set."""
+    isa = interchange_header(envelope)
     group = str(envelope.group_control_number)
-    transaction = [
-        segment(
-            "ST",
-            transaction_set_id,
-            "0001",
-            envelope.implementation if envelope.states_implementation else "",
-        ),
-        *body,
-    ]
-    transaction.append(segment("SE", str(len(transaction) + 1), "0001"))
+    implementation = envelope.implementation if envelope.states_implementation else ""
     segments = [
         isa,
-        segment(
-            "GS",
-            envelope.functional_code,
-            sender,
-            receiver,
-            f"{at:%Y%m%d}",
-            f"{at:%H%M}",
-            group,
-            "X",
-            envelope.implementation,
-        ),
-        *transaction,
+        group_header(envelope),
+        *transaction_set(transaction_set_id, "0001", implementation, body),
         segment("GE", "1", group),
-        segment("IEA", "1", control),
+        segment("IEA", "1", f"{envelope.interchange_control_number:09d}"),
     ]
     return "\n".join(segments) + "\n"

@@ -13,23 +13,28 @@ reach the gateway's log.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import io
 import json
 import logging
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from rx_gateway.domain.enrollment import Enrollment, Where
+from rx_gateway.domain.enrollment import Acknowledgment, Enrollment, Where
 from rx_gateway.domain.errors import InvalidRequest
 from rx_gateway.domain.reference import Plan
-from rx_gateway.x12.enrollment_834 import IMPLEMENTATION, read_834, split
+from rx_gateway.x12 import acknowledgment_999 as ack
+from rx_gateway.x12.enrollment_834 import IMPLEMENTATION, Segment, read_834, split
+from rx_gateway.x12.envelope import Envelope
 
 ENROLLMENT_BYTES_MAX = 256 * 1024 * 1024  # about 300,000 members; larger files are split
 _LOGGER = "pyx12"
 _LOCK = threading.Lock()  # pyx12's log is process-wide: one validation at a time
+_LAST: dict[bytes, Validation] = {}  # the last validation, by the text's SHA-256
 _ELEMENT_LOG = re.compile(r"^Line:(\d+) ELE:(\S+) - (.*)$", re.DOTALL)
 _REFDES = re.compile(r"\(((?:ISA|IEA|GS|GE|ST|SE)\d{2})\)")
 # segments whose values an error may quote: none of them holds a name, an address, a date of
@@ -186,9 +191,34 @@ def _envelope_problems(messages: list[str], reported: set[int]) -> list[Structur
     return problems
 
 
-def structure_problems(text: str) -> list[StructureProblem]:
-    """pyx12's validation of one interchange against the 834 5010 X220A1 map, in file order
-    (empty: valid)."""
+@dataclass(frozen=True, slots=True)
+class Validation:
+    """What pyx12 said of one interchange: its report (None when it could not read the file:
+    ``unreadable`` says why) and the error lines it logged (element errors of the envelope's
+    segments, which its report leaves out)."""
+
+    valid: bool
+    report: dict[str, Any] | None
+    messages: tuple[str, ...]
+    unreadable: StructureProblem | None = None
+
+
+def validate(text: str) -> Validation:
+    """pyx12's validation of one interchange against the 834 5010 X220A1 map (the last one is
+    kept: a file acknowledged and then applied is validated once)."""
+    digest = hashlib.sha256(text.encode()).digest()
+    with _LOCK:
+        kept = _LAST.get(digest)
+    if kept is not None:
+        return kept
+    validation = _validate(text)
+    with _LOCK:
+        _LAST.clear()
+        _LAST[digest] = validation
+    return validation
+
+
+def _validate(text: str) -> Validation:
     # imported on first use: a gateway that never enrolls never loads it
     import pyx12.errors  # type: ignore[import-untyped]  # noqa: PLC0415
     import pyx12.params  # type: ignore[import-untyped]  # noqa: PLC0415
@@ -212,31 +242,213 @@ def structure_problems(text: str) -> list[StructureProblem]:
             )
         except (pyx12.errors.EngineError, pyx12.errors.X12Error) as error:
             name = type(error).__name__
-            return [StructureProblem(0, Where(0, "ISA"), "", f"pyx12 cannot read it ({name})")]
+            problem = StructureProblem(0, Where(0, "ISA"), "", f"pyx12 cannot read it ({name})")
+            return Validation(False, None, (), problem)
         except Exception as error:  # pyx12 itself breaks on some malformed envelopes
             # (found by fuzzing: a segment terminator lost in GS or ST leaves its loop stack
             # empty: IndexError, AttributeError): the file's structure is what is wrong
             name = type(error).__name__
-            return [
-                StructureProblem(
-                    0,
-                    Where(0, "ISA"),
-                    "",
-                    f"the envelope (ISA/GS/ST..SE/GE/IEA) is malformed: pyx12 cannot read it"
-                    f" ({name})",
-                )
-            ]
+            problem = StructureProblem(
+                0,
+                Where(0, "ISA"),
+                "",
+                f"the envelope (ISA/GS/ST..SE/GE/IEA) is malformed: pyx12 cannot read it ({name})",
+            )
+            return Validation(False, None, (), problem)
         finally:
             logger.removeHandler(capture)
             logger.propagate, logger.level = propagate, level
+    parsed = json.loads(report.getvalue()) if report.getvalue() else None
+    return Validation(valid, parsed, tuple(capture.messages))
+
+
+def structure_problems(text: str) -> list[StructureProblem]:
+    """pyx12's validation of one interchange against the 834 5010 X220A1 map, in file order
+    (empty: valid)."""
+    return _problems(validate(text))
+
+
+def _problems(validation: Validation) -> list[StructureProblem]:
+    if validation.unreadable is not None:
+        return [validation.unreadable]
     problems: list[StructureProblem] = []
-    if report.getvalue():
-        problems = _report_problems(json.loads(report.getvalue()))
+    if validation.report is not None:
+        problems = _report_problems(validation.report)
         reported = {p.line for p in problems}
-        problems += _envelope_problems(capture.messages, reported)
-    if not valid and not problems:
+        problems += _envelope_problems(list(validation.messages), reported)
+    if not validation.valid and not problems:
         problems = [StructureProblem(0, Where(0, "ISA"), "", "pyx12 found it invalid")]
     return sorted(problems, key=lambda p: p.line)
+
+
+# The 999's codes for errors of the envelope's own elements, which pyx12 logs only: IK5 of a
+# transaction set's ST and SE, AK9 of a group's GS and GE (pyx12's 999 maps them so too), TA1
+# of the ISA and IEA.
+TRANSACTION_ELEMENT_CODES = {"ST01": "6", "ST02": "7", "ST03": "I6", "SE01": "4", "SE02": "3"}
+GROUP_ELEMENT_CODES = {"GS01": "1", "GS06": "6", "GS08": "2", "GE01": "5", "GE02": "4"}
+INTERCHANGE_ELEMENT_CODES = {
+    **{f"ISA{n:02d}": code for n, code in enumerate(
+        ("010", "011", "012", "013", "005", "006", "007", "008", "014", "015", "016", "017",
+         "018", "019", "020", "027"), 1)},
+    "IEA01": "021",
+    "IEA02": "018",
+}  # fmt: skip
+GROUP_TRAILER_MISSING = "3"  # AK905
+INVALID_CONTENT = "024"  # TA105: invalid interchange content (pyx12 could not read it)
+IK304_CODES = frozenset({"1", "2", "3", "4", "5", "6", "7", "8", "I4", "I6", "I7", "I8", "I9"})
+IK403_CODES = frozenset(ELEMENT_ERRORS)
+IK502_CODES = frozenset((
+    "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "15", "16", "17", "18",
+    "19", "23", "24", "25", "26", "27", "I5", "I6",
+))  # fmt: skip
+AK905_CODES = frozenset((
+    "1", "2", "3", "4", "5", "6", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19",
+    "23", "24", "25", "26",
+))  # fmt: skip
+
+
+def _segment_notes(segment: dict[str, Any]) -> list[ack.SegmentNote]:
+    seg_id = str(segment["seg_id"])
+    elements = tuple(
+        ack.ElementNote(
+            position=int(element["ele_pos"]),
+            code=str(err["err_cde"]),
+            reference=str(element.get("ele_ref_num") or ""),
+            component=element.get("subele_pos"),
+            repeat=element.get("repeat_pos"),
+            # the sender's own value, quoted only where no PHI can be (as an error line)
+            copy=str(err.get("err_val") or "") if seg_id in QUOTABLE_SEGMENTS else "",
+        )
+        for element in segment["elements"]
+        for err in element["errors"]
+        if str(err["err_cde"]) in IK403_CODES
+    )
+    codes = [
+        ack.SEGMENT_HAS_ELEMENT_ERRORS if str(e["err_cde"]) == "SEG1" else str(e["err_cde"])
+        for e in segment["errors"]
+    ]
+    if elements:
+        codes.append(ack.SEGMENT_HAS_ELEMENT_ERRORS)
+    position = int(segment["seg_count"] or 0)
+    loop = str(segment.get("ls_id") or "")
+    return [
+        ack.SegmentNote(
+            seg_id,
+            position,
+            code,
+            loop,
+            elements if code == ack.SEGMENT_HAS_ELEMENT_ERRORS else (),
+        )
+        for code in dict.fromkeys(codes)
+        if code in IK304_CODES
+    ]
+
+
+def _envelope_codes(messages: tuple[str, ...]) -> list[tuple[int, str]]:
+    """(line, element) of each envelope element error pyx12 logged."""
+    found = []
+    for message in messages:
+        match = _ELEMENT_LOG.match(message)
+        ref = _REFDES.search(match.group(3)) if match is not None else None
+        if match is not None and ref is not None:
+            found.append((int(match.group(1)), ref.group(1)))
+    return found
+
+
+def _enclosing(items: list[dict[str, Any]], line: int) -> dict[str, Any] | None:
+    """The first of ``items`` (in file order, each ending at its cur_line) holding ``line``."""
+    return next((i for i in items if int(i["cur_line"] or 0) >= line), None)
+
+
+def _notes(
+    validation: Validation, isa: Segment, trailers: int
+) -> tuple[list[ack.GroupNote], ack.InterchangeNote]:
+    """The 999's notes from pyx12's report; ``trailers``: the GE segments the file holds (a
+    group past them has none: AK905 3, which pyx12 files at the interchange only)."""
+    interchange = ack.InterchangeNote(
+        isa.get(13), isa.get(9), isa.get(10), requested=isa.get(14) == "1"
+    )
+    report = validation.report
+    if validation.unreadable is not None or report is None or not report["interchanges"]:
+        return [], replace(interchange, note_code=INVALID_CONTENT)
+    isa_report = report["interchanges"][0]
+    isa_codes = [str(e["err_cde"]) for e in isa_report["errors"]]
+    groups = isa_report["groups"]
+    extra_group: dict[int, list[str]] = {}
+    extra_transaction: dict[int, list[str]] = {}
+    for line, element in _envelope_codes(validation.messages):
+        if element in INTERCHANGE_ELEMENT_CODES:
+            isa_codes.append(INTERCHANGE_ELEMENT_CODES[element])
+        elif (group := _enclosing(groups, line)) is not None:
+            if element in GROUP_ELEMENT_CODES:
+                extra_group.setdefault(id(group), []).append(GROUP_ELEMENT_CODES[element])
+            elif element in TRANSACTION_ELEMENT_CODES:
+                transaction = _enclosing(group["transactions"], line)
+                if transaction is not None:
+                    code = TRANSACTION_ELEMENT_CODES[element]
+                    extra_transaction.setdefault(id(transaction), []).append(code)
+    notes = []
+    for number, group in enumerate(groups, 1):
+        transactions = tuple(
+            ack.TransactionNote(
+                set_id=str(st["trn_set_id"] or ""),
+                control=str(st["trn_set_control_num"] or "").strip(),
+                implementation=str(st["vriic"] or ""),
+                segments=tuple(n for seg in st["segments"] for n in _segment_notes(seg)),
+                codes=tuple(
+                    code
+                    for code in [str(e["err_cde"]) for e in st["errors"]]
+                    + extra_transaction.get(id(st), [])
+                    if code in IK502_CODES
+                ),
+            )
+            for st in group["transactions"]
+        )
+        codes = [str(e["err_cde"]) for e in group["errors"]] + extra_group.get(id(group), [])
+        if number > trailers:
+            codes.append(GROUP_TRAILER_MISSING)
+        notes.append(
+            ack.GroupNote(
+                functional_id=str(group["fic"] or ""),
+                control=str(group["gs_control_num"] or ""),
+                implementation=str(group["vriic"] or ""),
+                included=int(group["st_count_orig"] or 0),
+                transactions=transactions,
+                codes=tuple(c for c in codes if c in AK905_CODES),
+            )
+        )
+    if isa_codes:
+        interchange = replace(interchange, note_code=isa_codes[0])
+    return notes, interchange
+
+
+def acknowledge(data: bytes, source: str, control_number: int, at: dt.datetime) -> Acknowledgment:
+    """The 999 (with a TA1 where one is due) answering an 834 file's structure as pyx12
+    validated it: addressed back to its sender (ISA and GS sender and receiver swapped, its
+    usage indicator kept), under ``control_number`` as ISA13 and GS06. A file that is no X12
+    interchange at all has no envelope to answer: InvalidRequest, as for reading it."""
+    text = decode(data, source)
+    _, segments = split(text, source)
+    isa = segments[0]
+    gs = next((s for s in segments if s.segment_id == "GS"), None)
+    trailers = sum(1 for s in segments if s.segment_id == "GE")
+    groups, interchange = _notes(validate(text.lstrip("\ufeff\r\n\t ")), isa, trailers)
+    envelope = Envelope(
+        sender_id=isa.get(8) or "RXGATEWAY",
+        receiver_id=isa.get(6) or "UNKNOWN",
+        produced_at=at,
+        interchange_control_number=control_number,
+        group_control_number=control_number,
+        functional_code="FA",
+        implementation=ack.IMPLEMENTATION,
+        sender_qualifier=isa.get(7),
+        receiver_qualifier=isa.get(5),
+        usage=isa.get(15),
+        group_sender_id=gs.get(3) if gs is not None else "",
+        group_receiver_id=gs.get(2) if gs is not None else "",
+    )
+    accepted = bool(groups) and interchange.accepted and all(g.accepted for g in groups)
+    return Acknowledgment(ack.acknowledgment(envelope, groups, interchange), accepted)
 
 
 def decode(data: bytes, source: str) -> str:
@@ -298,3 +510,8 @@ class X12EnrollmentReader:
 
     def read(self, data: bytes, source: str, plans: Mapping[str, Plan]) -> Enrollment:
         return read_enrollment(data, source, plans)
+
+    def acknowledge(
+        self, data: bytes, source: str, control_number: int, at: dt.datetime
+    ) -> Acknowledgment:
+        return acknowledge(data, source, control_number, at)

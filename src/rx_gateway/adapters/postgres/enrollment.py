@@ -149,6 +149,16 @@ class PostgresEnrollment:
                     msg = f"the database refused it ({error.constraint_name}); nothing applied"
                     raise InvalidRequest(enrollment.source, msg) from None
 
+    async def next_control_number(self) -> int:
+        """The next ISA13 of what the gateway sends (the 835s' sequence: one sender, one
+        series of interchange control numbers)."""
+        with mapped_errors():
+            async with self._pool.acquire(timeout=self._acquire_timeout_s) as conn:
+                number: int = await conn.fetchval(
+                    "SELECT nextval('x12_interchange_control_number')"
+                )
+        return number
+
     async def review(self, limit: int) -> list[ReviewItem]:
         with mapped_errors():
             async with self._pool.acquire(timeout=self._acquire_timeout_s) as conn:

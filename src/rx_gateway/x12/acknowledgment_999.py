@@ -1,0 +1,191 @@
+"""The 999 implementation acknowledgment (005010X231A1) of a received X12 interchange: for each
+functional group, whether each transaction set conforms to its implementation guide and, where
+it does not, which segment and element, coded as the 999 codes them.
+
+One 999 transaction set per functional group received (AK1 names the group, AK2 each of its
+transaction sets), all in one FA group of one interchange addressed back to the sender; a TA1
+(interchange acknowledgment) follows the ISA when the sender asked for one (ISA14 1) or the
+interchange envelope itself is in error.
+
+The gateway applies an 834 file all or nothing, so a group is accepted only whole: AK901 is A
+when every transaction set in it conforms and the group's envelope is sound, else R with
+AK904 (sets accepted) 0; each set's IK5 still says whether that set conformed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from rx_gateway.x12.envelope import (
+    COMPONENT,
+    Envelope,
+    group_header,
+    interchange_header,
+    segment,
+    text,
+    transaction_set,
+)
+
+IMPLEMENTATION = "005010X231A1"
+CODES_MAX = 5  # IK502-IK506, AK905-AK909
+COPY_CHARS_MAX = 99  # IK404
+SEGMENTS_IN_ERROR = "5"  # IK502: one or more segments in error
+SEGMENT_HAS_ELEMENT_ERRORS = "8"  # IK304
+NO_ERROR = "000"  # TA105
+
+
+@dataclass(frozen=True, slots=True)
+class ElementNote:
+    """IK4: an element in error."""
+
+    position: int  # IK401-1, in its segment
+    code: str  # IK403
+    reference: str = ""  # IK402: the data element's reference number
+    component: int | None = None  # IK401-2, in its composite
+    repeat: int | None = None  # IK401-3, of a repeating element
+    copy: str = ""  # IK404: the bad value, where it may be quoted
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentNote:
+    """IK3: a segment in error (its position in the transaction set, ST being 1)."""
+
+    segment_id: str
+    position: int
+    code: str  # IK304
+    loop_id: str = ""  # IK303: an LS/LE loop's identifier
+    elements: tuple[ElementNote, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionNote:
+    """AK2 .. IK5: one transaction set of the group."""
+
+    set_id: str  # ST01
+    control: str  # ST02
+    implementation: str  # ST03
+    segments: tuple[SegmentNote, ...] = ()
+    codes: tuple[str, ...] = ()  # IK502-IK506 of its header and trailer
+
+    @property
+    def accepted(self) -> bool:
+        return not self.segments and not self.codes
+
+    def reasons(self) -> tuple[str, ...]:
+        codes = list(dict.fromkeys(self.codes))
+        if self.segments and SEGMENTS_IN_ERROR not in codes:
+            codes.append(SEGMENTS_IN_ERROR)
+        return tuple(codes[:CODES_MAX])
+
+
+@dataclass(frozen=True, slots=True)
+class GroupNote:
+    """AK1 .. AK9: one functional group received."""
+
+    functional_id: str  # GS01
+    control: str  # GS06
+    implementation: str  # GS08
+    included: int  # GE01: the transaction sets the group says it holds
+    transactions: tuple[TransactionNote, ...]
+    codes: tuple[str, ...] = ()  # AK905-AK909 of its header and trailer
+
+    @property
+    def accepted(self) -> bool:
+        return not self.codes and all(t.accepted for t in self.transactions)
+
+
+@dataclass(frozen=True, slots=True)
+class InterchangeNote:
+    """TA1: the interchange envelope (ISA13, ISA09, ISA10 as received)."""
+
+    control: str
+    date: str
+    time: str
+    note_code: str = NO_ERROR  # TA105
+    requested: bool = False  # ISA14 = 1
+
+    @property
+    def accepted(self) -> bool:
+        return self.note_code == NO_ERROR
+
+
+def _clean(value: str, length_max: int) -> str:
+    return text(value, length_max)
+
+
+def _segment_notes(note: SegmentNote) -> list[str]:
+    lines = [
+        segment("IK3", _clean(note.segment_id, 3), str(note.position), note.loop_id, note.code)
+    ]
+    for element in note.elements:
+        where = str(element.position)
+        if element.component is not None or element.repeat is not None:
+            where += COMPONENT + (str(element.component) if element.component else "")
+        if element.repeat is not None:
+            where += COMPONENT + str(element.repeat)
+        lines.append(
+            segment(
+                "IK4",
+                where,
+                element.reference,
+                element.code,
+                _clean(element.copy, COPY_CHARS_MAX),
+            )
+        )
+    return lines
+
+
+def _group_body(group: GroupNote) -> list[str]:
+    body = [segment("AK1", group.functional_id, group.control, group.implementation)]
+    for transaction in group.transactions:
+        body.append(
+            segment("AK2", transaction.set_id, transaction.control, transaction.implementation)
+        )
+        for note in transaction.segments:
+            body += _segment_notes(note)
+        body.append(segment("IK5", "A" if transaction.accepted else "R", *transaction.reasons()))
+    accepted = group.accepted
+    body.append(
+        segment(
+            "AK9",
+            "A" if accepted else "R",
+            str(group.included),
+            str(len(group.transactions)),
+            str(len(group.transactions) if accepted else 0),
+            *list(dict.fromkeys(group.codes))[:CODES_MAX],
+        )
+    )
+    return body
+
+
+def acknowledgment(
+    envelope: Envelope, groups: Sequence[GroupNote], interchange: InterchangeNote
+) -> str:
+    """The 999 interchange: ``envelope`` addressed back to the sender (its functional code FA
+    and implementation 005010X231A1 are set here), one 999 per group received, and a TA1 when
+    asked for or when the envelope is in error."""
+    envelope = replace(envelope, functional_code="FA", implementation=IMPLEMENTATION)
+    isa = interchange_header(envelope)
+    segments = [isa]
+    if interchange.requested or not interchange.accepted:
+        segments.append(
+            segment(
+                "TA1",
+                interchange.control,
+                interchange.date,
+                interchange.time,
+                "A" if interchange.accepted else "R",
+                interchange.note_code,
+            )
+        )
+    if groups:
+        segments.append(group_header(envelope))
+        for number, group in enumerate(groups, 1):
+            control = f"{number:04d}"
+            segments += transaction_set("999", control, IMPLEMENTATION, _group_body(group))
+        segments.append(segment("GE", str(len(groups)), str(envelope.group_control_number)))
+    segments.append(
+        segment("IEA", str(1 if groups else 0), f"{envelope.interchange_control_number:09d}")
+    )
+    return "\n".join(segments) + "\n"

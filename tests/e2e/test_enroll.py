@@ -432,10 +432,13 @@ async def test_acknowledge_answers_a_999_and_changes_nothing(
         rejected = await admin.acknowledge(bad.encode(), "bad.834")
     async with grpc.aio.insecure_channel(f"127.0.0.1:{app.admin_port}") as channel:
         stub = admin_pb2_grpc.AdminServiceStub(channel)
+        spent = await conn.fetchval("SELECT last_value FROM x12_interchange_control_number")
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.Acknowledge(admin_pb.EnrollRequest(content=b"hello"), metadata=metadata)
         assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
         assert "not an X12 interchange" in (caught.value.details() or "")
+        # no envelope to answer: no control number spent
+        assert await conn.fetchval("SELECT last_value FROM x12_interchange_control_number") == spent
         with pytest.raises(grpc.aio.AioRpcError) as unauthenticated:
             await stub.Acknowledge(admin_pb.EnrollRequest(content=good.encode()))
         assert unauthenticated.value.code() is grpc.StatusCode.UNAUTHENTICATED
@@ -483,6 +486,8 @@ async def test_enroll_ack_writes_the_999_before_applying_and_whether_or_not_it_a
     assert x12_errors(bad_ack.read_text()) == []
     assert await _count(conn, "member") == members
 
+    # written whole or not at all: an existing 999 stays until the new one is complete
+    assert not list(tmp_path.glob(".*.partial"))
     unwritable = await asyncio.to_thread(
         _run, "enroll", str(bad), "--ack", str(tmp_path / "no" / "such.999"), env=env
     )

@@ -26,7 +26,7 @@ GROUP = "GS*FA*XYZCOM*ABCCOM*20261202*0930*42*X*005010X231A1~\n"
 
 
 def _ack(text: str) -> tuple[str, bool]:
-    answer = acknowledge(text.encode(), "test.834", 42, AT)
+    answer = acknowledge(text.encode(), "test.834", AT)(42)
     assert x12_errors(answer.text) == [], answer.text  # a valid 999, by pyx12's map
     assert answer.text.isascii()
     return answer.text, answer.accepted
@@ -117,7 +117,7 @@ def test_test_files_are_answered_as_test_files_and_qualifiers_are_swapped() -> N
 
 def test_a_file_that_is_no_interchange_has_no_999() -> None:
     with pytest.raises(InvalidRequest, match="not an X12 interchange"):
-        acknowledge(b"hello", "test.834", 42, AT)
+        acknowledge(b"hello", "test.834", AT)
 
 
 def _segments() -> list[str]:
@@ -186,6 +186,96 @@ def test_the_readmes_999_is_what_the_readmes_834_born_on_a_13th_month_gets() -> 
     bad_dob = "\n".join(example).replace("DMG*D8*19800816*M", "DMG*D8*19801316*M") + "\n"
     start = readme.index("$ cat emp2-bad-dob.999\n") + len("$ cat emp2-bad-dob.999\n")
     shown = readme[start : readme.index("```", start)]
-    answer = acknowledge(bad_dob.encode(), "emp2-bad-dob.834", 7, AT)
+    answer = acknowledge(bad_dob.encode(), "emp2-bad-dob.834", AT)(7)
     assert answer.text == shown
     assert x12_errors(answer.text) == []
+
+
+_TWO_SETS = PUBLIC_STYLE_834.replace(
+    "SE*28*0001~\n",
+    "SE*28*0001~\n"
+    + PUBLIC_STYLE_834[PUBLIC_STYLE_834.index("ST*834") : PUBLIC_STYLE_834.index("GE*")]
+    .replace("0001", "0002")
+    .replace("DMG*D8*19700816*M~", "DMG*D8*19701316*M~"),
+).replace("GE*1*1~", "GE*2*1~")
+# a reporting-category loop (LS/LE 2700) placed where the guide has none: its DTP is in error
+_LS = PUBLIC_STYLE_834.replace(
+    "DTP*348*D8*20260201~\nLX*1~",
+    "DTP*348*D8*20260201~\nLS*2700~\nLX*1~\nN1*75*CLASS A~\nDTP*007*D8*20261301~\nLE*2700~\nLX*1~",
+    1,
+).replace("SE*28*", "SE*33*")
+_MEMBER_NAME = "NM1*IL*1*BROWN*BOB*T***34*123456789~\nPER*IP**HP*7172343334*WP*7172345678~\n"
+_MEMBER_ADDRESS = "N3*2000 UNKNOWN ST~\nN4*ANYTOWN*PA*17111**CY*CUMBERLAND~\n"
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        pytest.param(  # pyx12 leaves a set it has no map for out of its report
+            PUBLIC_STYLE_834.replace("ST*834*0001*", "ST*835*0001*"),
+            ["AK2*834*0001*005010X220A1~".replace("834", "835", 1), "IK5*R*1~", "AK9*R*1*1*0~"],
+            id="a set that is not an 834: not supported",
+        ),
+        pytest.param(  # pyx12 loses its place after such an element: the file's own split
+            PUBLIC_STYLE_834.replace("NM1*IL*1*BROWN*BOB", "NM1*IL*1*" + "B" * 300 + "*BOB"),
+            ["IK3*NM1*10**8~", "IK4*3**5~", "IK5*R*5~", "AK9*R*1*1*0~"],
+            id="an element of 300 characters: too long",
+        ),
+        pytest.param(
+            _LS,
+            ["IK3*DTP*20*2700*8~", "IK4*3*1251*8~"],
+            id="inside an LS/LE loop: IK303 names it",
+        ),
+        pytest.param(
+            _LS.replace("LE*2700~\n", "").replace("SE*33*", "SE*32*"),
+            ["IK3*LE*32*2700*3~"],
+            id="an LS without its LE: the LE is missing",
+        ),
+        pytest.param(
+            PUBLIC_STYLE_834.replace(
+                _MEMBER_NAME + _MEMBER_ADDRESS + "DMG*D8*19700816*M~\n",
+                "DMG*D8*19700816*M~\n" + _MEMBER_NAME + _MEMBER_ADDRESS,
+            ),
+            ["IK3*DMG*10**2~", "IK5*R*5~"],
+            id="a known segment out of place: unexpected, not unrecognized",
+        ),
+        pytest.param(
+            _TWO_SETS,
+            ["IK5*A~", "AK2*834*0002*005010X220A1~", "IK5*R*5~", "AK9*P*2*2*1~"],
+            id="one set of two in error: partially accepted",
+        ),
+        pytest.param(
+            PUBLIC_STYLE_834.replace("*1*X*005010X220A1~", "*1*X*004010X095A1~"),
+            ["AK1*BE*1*004010X095A1~", "AK9*R*1*1*0*2~"],
+            id="another version: the group is not examined",
+        ),
+        pytest.param(
+            PUBLIC_STYLE_834.replace("SE*28*0001~\n", ""),
+            ["IK5*R*2~", "AK9*R*1*1*0~"],
+            id="a set without its SE: its trailer, not the group's",
+        ),
+        pytest.param(
+            PUBLIC_STYLE_834.replace("INS*Y*18*021*20*A***FT~", "INS*Y*18*021*20*A***FT***D8*19801316~"),
+            ["IK3*INS*6**8~", "IK4*12*1251*8~"],
+            id="a date of death in error is not quoted",
+        ),
+    ],
+)  # fmt: skip
+def test_what_pyx12_leaves_out_the_999_still_says(damage: str, expected: list[str]) -> None:
+    text, accepted = _ack(damage)
+    assert not accepted
+    lines = text.splitlines()
+    assert all(line in lines for line in expected), lines
+
+
+@pytest.mark.parametrize(
+    ("damage", "ta1"),
+    [
+        (PUBLIC_STYLE_834.replace("IEA*1*000000001~", "IEA*1*000000009~"), "R*001"),
+        (PUBLIC_STYLE_834.replace("*ZZ*ABCCOM         *", "*ZZ*               *"), "R*006"),
+    ],
+)
+def test_an_interchange_its_ta1_rejects_gets_the_ta1_alone(damage: str, ta1: str) -> None:
+    text, accepted = _ack(damage)
+    assert not accepted
+    assert text.splitlines()[1:] == [f"TA1*000000001*260125*1200*{ta1}~", "IEA*0*000000042~"]

@@ -8,6 +8,8 @@ the same file applied again changes nothing and says so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from pathlib import Path
 
 from rx_gateway.cli.database import _where, open_database
@@ -79,9 +81,15 @@ def _read(file: Path) -> bytes:
 
 
 def _write(path: Path, text: str) -> None:
+    """Whole or not at all: a file written beside it, then renamed over it (a write that
+    fails, a full disk, leaves what was there)."""
+    partial = path.with_name(f".{path.name}.partial")
     try:
-        path.write_text(text, encoding="ascii")
+        partial.write_text(text, encoding="ascii")
+        os.replace(partial, path)
     except OSError as error:
+        with contextlib.suppress(OSError):
+            partial.unlink()
         why = error.strerror or type(error).__name__
         msg = f"{path}: cannot write the 999 ({why}); nothing applied"
         raise RxGatewayError(msg) from None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from rx_gateway.domain.enrollment import (
@@ -35,9 +35,10 @@ class EnrollmentReader(Protocol):
     def read(self, data: bytes, source: str, plans: Mapping[str, Plan]) -> Enrollment: ...
 
     def acknowledge(
-        self, data: bytes, source: str, control_number: int, at: dt.datetime
-    ) -> Acknowledgment:
-        """The file's 999 (its structure against the implementation guide), as text."""
+        self, data: bytes, source: str, at: dt.datetime
+    ) -> Callable[[int], Acknowledgment]:
+        """The file's 999 (its structure against the implementation guide), written under
+        the interchange control number given to what it returns."""
         ...
 
 
@@ -84,9 +85,10 @@ async def acknowledge(
     kept, so a file applied right after is not validated again)."""
     if not data:
         raise InvalidRequest(source, "the file is empty")
-    control_number = await store.next_control_number()
     at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    return await asyncio.to_thread(reader.acknowledge, data, source, control_number, at)
+    numbered = await asyncio.to_thread(reader.acknowledge, data, source, at)
+    # numbered only once there is an envelope to answer: no number is spent on a refusal
+    return numbered(await store.next_control_number())
 
 
 async def review(store: EnrollmentStore, limit: int = REVIEW_ITEMS_MAX) -> list[ReviewItem]:

@@ -7,9 +7,11 @@ transaction sets), all in one FA group of one interchange addressed back to the 
 (interchange acknowledgment) follows the ISA when the sender asked for one (ISA14 1) or the
 interchange envelope itself is in error.
 
-The gateway applies an 834 file all or nothing, so a group is accepted only whole: AK901 is A
-when every transaction set in it conforms and the group's envelope is sound, else R with
-AK904 (sets accepted) 0; each set's IK5 still says whether that set conformed.
+AK9 is the guide's: A when every transaction set conforms, P when some do (AK904 counts the
+sets whose IK5 is A), R when none does or the group's own envelope is in error. The gateway
+applies an 834 file all or nothing, so a file whose 999 is P is still refused whole when it is
+applied. An interchange whose envelope a TA1 rejects is not processed: the TA1 alone answers
+it.
 """
 
 from __future__ import annotations
@@ -89,10 +91,23 @@ class GroupNote:
     included: int  # GE01: the transaction sets the group says it holds
     transactions: tuple[TransactionNote, ...]
     codes: tuple[str, ...] = ()  # AK905-AK909 of its header and trailer
+    received: int | None = None  # AK903 when its sets were not examined (no AK2 for them)
 
     @property
     def accepted(self) -> bool:
-        return not self.codes and all(t.accepted for t in self.transactions)
+        return (
+            not self.codes and bool(self.transactions) and self.conforming == len(self.transactions)
+        )
+
+    @property
+    def conforming(self) -> int:
+        return sum(1 for t in self.transactions if t.accepted)
+
+    def verdict(self) -> str:
+        """AK901: A all sets accepted, P some, R none (or the group's envelope in error)."""
+        if self.accepted:
+            return "A"
+        return "P" if not self.codes and self.conforming else "R"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,22 +152,34 @@ def _segment_notes(note: SegmentNote) -> list[str]:
 
 
 def _group_body(group: GroupNote) -> list[str]:
-    body = [segment("AK1", group.functional_id, group.control, group.implementation)]
+    body = [
+        segment(
+            "AK1",
+            _clean(group.functional_id, 2),
+            _clean(group.control, 9),
+            _clean(group.implementation, 12),
+        )
+    ]
     for transaction in group.transactions:
         body.append(
-            segment("AK2", transaction.set_id, transaction.control, transaction.implementation)
+            segment(
+                "AK2",
+                _clean(transaction.set_id, 3),
+                _clean(transaction.control, 9),
+                _clean(transaction.implementation, 35),
+            )
         )
         for note in transaction.segments:
             body += _segment_notes(note)
         body.append(segment("IK5", "A" if transaction.accepted else "R", *transaction.reasons()))
-    accepted = group.accepted
+    verdict = group.verdict()
     body.append(
         segment(
             "AK9",
-            "A" if accepted else "R",
+            verdict,
             str(group.included),
-            str(len(group.transactions)),
-            str(len(group.transactions) if accepted else 0),
+            str(len(group.transactions) if group.received is None else group.received),
+            str(group.conforming if verdict != "R" or not group.codes else 0),
             *list(dict.fromkeys(group.codes))[:CODES_MAX],
         )
     )
@@ -164,7 +191,8 @@ def acknowledgment(
 ) -> str:
     """The 999 interchange: ``envelope`` addressed back to the sender (its functional code FA
     and implementation 005010X231A1 are set here), one 999 per group received, and a TA1 when
-    asked for or when the envelope is in error."""
+    asked for or when the envelope is in error (then alone: a rejected interchange is not
+    processed)."""
     envelope = replace(envelope, functional_code="FA", implementation=IMPLEMENTATION)
     isa = interchange_header(envelope)
     segments = [isa]
@@ -179,6 +207,8 @@ def acknowledgment(
                 interchange.note_code,
             )
         )
+    if not interchange.accepted:
+        groups = ()
     if groups:
         segments.append(group_header(envelope))
         for number, group in enumerate(groups, 1):

@@ -107,9 +107,12 @@ def delimiters(text: str, source: str) -> Delimiters:
     return found
 
 
-def split(text: str, source: str) -> tuple[Delimiters, list[Segment]]:
+def split(
+    text: str, source: str, *, element_chars_max: int | None = ELEMENT_CHARS_MAX
+) -> tuple[Delimiters, list[Segment]]:
     """The interchange's segments, each numbered within its transaction set (ISA, GS, GE and
-    IEA are outside one: 0)."""
+    IEA are outside one: 0). An element longer than ``element_chars_max`` (None: any length)
+    is refused."""
     text = text.lstrip("\ufeff\r\n\t ")
     found = delimiters(text, source)
     segments: list[Segment] = []
@@ -130,7 +133,8 @@ def split(text: str, source: str) -> tuple[Delimiters, list[Segment]]:
             position += 1
         where = Where(position, segment_id, control)
         for index, element in enumerate(elements[1:], 1):
-            if len(element) > ELEMENT_CHARS_MAX:  # pyx12 then blamed a missing IEA
+            if element_chars_max is not None and len(element) > element_chars_max:
+                # pyx12 then blamed a missing IEA
                 refuse(
                     source,
                     where,

@@ -20,7 +20,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,7 +28,13 @@ from rx_gateway.domain.enrollment import Acknowledgment, Enrollment, Where
 from rx_gateway.domain.errors import InvalidRequest
 from rx_gateway.domain.reference import Plan
 from rx_gateway.x12 import acknowledgment_999 as ack
-from rx_gateway.x12.enrollment_834 import IMPLEMENTATION, Segment, read_834, split
+from rx_gateway.x12.enrollment_834 import (
+    ELEMENT_CHARS_MAX,
+    IMPLEMENTATION,
+    Segment,
+    read_834,
+    split,
+)
 from rx_gateway.x12.envelope import Envelope
 
 ENROLLMENT_BYTES_MAX = 256 * 1024 * 1024  # about 300,000 members; larger files are split
@@ -145,7 +151,7 @@ def _segment_problems(segment: dict[str, Any], transaction: str) -> list[Structu
             if described is None:
                 message = _without_value(seg_id, str(err["err_str"]), value)
             else:
-                shown = f" ({value!r})" if value and seg_id in QUOTABLE_SEGMENTS else ""
+                shown = f" ({value!r})" if quotable(seg_id, str(err["err_cde"]), value) else ""
                 message = f"({element['name']}){shown} {described}"
             problems.append(StructureProblem(line, where, ref, message))
     return problems
@@ -293,7 +299,11 @@ INTERCHANGE_ELEMENT_CODES = {
     "IEA01": "021",
     "IEA02": "018",
 }  # fmt: skip
-GROUP_TRAILER_MISSING = "3"  # AK905
+GROUP_NOT_SUPPORTED, VERSION_NOT_SUPPORTED, GROUP_TRAILER_MISSING = "1", "2", "3"  # AK905
+SET_NOT_SUPPORTED, SET_TRAILER_MISSING = "1", "2"  # IK502
+REQUIRED_SEGMENT_MISSING = "3"  # IK304
+UNRECOGNIZED_SEGMENT, UNEXPECTED_SEGMENT = "1", "2"  # IK304
+TOO_LONG = "5"  # IK403
 INVALID_CONTENT = "024"  # TA105: invalid interchange content (pyx12 could not read it)
 IK304_CODES = frozenset({"1", "2", "3", "4", "5", "6", "7", "8", "I4", "I6", "I7", "I8", "I9"})
 IK403_CODES = frozenset(ELEMENT_ERRORS)
@@ -305,9 +315,88 @@ AK905_CODES = frozenset((
     "1", "2", "3", "4", "5", "6", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19",
     "23", "24", "25", "26",
 ))  # fmt: skip
+# the element errors whose value a message or a 999 may quote: a code that is not in its list
+# (an identifier, a name or a date is PHI even in a quotable segment: INS12 is a date of death)
+QUOTABLE_ERRORS = frozenset({"7", "I6"})
+QUOTE_CHARS_MAX = 10
 
 
-def _segment_notes(segment: dict[str, Any]) -> list[ack.SegmentNote]:
+def quotable(segment_id: str, code: str, value: object) -> bool:
+    """Whether an element's bad value may be shown: a code, in a segment of no PHI."""
+    return (
+        segment_id in QUOTABLE_SEGMENTS
+        and code in QUOTABLE_ERRORS
+        and isinstance(value, str)
+        and 0 < len(value) <= QUOTE_CHARS_MAX
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Set:
+    """A transaction set as the file holds it (from its own segments, not pyx12's report)."""
+
+    st: Segment
+    segments: list[Segment]  # ST .. SE (SE absent: its trailer is missing)
+    has_trailer: bool
+
+    @property
+    def control(self) -> str:
+        return self.st.get(2)
+
+    def loop_of(self, position: int) -> str:
+        """IK303: the LS/LE loop's identifier around the segment at ``position``."""
+        loop = ""
+        for segment in self.segments:
+            if segment.where.segment >= position:
+                break
+            if segment.segment_id == "LS":
+                loop = segment.get(1)
+            elif segment.segment_id == "LE":
+                loop = ""
+        return loop
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    gs: Segment
+    sets: list[_Set]
+    has_trailer: bool
+    ge: Segment | None
+
+
+def _groups(segments: list[Segment]) -> list[_Group]:
+    groups: list[_Group] = []
+    for segment in segments:
+        kind = segment.segment_id
+        if kind == "GS":
+            groups.append(_Group(segment, [], False, None))
+        elif not groups:
+            continue
+        elif kind == "GE":
+            groups[-1] = _Group(groups[-1].gs, groups[-1].sets, True, segment)
+        elif kind == "ST":
+            groups[-1].sets.append(_Set(segment, [segment], False))
+        elif groups[-1].sets and not groups[-1].sets[-1].has_trailer and kind != "IEA":
+            current = groups[-1].sets[-1]
+            current.segments.append(segment)
+            if kind == "SE":
+                groups[-1].sets[-1] = _Set(current.st, current.segments, True)
+    return groups
+
+
+def _known_segment_ids() -> frozenset[str]:
+    """The segment IDs the 834's implementation guide uses (pyx12's map)."""
+    import importlib.resources  # noqa: PLC0415
+    import xml.etree.ElementTree as ET  # noqa: PLC0415
+
+    path = importlib.resources.files("pyx12") / "map" / "834.5010.X220.A1.xml"
+    root = ET.fromstring(path.read_text())  # noqa: S314 - pyx12's own map, not input
+    return frozenset(
+        (segment.get("xid") or "") for segment in root.iter("segment") if segment.get("xid")
+    )
+
+
+def _segment_notes(segment: dict[str, Any], known: frozenset[str]) -> list[ack.SegmentNote]:
     seg_id = str(segment["seg_id"])
     elements = tuple(
         ack.ElementNote(
@@ -316,32 +405,50 @@ def _segment_notes(segment: dict[str, Any]) -> list[ack.SegmentNote]:
             reference=str(element.get("ele_ref_num") or ""),
             component=element.get("subele_pos"),
             repeat=element.get("repeat_pos"),
-            # the sender's own value, quoted only where no PHI can be (as an error line)
-            copy=str(err.get("err_val") or "") if seg_id in QUOTABLE_SEGMENTS else "",
+            # the sender's own value, quoted only where it is a code of a segment of no PHI
+            copy=str(err.get("err_val"))
+            if quotable(seg_id, str(err["err_cde"]), err.get("err_val"))
+            else "",
         )
         for element in segment["elements"]
         for err in element["errors"]
         if str(err["err_cde"]) in IK403_CODES
     )
-    codes = [
-        ack.SEGMENT_HAS_ELEMENT_ERRORS if str(e["err_cde"]) == "SEG1" else str(e["err_cde"])
-        for e in segment["errors"]
-    ]
+    codes = []
+    for error in segment["errors"]:
+        code = str(error["err_cde"])
+        if code == "SEG1":
+            code = ack.SEGMENT_HAS_ELEMENT_ERRORS
+        elif code == UNRECOGNIZED_SEGMENT and seg_id in known:
+            code = UNEXPECTED_SEGMENT  # the guide's segment, where the guide has none
+        codes.append(code)
     if elements:
         codes.append(ack.SEGMENT_HAS_ELEMENT_ERRORS)
     position = int(segment["seg_count"] or 0)
-    loop = str(segment.get("ls_id") or "")
     return [
         ack.SegmentNote(
-            seg_id,
-            position,
-            code,
-            loop,
-            elements if code == ack.SEGMENT_HAS_ELEMENT_ERRORS else (),
+            seg_id, position, code, "", elements if code == ack.SEGMENT_HAS_ELEMENT_ERRORS else ()
         )
         for code in dict.fromkeys(codes)
         if code in IK304_CODES
     ]
+
+
+def _unclosed_loops(found: _Set) -> list[ack.SegmentNote]:
+    """An LS with no LE before the set's end: the LE is a required segment missing (pyx12
+    does not see it)."""
+    notes: list[ack.SegmentNote] = []
+    open_loop: str | None = None
+    for segment in found.segments:
+        if segment.segment_id == "LS":
+            open_loop = segment.get(1)
+        elif segment.segment_id == "LE":
+            open_loop = None
+        elif segment.segment_id == "SE" and open_loop is not None:
+            notes.append(
+                ack.SegmentNote("LE", segment.where.segment, REQUIRED_SEGMENT_MISSING, open_loop)
+            )
+    return notes
 
 
 def _envelope_codes(messages: tuple[str, ...]) -> list[tuple[int, str]]:
@@ -360,95 +467,192 @@ def _enclosing(items: list[dict[str, Any]], line: int) -> dict[str, Any] | None:
     return next((i for i in items if int(i["cur_line"] or 0) >= line), None)
 
 
-def _notes(
-    validation: Validation, isa: Segment, trailers: int
-) -> tuple[list[ack.GroupNote], ack.InterchangeNote]:
-    """The 999's notes from pyx12's report; ``trailers``: the GE segments the file holds (a
-    group past them has none: AK905 3, which pyx12 files at the interchange only)."""
-    interchange = ack.InterchangeNote(
-        isa.get(13), isa.get(9), isa.get(10), requested=isa.get(14) == "1"
+def _overlong(groups: list[_Group]) -> list[ack.GroupNote] | None:
+    """An element longer than any the guide has (pyx12 then loses its place): that element's
+    IK4, the first one found; None when there is none."""
+    for number, group in enumerate(groups):
+        for found in group.sets:
+            for segment in found.segments:
+                for index, element in enumerate(segment.elements[1:], 1):
+                    if len(element) > ELEMENT_CHARS_MAX:
+                        note = ack.SegmentNote(
+                            segment.segment_id,
+                            segment.where.segment,
+                            ack.SEGMENT_HAS_ELEMENT_ERRORS,
+                            found.loop_of(segment.where.segment),
+                            (ack.ElementNote(index, TOO_LONG),),
+                        )
+                        notes = [_group_note(g, {}) for g in groups]
+                        bad = notes[number]
+                        sets = tuple(
+                            replace(t, segments=(note,)) if t.control == found.control else t
+                            for t in bad.transactions
+                        )
+                        notes[number] = replace(bad, transactions=sets)
+                        return notes
+    return None
+
+
+def _group_note(group: _Group, codes_by_set: dict[str, ack.TransactionNote]) -> ack.GroupNote:
+    """The group as the file holds it; each set's note from pyx12's report where it has one,
+    else accepted (a set of another kind than 834 is not supported: IK502 1)."""
+    gs = group.gs
+    sets = []
+    for found in group.sets:
+        st_note = codes_by_set.get(found.control)
+        if st_note is None:
+            codes: tuple[str, ...] = () if found.st.get(1) == "834" else (SET_NOT_SUPPORTED,)
+            if not found.has_trailer:
+                codes += (SET_TRAILER_MISSING,)
+            st_note = ack.TransactionNote(
+                found.st.get(1), found.control, found.st.get(3), (), codes
+            )
+        sets.append(st_note)
+    included = group.ge.get(1) if group.ge is not None else ""
+    codes_group: tuple[str, ...] = () if group.has_trailer else (GROUP_TRAILER_MISSING,)
+    if gs.get(1) != "BE" or gs.get(8) != IMPLEMENTATION:
+        # a group of another kind or version: not examined, its sets not acknowledged one by one
+        unsupported = GROUP_NOT_SUPPORTED if gs.get(1) != "BE" else VERSION_NOT_SUPPORTED
+        return ack.GroupNote(
+            functional_id=gs.get(1),
+            control=gs.get(6),
+            implementation=gs.get(8),
+            included=int(included) if included.isdigit() else 0,
+            transactions=(),
+            codes=(*codes_group, unsupported),
+            received=len(group.sets),
+        )
+    return ack.GroupNote(
+        functional_id=gs.get(1),
+        control=gs.get(6),
+        implementation=gs.get(8),
+        included=int(included) if included.isdigit() else 0,
+        transactions=tuple(sets),
+        codes=codes_group,
     )
+
+
+def _sound(gs: Segment) -> bool:
+    """A GS whose group can be named in an AK1: its code, control number and version are
+    what those elements can hold."""
+    return (
+        len(gs.elements) == 9
+        and re.fullmatch(r"[A-Z0-9]{2}", gs.get(1)) is not None
+        and re.fullmatch(r"\d{1,9}", gs.get(6)) is not None
+        and IMPLEMENTATION_SHAPE.fullmatch(gs.get(8)) is not None
+    )
+
+
+def _interchange_note(isa: Segment) -> ack.InterchangeNote:
+    note = ack.InterchangeNote(isa.get(13), isa.get(9), isa.get(10), requested=isa.get(14) == "1")
+    if not isa.get(6):
+        return replace(note, note_code="006")  # invalid interchange sender ID
+    if not isa.get(8):
+        return replace(note, note_code="008")  # invalid interchange receiver ID
+    return note
+
+
+def _notes(
+    validation: Validation, segments: list[Segment]
+) -> tuple[list[ack.GroupNote], ack.InterchangeNote]:
+    """The 999's notes: pyx12's report laid over the file's own groups and sets (which say
+    what pyx12 leaves out: a set it does not map, a missing SE or GE, an LS/LE loop)."""
+    interchange = _interchange_note(segments[0])
+    groups = _groups(segments)
+    if (overlong := _overlong(groups)) is not None:
+        return overlong, interchange
     report = validation.report
     if validation.unreadable is not None or report is None or not report["interchanges"]:
+        foreign = any(g.gs.get(1) != "BE" or g.gs.get(8) != IMPLEMENTATION for g in groups)
+        if groups and foreign and all(_sound(g.gs) for g in groups):
+            # groups of another kind or version than the 834's: their AK905 says so
+            return [_group_note(g, {}) for g in groups], interchange
         return [], replace(interchange, note_code=INVALID_CONTENT)
     isa_report = report["interchanges"][0]
     isa_codes = [str(e["err_cde"]) for e in isa_report["errors"]]
-    groups = isa_report["groups"]
+    reported = isa_report["groups"]
     extra_group: dict[int, list[str]] = {}
-    extra_transaction: dict[int, list[str]] = {}
+    extra_set: dict[int, list[str]] = {}
     for line, element in _envelope_codes(validation.messages):
         if element in INTERCHANGE_ELEMENT_CODES:
             isa_codes.append(INTERCHANGE_ELEMENT_CODES[element])
-        elif (group := _enclosing(groups, line)) is not None:
+        elif (in_group := _enclosing(reported, line)) is not None:
             if element in GROUP_ELEMENT_CODES:
-                extra_group.setdefault(id(group), []).append(GROUP_ELEMENT_CODES[element])
+                extra_group.setdefault(id(in_group), []).append(GROUP_ELEMENT_CODES[element])
             elif element in TRANSACTION_ELEMENT_CODES:
-                transaction = _enclosing(group["transactions"], line)
-                if transaction is not None:
-                    code = TRANSACTION_ELEMENT_CODES[element]
-                    extra_transaction.setdefault(id(transaction), []).append(code)
+                st = _enclosing(in_group["transactions"], line)
+                if st is not None:
+                    extra_set.setdefault(id(st), []).append(TRANSACTION_ELEMENT_CODES[element])
+    known = _known_segment_ids()
     notes = []
-    for number, group in enumerate(groups, 1):
-        transactions = tuple(
-            ack.TransactionNote(
+    for number, group in enumerate(groups):
+        by_control: dict[str, ack.TransactionNote] = {}
+        pyx12_group = reported[number] if number < len(reported) else None
+        for st in pyx12_group["transactions"] if pyx12_group is not None else ():
+            control = str(st["trn_set_control_num"] or "").strip()
+            found = next((f for f in group.sets if f.control == control), None)
+            segment_notes = [n for seg in st["segments"] for n in _segment_notes(seg, known)]
+            codes = [str(e["err_cde"]) for e in st["errors"]] + extra_set.get(id(st), [])
+            if found is not None:
+                segment_notes = [
+                    replace(n, loop_id=found.loop_of(n.position)) for n in segment_notes
+                ] + _unclosed_loops(found)
+                if not found.has_trailer:
+                    codes.append(SET_TRAILER_MISSING)
+                    segment_notes = [n for n in segment_notes if n.segment_id != "SE"]
+            by_control[control] = ack.TransactionNote(
                 set_id=str(st["trn_set_id"] or ""),
-                control=str(st["trn_set_control_num"] or "").strip(),
+                control=control,
                 implementation=str(st["vriic"] or ""),
-                segments=tuple(n for seg in st["segments"] for n in _segment_notes(seg)),
-                codes=tuple(
-                    code
-                    for code in [str(e["err_cde"]) for e in st["errors"]]
-                    + extra_transaction.get(id(st), [])
-                    if code in IK502_CODES
-                ),
+                segments=tuple(segment_notes),
+                codes=tuple(c for c in codes if c in IK502_CODES),
             )
-            for st in group["transactions"]
-        )
-        codes = [str(e["err_cde"]) for e in group["errors"]] + extra_group.get(id(group), [])
-        if number > trailers:
-            codes.append(GROUP_TRAILER_MISSING)
-        notes.append(
-            ack.GroupNote(
-                functional_id=str(group["fic"] or ""),
-                control=str(group["gs_control_num"] or ""),
-                implementation=str(group["vriic"] or ""),
-                included=int(group["st_count_orig"] or 0),
-                transactions=transactions,
-                codes=tuple(c for c in codes if c in AK905_CODES),
-            )
-        )
+        note = _group_note(group, by_control)
+        codes = list(note.codes)
+        if pyx12_group is not None:
+            codes += [str(e["err_cde"]) for e in pyx12_group["errors"]]
+            codes += extra_group.get(id(pyx12_group), [])
+        if group.has_trailer:  # pyx12 says so of a missing SE too: the set's IK5 says it
+            codes = [c for c in codes if c != GROUP_TRAILER_MISSING]
+        notes.append(replace(note, codes=tuple(c for c in codes if c in AK905_CODES)))
+    if isa_codes == [INVALID_CONTENT] and not all(g.has_trailer for g in groups):
+        isa_codes = []  # pyx12's answer to a missing GE: the group's AK905 3 says it
     if isa_codes:
         interchange = replace(interchange, note_code=isa_codes[0])
     return notes, interchange
 
 
-def acknowledge(data: bytes, source: str, control_number: int, at: dt.datetime) -> Acknowledgment:
+def acknowledge(data: bytes, source: str, at: dt.datetime) -> Callable[[int], Acknowledgment]:
     """The 999 (with a TA1 where one is due) answering an 834 file's structure as pyx12
     validated it: addressed back to its sender (ISA and GS sender and receiver swapped, its
-    usage indicator kept), under ``control_number`` as ISA13 and GS06. A file that is no X12
-    interchange at all has no envelope to answer: InvalidRequest, as for reading it."""
+    usage indicator kept). What it returns writes it under an interchange control number (ISA13
+    and GS06), taken only once the file was found to have an envelope to answer. A file that
+    is no X12 interchange at all has none: InvalidRequest, as for reading it."""
     text = decode(data, source)
-    _, segments = split(text, source)
+    _, segments = split(text, source, element_chars_max=None)
     isa = segments[0]
     gs = next((s for s in segments if s.segment_id == "GS"), None)
-    trailers = sum(1 for s in segments if s.segment_id == "GE")
-    groups, interchange = _notes(validate(text.lstrip("\ufeff\r\n\t ")), isa, trailers)
-    envelope = Envelope(
-        sender_id=isa.get(8) or "RXGATEWAY",
-        receiver_id=isa.get(6) or "UNKNOWN",
-        produced_at=at,
-        interchange_control_number=control_number,
-        group_control_number=control_number,
-        functional_code="FA",
-        implementation=ack.IMPLEMENTATION,
-        sender_qualifier=isa.get(7),
-        receiver_qualifier=isa.get(5),
-        usage=isa.get(15),
-        group_sender_id=gs.get(3) if gs is not None else "",
-        group_receiver_id=gs.get(2) if gs is not None else "",
-    )
-    accepted = bool(groups) and interchange.accepted and all(g.accepted for g in groups)
-    return Acknowledgment(ack.acknowledgment(envelope, groups, interchange), accepted)
+    groups, interchange = _notes(validate(text.lstrip("\ufeff\r\n\t ")), segments)
+
+    def numbered(control_number: int) -> Acknowledgment:
+        envelope = Envelope(
+            sender_id=isa.get(8) or "RXGATEWAY",
+            receiver_id=isa.get(6) or "UNKNOWN",
+            produced_at=at,
+            interchange_control_number=control_number,
+            group_control_number=control_number,
+            functional_code="FA",
+            implementation=ack.IMPLEMENTATION,
+            sender_qualifier=isa.get(7),
+            receiver_qualifier=isa.get(5),
+            usage=isa.get(15),
+            group_sender_id=gs.get(3) if gs is not None else "",
+            group_receiver_id=gs.get(2) if gs is not None else "",
+        )
+        accepted = bool(groups) and interchange.accepted and all(g.accepted for g in groups)
+        return Acknowledgment(ack.acknowledgment(envelope, groups, interchange), accepted)
+
+    return numbered
 
 
 def decode(data: bytes, source: str) -> str:
@@ -512,6 +716,6 @@ class X12EnrollmentReader:
         return read_enrollment(data, source, plans)
 
     def acknowledge(
-        self, data: bytes, source: str, control_number: int, at: dt.datetime
-    ) -> Acknowledgment:
-        return acknowledge(data, source, control_number, at)
+        self, data: bytes, source: str, at: dt.datetime
+    ) -> Callable[[int], Acknowledgment]:
+        return acknowledge(data, source, at)

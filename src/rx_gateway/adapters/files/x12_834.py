@@ -14,6 +14,7 @@ reach the gateway's log.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -384,6 +385,7 @@ def _groups(segments: list[Segment]) -> list[_Group]:
     return groups
 
 
+@functools.cache
 def _known_segment_ids() -> frozenset[str]:
     """The segment IDs the 834's implementation guide uses (pyx12's map)."""
     import importlib.resources  # noqa: PLC0415

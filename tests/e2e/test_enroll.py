@@ -486,12 +486,17 @@ async def test_enroll_ack_writes_the_999_before_applying_and_whether_or_not_it_a
     assert x12_errors(bad_ack.read_text()) == []
     assert await _count(conn, "member") == members
 
-    # written whole or not at all: an existing 999 stays until the new one is complete
-    assert not list(tmp_path.glob(".*.partial"))
+    assert not list(tmp_path.glob(".*"))  # written beside, then renamed: nothing left over
     unwritable = await asyncio.to_thread(
         _run, "enroll", str(bad), "--ack", str(tmp_path / "no" / "such.999"), env=env
     )
     assert "cannot write the 999" in _one_line_error(unwritable)
+    kept = bad.read_text()
+    itself = await asyncio.to_thread(_run, "enroll", str(bad), "--ack", str(bad), env=env)
+    assert _one_line_error(itself) == (
+        f"rx-gateway: enroll: --ack {bad} is the 834 file itself: name another file for the 999"
+    )
+    assert bad.read_text() == kept
     alone = await asyncio.to_thread(_run, "enroll", "--ack", str(ack), "--report", env=env)
     assert (
         _one_line_error(alone)

@@ -279,3 +279,117 @@ def test_an_interchange_its_ta1_rejects_gets_the_ta1_alone(damage: str, ta1: str
     text, accepted = _ack(damage)
     assert not accepted
     assert text.splitlines()[1:] == [f"TA1*000000001*260125*1200*{ta1}~", "IEA*0*000000042~"]
+
+
+def _between(lines: list[str], first: str, last: str) -> list[str]:
+    start = next(k for k, line in enumerate(lines) if line.startswith(first))
+    end = next(k for k, line in enumerate(lines) if k > start and line.startswith(last))
+    return lines[start : end + 1]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        PUBLIC_STYLE_834.replace("*20260125*1200*1*X*", "*20261325*1200*1*X*"),  # GS04
+        PUBLIC_STYLE_834.replace("*1*X*005010X220A1~", "*1*T*005010X220A1~"),  # GS07
+        PUBLIC_STYLE_834.replace("GS*BE*ABCCOM*", "GS*BE*ABCCOMABCCOMABCCOMAB*"),  # GS02
+    ],
+    ids=["GS04 not a date", "GS07 not X", "GS02 too long"],
+)
+def test_a_group_envelope_pyx12_refuses_is_never_accepted(damage: str) -> None:
+    """No AK905 code names these: the group is rejected all the same (it was AK9 A)."""
+    assert structure_problems(damage) != []
+    text, accepted = _ack(damage)
+    assert not accepted
+    assert any(line.startswith("AK9*R*1*1*0") for line in text.splitlines()), text
+
+
+def test_the_sets_of_two_are_told_apart_in_order_even_under_one_control_number() -> None:
+    same_number = _TWO_SETS.replace("ST*834*0002*", "ST*834*0001*").replace(
+        "SE*28*0002~", "SE*28*0001~"
+    )
+    for two in (_TWO_SETS, same_number):
+        text, _ = _ack(two)
+        lines = text.splitlines()
+        control = "0001" if two is same_number else "0002"
+        assert _between(lines, "AK2*", "AK9*") == [
+            "AK2*834*0001*005010X220A1~",
+            "IK5*A~",
+            f"AK2*834*{control}*005010X220A1~",
+            "IK3*DMG*14**8~",
+            "IK4*2*1251*8~",
+            "IK5*R*5~" if two is _TWO_SETS else "IK5*R*23*5~",  # 23: its number not unique
+            "AK9*P*2*2*1~",
+        ]
+
+
+def test_an_overlong_element_leaves_the_other_sets_unexamined_not_accepted() -> None:
+    long_first = _TWO_SETS.replace("NM1*IL*1*BROWN*BOB", "NM1*IL*1*" + "B" * 300 + "*BOB", 1)
+    text, accepted = _ack(long_first)
+    assert not accepted
+    assert _between(text.splitlines(), "AK2*", "AK9*") == [
+        "AK2*834*0001*005010X220A1~",
+        "IK3*NM1*10**8~",
+        "IK4*3**5~",
+        "IK5*R*5~",
+        "AK9*R*2*2*0~",  # the second set (its date of birth bad too) is not said accepted
+    ]
+
+
+@pytest.mark.parametrize(
+    ("damage", "ta1"),
+    [
+        (PUBLIC_STYLE_834.replace("*000000001*0*P*", "*00000000é*0*P*"), "000000000*260125*1200*R*018"),
+        (PUBLIC_STYLE_834.replace("*000000001*0*P*", "*0000:0001*0*P*"), "000000000*260125*1200*R*018"),
+        (PUBLIC_STYLE_834.replace("*260125*1200*^", "*261325*12:0*^"), "000000001*261202*0930*R*015"),
+        (PUBLIC_STYLE_834.replace("*260125*1200*^", "*261325*1200*^"), "000000001*261202*1200*R*014"),
+    ],
+    ids=["ISA13 not ASCII", "ISA13 with a separator", "ISA09 and ISA10 malformed", "ISA09"],
+)  # fmt: skip
+def test_a_ta1_never_echoes_what_its_elements_cannot_hold(damage: str, ta1: str) -> None:
+    text, accepted = _ack(damage)
+    assert not accepted
+    assert text.splitlines()[1] == f"TA1*{ta1}~"
+
+
+def test_an_ls_loop_id_with_a_separator_is_not_echoed_as_one() -> None:
+    text, _ = _ack(_LS.replace("LS*2700~", "LS*27:0~").replace("LE*2700~", "LE*27:0~"))
+    assert all(line.count(":") == 0 for line in text.splitlines()[1:]), text
+
+
+def test_a_group_of_another_version_with_a_unicode_count_is_answered() -> None:
+    other = PUBLIC_STYLE_834.replace("*1*X*005010X220A1~", "*1*X*004010X095A1~")
+    text, accepted = _ack(other.replace("GE*1*1~", "GE*²*1~"))
+    assert not accepted
+    assert "AK9*R*0*1*0*2~" in text.splitlines()
+
+
+def test_an_interchange_without_a_group_is_a_rejecting_ta1() -> None:
+    bare = PUBLIC_STYLE_834[: PUBLIC_STYLE_834.index("GS*")] + "IEA*0*000000001~\n"
+    text, accepted = _ack(bare)
+    assert not accepted
+    assert text.splitlines()[1:] == ["TA1*000000001*260125*1200*R*024~", "IEA*0*000000042~"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    where=st.tuples(st.integers(min_value=1, max_value=31), st.integers(min_value=1, max_value=9)),
+    value=st.text(alphabet="0123456789ABCZ -é:", max_size=12),
+)
+def test_any_damaged_element_gets_a_valid_999_that_never_accepts_what_pyx12_refuses(
+    where: tuple[int, int], value: str
+) -> None:
+    segments = _segments()
+    number, position = where
+    number = min(number, len(segments) - 1)
+    elements = segments[number].removesuffix("~").split("*")
+    if position < len(elements):
+        elements[position] = value
+    segments[number] = "*".join(elements) + "~"
+    damaged = "\n".join(segments) + "\n"
+    try:
+        text, accepted = _ack(damaged)
+    except InvalidRequest:
+        return  # no interchange left to answer (the ISA itself broken)
+    if structure_problems(damaged):
+        assert not accepted, text

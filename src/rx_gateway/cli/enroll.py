@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 from rx_gateway.cli.database import _where, open_database
@@ -29,6 +30,9 @@ async def run(
         raise RxGatewayError(msg)
     if ack is not None and file is None:
         msg = "enroll: --ack acknowledges an 834 file: give the file"
+        raise RxGatewayError(msg)
+    if ack is not None and file is not None and await asyncio.to_thread(_same, ack, file):
+        msg = f"enroll: --ack {ack} is the 834 file itself: name another file for the 999"
         raise RxGatewayError(msg)
     data = await asyncio.to_thread(_read, file) if file is not None else None
 
@@ -72,6 +76,10 @@ async def run(
     return 0
 
 
+def _same(one: Path, other: Path) -> bool:
+    return os.path.realpath(one) == os.path.realpath(other)
+
+
 def _read(file: Path) -> bytes:
     try:
         return file.read_bytes()
@@ -81,16 +89,24 @@ def _read(file: Path) -> bytes:
 
 
 def _write(path: Path, text: str) -> None:
-    """Whole or not at all: a file written beside it, then renamed over it (a write that
-    fails, a full disk, leaves what was there)."""
-    partial = path.with_name(f".{path.name}.partial")
+    """Whole or not at all: written to a new file beside it, flushed to disk, then renamed
+    over it (a write that fails, a full disk, leaves what was there)."""
     try:
-        partial.write_text(text, encoding="ascii")
-        os.replace(partial, path)
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as error:
-        with contextlib.suppress(OSError):
-            partial.unlink()
         why = error.strerror or type(error).__name__
+        msg = f"{path}: cannot write the 999 ({why}); nothing applied"
+        raise RxGatewayError(msg) from None
+    try:
+        with os.fdopen(handle, "w", encoding="ascii") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(name, path)
+    except (OSError, UnicodeError) as error:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        why = getattr(error, "strerror", None) or type(error).__name__
         msg = f"{path}: cannot write the 999 ({why}); nothing applied"
         raise RxGatewayError(msg) from None
 

@@ -279,8 +279,12 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
     async def Acknowledge(self, request: pb.EnrollRequest, context: Context) -> pb.AcknowledgeReply:
         actor = self._operator(context)
         source = enrollment.source_name(request.name)
-        reader, store, _ = self._enrolling()
+        reader, store = self._enrollment_reader, self._enrollment_store
+        if reader is None or store is None:
+            msg = "enrollment is not configured on this gateway"
+            raise PreconditionFailed(msg)
         answer = await enrollment.acknowledge(reader, store, request.content, source)
+        log.info("admin read", extra={"action": "acknowledge", "actor": actor})
         return pb.AcknowledgeReply(
             acknowledgment=answer.text.encode("ascii"), accepted=answer.accepted, actor=actor
         )

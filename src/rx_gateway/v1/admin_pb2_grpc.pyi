@@ -81,7 +81,8 @@ class AdminServiceStub:
     """
     Acknowledge: _grpc.UnaryUnaryMultiCallable[_admin_pb2.EnrollRequest, _admin_pb2.AcknowledgeReply]
     """The 999 implementation acknowledgment (005010X231A1) of an 834 file, the same as
-    `rx-gateway enroll FILE --ack OUT`, changing nothing: the file's structure against its
+    `rx-gateway enroll FILE --ack OUT`, applying nothing (it takes the next interchange
+    control number of the gateway's X12 series, as any X12 it sends): the file's structure against its
     implementation guide (IK3/IK4 naming each segment and element in error), one 999 per
     functional group, a TA1 when ISA14 asks for one. Whether the file applies is Enroll's
     answer: it also checks the file's meaning (plans, dates, cards). A file that is no X12
@@ -136,7 +137,8 @@ class AdminServiceAsyncStub(AdminServiceStub):
     """
     Acknowledge: _aio.UnaryUnaryMultiCallable[_admin_pb2.EnrollRequest, _admin_pb2.AcknowledgeReply]  # type: ignore[assignment]
     """The 999 implementation acknowledgment (005010X231A1) of an 834 file, the same as
-    `rx-gateway enroll FILE --ack OUT`, changing nothing: the file's structure against its
+    `rx-gateway enroll FILE --ack OUT`, applying nothing (it takes the next interchange
+    control number of the gateway's X12 series, as any X12 it sends): the file's structure against its
     implementation guide (IK3/IK4 naming each segment and element in error), one 999 per
     functional group, a TA1 when ISA14 asks for one. Whether the file applies is Enroll's
     answer: it also checks the file's meaning (plans, dates, cards). A file that is no X12
@@ -254,7 +256,8 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.AcknowledgeReply, _abc.Awaitable[_admin_pb2.AcknowledgeReply]]:
         """The 999 implementation acknowledgment (005010X231A1) of an 834 file, the same as
-        `rx-gateway enroll FILE --ack OUT`, changing nothing: the file's structure against its
+        `rx-gateway enroll FILE --ack OUT`, applying nothing (it takes the next interchange
+        control number of the gateway's X12 series, as any X12 it sends): the file's structure against its
         implementation guide (IK3/IK4 naming each segment and element in error), one 999 per
         functional group, a TA1 when ISA14 asks for one. Whether the file applies is Enroll's
         answer: it also checks the file's meaning (plans, dates, cards). A file that is no X12

@@ -92,11 +92,15 @@ class GroupNote:
     transactions: tuple[TransactionNote, ...]
     codes: tuple[str, ...] = ()  # AK905-AK909 of its header and trailer
     received: int | None = None  # AK903 when its sets were not examined (no AK2 for them)
+    in_error: bool = False  # rejected for what no AK905 code names (or sets not examined)
 
     @property
     def accepted(self) -> bool:
         return (
-            not self.codes and bool(self.transactions) and self.conforming == len(self.transactions)
+            not self.codes
+            and not self.in_error
+            and bool(self.transactions)
+            and self.conforming == len(self.transactions)
         )
 
     @property
@@ -107,7 +111,7 @@ class GroupNote:
         """AK901: A all sets accepted, P some, R none (or the group's envelope in error)."""
         if self.accepted:
             return "A"
-        return "P" if not self.codes and self.conforming else "R"
+        return "P" if not self.codes and not self.in_error and self.conforming else "R"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,13 +129,11 @@ class InterchangeNote:
         return self.note_code == NO_ERROR
 
 
-def _clean(value: str, length_max: int) -> str:
-    return text(value, length_max)
-
-
 def _segment_notes(note: SegmentNote) -> list[str]:
     lines = [
-        segment("IK3", _clean(note.segment_id, 3), str(note.position), note.loop_id, note.code)
+        segment(
+            "IK3", text(note.segment_id, 3), str(note.position), text(note.loop_id, 4), note.code
+        )
     ]
     for element in note.elements:
         where = str(element.position)
@@ -145,7 +147,7 @@ def _segment_notes(note: SegmentNote) -> list[str]:
                 where,
                 element.reference,
                 element.code,
-                _clean(element.copy, COPY_CHARS_MAX),
+                text(element.copy, COPY_CHARS_MAX),
             )
         )
     return lines
@@ -155,18 +157,18 @@ def _group_body(group: GroupNote) -> list[str]:
     body = [
         segment(
             "AK1",
-            _clean(group.functional_id, 2),
-            _clean(group.control, 9),
-            _clean(group.implementation, 12),
+            text(group.functional_id, 2),
+            text(group.control, 9),
+            text(group.implementation, 12),
         )
     ]
     for transaction in group.transactions:
         body.append(
             segment(
                 "AK2",
-                _clean(transaction.set_id, 3),
-                _clean(transaction.control, 9),
-                _clean(transaction.implementation, 35),
+                text(transaction.set_id, 3),
+                text(transaction.control, 9),
+                text(transaction.implementation, 35),
             )
         )
         for note in transaction.segments:
@@ -179,7 +181,7 @@ def _group_body(group: GroupNote) -> list[str]:
             verdict,
             str(group.included),
             str(len(group.transactions) if group.received is None else group.received),
-            str(group.conforming if verdict != "R" or not group.codes else 0),
+            str(group.conforming if verdict != "R" else 0),
             *list(dict.fromkeys(group.codes))[:CODES_MAX],
         )
     )
@@ -200,9 +202,9 @@ def acknowledgment(
         segments.append(
             segment(
                 "TA1",
-                interchange.control,
-                interchange.date,
-                interchange.time,
+                text(interchange.control, 9),
+                text(interchange.date, 6),
+                text(interchange.time, 4),
                 "A" if interchange.accepted else "R",
                 interchange.note_code,
             )

@@ -42,6 +42,7 @@ ENROLLMENT_BYTES_MAX = 256 * 1024 * 1024  # about 300,000 members; larger files 
 _LOGGER = "pyx12"
 _LOCK = threading.Lock()  # pyx12's log is process-wide: one validation at a time
 _LAST: dict[bytes, Validation] = {}  # the last validation, by the text's SHA-256
+_LAST_LOCK = threading.Lock()
 _ELEMENT_LOG = re.compile(r"^Line:(\d+) ELE:(\S+) - (.*)$", re.DOTALL)
 _REFDES = re.compile(r"\(((?:ISA|IEA|GS|GE|ST|SE)\d{2})\)")
 # segments whose values an error may quote: none of them holds a name, an address, a date of
@@ -213,13 +214,14 @@ class Validation:
 def validate(text: str) -> Validation:
     """pyx12's validation of one interchange against the 834 5010 X220A1 map (the last one is
     kept: a file acknowledged and then applied is validated once)."""
+    text = text.lstrip("\ufeff\r\n\t ")
     digest = hashlib.sha256(text.encode()).digest()
-    with _LOCK:
+    with _LAST_LOCK:
         kept = _LAST.get(digest)
     if kept is not None:
         return kept
     validation = _validate(text)
-    with _LOCK:
+    with _LAST_LOCK:
         _LAST.clear()
         _LAST[digest] = validation
     return validation
@@ -305,7 +307,9 @@ SET_NOT_SUPPORTED, SET_TRAILER_MISSING = "1", "2"  # IK502
 REQUIRED_SEGMENT_MISSING = "3"  # IK304
 UNRECOGNIZED_SEGMENT, UNEXPECTED_SEGMENT = "1", "2"  # IK304
 TOO_LONG = "5"  # IK403
+ELEMENTS_KEPT_CHARS_MAX = ELEMENT_CHARS_MAX  # longer, and pyx12 loses its place
 INVALID_CONTENT = "024"  # TA105: invalid interchange content (pyx12 could not read it)
+NO_ERROR = ack.NO_ERROR
 IK304_CODES = frozenset({"1", "2", "3", "4", "5", "6", "7", "8", "I4", "I6", "I7", "I8", "I9"})
 IK403_CODES = frozenset(ELEMENT_ERRORS)
 IK502_CODES = frozenset((
@@ -383,6 +387,23 @@ def _groups(segments: list[Segment]) -> list[_Group]:
             if kind == "SE":
                 groups[-1].sets[-1] = _Set(current.st, current.segments, True)
     return groups
+
+
+@functools.cache
+def _codes_999(element: str) -> frozenset[str]:
+    """The codes the 999's guide lists for ``element`` (AK101: the HIPAA functional groups,
+    AK201: their transaction sets), from pyx12's map of it."""
+    import importlib.resources  # noqa: PLC0415
+    import xml.etree.ElementTree as ET  # noqa: PLC0415
+
+    path = importlib.resources.files("pyx12") / "map" / "999.5010X231.A1.xml"
+    root = ET.fromstring(path.read_text())  # noqa: S314 - pyx12's own map, not input
+    return frozenset(
+        code.text or ""
+        for node in root.iter("element")
+        if node.get("xid") == element
+        for code in node.iter("code")
+    )
 
 
 @functools.cache
@@ -471,12 +492,13 @@ def _enclosing(items: list[dict[str, Any]], line: int) -> dict[str, Any] | None:
 
 def _overlong(groups: list[_Group]) -> list[ack.GroupNote] | None:
     """An element longer than any the guide has (pyx12 then loses its place): that element's
-    IK4, the first one found; None when there is none."""
+    IK4, the first one found, and its set's verdict; no set of the file was examined, so none
+    is acknowledged but that one, and each group is rejected. None when there is none."""
     for number, group in enumerate(groups):
         for found in group.sets:
             for segment in found.segments:
                 for index, element in enumerate(segment.elements[1:], 1):
-                    if len(element) > ELEMENT_CHARS_MAX:
+                    if len(element) > ELEMENTS_KEPT_CHARS_MAX:
                         note = ack.SegmentNote(
                             segment.segment_id,
                             segment.where.segment,
@@ -484,53 +506,71 @@ def _overlong(groups: list[_Group]) -> list[ack.GroupNote] | None:
                             found.loop_of(segment.where.segment),
                             (ack.ElementNote(index, TOO_LONG),),
                         )
-                        notes = [_group_note(g, {}) for g in groups]
-                        bad = notes[number]
-                        sets = tuple(
-                            replace(t, segments=(note,)) if t.control == found.control else t
-                            for t in bad.transactions
+                        bad = ack.TransactionNote(
+                            found.st.get(1), found.control, found.st.get(3), (note,)
                         )
-                        notes[number] = replace(bad, transactions=sets)
+                        notes = [_unexamined(g) for g in groups]
+                        notes[number] = replace(notes[number], transactions=(bad,))
                         return notes
     return None
 
 
-def _group_note(group: _Group, codes_by_set: dict[str, ack.TransactionNote]) -> ack.GroupNote:
-    """The group as the file holds it; each set's note from pyx12's report where it has one,
-    else accepted (a set of another kind than 834 is not supported: IK502 1)."""
-    gs = group.gs
-    sets = []
-    for found in group.sets:
-        st_note = codes_by_set.get(found.control)
-        if st_note is None:
-            codes: tuple[str, ...] = () if found.st.get(1) == "834" else (SET_NOT_SUPPORTED,)
-            if not found.has_trailer:
-                codes += (SET_TRAILER_MISSING,)
-            st_note = ack.TransactionNote(
-                found.st.get(1), found.control, found.st.get(3), (), codes
-            )
-        sets.append(st_note)
-    included = group.ge.get(1) if group.ge is not None else ""
-    codes_group: tuple[str, ...] = () if group.has_trailer else (GROUP_TRAILER_MISSING,)
-    if gs.get(1) != "BE" or gs.get(8) != IMPLEMENTATION:
-        # a group of another kind or version: not examined, its sets not acknowledged one by one
-        unsupported = GROUP_NOT_SUPPORTED if gs.get(1) != "BE" else VERSION_NOT_SUPPORTED
-        return ack.GroupNote(
-            functional_id=gs.get(1),
-            control=gs.get(6),
-            implementation=gs.get(8),
-            included=int(included) if included.isdigit() else 0,
-            transactions=(),
-            codes=(*codes_group, unsupported),
-            received=len(group.sets),
-        )
+def _unexamined(group: _Group, *codes: str) -> ack.GroupNote:
+    """A group whose sets were not examined one by one: rejected, its sets counted only."""
     return ack.GroupNote(
-        functional_id=gs.get(1),
-        control=gs.get(6),
-        implementation=gs.get(8),
-        included=int(included) if included.isdigit() else 0,
+        functional_id=group.gs.get(1),
+        control=group.gs.get(6),
+        implementation=group.gs.get(8),
+        included=_count(group.ge.get(1) if group.ge is not None else ""),
+        transactions=(),
+        codes=codes,
+        received=len(group.sets),
+        in_error=True,
+    )
+
+
+_CONTROL = re.compile(r"[A-Za-z0-9]{4,9}")  # ST02 as AK202 can hold it
+
+
+def _count(value: str) -> int:
+    return int(value) if re.fullmatch(r"[0-9]{1,9}", value) else 0
+
+
+def _is_834(gs: Segment) -> bool:
+    return gs.get(1) == "BE" and gs.get(8) == IMPLEMENTATION
+
+
+def _group_note(group: _Group, examined: list[ack.TransactionNote | None]) -> ack.GroupNote:
+    """The group as the file holds it: each set's note as examined (in file order), a set
+    pyx12 did not examine (None) not supported when it is not an 834 (IK502 1); a group of
+    another kind or version not examined at all (AK905 1 or 2)."""
+    trailer: tuple[str, ...] = () if group.has_trailer else (GROUP_TRAILER_MISSING,)
+    if not _is_834(group.gs):
+        unsupported = GROUP_NOT_SUPPORTED if group.gs.get(1) != "BE" else VERSION_NOT_SUPPORTED
+        return _unexamined(group, *trailer, unsupported)
+    sets = []
+    for found, note in zip(group.sets, examined, strict=True):
+        if found.st.get(1) not in _codes_999("AK201") or not _CONTROL.fullmatch(found.control):
+            # no AK2 can name it (a set ID the 999 does not list, a control number that is
+            # not one): not acknowledged, and the group is R
+            continue
+        if note is not None:
+            sets.append(note)
+            continue
+        codes: tuple[str, ...] = () if found.st.get(1) == "834" else (SET_NOT_SUPPORTED,)
+        if not found.has_trailer:
+            codes += (SET_TRAILER_MISSING,)
+        sets.append(ack.TransactionNote(found.st.get(1), found.control, found.st.get(3), (), codes))
+    unnamed = len(sets) < len(group.sets)
+    return ack.GroupNote(
+        functional_id=group.gs.get(1),
+        control=group.gs.get(6),
+        implementation=group.gs.get(8),
+        included=_count(group.ge.get(1) if group.ge is not None else ""),
         transactions=tuple(sets),
-        codes=codes_group,
+        codes=trailer,
+        received=len(group.sets) if unnamed else None,
+        in_error=unnamed,
     )
 
 
@@ -539,41 +579,86 @@ def _sound(gs: Segment) -> bool:
     what those elements can hold."""
     return (
         len(gs.elements) == 9
-        and re.fullmatch(r"[A-Z0-9]{2}", gs.get(1)) is not None
-        and re.fullmatch(r"\d{1,9}", gs.get(6)) is not None
+        and gs.get(1) in _codes_999("AK101")
+        and re.fullmatch(r"[0-9]{1,9}", gs.get(6)) is not None
         and IMPLEMENTATION_SHAPE.fullmatch(gs.get(8)) is not None
     )
 
 
-def _interchange_note(isa: Segment) -> ack.InterchangeNote:
-    note = ack.InterchangeNote(isa.get(13), isa.get(9), isa.get(10), requested=isa.get(14) == "1")
+def _is_time(value: str, shape: str, length: int) -> bool:
+    if re.fullmatch(f"[0-9]{{{length}}}", value) is None:
+        return False
+    try:
+        dt.datetime.strptime(value, shape)  # noqa: DTZ007 - a date or a time of day, no zone
+    except ValueError:
+        return False
+    return True
+
+
+def _interchange_note(isa: Segment, at: dt.datetime) -> ack.InterchangeNote:
+    """The TA1's echo of ISA13, ISA09 and ISA10, each as sent when it is what the element
+    can hold (else the TA1 rejects it with its note code, echoing a placeholder)."""
+    control, day, time = isa.get(13), isa.get(9), isa.get(10)
+    code = NO_ERROR
     if not isa.get(6):
-        return replace(note, note_code="006")  # invalid interchange sender ID
-    if not isa.get(8):
-        return replace(note, note_code="008")  # invalid interchange receiver ID
-    return note
+        code = "006"  # invalid interchange sender ID
+    elif not isa.get(8):
+        code = "008"  # invalid interchange receiver ID
+    if re.fullmatch(r"[0-9]{9}", control) is None:
+        control, code = "000000000", "018"  # invalid interchange control number value
+    if not _is_time(day, "%y%m%d", 6):
+        day, code = f"{at:%y%m%d}", "014"  # invalid interchange date value
+    if not _is_time(time, "%H%M", 4):
+        time, code = f"{at:%H%M}", "015"  # invalid interchange time value
+    return ack.InterchangeNote(control, day, time, code, requested=isa.get(14) == "1")
+
+
+def _set_note(
+    st: dict[str, Any], found: _Set | None, extra: list[str], known: frozenset[str]
+) -> ack.TransactionNote:
+    """One set as pyx12 examined it, with what its own segments add (its LS/LE loops, a
+    missing SE)."""
+    segment_notes = [n for seg in st["segments"] for n in _segment_notes(seg, known)]
+    codes = [str(e["err_cde"]) for e in st["errors"]] + extra
+    if found is not None:
+        segment_notes = [
+            replace(n, loop_id=found.loop_of(n.position)) for n in segment_notes
+        ] + _unclosed_loops(found)
+        if not found.has_trailer:
+            codes.append(SET_TRAILER_MISSING)
+            segment_notes = [n for n in segment_notes if n.segment_id != "SE"]
+    return ack.TransactionNote(
+        set_id=str(st["trn_set_id"] or ""),
+        control=str(st["trn_set_control_num"] or "").strip(),
+        implementation=str(st["vriic"] or ""),
+        segments=tuple(segment_notes),
+        codes=tuple(c for c in codes if c in IK502_CODES),
+    )
 
 
 def _notes(
-    validation: Validation, segments: list[Segment]
+    validation: Validation, segments: list[Segment], at: dt.datetime
 ) -> tuple[list[ack.GroupNote], ack.InterchangeNote]:
     """The 999's notes: pyx12's report laid over the file's own groups and sets (which say
     what pyx12 leaves out: a set it does not map, a missing SE or GE, an LS/LE loop)."""
-    interchange = _interchange_note(segments[0])
+    interchange = _interchange_note(segments[0], at)
     groups = _groups(segments)
+    if not groups or not all(_sound(g.gs) for g in groups):
+        # nothing to acknowledge, or a group no AK1 can name
+        return [], replace(interchange, note_code=INVALID_CONTENT)
     if (overlong := _overlong(groups)) is not None:
         return overlong, interchange
     report = validation.report
     if validation.unreadable is not None or report is None or not report["interchanges"]:
-        foreign = any(g.gs.get(1) != "BE" or g.gs.get(8) != IMPLEMENTATION for g in groups)
-        if groups and foreign and all(_sound(g.gs) for g in groups):
+        if not all(_is_834(g.gs) for g in groups):
             # groups of another kind or version than the 834's: their AK905 says so
-            return [_group_note(g, {}) for g in groups], interchange
+            return [_group_note(g, [None] * len(g.sets)) for g in groups], interchange
         return [], replace(interchange, note_code=INVALID_CONTENT)
     isa_report = report["interchanges"][0]
     isa_codes = [str(e["err_cde"]) for e in isa_report["errors"]]
     reported = isa_report["groups"]
     extra_group: dict[int, list[str]] = {}
+    group_in_error: set[int] = set()
     extra_set: dict[int, list[str]] = {}
     for line, element in _envelope_codes(validation.messages):
         if element in INTERCHANGE_ELEMENT_CODES:
@@ -581,6 +666,8 @@ def _notes(
         elif (in_group := _enclosing(reported, line)) is not None:
             if element in GROUP_ELEMENT_CODES:
                 extra_group.setdefault(id(in_group), []).append(GROUP_ELEMENT_CODES[element])
+            elif element.startswith(("GS", "GE")):
+                group_in_error.add(id(in_group))  # no AK905 code names it: rejected
             elif element in TRANSACTION_ELEMENT_CODES:
                 st = _enclosing(in_group["transactions"], line)
                 if st is not None:
@@ -588,39 +675,33 @@ def _notes(
     known = _known_segment_ids()
     notes = []
     for number, group in enumerate(groups):
-        by_control: dict[str, ack.TransactionNote] = {}
         pyx12_group = reported[number] if number < len(reported) else None
-        for st in pyx12_group["transactions"] if pyx12_group is not None else ():
-            control = str(st["trn_set_control_num"] or "").strip()
-            found = next((f for f in group.sets if f.control == control), None)
-            segment_notes = [n for seg in st["segments"] for n in _segment_notes(seg, known)]
-            codes = [str(e["err_cde"]) for e in st["errors"]] + extra_set.get(id(st), [])
-            if found is not None:
-                segment_notes = [
-                    replace(n, loop_id=found.loop_of(n.position)) for n in segment_notes
-                ] + _unclosed_loops(found)
-                if not found.has_trailer:
-                    codes.append(SET_TRAILER_MISSING)
-                    segment_notes = [n for n in segment_notes if n.segment_id != "SE"]
-            by_control[control] = ack.TransactionNote(
-                set_id=str(st["trn_set_id"] or ""),
-                control=control,
-                implementation=str(st["vriic"] or ""),
-                segments=tuple(segment_notes),
-                codes=tuple(c for c in codes if c in IK502_CODES),
+        # pyx12 reports the 834 sets it examined, in file order (not another kind's)
+        examined = iter(pyx12_group["transactions"] if pyx12_group is not None else ())
+        by_set: list[ack.TransactionNote | None] = []
+        for found in group.sets:
+            st = next(examined, None) if found.st.get(1) == "834" else None
+            by_set.append(
+                None if st is None else _set_note(st, found, extra_set.get(id(st), []), known)
             )
-        note = _group_note(group, by_control)
+        note = _group_note(group, by_set)
         codes = list(note.codes)
         if pyx12_group is not None:
             codes += [str(e["err_cde"]) for e in pyx12_group["errors"]]
             codes += extra_group.get(id(pyx12_group), [])
         if group.has_trailer:  # pyx12 says so of a missing SE too: the set's IK5 says it
             codes = [c for c in codes if c != GROUP_TRAILER_MISSING]
-        notes.append(replace(note, codes=tuple(c for c in codes if c in AK905_CODES)))
+        in_error = note.in_error or (pyx12_group is not None and id(pyx12_group) in group_in_error)
+        notes.append(
+            replace(note, codes=tuple(c for c in codes if c in AK905_CODES), in_error=in_error)
+        )
     if isa_codes == [INVALID_CONTENT] and not all(g.has_trailer for g in groups):
         isa_codes = []  # pyx12's answer to a missing GE: the group's AK905 3 says it
-    if isa_codes:
+    if isa_codes and interchange.accepted:
         interchange = replace(interchange, note_code=isa_codes[0])
+    if not validation.valid and interchange.accepted and all(g.accepted for g in notes):
+        # pyx12 found the file invalid where no note above says why: never an acceptance
+        notes = [replace(g, in_error=True) for g in notes]
     return notes, interchange
 
 
@@ -634,7 +715,7 @@ def acknowledge(data: bytes, source: str, at: dt.datetime) -> Callable[[int], Ac
     _, segments = split(text, source, element_chars_max=None)
     isa = segments[0]
     gs = next((s for s in segments if s.segment_id == "GS"), None)
-    groups, interchange = _notes(validate(text.lstrip("\ufeff\r\n\t ")), segments)
+    groups, interchange = _notes(validate(text), segments, at)
 
     def numbered(control_number: int) -> Acknowledgment:
         envelope = Envelope(
@@ -705,7 +786,7 @@ def read_enrollment(data: bytes, source: str, plans: Mapping[str, Plan]) -> Enro
 
 def _raise_structure_problems(source: str, text: str) -> None:
     """The first problem pyx12 finds (and how many more), as one line; nothing if none."""
-    problems = structure_problems(text.lstrip("\ufeff\r\n\t "))
+    problems = structure_problems(text)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise InvalidRequest(source, problems[0].text() + more)

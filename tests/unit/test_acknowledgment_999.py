@@ -393,3 +393,74 @@ def test_any_damaged_element_gets_a_valid_999_that_never_accepts_what_pyx12_refu
         return  # no interchange left to answer (the ISA itself broken)
     if structure_problems(damaged):
         assert not accepted, text
+
+
+@pytest.mark.parametrize(
+    ("shifted", "value"),
+    [
+        (("INS*Y*18*021*20*A***FT~", "INS*Y*18*021*20*A***FT****D8*19991231~"), "19991231"),
+        (("INS*N*19*021*20*A~", "INS*N*123456789*021*20*A~"), "123456789"),  # an SSN
+        (("DTP*356*D8*20260201~", "DTP*356*20260201~"), "20260201"),  # a date into DTP02
+        (("N1*P5*ACME MANUFACTURING*FI*999888777~", "N1*P5*ACME MANUFACTURING*999888777~"),
+         "999888777"),
+    ],
+    ids=["date of death", "SSN", "date", "TIN"],
+)  # fmt: skip
+def test_a_value_shifted_into_a_codes_place_is_not_quoted(
+    shifted: tuple[str, str], value: str
+) -> None:
+    """A code position holding a date, an identifier or a name: wrong as a code, and never
+    echoed (it was, in IK404 and in the error line)."""
+    damaged = PUBLIC_STYLE_834.replace(*shifted)
+    assert damaged != PUBLIC_STYLE_834
+    text, accepted = _ack(damaged)
+    assert not accepted
+    assert value not in text, text
+    assert all(value not in problem.text() for problem in structure_problems(damaged))
+
+
+def test_after_a_set_without_its_se_the_next_set_is_named_by_its_own_st02() -> None:
+    header, rest = PUBLIC_STYLE_834.split("ST*834*0001*005010X220A1~\n")
+    body = "ST*834*0001*005010X220A1~\n" + rest.split("GE*")[0]
+    second = body.replace("0001", "0002").replace("19700816", "19701316")
+    text, _ = _ack(
+        header + body.replace("SE*28*0001~\n", "") + second + "GE*2*1~\nIEA*1*000000001~\n"
+    )
+    lines = text.splitlines()
+    assert _between(lines, "AK2*", "AK9*") == [
+        "AK2*834*0001*005010X220A1~",
+        "IK5*R*2~",
+        "AK2*834*0002*005010X220A1~",
+        "IK3*DMG*14**8~",
+        "IK4*2*1251*8~",
+        "IK5*R*5~",
+        "AK9*R*2*2*0~",
+    ]
+
+
+def test_a_qualifier_x12_does_not_list_is_answered_as_zz_and_rejected() -> None:
+    text, accepted = _ack(PUBLIC_STYLE_834.replace("*ZZ*ABCCOM    ", "*QQ*ABCCOM    "))
+    assert not accepted
+    isa, ta1 = text.splitlines()[:2]
+    assert isa.startswith("ISA*00*          *00*          *ZZ*XYZCOM         *ZZ*ABCCOM ")
+    assert ta1 == "TA1*000000001*260125*1200*R*005~"
+
+
+@pytest.mark.parametrize("segment_id", ["W", "", "REFX", "RÉF"])
+def test_a_segment_id_no_ik301_can_hold_is_not_echoed_but_rejects_its_set(
+    segment_id: str,
+) -> None:
+    text, accepted = _ack(PUBLIC_STYLE_834.replace("REF*38*123456~", f"{segment_id}*38*123456~"))
+    assert not accepted
+    lines = text.splitlines()
+    assert not any(line.startswith("IK3*") and "*3*" in line for line in lines), lines
+    assert "IK5*R*5~" in lines
+
+
+def test_a_group_control_number_used_twice_is_ak905_19() -> None:
+    _, rest = PUBLIC_STYLE_834.split("\n", 1)
+    two = PUBLIC_STYLE_834.replace("IEA*1*000000001~\n", "") + rest.replace(
+        "IEA*1*000000001~", "IEA*2*000000001~"
+    )
+    text, _ = _ack(two)
+    assert text.splitlines().count("AK9*R*1*1*0*19~") == 1, text

@@ -16,6 +16,7 @@ it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -129,12 +130,15 @@ class InterchangeNote:
         return self.note_code == NO_ERROR
 
 
+SEGMENT_ID = re.compile(r"[A-Z0-9]{2,3}")
+
+
 def _segment_notes(note: SegmentNote) -> list[str]:
-    lines = [
-        segment(
-            "IK3", text(note.segment_id, 3), str(note.position), text(note.loop_id, 4), note.code
-        )
-    ]
+    """IK3 and its IK4s; none for a segment whose ID no IK301 can hold (its set is still
+    rejected: IK502 5)."""
+    if SEGMENT_ID.fullmatch(note.segment_id) is None:
+        return []
+    lines = [segment("IK3", note.segment_id, str(note.position), text(note.loop_id, 4), note.code)]
     for element in note.elements:
         where = str(element.position)
         if element.component is not None or element.repeat is not None:

@@ -303,6 +303,7 @@ INTERCHANGE_ELEMENT_CODES = {
     "IEA02": "018",
 }  # fmt: skip
 GROUP_NOT_SUPPORTED, VERSION_NOT_SUPPORTED, GROUP_TRAILER_MISSING = "1", "2", "3"  # AK905
+GROUP_CONTROL_NOT_UNIQUE = "19"  # AK905
 SET_NOT_SUPPORTED, SET_TRAILER_MISSING = "1", "2"  # IK502
 REQUIRED_SEGMENT_MISSING = "3"  # IK304
 UNRECOGNIZED_SEGMENT, UNEXPECTED_SEGMENT = "1", "2"  # IK304
@@ -323,16 +324,18 @@ AK905_CODES = frozenset((
 # the element errors whose value a message or a 999 may quote: a code that is not in its list
 # (an identifier, a name or a date is PHI even in a quotable segment: INS12 is a date of death)
 QUOTABLE_ERRORS = frozenset({"7", "I6"})
-QUOTE_CHARS_MAX = 10
+_CODE_SHAPED = re.compile(r"[A-Z0-9]{1,4}")
 
 
 def quotable(segment_id: str, code: str, value: object) -> bool:
-    """Whether an element's bad value may be shown: a code, in a segment of no PHI."""
+    """Whether an element's bad value may be shown: one shaped like a code (a few capitals
+    or digits: a date, an identifier or a name shifted into a code's place is not), wrong as
+    a code, in a segment of no PHI."""
     return (
         segment_id in QUOTABLE_SEGMENTS
         and code in QUOTABLE_ERRORS
         and isinstance(value, str)
-        and 0 < len(value) <= QUOTE_CHARS_MAX
+        and _CODE_SHAPED.fullmatch(value) is not None
     )
 
 
@@ -585,6 +588,15 @@ def _sound(gs: Segment) -> bool:
     )
 
 
+# ISA05/ISA07: the interchange ID qualifiers X12 lists (anything else is answered as ZZ,
+# mutually defined, and the TA1 rejects it)
+QUALIFIERS = frozenset({"01", "14", "20", "27", "28", "29", "30", "33", "ZZ"})
+
+
+def _qualifier(value: str) -> str:
+    return value if value in QUALIFIERS else "ZZ"
+
+
 def _is_time(value: str, shape: str, length: int) -> bool:
     if re.fullmatch(f"[0-9]{{{length}}}", value) is None:
         return False
@@ -629,7 +641,8 @@ def _set_note(
             segment_notes = [n for n in segment_notes if n.segment_id != "SE"]
     return ack.TransactionNote(
         set_id=str(st["trn_set_id"] or ""),
-        control=str(st["trn_set_control_num"] or "").strip(),
+        # the file's own ST02: pyx12 gives the last SE's number to a set after one without
+        control=found.control if found is not None else str(st["trn_set_control_num"] or ""),
         implementation=str(st["vriic"] or ""),
         segments=tuple(segment_notes),
         codes=tuple(c for c in codes if c in IK502_CODES),
@@ -687,7 +700,13 @@ def _notes(
         note = _group_note(group, by_set)
         codes = list(note.codes)
         if pyx12_group is not None:
-            codes += [str(e["err_cde"]) for e in pyx12_group["errors"]]
+            codes += [
+                # pyx12 codes a GS06 used twice 6 (violates syntax); the 999's code is 19
+                GROUP_CONTROL_NOT_UNIQUE
+                if str(e["err_cde"]) == "6" and "not unique" in str(e["err_str"])
+                else str(e["err_cde"])
+                for e in pyx12_group["errors"]
+            ]
             codes += extra_group.get(id(pyx12_group), [])
         if group.has_trailer:  # pyx12 says so of a missing SE too: the set's IK5 says it
             codes = [c for c in codes if c != GROUP_TRAILER_MISSING]
@@ -726,8 +745,8 @@ def acknowledge(data: bytes, source: str, at: dt.datetime) -> Callable[[int], Ac
             group_control_number=control_number,
             functional_code="FA",
             implementation=ack.IMPLEMENTATION,
-            sender_qualifier=isa.get(7),
-            receiver_qualifier=isa.get(5),
+            sender_qualifier=_qualifier(isa.get(7)),
+            receiver_qualifier=_qualifier(isa.get(5)),
             usage=isa.get(15),
             group_sender_id=gs.get(3) if gs is not None else "",
             group_receiver_id=gs.get(2) if gs is not None else "",

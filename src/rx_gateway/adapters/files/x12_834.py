@@ -21,7 +21,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -183,20 +183,26 @@ def _report_problems(report: dict[str, Any]) -> list[StructureProblem]:
     return problems
 
 
-def _envelope_problems(messages: list[str], reported: set[int]) -> list[StructureProblem]:
-    """Element errors of ISA, GS, ST, SE, GE and IEA: pyx12 logs them but leaves them out of
-    its JSON report."""
-    problems: list[StructureProblem] = []
+def _logged_element_errors(messages: Sequence[str]) -> list[tuple[int, str, str]]:
+    """Element errors of ISA, GS, ST, SE, GE and IEA, which pyx12 logs but leaves out of its
+    JSON report: (line, element such as GS04 or "", pyx12's text) each."""
+    found = []
     for message in messages:
         match = _ELEMENT_LOG.match(message)
-        if match is None or int(match.group(1)) in reported:
-            continue
-        line, _code, text = match.groups()
-        ref = _REFDES.search(text)
-        element = ref.group(1) if ref is not None else ""
-        where = Where(0, element[:-2] if element else "envelope")
-        problems.append(StructureProblem(int(line), where, element, text))
-    return problems
+        if match is not None:
+            line, _code, text = match.groups()
+            ref = _REFDES.search(text)
+            found.append((int(line), ref.group(1) if ref is not None else "", text))
+    return found
+
+
+def _envelope_problems(messages: list[str], reported: set[int]) -> list[StructureProblem]:
+    """The envelope's element errors as problems (those on lines the report has not)."""
+    return [
+        StructureProblem(line, Where(0, element[:-2] if element else "envelope"), element, text)
+        for line, element, text in _logged_element_errors(messages)
+        if line not in reported
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -477,17 +483,6 @@ def _unclosed_loops(found: _Set) -> list[ack.SegmentNote]:
     return notes
 
 
-def _envelope_codes(messages: tuple[str, ...]) -> list[tuple[int, str]]:
-    """(line, element) of each envelope element error pyx12 logged."""
-    found = []
-    for message in messages:
-        match = _ELEMENT_LOG.match(message)
-        ref = _REFDES.search(match.group(3)) if match is not None else None
-        if match is not None and ref is not None:
-            found.append((int(match.group(1)), ref.group(1)))
-    return found
-
-
 def _enclosing(items: list[dict[str, Any]], line: int) -> dict[str, Any] | None:
     """The first of ``items`` (in file order, each ending at its cur_line) holding ``line``."""
     return next((i for i in items if int(i["cur_line"] or 0) >= line), None)
@@ -673,7 +668,9 @@ def _notes(
     extra_group: dict[int, list[str]] = {}
     group_in_error: set[int] = set()
     extra_set: dict[int, list[str]] = {}
-    for line, element in _envelope_codes(validation.messages):
+    for line, element, _ in _logged_element_errors(validation.messages):
+        if not element:
+            continue
         if element in INTERCHANGE_ELEMENT_CODES:
             isa_codes.append(INTERCHANGE_ELEMENT_CODES[element])
         elif (in_group := _enclosing(reported, line)) is not None:

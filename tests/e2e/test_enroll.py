@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -432,6 +434,12 @@ async def test_acknowledge_answers_a_999_and_changes_nothing(
         rejected = await admin.acknowledge(bad.encode(), "bad.834")
     async with grpc.aio.insecure_channel(f"127.0.0.1:{app.admin_port}") as channel:
         stub = admin_pb2_grpc.AdminServiceStub(channel)
+        # past grpc's default 4 MiB: the admin listener takes an 834 of up to 64 MiB
+        with pytest.raises(grpc.aio.AioRpcError) as large:
+            await stub.Acknowledge(
+                admin_pb.EnrollRequest(content=b"x" * (5 * 1024 * 1024)), metadata=metadata
+            )
+        assert large.value.code() is grpc.StatusCode.INVALID_ARGUMENT
         spent = await conn.fetchval("SELECT last_value FROM x12_interchange_control_number")
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.Acknowledge(admin_pb.EnrollRequest(content=b"hello"), metadata=metadata)
@@ -475,7 +483,12 @@ async def test_enroll_ack_writes_the_999_before_applying_and_whether_or_not_it_a
     assert "AK9*A*1*1*1~" in ack.read_text().splitlines()
 
     bad, bad_ack = tmp_path / "bad.834", tmp_path / "bad.999"
-    bad.write_text(good.replace("E834C0001", "E834C0002").replace("HD*021**PDG*", "HD*021**PGD*"))
+    bad.write_text(  # a file of its own (ISA13 2: the good file's ISA13 would be TA1 025)
+        interchange(
+            member("E834C0002", group="EMP2-FT", lines=coverage(COMMERCIAL, begin="20260101")),
+            sender="E834CLI", control=2,
+        ).replace("HD*021**PDG*", "HD*021**PGD*")
+    )  # fmt: skip
     members = await _count(conn, "member")
     refused = await asyncio.to_thread(_run, "enroll", str(bad), "--ack", str(bad_ack), env=env)
     assert refused.returncode == 1
@@ -491,6 +504,23 @@ async def test_enroll_ack_writes_the_999_before_applying_and_whether_or_not_it_a
         _run, "enroll", str(bad), "--ack", str(tmp_path / "no" / "such.999"), env=env
     )
     assert "cannot write the 999" in _one_line_error(unwritable)
+    directory = await asyncio.to_thread(_run, "enroll", str(bad), "--ack", str(tmp_path), env=env)
+    assert _one_line_error(directory) == (
+        f"rx-gateway: {tmp_path}: not a regular file: name a file for the 999 (nothing applied)"
+    )
+    locked = tmp_path / "locked.999"
+    locked.write_text("kept")
+    locked.chmod(0o444)
+    if os.geteuid() != 0:  # root may write anything: the check is for everyone else
+        refused_ro = await asyncio.to_thread(
+            _run, "enroll", str(bad), "--ack", str(locked), env=env
+        )
+        assert "read-only" in _one_line_error(refused_ro)
+        assert locked.read_text() == "kept"
+    ack.chmod(0o640)
+    again = await asyncio.to_thread(_run, "enroll", str(file), "--ack", str(ack), env=env)
+    assert again.returncode == 0, again.stderr
+    assert stat.S_IMODE(ack.stat().st_mode) == 0o640  # a file replaced keeps its mode
     kept = bad.read_text()
     itself = await asyncio.to_thread(_run, "enroll", str(bad), "--ack", str(bad), env=env)
     assert _one_line_error(itself) == (
@@ -502,3 +532,31 @@ async def test_enroll_ack_writes_the_999_before_applying_and_whether_or_not_it_a
         _one_line_error(alone)
         == "rx-gateway: enroll: --ack acknowledges an 834 file: give the file"
     )
+
+
+async def test_a_file_under_an_isa13_another_file_used_is_answered_ta1_025(
+    loaded_dsn: str,
+) -> None:
+    """The 999 knows what enroll knows: the sender's ISA13 already names another applied
+    file (TA1 R 025, alone), while the same file again is accepted (enroll says it was applied
+    before and changes nothing)."""
+    body = member("E834U0001", group="EMP2-FT", lines=coverage(COMMERCIAL, begin="20260101"))
+    first = interchange(body, sender="E834REUSE", control=7, reference="FIRST")
+    other = interchange(body, sender="E834REUSE", control=7, reference="OTHER")
+    assert (await _enroll(loaded_dsn, first)).applied
+    pool = await asyncpg.create_pool(loaded_dsn, min_size=1, max_size=1, init=init_connection)
+    try:
+        store = PostgresEnrollment(pool)
+        again = await enrollment.acknowledge(X12EnrollmentReader(), store, first.encode(), "a")
+        reused = await enrollment.acknowledge(X12EnrollmentReader(), store, other.encode(), "b")
+    finally:
+        await pool.close()
+    assert again.accepted
+    assert not reused.accepted
+    assert reused.text.splitlines()[1:] == [
+        "TA1*000000007*261101*1200*R*025~",
+        reused.text.splitlines()[-1],
+    ]
+    assert reused.text.splitlines()[-1].startswith("IEA*0*")
+    with pytest.raises(InvalidRequest, match="ISA13 000000007 from sender E834REUSE was already"):
+        await _enroll(loaded_dsn, other)

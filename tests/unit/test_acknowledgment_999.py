@@ -26,7 +26,7 @@ GROUP = "GS*FA*XYZCOM*ABCCOM*20261202*0930*42*X*005010X231A1~\n"
 
 
 def _ack(text: str) -> tuple[str, bool]:
-    answer = acknowledge(text.encode(), "test.834", AT)(42)
+    answer = acknowledge(text.encode(), "test.834", AT).write(42, False)
     assert x12_errors(answer.text) == [], answer.text  # a valid 999, by pyx12's map
     assert answer.text.isascii()
     return answer.text, answer.accepted
@@ -186,7 +186,7 @@ def test_the_readmes_999_is_what_the_readmes_834_born_on_a_13th_month_gets() -> 
     bad_dob = "\n".join(example).replace("DMG*D8*19800816*M", "DMG*D8*19801316*M") + "\n"
     start = readme.index("$ cat emp2-bad-dob.999\n") + len("$ cat emp2-bad-dob.999\n")
     shown = readme[start : readme.index("```", start)]
-    answer = acknowledge(bad_dob.encode(), "emp2-bad-dob.834", AT)(7)
+    answer = acknowledge(bad_dob.encode(), "emp2-bad-dob.834", AT).write(7, False)
     assert answer.text == shown
     assert x12_errors(answer.text) == []
 
@@ -464,3 +464,14 @@ def test_a_group_control_number_used_twice_is_ak905_19() -> None:
     )
     text, _ = _ack(two)
     assert text.splitlines().count("AK9*R*1*1*0*19~") == 1, text
+
+
+def test_a_reused_interchange_control_number_is_a_rejecting_ta1_alone() -> None:
+    """The store says the sender's ISA13 already names another file: TA1 R 025."""
+    answer = acknowledge(PUBLIC_STYLE_834.encode(), "test.834", AT).write(42, True)
+    assert not answer.accepted
+    assert answer.text.splitlines()[1:] == [
+        "TA1*000000001*260125*1200*R*025~",
+        "IEA*0*000000042~",
+    ]
+    assert x12_errors(answer.text) == []

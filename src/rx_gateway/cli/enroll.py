@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -25,15 +26,17 @@ ACTOR = "enroll"  # the audit log's actor for the command (the admin interface n
 async def run(
     settings: Settings, file: Path | None, *, report: bool, ack: Path | None = None
 ) -> int:
-    if file is None and not report:
-        msg = "enroll: give an 834 file to apply, or --report"
-        raise RxGatewayError(msg)
     if ack is not None and file is None:
         msg = "enroll: --ack acknowledges an 834 file: give the file"
         raise RxGatewayError(msg)
-    if ack is not None and file is not None and await asyncio.to_thread(_same, ack, file):
-        msg = f"enroll: --ack {ack} is the 834 file itself: name another file for the 999"
+    if file is None and not report:
+        msg = "enroll: give an 834 file to apply, or --report"
         raise RxGatewayError(msg)
+    if ack is not None and file is not None:
+        if await asyncio.to_thread(_same, ack, file):
+            msg = f"enroll: --ack {ack} is the 834 file itself: name another file for the 999"
+            raise RxGatewayError(msg)
+        await asyncio.to_thread(_writable, ack)
     data = await asyncio.to_thread(_read, file) if file is not None else None
 
     import asyncpg  # noqa: PLC0415
@@ -88,9 +91,35 @@ def _read(file: Path) -> bytes:
         raise RxGatewayError(msg) from None
 
 
+def _writable(path: Path) -> None:
+    """The 999's path names a regular file this user may replace, or nothing yet: never a
+    device, a directory or a read-only file (renaming over it would replace it)."""
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        msg = f"{path}: cannot write the 999 ({error.strerror or type(error).__name__})"
+        raise RxGatewayError(msg) from None
+    if not stat.S_ISREG(found.st_mode):
+        msg = f"{path}: not a regular file: name a file for the 999 (nothing applied)"
+        raise RxGatewayError(msg)
+    if not os.access(path, os.W_OK):
+        msg = f"{path}: read-only: name a file you may write for the 999 (nothing applied)"
+        raise RxGatewayError(msg)
+
+
 def _write(path: Path, text: str) -> None:
     """Whole or not at all: written to a new file beside it, flushed to disk, then renamed
-    over it (a write that fails, a full disk, leaves what was there)."""
+    over it (a write that fails, a full disk, leaves what was there). A file replaced keeps
+    its mode; a new one gets the mode a new file gets (the umask's)."""
+    _writable(path)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     try:
         handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as error:
@@ -102,6 +131,7 @@ def _write(path: Path, text: str) -> None:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
+        os.chmod(name, mode)
         os.replace(name, path)
     except (OSError, UnicodeError) as error:
         with contextlib.suppress(OSError):

@@ -39,7 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import NoReturn
@@ -217,6 +217,16 @@ class Enrollment:
     # escaped: a stored file with one of them is this one only under the same sender and ISA13
     legacy_content_sha256s: tuple[str, ...] = ()
 
+    @property
+    def identity(self) -> InterchangeIdentity:
+        return InterchangeIdentity(
+            self.sender_id,
+            self.interchange_control_number,
+            self.content_sha256,
+            self.earlier_content_sha256,
+            self.legacy_content_sha256s,
+        )
+
 
 # ---------------------------------------------------------------- what is stored
 
@@ -292,6 +302,28 @@ class EnrollmentPlan:
     spans: tuple[SpanWrite, ...]
     touched_families: tuple[str, ...]
     counts: EnrollmentCounts
+
+
+@dataclass(frozen=True, slots=True)
+class InterchangeIdentity:
+    """What tells a received interchange from another: its sender (ISA06) and ISA13, and its
+    content's digest in each form a stored file may carry (as `Enrollment` has them)."""
+
+    sender_id: str
+    interchange_control_number: str
+    content_sha256: str
+    earlier_content_sha256: str = ""
+    legacy_content_sha256s: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAcknowledgment:
+    """A file's 999, examined but not yet written: ``write(control_number, reused)`` writes
+    it under the gateway's next interchange control number; ``reused``: the sender's ISA13
+    already names another file (a rejecting TA1, 025, answers it alone)."""
+
+    interchange: InterchangeIdentity
+    write: Callable[[int, bool], Acknowledgment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,8 +451,8 @@ class _Planner:
                 self.fail(
                     change.name_at or change.where,
                     "NM109",
-                    f"member {change.member_id} is enrolled on another card (REF*0F): moving a"
-                    " member to another card is not applied from an 834",
+                    "the member is enrolled on another card (REF*0F): moving a member to"
+                    " another card is not applied from an 834",
                 )
             return found
         on_card = [self.members[i] for i in self.cards.get(change.cardholder_id, ())]
@@ -479,20 +511,23 @@ class _Planner:
             self.fail(
                 change.where,
                 "REF02",
-                f"REF*3H names family {change.family_id}, but the card is in family {family_id}",
+                "REF*3H names another family than the card's (identifiers are not quoted)",
             )
         subscriber = self.card_member(replace(change, subscriber=True, member_id=""))
         if change.subscriber and subscriber is not None:
             self.fail(
                 change.name_at or change.where,
                 "NM109",
-                f"the card's subscriber is member {subscriber.member_id}, not {change.member_id}",
+                "the card's subscriber is another member than NM109 names (a card has one"
+                " subscriber; identifiers are not quoted)",
             )
         person_code = self.person_code(change)
         member_id = change.member_id or derived_member_id(change.cardholder_id, person_code)
         if member_id in self.members:
             self.fail(
-                change.name_at or change.where, "NM109", f"member {member_id} is already enrolled"
+                change.name_at or change.where,
+                "NM109",
+                "the member is already enrolled on another card (identifiers are not quoted)",
             )
         if family_id not in self.families:
             self.families[family_id] = sponsor_id

@@ -315,6 +315,9 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
 
 
 ALERTS_DEFAULT, ALERTS_MAX = 100, 1_000
+# The admin listener's largest request (an 834 sent to Enroll or Acknowledge, about 75,000
+# members); a larger file is grpc's RESOURCE_EXHAUSTED: `rx-gateway enroll` takes up to 256 MB
+ADMIN_MESSAGE_BYTES_MAX = 64 * 1024 * 1024
 
 
 class AdminServer:
@@ -329,7 +332,11 @@ class AdminServer:
         credentials: grpc.ServerCredentials | None = None,
     ) -> None:
         self.server = aio.server(
-            options=[("grpc.so_reuseport", 0)],  # one admin listener a port, never shared
+            options=[
+                ("grpc.so_reuseport", 0),  # one admin listener a port, never shared
+                # an 834 for Enroll or Acknowledge: grpc's default is 4 MiB
+                ("grpc.max_receive_message_length", ADMIN_MESSAGE_BYTES_MAX),
+            ],
         )
         registrar: Any = HandlerWrapping(self.server, ErrorToStatusInterceptor.wrap)
         pb_grpc.add_AdminServiceServicer_to_server(servicer, registrar)

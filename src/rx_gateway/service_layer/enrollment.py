@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Protocol
 
 from rx_gateway.domain.enrollment import (
     Acknowledgment,
     Enrollment,
     EnrollmentOutcome,
+    InterchangeIdentity,
+    PendingAcknowledgment,
     ReviewItem,
 )
 from rx_gateway.domain.errors import InvalidRequest
@@ -34,11 +36,9 @@ class EnrollmentReader(Protocol):
 
     def read(self, data: bytes, source: str, plans: Mapping[str, Plan]) -> Enrollment: ...
 
-    def acknowledge(
-        self, data: bytes, source: str, at: dt.datetime
-    ) -> Callable[[int], Acknowledgment]:
-        """The file's 999 (its structure against the implementation guide), written under
-        the interchange control number given to what it returns."""
+    def acknowledge(self, data: bytes, source: str, at: dt.datetime) -> PendingAcknowledgment:
+        """The file's 999 (its structure against the implementation guide), to be written
+        under an interchange control number."""
         ...
 
 
@@ -50,6 +50,11 @@ class EnrollmentStore(Protocol):
     async def review(self, limit: int) -> list[ReviewItem]: ...
 
     async def next_control_number(self) -> int: ...
+
+    async def reused(self, interchange: InterchangeIdentity) -> bool:
+        """Whether the sender's ISA13 names another file already applied (the same content,
+        in any of its digest forms, is not another file)."""
+        ...
 
 
 def source_name(name: str) -> str:
@@ -86,9 +91,10 @@ async def acknowledge(
     if not data:
         raise InvalidRequest(source, "the file is empty")
     at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    numbered = await asyncio.to_thread(reader.acknowledge, data, source, at)
+    pending = await asyncio.to_thread(reader.acknowledge, data, source, at)
+    reused = await store.reused(pending.interchange)
     # numbered only once there is an envelope to answer: no number is spent on a refusal
-    return numbered(await store.next_control_number())
+    return pending.write(await store.next_control_number(), reused)
 
 
 async def review(store: EnrollmentStore, limit: int = REVIEW_ITEMS_MAX) -> list[ReviewItem]:

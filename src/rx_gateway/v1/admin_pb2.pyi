@@ -395,9 +395,11 @@ class EnrollRequest(_message.Message):
     CONTENT_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
     content: _builtins.bytes
-    """the 834 file as received (within the admin listener's message size)"""
+    """the 834 file as received: at most 64 MiB on the admin listener"""
     name: _builtins.str
-    """how messages name the file; empty: "834" """
+    """(larger: RESOURCE_EXHAUSTED; `rx-gateway enroll` takes up to 256 MB)
+    how messages name the file; empty: "834"
+    """
     def __init__(
         self,
         *,

@@ -32,6 +32,7 @@ from rx_gateway.domain.enrollment import (
     Dated,
     Enrollment,
     EnrollmentTransaction,
+    InterchangeIdentity,
     Maintenance,
     MemberChange,
     Person,
@@ -626,8 +627,21 @@ def read_834(text: str, source: str, plans: Mapping[str, Plan]) -> Enrollment:
     transactions = tuple(reader.transactions_read())
     if not transactions:
         refuse(source, isa.where, "", "the interchange holds no 834 transaction set (ST*834)")
+    known = identity(isa, segments, found)
     return Enrollment(
         source=source,
+        sender_id=known.sender_id,
+        interchange_control_number=known.interchange_control_number,
+        content_sha256=known.content_sha256,
+        earlier_content_sha256=known.earlier_content_sha256,
+        legacy_content_sha256s=known.legacy_content_sha256s,
+        transactions=transactions,
+    )
+
+
+def identity(isa: Segment, segments: list[Segment], found: Delimiters) -> InterchangeIdentity:
+    """The interchange's sender, ISA13 and content digests (the forms a stored file has)."""
+    return InterchangeIdentity(
         sender_id=isa.get(6),
         interchange_control_number=isa.get(13),
         content_sha256=content_sha256(isa.get(6), segments, found),
@@ -637,5 +651,4 @@ def read_834(text: str, source: str, plans: Mapping[str, Plan]) -> Enrollment:
             else ""
         ),
         legacy_content_sha256s=legacy_digests(isa.get(6), segments, found),
-        transactions=transactions,
     )

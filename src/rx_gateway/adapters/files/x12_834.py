@@ -21,11 +21,16 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from rx_gateway.domain.enrollment import Acknowledgment, Enrollment, Where
+from rx_gateway.domain.enrollment import (
+    Acknowledgment,
+    Enrollment,
+    PendingAcknowledgment,
+    Where,
+)
 from rx_gateway.domain.errors import InvalidRequest
 from rx_gateway.domain.reference import Plan
 from rx_gateway.x12 import acknowledgment_999 as ack
@@ -33,10 +38,12 @@ from rx_gateway.x12.enrollment_834 import (
     ELEMENT_CHARS_MAX,
     IMPLEMENTATION,
     Segment,
+    identity,
     read_834,
     split,
 )
 from rx_gateway.x12.envelope import Envelope
+from rx_gateway.x12.envelope import text as element_text
 
 ENROLLMENT_BYTES_MAX = 256 * 1024 * 1024  # about 300,000 members; larger files are split
 _LOGGER = "pyx12"
@@ -316,6 +323,7 @@ UNRECOGNIZED_SEGMENT, UNEXPECTED_SEGMENT = "1", "2"  # IK304
 TOO_LONG = "5"  # IK403
 ELEMENTS_KEPT_CHARS_MAX = ELEMENT_CHARS_MAX  # longer, and pyx12 loses its place
 INVALID_CONTENT = "024"  # TA105: invalid interchange content (pyx12 could not read it)
+DUPLICATE_INTERCHANGE = "025"  # TA105: the sender's ISA13 names another file already
 NO_ERROR = ack.NO_ERROR
 IK304_CODES = frozenset({"1", "2", "3", "4", "5", "6", "7", "8", "I4", "I6", "I7", "I8", "I9"})
 IK403_CODES = frozenset(ELEMENT_ERRORS)
@@ -352,6 +360,7 @@ class _Set:
     st: Segment
     segments: list[Segment]  # ST .. SE (SE absent: its trailer is missing)
     has_trailer: bool
+    loops: dict[int, str] = field(default_factory=dict)  # position -> its LS/LE loop's ID
 
     @property
     def control(self) -> str:
@@ -359,15 +368,16 @@ class _Set:
 
     def loop_of(self, position: int) -> str:
         """IK303: the LS/LE loop's identifier around the segment at ``position``."""
-        loop = ""
-        for segment in self.segments:
-            if segment.where.segment >= position:
-                break
-            if segment.segment_id == "LS":
-                loop = segment.get(1)
-            elif segment.segment_id == "LE":
-                loop = ""
-        return loop
+        if not self.loops:
+            loop = ""
+            for segment in self.segments:  # once per set (it was once per error: quadratic)
+                self.loops[segment.where.segment] = loop
+                if segment.segment_id == "LS":
+                    loop = segment.get(1)
+                elif segment.segment_id == "LE":
+                    loop = ""  # the LE itself is in the loop it closes
+            self.loops[-1] = loop  # past the last segment
+        return self.loops.get(position, self.loops[-1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -588,6 +598,18 @@ def _sound(gs: Segment) -> bool:
 QUALIFIERS = frozenset({"01", "14", "20", "27", "28", "29", "30", "33", "ZZ"})
 
 
+def _application_id(value: str, fallback: str) -> str:
+    """A GS02/GS03 as the 999's GS can hold it (2-15 characters), else the interchange's ID
+    (else a placeholder): the file's own may be anything."""
+    for candidate in (value, fallback):
+        if (
+            len(element_text(candidate, 15)) >= 2
+            and element_text(candidate, 15) == candidate.strip()
+        ):
+            return candidate.strip()
+    return "UNKNOWN"
+
+
 def _qualifier(value: str) -> str:
     return value if value in QUALIFIERS else "ZZ"
 
@@ -721,19 +743,22 @@ def _notes(
     return notes, interchange
 
 
-def acknowledge(data: bytes, source: str, at: dt.datetime) -> Callable[[int], Acknowledgment]:
+def acknowledge(data: bytes, source: str, at: dt.datetime) -> PendingAcknowledgment:
     """The 999 (with a TA1 where one is due) answering an 834 file's structure as pyx12
     validated it: addressed back to its sender (ISA and GS sender and receiver swapped, its
     usage indicator kept). What it returns writes it under an interchange control number (ISA13
     and GS06), taken only once the file was found to have an envelope to answer. A file that
     is no X12 interchange at all has none: InvalidRequest, as for reading it."""
     text = decode(data, source)
-    _, segments = split(text, source, element_chars_max=None)
+    found, segments = split(text, source, element_chars_max=None)
     isa = segments[0]
     gs = next((s for s in segments if s.segment_id == "GS"), None)
     groups, interchange = _notes(validate(text), segments, at)
 
-    def numbered(control_number: int) -> Acknowledgment:
+    def numbered(control_number: int, reused: bool) -> Acknowledgment:
+        answered = interchange
+        if reused and answered.accepted:
+            answered = replace(answered, note_code=DUPLICATE_INTERCHANGE)
         envelope = Envelope(
             sender_id=isa.get(8) or "RXGATEWAY",
             receiver_id=isa.get(6) or "UNKNOWN",
@@ -745,13 +770,13 @@ def acknowledge(data: bytes, source: str, at: dt.datetime) -> Callable[[int], Ac
             sender_qualifier=_qualifier(isa.get(7)),
             receiver_qualifier=_qualifier(isa.get(5)),
             usage=isa.get(15),
-            group_sender_id=gs.get(3) if gs is not None else "",
-            group_receiver_id=gs.get(2) if gs is not None else "",
+            group_sender_id=_application_id(gs.get(3) if gs is not None else "", isa.get(8)),
+            group_receiver_id=_application_id(gs.get(2) if gs is not None else "", isa.get(6)),
         )
-        accepted = bool(groups) and interchange.accepted and all(g.accepted for g in groups)
-        return Acknowledgment(ack.acknowledgment(envelope, groups, interchange), accepted)
+        accepted = bool(groups) and answered.accepted and all(g.accepted for g in groups)
+        return Acknowledgment(ack.acknowledgment(envelope, groups, answered), accepted)
 
-    return numbered
+    return PendingAcknowledgment(identity(isa, segments, found), numbered)
 
 
 def decode(data: bytes, source: str) -> str:
@@ -814,7 +839,5 @@ class X12EnrollmentReader:
     def read(self, data: bytes, source: str, plans: Mapping[str, Plan]) -> Enrollment:
         return read_enrollment(data, source, plans)
 
-    def acknowledge(
-        self, data: bytes, source: str, at: dt.datetime
-    ) -> Callable[[int], Acknowledgment]:
+    def acknowledge(self, data: bytes, source: str, at: dt.datetime) -> PendingAcknowledgment:
         return acknowledge(data, source, at)

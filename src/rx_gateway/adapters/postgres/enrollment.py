@@ -33,6 +33,7 @@ from rx_gateway.domain.enrollment import (
     EnrollmentCounts,
     EnrollmentOutcome,
     EnrollmentPlan,
+    InterchangeIdentity,
     ReviewItem,
     derived_family_id,
     plan_enrollment,
@@ -106,6 +107,29 @@ def _coverage(row: Any) -> Coverage:
     )
 
 
+async def _earlier_file(conn: Any, interchange: InterchangeIdentity) -> tuple[Any, Any]:
+    """(the file applied before with this content, if any; else the other file the sender's
+    ISA13 already names, if any). The same content is found by its digest, by the digest it
+    had before delimiters were written the usual way, or (under its ISA13) by the digest it had
+    before its ambiguous data was escaped."""
+    earlier = await conn.fetchrow(
+        "SELECT * FROM enrollment_file WHERE content_sha256 = ANY($1::text[])"
+        " ORDER BY file_id LIMIT 1",
+        [interchange.content_sha256, interchange.earlier_content_sha256 or None],
+    )
+    if earlier is not None:
+        return earlier, None
+    used = await conn.fetchrow(
+        "SELECT * FROM enrollment_file"
+        " WHERE interchange_sender_id = $1 AND interchange_control_number = $2",
+        interchange.sender_id,
+        interchange.interchange_control_number,
+    )
+    if used is not None and used["content_sha256"] in interchange.legacy_content_sha256s:
+        return used, None  # this file, applied before its ambiguous data was escaped
+    return None, used
+
+
 async def _already_applied(conn: Any, row: Any) -> EnrollmentOutcome:
     """The outcome of a file applied before (``row``): nothing changed, its review count."""
     flagged = await conn.fetchval(
@@ -149,6 +173,12 @@ class PostgresEnrollment:
                     msg = f"the database refused it ({error.constraint_name}); nothing applied"
                     raise InvalidRequest(enrollment.source, msg) from None
 
+    async def reused(self, interchange: InterchangeIdentity) -> bool:
+        with mapped_errors():
+            async with self._pool.acquire(timeout=self._acquire_timeout_s) as conn:
+                _, used = await _earlier_file(conn, interchange)
+        return used is not None
+
     async def next_control_number(self) -> int:
         """The next ISA13 of what the gateway sends (the 835s' sequence: one sender, one
         series of interchange control numbers)."""
@@ -169,22 +199,9 @@ class PostgresEnrollment:
         self, conn: Any, enrollment: Enrollment, plans: Mapping[str, Plan], actor: str
     ) -> EnrollmentOutcome:
         await conn.execute("SELECT pg_advisory_xact_lock($1)", ENROLLMENT_LOCK_KEY)
-        earlier = await conn.fetchrow(
-            "SELECT * FROM enrollment_file WHERE content_sha256 = ANY($1::text[])"
-            " ORDER BY file_id LIMIT 1",
-            [enrollment.content_sha256, enrollment.earlier_content_sha256 or None],
-        )
+        earlier, used = await _earlier_file(conn, enrollment.identity)
         if earlier is not None:
             return await _already_applied(conn, earlier)
-        used = await conn.fetchrow(
-            "SELECT * FROM enrollment_file"
-            " WHERE interchange_sender_id = $1 AND interchange_control_number = $2",
-            enrollment.sender_id,
-            enrollment.interchange_control_number,
-        )
-        if used is not None and used["content_sha256"] in enrollment.legacy_content_sha256s:
-            # this file, applied before its ambiguous data was escaped in the digest
-            return await _already_applied(conn, used)
         if used is not None:
             msg = (
                 f"ISA: ISA13 {enrollment.interchange_control_number} from sender"

@@ -361,14 +361,14 @@ async def test_the_same_content_under_other_delimiters_is_the_same_file(
 
     plans = {d["plan_id"]: plan_from_document(d, d["plan_id"]) for d in plan_documents()}
     read = X12EnrollmentReader().read(older.encode(), "older.834", plans)
-    assert read.earlier_content_sha256 not in ("", read.content_sha256)
+    assert read.interchange.earlier_content_sha256 not in ("", read.interchange.content_sha256)
     stored_id = await conn.fetchval(
         "INSERT INTO enrollment_file (content_sha256, name, interchange_sender_id,"
         " interchange_control_number, transaction_control_numbers, sponsor_ids, actor, summary)"
         " VALUES ($1, 'older.834', 'E834DELIM', '000000003', '{0001}', '{EMP2}', 'test',"
         " '{\"counts\": {}}')"
         " RETURNING file_id",
-        read.earlier_content_sha256,
+        read.interchange.earlier_content_sha256,
     )
     again = await _enroll(
         loaded_dsn,

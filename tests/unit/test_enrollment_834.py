@@ -64,7 +64,13 @@ def test_a_public_style_file_reads_and_plans_two_members() -> None:
     enrollment = _read(PUBLIC_STYLE_834)
     (transaction,) = enrollment.transactions
     assert (transaction.sponsor_id, transaction.sponsor_name) == ("999888777", "ACME MANUFACTURING")
-    assert (enrollment.sender_id, enrollment.interchange_control_number) == ("ABCCOM", "000000001")
+    assert (
+        enrollment.interchange.sender_id,
+        enrollment.interchange.interchange_control_number,
+    ) == (
+        "ABCCOM",
+        "000000001",
+    )
     bob, susan = transaction.members
     assert (bob.subscriber, bob.cardholder_id, bob.member_id, bob.group_id) == (
         True,
@@ -427,9 +433,9 @@ def test_the_content_digest_ignores_the_envelope() -> None:
     elsewhere = _read(interchange(body, control=1, sender="OTHER", reference="R1"))
     later = member("E834C9", group="G", lines=coverage(COMMERCIAL, begin="20260201"))
     changed = _read(interchange(later, control=1, reference="R1"))
-    assert first.content_sha256 == again.content_sha256
-    assert first.content_sha256 != changed.content_sha256
-    assert first.content_sha256 != elsewhere.content_sha256
+    assert first.interchange.content_sha256 == again.interchange.content_sha256
+    assert first.interchange.content_sha256 != changed.interchange.content_sha256
+    assert first.interchange.content_sha256 != elsewhere.interchange.content_sha256
 
 
 def _csv_rows(rows: list[Any]) -> list[dict[str, str]]:
@@ -609,7 +615,7 @@ def test_the_content_digest_ignores_the_component_separator() -> None:
     colon = interchange(body)
     greater = colon.replace("*P*:~", "*P*>~").replace(":RET:2106-3", ">RET>2106-3")
     assert greater != colon
-    assert _read(colon).content_sha256 == _read(greater).content_sha256
+    assert _read(colon).interchange.content_sha256 == _read(greater).interchange.content_sha256
 
 
 @pytest.mark.parametrize(

@@ -206,26 +206,8 @@ class Enrollment:
     """A whole 834 file, read and checked on its own (not yet against what is stored)."""
 
     source: str  # the file's name, for messages
-    sender_id: str  # ISA06
-    interchange_control_number: str  # ISA13
-    content_sha256: str  # of the transaction sets' business content (see x12/enrollment_834)
+    interchange: InterchangeIdentity  # its sender, ISA13 and content digests
     transactions: tuple[EnrollmentTransaction, ...]
-    # the digest as files were digested before delimiters were written the usual way (only
-    # a file declaring unusual ones differs): a file applied then is still the same file
-    earlier_content_sha256: str = ""
-    # the digests of a file whose data reads as a delimiter, as made before such data was
-    # escaped: a stored file with one of them is this one only under the same sender and ISA13
-    legacy_content_sha256s: tuple[str, ...] = ()
-
-    @property
-    def identity(self) -> InterchangeIdentity:
-        return InterchangeIdentity(
-            self.sender_id,
-            self.interchange_control_number,
-            self.content_sha256,
-            self.earlier_content_sha256,
-            self.legacy_content_sha256s,
-        )
 
 
 # ---------------------------------------------------------------- what is stored

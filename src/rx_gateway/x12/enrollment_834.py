@@ -627,15 +627,8 @@ def read_834(text: str, source: str, plans: Mapping[str, Plan]) -> Enrollment:
     transactions = tuple(reader.transactions_read())
     if not transactions:
         refuse(source, isa.where, "", "the interchange holds no 834 transaction set (ST*834)")
-    known = identity(isa, segments, found)
     return Enrollment(
-        source=source,
-        sender_id=known.sender_id,
-        interchange_control_number=known.interchange_control_number,
-        content_sha256=known.content_sha256,
-        earlier_content_sha256=known.earlier_content_sha256,
-        legacy_content_sha256s=known.legacy_content_sha256s,
-        transactions=transactions,
+        source=source, interchange=identity(isa, segments, found), transactions=transactions
     )
 
 

@@ -155,8 +155,8 @@ class EmbeddedPostgres:
                 )
                 # until the postmaster is gone: pgserver's cleanup, finding it still exiting,
                 # ran pg_ctl again ("PID file does not exist": an ERROR and a WARNING logged)
-                if postmaster is not None:
-                    postmaster.process.wait(10)
+                if postmaster is not None:  # (30 s: a loaded CI machine took more than 10)
+                    postmaster.process.wait(30)
             self._server.cleanup()
             # pgserver also runs its cleanup at exit, which takes its lock again and so writes
             # the lock file back under XDG_RUNTIME_DIR (the data directory's parent): a demo's

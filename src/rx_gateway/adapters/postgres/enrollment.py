@@ -199,13 +199,14 @@ class PostgresEnrollment:
         self, conn: Any, enrollment: Enrollment, plans: Mapping[str, Plan], actor: str
     ) -> EnrollmentOutcome:
         await conn.execute("SELECT pg_advisory_xact_lock($1)", ENROLLMENT_LOCK_KEY)
-        earlier, used = await _earlier_file(conn, enrollment.identity)
+        earlier, used = await _earlier_file(conn, enrollment.interchange)
         if earlier is not None:
             return await _already_applied(conn, earlier)
         if used is not None:
+            known = enrollment.interchange
             msg = (
-                f"ISA: ISA13 {enrollment.interchange_control_number} from sender"
-                f" {enrollment.sender_id} was already used by another file ({used['name']},"
+                f"ISA: ISA13 {known.interchange_control_number} from sender {known.sender_id}"
+                f" was already used by another file ({used['name']},"
                 f" applied {used['applied_at']:%Y-%m-%d %H:%M}): a corrected file needs a new"
                 " interchange control number"
             )
@@ -217,10 +218,10 @@ class PostgresEnrollment:
             "INSERT INTO enrollment_file (content_sha256, name, interchange_sender_id,"
             " interchange_control_number, transaction_control_numbers, sponsor_ids, actor,"
             " summary) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *",
-            enrollment.content_sha256,
+            enrollment.interchange.content_sha256,
             enrollment.source,
-            enrollment.sender_id,
-            enrollment.interchange_control_number,
+            enrollment.interchange.sender_id,
+            enrollment.interchange.interchange_control_number,
             [t.control_number for t in enrollment.transactions],
             sorted({t.sponsor_id for t in enrollment.transactions}),
             actor,
@@ -234,7 +235,7 @@ class PostgresEnrollment:
         detail = {
             "file_id": file_row["file_id"],
             "name": enrollment.source,
-            "interchange_control_number": enrollment.interchange_control_number,
+            "interchange_control_number": enrollment.interchange.interchange_control_number,
             "counts": plan.counts.as_dict(),
             "claims_for_review": review,
             "families": len(plan.touched_families),

@@ -478,7 +478,7 @@ async def test_enroll_ack_writes_the_999_before_applying_and_whether_or_not_it_a
     file.write_text(good)
     applied = await asyncio.to_thread(_run, "enroll", str(file), "--ack", str(ack), env=env)
     assert applied.returncode == 0, applied.stderr
-    assert applied.stdout.splitlines()[0] == f"{ack}: 999 written, the file's structure accepted"
+    assert applied.stdout.splitlines()[0] == f"{ack}: 999 written, the file accepted"
     assert "applied as enrollment file" in applied.stdout
     assert "AK9*A*1*1*1~" in ack.read_text().splitlines()
 
@@ -492,7 +492,7 @@ async def test_enroll_ack_writes_the_999_before_applying_and_whether_or_not_it_a
     members = await _count(conn, "member")
     refused = await asyncio.to_thread(_run, "enroll", str(bad), "--ack", str(bad_ack), env=env)
     assert refused.returncode == 1
-    assert refused.stdout == f"{bad_ack}: 999 written, the file's structure rejected\n"
+    assert refused.stdout == f"{bad_ack}: 999 written, the file rejected\n"
     assert _one_line_error(refused).startswith(f"rx-gateway: {bad}: segment ")
     lines = bad_ack.read_text().splitlines()
     assert any(line.startswith("IK4*3*1205*7*PGD") for line in lines), lines

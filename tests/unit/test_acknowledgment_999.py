@@ -183,7 +183,15 @@ def test_the_readmes_999_is_what_the_readmes_834_born_on_a_13th_month_gets() -> 
         re.split(r"~\s{2,}", line)[0].rstrip().removesuffix("~") + "~"
         for line in readme[start : readme.index("```", start)].strip().splitlines()
     ]
-    bad_dob = "\n".join(example).replace("DMG*D8*19800816*M", "DMG*D8*19801316*M") + "\n"
+    bad_dob = (
+        "\n".join(example)
+        .replace("DMG*D8*19800816*M", "DMG*D8*19801316*M")
+        .replace("*000000101*", "*000000102*")  # a file of its own: ISA13, GS06, GE02, IEA02
+        .replace("*101*X*", "*102*X*")
+        .replace("GE*1*101~", "GE*1*102~")
+        .replace("IEA*1*000000101~", "IEA*1*000000102~")
+        + "\n"
+    )
     start = readme.index("$ cat emp2-bad-dob.999\n") + len("$ cat emp2-bad-dob.999\n")
     shown = readme[start : readme.index("```", start)]
     answer = acknowledge(bad_dob.encode(), "emp2-bad-dob.834", AT).write(7, False)

@@ -64,7 +64,7 @@ async def run(
                     answer = await enrollment.acknowledge(reader, store, data, str(file))
                     await asyncio.to_thread(_write, ack, answer.text)
                     verdict = "accepted" if answer.accepted else "rejected"
-                    print(f"{ack}: 999 written, the file's structure {verdict}")
+                    print(f"{ack}: 999 written, the file {verdict}")
                 plans = (await PostgresReferenceLoader(pool).load_snapshot()).plans
                 outcome = await enrollment.enroll(
                     reader, store, data, str(file), plans, actor=ACTOR

@@ -268,21 +268,21 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         return pb.ExportEobReply(bundle=bundle, claims=claims, actor=actor)
 
     def _enrolling(
-        self,
+        self, *, with_plans: bool
     ) -> tuple[enrollment.EnrollmentReader, enrollment.EnrollmentStore, Mapping[str, Plan]]:
+        """The enrollment adapters, and the loaded plans when the call reads them (Enroll
+        does, Acknowledge does not)."""
         reader, store = self._enrollment_reader, self._enrollment_store
-        if reader is None or store is None or self._reference is None:
+        if reader is None or store is None or (with_plans and self._reference is None):
             msg = "enrollment is not configured on this gateway"
             raise PreconditionFailed(msg)
-        return reader, store, self._reference.snapshot.plans
+        plans = self._reference.snapshot.plans if self._reference is not None else {}
+        return reader, store, plans
 
     async def Acknowledge(self, request: pb.EnrollRequest, context: Context) -> pb.AcknowledgeReply:
         actor = self._operator(context)
         source = enrollment.source_name(request.name)
-        reader, store = self._enrollment_reader, self._enrollment_store
-        if reader is None or store is None:
-            msg = "enrollment is not configured on this gateway"
-            raise PreconditionFailed(msg)
+        reader, store, _ = self._enrolling(with_plans=False)
         answer = await enrollment.acknowledge(reader, store, request.content, source)
         log.info("admin read", extra={"action": "acknowledge", "actor": actor})
         return pb.AcknowledgeReply(
@@ -292,7 +292,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
     async def Enroll(self, request: pb.EnrollRequest, context: Context) -> pb.EnrollReply:
         actor = self._operator(context)
         source = enrollment.source_name(request.name)
-        reader, store, plans = self._enrolling()
+        reader, store, plans = self._enrolling(with_plans=True)
         outcome = await enrollment.enroll(
             reader, store, request.content, source, plans, actor=actor
         )

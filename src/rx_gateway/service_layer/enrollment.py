@@ -86,8 +86,9 @@ async def enroll(
 async def acknowledge(
     reader: EnrollmentReader, store: EnrollmentStore, data: bytes, source: str
 ) -> Acknowledgment:
-    """The 999 implementation acknowledgment of a file, changing nothing (its validation is
-    kept, so a file applied right after is not validated again)."""
+    """The 999 implementation acknowledgment of a file, applying nothing: it takes only the
+    next interchange control number (the reader keeps its validation, so a file applied right
+    after is not validated again)."""
     if not data:
         raise InvalidRequest(source, "the file is empty")
     at = dt.datetime.now(dt.UTC).replace(tzinfo=None)

@@ -325,16 +325,7 @@ ELEMENTS_KEPT_CHARS_MAX = ELEMENT_CHARS_MAX  # longer, and pyx12 loses its place
 INVALID_CONTENT = "024"  # TA105: invalid interchange content (pyx12 could not read it)
 DUPLICATE_INTERCHANGE = "025"  # TA105: the sender's ISA13 names another file already
 NO_ERROR = ack.NO_ERROR
-IK304_CODES = frozenset({"1", "2", "3", "4", "5", "6", "7", "8", "I4", "I6", "I7", "I8", "I9"})
-IK403_CODES = frozenset(ELEMENT_ERRORS)
-IK502_CODES = frozenset((
-    "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "15", "16", "17", "18",
-    "19", "23", "24", "25", "26", "27", "I5", "I6",
-))  # fmt: skip
-AK905_CODES = frozenset((
-    "1", "2", "3", "4", "5", "6", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19",
-    "23", "24", "25", "26",
-))  # fmt: skip
+IK403_CODES = frozenset(ELEMENT_ERRORS)  # the IK403 codes the messages describe
 # the element errors whose value a message or a 999 may quote: a code that is not in its list
 # (an identifier, a name or a date is PHI even in a quotable segment: INS12 is a date of death)
 QUOTABLE_ERRORS = frozenset({"7", "I6"})
@@ -409,17 +400,22 @@ def _groups(segments: list[Segment]) -> list[_Group]:
 
 
 @functools.cache
-def _codes_999(element: str) -> frozenset[str]:
-    """The codes the 999's guide lists for ``element`` (AK101: the HIPAA functional groups,
-    AK201: their transaction sets), from pyx12's map of it."""
+def _pyx12_map(name: str) -> Any:
+    """One of pyx12's implementation-guide maps (its XML), read once."""
     import importlib.resources  # noqa: PLC0415
     import xml.etree.ElementTree as ET  # noqa: PLC0415
 
-    path = importlib.resources.files("pyx12") / "map" / "999.5010X231.A1.xml"
-    root = ET.fromstring(path.read_text())  # noqa: S314 - pyx12's own map, not input
+    path = importlib.resources.files("pyx12") / "map" / name
+    return ET.fromstring(path.read_text())  # noqa: S314 - pyx12's own map, not input
+
+
+@functools.cache
+def _codes_999(element: str) -> frozenset[str]:
+    """The codes the 999's guide lists for ``element`` (AK101: the HIPAA functional groups,
+    AK201: their transaction sets, IK304, IK502, AK905: the error codes), from pyx12's map."""
     return frozenset(
         code.text or ""
-        for node in root.iter("element")
+        for node in _pyx12_map("999.5010X231.A1.xml").iter("element")
         if node.get("xid") == element
         for code in node.iter("code")
     )
@@ -428,13 +424,10 @@ def _codes_999(element: str) -> frozenset[str]:
 @functools.cache
 def _known_segment_ids() -> frozenset[str]:
     """The segment IDs the 834's implementation guide uses (pyx12's map)."""
-    import importlib.resources  # noqa: PLC0415
-    import xml.etree.ElementTree as ET  # noqa: PLC0415
-
-    path = importlib.resources.files("pyx12") / "map" / "834.5010.X220.A1.xml"
-    root = ET.fromstring(path.read_text())  # noqa: S314 - pyx12's own map, not input
     return frozenset(
-        (segment.get("xid") or "") for segment in root.iter("segment") if segment.get("xid")
+        segment.get("xid") or ""
+        for segment in _pyx12_map("834.5010.X220.A1.xml").iter("segment")
+        if segment.get("xid")
     )
 
 
@@ -472,7 +465,7 @@ def _segment_notes(segment: dict[str, Any], known: frozenset[str]) -> list[ack.S
             seg_id, position, code, "", elements if code == ack.SEGMENT_HAS_ELEMENT_ERRORS else ()
         )
         for code in dict.fromkeys(codes)
-        if code in IK304_CODES
+        if code in _codes_999("IK304")
     ]
 
 
@@ -538,10 +531,11 @@ def _unexamined(group: _Group, *codes: str) -> ack.GroupNote:
 
 
 _CONTROL = re.compile(r"[A-Za-z0-9]{4,9}")  # ST02 as AK202 can hold it
+_NUMBER = re.compile(r"[0-9]{1,9}")  # GS06 as AK102 can hold it; GE01 as AK902
 
 
 def _count(value: str) -> int:
-    return int(value) if re.fullmatch(r"[0-9]{1,9}", value) else 0
+    return int(value) if _NUMBER.fullmatch(value) else 0
 
 
 def _is_834(gs: Segment) -> bool:
@@ -588,7 +582,7 @@ def _sound(gs: Segment) -> bool:
     return (
         len(gs.elements) == 9
         and gs.get(1) in _codes_999("AK101")
-        and re.fullmatch(r"[0-9]{1,9}", gs.get(6)) is not None
+        and _NUMBER.fullmatch(gs.get(6)) is not None
         and IMPLEMENTATION_SHAPE.fullmatch(gs.get(8)) is not None
     )
 
@@ -602,11 +596,9 @@ def _application_id(value: str, fallback: str) -> str:
     """A GS02/GS03 as the 999's GS can hold it (2-15 characters), else the interchange's ID
     (else a placeholder): the file's own may be anything."""
     for candidate in (value, fallback):
-        if (
-            len(element_text(candidate, 15)) >= 2
-            and element_text(candidate, 15) == candidate.strip()
-        ):
-            return candidate.strip()
+        cleaned = element_text(candidate, 15)
+        if len(cleaned) >= 2 and cleaned == candidate.strip():
+            return cleaned
     return "UNKNOWN"
 
 
@@ -662,7 +654,7 @@ def _set_note(
         control=found.control if found is not None else str(st["trn_set_control_num"] or ""),
         implementation=str(st["vriic"] or ""),
         segments=tuple(segment_notes),
-        codes=tuple(c for c in codes if c in IK502_CODES),
+        codes=tuple(c for c in codes if c in _codes_999("IK502")),
     )
 
 
@@ -731,7 +723,9 @@ def _notes(
             codes = [c for c in codes if c != GROUP_TRAILER_MISSING]
         in_error = note.in_error or (pyx12_group is not None and id(pyx12_group) in group_in_error)
         notes.append(
-            replace(note, codes=tuple(c for c in codes if c in AK905_CODES), in_error=in_error)
+            replace(
+                note, codes=tuple(c for c in codes if c in _codes_999("AK905")), in_error=in_error
+            )
         )
     if isa_codes == [INVALID_CONTENT] and not all(g.has_trailer for g in groups):
         isa_codes = []  # pyx12's answer to a missing GE: the group's AK905 3 says it
